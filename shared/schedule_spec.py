@@ -1,0 +1,196 @@
+"""What a schedule says: which report, for whom, how often, in which shape.
+
+These models are the payload of `CreateSchedule`/`UpdateSchedule` and of
+`ScheduleChanged`. Their validators produce the field-level reasons a
+`CommandRejected` carries, so every rule a platform user can break lives here.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import time
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from shared.catalog import STANDARD_REPORTS
+
+MAX_RECIPIENTS = 1000
+
+
+def _no_control_chars(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters (CR, LF, tab, ...)")
+    return value
+
+
+def _valid_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
+def _valid_cron(value: str) -> str:
+    if not croniter.is_valid(value):
+        raise ValueError(f"invalid cron expression {value!r}")
+    return value
+
+
+def normalise_address(value: str) -> str:
+    """One canonical spelling per mailbox, so the ledger keys a recipient once."""
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"invalid email address {value!r}: {exc}") from exc
+    return checked.normalized
+
+
+def _valid_recipients(values: list[str]) -> list[str]:
+    normalised: list[str] = []
+    seen: set[str] = set()
+    for value in values:
+        address = normalise_address(value)
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            normalised.append(address)
+    return normalised
+
+
+CleanText = Annotated[str, AfterValidator(_no_control_chars)]
+TimeZoneName = Annotated[str, AfterValidator(_valid_zone)]
+CronExpression = Annotated[str, AfterValidator(_valid_cron)]
+Recipients = Annotated[
+    list[str], Field(min_length=1, max_length=MAX_RECIPIENTS), AfterValidator(_valid_recipients)
+]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]
+
+
+class Frequency(enum.StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    CUSTOM = "custom"
+
+
+class ReportFormat(enum.StrEnum):
+    PDF = "pdf"
+    CSV = "csv"
+    HTML = "html"
+
+
+class WindowKind(enum.StrEnum):
+    """Data windows a custom schedule can ask for, relative to its firing."""
+
+    LAST_HOURS = "last_hours"
+    LAST_DAYS = "last_days"
+    PREVIOUS_DAY = "previous_day"
+    PREVIOUS_WEEK = "previous_week"
+    PREVIOUS_MONTH = "previous_month"
+    MONTH_TO_DATE = "month_to_date"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataWindowSpec(_Strict):
+    kind: WindowKind
+    #: Only for `last_hours` and `last_days`.
+    n: int | None = Field(default=None, ge=1, le=366 * 24)
+
+    @model_validator(mode="after")
+    def _n_matches_kind(self) -> DataWindowSpec:
+        counted = self.kind in (WindowKind.LAST_HOURS, WindowKind.LAST_DAYS)
+        if counted and self.n is None:
+            raise ValueError(f"window kind {self.kind.value!r} needs n")
+        if not counted and self.n is not None:
+            raise ValueError(f"window kind {self.kind.value!r} takes no n")
+        return self
+
+
+class ReportRef(_Strict):
+    kind: Literal["standard", "custom"] = "standard"
+    id: Identifier
+
+    @model_validator(mode="after")
+    def _known_standard(self) -> ReportRef:
+        if self.kind == "standard" and self.id not in STANDARD_REPORTS:
+            raise ValueError(
+                f"unknown report type {self.id!r}; standard reports: {', '.join(STANDARD_REPORTS)}"
+            )
+        return self
+
+
+class Filters(_Strict):
+    campaign_ids: list[Identifier] = Field(default_factory=list, max_length=1000)
+    agent_ids: list[Identifier] = Field(default_factory=list, max_length=1000)
+
+    def summary(self) -> str:
+        parts = []
+        if self.campaign_ids:
+            parts.append("Campaigns: " + ", ".join(self.campaign_ids))
+        if self.agent_ids:
+            parts.append("Agents: " + ", ".join(self.agent_ids))
+        return "; ".join(parts) or "All campaigns and agents"
+
+
+class ScheduleSpec(_Strict):
+    """The full, valid state of a schedule as the user defined it."""
+
+    name: CleanText = Field(min_length=1, max_length=200)
+    report: ReportRef
+    filters: Filters = Filters()
+    frequency: Frequency
+    #: 0 = Monday ... 6 = Sunday; weekly schedules only.
+    weekday: int | None = Field(default=None, ge=0, le=6)
+    cron: CronExpression | None = None
+    window: DataWindowSpec | None = None
+    time_of_day: time = time(8, 0)
+    #: IANA zone; None means the server's configured default zone.
+    timezone: TimeZoneName | None = None
+    recipients: Recipients
+    format: ReportFormat = ReportFormat.PDF
+    enabled: bool = True
+    skip_if_empty: bool = False
+    #: How late a missed firing may still be sent; None means one period.
+    catch_up_seconds: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _frequency_fields(self) -> ScheduleSpec:
+        if self.frequency is Frequency.WEEKLY and self.weekday is None:
+            raise ValueError("weekly schedules need weekday (0 = Monday ... 6 = Sunday)")
+        if self.frequency is not Frequency.WEEKLY and self.weekday is not None:
+            raise ValueError("weekday is only for weekly schedules")
+        if self.frequency is Frequency.CUSTOM and (self.cron is None or self.window is None):
+            raise ValueError("custom schedules need both cron and window")
+        if self.frequency is not Frequency.CUSTOM and (self.cron or self.window):
+            raise ValueError("cron and window are only for custom schedules")
+        return self
+
+
+class ScheduleChanges(_Strict):
+    """A partial update: only the fields given change; the result is re-validated whole."""
+
+    name: CleanText | None = Field(default=None, min_length=1, max_length=200)
+    report: ReportRef | None = None
+    filters: Filters | None = None
+    frequency: Frequency | None = None
+    weekday: int | None = Field(default=None, ge=0, le=6)
+    cron: CronExpression | None = None
+    window: DataWindowSpec | None = None
+    time_of_day: time | None = None
+    timezone: TimeZoneName | None = None
+    recipients: Recipients | None = None
+    format: ReportFormat | None = None
+    skip_if_empty: bool | None = None
+    catch_up_seconds: int | None = Field(default=None, ge=0)
+
+    def apply_to(self, spec: ScheduleSpec) -> ScheduleSpec:
+        """The new spec, validated again as a whole (raises pydantic's ValidationError)."""
+        merged = spec.model_dump() | self.model_dump(exclude_unset=True)
+        return ScheduleSpec.model_validate(merged)

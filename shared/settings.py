@@ -1,0 +1,97 @@
+"""Settings for every Herald process, read from `HERALD_*` environment variables.
+
+Nested groups use `__`, e.g. `HERALD_KAFKA__BOOTSTRAP_SERVERS` or
+`HERALD_SMTP__PASSWORD`. One model serves all three services so that a single
+ConfigMap/Secret pair configures a deployment.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSecurity(enum.StrEnum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(enum.StrEnum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: KafkaSecurity = KafkaSecurity.PLAINTEXT
+    sasl_mechanism: SaslMechanism = SaslMechanism.SCRAM_SHA_512
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    tls_ca_file: Path | None = None
+    topic_prefix: str = Field(default="herald", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    group_prefix: str = "herald"
+
+
+class MongoSettings(BaseModel):
+    url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
+    database: str = "herald"
+    server_selection_timeout_ms: int = 10_000
+
+
+class SmtpSecurity(enum.StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class SmtpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: SmtpSecurity = SmtpSecurity.NONE
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: str = "Herald Reports <reports@herald.localhost>"
+    timeout_s: float = 30.0
+    tls_ca_file: Path | None = None
+
+
+class BrandingSettings(BaseModel):
+    platform_name: str = "Contact Center"
+    logo_url: str | None = None
+    logo_file: Path | None = None
+    platform_base_url: str = "http://127.0.0.1:8080"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HERALD_",
+        env_nested_delimiter="__",
+        env_file=None,
+        extra="ignore",
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    mongo: MongoSettings = MongoSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    branding: BrandingSettings = BrandingSettings()
+    default_timezone: str = "UTC"
+    #: Row cap for inline tables; full data is always in the artifact.
+    html_max_rows: int = Field(default=500, ge=1)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
