@@ -16,7 +16,7 @@ from croniter import croniter
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from shared.catalog import STANDARD_REPORTS
+from shared.catalog import STANDARD_REPORTS, TEST_REPORT_ID
 
 MAX_RECIPIENTS = 1000
 
@@ -67,7 +67,9 @@ CronExpression = Annotated[str, AfterValidator(_valid_cron)]
 Recipients = Annotated[
     list[str], Field(min_length=1, max_length=MAX_RECIPIENTS), AfterValidator(_valid_recipients)
 ]
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")
+]
 
 
 class Frequency(enum.StrEnum):
@@ -114,15 +116,19 @@ class DataWindowSpec(_Strict):
 
 
 class ReportRef(_Strict):
-    kind: Literal["standard", "custom"] = "standard"
+    """A standard report by id, a saved custom report by id, or the SMTP test report."""
+
+    kind: Literal["standard", "custom", "test"] = "standard"
     id: Identifier
 
     @model_validator(mode="after")
-    def _known_standard(self) -> ReportRef:
+    def _known_report(self) -> ReportRef:
         if self.kind == "standard" and self.id not in STANDARD_REPORTS:
             raise ValueError(
                 f"unknown report type {self.id!r}; standard reports: {', '.join(STANDARD_REPORTS)}"
             )
+        if self.kind == "test" and self.id != TEST_REPORT_ID:
+            raise ValueError(f"the test report's id is {TEST_REPORT_ID!r}")
         return self
 
 
@@ -162,6 +168,8 @@ class ScheduleSpec(_Strict):
 
     @model_validator(mode="after")
     def _frequency_fields(self) -> ScheduleSpec:
+        if self.report.kind == "test":
+            raise ValueError("the test report is only sent by SendTestEmail")
         if self.frequency is Frequency.WEEKLY and self.weekday is None:
             raise ValueError("weekly schedules need weekday (0 = Monday ... 6 = Sunday)")
         if self.frequency is not Frequency.WEEKLY and self.weekday is not None:

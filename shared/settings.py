@@ -38,7 +38,6 @@ class KafkaSettings(BaseModel):
     topic_prefix: str = Field(default="herald", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
-    group_prefix: str = "herald"
 
 
 class MongoSettings(BaseModel):
@@ -71,6 +70,16 @@ class BrandingSettings(BaseModel):
     platform_base_url: str = "http://127.0.0.1:8080"
 
 
+class RetrySettings(BaseModel):
+    """Exponential backoff for transient failures: base doubling per attempt, capped."""
+
+    base_s: float = Field(default=60.0, gt=0)
+    cap_s: float = Field(default=3600.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1)
+    #: Fraction of each delay drawn at random (deterministically per run and attempt).
+    jitter: float = Field(default=0.2, ge=0, le=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HERALD_",
@@ -83,6 +92,7 @@ class Settings(BaseSettings):
     mongo: MongoSettings = MongoSettings()
     smtp: SmtpSettings = SmtpSettings()
     branding: BrandingSettings = BrandingSettings()
+    retry: RetrySettings = RetrySettings()
     default_timezone: str = "UTC"
     #: Row cap for inline tables; full data is always in the artifact.
     html_max_rows: int = Field(default=500, ge=1)

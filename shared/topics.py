@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.messages import (
+    Command,
+    CommandAccepted,
+    CommandRejected,
+    DeliveryStatus,
+    Envelope,
+    ReportDue,
+    ReportRendered,
+    ScheduleChanged,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Topics:
@@ -45,3 +56,17 @@ class Topics:
             self.delivery_status,
             self.dlq,
         )
+
+    def for_message(self, message: Envelope) -> str:
+        """The topic a message belongs on (DESIGN.md's topic table)."""
+        if isinstance(message, Command):
+            return self.commands
+        if isinstance(message, CommandAccepted | CommandRejected | ScheduleChanged):
+            return self.schedule_events
+        if isinstance(message, ReportDue):
+            return self.report_due
+        if isinstance(message, ReportRendered):
+            return self.report_rendered
+        if isinstance(message, DeliveryStatus):
+            return self.delivery_status
+        raise TypeError(f"no topic for {type(message).__name__}")

@@ -1,0 +1,247 @@
+"""What a schedule command does to a schedule: pure decisions, no I/O.
+
+`parse` turns raw bytes into a command or a field-level rejection (or says the
+bytes are beyond answering, for the DLQ). `decide` takes a valid command and
+the schedule's current state and returns the new state, the reply, and the
+run to fire, if any. The handler persists and publishes what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from services.scheduler import timing
+from shared.catalog import TEST_REPORT_ID
+from shared.messages import (
+    COMMAND_ADAPTER,
+    AnyCommand,
+    CommandAccepted,
+    CommandRejected,
+    CreateSchedule,
+    DataWindow,
+    DeleteSchedule,
+    DisableSchedule,
+    EnableSchedule,
+    FieldError,
+    RunDetails,
+    RunNow,
+    ScheduleChangeKind,
+    SendTestEmail,
+    UpdateSchedule,
+)
+from shared.schedule_spec import ReportFormat, ReportRef, ScheduleSpec, WindowKind
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleState:
+    schedule_id: str
+    tenant_id: str
+    spec: ScheduleSpec
+    version: int
+    next_run_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unanswerable:
+    """Bytes that carry no command id or tenant to reply to: they go to the DLQ."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    reply: CommandAccepted | CommandRejected
+    #: The schedule after the command; None when unchanged or deleted.
+    state: ScheduleState | None = None
+    change: ScheduleChangeKind | None = None
+    run: RunDetails | None = None
+
+
+def _field(loc: tuple[int | str, ...], command_type: str | None, prefix: str | None) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == command_type:
+        parts = parts[1:]  # the discriminated union's tag, not a field
+    if prefix:
+        parts.insert(0, prefix)
+    return ".".join(parts) or "command"
+
+
+def _field_errors(
+    exc: ValidationError, command_type: str | None, prefix: str | None = None
+) -> list[FieldError]:
+    return [
+        FieldError(
+            field=_field(error["loc"], command_type, prefix),
+            message=error["msg"].removeprefix("Value error, "),
+            code=error["type"],
+        )
+        for error in exc.errors(include_url=False)
+    ]
+
+
+def parse(raw: bytes) -> AnyCommand | CommandRejected | Unanswerable:
+    try:
+        data: Any = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return Unanswerable(f"not JSON: {exc}")
+    if not isinstance(data, dict):
+        return Unanswerable("not a JSON object")
+    try:
+        return COMMAND_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        command_type = data.get("type") if isinstance(data.get("type"), str) else None
+        try:
+            return CommandRejected(
+                tenant_id=data.get("tenant_id"),
+                schedule_id=data.get("schedule_id"),
+                command_id=UUID(str(data.get("command_id"))),
+                correlation_id=UUID(str(data.get("command_id"))),
+                command_type=command_type or "unknown",
+                errors=_field_errors(exc, command_type),
+            )
+        except (ValueError, ValidationError):
+            return Unanswerable(f"invalid command without a usable envelope: {exc}")
+
+
+def _rejection(command: AnyCommand, errors: list[FieldError]) -> CommandRejected:
+    return CommandRejected(
+        tenant_id=command.tenant_id,
+        schedule_id=command.schedule_id,
+        command_id=command.command_id,
+        correlation_id=command.command_id,
+        command_type=command.type,
+        errors=errors,
+    )
+
+
+def _reject(command: AnyCommand, field: str, message: str, code: str) -> Decision:
+    return Decision(_rejection(command, [FieldError(field=field, message=message, code=code)]))
+
+
+def _accept(
+    command: AnyCommand,
+    state: ScheduleState | None,
+    change: ScheduleChangeKind | None,
+    run: RunDetails | None = None,
+) -> Decision:
+    reply = CommandAccepted(
+        tenant_id=command.tenant_id,
+        schedule_id=command.schedule_id,
+        command_id=command.command_id,
+        correlation_id=command.command_id,
+        command_type=command.type,
+        version=state.version if state else None,
+        next_run_at=state.next_run_at if state else None,
+        run_id=run.run_id if run else None,
+    )
+    return Decision(reply, state, change, run)
+
+
+def _next_run(spec: ScheduleSpec, default_zone: str, now: datetime) -> datetime | None:
+    return timing.next_firing(spec, default_zone, now) if spec.enabled else None
+
+
+def manual_run_id(schedule_id: str, command_id: UUID) -> str:
+    return f"{schedule_id}@manual-{command_id}"
+
+
+def _manual_run(
+    command: RunNow, spec: ScheduleSpec, default_zone: str, now: datetime
+) -> RunDetails:
+    return RunDetails(
+        run_id=manual_run_id(command.schedule_id, command.command_id),
+        scheduled_for=now,
+        schedule_name=spec.name,
+        report=spec.report,
+        filters=spec.filters,
+        window=timing.data_window(spec, default_zone, now),
+        format=spec.format,
+        recipients=spec.recipients,
+        skip_if_empty=spec.skip_if_empty,
+    )
+
+
+def _test_run(command: SendTestEmail, default_zone: str, now: datetime) -> RunDetails:
+    """A small CSV of the previous day, through renderer and mailer like any run."""
+    start, end = timing.window_bounds(WindowKind.PREVIOUS_DAY, None, now, ZoneInfo(default_zone))
+    return RunDetails(
+        run_id=manual_run_id(command.schedule_id, command.command_id),
+        scheduled_for=now,
+        schedule_name="SMTP test email",
+        report=ReportRef(kind="test", id=TEST_REPORT_ID),
+        window=DataWindow(start=start, end=end, timezone=default_zone),
+        format=ReportFormat.CSV,
+        recipients=command.recipients,
+        test=True,
+    )
+
+
+def decide(
+    command: AnyCommand,
+    current: ScheduleState | None,
+    *,
+    now: datetime,
+    default_zone: str,
+    id_taken: bool = False,
+) -> Decision:
+    """Apply `command` to the schedule.
+
+    `current` is None when this tenant has no such schedule; `id_taken` says
+    the id is used all the same (another tenant's, or deleted).
+    """
+    if isinstance(command, SendTestEmail):
+        return _accept(command, None, None, _test_run(command, default_zone, now))
+    if isinstance(command, CreateSchedule):
+        if current is not None:
+            return _reject(
+                command, "schedule_id", "a schedule with this id already exists", "exists"
+            )
+        spec = command.spec
+        state = ScheduleState(
+            command.schedule_id, command.tenant_id, spec, 1, _next_run(spec, default_zone, now)
+        )
+        return _accept(command, state, ScheduleChangeKind.CREATED)
+    if current is None:
+        return _reject(command, "schedule_id", "schedule not found", "not_found")
+    expected = getattr(command, "expected_version", None)
+    if expected is not None and expected != current.version:
+        return _reject(
+            command,
+            "expected_version",
+            f"version conflict: expected {expected}, the schedule is at {current.version}",
+            "version_conflict",
+        )
+    if isinstance(command, RunNow):
+        return _accept(
+            command, current, None, _manual_run(command, current.spec, default_zone, now)
+        )
+    if isinstance(command, DeleteSchedule):
+        return _accept(command, None, ScheduleChangeKind.DELETED)
+    try:
+        spec, change = _changed_spec(command, current.spec)
+    except ValidationError as exc:
+        return Decision(_rejection(command, _field_errors(exc, None, prefix="changes")))
+    state = replace(
+        current,
+        spec=spec,
+        version=current.version + 1,
+        next_run_at=_next_run(spec, default_zone, now),
+    )
+    return _accept(command, state, change)
+
+
+def _changed_spec(
+    command: UpdateSchedule | EnableSchedule | DisableSchedule, spec: ScheduleSpec
+) -> tuple[ScheduleSpec, ScheduleChangeKind]:
+    if isinstance(command, EnableSchedule):
+        return spec.model_copy(update={"enabled": True}), ScheduleChangeKind.ENABLED
+    if isinstance(command, DisableSchedule):
+        return spec.model_copy(update={"enabled": False}), ScheduleChangeKind.DISABLED
+    return command.changes.apply_to(spec), ScheduleChangeKind.UPDATED

@@ -1,0 +1,188 @@
+"""The scheduler's subscribers: schedule commands in, replies and runs out; history projection."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from faststream.kafka.annotations import KafkaMessage
+
+from services.scheduler import commands
+from services.scheduler.store import ConcurrentChange, Output, Recorded, SchedulerStore
+from shared import history_store
+from shared.kafka import PoisonMessage, publish_json
+from shared.messages import (
+    AnyCommand,
+    CommandRejected,
+    CreateSchedule,
+    DeliveryStatus,
+    Envelope,
+    FieldError,
+    ReportDue,
+    RunStatus,
+    ScheduleChanged,
+)
+from shared.service import Runtime
+
+log = logging.getLogger("herald.scheduler")
+
+_MAX_CONCURRENT_RETRIES = 20
+
+
+class CommandHandler:
+    def __init__(self, runtime: Runtime, store: SchedulerStore) -> None:
+        self._rt = runtime
+        self._store = store
+
+    def _output(self, message: Envelope) -> Output:
+        return Output(self._rt.topics.for_message(message), message.model_dump_json())
+
+    async def _publish(self, schedule_id: str, outputs: list[Output]) -> None:
+        for output in outputs:
+            await publish_json(self._rt.broker, output.topic, schedule_id, output.body)
+
+    async def handle(self, raw: bytes) -> None:
+        parsed = commands.parse(raw)
+        if isinstance(parsed, commands.Unanswerable):
+            raise PoisonMessage(parsed.reason)
+        recorded = await self._store.recorded(str(parsed.command_id), parsed.schedule_id)
+        if recorded is not None:
+            await self._answer_again(parsed, recorded)
+            return
+        if isinstance(parsed, CommandRejected):
+            log.info(
+                "command %s (%s) rejected: %s",
+                parsed.command_id,
+                parsed.command_type,
+                "; ".join(f"{e.field}: {e.message}" for e in parsed.errors),
+            )
+            outputs = [self._output(parsed)]
+            await self._store.record(str(parsed.command_id), parsed.tenant_id, outputs)
+        else:
+            outputs = await self._apply(parsed)
+        await self._publish(parsed.schedule_id, outputs)
+
+    async def _answer_again(
+        self, command: AnyCommand | CommandRejected, recorded: Recorded
+    ) -> None:
+        if recorded.tenant_id == command.tenant_id:
+            log.info("command %s seen before: answering again", command.command_id)
+            await self._publish(command.schedule_id, recorded.outputs)
+            return
+        # Never replay another tenant's answer; say the id is taken instead.
+        rejection = CommandRejected(
+            tenant_id=command.tenant_id,
+            schedule_id=command.schedule_id,
+            command_id=command.command_id,
+            correlation_id=command.command_id,
+            command_type=command.type if isinstance(command, Envelope) else "unknown",
+            errors=[
+                FieldError(field="command_id", message="command id already used", code="duplicate")
+            ],
+        )
+        await self._publish(command.schedule_id, [self._output(rejection)])
+
+    async def _apply(self, command: AnyCommand) -> list[Output]:
+        settings = self._rt.settings
+        for _ in range(_MAX_CONCURRENT_RETRIES):
+            current = await self._store.load(command.schedule_id, command.tenant_id)
+            taken = (
+                isinstance(command, CreateSchedule)
+                and current is None
+                and await self._store.exists(command.schedule_id)
+            )
+            decision = commands.decide(
+                command,
+                current,
+                now=datetime.now(UTC),
+                default_zone=settings.default_timezone,
+                id_taken=taken,
+            )
+            outputs = [self._output(m) for m in self._messages(command, decision)]
+            if decision.change is not None:
+                try:
+                    await self._store.save(
+                        current,
+                        decision.state,
+                        schedule_id=command.schedule_id,
+                        tenant_id=command.tenant_id,
+                        command_id=str(command.command_id),
+                        outputs=outputs,
+                    )
+                except ConcurrentChange:
+                    continue
+            await self._store.record(str(command.command_id), command.tenant_id, outputs)
+            log.info(
+                "command %s (%s) on schedule %s of tenant %s: %s",
+                command.command_id,
+                command.type,
+                command.schedule_id,
+                command.tenant_id,
+                decision.reply.type,
+            )
+            return outputs
+        raise RuntimeError(f"schedule {command.schedule_id} keeps changing under command")
+
+    @staticmethod
+    def _messages(command: AnyCommand, decision: commands.Decision) -> list[Envelope]:
+        envelope = {
+            "tenant_id": command.tenant_id,
+            "schedule_id": command.schedule_id,
+            "correlation_id": command.command_id,
+        }
+        messages: list[Envelope] = []
+        if decision.change is not None:
+            state = decision.state
+            messages.append(
+                ScheduleChanged(
+                    **envelope,
+                    change=decision.change,
+                    version=state.version if state else 0,
+                    spec=state.spec if state else None,
+                    next_run_at=state.next_run_at if state else None,
+                )
+            )
+        if decision.run is not None:
+            run = decision.run
+            messages.append(ReportDue(**envelope, run=run))
+            messages.append(
+                DeliveryStatus(
+                    **envelope,
+                    run_id=run.run_id,
+                    attempt=run.attempt,
+                    status=RunStatus.DUE,
+                    stage="scheduler",
+                    scheduled_for=run.scheduled_for,
+                    test=run.test,
+                )
+            )
+        # The reply comes last: when a client sees it, the effects are on their topics.
+        messages.append(decision.reply)
+        return messages
+
+
+def register(runtime: Runtime, store: SchedulerStore) -> None:
+    handler = CommandHandler(runtime, store)
+    runs = runtime.db[history_store.RUNS]
+
+    @runtime.broker.subscriber(
+        runtime.topics.commands, group_id=runtime.group_id, auto_offset_reset="earliest"
+    )
+    async def on_command(message: KafkaMessage) -> None:
+        await handler.handle(message.body)
+
+    @runtime.broker.subscriber(
+        runtime.topics.delivery_status,
+        group_id=runtime.group_id,
+        auto_offset_reset="earliest",
+    )
+    async def on_delivery_status(event: DeliveryStatus) -> None:
+        record = await history_store.project(runs, event)
+        log.info(
+            "run %s of schedule %s (tenant %s): %s, attempt %d",
+            record.run_id,
+            record.schedule_id,
+            record.tenant_id,
+            record.status.value,
+            record.attempt,
+        )

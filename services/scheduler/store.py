@@ -1,0 +1,153 @@
+"""The scheduler's MongoDB collections: `schedules` and `commands`.
+
+A command's outputs (reply, `ScheduleChanged`, `ReportDue`, ...) are written
+with the schedule change in the same single-document update (the schedule's
+`outbox`), then copied to `commands` keyed by `command_id`. A command read
+again after a crash at any point finds its outputs in one of the two and
+publishes them again instead of applying the command twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.scheduler.commands import ScheduleState
+from shared.mongo import Document
+from shared.schedule_spec import ScheduleSpec
+
+SCHEDULES = "schedules"
+COMMANDS = "commands"
+#: Outputs of this many recent commands stay in the schedule document.
+OUTBOX_SIZE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A message to publish: its topic and JSON body."""
+
+    topic: str
+    body: str
+
+    def to_document(self) -> dict[str, str]:
+        return {"topic": self.topic, "body": self.body}
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    tenant_id: str
+    outputs: list[Output]
+
+
+class ConcurrentChange(Exception):
+    """The schedule changed between read and write; the command is read again."""
+
+
+def _outputs(documents: list[dict[str, str]]) -> list[Output]:
+    return [Output(d["topic"], d["body"]) for d in documents]
+
+
+class SchedulerStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._schedules = db[SCHEDULES]
+        self._commands = db[COMMANDS]
+
+    async def ensure_indexes(self) -> None:
+        await self._schedules.create_index([("next_run_at", ASCENDING)])
+        await self._schedules.create_index([("tenant_id", ASCENDING)])
+
+    async def recorded(self, command_id: str, schedule_id: str) -> Recorded | None:
+        """The outputs of a command already handled, from either place they are kept."""
+        doc = await self._commands.find_one({"_id": command_id})
+        if doc is not None:
+            return Recorded(doc["tenant_id"], _outputs(doc["outputs"]))
+        schedule = await self._schedules.find_one({"_id": schedule_id}) or {}
+        for entry in schedule.get("outbox", []):
+            if entry["command_id"] == command_id:
+                outputs = _outputs(entry["outputs"])
+                await self.record(command_id, schedule["tenant_id"], outputs)
+                return Recorded(schedule["tenant_id"], outputs)
+        return None
+
+    async def load(self, schedule_id: str, tenant_id: str) -> ScheduleState | None:
+        """A live schedule of this tenant; another tenant's is as good as absent."""
+        doc = await self._schedules.find_one({"_id": schedule_id})
+        if doc is None or doc.get("deleted") or doc["tenant_id"] != tenant_id:
+            return None
+        return _state(doc)
+
+    async def exists(self, schedule_id: str) -> bool:
+        return await self._schedules.find_one({"_id": schedule_id}, {"_id": 1}) is not None
+
+    async def save(
+        self,
+        previous: ScheduleState | None,
+        new: ScheduleState | None,
+        *,
+        schedule_id: str,
+        tenant_id: str,
+        command_id: str,
+        outputs: list[Output],
+    ) -> None:
+        """Write the schedule's new state (None: deleted) and the command's outputs atomically."""
+        entry = {"command_id": command_id, "outputs": [o.to_document() for o in outputs]}
+        if previous is None:
+            assert new is not None
+            try:
+                await self._schedules.insert_one(_document(new) | {"outbox": [entry]})
+            except DuplicateKeyError as exc:
+                raise ConcurrentChange(schedule_id) from exc
+            return
+        fields: dict[str, Any] = (
+            _document(new)
+            if new is not None
+            else {"tenant_id": tenant_id, "deleted": True, "next_run_at": None}
+        )
+        fields.pop("_id", None)
+        current = await self._schedules.find_one({"_id": schedule_id}, {"outbox": 1})
+        fields["outbox"] = [*(current or {}).get("outbox", []), entry][-OUTBOX_SIZE:]
+        # The version in the filter makes read-and-write one atomic step.
+        result = await self._schedules.update_one(
+            {"_id": schedule_id, "version": previous.version, "deleted": False},
+            {"$set": fields},
+        )
+        if result.matched_count != 1:
+            raise ConcurrentChange(schedule_id)
+
+    async def record(self, command_id: str, tenant_id: str, outputs: list[Output]) -> None:
+        doc = {
+            "_id": command_id,
+            "tenant_id": tenant_id,
+            "outputs": [o.to_document() for o in outputs],
+        }
+        # Already there when an earlier delivery of the same command recorded it.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._commands.insert_one(doc)
+
+
+def _document(state: ScheduleState) -> Document:
+    return {
+        "_id": state.schedule_id,
+        "tenant_id": state.tenant_id,
+        "spec": state.spec.model_dump(mode="json"),
+        "version": state.version,
+        "next_run_at": state.next_run_at,
+        "deleted": False,
+    }
+
+
+def _state(doc: Document) -> ScheduleState:
+    next_run_at: datetime | None = doc.get("next_run_at")
+    return ScheduleState(
+        schedule_id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+        spec=ScheduleSpec.model_validate(doc["spec"]),
+        version=doc["version"],
+        next_run_at=next_run_at,
+    )

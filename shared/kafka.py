@@ -1,0 +1,209 @@
+"""Kafka wiring shared by the services: broker, consumer groups, topics and the DLQ.
+
+Delivery guarantees live here so every service gets the same ones:
+producers use `acks=all` with idempotence; subscribers commit only after the
+handler finished (FastStream's `NACK_ON_ERROR`, not its at-most-once default);
+a message that cannot be parsed or processed goes to the DLQ with its
+original bytes and the error in headers, and the partition moves on; an
+outage of Kafka or MongoDB is retried in place, so nothing is lost or skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from faststream import AckPolicy, BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from pymongo.errors import ConnectionFailure
+
+from shared.messages import Envelope
+from shared.settings import KafkaSecurity, KafkaSettings, SaslMechanism, Settings
+from shared.topics import Topics
+
+log = logging.getLogger("herald.kafka")
+
+#: Failures of the outside world rather than of the message: retried in place.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionFailure,
+    KafkaError,
+    ConnectionError,
+    TimeoutError,
+)
+#: Pause before a message that hit a transient error is read again.
+RETRY_PAUSE_S = 2.0
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler for a message that can never be processed: it goes to the DLQ."""
+
+
+ERROR_HEADER = "x-herald-error"
+ERROR_TYPE_HEADER = "x-herald-error-type"
+ORIGIN_HEADER = "x-herald-origin"
+
+
+def _ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:
+    if kafka.security_protocol not in (KafkaSecurity.SSL, KafkaSecurity.SASL_SSL):
+        return None
+    cafile = str(kafka.tls_ca_file) if kafka.tls_ca_file else None
+    return ssl.create_default_context(cafile=cafile)
+
+
+def broker_security(kafka: KafkaSettings) -> BaseSecurity | None:
+    context = _ssl_context(kafka)
+    if kafka.security_protocol in (KafkaSecurity.PLAINTEXT, KafkaSecurity.SSL):
+        return BaseSecurity(ssl_context=context) if context else None
+    if kafka.sasl_username is None or kafka.sasl_password is None:
+        raise ValueError("SASL needs HERALD_KAFKA__SASL_USERNAME and HERALD_KAFKA__SASL_PASSWORD")
+    sasl = {
+        SaslMechanism.PLAIN: SASLPlaintext,
+        SaslMechanism.SCRAM_SHA_256: SASLScram256,
+        SaslMechanism.SCRAM_SHA_512: SASLScram512,
+    }[kafka.sasl_mechanism]
+    return sasl(
+        kafka.sasl_username,
+        kafka.sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=context is not None,
+    )
+
+
+def client_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """Keyword arguments for plain aiokafka clients (admin, replay), same security as the broker."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap_servers,
+        "security_protocol": kafka.security_protocol.value,
+    }
+    if context := _ssl_context(kafka):
+        options["ssl_context"] = context
+    if kafka.security_protocol in (KafkaSecurity.SASL_PLAINTEXT, KafkaSecurity.SASL_SSL):
+        options["sasl_mechanism"] = kafka.sasl_mechanism.value
+        options["sasl_plain_username"] = kafka.sasl_username
+        options["sasl_plain_password"] = (
+            kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+        )
+    return options
+
+
+def group_id(settings: Settings, service: str) -> str:
+    """One consumer group per service and deployment: replicas share the work."""
+    return f"{settings.kafka.topic_prefix}.{service}"
+
+
+def _dead_letter_headers(msg: StreamMessage[Any], exc: BaseException) -> dict[str, str]:
+    raw = msg.raw_message
+    origin = f"{raw.topic}/{raw.partition}@{raw.offset}" if hasattr(raw, "offset") else "unknown"
+    error = " ".join(str(exc).split())[:2000]
+    headers = {k: v for k, v in msg.headers.items() if isinstance(v, str)}
+    headers |= {ERROR_HEADER: error, ERROR_TYPE_HEADER: type(exc).__name__, ORIGIN_HEADER: origin}
+    return headers
+
+
+def dead_letter_middleware(
+    broker: Callable[[], KafkaBroker], dlq_topic: str
+) -> Callable[..., BaseMiddleware]:
+    """A FastStream middleware that turns a poisoned message into a DLQ record.
+
+    `broker` is a callable because the middleware is registered on the broker
+    it publishes with.
+    """
+
+    class DeadLetter(BaseMiddleware):
+        async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
+            try:
+                return await call_next(msg)
+            except TRANSIENT_ERRORS as exc:
+                log.warning(
+                    "transient failure on message %s, will read it again: %r",
+                    msg.message_id,
+                    exc,
+                )
+                await asyncio.sleep(RETRY_PAUSE_S)
+                raise
+            except Exception as exc:
+                headers = _dead_letter_headers(msg, exc)
+                log.error(
+                    "message %s from %s sent to the DLQ: %s: %s",
+                    msg.message_id,
+                    headers[ORIGIN_HEADER],
+                    headers[ERROR_TYPE_HEADER],
+                    headers[ERROR_HEADER],
+                )
+                raw = msg.raw_message
+                await broker().publish(
+                    msg.body, dlq_topic, key=getattr(raw, "key", None), headers=headers
+                )
+                return None
+
+    return DeadLetter
+
+
+def make_broker(settings: Settings, service: str) -> KafkaBroker:
+    topics = Topics(settings.kafka.topic_prefix)
+    broker: KafkaBroker | None = None
+
+    def current() -> KafkaBroker:
+        assert broker is not None
+        return broker
+
+    broker = KafkaBroker(
+        settings.kafka.bootstrap_servers,
+        security=broker_security(settings.kafka),
+        client_id=f"herald-{service}",
+        acks="all",
+        enable_idempotence=True,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        middlewares=[dead_letter_middleware(current, topics.dlq)],
+        graceful_timeout=30.0,
+    )
+    return broker
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create Herald's topics if missing; safe to run from every replica at start."""
+    admin = AIOKafkaAdminClient(**client_options(settings.kafka))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name,
+                num_partitions=settings.kafka.partitions,
+                replication_factor=settings.kafka.replication_factor,
+                # The audit log is retained, never compacted (DESIGN.md).
+                topic_configs={"cleanup.policy": "delete"},
+            )
+            for name in Topics(settings.kafka.topic_prefix).all()
+            if name not in existing
+        ]
+        if wanted:
+            # Another replica may win the race; its topics are as good as ours.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(wanted)
+    finally:
+        await admin.close()
+
+
+async def publish(broker: KafkaBroker, topics: Topics, message: Envelope) -> None:
+    """Publish a message on its topic, keyed by its schedule."""
+    await publish_json(
+        broker, topics.for_message(message), message.schedule_id, message.model_dump_json()
+    )
+
+
+async def publish_json(broker: KafkaBroker, topic: str, schedule_id: str, body: str) -> None:
+    await broker.publish(
+        body.encode(),
+        topic,
+        key=schedule_id.encode(),
+        headers={"content-type": "application/json"},
+    )
