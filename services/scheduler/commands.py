@@ -199,7 +199,7 @@ def decide(
     if isinstance(command, SendTestEmail):
         return _accept(command, None, None, _test_run(command, default_zone, now))
     if isinstance(command, CreateSchedule):
-        if current is not None:
+        if current is not None or id_taken:
             return _reject(
                 command, "schedule_id", "a schedule with this id already exists", "exists"
             )

@@ -1,0 +1,50 @@
+# Herald's two entry points on a fresh machine:
+#   make run    set up, start local infrastructure, the three services and demo data,
+#               deliver a real email, keep the services running until Ctrl-C
+#   make test   set up, start local infrastructure, run the whole test suite
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CACHE ?= $(HOME)/.cache/herald
+UV := $(CACHE)/tools/bin/uv
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PYTEST_ARGS ?=
+
+.PHONY: help setup venv infra run test lint test-unit
+
+help:
+	@echo "make run   - everything up, demo data, one email delivered (Ctrl-C stops)"
+	@echo "make test  - everything up, the whole test suite"
+	@echo "make lint  - ruff and mypy --strict"
+
+$(UV):
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Herald needs Python 3.11"'
+	$(PYTHON) -m venv $(CACHE)/tools
+	$(CACHE)/tools/bin/pip install --quiet --disable-pip-version-check uv
+
+venv: $(UV)
+	UV_PYTHON=$(PYTHON) UV_CACHE_DIR=$(CACHE)/uv $(UV) sync --frozen --quiet
+
+infra:
+	deploy/local/infra up
+
+setup: venv infra
+
+run: setup
+	deploy/local/run-demo
+
+lint: venv
+	.venv/bin/ruff check services shared tests bench
+	.venv/bin/ruff format --check services shared tests bench
+	.venv/bin/mypy
+
+# pytest's exit 5 (no tests collected) is a failure here, never a green run.
+test: setup lint
+	eval "$$(deploy/local/infra env)"; \
+	status=0; .venv/bin/pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+	exit $$status
+
+test-unit: venv
+	.venv/bin/pytest tests/unit $(PYTEST_ARGS)

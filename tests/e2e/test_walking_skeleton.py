@@ -1,0 +1,107 @@
+"""CreateSchedule then RunNow, through the three services as separate processes.
+
+On real Kafka, MongoDB (FerretDB here) and SMTP (Mailpit): the email arrives
+with the CSV attachment, the artifact is in GridFS, the run is `delivered`.
+"""
+
+from __future__ import annotations
+
+import csv
+import email
+import io
+from datetime import date
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.mailer.compose import message_id
+from shared import demo, history_store
+from shared.artifacts import ArtifactStore
+from shared.client import HeraldClient
+from shared.messages import CreateSchedule, RunNow, RunStatus
+from shared.mongo import Document
+from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from shared.settings import Settings
+from tests.helpers import Mailpit, ServiceProcess, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_run_now_delivers_a_csv_report_end_to_end(
+    topics_ready: Settings,
+    db: AsyncDatabase[Document],
+    mailpit: Mailpit,
+    recipient: str,
+    log_dir: Path,
+) -> None:
+    settings = topics_ready
+    await demo.seed(db, tenant_id="acme", calls=2000, days=10, anchor=date.today())
+    services = [
+        ServiceProcess(name, settings, log_dir) for name in ("scheduler", "renderer", "mailer")
+    ]
+    try:
+        for service in services:
+            await service.wait_started()
+        spec = ScheduleSpec(
+            name="Morning Brief",
+            report=ReportRef(id="campaign_summary"),
+            frequency=Frequency.DAILY,
+            recipients=[recipient],
+            format=ReportFormat.CSV,
+        )
+        async with HeraldClient(settings) as herald:
+            created = await herald.send(
+                CreateSchedule(tenant_id="acme", schedule_id="acme-brief", spec=spec)
+            )
+            assert created.version == 1
+            assert created.next_run_at is not None
+            ran = await herald.send(RunNow(tenant_id="acme", schedule_id="acme-brief"))
+        run_id = ran.run_id
+        assert run_id is not None
+        assert run_id.startswith("acme-brief@manual-")
+
+        runs = db[history_store.RUNS]
+
+        async def delivered() -> history_store.history.RunRecord | None:
+            record = await history_store.get_run(runs, "acme", run_id)
+            return record if record and record.status is RunStatus.DELIVERED else None
+
+        record = await wait_until(delivered, 90, f"run {run_id} to be delivered")
+    finally:
+        for service in services:
+            service.stop()
+
+    assert [e.status for e in record.events] == [
+        RunStatus.DUE,
+        RunStatus.RENDERED,
+        RunStatus.DELIVERED,
+    ]
+    assert record.recipients[0].address == recipient
+    assert record.artifact_id is not None
+
+    artifact = await ArtifactStore(db).find(record.artifact_id)
+    assert artifact is not None
+    assert artifact.metadata["run_id"] == run_id
+    assert artifact.metadata["tenant_id"] == "acme"
+    assert artifact.metadata["format"] == "csv"
+    stored = await ArtifactStore(db).read(record.artifact_id)
+
+    received = mailpit.to(recipient)
+    assert len(received) == 1
+    parsed = email.message_from_bytes(mailpit.raw(received[0]["ID"]), policy=default_policy)
+    assert isinstance(parsed, EmailMessage)
+    assert parsed["Message-ID"] == message_id(run_id, recipient, settings.smtp.from_address)
+    assert "Campaign Summary" in str(parsed["Subject"])
+    attachments = list(parsed.iter_attachments())
+    assert len(attachments) == 1
+    assert attachments[0].get_filename() == artifact.filename
+    assert attachments[0].get_content_type() == "text/csv"
+    payload = attachments[0].get_payload(decode=True)
+    assert payload == stored
+    rows = list(csv.reader(io.StringIO(stored.decode())))
+    assert rows[0][0] == "Campaign"
+    assert {row[0] for row in rows[1:]} <= set(demo.CAMPAIGNS)
+    assert len(rows) > 1

@@ -1,0 +1,157 @@
+"""Test helpers for real infrastructure: service processes, Mailpit's API, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from shared.kafka import client_options
+from shared.settings import Settings
+from tests.infra import REPO
+
+T = TypeVar("T")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a service process exactly these settings."""
+    return {
+        "HERALD_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "HERALD_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "HERALD_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+        "HERALD_MONGO__URL": settings.mongo.url.get_secret_value(),
+        "HERALD_MONGO__DATABASE": settings.mongo.database,
+        "HERALD_SMTP__HOST": settings.smtp.host,
+        "HERALD_SMTP__PORT": str(settings.smtp.port),
+        "HERALD_SMTP__SECURITY": settings.smtp.security.value,
+        "HERALD_DEFAULT_TIMEZONE": settings.default_timezone,
+        "HERALD_RETRY__BASE_S": str(settings.retry.base_s),
+    }
+
+
+class ServiceProcess:
+    """One Herald service as its own process (`python -m services.<name>`)."""
+
+    def __init__(self, name: str, settings: Settings, log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+        env |= settings_env(settings)
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def wait_started(self, timeout_s: float = 60.0) -> None:
+        await wait_until(
+            lambda: _ready(self), timeout_s, f"{self.name} to start (log: {self.log_path})"
+        )
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._log.close()
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._log.close()
+        return self.process.returncode
+
+
+async def _ready(service: ServiceProcess) -> bool:
+    if service.process.poll() is not None:
+        raise AssertionError(f"{service.name} exited early:\n{service.log()[-3000:]}")
+    return "started successfully" in service.log()
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[T | None]], timeout_s: float, what: str, interval_s: float = 0.3
+) -> T:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        await asyncio.sleep(interval_s)
+
+
+class Mailpit:
+    """Reads what the SMTP server received, through Mailpit's HTTP API."""
+
+    def __init__(self, base_url: str) -> None:
+        self._base = base_url.rstrip("/")
+
+    def _get(self, path: str) -> bytes:
+        with urllib.request.urlopen(f"{self._base}{path}", timeout=10) as response:
+            return bytes(response.read())
+
+    def search(self, query: str) -> list[dict[str, Any]]:
+        found = json.loads(
+            self._get("/api/v1/search?" + urllib.parse.urlencode({"query": query, "limit": 1000}))
+        )
+        return list(found["messages"])
+
+    def to(self, address: str) -> list[dict[str, Any]]:
+        return self.search(f'to:"{address}"')
+
+    def raw(self, message_id: str) -> bytes:
+        return self._get(f"/api/v1/message/{message_id}/raw")
+
+
+async def read_topic(
+    settings: Settings, topic: str, timeout_s: float = 10.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record on a topic from its start, read without a consumer group."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        **client_options(settings.kafka),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not consumer.assignment():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no partitions of {topic} assigned in {timeout_s} s")
+            await asyncio.sleep(0.1)
+        partitions = sorted(consumer.assignment())
+        ends = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read {topic} to its end in {timeout_s} s")
+            batch = await consumer.getmany(timeout_ms=500)
+            for part in batch.values():
+                records.extend(part)
+        return records
+    finally:
+        await consumer.stop()

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from uuid import uuid4
+
+from services.scheduler.commands import (
+    ScheduleState,
+    Unanswerable,
+    decide,
+    manual_run_id,
+    parse,
+)
+from shared.messages import (
+    CommandAccepted,
+    CommandRejected,
+    CreateSchedule,
+    DeleteSchedule,
+    DisableSchedule,
+    RunNow,
+    ScheduleChangeKind,
+    SendTestEmail,
+    UpdateSchedule,
+)
+from shared.schedule_spec import Frequency, ReportRef, ScheduleChanges, ScheduleSpec
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+SPEC = ScheduleSpec(
+    name="Morning Brief",
+    report=ReportRef(id="campaign_summary"),
+    frequency=Frequency.DAILY,
+    recipients=["ops@example.com"],
+)
+STATE = ScheduleState("s-1", "acme", SPEC, 3, datetime(2026, 11, 28, 8, tzinfo=UTC))
+
+
+def test_unparsable_bytes_cannot_be_answered() -> None:
+    assert isinstance(parse(b"\xff\xfe"), Unanswerable)
+    assert isinstance(parse(b"[1, 2]"), Unanswerable)
+    assert isinstance(parse(b'{"type": "CreateSchedule"}'), Unanswerable)
+
+
+def test_an_invalid_command_with_an_envelope_is_rejected_per_field() -> None:
+    command_id = uuid4()
+    raw = {
+        "type": "CreateSchedule",
+        "command_id": str(command_id),
+        "tenant_id": "acme",
+        "schedule_id": "s-9",
+        "spec": {
+            "name": "x",
+            "report": {"id": "nope"},
+            "frequency": "daily",
+            "timezone": "Nowhere/Land",
+            "recipients": ["bad"],
+        },
+    }
+    rejected = parse(json.dumps(raw).encode())
+    assert isinstance(rejected, CommandRejected)
+    assert rejected.command_id == command_id
+    assert rejected.correlation_id == command_id
+    fields = {e.field for e in rejected.errors}
+    assert fields == {"spec.report", "spec.timezone", "spec.recipients"}
+
+
+def test_create_sets_version_one_and_the_next_firing() -> None:
+    command = CreateSchedule(tenant_id="acme", schedule_id="s-2", spec=SPEC)
+    decision = decide(command, None, now=NOW, default_zone="UTC")
+    assert isinstance(decision.reply, CommandAccepted)
+    assert decision.change is ScheduleChangeKind.CREATED
+    assert decision.state is not None
+    assert decision.state.version == 1
+    assert decision.reply.next_run_at == datetime(2026, 11, 28, 8, tzinfo=UTC)
+
+
+def test_create_over_a_taken_id_is_rejected() -> None:
+    command = CreateSchedule(tenant_id="acme", schedule_id="s-1", spec=SPEC)
+    for current, taken in ((STATE, False), (None, True)):
+        decision = decide(command, current, now=NOW, default_zone="UTC", id_taken=taken)
+        assert isinstance(decision.reply, CommandRejected)
+        assert decision.reply.errors[0].field == "schedule_id"
+        assert decision.state is None
+
+
+def test_unknown_schedules_and_version_conflicts_are_rejected() -> None:
+    missing = decide(
+        RunNow(tenant_id="acme", schedule_id="s-404"), None, now=NOW, default_zone="UTC"
+    )
+    assert isinstance(missing.reply, CommandRejected)
+    assert missing.reply.errors[0].code == "not_found"
+    update = UpdateSchedule(
+        tenant_id="acme", schedule_id="s-1", changes=ScheduleChanges(name="New"), expected_version=2
+    )
+    conflict = decide(update, STATE, now=NOW, default_zone="UTC")
+    assert isinstance(conflict.reply, CommandRejected)
+    assert conflict.reply.errors[0].field == "expected_version"
+
+
+def test_update_bumps_the_version_and_revalidates() -> None:
+    update = UpdateSchedule(
+        tenant_id="acme", schedule_id="s-1", changes=ScheduleChanges(name="New"), expected_version=3
+    )
+    decision = decide(update, STATE, now=NOW, default_zone="UTC")
+    assert decision.state is not None
+    assert (decision.state.version, decision.state.spec.name) == (4, "New")
+    bad = UpdateSchedule(
+        tenant_id="acme",
+        schedule_id="s-1",
+        changes=ScheduleChanges(frequency=Frequency.WEEKLY),
+        expected_version=3,
+    )
+    rejected = decide(bad, STATE, now=NOW, default_zone="UTC")
+    assert isinstance(rejected.reply, CommandRejected)
+    assert rejected.reply.errors[0].field == "changes"
+    assert "weekday" in rejected.reply.errors[0].message
+
+
+def test_disable_clears_the_next_firing_and_delete_removes() -> None:
+    disabled = decide(
+        DisableSchedule(tenant_id="acme", schedule_id="s-1"), STATE, now=NOW, default_zone="UTC"
+    )
+    assert disabled.state is not None
+    assert disabled.state.next_run_at is None
+    assert disabled.change is ScheduleChangeKind.DISABLED
+    deleted = decide(
+        DeleteSchedule(tenant_id="acme", schedule_id="s-1"), STATE, now=NOW, default_zone="UTC"
+    )
+    assert deleted.state is None
+    assert deleted.change is ScheduleChangeKind.DELETED
+
+
+def test_run_now_fires_its_own_run_without_changing_the_schedule() -> None:
+    command = RunNow(tenant_id="acme", schedule_id="s-1")
+    decision = decide(command, STATE, now=NOW, default_zone="UTC")
+    assert decision.change is None
+    assert decision.run is not None
+    assert decision.run.run_id == manual_run_id("s-1", command.command_id)
+    assert decision.run.recipients == SPEC.recipients
+    assert decision.run.window.start == datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def test_test_email_is_a_run_of_the_test_report() -> None:
+    command = SendTestEmail(
+        tenant_id="acme", schedule_id="smtp-test", recipients=["me@example.com"]
+    )
+    decision = decide(command, None, now=NOW, default_zone="UTC")
+    assert decision.run is not None
+    assert decision.run.test
+    assert decision.run.report.kind == "test"

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from services.mailer.compose import Attachment, HeaderInjection, compose, message_id
+from shared.messages import DataWindow, ReportRendered, RunDetails
+from shared.schedule_spec import Filters, ReportFormat, ReportRef
+from shared.settings import BrandingSettings
+
+BRANDING = BrandingSettings(
+    platform_name="Dialer Pro",
+    logo_url="https://cdn.example.com/logo.png",
+    platform_base_url="https://app.example.com/",
+)
+FROM = "Reports <reports@mail.example.com>"
+
+
+def _rendered(title: str = "Campaign Summary") -> ReportRendered:
+    run = RunDetails(
+        run_id="s-1@2026-11-27T08:00:00+00:00",
+        scheduled_for=datetime(2026, 11, 27, 8, tzinfo=UTC),
+        schedule_name="Morning <Brief>",
+        report=ReportRef(id="campaign_summary"),
+        filters=Filters(campaign_ids=["solar"]),
+        window=DataWindow(
+            start=datetime(2026, 11, 19, 23, tzinfo=UTC),
+            end=datetime(2026, 11, 26, 23, tzinfo=UTC),
+            timezone="Europe/Berlin",
+        ),
+        format=ReportFormat.CSV,
+        recipients=["ops@example.com"],
+    )
+    return ReportRendered(
+        tenant_id="acme",
+        schedule_id="s-1",
+        run=run,
+        artifact_id=f"{run.run_id}/csv",
+        filename="campaign-summary_2026-11-20_2026-11-26.csv",
+        content_type="text/csv; charset=utf-8",
+        size=12,
+        rows=2,
+        sha256="x",
+        title=title,
+        filters_summary=run.filters.summary(),
+    )
+
+
+def _parsed(message: EmailMessage) -> EmailMessage:
+    parsed = email.message_from_bytes(message.as_bytes(), policy=default_policy)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def test_the_email_parses_back_with_its_parts_and_headers() -> None:
+    data = b"Campaign,Dialed\r\nsolar,10\r\n"
+    message = compose(
+        _rendered(),
+        "ops@example.com",
+        branding=BRANDING,
+        from_address=FROM,
+        attachment=Attachment(
+            "campaign-summary_2026-11-20_2026-11-26.csv", "text/csv; charset=utf-8", data
+        ),
+        now=datetime(2026, 11, 27, 8, 1, tzinfo=UTC),
+    )
+    parsed = _parsed(message)
+    assert parsed["Subject"] == "Dialer Pro: Campaign Summary, 2026-11-20 to 2026-11-26"
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed["Message-ID"] == message_id(
+        "s-1@2026-11-27T08:00:00+00:00", "ops@example.com", FROM
+    )
+    assert parsed["Message-ID"].endswith("@mail.example.com>")
+    assert parsed.get_content_type() == "multipart/mixed"
+    body = parsed.get_body(("plain",))
+    html = parsed.get_body(("html",))
+    assert body is not None
+    assert html is not None
+    html_text = html.get_content()
+    assert "https://cdn.example.com/logo.png" in html_text
+    assert "Morning &lt;Brief&gt;" in html_text  # autoescaped
+    assert "Europe/Berlin" in body.get_content()
+    (attached,) = parsed.iter_attachments()
+    assert attached.get_filename() == "campaign-summary_2026-11-20_2026-11-26.csv"
+    assert attached.get_payload(decode=True) == data
+    link = next(line for line in body.get_content().splitlines() if "https://" in line)
+    url = urlsplit(link.split(": ", 1)[1])
+    assert url.path == "/reports/standard/campaign_summary"
+    assert parse_qs(url.query)["campaign"] == ["solar"]
+
+
+def test_message_id_is_stable_per_run_and_recipient() -> None:
+    a = message_id("run-1", "X@example.com", FROM)
+    assert a == message_id("run-1", "x@example.com", FROM)
+    assert a != message_id("run-1", "y@example.com", FROM)
+    assert a != message_id("run-2", "x@example.com", FROM)
+
+
+@pytest.mark.parametrize(
+    ("title", "recipient"),
+    [
+        ("Summary\r\nBcc: victim@example.com", "ops@example.com"),
+        ("Summary", "a@example.com\nBcc: b@example.com"),
+    ],
+)
+def test_line_breaks_never_reach_a_header(title: str, recipient: str) -> None:
+    with pytest.raises(HeaderInjection):
+        compose(
+            _rendered(title),
+            recipient,
+            branding=BRANDING,
+            from_address=FROM,
+            attachment=None,
+            now=datetime(2026, 11, 27, tzinfo=UTC),
+        )

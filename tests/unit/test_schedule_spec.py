@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from shared.schedule_spec import ScheduleChanges, ScheduleSpec
+
+BASE: dict[str, Any] = {
+    "name": "Weekly Scorecard",
+    "report": {"id": "agent_performance"},
+    "frequency": "weekly",
+    "weekday": 0,
+    "recipients": ["lead@example.com"],
+}
+
+
+def _errors(**changes: Any) -> dict[str, str]:
+    with pytest.raises(ValidationError) as caught:
+        ScheduleSpec.model_validate(BASE | changes)
+    return {".".join(map(str, e["loc"])): e["msg"] for e in caught.value.errors()}
+
+
+def test_a_valid_spec_normalises_and_dedupes_recipients() -> None:
+    spec = ScheduleSpec.model_validate(
+        BASE | {"recipients": ["Lead@Example.com", "lead@example.com", "b@example.org"]}
+    )
+    assert spec.recipients == ["Lead@example.com", "b@example.org"]
+    assert spec.format.value == "pdf"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "fragment"),
+    [
+        ({"report": {"id": "sales_magic"}}, "report", "unknown report type"),
+        ({"timezone": "Europe/Atlantis"}, "timezone", "unknown IANA time zone"),
+        ({"recipients": []}, "recipients", "at least 1"),
+        ({"recipients": ["not-an-address"]}, "recipients", "invalid email address"),
+        ({"name": "Evil\r\nBcc: x@example.com"}, "name", "control characters"),
+        ({"weekday": None}, "", "weekly schedules need weekday"),
+        (
+            {
+                "frequency": "custom",
+                "weekday": None,
+                "cron": "61 * * * *",
+                "window": {"kind": "previous_day"},
+            },
+            "cron",
+            "invalid cron",
+        ),
+        (
+            {"frequency": "custom", "weekday": None, "cron": "0 8 * * *"},
+            "",
+            "need both cron and window",
+        ),
+        ({"format": "docx"}, "format", "Input should be"),
+    ],
+)
+def test_each_rule_names_its_field(changes: dict[str, Any], field: str, fragment: str) -> None:
+    errors = _errors(**changes)
+    assert field in errors, errors
+    assert fragment in errors[field]
+
+
+def test_window_n_matches_kind() -> None:
+    custom = BASE | {"frequency": "custom", "weekday": None, "cron": "0 * * * *"}
+    with pytest.raises(ValidationError, match="needs n"):
+        ScheduleSpec.model_validate(custom | {"window": {"kind": "last_hours"}})
+    spec = ScheduleSpec.model_validate(custom | {"window": {"kind": "last_hours", "n": 4}})
+    assert spec.window is not None
+    assert spec.window.n == 4
+
+
+def test_changes_are_revalidated_as_a_whole() -> None:
+    spec = ScheduleSpec.model_validate(BASE)
+    renamed = ScheduleChanges(name="Renamed").apply_to(spec)
+    assert renamed.name == "Renamed"
+    assert renamed.weekday == 0
+    with pytest.raises(ValidationError, match="weekday is only for weekly"):
+        ScheduleChanges(frequency="daily").apply_to(spec)
