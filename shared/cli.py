@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 from rich.console import Console
 from rich.table import Table
@@ -137,6 +138,10 @@ def demo_deliver(
 
     try:
         record = _run(deliver())
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            console.print(f"[red]error:[/red] {'.'.join(map(str, error['loc']))}: {error['msg']}")
+        raise typer.Exit(2) from exc
     except (CommandRejectedError, TimeoutError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
