@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import Self
-from uuid import UUID
+from typing import Any, Self
+from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
@@ -104,31 +106,67 @@ class HeraldClient:
                 if future is not None and not future.done():
                     future.set_result(event)
 
-    async def publish(self, command: Command) -> None:
-        """Send without waiting for the reply."""
+    async def _publish(self, schedule_id: str, body: bytes) -> None:
         await self._producer.send_and_wait(
             self._topics.commands,
-            command.model_dump_json().encode(),
-            key=command.schedule_id.encode(),
+            body,
+            key=schedule_id.encode(),
             headers=[("content-type", b"application/json")],
         )
 
+    async def publish(self, command: Command) -> None:
+        """Send without waiting for the reply."""
+        await self._publish(command.schedule_id, command.model_dump_json().encode())
+
     async def send(self, command: Command, timeout_s: float | None = None) -> CommandAccepted:
         """Send and await the reply: the acceptance, or CommandRejectedError with field reasons."""
+        return await self._exchange(
+            command.command_id,
+            command.type,
+            self.publish(command),
+            timeout_s,
+        )
+
+    async def send_document(
+        self, document: dict[str, Any], timeout_s: float | None = None
+    ) -> CommandAccepted:
+        """Send a command given as a JSON document, validated by the scheduler, not here.
+
+        The document needs `type`, `tenant_id` and `schedule_id`; a `command_id`
+        is added when missing.
+        """
+        document = {"command_id": str(uuid4())} | document
+        command_id = UUID(str(document["command_id"]))
+        body = json.dumps(document, default=str).encode()
+        return await self._exchange(
+            command_id,
+            str(document.get("type")),
+            self._publish(str(document.get("schedule_id", "")), body),
+            timeout_s,
+        )
+
+    async def _exchange(
+        self,
+        command_id: UUID,
+        command_type: str,
+        sending: Coroutine[Any, Any, None],
+        timeout_s: float | None,
+    ) -> CommandAccepted:
         future: asyncio.Future[CommandAccepted | CommandRejected] = (
             asyncio.get_running_loop().create_future()
         )
-        self._waiting[command.command_id] = future
+        self._waiting[command_id] = future
+        timeout = timeout_s or self._timeout_s
         try:
-            await self.publish(command)
-            reply = await asyncio.wait_for(future, timeout_s or self._timeout_s)
+            await sending
+            reply = await asyncio.wait_for(future, timeout)
         except TimeoutError as exc:
             raise TimeoutError(
-                f"no reply to {command.type} {command.command_id} within "
-                f"{timeout_s or self._timeout_s:.0f} s: is the scheduler running?"
+                f"no reply to {command_type} {command_id} within {timeout:.0f} s: "
+                "is the scheduler running?"
             ) from exc
         finally:
-            self._waiting.pop(command.command_id, None)
+            self._waiting.pop(command_id, None)
         if isinstance(reply, CommandRejected):
             raise CommandRejectedError(reply)
         return reply

@@ -21,7 +21,13 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.messages import DeliveryStatus, RecipientOutcome, RecipientResult, RunStatus
+from shared.messages import (
+    DeliveryStatus,
+    RecipientOutcome,
+    RecipientResult,
+    RunDetails,
+    RunStatus,
+)
 
 FINAL_STATUSES = frozenset(
     {RunStatus.DELIVERED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.SKIPPED_EMPTY}
@@ -66,6 +72,8 @@ class RunRecord(BaseModel):
     reason: str | None = None
     artifact_id: str | None = None
     next_attempt_at: AwareDatetime | None = None
+    #: What the latest attempt fired (from its `due` event), for display and retries.
+    details: RunDetails | None = None
     recipients: list[RecipientResult] = Field(default_factory=list)
     first_event_at: AwareDatetime
     updated_at: AwareDatetime
@@ -98,6 +106,7 @@ def fold(events: Iterable[DeliveryStatus]) -> RunRecord:
         raise ValueError("a run record needs at least one event")
     current = max(ordered, key=precedence)
     with_artifact = [e for e in ordered if e.artifact_id]
+    with_details = [e for e in ordered if e.run is not None]
     return RunRecord.model_validate(
         {
             "_id": current.run_id,
@@ -112,6 +121,7 @@ def fold(events: Iterable[DeliveryStatus]) -> RunRecord:
             "next_attempt_at": (
                 current.next_attempt_at if current.status is RunStatus.PENDING_RETRY else None
             ),
+            "details": max(with_details, key=_recency).run if with_details else None,
             "recipients": _best_recipient_results(ordered),
             "first_event_at": ordered[0].occurred_at,
             "updated_at": ordered[-1].occurred_at,

@@ -257,3 +257,5 @@ class DeliveryStatus(Envelope):
     recipients: list[RecipientResult] = Field(default_factory=list)
     next_attempt_at: AwareDatetime | None = None
     test: bool = False
+    #: On `due`: what was fired, so the history can show it and fire a retry.
+    run: RunDetails | None = None

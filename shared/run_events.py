@@ -13,14 +13,17 @@ Stage = Literal["scheduler", "renderer", "mailer"]
 _EVENT_NAMESPACE = UUID("5b0b8a0e-6d3c-4a51-9a8e-2f1f6c1d7e42")
 
 
+def status_id(run_id: str, attempt: int, stage: Stage, status: RunStatus) -> UUID:
+    """Deterministic: a stage reporting the same outcome twice is one event to the history."""
+    return uuid5(_EVENT_NAMESPACE, f"{run_id}|{attempt}|{stage}|{status.value}")
+
+
 def status_event(
     cause: ReportDue | ReportRendered, status: RunStatus, stage: Stage, **fields: Any
 ) -> DeliveryStatus:
     run = cause.run
     return DeliveryStatus(
-        # Deterministic: the same stage reporting the same outcome twice (a
-        # redelivered message) is one event to the history.
-        event_id=uuid5(_EVENT_NAMESPACE, f"{run.run_id}|{run.attempt}|{stage}|{status.value}"),
+        event_id=status_id(run.run_id, run.attempt, stage, status),
         tenant_id=cause.tenant_id,
         schedule_id=cause.schedule_id,
         correlation_id=cause.correlation_id,

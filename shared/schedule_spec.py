@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import enum
 from datetime import time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from shared.catalog import STANDARD_REPORTS, TEST_REPORT_ID
 
@@ -182,7 +190,16 @@ class ScheduleSpec(_Strict):
 
 
 class ScheduleChanges(_Strict):
-    """A partial update: only the fields given change; the result is re-validated whole."""
+    """A partial update: only the fields given change; the result is re-validated whole.
+
+    A field given as null clears it (a weekday when leaving weekly, say); a
+    field not given stays as it is, so only given fields are serialised.
+    """
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
 
     name: CleanText | None = Field(default=None, min_length=1, max_length=200)
     report: ReportRef | None = None

@@ -80,6 +80,16 @@ class RetrySettings(BaseModel):
     jitter: float = Field(default=0.2, ge=0, le=1)
 
 
+class SchedulerSettings(BaseModel):
+    tick_s: float = Field(default=1.0, gt=0)
+    #: How long a replica may hold a shard without renewing before another takes it.
+    lease_ttl_s: float = Field(default=30.0, gt=0)
+    #: A run still `due` or `rendered` this long after its last event is fired again.
+    stuck_after_s: float = Field(default=900.0, gt=0)
+    #: Shards one replica fires at once.
+    concurrency: int = Field(default=4, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HERALD_",
@@ -93,6 +103,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     branding: BrandingSettings = BrandingSettings()
     retry: RetrySettings = RetrySettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     default_timezone: str = "UTC"
     #: Row cap for inline tables; full data is always in the artifact.
     html_max_rows: int = Field(default=500, ge=1)

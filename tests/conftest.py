@@ -31,14 +31,19 @@ def infra() -> Iterator[Endpoints]:
         yield found
 
 
-@pytest.fixture
-def settings(infra: Endpoints) -> Settings:
+def fresh_settings(infra: Endpoints) -> Settings:
+    """Settings with a topic prefix and database of their own."""
     name = f"t{RUN}-{next(_serial)}"
     return Settings(
         kafka=KafkaSettings(bootstrap_servers=infra.kafka, topic_prefix=name, partitions=3),
         mongo=MongoSettings(url=infra.mongo_url, database=name.replace("-", "_")),
         smtp=SmtpSettings(host=infra.smtp_host, port=infra.smtp_port),
     )
+
+
+@pytest.fixture
+def settings(infra: Endpoints) -> Settings:
+    return fresh_settings(infra)
 
 
 @pytest.fixture

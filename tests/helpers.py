@@ -37,6 +37,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HERALD_SMTP__SECURITY": settings.smtp.security.value,
         "HERALD_DEFAULT_TIMEZONE": settings.default_timezone,
         "HERALD_RETRY__BASE_S": str(settings.retry.base_s),
+        "HERALD_RETRY__MAX_ATTEMPTS": str(settings.retry.max_attempts),
+        "HERALD_SCHEDULER__TICK_S": str(settings.scheduler.tick_s),
+        "HERALD_SCHEDULER__STUCK_AFTER_S": str(settings.scheduler.stuck_after_s),
+        "HERALD_SCHEDULER__LEASE_TTL_S": str(settings.scheduler.lease_ttl_s),
     }
 
 

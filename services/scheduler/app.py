@@ -1,22 +1,53 @@
-"""Wires the scheduler: settings, broker, MongoDB store, subscribers."""
+"""Wires the scheduler: settings, broker, MongoDB stores, subscribers and the ticker."""
 
 from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
 
 from faststream import FastStream
 
 from services.scheduler import handlers
+from services.scheduler.calendar import Calendar
+from services.scheduler.leases import LEASES, LeaseStore
+from services.scheduler.slots import SlotStore
 from services.scheduler.store import SchedulerStore
+from services.scheduler.ticker import Ticker
+from services.scheduler.timers import TimerStore
 from shared import history_store
 from shared.service import build_runtime, make_app
 
 
 def create_app() -> FastStream:
     runtime = build_runtime("scheduler")
+    settings = runtime.settings
     store = SchedulerStore(runtime.db)
-    handlers.register(runtime, store)
+    slots = SlotStore(runtime.db)
+    leases = LeaseStore(runtime.db[LEASES], timedelta(seconds=settings.scheduler.lease_ttl_s))
+    timers = TimerStore(runtime.db)
+    runs = runtime.db[history_store.RUNS]
+    calendar = Calendar(
+        store, slots, leases, runtime.broker, runtime.topics, settings.default_timezone
+    )
+    ticker = Ticker(settings, calendar, slots, leases, timers, runs, runtime.broker, runtime.topics)
+    handlers.register(runtime, store, calendar, timers)
+    running: list[asyncio.Task[None]] = []
 
     async def prepare_storage() -> None:
         await store.ensure_indexes()
-        await history_store.ensure_indexes(runtime.db[history_store.RUNS])
+        await leases.ensure_indexes()
+        await timers.ensure_indexes()
+        await history_store.ensure_indexes(runs)
 
-    return make_app(runtime, [prepare_storage])
+    app = make_app(runtime, [prepare_storage])
+
+    @app.after_startup
+    async def start_ticker() -> None:
+        running.append(asyncio.create_task(ticker.run(), name="ticker"))
+
+    @app.on_shutdown
+    async def stop_ticker() -> None:
+        ticker.stop()
+        await asyncio.gather(*running)
+
+    return app

@@ -219,9 +219,9 @@ def decide(
             "version_conflict",
         )
     if isinstance(command, RunNow):
-        return _accept(
-            command, current, None, _manual_run(command, current.spec, default_zone, now)
-        )
+        run = _manual_run(command, current.spec, default_zone, now)
+        fresh = replace(current, next_run_at=_next_run(current.spec, default_zone, now))
+        return _accept(command, fresh, None, run)
     if isinstance(command, DeleteSchedule):
         return _accept(command, None, ScheduleChangeKind.DELETED)
     try:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from faststream.kafka.annotations import KafkaMessage
 
-from services.scheduler import commands
+from services.scheduler import commands, retries
+from services.scheduler.calendar import Calendar
 from services.scheduler.store import ConcurrentChange, Output, Recorded, SchedulerStore
+from services.scheduler.timers import TimerStore
 from shared import history_store
 from shared.kafka import PoisonMessage, publish_json
 from shared.messages import (
@@ -21,6 +23,7 @@ from shared.messages import (
     ReportDue,
     RunStatus,
     ScheduleChanged,
+    utcnow,
 )
 from shared.service import Runtime
 
@@ -30,9 +33,10 @@ _MAX_CONCURRENT_RETRIES = 20
 
 
 class CommandHandler:
-    def __init__(self, runtime: Runtime, store: SchedulerStore) -> None:
+    def __init__(self, runtime: Runtime, store: SchedulerStore, calendar: Calendar) -> None:
         self._rt = runtime
         self._store = store
+        self._calendar = calendar
 
     def _output(self, message: Envelope) -> Output:
         return Output(self._rt.topics.for_message(message), message.model_dump_json())
@@ -47,6 +51,8 @@ class CommandHandler:
             raise PoisonMessage(parsed.reason)
         recorded = await self._store.recorded(str(parsed.command_id), parsed.schedule_id)
         if recorded is not None:
+            # Finish what a crash may have cut short, then answer as before.
+            await self._calendar.sync(parsed.schedule_id)
             await self._answer_again(parsed, recorded)
             return
         if isinstance(parsed, CommandRejected):
@@ -60,6 +66,7 @@ class CommandHandler:
             await self._store.record(str(parsed.command_id), parsed.tenant_id, outputs)
         else:
             outputs = await self._apply(parsed)
+            await self._calendar.sync(parsed.schedule_id)
         await self._publish(parsed.schedule_id, outputs)
 
     async def _answer_again(
@@ -161,23 +168,20 @@ class CommandHandler:
         return messages
 
 
-def register(runtime: Runtime, store: SchedulerStore) -> None:
-    handler = CommandHandler(runtime, store)
+def register(
+    runtime: Runtime, store: SchedulerStore, calendar: Calendar, timers: TimerStore
+) -> None:
+    handler = CommandHandler(runtime, store, calendar)
     runs = runtime.db[history_store.RUNS]
+    stuck_after = timedelta(seconds=runtime.settings.scheduler.stuck_after_s)
 
-    @runtime.broker.subscriber(
-        runtime.topics.commands, group_id=runtime.group_id, auto_offset_reset="earliest"
-    )
-    async def on_command(message: KafkaMessage) -> None:
-        await handler.handle(message.body)
-
-    @runtime.broker.subscriber(
-        runtime.topics.delivery_status,
-        group_id=runtime.group_id,
-        auto_offset_reset="earliest",
-    )
     async def on_delivery_status(event: DeliveryStatus) -> None:
         record = await history_store.project(runs, event)
+        timer = retries.wakeup(record, stuck_after)
+        if timer is None:
+            await timers.disarm(record.run_id, record.attempt)
+        else:
+            await timers.arm(timer, utcnow())
         log.info(
             "run %s of schedule %s (tenant %s): %s, attempt %d",
             record.run_id,
@@ -186,3 +190,19 @@ def register(runtime: Runtime, store: SchedulerStore) -> None:
             record.status.value,
             record.attempt,
         )
+
+    # One consumer for both topics: one group member per process, so stopping
+    # a replica is one clean leave, not a rebalance between its own consumers.
+    @runtime.broker.subscriber(
+        runtime.topics.commands,
+        runtime.topics.delivery_status,
+        group_id=runtime.group_id,
+        auto_offset_reset="earliest",
+    )
+    async def on_message(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)  # not a batch subscriber
+        if record.topic == runtime.topics.commands:
+            await handler.handle(message.body)
+        else:
+            await on_delivery_status(DeliveryStatus.model_validate_json(message.body))

@@ -59,7 +59,6 @@ class SchedulerStore:
         self._commands = db[COMMANDS]
 
     async def ensure_indexes(self) -> None:
-        await self._schedules.create_index([("next_run_at", ASCENDING)])
         await self._schedules.create_index([("tenant_id", ASCENDING)])
 
     async def recorded(self, command_id: str, schedule_id: str) -> Recorded | None:
@@ -81,6 +80,15 @@ class SchedulerStore:
         if doc is None or doc.get("deleted") or doc["tenant_id"] != tenant_id:
             return None
         return _state(doc)
+
+    async def raw(self, schedule_id: str) -> Document | None:
+        return await self._schedules.find_one({"_id": schedule_id}, {"outbox": 0})
+
+    async def mark_synced(self, schedule_id: str, version: int, spec: Document | None) -> None:
+        """Record which version's firing the slots hold (None: none, it is off or deleted)."""
+        await self._schedules.update_one(
+            {"_id": schedule_id}, {"$set": {"slot_version": version, "slot_spec": spec}}
+        )
 
     async def exists(self, schedule_id: str) -> bool:
         return await self._schedules.find_one({"_id": schedule_id}, {"_id": 1}) is not None

@@ -79,3 +79,19 @@ def test_changes_are_revalidated_as_a_whole() -> None:
     assert renamed.weekday == 0
     with pytest.raises(ValidationError, match="weekday is only for weekly"):
         ScheduleChanges(frequency="daily").apply_to(spec)
+
+
+def test_changes_carry_only_the_given_fields_across_json() -> None:
+    from shared.messages import COMMAND_ADAPTER, UpdateSchedule
+
+    update = UpdateSchedule(
+        tenant_id="acme",
+        schedule_id="s-1",
+        changes=ScheduleChanges(frequency="daily", weekday=None),  # type: ignore[arg-type]
+        expected_version=1,
+    )
+    back = COMMAND_ADAPTER.validate_json(update.model_dump_json())
+    assert isinstance(back, UpdateSchedule)
+    assert back.changes.model_fields_set == {"frequency", "weekday"}
+    daily = back.changes.apply_to(ScheduleSpec.model_validate(BASE))
+    assert (daily.frequency.value, daily.weekday, daily.name) == ("daily", None, BASE["name"])

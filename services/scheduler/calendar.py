@@ -1,0 +1,136 @@
+"""Keeps each schedule's next firing in the slots and fires the slots that are due.
+
+Two writers touch a shard's slots: a command that changes a schedule, and the
+ticker that fires the shard. Both hold the shard's lease while they do.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from faststream.kafka import KafkaBroker
+
+from services.scheduler import firing, timing
+from services.scheduler.leases import Lease, LeaseStore
+from services.scheduler.slots import SlotStore, minute_of, shard_lease, shard_of
+from services.scheduler.store import SchedulerStore
+from shared.kafka import publish_many
+from shared.messages import DeliveryStatus, Envelope, utcnow
+from shared.mongo import Document
+from shared.schedule_spec import ScheduleSpec
+from shared.topics import Topics
+
+log = logging.getLogger("herald.scheduler.calendar")
+
+#: A command waits at most this long for the ticker to finish with a shard.
+COMMAND_LEASE_WAIT_S = 60.0
+
+
+def _fires_in(spec: ScheduleSpec, default_zone: str, minute: datetime) -> bool:
+    before = minute - timedelta(microseconds=1)
+    return minute_of(timing.next_firing(spec, default_zone, before)) == minute
+
+
+def _synced(doc: Document | None) -> bool:
+    return doc is None or doc.get("slot_version") == doc["version"]
+
+
+class Calendar:
+    def __init__(
+        self,
+        schedules: SchedulerStore,
+        slots: SlotStore,
+        leases: LeaseStore,
+        broker: KafkaBroker,
+        topics: Topics,
+        default_zone: str,
+    ) -> None:
+        self._schedules = schedules
+        self._slots = slots
+        self._leases = leases
+        self._broker = broker
+        self._topics = topics
+        self._zone = default_zone
+
+    async def sync(self, schedule_id: str) -> None:
+        """Make the slots hold exactly the stored schedule's next firing. Idempotent."""
+        if _synced(await self._schedules.raw(schedule_id)):
+            return
+        shard = shard_of(schedule_id)
+        async with self._leases.holding(shard_lease(shard), wait_s=COMMAND_LEASE_WAIT_S):
+            doc = await self._schedules.raw(schedule_id)
+            if doc is None or _synced(doc):
+                return
+            now = utcnow()
+            minutes = set(await self._slots.minutes(shard))
+            after = now
+            if doc.get("slot_spec"):
+                old = ScheduleSpec.model_validate(doc["slot_spec"])
+                held = [m for m in minutes if _fires_in(old, self._zone, m)]
+                # A firing the ticker has not reached yet is kept, under the new terms.
+                for minute in sorted(m for m in held if m <= now):
+                    if await self._slots.holds(minute, shard, schedule_id):
+                        after = minute - timedelta(microseconds=1)
+                        break
+                await self._slots.remove(schedule_id, held)
+            spec = ScheduleSpec.model_validate(doc["spec"])
+            live = not doc.get("deleted") and spec.enabled
+            if live:
+                due = timing.next_firing(spec, self._zone, after)
+                await self._slots.set_minutes(shard, minutes | {minute_of(due)})
+                pending = firing.Pending(schedule_id, doc["tenant_id"], doc["version"], spec, due)
+                await self._slots.put(shard, [pending])
+            await self._schedules.mark_synced(
+                schedule_id, doc["version"], doc["spec"] if live else None
+            )
+
+    async def fire_shard(self, shard: int, lease: Lease, now: datetime) -> int:
+        """Fire every due slot of a shard; returns how many runs were fired."""
+        fired = 0
+        minutes = set(await self._slots.minutes(shard))
+        for minute in sorted(m for m in minutes if m <= now):
+            entries = await self._slots.read(minute, shard)
+            at = utcnow()
+            messages: list[Envelope] = []
+            following: list[firing.Pending] = []
+            for pending in entries:
+                plan = firing.plan(pending, at, self._zone)
+                if plan.fire is not None:
+                    messages += firing.due_messages(
+                        pending.tenant_id, pending.schedule_id, plan.fire
+                    )
+                    fired += 1
+                messages += [
+                    firing.skipped_message(pending.tenant_id, pending.schedule_id, *skip)
+                    for skip in plan.skipped
+                ]
+                following.append(replace(pending, due=plan.next_due))
+            await self._leases.renew(lease)
+            await publish_many(self._broker, self._topics, messages)
+            # New entries and their minutes first, then the fired slot goes:
+            # a crash in between fires again (downstream drops it), never loses.
+            minutes |= {minute_of(p.due) for p in following}
+            await self._slots.set_minutes(shard, minutes)
+            await self._slots.put(shard, following)
+            await self._leases.renew(lease)
+            await self._slots.drop(minute, shard)
+            minutes.discard(minute)
+            await self._slots.set_minutes(shard, minutes)
+            self._log(minute, shard, messages, at)
+        return fired
+
+    @staticmethod
+    def _log(minute: datetime, shard: int, messages: list[Envelope], at: datetime) -> None:
+        skipped = sum(1 for m in messages if isinstance(m, DeliveryStatus) and m.reason)
+        due = sum(1 for m in messages if not isinstance(m, DeliveryStatus))
+        if due or skipped:
+            log.info(
+                "slot %s#%02d: %d fired, %d skipped, %.1f s after its minute",
+                minute.isoformat(),
+                shard,
+                due,
+                skipped,
+                (at - minute).total_seconds(),
+            )

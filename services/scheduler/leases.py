@@ -1,0 +1,114 @@
+"""Leases that give one scheduler replica a piece of work at a time, on MongoDB and FerretDB.
+
+FerretDB 1.x runs a conditional update as a read, a filter in Go and an
+unconditional write, so two replicas "claiming" one lease document with a
+filtered update would both succeed. Inserting a document with a unique `_id`
+is atomic on both servers, so a lease is a series of generation documents
+(`<name>:<generation>`): taking the lease means inserting the next
+generation, which exactly one contender can do, and only once the current one
+is released or expired. The holder alone writes its own generation document
+(to renew or release it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from shared.messages import utcnow
+from shared.mongo import Document
+
+LEASES = "leases"
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    name: str
+    generation: int
+    owner: str
+
+    @property
+    def doc_id(self) -> str:
+        return _doc_id(self.name, self.generation)
+
+
+class LeaseLost(Exception):
+    """Another replica took the lease after ours expired: stop before doing more."""
+
+
+def _doc_id(name: str, generation: int) -> str:
+    return f"{name}:{generation:012d}"
+
+
+class LeaseStore:
+    def __init__(self, leases: AsyncCollection[Document], ttl: timedelta) -> None:
+        self._leases = leases
+        self._ttl = ttl
+        #: One owner id per process: a restarted replica is a new owner.
+        self.owner = f"{uuid.uuid4().hex[:12]}"
+
+    async def ensure_indexes(self) -> None:
+        await self._leases.create_index([("name", 1), ("generation", DESCENDING)])
+
+    async def _latest(self, name: str) -> Document | None:
+        # The collection holds at most two generations per name (older ones are
+        # removed), so this scan is small on FerretDB too.
+        docs = [doc async for doc in self._leases.find({"name": name})]
+        return max(docs, key=lambda d: d["generation"], default=None)
+
+    async def acquire(self, name: str, now: datetime | None = None) -> Lease | None:
+        """The lease if it is free (never taken, released or expired), else None."""
+        now = now or utcnow()
+        latest = await self._latest(name)
+        if latest is not None and not latest["released"] and latest["until"] > now:
+            return None
+        generation = 0 if latest is None else latest["generation"] + 1
+        lease = Lease(name, generation, self.owner)
+        try:
+            await self._leases.insert_one(
+                {
+                    "_id": lease.doc_id,
+                    "name": name,
+                    "generation": generation,
+                    "owner": self.owner,
+                    "until": now + self._ttl,
+                    "released": False,
+                }
+            )
+        except DuplicateKeyError:
+            return None  # another replica took this generation first
+        if latest is not None:
+            await self._leases.delete_one({"_id": latest["_id"]})
+        return lease
+
+    async def renew(self, lease: Lease) -> None:
+        """Extend the lease; LeaseLost if a newer generation exists."""
+        await self._leases.update_one(
+            {"_id": lease.doc_id}, {"$set": {"until": utcnow() + self._ttl}}
+        )
+        if await self._leases.find_one({"_id": _doc_id(lease.name, lease.generation + 1)}):
+            raise LeaseLost(lease.name)
+
+    async def release(self, lease: Lease) -> None:
+        await self._leases.update_one({"_id": lease.doc_id}, {"$set": {"released": True}})
+
+    @contextlib.asynccontextmanager
+    async def holding(self, name: str, *, wait_s: float) -> AsyncIterator[Lease]:
+        """Hold the lease for a block, waiting up to `wait_s` for its holder to finish."""
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while (lease := await self.acquire(name)) is None:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"lease {name} is busy")
+            await asyncio.sleep(0.05)
+        try:
+            yield lease
+        finally:
+            await self.release(lease)

@@ -1,0 +1,153 @@
+"""The scheduler's clock: every tick, fire due slots and ring due timers.
+
+Any number of replicas run a ticker. Each due shard is taken by one replica
+through its lease; timers are rung by the holder of the `timers` lease, which
+also keeps the cursor of the last bucket rung, so after downtime no bucket is
+missed and none is rung twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from datetime import datetime, timedelta
+
+from faststream.kafka import KafkaBroker
+from pymongo.asynchronous.collection import AsyncCollection
+
+from services.scheduler import firing, retries
+from services.scheduler.calendar import Calendar
+from services.scheduler.leases import LeaseLost, LeaseStore
+from services.scheduler.slots import SlotStore, shard_lease
+from services.scheduler.timers import BUCKET, TimerStore, bucket_of
+from shared import history_store
+from shared.kafka import publish_many
+from shared.messages import DeliveryStatus, Envelope, RunStatus, utcnow
+from shared.mongo import Document
+from shared.run_events import status_id
+from shared.settings import Settings
+from shared.topics import Topics
+
+log = logging.getLogger("herald.scheduler.ticker")
+
+TIMERS_LEASE = "timers"
+#: How far back a ticker with no cursor looks for timers.
+_FIRST_LOOKBACK = timedelta(days=1)
+
+
+class Ticker:
+    def __init__(
+        self,
+        settings: Settings,
+        calendar: Calendar,
+        slots: SlotStore,
+        leases: LeaseStore,
+        timers: TimerStore,
+        runs: AsyncCollection[Document],
+        broker: KafkaBroker,
+        topics: Topics,
+    ) -> None:
+        self._settings = settings
+        self._calendar = calendar
+        self._slots = slots
+        self._leases = leases
+        self._timers = timers
+        self._runs = runs
+        self._broker = broker
+        self._topics = topics
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        interval = self._settings.scheduler.tick_s
+        while not self._stopping.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("tick failed; trying again at the next one")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
+
+    async def tick(self) -> None:
+        now = utcnow()
+        due = [shard for shard, minute in (await self._slots.next_due()).items() if minute <= now]
+        random.shuffle(due)
+        gate = asyncio.Semaphore(self._settings.scheduler.concurrency)
+
+        async def fire(shard: int) -> None:
+            async with gate:
+                await self._fire_shard(shard, now)
+
+        await asyncio.gather(*(fire(shard) for shard in due))
+        await self._ring_timers(now)
+
+    async def _fire_shard(self, shard: int, now: datetime) -> None:
+        lease = await self._leases.acquire(shard_lease(shard))
+        if lease is None:
+            return  # another replica has it
+        try:
+            await self._calendar.fire_shard(shard, lease, now)
+        except LeaseLost:
+            log.warning("lost the lease of shard %d mid-way; its new holder carries on", shard)
+        finally:
+            await self._leases.release(lease)
+
+    async def _ring_timers(self, now: datetime) -> None:
+        lease = await self._leases.acquire(TIMERS_LEASE)
+        if lease is None:
+            return
+        try:
+            cursor = await self._timers.cursor() or bucket_of(now - _FIRST_LOOKBACK)
+            bucket = cursor + BUCKET
+            while bucket <= now:
+                for timer in await self._timers.ringing(bucket):
+                    await self._ring(timer, now)
+                await self._timers.set_cursor(bucket)
+                await self._leases.renew(lease)
+                bucket += BUCKET
+        except LeaseLost:
+            log.warning("lost the timers lease mid-way; its new holder carries on")
+        finally:
+            await self._leases.release(lease)
+
+    async def _ring(self, timer: retries.Timer, now: datetime) -> None:
+        record = await history_store.get_run(self._runs, timer.tenant_id, timer.run_id)
+        stuck_after = timedelta(seconds=self._settings.scheduler.stuck_after_s)
+        action = retries.on_timer(record, timer, now, stuck_after, self._settings.retry)
+        if isinstance(action, retries.Later):
+            await self._timers.arm(
+                retries.Timer(
+                    timer.run_id,
+                    timer.tenant_id,
+                    timer.schedule_id,
+                    timer.attempt,
+                    timer.kind,
+                    action.due,
+                ),
+                now,
+            )
+            return
+        messages: list[Envelope] = []
+        if isinstance(action, retries.Refire):
+            log.info("run %s: attempt %d (%s)", timer.run_id, action.run.attempt, action.reason)
+            messages = list(firing.due_messages(timer.tenant_id, timer.schedule_id, action.run))
+        elif isinstance(action, retries.GiveUp):
+            log.warning("run %s failed: %s", timer.run_id, action.reason)
+            messages = [
+                DeliveryStatus(
+                    event_id=status_id(timer.run_id, timer.attempt, "scheduler", RunStatus.FAILED),
+                    tenant_id=timer.tenant_id,
+                    schedule_id=timer.schedule_id,
+                    run_id=timer.run_id,
+                    attempt=timer.attempt,
+                    status=RunStatus.FAILED,
+                    stage="scheduler",
+                    reason=action.reason,
+                )
+            ]
+        await publish_many(self._broker, self._topics, messages)
+        await self._timers.disarm(timer.run_id, timer.attempt)

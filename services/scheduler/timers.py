@@ -1,0 +1,90 @@
+"""Timer documents for runs that wait on the scheduler (`timers`, `_id` = `<run_id>#<attempt>`).
+
+One document per waiting run, written by the history projection of that run
+(one writer: a run's events share a partition) and removed by the ticker. The
+ticker finds a bucket's timers by equality on `bucket`, which FerretDB's
+PostgreSQL backend pushes down; the collection holds only runs in flight, so
+the cost follows the work, not the history's size.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.scheduler.retries import Timer, TimerKind
+from shared.mongo import Document
+
+TIMERS = "timers"
+CURSOR = "timer_cursor"
+#: Timers ring in buckets of this width: one query per bucket finds them all.
+BUCKET = timedelta(seconds=10)
+
+
+def bucket_of(instant: datetime) -> datetime:
+    epoch = instant.timestamp()
+    return datetime.fromtimestamp(epoch - epoch % BUCKET.total_seconds(), UTC)
+
+
+def bucket_key(bucket: datetime) -> str:
+    return bucket.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ring_bucket(due: datetime, now: datetime) -> datetime:
+    """The first bucket starting at or after `due` that the ticker has not reached yet."""
+    start = bucket_of(due)
+    if start < due:
+        start += BUCKET
+    return max(start, bucket_of(now) + BUCKET)
+
+
+def _timer_id(run_id: str, attempt: int) -> str:
+    return f"{run_id}#{attempt}"
+
+
+class TimerStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._timers = db[TIMERS]
+        self._cursor = db[CURSOR]
+
+    async def ensure_indexes(self) -> None:
+        await self._timers.create_index("bucket")
+
+    async def arm(self, timer: Timer, now: datetime) -> None:
+        await self._timers.replace_one(
+            {"_id": _timer_id(timer.run_id, timer.attempt)},
+            {
+                "bucket": bucket_key(ring_bucket(timer.due, now)),
+                "run_id": timer.run_id,
+                "tenant_id": timer.tenant_id,
+                "schedule_id": timer.schedule_id,
+                "attempt": timer.attempt,
+                "kind": timer.kind.value,
+                "due": timer.due,
+            },
+            upsert=True,
+        )
+
+    async def disarm(self, run_id: str, attempt: int) -> None:
+        await self._timers.delete_one({"_id": _timer_id(run_id, attempt)})
+
+    async def ringing(self, bucket: datetime) -> list[Timer]:
+        return [
+            Timer(
+                doc["run_id"],
+                doc["tenant_id"],
+                doc["schedule_id"],
+                doc["attempt"],
+                TimerKind(doc["kind"]),
+                doc["due"],
+            )
+            async for doc in self._timers.find({"bucket": bucket_key(bucket)})
+        ]
+
+    async def cursor(self) -> datetime | None:
+        doc = await self._cursor.find_one({"_id": "cursor"})
+        return doc["bucket"] if doc else None
+
+    async def set_cursor(self, bucket: datetime) -> None:
+        await self._cursor.replace_one({"_id": "cursor"}, {"bucket": bucket}, upsert=True)

@@ -1,0 +1,275 @@
+"""Schedule commands against the scheduler as a process, on real Kafka and FerretDB."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.client import CommandRejectedError, HeraldClient
+from shared.kafka import ERROR_TYPE_HEADER, client_options, ensure_topics
+from shared.messages import (
+    Command,
+    CommandAccepted,
+    CreateSchedule,
+    DeleteSchedule,
+    DisableSchedule,
+    EnableSchedule,
+    RunNow,
+    ScheduleChanged,
+    UpdateSchedule,
+)
+from shared.mongo import Document, connect, database
+from shared.schedule_spec import ScheduleChanges, ScheduleSpec
+from shared.settings import Settings
+from shared.topics import Topics
+from tests.conftest import fresh_settings
+from tests.helpers import ServiceProcess, read_topic, wait_until
+from tests.infra import Endpoints
+
+pytestmark = pytest.mark.integration
+
+SPEC: dict[str, Any] = {
+    "name": "Weekly Scorecard",
+    "report": {"id": "agent_performance"},
+    "frequency": "weekly",
+    "weekday": 0,
+    "time_of_day": "08:00",
+    "timezone": "Europe/Berlin",
+    "recipients": ["lead@example.com"],
+    "format": "pdf",
+}
+
+
+@pytest.fixture(scope="module")
+async def scheduler(
+    infra: Endpoints, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Settings]:
+    settings = fresh_settings(infra)
+    await ensure_topics(settings)
+    process = ServiceProcess("scheduler", settings, Path(tmp_path_factory.mktemp("logs")))
+    await process.wait_started()
+    yield settings
+    process.stop()
+    client = connect(settings, "herald-tests")
+    await client.drop_database(settings.mongo.database)
+    await client.close()
+
+
+@pytest.fixture(scope="module")
+async def herald(scheduler: Settings) -> AsyncIterator[HeraldClient]:
+    async with HeraldClient(scheduler, timeout_s=60) as client:
+        yield client
+
+
+@pytest.fixture
+async def sdb(scheduler: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
+    client = connect(scheduler, "herald-tests")
+    yield database(client, scheduler)
+    await client.close()
+
+
+def _create(tenant: str = "acme", **changes: Any) -> CreateSchedule:
+    return CreateSchedule(
+        tenant_id=tenant,
+        schedule_id=f"s-{uuid4().hex[:10]}",
+        spec=ScheduleSpec.model_validate(SPEC | changes),
+    )
+
+
+async def _rejected(herald: HeraldClient, command: Command | dict[str, Any]) -> dict[str, str]:
+    """Send (a dict unvalidated, as a foreign client may), expect a rejection; reasons by field."""
+    sending = herald.send_document(command) if isinstance(command, dict) else herald.send(command)
+    with pytest.raises(CommandRejectedError) as caught:
+        await sending
+    return {e.field: e.message for e in caught.value.errors}
+
+
+async def test_create_is_accepted_with_version_and_next_firing_and_announced(
+    herald: HeraldClient, scheduler: Settings
+) -> None:
+    command = _create()
+    accepted = await herald.send(command)
+    assert accepted.correlation_id == command.command_id
+    assert accepted.version == 1
+    assert accepted.next_run_at is not None
+    assert accepted.next_run_at.weekday() == 0  # 08:00 Berlin on a Monday
+    events = await read_topic(scheduler, Topics(scheduler.kafka.topic_prefix).schedule_events)
+    changes = [
+        ScheduleChanged.model_validate_json(r.value)
+        for r in events
+        if json.loads(r.value)["type"] == "ScheduleChanged"
+        and json.loads(r.value)["schedule_id"] == command.schedule_id
+    ]
+    assert len(changes) == 1
+    assert changes[0].spec == command.spec
+    assert changes[0].version == 1
+
+
+@pytest.mark.parametrize(
+    ("spec_changes", "field", "fragment"),
+    [
+        ({"report": {"id": "sales_magic"}}, "spec.report", "unknown report type"),
+        (
+            {
+                "frequency": "custom",
+                "weekday": None,
+                "cron": "99 * * * *",
+                "window": {"kind": "previous_day"},
+            },
+            "spec.cron",
+            "invalid cron",
+        ),
+        ({"timezone": "Mars/Olympus_Mons"}, "spec.timezone", "unknown IANA time zone"),
+        ({"recipients": ["not an address"]}, "spec.recipients", "invalid email address"),
+        ({"recipients": []}, "spec.recipients", "at least 1"),
+    ],
+)
+async def test_invalid_schedules_are_rejected_per_field_and_not_stored(
+    herald: HeraldClient,
+    sdb: AsyncDatabase[Document],
+    spec_changes: dict[str, Any],
+    field: str,
+    fragment: str,
+) -> None:
+    schedule_id = f"s-{uuid4().hex[:10]}"
+    reasons = await _rejected(
+        herald,
+        {
+            "type": "CreateSchedule",
+            "tenant_id": "acme",
+            "schedule_id": schedule_id,
+            "spec": SPEC | spec_changes,
+        },
+    )
+    assert fragment in reasons[field], reasons
+    assert await sdb["schedules"].find_one({"_id": schedule_id}) is None
+
+
+async def test_unknown_schedule_version_conflict_and_taken_id_are_rejected(
+    herald: HeraldClient,
+) -> None:
+    assert (
+        "not found"
+        in (await _rejected(herald, RunNow(tenant_id="acme", schedule_id="nope")))["schedule_id"]
+    )
+    created = _create()
+    await herald.send(created)
+    conflict = UpdateSchedule(
+        tenant_id="acme",
+        schedule_id=created.schedule_id,
+        changes=ScheduleChanges(name="Renamed"),
+        expected_version=7,
+    )
+    assert "version conflict" in (await _rejected(herald, conflict))["expected_version"]
+    again = CreateSchedule(tenant_id="acme", schedule_id=created.schedule_id, spec=created.spec)
+    assert "exists" in (await _rejected(herald, again))["schedule_id"]
+
+
+async def test_update_enable_disable_delete(herald: HeraldClient) -> None:
+    created = _create()
+    await herald.send(created)
+    sid = created.schedule_id
+    updated = await herald.send(
+        UpdateSchedule(
+            tenant_id="acme",
+            schedule_id=sid,
+            changes=ScheduleChanges(time_of_day="09:30"),  # type: ignore[arg-type]
+            expected_version=1,
+        )
+    )
+    assert updated.version == 2
+    assert updated.next_run_at is not None
+    assert (updated.next_run_at.hour, updated.next_run_at.minute) in ((8, 30), (7, 30))
+    disabled = await herald.send(DisableSchedule(tenant_id="acme", schedule_id=sid))
+    assert (disabled.version, disabled.next_run_at) == (3, None)
+    enabled = await herald.send(
+        EnableSchedule(tenant_id="acme", schedule_id=sid, expected_version=3)
+    )
+    assert enabled.version == 4
+    assert enabled.next_run_at is not None
+    bad = UpdateSchedule(
+        tenant_id="acme",
+        schedule_id=sid,
+        changes=ScheduleChanges(frequency="daily"),  # type: ignore[arg-type]
+        expected_version=4,
+    )
+    assert "weekday is only for weekly" in (await _rejected(herald, bad))["changes"]
+    await herald.send(DeleteSchedule(tenant_id="acme", schedule_id=sid))
+    assert (
+        "not found"
+        in (await _rejected(herald, RunNow(tenant_id="acme", schedule_id=sid)))["schedule_id"]
+    )
+
+
+async def test_another_tenants_schedule_is_not_found_and_untouched(
+    herald: HeraldClient, sdb: AsyncDatabase[Document]
+) -> None:
+    created = _create(tenant="acme")
+    await herald.send(created)
+    sid = created.schedule_id
+    for command in (
+        RunNow(tenant_id="globex", schedule_id=sid),
+        DisableSchedule(tenant_id="globex", schedule_id=sid),
+        DeleteSchedule(tenant_id="globex", schedule_id=sid),
+        UpdateSchedule(
+            tenant_id="globex",
+            schedule_id=sid,
+            changes=ScheduleChanges(recipients=["thief@example.com"]),
+            expected_version=1,
+        ),
+    ):
+        assert "not found" in (await _rejected(herald, command))["schedule_id"]
+    stored = await sdb["schedules"].find_one({"_id": sid})
+    assert stored is not None
+    assert (stored["tenant_id"], stored["version"], stored["deleted"]) == ("acme", 1, False)
+    assert stored["spec"]["recipients"] == ["lead@example.com"]
+
+
+async def test_a_repeated_command_id_gets_the_same_reply_and_changes_nothing(
+    herald: HeraldClient, sdb: AsyncDatabase[Document]
+) -> None:
+    created = _create()
+    await herald.send(created)
+    update = UpdateSchedule(
+        tenant_id="acme",
+        schedule_id=created.schedule_id,
+        changes=ScheduleChanges(name="Once"),
+        expected_version=1,
+    )
+    first = await herald.send(update)
+    second = await herald.send(update)
+    assert first == second
+    assert isinstance(first, CommandAccepted)
+    stored = await sdb["schedules"].find_one({"_id": created.schedule_id})
+    assert stored is not None
+    assert stored["version"] == 2
+
+
+async def test_garbage_goes_to_the_dlq_and_the_scheduler_keeps_answering(
+    herald: HeraldClient, scheduler: Settings, sdb: AsyncDatabase[Document]
+) -> None:
+    topics = Topics(scheduler.kafka.topic_prefix)
+    before = await sdb["schedules"].count_documents({})
+    producer = AIOKafkaProducer(**client_options(scheduler.kafka), acks="all")
+    await producer.start()
+    await producer.send_and_wait(topics.commands, b"\x00not json", key=b"junk")
+    await producer.send_and_wait(topics.commands, b'{"type": "CreateSchedule"}', key=b"junk")
+    await producer.stop()
+    accepted = await herald.send(_create())
+    assert accepted.version == 1
+
+    async def dead_lettered() -> list[Any]:
+        records = await read_topic(scheduler, topics.dlq)
+        return [r for r in records if r.key == b"junk"] if len(records) >= 2 else []
+
+    junk = await wait_until(dead_lettered, 30, "both bad commands in the DLQ")
+    assert sorted(r.value for r in junk) == sorted([b"\x00not json", b'{"type": "CreateSchedule"}'])
+    assert all(dict(r.headers)[ERROR_TYPE_HEADER] == b"PoisonMessage" for r in junk)
+    assert await sdb["schedules"].count_documents({}) == before + 1
