@@ -198,30 +198,27 @@ async def ensure_topics(settings: Settings) -> None:
 
 async def publish(broker: KafkaBroker, topics: Topics, message: Envelope) -> None:
     """Publish a message on its topic, keyed by its schedule."""
-    await publish_json(
-        broker, topics.for_message(message), message.schedule_id, message.model_dump_json()
-    )
+    await publish_many(broker, topics, [message])
 
 
 async def publish_many(broker: KafkaBroker, topics: Topics, messages: Sequence[Envelope]) -> None:
     """Publish a batch without a round trip per message; returns once all are acknowledged."""
+    await publish_bodies(
+        broker,
+        [(topics.for_message(m), m.schedule_id, m.model_dump_json()) for m in messages],
+    )
+
+
+async def publish_bodies(broker: KafkaBroker, bodies: Sequence[tuple[str, str, str]]) -> None:
+    """Publish (topic, schedule id, JSON body) triples together; wait for all acknowledgements."""
     pending = [
         await broker.publish(
-            message.model_dump_json().encode(),
-            topics.for_message(message),
-            key=message.key(),
+            body.encode(),
+            topic,
+            key=schedule_id.encode(),
             headers={"content-type": "application/json"},
             no_confirm=True,
         )
-        for message in messages
+        for topic, schedule_id, body in bodies
     ]
     await asyncio.gather(*pending)
-
-
-async def publish_json(broker: KafkaBroker, topic: str, schedule_id: str, body: str) -> None:
-    await broker.publish(
-        body.encode(),
-        topic,
-        key=schedule_id.encode(),
-        headers={"content-type": "application/json"},
-    )

@@ -12,7 +12,7 @@ from services.scheduler.calendar import Calendar
 from services.scheduler.store import ConcurrentChange, Output, Recorded, SchedulerStore
 from services.scheduler.timers import TimerStore
 from shared import history_store
-from shared.kafka import PoisonMessage, publish_json
+from shared.kafka import PoisonMessage, publish_bodies
 from shared.messages import (
     AnyCommand,
     CommandRejected,
@@ -42,8 +42,7 @@ class CommandHandler:
         return Output(self._rt.topics.for_message(message), message.model_dump_json())
 
     async def _publish(self, schedule_id: str, outputs: list[Output]) -> None:
-        for output in outputs:
-            await publish_json(self._rt.broker, output.topic, schedule_id, output.body)
+        await publish_bodies(self._rt.broker, [(o.topic, schedule_id, o.body) for o in outputs])
 
     async def handle(self, raw: bytes) -> None:
         parsed = commands.parse(raw)

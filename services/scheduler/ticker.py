@@ -58,6 +58,8 @@ class Ticker:
         self._broker = broker
         self._topics = topics
         self._stopping = asyncio.Event()
+        #: The last bucket this replica saw rung (by itself or another replica).
+        self._rung: datetime | None = None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -83,7 +85,9 @@ class Ticker:
                 await self._fire_shard(shard, now)
 
         await asyncio.gather(*(fire(shard) for shard in due))
-        await self._ring_timers(now)
+        # Timers ring per bucket: between buckets there is nothing to look for.
+        if self._rung is None or now >= self._rung + BUCKET:
+            await self._ring_timers(now)
 
     async def _fire_shard(self, shard: int, now: datetime) -> None:
         lease = await self._leases.acquire(shard_lease(shard))
@@ -99,6 +103,7 @@ class Ticker:
     async def _ring_timers(self, now: datetime) -> None:
         lease = await self._leases.acquire(TIMERS_LEASE)
         if lease is None:
+            self._rung = bucket_of(now)  # another replica rings this bucket
             return
         try:
             cursor = await self._timers.cursor() or bucket_of(now - _FIRST_LOOKBACK)
@@ -108,6 +113,7 @@ class Ticker:
                     await self._ring(timer, now)
                 await self._timers.set_cursor(bucket)
                 await self._leases.renew(lease)
+                self._rung = bucket
                 bucket += BUCKET
         except LeaseLost:
             log.warning("lost the timers lease mid-way; its new holder carries on")

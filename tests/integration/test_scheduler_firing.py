@@ -1,0 +1,228 @@
+"""Firing on real Kafka and FerretDB: replicas, catch-up after downtime, retries, stuck runs."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.scheduler.firing import run_details, run_id_for
+from services.scheduler.slots import SlotStore, shard_of
+from shared import history_store
+from shared.client import HeraldClient
+from shared.kafka import publish_many
+from shared.messages import CreateSchedule, DeliveryStatus, RunStatus
+from shared.mongo import Document
+from shared.schedule_spec import ScheduleSpec
+from shared.service import build_runtime
+from shared.settings import SchedulerSettings, Settings
+from shared.topics import Topics
+from tests.helpers import ServiceProcess, read_topic, wait_until
+
+pytestmark = pytest.mark.integration
+
+EVERY_MINUTE: dict[str, Any] = {
+    "name": "Minutely",
+    "report": {"id": "campaign_summary"},
+    "frequency": "custom",
+    "cron": "* * * * *",
+    "window": {"kind": "last_hours", "n": 1},
+    "recipients": ["ops@example.com"],
+    "format": "csv",
+}
+
+
+def _due_records(records: list[Any]) -> list[dict[str, Any]]:
+    return [json.loads(r.value)["run"] for r in records]
+
+
+async def test_three_replicas_fire_every_run_exactly_once(
+    topics_ready: Settings, log_dir: Path
+) -> None:
+    settings = topics_ready
+    replicas = [ServiceProcess("scheduler", settings, log_dir) for _ in range(3)]
+    try:
+        for replica in replicas:
+            await replica.wait_started()
+        herd = (datetime.now(UTC) + timedelta(minutes=3)).replace(second=0, microsecond=0)
+        spec = ScheduleSpec.model_validate(
+            EVERY_MINUTE
+            | {"frequency": "daily", "cron": None, "window": None}
+            | {"time_of_day": herd.time().isoformat(timespec="minutes"), "timezone": "UTC"}
+        )
+        async with HeraldClient(settings, timeout_s=300) as herald:
+            await asyncio.gather(
+                *(
+                    herald.send(
+                        CreateSchedule(tenant_id="acme", schedule_id=f"herd-{n:04d}", spec=spec)
+                    )
+                    for n in range(2000)
+                )
+            )
+        assert datetime.now(UTC) < herd, "creating the schedules took longer than planned"
+        topics = Topics(settings.kafka.topic_prefix)
+
+        async def herd_fired() -> list[dict[str, Any]]:
+            runs = _due_records(await read_topic(settings, topics.report_due, timeout_s=30))
+            in_herd = [r for r in runs if datetime.fromisoformat(r["scheduled_for"]) == herd]
+            return runs if len(in_herd) >= 2000 else []
+
+        await asyncio.sleep(max(0.0, (herd - datetime.now(UTC)).total_seconds()))
+        runs = await wait_until(herd_fired, 120, "the herd minute to be fired", interval_s=3)
+        await asyncio.sleep(3)  # let any duplicate show itself
+        runs = _due_records(await read_topic(settings, topics.report_due, timeout_s=30))
+    finally:
+        for replica in replicas:
+            replica.stop()
+    counts = Counter(r["run_id"] for r in runs)
+    duplicated = {run_id: n for run_id, n in counts.items() if n > 1}
+    assert duplicated == {}
+    herd_ids = {r["run_id"] for r in runs if datetime.fromisoformat(r["scheduled_for"]) == herd}
+    assert herd_ids == {run_id_for(f"herd-{n:04d}", herd) for n in range(2000)}
+    logs = "".join(r.log() for r in replicas)
+    assert sum(1 for r in replicas if "fired" in r.log()) >= 2, "the herd was shared"
+    assert "Traceback" not in logs
+
+
+async def test_after_three_missed_periods_the_last_fires_once_and_the_rest_are_skipped(
+    topics_ready: Settings, db: AsyncDatabase[Document], log_dir: Path
+) -> None:
+    settings = topics_ready
+    now = datetime.now(UTC)
+    at = (now - timedelta(hours=1)).replace(second=0, microsecond=0)
+    spec = ScheduleSpec.model_validate(
+        {
+            "name": "Morning Brief",
+            "report": {"id": "campaign_summary"},
+            "frequency": "daily",
+            "time_of_day": at.time().isoformat(timespec="minutes"),
+            "timezone": "UTC",
+            "recipients": ["ops@example.com"],
+        }
+    )
+    scheduler = ServiceProcess("scheduler", settings, log_dir)
+    await scheduler.wait_started()
+    async with HeraldClient(settings) as herald:
+        await herald.send(CreateSchedule(tenant_id="acme", schedule_id="brief", spec=spec))
+    scheduler.stop()
+
+    # What a scheduler that stopped three days ago leaves behind: the pending
+    # firing of three periods back, never fired.
+    slots = SlotStore(db)
+    shard = shard_of("brief")
+    minutes = await slots.minutes(shard)
+    (pending,) = [p for m in minutes for p in await slots.read(m, shard)]
+    for minute in minutes:
+        await slots.drop(minute, shard)
+    missed = [at - timedelta(days=d) for d in (3, 2, 1, 0)]
+    stale = dataclasses.replace(pending, due=missed[0])
+    await slots.set_minutes(shard, await slots.put(shard, [stale]))
+
+    restarted = ServiceProcess("scheduler", settings, log_dir)
+    await restarted.wait_started()
+    runs = db[history_store.RUNS]
+    try:
+
+        async def all_recorded() -> bool:
+            found = [
+                await history_store.get_run(runs, "acme", run_id_for("brief", t)) for t in missed
+            ]
+            return all(found)
+
+        await wait_until(all_recorded, 60, "the missed firings in the history")
+    finally:
+        restarted.stop()
+    records = [await history_store.get_run(runs, "acme", run_id_for("brief", t)) for t in missed]
+    assert [r.status if r else None for r in records] == [
+        RunStatus.SKIPPED,
+        RunStatus.SKIPPED,
+        RunStatus.SKIPPED,
+        RunStatus.DUE,
+    ]
+    assert all(r and r.reason and "missed" in r.reason for r in records[:3])
+    fired = _due_records(await read_topic(settings, Topics(settings.kafka.topic_prefix).report_due))
+    assert [r["run_id"] for r in fired] == [run_id_for("brief", missed[-1])]
+    assert datetime.fromisoformat(fired[0]["window"]["end"]) == missed[-1].replace(hour=0, minute=0)
+
+
+async def test_stuck_and_retried_runs_fire_again_as_the_next_attempt(
+    topics_ready: Settings, db: AsyncDatabase[Document], log_dir: Path
+) -> None:
+    settings = topics_ready.model_copy(
+        update={"scheduler": SchedulerSettings(tick_s=0.5, stuck_after_s=4)}
+    )
+    scheduler = ServiceProcess("scheduler", settings, log_dir)
+    await scheduler.wait_started()
+    spec = ScheduleSpec.model_validate(EVERY_MINUTE)
+    now = datetime.now(UTC).replace(microsecond=0)
+    stuck = run_details("s-stuck@x", spec, "UTC", now)
+    retried = run_details("s-retry@x", spec, "UTC", now)
+    retry_at = now + timedelta(seconds=25)
+
+    def event(run_id: str, status: RunStatus, **fields: Any) -> DeliveryStatus:
+        return DeliveryStatus(
+            tenant_id="acme",
+            schedule_id=run_id.split("@")[0],
+            run_id=run_id,
+            attempt=1,
+            status=status,
+            stage="scheduler" if status is RunStatus.DUE else "mailer",
+            scheduled_for=now,
+            **fields,
+        )
+
+    runtime = build_runtime("probe", settings)
+    await runtime.broker.start()
+    try:
+        await publish_many(
+            runtime.broker,
+            runtime.topics,
+            [
+                event(stuck.run_id, RunStatus.DUE, run=stuck),
+                event(retried.run_id, RunStatus.DUE, run=retried),
+                event(
+                    retried.run_id,
+                    RunStatus.PENDING_RETRY,
+                    reason="451 try later",
+                    next_attempt_at=retry_at,
+                ),
+            ],
+        )
+        runs = db[history_store.RUNS]
+
+        async def second_attempts() -> bool:
+            records = [
+                await history_store.get_run(runs, "acme", run_id)
+                for run_id in (stuck.run_id, retried.run_id)
+            ]
+            return all(r is not None and r.attempt == 2 for r in records)
+
+        await wait_until(second_attempts, 90, "both runs to be fired as attempt 2")
+    finally:
+        await runtime.broker.stop()
+        scheduler.stop()
+    fired = {
+        (r["run_id"], r["attempt"]): r
+        for r in _due_records(
+            await read_topic(settings, Topics(settings.kafka.topic_prefix).report_due)
+        )
+    }
+    assert set(fired) == {(stuck.run_id, 2), (retried.run_id, 2)}
+    assert fired[(retried.run_id, 2)]["recipients"] == ["ops@example.com"]
+    retry_record = await history_store.get_run(db[history_store.RUNS], "acme", retried.run_id)
+    assert retry_record is not None
+    due_again = [e for e in retry_record.events if e.attempt == 2]
+    assert due_again[0].occurred_at >= retry_at
+    stuck_record = await history_store.get_run(db[history_store.RUNS], "acme", stuck.run_id)
+    assert stuck_record is not None
+    assert stuck_record.status is RunStatus.DUE
+    assert stuck_record.events[-1].occurred_at - stuck_record.events[0].occurred_at >= timedelta(
+        seconds=4
+    )
