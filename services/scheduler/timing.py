@@ -76,8 +76,9 @@ def _candidate_days(spec: ScheduleSpec, start: date) -> Iterator[date]:
 
 def _cron_firings(spec: ScheduleSpec, tz: ZoneInfo, after: datetime) -> Iterator[datetime]:
     assert spec.cron is not None
-    # Start a day early so a wall time repeated by a fold is not missed.
-    start = _wall(after, tz) - timedelta(days=1)
+    # `to_utc` never decreases as wall time grows, so no wall time before
+    # `after`'s own can land after it: starting there misses nothing.
+    start = _wall(after, tz)
     times = croniter(spec.cron, start)
     while True:
         naive = times.get_next(datetime)

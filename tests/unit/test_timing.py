@@ -115,3 +115,24 @@ def test_consecutive_windows_neither_overlap_nor_leave_gaps(
     a, b = data_window(spec, "UTC", first), data_window(spec, "UTC", second)
     assert a.start < a.end <= first
     assert a.end == b.start
+
+
+CRONS = st.sampled_from(["* * * * *", "*/7 1-3 * * *", "30 2 * * *", "0 0 1 * *", "15 1,2 * * 0"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(cron=CRONS, zone=ZONES, now=INSTANTS)
+def test_cron_firings_are_after_now_and_strictly_increasing(
+    cron: str, zone: str, now: datetime
+) -> None:
+    spec = _spec(
+        frequency="custom", cron=cron, window={"kind": "last_hours", "n": 1}, timezone=zone
+    )
+    first = next_firing(spec, "UTC", now)
+    second = next_firing(spec, "UTC", first)
+    assert now < first < second
+    # Nothing fires in between: stepping minute by minute finds no earlier firing.
+    probe = now
+    while probe + timedelta(minutes=1) < first and probe < now + timedelta(hours=3):
+        probe += timedelta(minutes=1)
+        assert next_firing(spec, "UTC", probe - timedelta(seconds=1)) >= first

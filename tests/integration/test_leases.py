@@ -1,0 +1,40 @@
+"""Leases on the real server: one holder at a time, taken over only after expiry."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.scheduler.leases import LEASES, LeaseLost, LeaseStore
+from shared.messages import utcnow
+from shared.mongo import Document
+
+pytestmark = pytest.mark.integration
+
+
+async def test_many_contenders_one_holder(db: AsyncDatabase[Document]) -> None:
+    stores = [LeaseStore(db[LEASES], timedelta(seconds=30)) for _ in range(8)]
+    for _ in range(5):
+        won = await asyncio.gather(*(s.acquire("shard-01") for s in stores))
+        holders = [lease for lease in won if lease is not None]
+        assert len(holders) == 1
+        await stores[0].release(holders[0])
+
+
+async def test_an_expired_lease_is_taken_over_and_its_old_holder_is_told(
+    db: AsyncDatabase[Document],
+) -> None:
+    first = LeaseStore(db[LEASES], timedelta(seconds=30))
+    second = LeaseStore(db[LEASES], timedelta(seconds=30))
+    held = await first.acquire("timers")
+    assert held is not None
+    assert await second.acquire("timers") is None
+    later = utcnow() + timedelta(seconds=31)
+    taken = await second.acquire("timers", now=later)
+    assert taken is not None
+    assert taken.generation == held.generation + 1
+    with pytest.raises(LeaseLost):
+        await first.renew(held)
