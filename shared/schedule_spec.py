@@ -8,6 +8,7 @@ These models are the payload of `CreateSchedule`/`UpdateSchedule` and of
 from __future__ import annotations
 
 import enum
+import functools
 from datetime import time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,8 +50,12 @@ def _valid_cron(value: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_address(value: str) -> str:
-    """One canonical spelling per mailbox, so the ledger keys a recipient once."""
+    """One canonical spelling per mailbox, so the ledger keys a recipient once.
+
+    Cached: a herd re-reads the same few thousand addresses many times over.
+    """
     try:
         checked = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:

@@ -15,6 +15,7 @@ from services.scheduler.store import SchedulerStore
 from services.scheduler.ticker import Ticker
 from services.scheduler.timers import TimerStore
 from shared import history_store
+from shared.kafka import BulkPublisher
 from shared.service import build_runtime, make_app
 
 
@@ -26,20 +27,20 @@ def create_app() -> FastStream:
     leases = LeaseStore(runtime.db[LEASES], timedelta(seconds=settings.scheduler.lease_ttl_s))
     timers = TimerStore(runtime.db)
     runs = runtime.db[history_store.RUNS]
-    calendar = Calendar(
-        store, slots, leases, runtime.broker, runtime.topics, settings.default_timezone
-    )
-    ticker = Ticker(settings, calendar, slots, leases, timers, runs, runtime.broker, runtime.topics)
-    handlers.register(runtime, store, calendar, timers)
+    publisher = BulkPublisher(settings)
+    calendar = Calendar(store, slots, leases, publisher, settings.default_timezone)
+    ticker = Ticker(settings, calendar, slots, leases, timers, runs, publisher)
+    handlers.register(runtime, store, calendar, timers, ticker.quiet)
     running: list[asyncio.Task[None]] = []
 
-    async def prepare_storage() -> None:
+    async def prepare() -> None:
+        await publisher.start()
         await store.ensure_indexes()
         await leases.ensure_indexes()
         await timers.ensure_indexes()
         await history_store.ensure_indexes(runs)
 
-    app = make_app(runtime, [prepare_storage])
+    app = make_app(runtime, [prepare])
 
     @app.after_startup
     async def start_ticker() -> None:
@@ -49,5 +50,6 @@ def create_app() -> FastStream:
     async def stop_ticker() -> None:
         ticker.stop()
         await asyncio.gather(*running)
+        await publisher.stop()
 
     return app

@@ -10,17 +10,15 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from faststream.kafka import KafkaBroker
-
 from services.scheduler import firing, timing
+from services.scheduler.commands import ScheduleState
 from services.scheduler.leases import Lease, LeaseStore
 from services.scheduler.slots import SlotStore, minute_of, shard_lease, shard_of
 from services.scheduler.store import SchedulerStore
-from shared.kafka import publish_many
+from shared.kafka import BulkPublisher
 from shared.messages import DeliveryStatus, Envelope, utcnow
 from shared.mongo import Document
 from shared.schedule_spec import ScheduleSpec
-from shared.topics import Topics
 
 log = logging.getLogger("herald.scheduler.calendar")
 
@@ -43,15 +41,13 @@ class Calendar:
         schedules: SchedulerStore,
         slots: SlotStore,
         leases: LeaseStore,
-        broker: KafkaBroker,
-        topics: Topics,
+        publisher: BulkPublisher,
         default_zone: str,
     ) -> None:
         self._schedules = schedules
         self._slots = slots
         self._leases = leases
-        self._broker = broker
-        self._topics = topics
+        self._publisher = publisher
         self._zone = default_zone
 
     async def sync(self, schedule_id: str) -> None:
@@ -86,6 +82,24 @@ class Calendar:
                 schedule_id, doc["version"], doc["spec"] if live else None
             )
 
+    async def import_schedules(self, states: list[ScheduleState], now: datetime) -> None:
+        """Bulk-create schedules (a migration, a benchmark): slots first, shard by shard."""
+        by_shard: dict[int, list[firing.Pending]] = {}
+        for state in states:
+            if state.spec.enabled:
+                due = timing.next_firing(state.spec, self._zone, now)
+                by_shard.setdefault(shard_of(state.schedule_id), []).append(
+                    firing.Pending(
+                        state.schedule_id, state.tenant_id, state.version, state.spec, due
+                    )
+                )
+        for shard, entries in by_shard.items():
+            async with self._leases.holding(shard_lease(shard), wait_s=COMMAND_LEASE_WAIT_S):
+                minutes = set(await self._slots.minutes(shard))
+                await self._slots.set_minutes(shard, minutes | {minute_of(p.due) for p in entries})
+                await self._slots.put(shard, entries)
+        await self._schedules.import_many(states)
+
     async def fire_shard(self, shard: int, lease: Lease, now: datetime) -> int:
         """Fire every due slot of a shard; returns how many runs were fired."""
         fired = 0
@@ -95,8 +109,12 @@ class Calendar:
             at = utcnow()
             messages: list[Envelope] = []
             following: list[firing.Pending] = []
+            timelines: dict[firing.CadenceKey, firing.Timeline] = {}
             for pending in entries:
-                plan = firing.plan(pending, at, self._zone)
+                key = firing.cadence_key(pending.spec, pending.due)
+                if key not in timelines:
+                    timelines[key] = firing.timeline(pending.spec, pending.due, at, self._zone)
+                plan = firing.plan(pending, at, self._zone, timelines[key])
                 if plan.fire is not None:
                     messages += firing.due_messages(
                         pending.tenant_id, pending.schedule_id, plan.fire
@@ -108,7 +126,7 @@ class Calendar:
                 ]
                 following.append(replace(pending, due=plan.next_due))
             await self._leases.renew(lease)
-            await publish_many(self._broker, self._topics, messages)
+            await self._publisher.publish(messages)
             # New entries and their minutes first, then the fired slot goes:
             # a crash in between fires again (downstream drops it), never loses.
             minutes |= {minute_of(p.due) for p in following}

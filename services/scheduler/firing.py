@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 from services.scheduler import timing
-from shared.messages import DeliveryStatus, ReportDue, RunDetails, RunStatus
+from shared.messages import DataWindow, DeliveryStatus, ReportDue, RunDetails, RunStatus
 from shared.run_events import status_id
 from shared.schedule_spec import ScheduleSpec
 
@@ -28,15 +30,20 @@ def run_id_for(schedule_id: str, scheduled_for: datetime) -> str:
 
 
 def run_details(
-    run_id: str, spec: ScheduleSpec, default_zone: str, scheduled_for: datetime
+    run_id: str,
+    spec: ScheduleSpec,
+    default_zone: str,
+    scheduled_for: datetime,
+    window: DataWindow | None = None,
 ) -> RunDetails:
-    return RunDetails(
+    # Built from a validated spec: validating again would only cost time in a herd.
+    return RunDetails.model_construct(
         run_id=run_id,
         scheduled_for=scheduled_for,
         schedule_name=spec.name,
         report=spec.report,
         filters=spec.filters,
-        window=timing.data_window(spec, default_zone, scheduled_for),
+        window=window or timing.data_window(spec, default_zone, scheduled_for),
         format=spec.format,
         recipients=spec.recipients,
         skip_if_empty=spec.skip_if_empty,
@@ -52,56 +59,103 @@ class Pending:
     version: int
     spec: ScheduleSpec
     due: datetime
+    #: The spec as stored, kept to be stored again without serialising it anew.
+    spec_document: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """What happens to one pending firing at `now`; shared by all schedules of one cadence."""
+
+    fire_at: datetime | None
+    window: DataWindow | None
+    skipped: tuple[tuple[datetime, str], ...]
+    #: The schedule's next firing after this one.
+    next_due: datetime
+
+
+CadenceKey = tuple[object, ...]
+
+
+def cadence_key(spec: ScheduleSpec, due: datetime) -> CadenceKey:
+    """Everything a timeline depends on: schedules that share it share their timeline."""
+    return (
+        spec.frequency,
+        spec.weekday,
+        spec.cron,
+        spec.window,
+        spec.time_of_day,
+        spec.timezone,
+        spec.catch_up_seconds,
+        due,
+    )
+
+
+def timeline(spec: ScheduleSpec, due: datetime, now: datetime, default_zone: str) -> Timeline:
+    missed = [due]
+    following = timing.next_firing(spec, default_zone, due)
+    for _ in range(MAX_SCAN):
+        if following > now:
+            break
+        missed.append(following)
+        following = timing.next_firing(spec, default_zone, following)
+    latest = missed[-1]
+    # The catch-up window defaults to one period: the gap to the following firing.
+    window = (
+        timedelta(seconds=spec.catch_up_seconds)
+        if spec.catch_up_seconds is not None
+        else following - latest
+    )
+    next_due = following if following > now else timing.next_firing(spec, default_zone, now)
+    # Only the most recent missed firings are recorded one by one.
+    if now - latest <= window:
+        reason = "missed; a later firing was sent instead"
+        skipped = tuple((t, reason) for t in missed[:-1][-MAX_MISSED:])
+        data = timing.data_window(spec, default_zone, latest)
+        return Timeline(latest, data, skipped, next_due)
+    reason = "missed while no scheduler ran; past the catch-up window"
+    return Timeline(None, None, tuple((t, reason) for t in missed[-MAX_MISSED:]), next_due)
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     fire: RunDetails | None
     skipped: list[tuple[str, datetime, str]]
-    #: The schedule's next firing after this one.
     next_due: datetime
 
 
-def catch_up_window(spec: ScheduleSpec, default_zone: str, fired: datetime) -> timedelta:
-    if spec.catch_up_seconds is not None:
-        return timedelta(seconds=spec.catch_up_seconds)
-    return timing.next_firing(spec, default_zone, fired) - fired
-
-
-def plan(pending: Pending, now: datetime, default_zone: str) -> Plan:
+def plan(pending: Pending, now: datetime, default_zone: str, known: Timeline | None = None) -> Plan:
+    """Fire, skip and reschedule one pending firing (`known`: its cadence's timeline)."""
     spec = pending.spec
-    missed = [pending.due]
-    for _ in range(MAX_SCAN):
-        following = timing.next_firing(spec, default_zone, missed[-1])
-        if following > now:
-            break
-        missed.append(following)
-    latest = missed[-1]
-    next_due = timing.next_firing(spec, default_zone, max(now, latest))
-    # Only the most recent missed firings are recorded one by one.
-    if now - latest <= catch_up_window(spec, default_zone, latest):
-        fire = run_details(run_id_for(pending.schedule_id, latest), spec, default_zone, latest)
-        older, reason = missed[:-1], "missed; a later firing was sent instead"
-    else:
-        fire, older, reason = (
-            None,
-            missed,
-            "missed while no scheduler ran; past the catch-up window",
+    line = known or timeline(spec, pending.due, now, default_zone)
+    fire = (
+        run_details(
+            run_id_for(pending.schedule_id, line.fire_at),
+            spec,
+            default_zone,
+            line.fire_at,
+            line.window,
         )
-    skipped = [(run_id_for(pending.schedule_id, t), t, reason) for t in older[-MAX_MISSED:]]
-    return Plan(fire, skipped, next_due)
+        if line.fire_at is not None
+        else None
+    )
+    skipped = [(run_id_for(pending.schedule_id, t), t, reason) for t, reason in line.skipped]
+    return Plan(fire, skipped, line.next_due)
 
 
 def due_messages(
-    tenant_id: str, schedule_id: str, run: RunDetails
+    tenant_id: str, schedule_id: str, run: RunDetails, correlation_id: UUID | None = None
 ) -> list[ReportDue | DeliveryStatus]:
     """The two messages that fire a run: the work and its `due` transition."""
     return [
-        ReportDue(tenant_id=tenant_id, schedule_id=schedule_id, run=run),
+        ReportDue(
+            tenant_id=tenant_id, schedule_id=schedule_id, correlation_id=correlation_id, run=run
+        ),
         DeliveryStatus(
             event_id=status_id(run.run_id, run.attempt, "scheduler", RunStatus.DUE),
             tenant_id=tenant_id,
             schedule_id=schedule_id,
+            correlation_id=correlation_id,
             run_id=run.run_id,
             attempt=run.attempt,
             status=RunStatus.DUE,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
 from faststream.kafka.annotations import KafkaMessage
 
-from services.scheduler import commands, retries
+from services.scheduler import commands, firing, retries
 from services.scheduler.calendar import Calendar
 from services.scheduler.store import ConcurrentChange, Output, Recorded, SchedulerStore
 from services.scheduler.timers import TimerStore
@@ -15,13 +16,12 @@ from shared import history_store
 from shared.kafka import PoisonMessage, publish_bodies
 from shared.messages import (
     AnyCommand,
+    CommandAccepted,
     CommandRejected,
     CreateSchedule,
     DeliveryStatus,
     Envelope,
     FieldError,
-    ReportDue,
-    RunStatus,
     ScheduleChanged,
     utcnow,
 )
@@ -61,8 +61,8 @@ class CommandHandler:
                 parsed.command_type,
                 "; ".join(f"{e.field}: {e.message}" for e in parsed.errors),
             )
+            # Nothing is written for a rejected command: a repeat is judged anew.
             outputs = [self._output(parsed)]
-            await self._store.record(str(parsed.command_id), parsed.tenant_id, outputs)
         else:
             outputs = await self._apply(parsed)
             await self._calendar.sync(parsed.schedule_id)
@@ -117,7 +117,8 @@ class CommandHandler:
                     )
                 except ConcurrentChange:
                     continue
-            await self._store.record(str(command.command_id), command.tenant_id, outputs)
+            if isinstance(decision.reply, CommandAccepted):
+                await self._store.record(str(command.command_id), command.tenant_id, outputs)
             log.info(
                 "command %s (%s) on schedule %s of tenant %s: %s",
                 command.command_id,
@@ -149,18 +150,8 @@ class CommandHandler:
                 )
             )
         if decision.run is not None:
-            run = decision.run
-            messages.append(ReportDue(**envelope, run=run))
-            messages.append(
-                DeliveryStatus(
-                    **envelope,
-                    run_id=run.run_id,
-                    attempt=run.attempt,
-                    status=RunStatus.DUE,
-                    stage="scheduler",
-                    scheduled_for=run.scheduled_for,
-                    test=run.test,
-                )
+            messages += firing.due_messages(
+                command.tenant_id, command.schedule_id, decision.run, command.command_id
             )
         # The reply comes last: when a client sees it, the effects are on their topics.
         messages.append(decision.reply)
@@ -168,13 +159,19 @@ class CommandHandler:
 
 
 def register(
-    runtime: Runtime, store: SchedulerStore, calendar: Calendar, timers: TimerStore
+    runtime: Runtime,
+    store: SchedulerStore,
+    calendar: Calendar,
+    timers: TimerStore,
+    quiet: asyncio.Event,
 ) -> None:
+    """`quiet` is set while the ticker is not firing: the projection yields to a herd."""
     handler = CommandHandler(runtime, store, calendar)
     runs = runtime.db[history_store.RUNS]
     stuck_after = timedelta(seconds=runtime.settings.scheduler.stuck_after_s)
 
     async def on_delivery_status(event: DeliveryStatus) -> None:
+        await quiet.wait()
         record = await history_store.project(runs, event)
         timer = retries.wakeup(record, stuck_after)
         if timer is None:

@@ -17,6 +17,7 @@ minutes are recorded before the slot they came from is removed.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -58,28 +59,35 @@ def shard_lease(shard: int) -> str:
     return f"shard-{shard:02d}"
 
 
-def _entry_document(pending: Pending) -> Document:
+def _entry(pending: Pending) -> dict[str, Any]:
     return {
         "schedule_id": pending.schedule_id,
         "tenant_id": pending.tenant_id,
         "version": pending.version,
-        "spec": pending.spec.model_dump(mode="json"),
-        "due": pending.due,
+        "spec": pending.spec_document or pending.spec.model_dump(mode="json"),
+        "due": pending.due.isoformat(),
     }
 
 
-def _pending(doc: Document) -> Pending:
+def _pending(entry: dict[str, Any]) -> Pending:
     return Pending(
-        schedule_id=doc["schedule_id"],
-        tenant_id=doc["tenant_id"],
-        version=doc["version"],
-        spec=ScheduleSpec.model_validate(doc["spec"]),
-        due=doc["due"],
+        schedule_id=entry["schedule_id"],
+        tenant_id=entry["tenant_id"],
+        version=entry["version"],
+        spec=ScheduleSpec.model_validate(entry["spec"]),
+        due=datetime.fromisoformat(entry["due"]),
+        spec_document=entry["spec"],
     )
 
 
 class SlotStore:
-    """Reads and writes one shard's slots; callers hold the shard's lease."""
+    """Reads and writes one shard's slots; callers hold the shard's lease.
+
+    A slot's entries are one JSON string field, not a nested document:
+    FerretDB converts every field of a document between JSONB and BSON on each
+    read and write, which for a slot of hundreds of nested entries costs ten
+    times more than the same data as one string.
+    """
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._slots = db[SLOTS]
@@ -101,35 +109,40 @@ class SlotStore:
             {"_id": shard}, {"next": ordered[0] if ordered else None}, upsert=True
         )
 
-    async def read(self, minute: datetime, shard: int) -> list[Pending]:
+    async def _entries(self, minute: datetime, shard: int) -> dict[str, dict[str, Any]]:
         doc = await self._slots.find_one({"_id": slot_id(minute, shard)})
-        return [_pending(entry) for entry in (doc or {}).get("entries", {}).values()]
+        return json.loads(doc["entries"]) if doc else {}
+
+    async def _write(self, minute: datetime, shard: int, entries: dict[str, Any]) -> None:
+        await self._slots.replace_one(
+            {"_id": slot_id(minute, shard)},
+            {"minute": minute, "shard": shard, "entries": json.dumps(entries)},
+            upsert=True,
+        )
+
+    async def read(self, minute: datetime, shard: int) -> list[Pending]:
+        return [_pending(entry) for entry in (await self._entries(minute, shard)).values()]
 
     async def holds(self, minute: datetime, shard: int, schedule_id: str) -> bool:
-        doc = await self._slots.find_one({"_id": slot_id(minute, shard)})
-        return entry_key(schedule_id) in (doc or {}).get("entries", {})
+        return entry_key(schedule_id) in await self._entries(minute, shard)
 
     async def put(self, shard: int, entries: Iterable[Pending]) -> set[datetime]:
         """Add entries (idempotent: keyed by schedule); returns the minutes written to."""
         by_minute: dict[datetime, dict[str, Any]] = {}
         for pending in entries:
-            fields = by_minute.setdefault(minute_of(pending.due), {})
-            fields[f"entries.{entry_key(pending.schedule_id)}"] = _entry_document(pending)
-        for minute, fields in by_minute.items():
-            await self._slots.update_one(
-                {"_id": slot_id(minute, shard)},
-                {"$set": fields, "$setOnInsert": {"minute": minute, "shard": shard}},
-                upsert=True,
+            by_minute.setdefault(minute_of(pending.due), {})[entry_key(pending.schedule_id)] = (
+                _entry(pending)
             )
+        for minute, added in by_minute.items():
+            await self._write(minute, shard, await self._entries(minute, shard) | added)
         return set(by_minute)
 
     async def remove(self, schedule_id: str, minutes: Iterable[datetime]) -> None:
-        shard = shard_of(schedule_id)
+        shard, key = shard_of(schedule_id), entry_key(schedule_id)
         for minute in minutes:
-            await self._slots.update_one(
-                {"_id": slot_id(minute, shard)},
-                {"$unset": {f"entries.{entry_key(schedule_id)}": ""}},
-            )
+            entries = await self._entries(minute, shard)
+            if entries.pop(key, None) is not None:
+                await self._write(minute, shard, entries)
 
     async def drop(self, minute: datetime, shard: int) -> None:
         await self._slots.delete_one({"_id": slot_id(minute, shard)})

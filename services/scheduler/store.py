@@ -128,6 +128,15 @@ class SchedulerStore:
         if result.matched_count != 1:
             raise ConcurrentChange(schedule_id)
 
+    async def import_many(self, states: list[ScheduleState]) -> None:
+        """Insert new schedules in bulk, their firings already in the slots (see Calendar)."""
+        docs = [
+            _document(s) | {"slot_version": s.version, "slot_spec": s.spec.model_dump(mode="json")}
+            for s in states
+        ]
+        if docs:
+            await self._schedules.insert_many(docs, ordered=False)
+
     async def record(self, command_id: str, tenant_id: str, outputs: list[Output]) -> None:
         doc = {
             "_id": command_id,

@@ -14,7 +14,6 @@ import logging
 import random
 from datetime import datetime, timedelta
 
-from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.collection import AsyncCollection
 
 from services.scheduler import firing, retries
@@ -23,18 +22,19 @@ from services.scheduler.leases import LeaseLost, LeaseStore
 from services.scheduler.slots import SlotStore, shard_lease
 from services.scheduler.timers import BUCKET, TimerStore, bucket_of
 from shared import history_store
-from shared.kafka import publish_many
+from shared.kafka import BulkPublisher
 from shared.messages import DeliveryStatus, Envelope, RunStatus, utcnow
 from shared.mongo import Document
 from shared.run_events import status_id
 from shared.settings import Settings
-from shared.topics import Topics
 
 log = logging.getLogger("herald.scheduler.ticker")
 
 TIMERS_LEASE = "timers"
 #: How far back a ticker with no cursor looks for timers.
-_FIRST_LOOKBACK = timedelta(days=1)
+_FIRST_LOOKBACK = timedelta(minutes=10)
+#: Behind by more than this, the ticker scans all timers once instead of bucket by bucket.
+_SCAN_AFTER = timedelta(minutes=5)
 
 
 class Ticker:
@@ -46,8 +46,7 @@ class Ticker:
         leases: LeaseStore,
         timers: TimerStore,
         runs: AsyncCollection[Document],
-        broker: KafkaBroker,
-        topics: Topics,
+        publisher: BulkPublisher,
     ) -> None:
         self._settings = settings
         self._calendar = calendar
@@ -55,9 +54,11 @@ class Ticker:
         self._leases = leases
         self._timers = timers
         self._runs = runs
-        self._broker = broker
-        self._topics = topics
+        self._publisher = publisher
         self._stopping = asyncio.Event()
+        #: Set while this replica is not firing; the projection waits on it.
+        self.quiet = asyncio.Event()
+        self.quiet.set()
         #: The last bucket this replica saw rung (by itself or another replica).
         self._rung: datetime | None = None
 
@@ -84,7 +85,13 @@ class Ticker:
             async with gate:
                 await self._fire_shard(shard, now)
 
-        await asyncio.gather(*(fire(shard) for shard in due))
+        if due:
+            # Firing comes first: the history projection waits while a herd goes out.
+            self.quiet.clear()
+            try:
+                await asyncio.gather(*(fire(shard) for shard in due))
+            finally:
+                self.quiet.set()
         # Timers ring per bucket: between buckets there is nothing to look for.
         if self._rung is None or now >= self._rung + BUCKET:
             await self._ring_timers(now)
@@ -107,7 +114,15 @@ class Ticker:
             return
         try:
             cursor = await self._timers.cursor() or bucket_of(now - _FIRST_LOOKBACK)
-            bucket = cursor + BUCKET
+            last = bucket_of(now)
+            if last - cursor > _SCAN_AFTER:
+                # Back from downtime: one pass over the (in-flight only) timers
+                # beats a query per missed bucket.
+                for timer in await self._timers.ringing_until(last):
+                    await self._ring(timer, now)
+                await self._timers.set_cursor(last)
+                self._rung = last
+            bucket = (self._rung or cursor) + BUCKET
             while bucket <= now:
                 for timer in await self._timers.ringing(bucket):
                     await self._ring(timer, now)
@@ -155,5 +170,5 @@ class Ticker:
                     reason=action.reason,
                 )
             ]
-        await publish_many(self._broker, self._topics, messages)
+        await self._publisher.publish(messages)
         await self._timers.disarm(timer.run_id, timer.attempt)

@@ -39,6 +39,17 @@ def ring_bucket(due: datetime, now: datetime) -> datetime:
     return max(start, bucket_of(now) + BUCKET)
 
 
+def _timer(doc: Document) -> Timer:
+    return Timer(
+        doc["run_id"],
+        doc["tenant_id"],
+        doc["schedule_id"],
+        doc["attempt"],
+        TimerKind(doc["kind"]),
+        doc["due"],
+    )
+
+
 def _timer_id(run_id: str, attempt: int) -> str:
     return f"{run_id}#{attempt}"
 
@@ -70,17 +81,12 @@ class TimerStore:
         await self._timers.delete_one({"_id": _timer_id(run_id, attempt)})
 
     async def ringing(self, bucket: datetime) -> list[Timer]:
-        return [
-            Timer(
-                doc["run_id"],
-                doc["tenant_id"],
-                doc["schedule_id"],
-                doc["attempt"],
-                TimerKind(doc["kind"]),
-                doc["due"],
-            )
-            async for doc in self._timers.find({"bucket": bucket_key(bucket)})
-        ]
+        return [_timer(doc) async for doc in self._timers.find({"bucket": bucket_key(bucket)})]
+
+    async def ringing_until(self, bucket: datetime) -> list[Timer]:
+        """Every timer of this bucket or earlier: a scan of the timers in flight."""
+        last = bucket_key(bucket)
+        return [_timer(doc) async for doc in self._timers.find({}) if doc["bucket"] <= last]
 
     async def cursor(self) -> datetime | None:
         doc = await self._cursor.find_one({"_id": "cursor"})

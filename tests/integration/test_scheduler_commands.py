@@ -139,6 +139,7 @@ async def test_invalid_schedules_are_rejected_per_field_and_not_stored(
     fragment: str,
 ) -> None:
     schedule_id = f"s-{uuid4().hex[:10]}"
+    recorded_before = await sdb["commands"].count_documents({})
     reasons = await _rejected(
         herald,
         {
@@ -150,6 +151,7 @@ async def test_invalid_schedules_are_rejected_per_field_and_not_stored(
     )
     assert fragment in reasons[field], reasons
     assert await sdb["schedules"].find_one({"_id": schedule_id}) is None
+    assert await sdb["commands"].count_documents({}) == recorded_before, "a rejection was stored"
 
 
 async def test_unknown_schedule_version_conflict_and_taken_id_are_rejected(

@@ -1,0 +1,315 @@
+"""The Monday 08:00 herd: N schedules due in one minute, Herald against APScheduler 3.x.
+
+    .venv/bin/python bench/scheduler_herd.py [--quick]
+
+Against `deploy/local/infra up` (Kafka, FerretDB on PostgreSQL):
+1. Herald: N schedules imported (as CreateSchedule would leave them), all due
+   at one minute; one scheduler process; the time from that minute until the
+   last `ReportDue` is on the topic, and the p99 lateness of all of them.
+2. APScheduler 3.x, AsyncIOScheduler with its MongoDB job store on the same
+   FerretDB: N jobs due at one instant, each publishing the same `ReportDue`
+   with the same producer settings; the time until the last is published.
+3. Idle: M stored schedules, none due; the scheduler's CPU over a minute and
+   its RSS.
+Ends with `BENCH scheduler_herd schedules=N herald_s=... apscheduler_s=...
+ratio=... p99_late_s=... idle_cpu_pct=... idle_rss_mb=...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from apscheduler.jobstores.mongodb import MongoDBJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pymongo import MongoClient
+
+from services.scheduler.calendar import Calendar
+from services.scheduler.commands import ScheduleState
+from services.scheduler.firing import run_details, run_id_for
+from services.scheduler.leases import LEASES, LeaseStore
+from services.scheduler.slots import SlotStore
+from services.scheduler.store import SchedulerStore
+from shared.kafka import BulkPublisher, client_options, ensure_topics
+from shared.messages import ReportDue
+from shared.mongo import connect
+from shared.schedule_spec import ScheduleSpec
+from shared.service import build_runtime
+from shared.settings import KafkaSettings, MongoSettings, Settings
+from shared.topics import Topics
+from tests.helpers import ServiceProcess
+
+BATCH = 2000
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def bench_settings(label: str) -> Settings:
+    name = f"bench-{label}-{uuid.uuid4().hex[:6]}"
+    return Settings(
+        kafka=KafkaSettings(
+            bootstrap_servers=os.environ["HERALD_KAFKA__BOOTSTRAP_SERVERS"],
+            topic_prefix=name,
+            partitions=6,
+        ),
+        mongo=MongoSettings(url=os.environ["HERALD_MONGO__URL"], database=name.replace("-", "_")),
+    )
+
+
+def spec_at(at: dtime) -> ScheduleSpec:
+    return ScheduleSpec.model_validate(
+        {
+            "name": "Weekly Scorecard",
+            "report": {"id": "agent_performance"},
+            "frequency": "daily",
+            "time_of_day": at.isoformat(timespec="minutes"),
+            "timezone": "UTC",
+            "recipients": ["lead@example.com", "ops@example.com"],
+            "format": "pdf",
+        }
+    )
+
+
+async def import_schedules(settings: Settings, specs: list[ScheduleSpec], each: int) -> float:
+    """`each` schedules per spec, written spec by spec so every slot document is written once."""
+    runtime = build_runtime("bench", settings)
+    calendar = Calendar(
+        SchedulerStore(runtime.db),
+        SlotStore(runtime.db),
+        LeaseStore(runtime.db[LEASES], timedelta(seconds=60)),
+        BulkPublisher(settings),  # never started: importing publishes nothing
+        "UTC",
+    )
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    for index, spec in enumerate(specs):
+        first = index * each
+        states = [
+            ScheduleState(f"s-{n:07d}", f"tenant-{n % 50}", spec, 1, None)
+            for n in range(first, first + each)
+        ]
+        await calendar.import_schedules(states, now)
+        log(f"imported {first + each}/{each * len(specs)}")
+    await runtime.mongo.close()
+    return time.monotonic() - started
+
+
+async def count_due(
+    settings: Settings, expected: int, herd: datetime, limit_s: float
+) -> list[float]:
+    """Lateness (s after `herd`) of every ReportDue, once `expected` have arrived."""
+    consumer = AIOKafkaConsumer(
+        Topics(settings.kafka.topic_prefix).report_due,
+        **client_options(settings.kafka),
+        group_id=None,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    lateness: list[float] = []
+    deadline = time.monotonic() + limit_s
+    try:
+        while len(lateness) < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for records in batch.values():
+                lateness += [r.timestamp / 1000 - herd.timestamp() for r in records]
+    finally:
+        await consumer.stop()
+    return lateness
+
+
+def herd_minute(lead_s: float) -> datetime:
+    at = datetime.now(UTC) + timedelta(seconds=lead_s)
+    return (at + timedelta(minutes=1)).replace(second=0, microsecond=0)
+
+
+async def herald_herd(count: int, replicas: int, log_dir: Path) -> tuple[float, float]:
+    settings = bench_settings("herald")
+    await ensure_topics(settings)
+    herd = herd_minute(60 + count / 1500)
+    log(f"Herald: importing {count} schedules due at {herd:%H:%M}")
+    took = await import_schedules(settings, [spec_at(herd.time())], count)
+    log(f"Herald: imported in {took:.1f} s ({count / took:.0f}/s)")
+    if datetime.now(UTC) > herd - timedelta(seconds=15):
+        raise SystemExit("the import ran past the herd minute: rerun (or lower N)")
+    schedulers = [ServiceProcess("scheduler", settings, log_dir) for _ in range(replicas)]
+    try:
+        for scheduler in schedulers:
+            await scheduler.wait_started()
+        log(f"Herald: {replicas} scheduler replica(s) up, waiting for the herd")
+        lateness = await count_due(
+            settings, count, herd, (herd - datetime.now(UTC)).total_seconds() + 600
+        )
+    finally:
+        for scheduler in schedulers:
+            scheduler.stop()
+    if len(lateness) < count:
+        raise SystemExit(f"only {len(lateness)} of {count} ReportDue arrived")
+    ordered = sorted(lateness)
+    return ordered[-1], ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+#: What APScheduler's job needs: its job store pickles a reference to a module-level function.
+_APS: dict[str, Any] = {}
+
+
+async def aps_fire(schedule_id: str, tenant_id: str) -> None:
+    """APScheduler's job: the same `ReportDue` Herald publishes, with the same producer settings."""
+    herd: datetime = _APS["herd"]
+    details = run_details(run_id_for(schedule_id, herd), _APS["spec"], "UTC", herd)
+    due = ReportDue(tenant_id=tenant_id, schedule_id=schedule_id, run=details)
+    await _APS["producer"].send(
+        _APS["topic"], due.model_dump_json().encode(), key=schedule_id.encode()
+    )
+
+
+async def apscheduler_herd(count: int, limit_s: float) -> float:
+    settings = bench_settings("aps")
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(
+        **client_options(settings.kafka),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+    )
+    await producer.start()
+    topic = Topics(settings.kafka.topic_prefix).report_due
+    spec = spec_at(dtime(8, 0))
+    mongo = MongoClient(settings.mongo.url.get_secret_value())
+    store = MongoDBJobStore(database=settings.mongo.database, collection="jobs", client=mongo)
+    scheduler = AsyncIOScheduler(jobstores={"default": store}, timezone=UTC)
+    herd = herd_minute(60 + count / 400)
+
+    _APS.update(producer=producer, topic=topic, spec=spec, herd=herd)
+    log(f"APScheduler: adding {count} jobs due at {herd:%H:%M:%S}")
+    started = time.monotonic()
+    scheduler.start(paused=True)
+    for n in range(count):
+        scheduler.add_job(
+            aps_fire,
+            "date",
+            run_date=herd,
+            args=[f"s-{n:07d}", f"tenant-{n % 50}"],
+            id=f"s-{n:07d}",
+            misfire_grace_time=None,
+        )
+    log(f"APScheduler: added in {time.monotonic() - started:.1f} s")
+    if datetime.now(UTC) > herd - timedelta(seconds=10):
+        raise SystemExit("adding the jobs ran past the herd: rerun (or lower N)")
+    scheduler.resume()
+    try:
+        lateness = await count_due(
+            settings, count, herd, (herd - datetime.now(UTC)).total_seconds() + limit_s
+        )
+    finally:
+        scheduler.shutdown(wait=False)
+        await producer.stop()
+        mongo.close()
+    if len(lateness) < count:
+        # Not drained within the limit: report the limit, a lower bound.
+        log(f"APScheduler: only {len(lateness)} of {count} within {limit_s:.0f} s")
+        return limit_s
+    return max(lateness)
+
+
+async def idle(count: int, log_dir: Path, seconds: float) -> tuple[float, float]:
+    settings = bench_settings("idle")
+    await ensure_topics(settings)
+    # Spread over an hour of minutes, twelve hours away: stored, none due.
+    quiet = datetime.now(UTC) + timedelta(hours=12)
+    specs = [spec_at((quiet + timedelta(minutes=m)).time()) for m in range(60)]
+    log(f"idle: importing {count} schedules, none due for hours")
+    await import_schedules(settings, specs, count // len(specs))
+    scheduler = ServiceProcess("scheduler", settings, log_dir)
+    try:
+        await scheduler.wait_started()
+        await asyncio.sleep(10)
+        process = psutil.Process(scheduler.process.pid)
+        before = process.cpu_times()
+        rss: list[float] = []
+        for _ in range(int(seconds)):
+            await asyncio.sleep(1)
+            rss.append(process.memory_info().rss / 2**20)
+        after = process.cpu_times()
+    finally:
+        scheduler.stop()
+    busy = (after.user - before.user) + (after.system - before.system)
+    return 100 * busy / seconds, max(rss)
+
+
+async def cleanup() -> None:
+    """Drop the benchmark databases; their topics stay (cheap) until the broker's retention."""
+    client = connect(Settings(mongo=MongoSettings(url=os.environ["HERALD_MONGO__URL"])), "bench")
+    for name in await client.list_database_names():
+        if name.startswith("bench_"):
+            await client.drop_database(name)
+    await client.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10,000 schedules, 100,000 idle")
+    parser.add_argument(
+        "--replicas", type=int, default=2, help="scheduler replicas for the herd (default 2)"
+    )
+    parser.add_argument(
+        "--aps-limit", type=float, default=900, help="seconds to wait for APScheduler to drain"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["herald", "apscheduler", "idle"],
+        action="append",
+        help="run only these parts (repeatable); the BENCH line needs all three",
+    )
+    args = parser.parse_args()
+    parts = set(args.only or ["herald", "apscheduler", "idle"])
+    count, idle_count = (10_000, 100_000) if args.quick else (100_000, 1_000_000)
+    log_dir = Path(tempfile.mkdtemp(prefix="herald-bench-"))
+    herald_s = p99 = aps_s = cpu = rss = math.nan
+    try:
+        if "herald" in parts:
+            herald_s, p99 = await herald_herd(count, args.replicas, log_dir)
+            log(f"Herald: last ReportDue {herald_s:.1f} s after the minute, p99 {p99:.1f} s")
+        if "apscheduler" in parts:
+            aps_s = await apscheduler_herd(count, args.aps_limit)
+            log(f"APScheduler: last event {aps_s:.1f} s after the instant")
+        if "idle" in parts:
+            cpu, rss = await idle(idle_count, log_dir, 30 if args.quick else 60)
+            log(f"idle with {idle_count} schedules: {cpu:.2f}% of a core, RSS {rss:.0f} MB")
+    finally:
+        await cleanup()
+    print(f"{'':-<60}")
+    print(f"{'schedules':<28}{count:>12}")
+    print(f"{'scheduler replicas':<28}{args.replicas:>12}")
+    print(f"{'Herald drain (s)':<28}{herald_s:>12.1f}   ({count / herald_s:.0f} firings/s)")
+    print(f"{'APScheduler drain (s)':<28}{aps_s:>12.1f}")
+    print(f"{'ratio':<28}{aps_s / herald_s:>12.1f}")
+    print(f"{'Herald p99 lateness (s)':<28}{p99:>12.1f}")
+    print(f"{'idle schedules':<28}{idle_count:>12}")
+    print(f"{'idle CPU (% of a core)':<28}{cpu:>12.2f}")
+    print(f"{'idle RSS (MB)':<28}{rss:>12.0f}")
+    print(
+        f"BENCH scheduler_herd schedules={count} herald_s={herald_s:.2f} "
+        f"apscheduler_s={aps_s:.2f} ratio={aps_s / herald_s:.1f} p99_late_s={p99:.2f} "
+        f"idle_cpu_pct={cpu:.2f} idle_rss_mb={rss:.0f} replicas={args.replicas}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

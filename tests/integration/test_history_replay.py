@@ -1,0 +1,146 @@
+"""The history rebuilt from `delivery.status` equals the one the scheduler keeps live."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.scheduler.firing import run_details
+from shared import history_store, replay
+from shared.kafka import publish_many
+from shared.messages import DeliveryStatus, RecipientOutcome, RecipientResult, RunStatus
+from shared.mongo import Document
+from shared.schedule_spec import ScheduleSpec
+from shared.service import build_runtime
+from shared.settings import Settings
+from tests.helpers import ServiceProcess, wait_until
+
+pytestmark = pytest.mark.integration
+
+SPEC = ScheduleSpec.model_validate(
+    {
+        "name": "Brief",
+        "report": {"id": "campaign_summary"},
+        "frequency": "daily",
+        "recipients": ["a@example.com", "b@example.com"],
+    }
+)
+
+
+def _status(
+    run_id: str,
+    tenant_id: str,
+    t0: datetime,
+    status: RunStatus,
+    attempt: int,
+    seconds: int,
+    **more: object,
+) -> DeliveryStatus:
+    return DeliveryStatus.model_validate(
+        {
+            "tenant_id": tenant_id,
+            "schedule_id": run_id.split("@")[0],
+            "run_id": run_id,
+            "attempt": attempt,
+            "status": status,
+            "stage": "mailer",
+            "scheduled_for": t0,
+            "occurred_at": t0 + timedelta(seconds=seconds),
+            **more,
+        }
+    )
+
+
+def _lives(runs: int) -> list[DeliveryStatus]:
+    """Runs that are delivered, retried then delivered, failed, or skipped."""
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    accepted_a = RecipientResult(address="a@example.com", outcome=RecipientOutcome.ACCEPTED)
+    accepted_b = RecipientResult(address="b@example.com", outcome=RecipientOutcome.ACCEPTED)
+    refused_b = RecipientResult(
+        address="b@example.com", outcome=RecipientOutcome.REFUSED_TRANSIENT, smtp_code=451
+    )
+    events: list[DeliveryStatus] = []
+    for n in range(runs):
+        run_id = f"s{n % 4}@r{n}"
+        tenant = "acme" if n % 3 else "globex"
+        details = run_details(run_id, SPEC, "UTC", t0)
+        kind = n % 4
+        if kind == 3:
+            events.append(_status(run_id, tenant, t0, RunStatus.SKIPPED, 1, 0, reason="missed"))
+            continue
+        events += [
+            _status(run_id, tenant, t0, RunStatus.DUE, 1, 0, run=details),
+            _status(run_id, tenant, t0, RunStatus.RENDERED, 1, 2, artifact_id=f"{run_id}/csv"),
+        ]
+        if kind == 0:
+            events.append(
+                _status(run_id, tenant, t0, RunStatus.DELIVERED, 1, 3, recipients=[accepted_a])
+            )
+        elif kind == 1:
+            retry_at = t0 + timedelta(minutes=1)
+            again = details.model_copy(update={"attempt": 2})
+            events += [
+                _status(
+                    run_id,
+                    tenant,
+                    t0,
+                    RunStatus.PENDING_RETRY,
+                    1,
+                    3,
+                    recipients=[accepted_a, refused_b],
+                    next_attempt_at=retry_at,
+                ),
+                _status(run_id, tenant, t0, RunStatus.DUE, 2, 60, run=again),
+                _status(run_id, tenant, t0, RunStatus.DELIVERED, 2, 63, recipients=[accepted_b]),
+            ]
+        else:
+            events.append(
+                _status(run_id, tenant, t0, RunStatus.FAILED, 1, 3, reason="550 no such user")
+            )
+    return events
+
+
+async def test_replaying_the_log_rebuilds_the_live_history(
+    topics_ready: Settings, db: AsyncDatabase[Document], log_dir: Path
+) -> None:
+    settings = topics_ready
+    events = _lives(40)
+    shuffled = events + random.Random(5).sample(events, 20)  # redeliveries too
+    random.Random(6).shuffle(shuffled)
+    scheduler = ServiceProcess("scheduler", settings, log_dir)
+    await scheduler.wait_started()
+    runtime = build_runtime("probe", settings)
+    await runtime.broker.start()
+    try:
+        await publish_many(runtime.broker, runtime.topics, shuffled)
+        live = db[history_store.RUNS]
+
+        async def projected() -> bool:
+            stored = [doc async for doc in live.find({}, {"events.event_id": 1})]
+            return sum(len(doc["events"]) for doc in stored) == len(events)
+
+        await wait_until(projected, 60, "the scheduler to project every event")
+    finally:
+        await runtime.broker.stop()
+        scheduler.stop()
+
+    rebuilt = db["runs_rebuilt"]
+    applied, rejected = await replay.rebuild(settings, rebuilt)
+    assert applied == len(shuffled)
+    assert rejected == []
+    live_docs = {doc["_id"]: doc async for doc in db[history_store.RUNS].find({}, {"rev": 0})}
+    rebuilt_docs = {doc["_id"]: doc async for doc in rebuilt.find({}, {"rev": 0})}
+    assert len(live_docs) == 40
+    assert rebuilt_docs == live_docs
+    statuses = sorted(doc["status"] for doc in live_docs.values())
+    assert statuses.count("delivered") == 20
+    assert statuses.count("failed") == 10
+    assert statuses.count("skipped") == 10
+
+    only_globex = db["runs_globex"]
+    await replay.rebuild(settings, only_globex, tenant_id="globex")
+    assert {doc["tenant_id"] async for doc in only_globex.find({})} == {"globex"}
