@@ -35,12 +35,15 @@ async def read_events(
     """
     topic = Topics(settings.kafka.topic_prefix).delivery_status
     consumer = AIOKafkaConsumer(
-        **client_options(settings.kafka), group_id=None, enable_auto_commit=False
+        topic,
+        **client_options(settings.kafka),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in await _partitions(consumer, topic)]
-        consumer.assign(partitions)
+        partitions = sorted(await assigned_partitions(consumer, topic))
         ends = await consumer.end_offsets(partitions)
         if since is None:
             await consumer.seek_to_beginning(*partitions)
@@ -67,12 +70,11 @@ async def read_events(
         await consumer.stop()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    for _ in range(50):
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return set(found)
-        await consumer.topics()  # refreshes the metadata
+async def assigned_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[TopicPartition]:
+    """Without a group, the consumer takes every partition once it has the topic's metadata."""
+    for _ in range(100):
+        if assigned := consumer.assignment():
+            return set(assigned)
         await asyncio.sleep(0.1)
     raise RuntimeError(f"topic {topic} not found")
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from shared.kafka import client_options
+from shared.replay import assigned_partitions
 from shared.settings import Settings
 from tests.infra import REPO
 
@@ -143,11 +144,7 @@ async def read_topic(
     await consumer.start()
     try:
         deadline = time.monotonic() + timeout_s
-        while not consumer.assignment():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no partitions of {topic} assigned in {timeout_s} s")
-            await asyncio.sleep(0.1)
-        partitions = sorted(consumer.assignment())
+        partitions = sorted(await assigned_partitions(consumer, topic))
         ends = await consumer.end_offsets(partitions)
         records: list[ConsumerRecord[bytes, bytes]] = []
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
