@@ -21,7 +21,7 @@ from services.mailer.compose import message_id
 from shared import demo, history_store
 from shared.artifacts import ArtifactStore
 from shared.client import HeraldClient
-from shared.messages import CreateSchedule, RunNow, RunStatus
+from shared.messages import CreateSchedule, RunNow, RunStatus, SendTestEmail
 from shared.mongo import Document
 from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
 from shared.settings import Settings
@@ -70,6 +70,21 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
             return record if record and record.status is RunStatus.DELIVERED else None
 
         record = await wait_until(delivered, 90, f"run {run_id} to be delivered")
+
+        # The SMTP check: a small test report through renderer and mailer, into the history.
+        tester = recipient.replace("@", ".check@")
+        async with HeraldClient(settings) as herald:
+            checked = await herald.send(
+                SendTestEmail(tenant_id="acme", schedule_id="smtp-test", recipients=[tester])
+            )
+        test_run = checked.run_id
+        assert test_run is not None
+
+        async def test_delivered() -> history_store.history.RunRecord | None:
+            found = await history_store.get_run(runs, "acme", test_run)
+            return found if found and found.status is RunStatus.DELIVERED else None
+
+        test_record = await wait_until(test_delivered, 90, "the test email to be delivered")
     finally:
         for service in services:
             service.stop()
@@ -101,6 +116,11 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
     assert attachments[0].get_content_type() == "text/csv"
     payload = attachments[0].get_payload(decode=True)
     assert payload == stored
+    assert test_record.test
+    assert test_record.recipients[0].smtp_code == 250
+    (test_mail,) = mailpit.to(tester)
+    assert "Herald test email" in test_mail["Subject"]
+
     rows = list(csv.reader(io.StringIO(stored.decode())))
     assert rows[0][0] == "Campaign"
     assert {row[0] for row in rows[1:]} <= set(demo.CAMPAIGNS)
