@@ -202,8 +202,10 @@ async def test_stuck_and_retried_runs_fire_again_as_the_next_attempt(
                 await history_store.get_run(runs, "acme", run_id)
                 for run_id in (stuck.run_id, retried.run_id)
             ]
-            return all(r is not None and r.attempt == 2 for r in records)
+            return all(r is not None and r.attempt >= 2 for r in records)
 
+        # Nothing renders these runs, so each attempt gets stuck in turn: only
+        # the second attempt's timing is checked.
         await wait_until(second_attempts, 90, "both runs to be fired as attempt 2")
     finally:
         await runtime.broker.stop()
@@ -214,15 +216,15 @@ async def test_stuck_and_retried_runs_fire_again_as_the_next_attempt(
             await read_topic(settings, Topics(settings.kafka.topic_prefix).report_due)
         )
     }
-    assert set(fired) == {(stuck.run_id, 2), (retried.run_id, 2)}
+    assert {(stuck.run_id, 2), (retried.run_id, 2)} <= set(fired)
     assert fired[(retried.run_id, 2)]["recipients"] == ["ops@example.com"]
+
+    def due_at(record: history_store.history.RunRecord | None, attempt: int) -> datetime:
+        assert record is not None
+        (event,) = [e for e in record.events if e.attempt == attempt and e.status is RunStatus.DUE]
+        return event.occurred_at
+
     retry_record = await history_store.get_run(db[history_store.RUNS], "acme", retried.run_id)
-    assert retry_record is not None
-    due_again = [e for e in retry_record.events if e.attempt == 2]
-    assert due_again[0].occurred_at >= retry_at
+    assert due_at(retry_record, 2) >= retry_at
     stuck_record = await history_store.get_run(db[history_store.RUNS], "acme", stuck.run_id)
-    assert stuck_record is not None
-    assert stuck_record.status is RunStatus.DUE
-    assert stuck_record.events[-1].occurred_at - stuck_record.events[0].occurred_at >= timedelta(
-        seconds=4
-    )
+    assert due_at(stuck_record, 2) - due_at(stuck_record, 1) >= timedelta(seconds=4)
