@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -26,14 +26,10 @@ from shared.settings import Settings
 from shared.topics import Topics
 
 
-async def read_events(
-    settings: Settings, since: datetime | None = None
-) -> AsyncIterator[DeliveryStatus | tuple[bytes, str]]:
-    """Every event on `delivery.status` up to its end when the read began.
-
-    Yields the event, or (raw bytes, error) for a record that is not one.
-    """
-    topic = Topics(settings.kafka.topic_prefix).delivery_status
+async def read_records(
+    settings: Settings, topic: str, since: datetime | None = None
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record of a topic, from its start or `since`, up to its end when the read began."""
     consumer = AIOKafkaConsumer(
         topic,
         **client_options(settings.kafka),
@@ -43,7 +39,7 @@ async def read_events(
     )
     await consumer.start()
     try:
-        partitions = sorted(await assigned_partitions(consumer, topic))
+        partitions = sorted(await _assigned_partitions(consumer, topic))
         ends = await consumer.end_offsets(partitions)
         if since is None:
             await consumer.seek_to_beginning(*partitions)
@@ -59,18 +55,26 @@ async def read_events(
             batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)
             for tp, records in batch.items():
                 for record in records:
-                    if record.offset >= ends[tp]:
-                        continue
-                    try:
-                        yield DeliveryStatus.model_validate_json(record.value)
-                    except ValidationError as exc:
-                        yield (record.value, str(exc))
+                    if record.offset < ends[tp]:
+                        yield record
             remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
     finally:
         await consumer.stop()
 
 
-async def assigned_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[TopicPartition]:
+async def read_events(
+    settings: Settings, since: datetime | None = None
+) -> AsyncIterator[DeliveryStatus | tuple[bytes, str]]:
+    """Every event on `delivery.status`; (raw bytes, error) for a record that is not one."""
+    topic = Topics(settings.kafka.topic_prefix).delivery_status
+    async for record in read_records(settings, topic, since):
+        try:
+            yield DeliveryStatus.model_validate_json(record.value)
+        except ValidationError as exc:
+            yield (record.value, str(exc))
+
+
+async def _assigned_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[TopicPartition]:
     """Without a group, the consumer takes every partition once it has the topic's metadata."""
     for _ in range(100):
         if assigned := consumer.assignment():

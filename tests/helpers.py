@@ -15,10 +15,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import ConsumerRecord
 
-from shared.kafka import client_options
-from shared.replay import assigned_partitions
+from shared.replay import read_records
 from shared.settings import Settings
 from tests.infra import REPO
 
@@ -134,25 +133,11 @@ async def read_topic(
     settings: Settings, topic: str, timeout_s: float = 10.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record on a topic from its start, read without a consumer group."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        **client_options(settings.kafka),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
+
+    async def read_all() -> list[ConsumerRecord[bytes, bytes]]:
+        return [record async for record in read_records(settings, topic)]
+
     try:
-        deadline = time.monotonic() + timeout_s
-        partitions = sorted(await assigned_partitions(consumer, topic))
-        ends = await consumer.end_offsets(partitions)
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"could not read {topic} to its end in {timeout_s} s")
-            batch = await consumer.getmany(timeout_ms=500)
-            for part in batch.values():
-                records.extend(part)
-        return records
-    finally:
-        await consumer.stop()
+        return await asyncio.wait_for(read_all(), timeout_s)
+    except TimeoutError as exc:
+        raise AssertionError(f"could not read {topic} to its end in {timeout_s} s") from exc
