@@ -69,7 +69,8 @@ class ArtifactStore:
 
         `late_metadata` is read once the stream is consumed (a row count, say).
         """
-        await self._db[f"{BUCKET}.chunks"].delete_many({"files_id": file_id})
+        # A retry replaces whatever an earlier, interrupted attempt left under this id.
+        await self.delete(file_id)
         digest = hashlib.sha256()
         size = 0
         upload = self._bucket.open_upload_stream_with_id(file_id, filename)
@@ -96,6 +97,11 @@ class ArtifactStore:
         return StoredArtifact(
             file_id, filename, content_type, size, digest.hexdigest(), full_metadata
         )
+
+    async def delete(self, file_id: str) -> None:
+        """Remove an artifact and its chunks; a missing one is not an error."""
+        await self._db[f"{BUCKET}.files"].delete_one({"_id": file_id})
+        await self._db[f"{BUCKET}.chunks"].delete_many({"files_id": file_id})
 
     async def read(self, file_id: str) -> bytes:
         stream = await self._bucket.open_download_stream(file_id)

@@ -8,16 +8,29 @@ import sys
 import time
 import uuid
 from collections.abc import Coroutine
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from shared import demo, history_store
+from shared.cli_data import data_app
+from shared.cli_reports import reports_app
+from shared.cli_support import print_invalid
 from shared.client import CommandRejectedError, HeraldClient, HeraldUnavailable
 from shared.history import FINAL_STATUSES, RunRecord
 from shared.kafka import ensure_topics
@@ -31,6 +44,8 @@ topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data and a demo delivery.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(demo_app, name="demo")
+app.add_typer(data_app, name="data")
+app.add_typer(reports_app, name="reports")
 
 console = Console()
 T = TypeVar("T")
@@ -62,31 +77,112 @@ def topics_create() -> None:
 
 @demo_app.command("seed")
 def demo_seed(
-    calls: Annotated[int, typer.Option(help="How many calls to generate.")] = 5000,
-    days: Annotated[int, typer.Option(help="Spread over this many days before today.")] = 45,
+    calls: Annotated[int, typer.Option(min=0, help="How many calls to generate.")] = 20_000,
+    days: Annotated[
+        int, typer.Option(min=1, help="Spread over this many local days before today.")
+    ] = 45,
     tenant: Annotated[str, typer.Option(help="Tenant to seed.")] = demo.DEMO_TENANT,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same seed and size give the same data.")
+    ] = demo.DEFAULT_SEED,
 ) -> None:
-    """Write a deterministic demo dataset (replaces the tenant's demo calls).
+    """Write the deterministic demo dataset, replacing the tenant's calls, sessions and dimensions.
 
-    Example: herald demo seed --calls 20000
+    Times are in the data zone (HERALD_REPORTS__DATA_TIMEZONE, else HERALD_DEFAULT_TIMEZONE).
+
+    Example: herald demo seed --calls 1000000 --days 60
+    """
+    settings = Settings()
+    zone = settings.data_zone
+    started = time.monotonic()
+    columns = (
+        TextColumn("seeding {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(repr(tenant), total=calls)
+
+        async def seed_all() -> int:
+            client = connect(settings, "herald-cli")
+            try:
+                return await demo.seed(
+                    database(client, settings),
+                    tenant_id=tenant,
+                    calls=calls,
+                    days=days,
+                    anchor=datetime.now(zone).date(),
+                    random_seed=seed,
+                    zone=zone,
+                    progress=lambda done: bar.update(task, completed=done),
+                )
+            finally:
+                await client.close()
+
+        written = _run(seed_all())
+    elapsed = time.monotonic() - started
+    console.print(
+        f"seeded {written:,} calls over {days} days for tenant {tenant!r} (times in {zone.key}) "
+        f"in {elapsed:.1f} s: {written / elapsed:,.0f} calls/s"
+    )
+
+
+@demo_app.command("schedules")
+def demo_schedules(
+    to: Annotated[list[str], typer.Option("--to", help="Recipient address (repeatable).")],
+    tenant: Annotated[str, typer.Option(help="Tenant of the schedules.")] = demo.DEMO_TENANT,
+    report_format: Annotated[
+        ReportFormat | None,
+        typer.Option("--format", help="Send every schedule in this format instead of its own."),
+    ] = None,
+) -> None:
+    """Create the five common schedules of the product documentation (needs the scheduler).
+
+    Morning Brief, Weekly Scorecard, Monthly Executive, Compliance Audit and Revenue
+    Review. Their ids are `<tenant>-<name>`, so running it again reports those that exist.
+
+    Example: herald demo schedules --to ops@example.com
     """
 
-    async def seed() -> int:
-        settings = Settings()
-        client = connect(settings, "herald-cli")
-        try:
-            return await demo.seed(
-                database(client, settings),
-                tenant_id=tenant,
-                calls=calls,
-                days=days,
-                anchor=date.today(),
-            )
-        finally:
-            await client.close()
+    async def create(specs: dict[str, ScheduleSpec]) -> list[tuple[str, ScheduleSpec, str, bool]]:
+        outcomes = []
+        async with HeraldClient(Settings()) as herald:
+            for name, spec in specs.items():
+                schedule_id = f"{tenant}-{name}"
+                command = CreateSchedule(tenant_id=tenant, schedule_id=schedule_id, spec=spec)
+                try:
+                    accepted = await herald.send(command)
+                except CommandRejectedError as exc:
+                    fine = all(error.code == "exists" for error in exc.errors)
+                    outcome = (
+                        "already exists" if fine else f"[red]rejected:[/red] {escape(str(exc))}"
+                    )
+                else:
+                    fine, when = True, accepted.next_run_at
+                    outcome = f"created, first run {when:%Y-%m-%d %H:%M %Z}" if when else "created"
+                outcomes.append((schedule_id, spec, outcome, fine))
+        return outcomes
 
-    written = _run(seed())
-    console.print(f"seeded {written} calls for tenant {tenant!r}")
+    try:
+        outcomes = _run(create(demo.schedules(to, report_format)))
+    except ValidationError as exc:
+        print_invalid(exc)
+        raise typer.Exit(2) from exc
+    except TimeoutError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    weekdays = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+    table = Table("schedule", "report", "when", "format", "outcome")
+    for schedule_id, spec, outcome, _fine in outcomes:
+        every = spec.frequency.value if spec.weekday is None else weekdays[spec.weekday]
+        when = f"{every} {spec.time_of_day:%H:%M}"
+        table.add_row(schedule_id, spec.report.id, when, spec.format.value, outcome)
+    console.print(table)
+    if not all(fine for *_, fine in outcomes):
+        raise typer.Exit(1)
 
 
 async def _wait_for_run(

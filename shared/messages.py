@@ -201,6 +201,18 @@ class ReportDue(Envelope):
     run: RunDetails
 
 
+class ArtifactRef(BaseModel):
+    """A further file the email carries (the full data of a capped PDF or HTML report)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    artifact_id: str
+    filename: str
+    content_type: str
+    size: int = Field(ge=0)
+    sha256: str
+
+
 class ReportRendered(Envelope):
     type: Literal["ReportRendered"] = "ReportRendered"
     run: RunDetails
@@ -216,6 +228,8 @@ class ReportRendered(Envelope):
     html_artifact_id: str | None = None
     #: Above the mail attachment limit: the mailer links instead of attaching.
     too_large_to_attach: bool = False
+    #: Attached after the artifact (for a capped PDF or HTML report: the full CSV).
+    companions: list[ArtifactRef] = Field(default_factory=list)
 
 
 class RunStatus(enum.StrEnum):

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.catalog import STANDARD_REPORTS, TEST_REPORT_ID
+from shared.catalog import STANDARD_REPORTS, TEST_REPORT_ID, unaccepted_filters
 
 MAX_RECIPIENTS = 1000
 
@@ -191,6 +191,11 @@ class ScheduleSpec(_Strict):
             raise ValueError("custom schedules need both cron and window")
         if self.frequency is not Frequency.CUSTOM and (self.cron or self.window):
             raise ValueError("cron and window are only for custom schedules")
+        if self.report.kind == "standard":
+            campaigns, agents = bool(self.filters.campaign_ids), bool(self.filters.agent_ids)
+            reasons = unaccepted_filters(self.report.id, campaigns, agents)
+            if reasons:
+                raise ValueError("; ".join(reasons))
         return self
 
 

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
 
 
 class KafkaSecurity(enum.StrEnum):
@@ -68,6 +77,13 @@ class BrandingSettings(BaseModel):
     logo_url: str | None = None
     logo_file: Path | None = None
     platform_base_url: str = "http://127.0.0.1:8080"
+    #: Where the platform serves Herald's artifacts (GridFS bucket `artifacts`) by id,
+    #: for files too large to attach; default `<platform_base_url>/herald/artifacts`.
+    artifact_base_url: str | None = None
+
+    def artifact_url(self, artifact_id: str) -> str:
+        base = self.artifact_base_url or f"{self.platform_base_url.rstrip('/')}/herald/artifacts"
+        return f"{base.rstrip('/')}/{quote(artifact_id, safe='')}"
 
 
 class RetrySettings(BaseModel):
@@ -90,6 +106,57 @@ class SchedulerSettings(BaseModel):
     concurrency: int = Field(default=4, ge=1)
 
 
+class RendererSettings(BaseModel):
+    #: Rows of an inline HTML table; above it a note, and the full CSV travels along.
+    html_max_rows: int = Field(default=500, ge=1)
+    #: Above this many rows a PDF holds the first rows and a note; the full CSV travels along.
+    pdf_max_rows: int = Field(default=2000, ge=1)
+    #: Artifacts larger than this are linked from the email instead of attached.
+    attachment_limit_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    #: PDF worker processes; each is replaced after `renders_per_worker` renders.
+    pdf_workers: int = Field(default=2, ge=1)
+    renders_per_worker: int = Field(default=50, ge=1)
+    #: A PDF render running longer is killed and retried later as a transient failure.
+    render_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class ReportSourceKind(enum.StrEnum):
+    MONGO = "mongo"
+    HTTP = "http"
+
+
+class HttpSourceSettings(BaseModel):
+    """The platform's own report endpoint, for platforms that compute reports themselves."""
+
+    url: str | None = None
+    #: Sent as `Authorization: Bearer ...` when set.
+    token: SecretStr | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+    #: Further attempts on a timeout, connection error or 5xx, with doubling delays.
+    retries: int = Field(default=2, ge=0)
+    retry_base_s: float = Field(default=0.5, ge=0)
+
+
+class ReportSettings(BaseModel):
+    source: ReportSourceKind = ReportSourceKind.MONGO
+    #: Zone the calls' local day and hour are recorded in; None means default_timezone.
+    data_timezone: str | None = None
+    #: Whole days are read from the daily roll-ups; off, every report groups raw calls.
+    use_rollups: bool = True
+    http: HttpSourceSettings = HttpSourceSettings()
+
+    @field_validator("data_timezone")
+    @classmethod
+    def _known_data_zone(cls, value: str | None) -> str | None:
+        return None if value is None else _known_zone(value)
+
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> ReportSettings:
+        if self.source is ReportSourceKind.HTTP and not self.http.url:
+            raise ValueError("the http report source needs HERALD_REPORTS__HTTP__URL")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HERALD_",
@@ -104,15 +171,16 @@ class Settings(BaseSettings):
     branding: BrandingSettings = BrandingSettings()
     retry: RetrySettings = RetrySettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    reports: ReportSettings = ReportSettings()
+    renderer: RendererSettings = RendererSettings()
     default_timezone: str = "UTC"
-    #: Row cap for inline tables; full data is always in the artifact.
-    html_max_rows: int = Field(default=500, ge=1)
 
     @field_validator("default_timezone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
+    def _known_default_zone(cls, value: str) -> str:
+        return _known_zone(value)
+
+    @property
+    def data_zone(self) -> ZoneInfo:
+        """The zone calls are recorded in: local days and hours of the report data."""
+        return ZoneInfo(self.reports.data_timezone or self.default_timezone)

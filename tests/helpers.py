@@ -41,6 +41,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HERALD_SCHEDULER__TICK_S": str(settings.scheduler.tick_s),
         "HERALD_SCHEDULER__STUCK_AFTER_S": str(settings.scheduler.stuck_after_s),
         "HERALD_SCHEDULER__LEASE_TTL_S": str(settings.scheduler.lease_ttl_s),
+        "HERALD_RENDERER__PDF_MAX_ROWS": str(settings.renderer.pdf_max_rows),
+        "HERALD_RENDERER__HTML_MAX_ROWS": str(settings.renderer.html_max_rows),
+        "HERALD_RENDERER__PDF_WORKERS": str(settings.renderer.pdf_workers),
+        "HERALD_RENDERER__ATTACHMENT_LIMIT_BYTES": str(settings.renderer.attachment_limit_bytes),
     }
 
 

@@ -14,11 +14,12 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
-from shared.messages import DataWindow, ReportRendered
+from shared.messages import ReportRendered
+from shared.run_text import period_text, platform_link
 from shared.settings import BrandingSettings
 
 _templates = Environment(
@@ -40,6 +41,20 @@ class Attachment:
     data: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Contents:
+    """What the email carries besides its text: files, an inline table, or links to files.
+
+    Files above the attachment limit travel as links (`linked`: name and URL);
+    an `html` run's table is placed in the body (`inline_html`, already escaped
+    by the renderer, which produced it from the report with autoescaping).
+    """
+
+    attached: tuple[Attachment, ...] = ()
+    linked: tuple[tuple[str, str], ...] = ()
+    inline_html: str | None = None
+
+
 def _header_safe(value: str, what: str) -> str:
     if "\r" in value or "\n" in value:
         raise HeaderInjection(f"{what} contains a line break: {value!r}")
@@ -52,31 +67,16 @@ def message_id(run_id: str, recipient: str, from_address: str) -> str:
     return f"<{digest}.herald@{domain}>"
 
 
-def period_text(window: DataWindow) -> str:
-    """Local dates of a half-open window: `2026-11-26` or `2026-11-20 to 2026-11-26`."""
-    first, last = window.local_dates()
-    if first == last:
-        return first.isoformat()
-    return f"{first.isoformat()} to {last.isoformat()}"
-
-
-def platform_link(rendered: ReportRendered, branding: BrandingSettings) -> str:
-    run = rendered.run
-    query: list[tuple[str, str]] = [
-        ("start", run.window.start.isoformat()),
-        ("end", run.window.end.isoformat()),
-        ("tz", run.window.timezone),
-    ]
-    query += [("campaign", c) for c in run.filters.campaign_ids]
-    query += [("agent", a) for a in run.filters.agent_ids]
-    base = branding.platform_base_url.rstrip("/")
-    return f"{base}/reports/{run.report.kind}/{run.report.id}?{urlencode(query)}"
-
-
-def _summary(rendered: ReportRendered, attachment: Attachment | None) -> str:
-    rows = f"{rendered.rows} row{'s' if rendered.rows != 1 else ''}"
-    if attachment is not None:
-        return f"The report ({rows}) is attached as {attachment.filename}."
+def _summary(rendered: ReportRendered, contents: Contents) -> str:
+    rows = f"{rendered.rows:,} row{'s' if rendered.rows != 1 else ''}"
+    names = [a.filename for a in contents.attached] + [name for name, _ in contents.linked]
+    if contents.inline_html is not None:
+        extra = f" The full data is attached as {', '.join(names)}." if names else ""
+        return f"The report ({rows}) is below.{extra}"
+    if contents.linked:
+        return f"The report ({rows}) is too large to attach; download it from the links below."
+    if names:
+        return f"The report ({rows}) is attached as {', '.join(names)}."
     return f"The report ({rows}) is available in the platform."
 
 
@@ -86,7 +86,7 @@ def compose(
     *,
     branding: BrandingSettings,
     from_address: str,
-    attachment: Attachment | None,
+    contents: Contents,
     now: datetime,
 ) -> EmailMessage:
     run = rendered.run
@@ -98,8 +98,10 @@ def compose(
         "period": period,
         "timezone": run.window.timezone,
         "filters_summary": rendered.filters_summary,
-        "summary": _summary(rendered, attachment),
-        "link": platform_link(rendered, branding),
+        "summary": _summary(rendered, contents),
+        "inline_html": Markup(contents.inline_html or ""),
+        "links": contents.linked,
+        "link": platform_link(rendered.run, branding),
         "schedule_name": run.schedule_name,
     }
     message = EmailMessage()
@@ -116,7 +118,7 @@ def compose(
     message.add_alternative(
         _templates.get_template("email.html.j2").render(context), subtype="html"
     )
-    if attachment is not None:
+    for attachment in contents.attached:
         maintype, _, subtype = attachment.content_type.partition(";")[0].strip().partition("/")
         message.add_attachment(
             attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename

@@ -9,6 +9,7 @@ from services.mailer.store import Ledger
 from shared.artifacts import ArtifactStore
 from shared.kafka import publish
 from shared.messages import (
+    ArtifactRef,
     DeliveryStatus,
     RecipientOutcome,
     RecipientResult,
@@ -28,13 +29,34 @@ class Mailer:
         self._ledger = Ledger(runtime.db)
         self._artifacts = ArtifactStore(runtime.db)
 
+    async def _contents(self, rendered: ReportRendered) -> compose.Contents:
+        """The run's files as attachments, or as links when together they are too large."""
+        inline = rendered.html_artifact_id
+        primary = ArtifactRef(
+            artifact_id=rendered.artifact_id,
+            filename=rendered.filename,
+            content_type=rendered.content_type,
+            size=rendered.size,
+            sha256=rendered.sha256,
+        )
+        files = [ref for ref in (primary, *rendered.companions) if ref.artifact_id != inline]
+        inline_html = None
+        if inline is not None:
+            inline_html = (await self._artifacts.read(inline)).decode()
+        if rendered.too_large_to_attach:
+            branding = self._rt.settings.branding
+            links = tuple((f.filename, branding.artifact_url(f.artifact_id)) for f in files)
+            return compose.Contents(linked=links, inline_html=inline_html)
+        attached = []
+        for ref in files:
+            data = await self._artifacts.read(ref.artifact_id)
+            attached.append(compose.Attachment(ref.filename, ref.content_type, data))
+        return compose.Contents(attached=tuple(attached), inline_html=inline_html)
+
     async def deliver(self, rendered: ReportRendered) -> DeliveryStatus:
         run = rendered.run
         settings = self._rt.settings
-        attachment = None
-        if not rendered.too_large_to_attach:
-            data = await self._artifacts.read(rendered.artifact_id)
-            attachment = compose.Attachment(rendered.filename, rendered.content_type, data)
+        contents = await self._contents(rendered)
         results: list[RecipientResult] = []
         for recipient in run.recipients:
             earlier = await self._ledger.accepted(run.run_id, recipient)
@@ -46,7 +68,7 @@ class Mailer:
                 recipient,
                 branding=settings.branding,
                 from_address=settings.smtp.from_address,
-                attachment=attachment,
+                contents=contents,
                 now=utcnow(),
             )
             result = await smtp.send(settings.smtp, message, recipient)

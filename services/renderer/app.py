@@ -1,14 +1,32 @@
-"""Wires the renderer: settings, broker, GridFS artifacts, the `report.due` subscriber."""
+"""Wires the renderer: settings, broker, report source, GridFS artifacts, the subscriber."""
 
 from __future__ import annotations
 
 from faststream import FastStream
 
 from services.renderer import handlers
+from services.renderer.pool import PdfPool
+from services.renderer.render import Renderer
+from services.renderer.sources import source_for
+from shared.artifacts import ArtifactStore
 from shared.service import build_runtime, make_app
 
 
 def create_app() -> FastStream:
     runtime = build_runtime("renderer")
-    handlers.register(runtime)
-    return make_app(runtime)
+    settings = runtime.settings
+    source = source_for(settings, runtime.db)
+    pool = PdfPool(
+        settings.renderer.pdf_workers,
+        settings.renderer.renders_per_worker,
+        settings.renderer.render_timeout_s,
+    )
+    handlers.register(runtime, Renderer(source, ArtifactStore(runtime.db), pool, settings))
+    app = make_app(runtime)
+
+    @app.after_shutdown
+    async def _close() -> None:
+        await source.close()
+        pool.close()
+
+    return app

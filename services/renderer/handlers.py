@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from services.renderer import render
-from services.renderer.reports.model import ReportUnavailable
+from services.renderer.reports.model import ReportUnavailable, SourceUnavailable
 from shared.artifacts import ArtifactStore, StoredArtifact
 from shared.kafka import publish
-from shared.messages import ReportDue, ReportRendered, RunStatus
+from shared.messages import ArtifactRef, ReportDue, ReportRendered, RunDetails, RunStatus
 from shared.run_events import failure_event, status_event
+from shared.schedule_spec import ReportFormat
 from shared.service import Runtime
 
 log = logging.getLogger("herald.renderer")
 
 
-def _rendered(due: ReportDue, artifact: StoredArtifact) -> ReportRendered:
+def _ref(artifact: StoredArtifact) -> ArtifactRef:
+    return ArtifactRef(
+        artifact_id=artifact.artifact_id,
+        filename=artifact.filename,
+        content_type=artifact.content_type,
+        size=artifact.size,
+        sha256=artifact.sha256,
+    )
+
+
+def _rendered(
+    due: ReportDue,
+    artifact: StoredArtifact,
+    companions: Sequence[StoredArtifact],
+    attachment_limit: int,
+) -> ReportRendered:
+    is_html = artifact.metadata.get("format") == ReportFormat.HTML.value
+    size = artifact.size + sum(c.size for c in companions)
     return ReportRendered(
         tenant_id=due.tenant_id,
         schedule_id=due.schedule_id,
@@ -29,43 +48,78 @@ def _rendered(due: ReportDue, artifact: StoredArtifact) -> ReportRendered:
         sha256=artifact.sha256,
         title=str(artifact.metadata.get("title", artifact.filename)),
         filters_summary=due.run.filters.summary(),
+        html_artifact_id=artifact.artifact_id if is_html else None,
+        too_large_to_attach=size > attachment_limit,
+        companions=[_ref(c) for c in companions],
     )
 
 
-def register(runtime: Runtime) -> None:
+async def _stored(
+    artifacts: ArtifactStore, run: RunDetails
+) -> tuple[StoredArtifact, list[StoredArtifact]] | None:
+    """A run rendered before (a retry, a duplicate): its artifact and companions."""
+    artifact = await artifacts.find(render.part_of(run))
+    if artifact is None:
+        return None
+    companions = []
+    for companion_id in artifact.metadata.get("companions", []):
+        companion = await artifacts.find(companion_id)
+        if companion is None:
+            return None  # half of an older render: render again
+        companions.append(companion)
+    return artifact, companions
+
+
+def register(runtime: Runtime, renderer: render.Renderer) -> None:
     artifacts = ArtifactStore(runtime.db)
+    limit = runtime.settings.renderer.attachment_limit_bytes
+
+    async def fail(due: ReportDue, exc: Exception, transient: bool) -> None:
+        log.warning(
+            "run %s of tenant %s failed (%s): %s",
+            due.run.run_id,
+            due.tenant_id,
+            "will retry" if transient else "permanent",
+            exc,
+        )
+        event = failure_event(
+            due, "renderer", transient=transient, reason=str(exc), policy=runtime.settings.retry
+        )
+        await publish(runtime.broker, runtime.topics, event)
 
     @runtime.broker.subscriber(
         runtime.topics.report_due, group_id=runtime.group_id, auto_offset_reset="earliest"
     )
     async def on_report_due(due: ReportDue) -> None:
         run = due.run
-        artifact = await artifacts.find(render.part_of(run))
-        if artifact is not None:
+        found = await _stored(artifacts, run)
+        if found is not None:
             log.info("run %s already rendered: publishing its artifact again", run.run_id)
+            artifact, companions = found
         else:
             try:
-                artifact = (
-                    await render.render(runtime.db, artifacts, due.tenant_id, due.schedule_id, run)
-                ).artifact
+                result = await renderer.render(due.tenant_id, due.schedule_id, run)
             except ReportUnavailable as exc:
-                log.warning("run %s of tenant %s failed: %s", run.run_id, due.tenant_id, exc)
-                event = failure_event(
-                    due,
-                    "renderer",
-                    transient=False,
-                    reason=str(exc),
-                    policy=runtime.settings.retry,
-                )
+                await fail(due, exc, transient=False)
+                return
+            except SourceUnavailable as exc:
+                await fail(due, exc, transient=True)
+                return
+            if result.artifact is None:
+                log.info("run %s of tenant %s: no data, skipped", run.run_id, due.tenant_id)
+                event = status_event(due, RunStatus.SKIPPED_EMPTY, "renderer")
                 await publish(runtime.broker, runtime.topics, event)
                 return
+            artifact, companions = result.artifact, list(result.companions)
             log.info(
-                "run %s of tenant %s rendered: %s, %d bytes",
+                "run %s of tenant %s rendered: %s, %d bytes, %d rows",
                 run.run_id,
                 due.tenant_id,
                 artifact.filename,
                 artifact.size,
+                result.rows,
             )
-        await publish(runtime.broker, runtime.topics, _rendered(due, artifact))
+        rendered = _rendered(due, artifact, companions, limit)
+        await publish(runtime.broker, runtime.topics, rendered)
         status = status_event(due, RunStatus.RENDERED, "renderer", artifact_id=artifact.artifact_id)
         await publish(runtime.broker, runtime.topics, status)

@@ -1,23 +1,49 @@
-"""Turns a due run into a stored artifact: the renderer's one piece of work."""
+"""Turns a due run into stored artifacts: the renderer's one piece of work.
+
+Each format is one pass over the report's rows. A PDF or HTML run keeps only
+the first rows it shows (the cap); when a table is longer, or streamed and
+possibly longer, the same pass writes the full data as a CSV companion that
+travels with the email. The primary artifact is written last and names its
+companions, so finding it means the run is completely rendered.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+import mimetypes
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
-from services.renderer.formats.csv_writer import CONTENT_TYPE, RowCounter, csv_chunks
-from services.renderer.reports import standard
-from services.renderer.reports.model import ReportUnavailable
+from services.renderer.formats import csv_writer, html, pdf
+from services.renderer.formats.cells import DisplayTable, display_row
+from services.renderer.pool import PdfPool
+from services.renderer.reports.model import (
+    Column,
+    ReportData,
+    ReportRequest,
+    Row,
+    Table,
+    rows_of,
+)
+from services.renderer.reports.source import ReportSource
 from shared.artifacts import ArtifactStore, StoredArtifact, artifact_id
 from shared.messages import DataWindow, RunDetails
-from shared.mongo import Document
+from shared.run_text import period_text, platform_link
 from shared.schedule_spec import ReportFormat
+from shared.settings import Settings
+
+#: The companion holding a capped report's full data.
+FULL_CSV = "full.csv"
 
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    artifact: StoredArtifact
+    #: None when the report was empty and the schedule skips empty reports.
+    artifact: StoredArtifact | None
+    companions: tuple[StoredArtifact, ...]
     title: str
     rows: int
 
@@ -34,29 +60,180 @@ def part_of(run: RunDetails) -> str:
     return artifact_id(run.run_id, run.format.value)
 
 
-async def render(
-    db: AsyncDatabase[Document],
-    artifacts: ArtifactStore,
-    tenant_id: str,
-    schedule_id: str,
-    run: RunDetails,
-) -> Rendered:
-    if run.format is not ReportFormat.CSV:
-        raise ReportUnavailable(f"format {run.format.value!r} is not available in this renderer")
-    report = await standard.build(db, tenant_id, run)
-    counter = RowCounter()
-    stored = await artifacts.put(
-        part_of(run),
-        filename(report.title, run.window, "csv"),
-        CONTENT_TYPE,
-        csv_chunks(report, counter),
-        {
+def _delivery_test(run: RunDetails) -> ReportData:
+    """The SMTP test email's report: it reads no data, so it proves the pipe alone."""
+    columns = (Column("check", "Check"), Column("run", "Run"), Column("at", "Sent at"))
+    row = ("SMTP delivery check", run.run_id, run.scheduled_for.isoformat())
+    return ReportData("Herald test email", (Table(columns, [row]),))
+
+
+async def report_data(source: ReportSource, tenant_id: str, run: RunDetails) -> ReportData:
+    if run.report.kind == "test":
+        return _delivery_test(run)
+    return await source.fetch(ReportRequest(tenant_id, run.report, run.window, run.filters))
+
+
+@dataclass(slots=True)
+class _Kept:
+    """One table's first rows, display-formatted, and how many it had in all."""
+
+    table: Table
+    cap: int
+    rows: list[list[str]] = field(default_factory=list)
+    total: int = 0
+
+    async def through(self) -> AsyncIterator[Row]:
+        async for row in rows_of(self.table):
+            self.total += 1
+            if len(self.rows) < self.cap:
+                self.rows.append(display_row(self.table.columns, row))
+            yield row
+
+    def display(self) -> DisplayTable:
+        totals = self.table.totals
+        shown_totals = display_row(self.table.columns, totals) if totals is not None else None
+        return DisplayTable(
+            self.table.title, self.table.columns, self.rows, shown_totals, self.total
+        )
+
+
+class Renderer:
+    def __init__(
+        self,
+        source: ReportSource,
+        artifacts: ArtifactStore,
+        pool: PdfPool | None,
+        settings: Settings,
+    ) -> None:
+        self._source = source
+        self._artifacts = artifacts
+        self._pool = pool
+        self._settings = settings
+        self._logo_uri = _data_uri(settings.branding.logo_file)
+
+    async def render(self, tenant_id: str, schedule_id: str, run: RunDetails) -> Rendered:
+        report = await report_data(self._source, tenant_id, run)
+        metadata: dict[str, Any] = {
             "run_id": run.run_id,
             "tenant_id": tenant_id,
             "schedule_id": schedule_id,
             "format": run.format.value,
             "title": report.title,
-        },
-        late_metadata=lambda: {"rows": counter.rows},
-    )
-    return Rendered(stored, report.title, counter.rows)
+        }
+        if run.format is ReportFormat.CSV:
+            return await self._csv_only(run, report, metadata)
+        cap = self._cap(run.format)
+        kept = [_Kept(table, cap) for table in report.tables]
+        companions = await self._full_csv(run, report, kept, metadata)
+        rows = sum(k.total for k in kept)
+        if rows == 0 and run.skip_if_empty:
+            return Rendered(None, (), report.title, 0)
+        tables = [k.display() for k in kept]
+        if run.format is ReportFormat.PDF:
+            body = await self._pdf(report, run, tables, cap)
+            content_type, extension = pdf.CONTENT_TYPE, "pdf"
+        else:
+            body = html.fragment(tables).encode()
+            content_type, extension = html.CONTENT_TYPE, "html"
+        stored = await self._artifacts.put(
+            part_of(run),
+            filename(report.title, run.window, extension),
+            content_type,
+            _once(body),
+            metadata | {"rows": rows, "companions": [c.artifact_id for c in companions]},
+        )
+        return Rendered(stored, companions, report.title, rows)
+
+    def _cap(self, fmt: ReportFormat) -> int:
+        renderer = self._settings.renderer
+        return renderer.pdf_max_rows if fmt is ReportFormat.PDF else renderer.html_max_rows
+
+    async def _csv_only(
+        self, run: RunDetails, report: ReportData, metadata: dict[str, Any]
+    ) -> Rendered:
+        counter = csv_writer.RowCounter()
+        stored = await self._put_csv(part_of(run), run, report, counter, metadata)
+        if counter.rows == 0 and run.skip_if_empty:
+            await self._artifacts.delete(stored.artifact_id)
+            return Rendered(None, (), report.title, 0)
+        return Rendered(stored, (), report.title, counter.rows)
+
+    async def _full_csv(
+        self, run: RunDetails, report: ReportData, kept: list[_Kept], metadata: dict[str, Any]
+    ) -> tuple[StoredArtifact, ...]:
+        """Read every row once; keep the full data as CSV only if the cap cut a table."""
+        longer = any(
+            isinstance(t.rows, Sequence) and len(t.rows) > k.cap
+            for t, k in zip(report.tables, kept, strict=True)
+        )
+        tee = ReportData(
+            report.title,
+            tuple(Table(k.table.columns, k.through(), k.table.totals, k.table.title) for k in kept),
+            report.notes,
+        )
+        if not (report.streamed or longer):
+            for table in tee.tables:
+                async for _ in rows_of(table):
+                    pass
+            return ()
+        counter = csv_writer.RowCounter()
+        part = artifact_id(run.run_id, FULL_CSV)
+        stored = await self._put_csv(part, run, tee, counter, metadata | {"format": "csv"})
+        if all(k.total <= k.cap for k in kept):
+            await self._artifacts.delete(stored.artifact_id)
+            return ()
+        return (stored,)
+
+    async def _put_csv(
+        self,
+        part: str,
+        run: RunDetails,
+        report: ReportData,
+        counter: csv_writer.RowCounter,
+        metadata: dict[str, Any],
+    ) -> StoredArtifact:
+        return await self._artifacts.put(
+            part,
+            filename(report.title, run.window, "csv"),
+            csv_writer.CONTENT_TYPE,
+            csv_writer.csv_chunks(report, counter),
+            metadata,
+            late_metadata=lambda: {"rows": counter.rows},
+        )
+
+    async def _pdf(
+        self, report: ReportData, run: RunDetails, tables: list[DisplayTable], cap: int
+    ) -> bytes:
+        if self._pool is None:
+            raise RuntimeError("this renderer has no PDF pool")
+        notes = list(report.notes)
+        if any(t.total > t.shown for t in tables):
+            notes.append(
+                f"This PDF shows the first {cap:,} rows of each table; "
+                "the full data is attached as CSV."
+            )
+        branding = self._settings.branding
+        heading = pdf.Heading(
+            platform_name=branding.platform_name,
+            logo_uri=self._logo_uri,
+            link=platform_link(run, branding),
+            title=report.title,
+            period=period_text(run.window),
+            timezone=run.window.timezone,
+            filters=run.filters.summary(),
+            generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            notes=tuple(notes),
+        )
+        return await self._pool.render(pdf.compose(heading, tables))
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+def _data_uri(path: Path | None) -> str | None:
+    """The logo embedded in the PDF: WeasyPrint then never reaches out to a server."""
+    if path is None:
+        return None
+    content_type = mimetypes.guess_type(path.name)[0] or "image/png"
+    return f"data:{content_type};base64,{base64.b64encode(path.read_bytes()).decode()}"

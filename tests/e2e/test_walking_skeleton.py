@@ -123,5 +123,8 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
 
     rows = list(csv.reader(io.StringIO(stored.decode())))
     assert rows[0][0] == "Campaign"
-    assert {row[0] for row in rows[1:]} <= set(demo.CAMPAIGNS)
-    assert len(rows) > 1
+    *campaigns, totals = rows[1:]
+    assert campaigns
+    assert {row[0] for row in campaigns} <= set(demo.CAMPAIGNS)
+    assert totals[0] == "Total"
+    assert int(totals[1]) == sum(int(row[1]) for row in campaigns)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from services.mailer.compose import Attachment, HeaderInjection, compose, message_id
+from services.mailer.compose import Attachment, Contents, HeaderInjection, compose, message_id
 from shared.messages import DataWindow, ReportRendered, RunDetails
 from shared.schedule_spec import Filters, ReportFormat, ReportRef
 from shared.settings import BrandingSettings
@@ -64,8 +64,12 @@ def test_the_email_parses_back_with_its_parts_and_headers() -> None:
         "ops@example.com",
         branding=BRANDING,
         from_address=FROM,
-        attachment=Attachment(
-            "campaign-summary_2026-11-20_2026-11-26.csv", "text/csv; charset=utf-8", data
+        contents=Contents(
+            attached=(
+                Attachment(
+                    "campaign-summary_2026-11-20_2026-11-26.csv", "text/csv; charset=utf-8", data
+                ),
+            )
         ),
         now=datetime(2026, 11, 27, 8, 1, tzinfo=UTC),
     )
@@ -115,6 +119,48 @@ def test_line_breaks_never_reach_a_header(title: str, recipient: str) -> None:
             recipient,
             branding=BRANDING,
             from_address=FROM,
-            attachment=None,
+            contents=Contents(),
             now=datetime(2026, 11, 27, tzinfo=UTC),
         )
+
+
+def test_an_inline_table_sits_in_the_html_body_and_the_text_points_to_it() -> None:
+    table = '<table><tr><td>Solar &lt;b&gt;</td><td style="text-align:right">10</td></tr></table>'
+    message = compose(
+        _rendered(),
+        "ops@example.com",
+        branding=BRANDING,
+        from_address=FROM,
+        contents=Contents(inline_html=table),
+        now=datetime(2026, 11, 27, tzinfo=UTC),
+    )
+    parsed = _parsed(message)
+    html_body = parsed.get_body(("html",))
+    assert html_body is not None
+    assert table in html_body.get_content()  # placed as is, not escaped a second time
+    text = parsed.get_body(("plain",))
+    assert text is not None
+    assert "The report (2 rows) is below." in text.get_content()
+    assert "HTML version of this email" in text.get_content()
+    assert not list(parsed.iter_attachments())
+
+
+def test_files_too_large_to_attach_travel_as_links() -> None:
+    url = BRANDING.artifact_url("s-1@2026-11-27T08:00:00+00:00/pdf")
+    message = compose(
+        _rendered(),
+        "ops@example.com",
+        branding=BRANDING,
+        from_address=FROM,
+        contents=Contents(linked=(("report.pdf", url),)),
+        now=datetime(2026, 11, 27, tzinfo=UTC),
+    )
+    parsed = _parsed(message)
+    assert not list(parsed.iter_attachments())
+    text = parsed.get_body(("plain",))
+    assert text is not None
+    assert f"report.pdf: {url}" in text.get_content()
+    assert "/herald/artifacts/s-1%402026-11-27T08%3A00%3A00%2B00%3A00%2Fpdf" in url
+    html_body = parsed.get_body(("html",))
+    assert html_body is not None
+    assert f'href="{url}"' in html_body.get_content()

@@ -55,6 +55,16 @@ def test_a_valid_spec_normalises_and_dedupes_recipients() -> None:
             "need both cron and window",
         ),
         ({"format": "docx"}, "format", "Input should be"),
+        (
+            {"report": {"id": "inbound_queues"}, "filters": {"agent_ids": ["a1"]}},
+            "",
+            "Inbound Queues does not accept an agent filter",
+        ),
+        (
+            {"report": {"id": "agent_time"}, "filters": {"campaign_ids": ["c1"]}},
+            "",
+            "Agent Time and Pauses does not accept a campaign filter",
+        ),
     ],
 )
 def test_each_rule_names_its_field(changes: dict[str, Any], field: str, fragment: str) -> None:

@@ -28,3 +28,10 @@ def test_unknown_default_zone_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("HERALD_DEFAULT_TIMEZONE", "Mars/Olympus")
     with pytest.raises(ValidationError, match="unknown IANA time zone"):
         Settings()
+
+
+def test_the_http_report_source_needs_its_url() -> None:
+    with pytest.raises(ValidationError, match="HERALD_REPORTS__HTTP__URL"):
+        Settings(reports={"source": "http"})
+    configured = Settings(reports={"source": "http", "http": {"url": "http://reports.local/r"}})
+    assert configured.reports.http.url == "http://reports.local/r"

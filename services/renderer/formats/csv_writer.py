@@ -1,40 +1,45 @@
 """CSV artifacts: RFC 4180, UTF-8, header row, streamed in chunks.
 
 Cells a spreadsheet would run as a formula (starting with =, +, -, @, tab or
-CR) are prefixed with a single quote, the OWASP-recommended neutralisation.
-Numbers are written as numbers, so negative figures stay numeric.
+CR) are prefixed with a single quote, the OWASP-recommended neutralisation;
+numbers are written by their column's format (`cells.plain`) and never
+start with anything but a digit or a minus sign, so they stay numeric. A
+report of several tables writes each under its title, a blank line between.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 
-from services.renderer.reports.model import Cell, ReportData
+from services.renderer.formats.cells import plain
+from services.renderer.reports.model import Cell, Column, ReportData, rows_of
 
 CONTENT_TYPE = "text/csv; charset=utf-8"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CHUNK_BYTES = 64 * 1024
 
 
-def cell_text(value: Cell) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float | Decimal):
-        return str(value)
-    text = value.isoformat() if isinstance(value, datetime) else value
+def neutralise(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def cell_text(column: Column, value: Cell) -> str:
+    text = plain(column, value)
+    if isinstance(value, str):
+        return neutralise(text)
+    return text
+
+
+def _line(columns: Sequence[Column], row: Sequence[Cell]) -> list[str]:
+    return [cell_text(column, value) for column, value in zip(columns, row, strict=True)]
 
 
 @dataclass(slots=True)
 class RowCounter:
-    """Counts rows as they stream past, for the artifact's metadata."""
+    """Counts data rows (not headers or totals) as they stream past, for the metadata."""
 
     rows: int = 0
 
@@ -42,12 +47,20 @@ class RowCounter:
 async def csv_chunks(report: ReportData, counter: RowCounter) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([cell_text(c.label) for c in report.columns])
-    async for row in report.rows:
-        writer.writerow([cell_text(v) for v in row])
-        counter.rows += 1
-        if buffer.tell() >= _CHUNK_BYTES:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
+    several = len(report.tables) > 1
+    for n, table in enumerate(report.tables):
+        if n:
+            writer.writerow([])
+        if several and table.title:
+            writer.writerow([neutralise(table.title)])
+        writer.writerow([neutralise(column.label) for column in table.columns])
+        async for row in rows_of(table):
+            writer.writerow(_line(table.columns, row))
+            counter.rows += 1
+            if buffer.tell() >= _CHUNK_BYTES:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+        if table.totals is not None:
+            writer.writerow(_line(table.columns, table.totals))
     yield buffer.getvalue().encode()

@@ -1,0 +1,283 @@
+"""Renderer benchmark: Herald's PDF path against a naive WeasyPrint table, CSV speed, pool gain.
+
+    python bench/render.py [--quick]
+
+- PDF, side by side, for 30, 300, 1,000 and 2,000 rows (--quick skips 2,000):
+  WeasyPrint on a naive one-<table> HTML of the same data, and Herald's text
+  layout (`services/renderer/formats/pdf.py`). "cold" is a new process: the
+  time from importing WeasyPrint to the finished PDF, and its peak RSS;
+  "warm" is a later render in the same process, as in a pool worker.
+- CSV: rows per second from a row stream through the CSV writer into GridFS
+  (on the MongoDB at HERALD_MONGO__URL), and the writer alone. FerretDB's own
+  cursor delivers far fewer rows per second than this (see bench/reports.py):
+  there the database, not Herald, bounds a CDR export.
+- Pool: one-page PDFs per minute with the process pool (2 workers) against
+  one process rendering alone.
+
+Ends with: BENCH render naive1000_s=... pdf1000_s=... pdf1000_warm_s=...
+pdf1000_rss_mb=... csv_rows_per_s=... pool_ratio=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from decimal import Decimal
+from html import escape
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from services.renderer.formats import pdf
+from services.renderer.formats.cells import DisplayTable, display_row
+from services.renderer.reports.model import Column, ColumnKind, Row
+
+console = Console()
+K = ColumnKind
+COLUMNS = (
+    Column("campaign", "Campaign"),
+    Column("dialed", "Dialed", K.INTEGER),
+    Column("answered", "Answered", K.INTEGER),
+    Column("no_answer", "No answer", K.INTEGER),
+    Column("busy_failed", "Busy/failed", K.INTEGER),
+    Column("abandoned", "Abandoned", K.INTEGER),
+    Column("abandon_pct", "Abandon %", K.PERCENT),
+    Column("contact_rate", "Contact rate %", K.PERCENT),
+    Column("conversions", "Conversions", K.INTEGER),
+    Column("conversion_pct", "Conversion %", K.PERCENT),
+    Column("talk_minutes", "Talk minutes", K.DECIMAL),
+    Column("aht", "AHT", K.DURATION),
+)
+
+
+def rows(n: int) -> list[Row]:
+    return [
+        (
+            f"Campaign {i:04d} renewals",
+            1000 + i,
+            400 + i % 97,
+            300 - i % 13,
+            20 + i % 7,
+            i % 11,
+            Decimal(i % 50) / 10,
+            Decimal(400 + i % 200) / 10,
+            33 + i % 17,
+            Decimal(80 + i % 40) / 10,
+            Decimal(12345 + i) / 10,
+            240 + i % 120,
+        )
+        for i in range(n)
+    ]
+
+
+def herald_html(n: int) -> str:
+    data = rows(n)
+    table = DisplayTable(
+        None,
+        COLUMNS,
+        [display_row(COLUMNS, row) for row in data],
+        display_row(COLUMNS, data[0]),
+        n,
+    )
+    heading = pdf.Heading(
+        "Acme Contact Center",
+        None,
+        "https://platform.example.com/reports/standard/campaign_summary",
+        "Campaign Summary",
+        "2026-11-01 to 2026-11-30",
+        "Europe/Berlin",
+        "All campaigns and agents",
+        "2026-12-01 08:00 UTC",
+        (),
+    )
+    return pdf.compose(heading, [table])
+
+
+def naive_html(n: int) -> str:
+    head = "".join(f"<th>{escape(c.label)}</th>" for c in COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(v)}</td>" for v in display_row(COLUMNS, row)) + "</tr>"
+        for row in rows(n)
+    )
+    return (
+        "<html><head><style>@page { size: A4 landscape; margin: 12mm }"
+        " table { border-collapse: collapse; font: 7pt sans-serif } td, th { padding: 1pt 3pt }"
+        " thead { display: table-header-group }</style></head><body><h1>Campaign Summary</h1>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>"
+    )
+
+
+def child(kind: str, n: int) -> None:
+    """One measurement in this fresh process; prints JSON."""
+    build = naive_html if kind == "naive" else herald_html
+    started = time.perf_counter()
+    import weasyprint
+
+    first = weasyprint.HTML(string=build(n)).write_pdf()
+    cold = time.perf_counter() - started
+    started = time.perf_counter()
+    weasyprint.HTML(string=build(n)).write_pdf()
+    warm = time.perf_counter() - started
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"cold_s": cold, "warm_s": warm, "rss_mb": rss, "bytes": len(first)}))
+
+
+def measure(kind: str, n: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(n)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+async def csv_rates(total: int) -> tuple[float, float, str]:
+    """Rows/s through the CSV writer alone, and from a row stream into GridFS."""
+    from services.renderer.formats.csv_writer import RowCounter, csv_chunks
+    from services.renderer.reports.model import ReportData, Table
+    from services.renderer.reports.standard import CDR_COLUMNS
+    from shared.artifacts import ArtifactStore
+    from shared.mongo import connect
+    from shared.settings import Settings
+
+    started_at = datetime(2026, 11, 2, 9, 0)
+    call: Row = (
+        started_at,
+        "call-000001",
+        "outbound",
+        "acme-renewals",
+        "renewals-a",
+        "lead-004211",
+        None,
+        "agent-07",
+        "+1 555 *** 0123",
+        "answered",
+        "Not interested",
+        "Bandwidth",
+        "NORMAL_CLEARING",
+        4,
+        12,
+        184,
+        0,
+        22,
+        Decimal("0.42"),
+        False,
+        Decimal("0.00"),
+    )
+
+    def report() -> ReportData:
+        async def stream() -> AsyncIterator[Row]:
+            for _ in range(total):
+                yield call
+
+        return ReportData("CDR Report", (Table(CDR_COLUMNS, stream()),))
+
+    started = time.perf_counter()
+    async for _chunk in csv_chunks(report(), RowCounter()):
+        pass
+    writer_rate = total / (time.perf_counter() - started)
+
+    settings = Settings()
+    client = connect(settings, "herald-bench")
+    db = client["herald_bench_render"]
+    try:
+        store = ArtifactStore(db)
+        started = time.perf_counter()
+        stored = await store.put(
+            "bench/cdr.csv", "cdr.csv", "text/csv", csv_chunks(report(), RowCounter()), {}
+        )
+        gridfs_rate = total / (time.perf_counter() - started)
+        size = f"{stored.size / 1e6:.0f} MB"
+        await store.delete("bench/cdr.csv")
+    finally:
+        await client.close()
+    return writer_rate, gridfs_rate, size
+
+
+async def pool_ratio(renders: int) -> tuple[float, float]:
+    """One-page PDFs per minute: a pool of 2 against one process."""
+    from services.renderer.pool import PdfPool
+
+    html = herald_html(30)
+    rates = []
+    for workers in (1, 2):
+        pool = PdfPool(workers=workers, renders_per_worker=1000, timeout_s=120)
+        try:
+            await asyncio.gather(*(pool.render(html) for _ in range(workers)))  # warm up
+            started = time.perf_counter()
+            await asyncio.gather(*(pool.render(html) for _ in range(renders)))
+            rates.append(renders / (time.perf_counter() - started) * 60)
+        finally:
+            pool.close()
+    return rates[0], rates[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the 2,000-row case")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "ROWS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        return
+    sizes = (30, 300, 1000) if args.quick else (30, 300, 1000, 2000)
+    shown = RichTable(
+        "rows",
+        "naive cold s",
+        "naive warm s",
+        "naive MB",
+        "Herald cold s",
+        "Herald warm s",
+        "Herald MB",
+        title="PDF: WeasyPrint naive <table> vs Herald's text layout",
+    )
+    results: dict[tuple[str, int], dict[str, float]] = {}
+    for n in sizes:
+        for kind in ("naive", "herald"):
+            results[kind, n] = measure(kind, n)
+        naive, herald = results["naive", n], results["herald", n]
+        shown.add_row(
+            f"{n:,}",
+            f"{naive['cold_s']:.2f}",
+            f"{naive['warm_s']:.2f}",
+            f"{naive['rss_mb']:.0f}",
+            f"{herald['cold_s']:.2f}",
+            f"{herald['warm_s']:.2f}",
+            f"{herald['rss_mb']:.0f}",
+        )
+        console.print(f"measured {n} rows")
+    console.print(shown)
+
+    total = 200_000 if args.quick else 1_000_000
+    writer_rate, gridfs_rate, size = asyncio.run(csv_rates(total))
+    console.print(
+        f"CSV, {total:,} CDR rows ({size}): writer alone {writer_rate:,.0f} rows/s; "
+        f"stream -> CSV -> GridFS {gridfs_rate:,.0f} rows/s"
+    )
+    single, pooled = asyncio.run(pool_ratio(12 if args.quick else 40))
+    ratio = pooled / single
+    console.print(
+        f"one-page PDFs per minute: one process {single:.0f}, pool of 2 {pooled:.0f} (x{ratio:.2f})"
+    )
+    herald, naive = results["herald", 1000], results["naive", 1000]
+    print(
+        f"BENCH render naive1000_s={naive['cold_s']:.2f} pdf1000_s={herald['cold_s']:.2f} "
+        f"pdf1000_warm_s={herald['warm_s']:.2f} pdf1000_rss_mb={herald['rss_mb']:.0f} "
+        f"csv_rows_per_s={gridfs_rate:.0f} pool_ratio={ratio:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,335 @@
+"""Report timings: the 14 standard reports over a day, a week and a month of 1,000,000 calls.
+
+    .venv/bin/python bench/reports.py [--quick] [--reseed] [--raw] [--mongo-url URL]
+
+Against the server at HERALD_MONGO__URL (FerretDB on PostgreSQL from
+`deploy/local/infra up`), or the one --mongo-url names (a real MongoDB):
+1. Seeds the demo dataset (`shared/demo.py`) into the database
+   `herald_bench_reports`: 1,000,000 calls over 60 local days (--quick: 100,000).
+   A marker document records the seed's parameters; a later run with the same
+   ones reuses the data instead of seeding for minutes again (--reseed forces it).
+2. Times each standard report as the renderer gets it (`MongoSource.fetch`, then
+   every row drained) for the day, the week and the 30 days before the anchor;
+   the CDR only for the day there.
+3. Streams the CDR over the whole dataset through the CSV writer into a null sink,
+   in a child process, for its peak RSS and rows/s; and times a plain `find` of
+   the latest 20,000 calls, the most any CDR export can get from the server.
+4. With --raw, each aggregating report's month again from the raw calls (no
+   roll-ups): minutes on FerretDB.
+Ends with `BENCH reports calls=N worst_day_s=... worst_week_s=... worst_month_s=...
+cdr_rss_mb=...`, the worst over the 13 aggregating reports (the CDR is measured apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from services.renderer.formats.csv_writer import RowCounter, csv_chunks
+from services.renderer.reports.model import ReportRequest, rows_of
+from services.renderer.reports.mongo_source import MongoSource
+from shared import demo
+from shared.calldata.days import day_bounds
+from shared.calldata.groupings import GROUPINGS
+from shared.calldata.store import calls_collection
+from shared.catalog import STANDARD_REPORTS
+from shared.messages import DataWindow
+from shared.mongo import Document, connect
+from shared.schedule_spec import Filters, ReportRef
+from shared.settings import MongoSettings, Settings
+
+DATABASE = "herald_bench_reports"
+MARKER = "bench_seed"
+TENANT = "bench"
+ZONE = ZoneInfo("Europe/London")
+#: A Thursday: the one-day window is a Wednesday, a full working day.
+ANCHOR = date(2026, 3, 5)
+WINDOWS = {"day": 1, "week": 7, "month": 30}
+MONTH_TARGET_S = 10.0
+CDR_RSS_TARGET_MB = 150
+AGGREGATING = [report_id for report_id in STANDARD_REPORTS if report_id != "cdr"]
+
+console = Console()
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def window(days: int) -> DataWindow:
+    """The `days` local days before the anchor, as a schedule in the data zone asks for them."""
+    start = day_bounds(ANCHOR - timedelta(days=days), ZONE)[0]
+    end = day_bounds(ANCHOR, ZONE)[0]
+    return DataWindow(start=start, end=end, timezone=ZONE.key)
+
+
+def request(report_id: str, days: int) -> ReportRequest:
+    return ReportRequest(TENANT, ReportRef(id=report_id), window(days), Filters())
+
+
+def mongo_client(url: str) -> AsyncMongoClient[Document]:
+    return connect(Settings(mongo=MongoSettings(url=url, database=DATABASE)), "herald-bench")
+
+
+async def server_name(client: AsyncMongoClient[Document]) -> str:
+    info = await client.admin.command("buildInfo")
+    if "ferretdbVersion" in info:
+        return f"FerretDB {info['ferretdbVersion']}"
+    return f"MongoDB {info.get('version', '?')}"
+
+
+# -- 1. the dataset --------------------------------------------------------------------------
+
+
+def seed_parameters(calls: int, days: int) -> Document:
+    """What the stored data depends on: a change in any of them means seeding again."""
+    generator = hashlib.sha256(Path(demo.__file__).read_bytes()).hexdigest()[:16]
+    return {
+        "calls": calls,
+        "days": days,
+        "anchor": ANCHOR.isoformat(),
+        "zone": ZONE.key,
+        "seed": demo.DEFAULT_SEED,
+        "generator": generator,
+        "groupings": {g.name: g.signature for g in GROUPINGS},
+    }
+
+
+async def ensure_seed(
+    client: AsyncMongoClient[Document], calls: int, days: int, reseed: bool
+) -> float | None:
+    """Seed unless the database holds this very dataset; returns the seconds seeding took."""
+    db = client[DATABASE]
+    wanted = seed_parameters(calls, days)
+    marker = await db[MARKER].find_one({"_id": "seed"})
+    if not reseed and marker is not None and marker.get("parameters") == wanted:
+        log(f"reusing the {calls:,} calls seeded in {DATABASE} (--reseed to seed again)")
+        return None
+    await client.drop_database(DATABASE)
+    log(f"seeding {calls:,} calls over {days} days into {DATABASE} ...")
+    step = max(1, calls // 10)
+    next_log = step
+
+    def progress(done: int) -> None:
+        nonlocal next_log
+        if done >= next_log:
+            log(f"  {done:,} calls ({done / (time.monotonic() - started):,.0f}/s)")
+            next_log += step
+
+    started = time.monotonic()
+    written = await demo.seed(
+        db, tenant_id=TENANT, calls=calls, days=days, anchor=ANCHOR, zone=ZONE, progress=progress
+    )
+    took = time.monotonic() - started
+    # Written last: an interrupted seed leaves no marker, so the next run seeds again.
+    await db[MARKER].replace_one(
+        {"_id": "seed"}, {"parameters": wanted, "seconds": took, "written": written}, upsert=True
+    )
+    log(f"seeded {written:,} calls in {took:.0f} s ({written / took:,.0f} calls/s)")
+    return took
+
+
+# -- 2. the reports --------------------------------------------------------------------------
+
+
+async def time_report(source: MongoSource, report_id: str, days: int) -> tuple[float, int]:
+    """Seconds to fetch the report and drain every row of it; and how many rows there were."""
+    started = time.perf_counter()
+    data = await source.fetch(request(report_id, days))
+    rows = 0
+    for table in data.tables:
+        async for _row in rows_of(table):
+            rows += 1
+    return time.perf_counter() - started, rows
+
+
+@dataclass
+class Timings:
+    seconds: dict[tuple[str, str], float] = field(default_factory=dict)
+    rows: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def worst(self, name: str) -> float:
+        return max(self.seconds[report_id, name] for report_id in AGGREGATING)
+
+
+async def time_reports(db: AsyncDatabase[Document], raw: bool) -> Timings:
+    timings = Timings()
+    rolled = MongoSource(db, ZONE)
+    for report_id in STANDARD_REPORTS:
+        names = ["day"] if report_id == "cdr" else list(WINDOWS)
+        for name in names:
+            took, rows = await time_report(rolled, report_id, WINDOWS[name])
+            timings.seconds[report_id, name], timings.rows[report_id, name] = took, rows
+        spent = ", ".join(f"{n} {timings.seconds[report_id, n]:.2f} s" for n in names)
+        log(f"{report_id}: {spent}")
+    if raw:
+        unrolled = MongoSource(db, ZONE, use_rollups=False)
+        for report_id in AGGREGATING:
+            took, _rows = await time_report(unrolled, report_id, WINDOWS["month"])
+            timings.seconds[report_id, "month raw"] = took
+            log(f"{report_id}: month from raw calls {took:.1f} s")
+    return timings
+
+
+def print_timings(timings: Timings, server: str, raw: bool) -> None:
+    table = RichTable(title=f"Standard reports on {server} (seconds; rows: month, CDR: day)")
+    for heading in ("report", "day", "week", "month", *(["month raw"] if raw else []), "rows"):
+        table.add_column(heading, justify="left" if heading == "report" else "right")
+    for report_id, title in STANDARD_REPORTS.items():
+        cells = [
+            f"{timings.seconds[report_id, name]:.2f}"
+            if (report_id, name) in timings.seconds
+            else "streamed below"
+            for name in (*WINDOWS, *(["month raw"] if raw else []))
+        ]
+        rows = timings.rows.get((report_id, "month"), timings.rows.get((report_id, "day"), 0))
+        table.add_row(title, *cells, f"{rows:,}")
+    console.print(table)
+
+
+# -- 3. the CDR, streamed --------------------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS.
+
+    Not `getrusage`: a spawned child inherits there the high-water mark of the parent's
+    memory it was forked from, so it would report the seeding parent's peak instead.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise SystemExit("peak RSS needs Linux's /proc/self/status")
+
+
+async def stream_cdr(url: str, days: int) -> dict[str, float]:
+    client = mongo_client(url)
+    try:
+        data = await MongoSource(client[DATABASE], ZONE).fetch(request("cdr", days))
+        counter, size = RowCounter(), 0
+        started = time.perf_counter()
+        async for chunk in csv_chunks(data, counter):
+            size += len(chunk)  # the null sink: counted, then dropped
+        took = time.perf_counter() - started
+    finally:
+        await client.close()
+    return {"rows": counter.rows, "bytes": size, "seconds": took, "rss_mb": peak_rss_mb()}
+
+
+def cdr_child(url: str, days: int, results: Connection) -> None:
+    """The CDR export alone in a fresh process, so its peak RSS is the export's own."""
+    results.send(asyncio.run(stream_cdr(url, days)))
+
+
+def cdr_in_child(url: str, days: int) -> dict[str, float]:
+    spawn = multiprocessing.get_context("spawn")
+    receiver, sender = spawn.Pipe(duplex=False)
+    child = spawn.Process(target=cdr_child, args=(url, days, sender))
+    child.start()
+    sender.close()
+    figures: dict[str, float] = receiver.recv()
+    child.join()
+    if child.exitcode:
+        raise SystemExit(f"the CDR child failed with exit code {child.exitcode}")
+    return figures
+
+
+async def plain_find_rate(db: AsyncDatabase[Document], days: int) -> float:
+    """Documents per second a bare cursor gets from the server: the days before the anchor,
+    one collection after the other, until 20,000 calls are read (or the data ends).
+    """
+    count, started = 0, time.perf_counter()
+    for back in range(1, days + 1):
+        collection = db[calls_collection(ANCHOR - timedelta(days=back))]
+        async for _doc in collection.find({"tenant_id": TENANT}, batch_size=1000):
+            count += 1
+        if count >= 20_000:
+            break
+    return count / (time.perf_counter() - started)
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 calls instead of 1,000,000")
+    parser.add_argument("--calls", type=int, help="calls to seed (overrides --quick)")
+    parser.add_argument("--days", type=int, default=60, help="local days of calls (default 60)")
+    parser.add_argument("--reseed", action="store_true", help="seed again even if the data fits")
+    parser.add_argument("--raw", action="store_true", help="also each month from raw calls")
+    parser.add_argument(
+        "--mongo-url",
+        default=os.environ.get("HERALD_MONGO__URL"),
+        help="MongoDB or FerretDB to use (default: HERALD_MONGO__URL)",
+    )
+    args = parser.parse_args()
+    if not args.mongo_url:
+        parser.error("no server: pass --mongo-url or set HERALD_MONGO__URL")
+    calls = args.calls or (100_000 if args.quick else 1_000_000)
+    if args.days < WINDOWS["month"] * 2:
+        parser.error("--days must cover two months: the dashboard compares the one before")
+
+    client = mongo_client(args.mongo_url)
+    try:
+        server = await server_name(client)
+        log(f"server: {server}")
+        await ensure_seed(client, calls, args.days, args.reseed)
+        db = client[DATABASE]
+        timings = await time_reports(db, args.raw)
+        find_rate = await plain_find_rate(db, args.days)
+    finally:
+        await client.close()
+    log(f"streaming the CDR over all {calls:,} calls in a child process ...")
+    cdr = cdr_in_child(args.mongo_url, args.days)
+    cdr_rate, rss_mb = cdr["rows"] / cdr["seconds"], cdr["rss_mb"]
+
+    print_timings(timings, server, args.raw)
+    worst = {name: timings.worst(name) for name in WINDOWS}
+    slow = [r for r in AGGREGATING if timings.seconds[r, "month"] > MONTH_TARGET_S]
+    verdict = "all within it" if not slow else "over it: " + ", ".join(slow)
+    print(f"month target {MONTH_TARGET_S:.0f} s per aggregating report: {verdict}")
+    if args.raw:
+        worst_raw = max(timings.seconds[r, "month raw"] for r in AGGREGATING)
+        print(
+            f"from raw calls the worst month takes {worst_raw:.1f} s: grouping reads every call "
+            f"of the month, at the server's document rate; the roll-ups avoid exactly that"
+        )
+    print(
+        f"CDR over {cdr['rows']:,.0f} calls: {cdr['seconds']:.0f} s, {cdr_rate:,.0f} rows/s, "
+        f"{cdr['bytes'] / 2**20:,.0f} MB of CSV, peak RSS {rss_mb:.0f} MB "
+        f"({'within' if rss_mb < CDR_RSS_TARGET_MB else 'over'} the {CDR_RSS_TARGET_MB} MB target)"
+    )
+    print(f"a plain find of the latest calls on {server}: {find_rate:,.0f} documents/s")
+    if cdr_rate >= 0.7 * find_rate:
+        print(
+            f"the CDR runs at {cdr_rate / find_rate:.0%} of what the server's cursor delivers: "
+            f"{server}, not Herald, is the limit"
+        )
+    print(
+        f"BENCH reports calls={calls} worst_day_s={worst['day']:.2f} "
+        f"worst_week_s={worst['week']:.2f} worst_month_s={worst['month']:.2f} "
+        f"cdr_rss_mb={rss_mb:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,95 @@
+"""The PDF: the report's heading and its tables laid out as text pages (see `layout.py`).
+
+`compose` is pure and runs in the service; `to_pdf` is the only WeasyPrint
+call and runs in a pool worker (`pool.py`), never on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from services.renderer.formats import layout
+from services.renderer.formats.cells import DisplayTable
+
+CONTENT_TYPE = "application/pdf"
+
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _css_string(value: str) -> str:
+    """Text safe inside a CSS string literal (the page footer)."""
+    return "".join(ch if ch.isprintable() and ch not in '"\\' else " " for ch in value)
+
+
+_env.filters["css_string"] = _css_string
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    platform_name: str
+    logo_uri: str | None
+    link: str
+    title: str
+    period: str
+    timezone: str
+    filters: str
+    generated: str
+    notes: tuple[str, ...]
+
+
+def compose(heading: Heading, tables: Sequence[DisplayTable]) -> str:
+    """The PDF's HTML: each table its own widths, all one orientation and font size."""
+    shapes = [layout.shape(t.columns, [*t.rows, *([t.totals] if t.totals else [])]) for t in tables]
+    if not shapes:
+        return _render(heading, [[]], layout.shape([], []))
+    landscape = any(s.landscape for s in shapes)
+    font_pt = min(s.font_pt for s in shapes)
+    lines = []
+    for table, own in zip(tables, shapes, strict=True):
+        fitted = layout.Shape(landscape, font_pt, own.widths)
+        lines.append(
+            layout.TableLines(
+                table.title,
+                tuple(layout.header_lines(table.columns, fitted)),
+                [layout.line(table.columns, fitted, row) for row in table.rows],
+                layout.line(table.columns, fitted, table.totals) if table.totals else None,
+            )
+        )
+    common = layout.Shape(landscape, font_pt, ())
+    pages = layout.paginate(lines, common) if any(t.rows for t in tables) else [[]]
+    return _render(heading, pages, common)
+
+
+def _render(heading: Heading, pages: list[list[layout.Block]], shape: layout.Shape) -> str:
+    return _env.get_template("report.pdf.html.j2").render(
+        heading=heading,
+        pages=pages,
+        landscape=shape.landscape,
+        font_pt=shape.font_pt,
+        line_pt=round(shape.line_pt, 3),
+        heading_pt=layout.HEADING_PT,
+        title_pt=layout.TITLE_PT,
+        gap_pt=layout.GAP_PT,
+    )
+
+
+def to_pdf(html: str) -> bytes:
+    """Runs in a pool worker: the one expensive call, kept off the event loop."""
+    import weasyprint  # imported by the worker's initializer already; cheap here
+
+    pdf: bytes = weasyprint.HTML(string=html).write_pdf()
+    return pdf
+
+
+def warm_up() -> None:
+    """A pool worker's initializer: import WeasyPrint and load fonts before the first job."""
+    to_pdf("<p>warm</p>")

@@ -1,0 +1,54 @@
+"""The built-in source: standard and saved custom reports computed from MongoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from zoneinfo import ZoneInfo
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import AutoReconnect, ExecutionTimeout, ServerSelectionTimeoutError
+
+from services.renderer.reports import custom, standard
+from services.renderer.reports.model import (
+    ReportData,
+    ReportRequest,
+    ReportUnavailable,
+    SourceUnavailable,
+)
+from shared.calldata.store import CallStore
+from shared.catalog import unaccepted_filters
+from shared.custom_report_store import CUSTOM_REPORTS
+from shared.mongo import Document
+
+#: Errors after which the same request may well succeed.
+_TRANSIENT = (AutoReconnect, ServerSelectionTimeoutError, ExecutionTimeout)
+
+
+class MongoSource:
+    def __init__(
+        self, db: AsyncDatabase[Document], zone: ZoneInfo, *, use_rollups: bool = True
+    ) -> None:
+        self.store = CallStore(db, zone, use_rollups=use_rollups)
+        self.definitions = db[CUSTOM_REPORTS]
+
+    async def fetch(self, request: ReportRequest) -> ReportData:
+        report = request.report
+        building: Awaitable[ReportData]
+        if report.kind == "custom":
+            building = custom.run(self.store, self.definitions, request)
+        elif report.kind == "standard" and report.id in standard.BUILDERS:
+            filters = request.filters
+            campaigns, agents = bool(filters.campaign_ids), bool(filters.agent_ids)
+            reasons = unaccepted_filters(report.id, campaigns, agents)
+            if reasons:
+                raise ReportUnavailable("; ".join(reasons))
+            building = standard.BUILDERS[report.id](standard.Context(self.store, request))
+        else:
+            raise ReportUnavailable(f"report {report.kind}/{report.id} is not available")
+        try:
+            return await building
+        except _TRANSIENT as exc:
+            raise SourceUnavailable(f"MongoDB did not answer: {exc}") from exc
+
+    async def close(self) -> None:
+        """The database client belongs to the service; nothing to release here."""

@@ -1,0 +1,52 @@
+"""What every CLI command shares: the console, error handling and a database session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+from rich.console import Console
+from rich.markup import escape
+
+from shared.client import HeraldUnavailable
+from shared.mongo import Document, connect, database
+from shared.settings import Settings
+
+console = Console()
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a command; unreachable infrastructure is a message and exit 2, not a traceback."""
+    try:
+        return asyncio.run(coroutine)
+    except HeraldUnavailable as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except PyMongoError as exc:
+        url = Settings().mongo.url.get_secret_value().split("@")[-1]
+        console.print(f"[red]error:[/red] MongoDB at {url}: {exc}")
+        raise typer.Exit(2) from exc
+
+
+def print_invalid(exc: ValidationError, where: str = "") -> None:
+    """Each field-level reason on its own line, so a person can fix the input."""
+    for error in exc.errors(include_url=False):
+        place = ".".join(map(str, error["loc"])) or "(whole record)"
+        reason = escape(f"{where}{place}: {error['msg']}")
+        console.print(f"[red]error:[/red] {reason}", soft_wrap=True)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
+    client = connect(settings, "herald-cli")
+    try:
+        yield database(client, settings)
+    finally:
+        await client.close()

@@ -1,0 +1,156 @@
+"""PDF and inline-HTML reports through the three services, and a duplicate `ReportDue`.
+
+On real Kafka, FerretDB and Mailpit: a PDF schedule's email carries the PDF
+(and, past the row cap, the full CSV); an HTML schedule's email carries the
+table in its body; an empty report whose schedule skips empty ones is
+recorded as `skipped_empty` and sends nothing; the renderer answers a repeated `ReportDue` from the
+artifact it already stored, without a second render.
+"""
+
+from __future__ import annotations
+
+import email
+from datetime import date
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared import demo, history_store
+from shared.artifacts import BUCKET
+from shared.client import HeraldClient
+from shared.kafka import client_options
+from shared.messages import CreateSchedule, ReportDue, ReportRendered, RunNow, RunStatus
+from shared.mongo import Document
+from shared.schedule_spec import Filters, Frequency, ReportFormat, ReportRef, ScheduleSpec
+from shared.settings import RendererSettings, Settings
+from shared.topics import Topics
+from tests.helpers import Mailpit, ServiceProcess, read_topic, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def _email(mailpit: Mailpit, address: str) -> EmailMessage | None:
+    found = mailpit.to(address)
+    if not found:
+        return None
+    parsed = email.message_from_bytes(mailpit.raw(found[0]["ID"]), policy=default_policy)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered_twice(
+    topics_ready: Settings,
+    db: AsyncDatabase[Document],
+    mailpit: Mailpit,
+    recipient: str,
+    log_dir: Path,
+) -> None:
+    settings = topics_ready.model_copy(update={"renderer": RendererSettings(pdf_max_rows=100)})
+    await demo.seed(db, tenant_id="acme", calls=3000, days=10, anchor=date.today())
+    html_reader = recipient.replace("@", ".html@")
+    empty_reader = recipient.replace("@", ".empty@")
+    services = [
+        ServiceProcess(name, settings, log_dir) for name in ("scheduler", "renderer", "mailer")
+    ]
+    try:
+        for service in services:
+            await service.wait_started()
+        schedules = {
+            "acme-cdr": (ReportRef(id="cdr"), ReportFormat.PDF, recipient),
+            "acme-hourly": (ReportRef(id="hourly_activity"), ReportFormat.HTML, html_reader),
+            "acme-empty": (ReportRef(id="campaign_summary"), ReportFormat.PDF, empty_reader),
+        }
+        run_ids = {}
+        async with HeraldClient(settings) as herald:
+            for schedule_id, (report, fmt, to) in schedules.items():
+                spec = ScheduleSpec(
+                    name=schedule_id,
+                    report=report,
+                    frequency=Frequency.DAILY,
+                    recipients=[to],
+                    format=fmt,
+                    # Only the empty schedule filters to a campaign without calls.
+                    filters=Filters(campaign_ids=["no-such-campaign"] if "empty" in to else []),
+                    skip_if_empty="empty" in to,
+                )
+                await herald.send(
+                    CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec)
+                )
+                ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
+                assert ran.run_id is not None
+                run_ids[schedule_id] = ran.run_id
+
+        runs = db[history_store.RUNS]
+        for schedule_id, run_id in run_ids.items():
+            final = RunStatus.SKIPPED_EMPTY if schedule_id == "acme-empty" else RunStatus.DELIVERED
+
+            async def finished(run_id: str = run_id, final: RunStatus = final) -> bool:
+                record = await history_store.get_run(runs, "acme", run_id)
+                return record is not None and record.status is final
+
+            await wait_until(finished, 120, f"run {run_id} to be {final.value}")
+        assert not mailpit.to(empty_reader)
+
+        pdf_mail = _email(mailpit, recipient)
+        assert pdf_mail is not None
+        attachments = {a.get_filename(): a for a in pdf_mail.iter_attachments()}
+        names = sorted(attachments)
+        assert [name.rpartition(".")[2] for name in names] == ["csv", "pdf"]
+        assert all(name.startswith("cdr-report_") for name in names)
+        pdf_bytes = attachments[names[1]].get_payload(decode=True)
+        assert isinstance(pdf_bytes, bytes)
+        assert pdf_bytes.startswith(b"%PDF")
+        text = pdf_mail.get_body(("plain",))
+        assert text is not None
+        assert "attached as" in text.get_content()
+
+        html_mail = _email(mailpit, html_reader)
+        assert html_mail is not None
+        body = html_mail.get_body(("html",))
+        assert body is not None
+        content = body.get_content()
+        assert "Hourly Activity" in content
+        assert "Average wait" in content  # the table's header, inline
+        assert not list(html_mail.iter_attachments())
+
+        # The same ReportDue again, as a redelivery would bring it.
+        topics = Topics(settings.kafka.topic_prefix)
+        cdr_run = run_ids["acme-cdr"]
+        dues = [
+            ReportDue.model_validate_json(record.value)
+            for record in await read_topic(settings, topics.report_due)
+        ]
+        (due,) = [d for d in dues if d.run.run_id == cdr_run]
+        producer = AIOKafkaProducer(**client_options(settings.kafka), acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                topics.report_due, due.model_dump_json().encode(), key=due.schedule_id.encode()
+            )
+        finally:
+            await producer.stop()
+
+        async def published_twice() -> list[ReportRendered] | None:
+            records = await read_topic(settings, topics.report_rendered)
+            rendered = [ReportRendered.model_validate_json(r.value) for r in records]
+            mine = [r for r in rendered if r.run.run_id == cdr_run]
+            return mine if len(mine) == 2 else None
+
+        first, again = await wait_until(published_twice, 60, "the repeated ReportRendered")
+    finally:
+        for service in services:
+            service.stop()
+
+    assert again.artifact_id == first.artifact_id
+    assert again.sha256 == first.sha256
+    assert [c.artifact_id for c in again.companions] == [c.artifact_id for c in first.companions]
+    files = await db[f"{BUCKET}.files"].find({"metadata.run_id": cdr_run}).to_list()
+    assert sorted(f["_id"] for f in files) == sorted(
+        [first.artifact_id, *(c.artifact_id for c in first.companions)]
+    )
+    renderer_log = services[1].log_path.read_text()
+    assert f"run {cdr_run} already rendered" in renderer_log

@@ -1,0 +1,179 @@
+"""Daily roll-ups on FerretDB give exactly what grouping the raw calls gives.
+
+A small demo (3,000 calls over ten local days in Europe/Berlin, across the spring
+clock change) is seeded; every grouping is read for several scopes from the roll-ups
+and from the raw calls, and both are checked against the same sums computed here in
+Python from the generated calls. Ingest is idempotent, and a day whose roll-up was
+left `ingesting` by a crash is still answered right, from its raw calls, until
+`rebuild_rollups` makes its roll-up usable again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared import demo
+from shared.calldata.days import day_bounds
+from shared.calldata.groupings import GROUPINGS, Cells, Grouping, add_calls
+from shared.calldata.records import Call
+from shared.calldata.store import ROLLUPS, CallStore, Scope, calls_collection
+from shared.mongo import Document
+
+pytestmark = pytest.mark.integration
+
+TENANT = "acme"
+ZONE = ZoneInfo("Europe/Berlin")
+ANCHOR = date(2026, 4, 3)
+DAYS = 10
+CALLS = 3000
+FIRST, LAST = ANCHOR - timedelta(days=DAYS), ANCHOR - timedelta(days=1)
+
+
+def _local(day: date, hour: int, minute: int) -> datetime:
+    return datetime.combine(day, time(hour, minute), ZONE)
+
+
+#: Whole local days, from a day before the data to a day after it.
+WHOLE = Scope(TENANT, day_bounds(FIRST - timedelta(days=1), ZONE)[0], day_bounds(ANCHOR, ZONE)[1])
+#: Cuts the first and the last day of the data, keeps the days between whole.
+CUT = Scope(TENANT, _local(FIRST, 13, 17), _local(LAST, 10, 42))
+SCOPES = {
+    "whole days": WHOLE,
+    "days cut at both ends": CUT,
+    "campaigns": Scope(TENANT, WHOLE.start, WHOLE.end, campaign_ids=("solar", "care")),
+    "agents, days cut": Scope(
+        TENANT, CUT.start, CUT.end, agent_ids=("agent-01", "agent-12", "agent-33")
+    ),
+}
+
+
+def _generated() -> list[Call]:
+    days = demo.generate(TENANT, calls=CALLS, days=DAYS, anchor=ANCHOR, zone=ZONE)
+    return [call for day in days for call in day.calls]
+
+
+def _expected(grouping: Grouping, scope: Scope, calls: list[Call]) -> Cells:
+    """The grouping's cells computed here, from the generated calls the scope holds."""
+    docs = [
+        call.document(ZONE)
+        for call in calls
+        if scope.start <= call.started_at < scope.end
+        and (not scope.campaign_ids or call.campaign_id in scope.campaign_ids)
+        and (not scope.agent_ids or call.agent_id in scope.agent_ids)
+    ]
+    cells: Cells = {}
+    add_calls(grouping, cells, docs)
+    return cells
+
+
+async def _seed(db: AsyncDatabase[Document]) -> None:
+    assert await demo.seed(db, tenant_id=TENANT, calls=CALLS, days=DAYS, anchor=ANCHOR, zone=ZONE)
+
+
+async def _rollups(db: AsyncDatabase[Document]) -> list[Document]:
+    return await db[ROLLUPS].find({"tenant_id": TENANT}).sort("_id").to_list()
+
+
+async def _assert_correct(
+    db: AsyncDatabase[Document], calls: list[Call], *, with_raw: bool = False
+) -> None:
+    """Every grouping over every scope, from the roll-ups (and the raw calls) as computed here.
+
+    Grouping raw calls reads every call on FerretDB, the slow part: only when asked.
+    """
+    stores = [CallStore(db, ZONE)] + ([CallStore(db, ZONE, use_rollups=False)] if with_raw else [])
+    for name, scope in SCOPES.items():
+        for grouping in GROUPINGS:
+            expected = _expected(grouping, scope, calls)
+            assert expected or grouping.inbound_only, f"{name} holds no calls"
+            for store in stores:
+                where = f"{grouping.name} over {name}, roll-ups {store.use_rollups}"
+                assert (await store.group(grouping, scope)).cells == expected, where
+
+
+async def test_rollups_equal_raw_calls_for_every_grouping_and_scope(
+    db: AsyncDatabase[Document], caplog: pytest.LogCaptureFixture
+) -> None:
+    await _seed(db)
+    rollups = await _rollups(db)
+    assert [doc["day"] for doc in rollups] == [
+        (FIRST + timedelta(days=n)).isoformat() for n in range(DAYS)
+    ]
+    assert {doc["state"] for doc in rollups} == {"ready"}
+    with caplog.at_level(logging.WARNING, logger="herald.calldata"):
+        await _assert_correct(db, _generated(), with_raw=True)
+    assert not caplog.records  # every whole day was read from its roll-up
+
+
+async def test_ingesting_the_same_batch_again_changes_nothing(db: AsyncDatabase[Document]) -> None:
+    await _seed(db)
+    store = CallStore(db, ZONE)
+    calls = _generated()
+    day = FIRST + timedelta(days=3)
+    batch = [c for c in calls if c.started_at.astimezone(ZONE).date() == day]
+    before = await _rollups(db)
+    stored = await db[calls_collection(day)].count_documents({})
+
+    assert await store.ingest(batch) == 0
+    assert await store.ingest(batch[:100]) == 0
+
+    assert await _rollups(db) == before
+    assert await db[calls_collection(day)].count_documents({}) == stored == len(batch)
+    later = batch[-1].started_at + timedelta(minutes=1)
+    extra = [
+        c.model_copy(update={"call_id": f"extra-{n}", "started_at": later})
+        for n, c in enumerate(batch[:50])
+    ]
+    assert await store.ingest(extra) == 50
+    after_extra = await _rollups(db)
+    assert await store.ingest(extra) == 0
+    assert await _rollups(db) == after_extra
+    await _assert_correct(db, calls + extra)
+
+
+async def test_a_day_left_ingesting_is_grouped_raw_until_rebuilt(
+    db: AsyncDatabase[Document], caplog: pytest.LogCaptureFixture
+) -> None:
+    await _seed(db)
+    store = CallStore(db, ZONE)
+    calls = _generated()
+    day = FIRST + timedelta(days=5)
+    # A crash after the calls were written, before the roll-up was: marked, and stale.
+    await db[ROLLUPS].update_one(
+        {"_id": f"{TENANT}/{day.isoformat()}"},
+        {"$set": {"state": "ingesting", **{f"g_{g.name}": "[]" for g in GROUPINGS}}},
+    )
+    with caplog.at_level(logging.WARNING, logger="herald.calldata"):
+        await _assert_correct(db, calls)
+    assert any("is not usable" in record.getMessage() for record in caplog.records)
+
+    await store.rebuild_rollups(TENANT, day)
+    (doc,) = [d for d in await _rollups(db) if d["day"] == day.isoformat()]
+    assert doc["state"] == "ready"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="herald.calldata"):
+        await _assert_correct(db, calls)
+    assert not caplog.records
+
+
+async def test_ingesting_into_a_crashed_day_rebuilds_its_rollup(
+    db: AsyncDatabase[Document],
+) -> None:
+    await _seed(db)
+    store = CallStore(db, ZONE)
+    calls = _generated()
+    day = FIRST + timedelta(days=2)
+    await db[ROLLUPS].update_one(
+        {"_id": f"{TENANT}/{day.isoformat()}"},
+        {"$set": {"state": "ingesting", **{f"g_{g.name}": "[]" for g in GROUPINGS}}},
+    )
+    late = calls[0].model_copy(update={"call_id": "late-1", "started_at": _local(day, 12, 0)})
+    assert await store.ingest([late]) == 1
+    (doc,) = [d for d in await _rollups(db) if d["day"] == day.isoformat()]
+    assert doc["state"] == "ready"
+    await _assert_correct(db, [*calls, late])

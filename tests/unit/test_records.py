@@ -1,0 +1,87 @@
+"""Incoming contact-center records: what is refused, and what a stored call carries."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from shared.calldata.records import AgentSession, Call
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _call(**fields: Any) -> Call:
+    base: dict[str, Any] = {
+        "tenant_id": "t1",
+        "call_id": "c1",
+        "started_at": datetime(2026, 10, 31, 23, 30, tzinfo=UTC),
+        "direction": "inbound",
+        "campaign_id": "camp",
+        "queue_id": "q1",
+        "agent_id": "a1",
+        "status": "answered",
+        "wait_s": 20,
+        "ring_s": 5,
+        "talk_s": 100,
+        "hold_s": 10,
+        "wrap_s": 30,
+    }
+    return Call.model_validate(base | fields)
+
+
+def test_a_stored_call_carries_local_day_hour_and_the_flags_reports_sum() -> None:
+    doc = _call().document(BERLIN)
+    # 23:30 UTC on 31 Oct is 00:30 on 1 Nov in Berlin (CET, +1).
+    assert (doc["day"], doc["hour"]) == ("2026-11-01", 0)
+    assert doc["_id"] == "t1/c1"
+    assert (doc["answered"], doc["abandoned"], doc["inbound"]) == (1, 0, 1)
+    assert doc["within_sl"] == 1  # waited exactly 20 s
+    assert doc["answer_wait_s"] == 20
+    assert doc["handle_s"] == 140
+    assert doc["duration_s"] == 135  # ring + wait + talk + hold
+
+
+def test_unanswered_calls_have_no_handle_time_and_count_their_status() -> None:
+    doc = _call(status="busy", agent_id=None, talk_s=0, hold_s=0, wrap_s=0).document(BERLIN)
+    assert (doc["answered"], doc["busy_failed"], doc["within_sl"]) == (0, 1, 0)
+    assert (doc["handle_s"], doc["answer_wait_s"]) == (0, 0)
+    waited = _call(wait_s=21).document(BERLIN)
+    assert waited["within_sl"] == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"status": "no_answer"}, "must be 0 for a call not answered"),
+        ({"agent_id": None}, "an answered call needs agent_id"),
+        ({"revenue_cents": 500}, "revenue_cents needs sale = 1"),
+        ({"callback_completed": 1}, "callback_completed needs callback_scheduled"),
+        ({"started_at": datetime(2026, 11, 1, 9, 0)}, "timezone"),
+        ({"sale": 2}, "less than or equal to 1"),
+        ({"campaign_id": "a/b"}, "pattern"),
+    ],
+)
+def test_inconsistent_calls_are_refused_with_a_reason(fields: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        _call(**fields)
+
+
+def test_a_session_sums_its_pauses_and_keeps_each_reason() -> None:
+    session = AgentSession(
+        tenant_id="t1",
+        agent_id="a1",
+        day=date(2026, 11, 2),
+        login_s=8 * 3600,
+        pauses={"break": 900, "lunch": 1800},
+    )
+    doc = session.document()
+    assert doc["_id"] == "t1/2026-11-02/a1"
+    assert (doc["pause_s"], doc["pause_break_s"], doc["pause_training_s"]) == (2700, 900, 0)
+    with pytest.raises(ValidationError, match="pauses"):
+        AgentSession(
+            tenant_id="t1", agent_id="a1", day=date(2026, 11, 2), login_s=1, pauses={"nap": 5}
+        )
