@@ -13,14 +13,24 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from bson import Binary, ObjectId
 from gridfs import AsyncGridFSBucket
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.mongo import Document
 
 BUCKET = "artifacts"
+#: GridFS's default chunk size; readers take it from each files document.
+CHUNK_SIZE = 255 * 1024
+#: Chunks per insert: about 4 MB in flight, whatever the artifact's size.
+_CHUNKS_PER_INSERT = 16
+
+
+def _chunk(file_id: str, number: int, data: bytes) -> Document:
+    return {"_id": ObjectId(), "files_id": file_id, "n": number, "data": Binary(data)}
 
 
 def artifact_id(run_id: str, part: str) -> str:
@@ -67,18 +77,34 @@ class ArtifactStore:
     ) -> StoredArtifact:
         """Stream `chunks` into GridFS; on any failure nothing of the upload remains.
 
+        Written to the GridFS layout directly (chunks, then the files document),
+        a few chunks per insert: PyMongo's own upload stream buffers up to 48 MB
+        of chunks before writing, which a million-row CSV would hold in memory.
         `late_metadata` is read once the stream is consumed (a row count, say).
         """
         # A retry replaces whatever an earlier, interrupted attempt left under this id.
         await self.delete(file_id)
         digest = hashlib.sha256()
-        size = 0
-        upload = self._bucket.open_upload_stream_with_id(file_id, filename)
+        size, number = 0, 0
+        pending = bytearray()
+        batch: list[Document] = []
+        chunk_docs = self._db[f"{BUCKET}.chunks"]
         try:
-            async for chunk in chunks:
-                digest.update(chunk)
-                size += len(chunk)
-                await upload.write(chunk)
+            async for piece in chunks:
+                digest.update(piece)
+                size += len(piece)
+                pending += piece
+                while len(pending) >= CHUNK_SIZE:
+                    batch.append(_chunk(file_id, number, bytes(pending[:CHUNK_SIZE])))
+                    del pending[:CHUNK_SIZE]
+                    number += 1
+                if len(batch) >= _CHUNKS_PER_INSERT:
+                    await chunk_docs.insert_many(batch)
+                    batch = []
+            if pending:
+                batch.append(_chunk(file_id, number, bytes(pending)))
+            if batch:
+                await chunk_docs.insert_many(batch)
             full_metadata = (
                 metadata
                 | late_metadata()
@@ -89,10 +115,18 @@ class ArtifactStore:
                     "filename": filename,
                 }
             )
-            await upload.set("metadata", full_metadata)
-            await upload.close()
+            await self._db[f"{BUCKET}.files"].insert_one(
+                {
+                    "_id": file_id,
+                    "length": size,
+                    "chunkSize": CHUNK_SIZE,
+                    "uploadDate": datetime.now(UTC),
+                    "filename": filename,
+                    "metadata": full_metadata,
+                }
+            )
         except BaseException:
-            await upload.abort()
+            await chunk_docs.delete_many({"files_id": file_id})
             raise
         return StoredArtifact(
             file_id, filename, content_type, size, digest.hexdigest(), full_metadata

@@ -3,8 +3,10 @@
 On real Kafka, FerretDB and Mailpit: a PDF schedule's email carries the PDF
 (and, past the row cap, the full CSV); an HTML schedule's email carries the
 table in its body; an empty report whose schedule skips empty ones is
-recorded as `skipped_empty` and sends nothing; the renderer answers a repeated `ReportDue` from the
-artifact it already stored, without a second render.
+recorded as `skipped_empty` and sends nothing; a schedule naming a custom
+report that no longer exists fails at once with that reason; the renderer
+answers a repeated `ReportDue` from the artifact it already stored, without a
+second render.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
     await demo.seed(db, tenant_id="acme", calls=3000, days=10, anchor=date.today())
     html_reader = recipient.replace("@", ".html@")
     empty_reader = recipient.replace("@", ".empty@")
+    gone = recipient.replace("@", ".gone@")
     services = [
         ServiceProcess(name, settings, log_dir) for name in ("scheduler", "renderer", "mailer")
     ]
@@ -63,6 +66,7 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
             "acme-cdr": (ReportRef(id="cdr"), ReportFormat.PDF, recipient),
             "acme-hourly": (ReportRef(id="hourly_activity"), ReportFormat.HTML, html_reader),
             "acme-empty": (ReportRef(id="campaign_summary"), ReportFormat.PDF, empty_reader),
+            "acme-gone": (ReportRef(kind="custom", id="deleted-report"), ReportFormat.CSV, gone),
         }
         run_ids = {}
         async with HeraldClient(settings) as herald:
@@ -85,8 +89,9 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
                 run_ids[schedule_id] = ran.run_id
 
         runs = db[history_store.RUNS]
+        finals = {"acme-empty": RunStatus.SKIPPED_EMPTY, "acme-gone": RunStatus.FAILED}
         for schedule_id, run_id in run_ids.items():
-            final = RunStatus.SKIPPED_EMPTY if schedule_id == "acme-empty" else RunStatus.DELIVERED
+            final = finals.get(schedule_id, RunStatus.DELIVERED)
 
             async def finished(run_id: str = run_id, final: RunStatus = final) -> bool:
                 record = await history_store.get_run(runs, "acme", run_id)
@@ -94,6 +99,11 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
 
             await wait_until(finished, 120, f"run {run_id} to be {final.value}")
         assert not mailpit.to(empty_reader)
+        failed = await history_store.get_run(runs, "acme", run_ids["acme-gone"])
+        assert failed is not None
+        assert failed.reason is not None
+        assert "'deleted-report' does not exist" in failed.reason
+        assert failed.attempt == 1  # permanent: no retry
 
         pdf_mail = _email(mailpit, recipient)
         assert pdf_mail is not None

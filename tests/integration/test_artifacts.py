@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,6 +14,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.artifacts import BUCKET, ArtifactStore
 from shared.mongo import Document
+from shared.settings import Settings
+from tests.helpers import settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -61,3 +66,21 @@ async def test_an_upload_that_fails_half_way_leaves_nothing_and_can_be_redone(
     await db[f"{BUCKET}.chunks"].insert_one({"files_id": "run-2/csv", "n": 0, "data": b"stale"})
     await store.put("run-2/csv", "r.csv", "text/csv", _pieces(data, 256 * 1024), {})
     assert await store.read("run-2/csv") == data
+
+
+def test_a_million_row_csv_renders_in_bounded_memory(
+    settings: Settings, db: AsyncDatabase[Document]
+) -> None:
+    """Source rows stream through the CSV writer into GridFS; nothing holds them all."""
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.integration.million_rows"],
+        env=os.environ | settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["rows"] == 1_000_000
+    assert result["peak_mb"] < 200, result

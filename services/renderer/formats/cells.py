@@ -7,10 +7,12 @@ same precision, so a CSV and a PDF of one run agree digit for digit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from services.renderer.reports.model import Cell, Column, ColumnKind
 
@@ -18,42 +20,99 @@ K = ColumnKind
 
 
 def _fixed(value: int | float | Decimal, places: int) -> Decimal:
+    if isinstance(value, Decimal) and value.as_tuple().exponent == -places:
+        return value  # already what the report computed: nothing to round
     return Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def _duration(seconds: int | float | Decimal) -> str:
-    whole = int(_fixed(seconds, 0))
+    whole = seconds if type(seconds) is int else int(_fixed(seconds, 0))
+    if 0 <= whole < _DAY:
+        return _clock(whole)
     sign, whole = ("-", -whole) if whole < 0 else ("", whole)
     hours, rest = divmod(whole, 3600)
     return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def plain(column: Column, value: Cell) -> str:
-    """The cell as CSV text (formula neutralisation is the CSV writer's job)."""
+_DAY = 86400
+
+
+@functools.lru_cache(maxsize=_DAY)
+def _clock(seconds: int) -> str:
+    """Durations under a day repeat endlessly in a CDR: each is formatted once."""
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _other(value: Cell) -> str | None:
+    """Types whose text does not depend on the column (None when the column decides)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return value.isoformat(" ", "seconds")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, str):
         return value
-    kind = column.kind
-    if kind is K.DURATION:
-        return _duration(value)
-    if kind is K.MONEY:
-        return str(_fixed(value, 2))
-    if kind in (K.DECIMAL, K.PERCENT) and not isinstance(value, int):
-        return str(_fixed(value, column.decimals))
-    return str(value)
+    return None
+
+
+Formatter = Callable[[Cell], str]
+
+
+@functools.lru_cache(maxsize=512)
+def plain_formatter(column: Column, text: Callable[[str], str] = str) -> Formatter:
+    """This column's cells as plain text, dispatched on the value's type (CSV is hot).
+
+    `text` treats string cells (the CSV writer neutralises formulas with it).
+    """
+    kind, places = column.kind, column.decimals
+
+    def number(value: int | float | Decimal) -> str:
+        if kind is K.DURATION:
+            return _duration(value)
+        if kind is K.MONEY:
+            return str(_fixed(value, 2))
+        if kind in (K.DECIMAL, K.PERCENT) and not isinstance(value, int):
+            return str(_fixed(value, places))
+        return str(value)
+
+    by_type: dict[type, Callable[[Any], str]] = {
+        type(None): lambda _: "",
+        bool: lambda value: "Yes" if value else "No",
+        str: text,
+        datetime: lambda value: value.isoformat(" ", "seconds"),
+        date: date.isoformat,
+        int: _duration if kind is K.DURATION else str,
+        float: number,
+        Decimal: number,
+    }
+
+    def format_(value: Cell) -> str:
+        found = by_type.get(type(value))
+        if found is not None:
+            return found(value)
+        if isinstance(value, str):
+            return text(value)
+        other = _other(value)  # a subclass of a known type
+        return other if other is not None else number(value)  # type: ignore[arg-type]
+
+    return format_
+
+
+def plain(column: Column, value: Cell) -> str:
+    """The cell as CSV text (formula neutralisation is the CSV writer's job)."""
+    return plain_formatter(column)(value)
 
 
 def display(column: Column, value: Cell) -> str:
     """The cell as people read it: thousands grouped, units shown."""
-    if value is None or isinstance(value, bool | str | date):
-        return plain(column, value)
+    text = _other(value)
+    if text is not None:
+        return text
+    assert isinstance(value, int | float | Decimal)
     kind = column.kind
     if kind is K.DURATION:
         return _duration(value)

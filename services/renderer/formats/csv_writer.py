@@ -14,11 +14,12 @@ import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from services.renderer.formats.cells import plain
+from services.renderer.formats.cells import Formatter, plain_formatter
 from services.renderer.reports.model import Cell, Column, ReportData, rows_of
 
 CONTENT_TYPE = "text/csv; charset=utf-8"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_START)
 _CHUNK_BYTES = 64 * 1024
 
 
@@ -27,14 +28,19 @@ def neutralise(text: str) -> str:
 
 
 def cell_text(column: Column, value: Cell) -> str:
-    text = plain(column, value)
-    if isinstance(value, str):
-        return neutralise(text)
-    return text
+    return _csv_formatter(column)(value)
 
 
-def _line(columns: Sequence[Column], row: Sequence[Cell]) -> list[str]:
-    return [cell_text(column, value) for column, value in zip(columns, row, strict=True)]
+def _csv_formatter(column: Column) -> Formatter:
+    return plain_formatter(column, neutralise)
+
+
+def _line(formatters: Sequence[Formatter], row: Sequence[Cell]) -> list[str]:
+    # Most cells are text that needs nothing: they skip the formatter call (CSV is hot).
+    return [
+        value if type(value) is str and value[:1] not in _FORMULA_FIRST else format_(value)
+        for format_, value in zip(formatters, row, strict=True)
+    ]
 
 
 @dataclass(slots=True)
@@ -54,13 +60,14 @@ async def csv_chunks(report: ReportData, counter: RowCounter) -> AsyncIterator[b
         if several and table.title:
             writer.writerow([neutralise(table.title)])
         writer.writerow([neutralise(column.label) for column in table.columns])
+        formatters = [_csv_formatter(column) for column in table.columns]
         async for row in rows_of(table):
-            writer.writerow(_line(table.columns, row))
+            writer.writerow(_line(formatters, row))
             counter.rows += 1
             if buffer.tell() >= _CHUNK_BYTES:
                 yield buffer.getvalue().encode()
                 buffer.seek(0)
                 buffer.truncate()
         if table.totals is not None:
-            writer.writerow(_line(table.columns, table.totals))
+            writer.writerow(_line(formatters, table.totals))
     yield buffer.getvalue().encode()

@@ -1,0 +1,57 @@
+"""What the renderer tells the mailer: artifact, companions, inline HTML, too large to attach."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from services.renderer.handlers import _rendered
+from shared.artifacts import StoredArtifact
+from shared.messages import DataWindow, ReportDue, RunDetails
+from shared.schedule_spec import ReportFormat, ReportRef
+
+
+def _due(fmt: ReportFormat) -> ReportDue:
+    run = RunDetails(
+        run_id="s1@2026-11-27T08:00:00+00:00",
+        scheduled_for=datetime(2026, 11, 27, 8, tzinfo=UTC),
+        schedule_name="CDR",
+        report=ReportRef(id="cdr"),
+        window=DataWindow(
+            start=datetime(2026, 11, 26, tzinfo=UTC),
+            end=datetime(2026, 11, 27, tzinfo=UTC),
+            timezone="UTC",
+        ),
+        format=fmt,
+        recipients=["ops@example.com"],
+    )
+    return ReportDue(tenant_id="acme", schedule_id="s1", run=run)
+
+
+def _artifact(part: str, size: int, fmt: str) -> StoredArtifact:
+    return StoredArtifact(
+        f"s1@2026-11-27T08:00:00+00:00/{part}",
+        f"cdr.{part}",
+        "application/octet-stream",
+        size,
+        "digest",
+        {"rows": 5000, "title": "CDR Report", "format": fmt},
+    )
+
+
+def test_artifacts_together_over_the_limit_are_marked_too_large() -> None:
+    pdf = _artifact("pdf", 3_000_000, "pdf")
+    full = _artifact("full.csv", 8_000_000, "csv")
+    fits = _rendered(_due(ReportFormat.PDF), pdf, [full], attachment_limit=11_000_000)
+    assert not fits.too_large_to_attach
+    assert [c.artifact_id for c in fits.companions] == [full.artifact_id]
+    assert fits.rows == 5000
+    assert fits.html_artifact_id is None
+    over = _rendered(_due(ReportFormat.PDF), pdf, [full], attachment_limit=10_999_999)
+    assert over.too_large_to_attach
+
+
+def test_an_html_run_names_its_fragment_for_the_email_body() -> None:
+    fragment = _artifact("html", 40_000, "html")
+    rendered = _rendered(_due(ReportFormat.HTML), fragment, [], attachment_limit=10_000_000)
+    assert rendered.html_artifact_id == fragment.artifact_id
+    assert rendered.title == "CDR Report"
