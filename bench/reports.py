@@ -189,18 +189,19 @@ async def time_reports(db: AsyncDatabase[Document], raw: bool) -> Timings:
 
 
 def print_timings(timings: Timings, server: str, raw: bool) -> None:
+    names = [*WINDOWS, *(["month raw"] if raw else [])]
+
+    def cell(report_id: str, name: str) -> str:
+        if (report_id, name) in timings.seconds:
+            return f"{timings.seconds[report_id, name]:.2f}"
+        return "streamed below" if name in WINDOWS else "-"
+
     table = RichTable(title=f"Standard reports on {server} (seconds; rows: month, CDR: day)")
-    for heading in ("report", "day", "week", "month", *(["month raw"] if raw else []), "rows"):
+    for heading in ("report", *names, "rows"):
         table.add_column(heading, justify="left" if heading == "report" else "right")
     for report_id, title in STANDARD_REPORTS.items():
-        cells = [
-            f"{timings.seconds[report_id, name]:.2f}"
-            if (report_id, name) in timings.seconds
-            else "streamed below"
-            for name in (*WINDOWS, *(["month raw"] if raw else []))
-        ]
         rows = timings.rows.get((report_id, "month"), timings.rows.get((report_id, "day"), 0))
-        table.add_row(title, *cells, f"{rows:,}")
+        table.add_row(title, *(cell(report_id, name) for name in names), f"{rows:,}")
     console.print(table)
 
 
