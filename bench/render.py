@@ -40,24 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services.renderer.formats import pdf
 from services.renderer.formats.cells import DisplayTable, display_row
-from services.renderer.reports.model import Column, ColumnKind, Row
+from services.renderer.reports.model import Row
+from services.renderer.reports.standard import CAMPAIGN_SUMMARY_COLUMNS
 
 console = Console()
-K = ColumnKind
-COLUMNS = (
-    Column("campaign", "Campaign"),
-    Column("dialed", "Dialed", K.INTEGER),
-    Column("answered", "Answered", K.INTEGER),
-    Column("no_answer", "No answer", K.INTEGER),
-    Column("busy_failed", "Busy/failed", K.INTEGER),
-    Column("abandoned", "Abandoned", K.INTEGER),
-    Column("abandon_pct", "Abandon %", K.PERCENT),
-    Column("contact_rate", "Contact rate %", K.PERCENT),
-    Column("conversions", "Conversions", K.INTEGER),
-    Column("conversion_pct", "Conversion %", K.PERCENT),
-    Column("talk_minutes", "Talk minutes", K.DECIMAL),
-    Column("aht", "AHT", K.DURATION),
-)
+#: The Campaign Summary's 12 columns: a typical wide aggregate report.
+COLUMNS = CAMPAIGN_SUMMARY_COLUMNS
 
 
 def rows(n: int) -> list[Row]:

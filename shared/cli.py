@@ -7,14 +7,11 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Coroutine
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from pymongo.errors import PyMongoError
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -30,8 +27,8 @@ from rich.table import Table
 from shared import demo, history_store
 from shared.cli_data import data_app
 from shared.cli_reports import reports_app
-from shared.cli_support import print_invalid
-from shared.client import CommandRejectedError, HeraldClient, HeraldUnavailable
+from shared.cli_support import console, print_invalid, run
+from shared.client import CommandRejectedError, HeraldClient
 from shared.history import FINAL_STATUSES, RunRecord
 from shared.kafka import ensure_topics
 from shared.messages import CreateSchedule, RunNow, RunStatus
@@ -47,22 +44,6 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(data_app, name="data")
 app.add_typer(reports_app, name="reports")
 
-console = Console()
-T = TypeVar("T")
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a command; unreachable infrastructure is a message and exit 2, not a traceback."""
-    try:
-        return asyncio.run(coroutine)
-    except HeraldUnavailable as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    except PyMongoError as exc:
-        url = Settings().mongo.url.get_secret_value().split("@")[-1]
-        console.print(f"[red]error:[/red] MongoDB at {url}: {exc}")
-        raise typer.Exit(2) from exc
-
 
 @topics_app.command("create")
 def topics_create() -> None:
@@ -71,7 +52,7 @@ def topics_create() -> None:
     Example: herald topics create
     """
     settings = Settings()
-    _run(ensure_topics(settings))
+    run(ensure_topics(settings))
     console.print(f"topics with prefix {settings.kafka.topic_prefix!r} are in place")
 
 
@@ -122,7 +103,7 @@ def demo_seed(
             finally:
                 await client.close()
 
-        written = _run(seed_all())
+        written = run(seed_all())
     elapsed = time.monotonic() - started
     console.print(
         f"seeded {written:,} calls over {days} days for tenant {tenant!r} (times in {zone.key}) "
@@ -167,7 +148,7 @@ def demo_schedules(
         return outcomes
 
     try:
-        outcomes = _run(create(demo.schedules(to, report_format)))
+        outcomes = run(create(demo.schedules(to, report_format)))
     except ValidationError as exc:
         print_invalid(exc)
         raise typer.Exit(2) from exc
@@ -233,7 +214,7 @@ def demo_deliver(
         return await _wait_for_run(settings, tenant, accepted.run_id, timeout)
 
     try:
-        record = _run(deliver())
+        record = run(deliver())
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             console.print(f"[red]error:[/red] {'.'.join(map(str, error['loc']))}: {error['msg']}")
@@ -282,7 +263,7 @@ def history(
         finally:
             await client.close()
 
-    records = _run(query())
+    records = run(query())
     if as_json:
         for record in records:
             sys.stdout.write(json.dumps(record.model_dump(mode="json", exclude={"events"})) + "\n")

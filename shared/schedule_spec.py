@@ -36,7 +36,8 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
-def _valid_zone(value: str) -> str:
+def valid_zone(value: str) -> str:
+    """An IANA zone name, or ValueError naming it (schedules and settings share it)."""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -75,7 +76,7 @@ def _valid_recipients(values: list[str]) -> list[str]:
 
 
 CleanText = Annotated[str, AfterValidator(_no_control_chars)]
-TimeZoneName = Annotated[str, AfterValidator(_valid_zone)]
+TimeZoneName = Annotated[str, AfterValidator(valid_zone)]
 CronExpression = Annotated[str, AfterValidator(_valid_cron)]
 Recipients = Annotated[
     list[str], Field(min_length=1, max_length=MAX_RECIPIENTS), AfterValidator(_valid_recipients)

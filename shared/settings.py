@@ -10,18 +10,12 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-def _known_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {value!r}") from exc
-    return value
+from shared.schedule_spec import valid_zone
 
 
 class KafkaSecurity(enum.StrEnum):
@@ -70,6 +64,10 @@ class SmtpSettings(BaseModel):
     from_address: str = "Herald Reports <reports@herald.localhost>"
     timeout_s: float = 30.0
     tls_ca_file: Path | None = None
+    #: Connections kept open and reused by one mailer.
+    pool_size: int = Field(default=4, ge=1, le=100)
+    #: The provider's allowed volume; a herd is spread out to stay under it. None: no limit.
+    max_per_minute: int | None = Field(default=None, ge=1)
 
 
 class BrandingSettings(BaseModel):
@@ -77,6 +75,8 @@ class BrandingSettings(BaseModel):
     logo_url: str | None = None
     logo_file: Path | None = None
     platform_base_url: str = "http://127.0.0.1:8080"
+    #: Before the subject's title and period; None means the platform name, "" none.
+    subject_prefix: str | None = None
     #: Where the platform serves Herald's artifacts (GridFS bucket `artifacts`) by id,
     #: for files too large to attach; default `<platform_base_url>/herald/artifacts`.
     artifact_base_url: str | None = None
@@ -148,7 +148,7 @@ class ReportSettings(BaseModel):
     @field_validator("data_timezone")
     @classmethod
     def _known_data_zone(cls, value: str | None) -> str | None:
-        return None if value is None else _known_zone(value)
+        return None if value is None else valid_zone(value)
 
     @model_validator(mode="after")
     def _http_needs_url(self) -> ReportSettings:
@@ -178,7 +178,7 @@ class Settings(BaseSettings):
     @field_validator("default_timezone")
     @classmethod
     def _known_default_zone(cls, value: str) -> str:
-        return _known_zone(value)
+        return valid_zone(value)
 
     @property
     def data_zone(self) -> ZoneInfo:

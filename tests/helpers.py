@@ -45,6 +45,18 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HERALD_RENDERER__HTML_MAX_ROWS": str(settings.renderer.html_max_rows),
         "HERALD_RENDERER__PDF_WORKERS": str(settings.renderer.pdf_workers),
         "HERALD_RENDERER__ATTACHMENT_LIMIT_BYTES": str(settings.renderer.attachment_limit_bytes),
+        "HERALD_SMTP__POOL_SIZE": str(settings.smtp.pool_size),
+        "HERALD_BRANDING__PLATFORM_NAME": settings.branding.platform_name,
+        "HERALD_BRANDING__PLATFORM_BASE_URL": settings.branding.platform_base_url,
+        "HERALD_RETRY__CAP_S": str(settings.retry.cap_s),
+        "HERALD_RETRY__JITTER": str(settings.retry.jitter),
+    } | {
+        name: str(value)
+        for name, value in (
+            ("HERALD_SMTP__MAX_PER_MINUTE", settings.smtp.max_per_minute),
+            ("HERALD_BRANDING__LOGO_FILE", settings.branding.logo_file),
+        )
+        if value is not None
     }
 
 

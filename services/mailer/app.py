@@ -5,10 +5,14 @@ from __future__ import annotations
 from faststream import FastStream
 
 from services.mailer import handlers
+from services.mailer.smtp import SmtpPool
 from shared.service import build_runtime, make_app
 
 
 def create_app() -> FastStream:
     runtime = build_runtime("mailer")
-    handlers.register(runtime)
-    return make_app(runtime)
+    pool = SmtpPool(runtime.settings.smtp)
+    handlers.register(runtime, pool)
+    app = make_app(runtime)
+    app.after_shutdown(pool.close)
+    return app

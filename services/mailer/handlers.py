@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import mimetypes
+from email.utils import parseaddr
+from pathlib import Path
 
 from services.mailer import compose, outcome, smtp
 from services.mailer.store import Ledger
@@ -24,10 +28,13 @@ log = logging.getLogger("herald.mailer")
 
 
 class Mailer:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, pool: smtp.SmtpPool) -> None:
         self._rt = runtime
+        self._pool = pool
         self._ledger = Ledger(runtime.db)
         self._artifacts = ArtifactStore(runtime.db)
+        self._logo = _logo(runtime.settings.branding.logo_file)
+        self._sender = parseaddr(runtime.settings.smtp.from_address)[1]
 
     async def _contents(self, rendered: ReportRendered) -> compose.Contents:
         """The run's files as attachments, or as links when together they are too large."""
@@ -53,36 +60,43 @@ class Mailer:
             attached.append(compose.Attachment(ref.filename, ref.content_type, data))
         return compose.Contents(attached=tuple(attached), inline_html=inline_html)
 
+    async def _send(
+        self, prepared: compose.Prepared, tenant_id: str, recipient: str
+    ) -> RecipientResult:
+        """Once per recipient and run: the ledger answers for anyone accepted before."""
+        run_id = prepared.run_id
+        earlier = await self._ledger.accepted(run_id, recipient)
+        if earlier is not None:
+            return earlier
+        data = compose.for_recipient(prepared, recipient)
+        result = await self._pool.send(data, self._sender, recipient)
+        if result.outcome is RecipientOutcome.ACCEPTED:
+            await self._ledger.record(run_id, tenant_id, result)
+        else:
+            log.warning(
+                "run %s: %s refused (%s %s)",
+                run_id,
+                recipient,
+                result.smtp_code,
+                result.smtp_message,
+            )
+        return result
+
     async def deliver(self, rendered: ReportRendered) -> DeliveryStatus:
+        """Each recipient its own transaction, as many at once as the pool has connections."""
         run = rendered.run
         settings = self._rt.settings
-        contents = await self._contents(rendered)
-        results: list[RecipientResult] = []
-        for recipient in run.recipients:
-            earlier = await self._ledger.accepted(run.run_id, recipient)
-            if earlier is not None:
-                results.append(earlier)
-                continue
-            message = compose.compose(
-                rendered,
-                recipient,
-                branding=settings.branding,
-                from_address=settings.smtp.from_address,
-                contents=contents,
-                now=utcnow(),
-            )
-            result = await smtp.send(settings.smtp, message, recipient)
-            if result.outcome is RecipientOutcome.ACCEPTED:
-                await self._ledger.record(run.run_id, rendered.tenant_id, result)
-            else:
-                log.warning(
-                    "run %s: %s refused (%s %s)",
-                    run.run_id,
-                    recipient,
-                    result.smtp_code,
-                    result.smtp_message,
-                )
-            results.append(result)
+        prepared = compose.prepare(
+            rendered,
+            branding=settings.branding,
+            from_address=settings.smtp.from_address,
+            contents=await self._contents(rendered),
+            now=utcnow(),
+            logo=self._logo,
+        )
+        results = await asyncio.gather(
+            *(self._send(prepared, rendered.tenant_id, r) for r in run.recipients)
+        )
         verdict = outcome.verdict(results)
         if verdict is outcome.Verdict.DELIVERED:
             return status_event(
@@ -97,14 +111,22 @@ class Mailer:
             "mailer",
             transient=verdict is outcome.Verdict.RETRY,
             reason=outcome.reason(results) or "not delivered",
-            policy=settings.retry,
+            policy=self._rt.settings.retry,
             artifact_id=rendered.artifact_id,
             recipients=results,
         )
 
 
-def register(runtime: Runtime) -> None:
-    mailer = Mailer(runtime)
+def _logo(path: Path | None) -> compose.Attachment | None:
+    """The logo file, read once: every email carries it inline."""
+    if path is None:
+        return None
+    content_type = mimetypes.guess_type(path.name)[0] or "image/png"
+    return compose.Attachment(path.name, content_type, path.read_bytes())
+
+
+def register(runtime: Runtime, pool: smtp.SmtpPool) -> None:
+    mailer = Mailer(runtime, pool)
 
     @runtime.broker.subscriber(
         runtime.topics.report_rendered, group_id=runtime.group_id, auto_offset_reset="earliest"

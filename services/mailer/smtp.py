@@ -1,19 +1,29 @@
-"""Sending one message to one recipient over SMTP, and what the server said.
+"""Sending one message to one recipient over pooled SMTP connections, and what the server said.
 
 One SMTP transaction per recipient, so every recipient's result is known on
 its own: accepted, refused for good (5xx), or refused for now (4xx, a lost
-connection, a timeout).
+connection, a timeout). Connections are reused (a pool of `pool_size`) and
+checked with NOOP after sitting idle, since servers drop idle clients; a
+connection that fails is closed and the next send opens a fresh one. A rate
+limit (messages per minute) spreads a herd over time instead of refusing it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from email.message import EmailMessage
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiosmtplib
+from aiolimiter import AsyncLimiter
 
 from shared.messages import RecipientOutcome, RecipientResult
 from shared.settings import SmtpSecurity, SmtpSettings
+
+#: A pooled connection idle longer than this is checked with NOOP before use.
+_IDLE_CHECK_S = 10.0
 
 
 def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
@@ -30,12 +40,18 @@ def _refused(address: str, code: int, text: str) -> RecipientResult:
     return RecipientResult(address=address, outcome=outcome, smtp_code=code, smtp_message=text)
 
 
-async def send(settings: SmtpSettings, message: EmailMessage, recipient: str) -> RecipientResult:
-    secure = settings.security is not SmtpSecurity.NONE
-    try:
-        response = await aiosmtplib.send(
-            message,
-            recipients=[recipient],
+def _lost(address: str, exc: BaseException) -> RecipientResult:
+    return RecipientResult(
+        address=address,
+        outcome=RecipientOutcome.REFUSED_TRANSIENT,
+        smtp_message=f"{type(exc).__name__}: {exc}",
+    )
+
+
+class _Connection:
+    def __init__(self, settings: SmtpSettings) -> None:
+        secure = settings.security is not SmtpSecurity.NONE
+        self.client = aiosmtplib.SMTP(
             hostname=settings.host,
             port=settings.port,
             username=settings.username,
@@ -45,25 +61,94 @@ async def send(settings: SmtpSettings, message: EmailMessage, recipient: str) ->
             tls_context=_tls_context(settings) if secure else None,
             timeout=settings.timeout_s,
         )
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        refusal = exc.recipients[0]
-        return _refused(recipient, refusal.code, refusal.message)
-    except aiosmtplib.SMTPResponseException as exc:
-        return _refused(recipient, exc.code, exc.message)
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        self.used_at = 0.0
+
+    async def ready(self) -> None:
+        """Connected (and greeted, TLS-wrapped, authenticated) and still answering."""
+        if not self.client.is_connected:
+            await self.client.connect()
+        elif time.monotonic() - self.used_at > _IDLE_CHECK_S:
+            try:
+                await self.client.noop()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                self.client.close()
+                await self.client.connect()
+
+    def close(self) -> None:
+        if self.client.is_connected:
+            self.client.close()
+
+
+class SmtpPool:
+    """Up to `pool_size` reused connections to the configured server."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self._settings = settings
+        self._idle: asyncio.Queue[_Connection] = asyncio.Queue()
+        for _ in range(settings.pool_size):
+            self._idle.put_nowait(_Connection(settings))
+        per_minute = settings.max_per_minute
+        # One message per 60/per_minute seconds: smoothed, with no initial burst.
+        self._limit = AsyncLimiter(1, 60 / per_minute) if per_minute else None
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[_Connection]:
+        connection = await self._idle.get()
+        try:
+            yield connection
+        finally:
+            connection.used_at = time.monotonic()
+            self._idle.put_nowait(connection)
+
+    async def send(self, message: bytes, sender: str, recipient: str) -> RecipientResult:
+        """`message` as SMTP-ready bytes, from the envelope `sender` to `recipient` alone."""
+        if self._limit is not None:
+            await self._limit.acquire()
+        async with self._connection() as connection:
+            try:
+                await connection.ready()
+            except aiosmtplib.SMTPResponseException as exc:  # greeting, STARTTLS or AUTH refused
+                connection.close()
+                return _refused(recipient, exc.code, exc.message)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                connection.close()
+                return _lost(recipient, exc)
+            try:
+                errors, reply = await connection.client.sendmail(sender, [recipient], message)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                refusal = exc.recipients[0]
+                await _reset(connection)
+                return _refused(recipient, refusal.code, refusal.message)
+            except aiosmtplib.SMTPResponseException as exc:
+                await _reset(connection)
+                return _refused(recipient, exc.code, exc.message)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                connection.close()
+                return _lost(recipient, exc)
+        if recipient in errors:
+            refused = errors[recipient]
+            return _refused(recipient, refused.code, refused.message)
+        code, _, text = reply.partition(" ")
         return RecipientResult(
             address=recipient,
-            outcome=RecipientOutcome.REFUSED_TRANSIENT,
-            smtp_message=f"{type(exc).__name__}: {exc}",
+            outcome=RecipientOutcome.ACCEPTED,
+            smtp_code=int(code) if code.isdigit() else 250,
+            smtp_message=text or reply,
         )
-    errors, reply = response
-    if recipient in errors:
-        refused = errors[recipient]
-        return _refused(recipient, refused.code, refused.message)
-    code, _, text = reply.partition(" ")
-    return RecipientResult(
-        address=recipient,
-        outcome=RecipientOutcome.ACCEPTED,
-        smtp_code=int(code) if code.isdigit() else 250,
-        smtp_message=text or reply,
-    )
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            connection = self._idle.get_nowait()
+            if connection.client.is_connected:
+                try:
+                    await connection.client.quit()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    connection.close()
+
+
+async def _reset(connection: _Connection) -> None:
+    """After a refusal the transaction is over; RSET leaves the connection clean for reuse."""
+    try:
+        await connection.client.rset()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        connection.close()

@@ -3,9 +3,11 @@
 Calls live in one collection per local day (`calls_YYYYMMDD`, one document per
 call), so a report names the days it reads and its cost follows the window,
 not the whole history: on FerretDB a range filter is never pushed down and
-would scan every call ever stored. Per tenant and day, `call_rollups` keeps
-one document holding every grouping's cells (a JSON string, which FerretDB
-reads ten times faster than as nested documents). A day's roll-up is marked
+would scan every call ever stored. Per tenant, day and grouping,
+`call_rollup_cells` keeps the cells as one JSON string (FerretDB reads that
+ten times faster than nested documents, and reads a whole document whatever
+the projection, so each grouping has its own); `call_rollups` keeps each
+day's state. A day's roll-up is marked
 `ingesting` before its calls are written and `ready` after, so a crash in
 between leaves a day that is grouped from its raw calls until
 `rebuild_rollups` runs, never a wrong figure.
@@ -60,7 +62,10 @@ from shared.mongo import Document
 
 log = logging.getLogger("herald.calldata")
 
+#: One small document per tenant and day: the roll-up's state and definitions.
 ROLLUPS: Final = "call_rollups"
+#: The cells, one document per tenant, day and grouping, so a report reads only its own.
+ROLLUP_CELLS: Final = "call_rollup_cells"
 SESSIONS: Final = "agent_sessions"
 Dimension = Agent | Team | Campaign | CallList
 #: Collection and id field of each dimension.
@@ -128,6 +133,16 @@ class CallStore:
     def _rollup_id(self, tenant_id: str, day: date) -> str:
         return f"{tenant_id}/{day.isoformat()}"
 
+    def _cells_id(self, tenant_id: str, day: date, grouping: Grouping) -> str:
+        return f"{tenant_id}/{day.isoformat()}/{grouping.name}"
+
+    async def _stored_cells(self, tenant_id: str, day: date, grouping: Grouping) -> Cells:
+        doc = await self._db[ROLLUP_CELLS].find_one(
+            {"_id": self._cells_id(tenant_id, day, grouping)}
+        )
+        rows = json.loads(doc["cells"]) if doc is not None else []
+        return decode_day(grouping, day.isoformat(), rows)
+
     # -- reading -------------------------------------------------------------------------
 
     async def group(self, grouping: Grouping, scope: Scope) -> Grouped:
@@ -146,24 +161,23 @@ class CallStore:
 
         cells: Cells = {}
         for day_cells in await asyncio.gather(*(one(part) for part in parts)):
-            merge(cells, day_cells)
+            cells.update(day_cells)  # every cell's key holds its day: days never overlap
         return Grouped(grouping, cells)
 
     async def _rolled_up(self, grouping: Grouping, tenant_id: str, day: date) -> Cells | None:
-        field = f"g_{grouping.name}"
-        doc = await self._db[ROLLUPS].find_one(
-            {"_id": self._rollup_id(tenant_id, day)},
-            {field: 1, "state": 1, f"signatures.{grouping.name}": 1},
+        state, cells = await asyncio.gather(
+            self._db[ROLLUPS].find_one({"_id": self._rollup_id(tenant_id, day)}),
+            self._stored_cells(tenant_id, day, grouping),
         )
-        if doc is None:
+        if state is None:
             # No roll-up: either no calls that day, or calls written around `ingest`.
             return None
-        if doc.get("state") != "ready" or doc.get("signatures", {}).get(grouping.name) != (
+        if state.get("state") != "ready" or state.get("signatures", {}).get(grouping.name) != (
             grouping.signature
         ):
             log.warning("roll-up %s/%s is not usable; grouping raw calls", tenant_id, day)
             return None
-        return decode_day(grouping, day.isoformat(), json.loads(doc[field]))
+        return cells
 
     async def _raw(self, grouping: Grouping, scope: Scope, part: DaySlice) -> Cells:
         match = scope.match(part) | grouping.match()
@@ -290,8 +304,7 @@ class CallStore:
         fresh = {g.name: _cells_of(g, new) for g in GROUPINGS}
         if before is not None:
             for grouping in GROUPINGS:
-                stored = json.loads(before[f"g_{grouping.name}"])
-                merge(fresh[grouping.name], decode_day(grouping, day.isoformat(), stored))
+                merge(fresh[grouping.name], await self._stored_cells(tenant_id, day, grouping))
         await self._write_rollup(tenant_id, day, fresh)
         return len(new)
 
@@ -305,17 +318,26 @@ class CallStore:
         await self._write_rollup(tenant_id, day, {g.name: _cells_of(g, calls) for g in GROUPINGS})
 
     async def _write_rollup(self, tenant_id: str, day: date, cells: dict[str, Cells]) -> None:
-        doc: Document = {
+        """The cells first, then the day's state: `ready` only once every grouping is in."""
+        for grouping in GROUPINGS:
+            encoded = encode_day(cells[grouping.name])
+            doc: Document = {
+                "tenant_id": tenant_id,
+                "day": day.isoformat(),
+                "grouping": grouping.name,
+                "cells": json.dumps(encoded, separators=(",", ":")),
+            }
+            await self._db[ROLLUP_CELLS].replace_one(
+                {"_id": self._cells_id(tenant_id, day, grouping)}, doc, upsert=True
+            )
+        state: Document = {
             "tenant_id": tenant_id,
             "day": day.isoformat(),
             "state": "ready",
             "signatures": {g.name: g.signature for g in GROUPINGS},
         }
-        for grouping in GROUPINGS:
-            encoded = encode_day(cells[grouping.name])
-            doc[f"g_{grouping.name}"] = json.dumps(encoded, separators=(",", ":"))
         await self._db[ROLLUPS].replace_one(
-            {"_id": self._rollup_id(tenant_id, day)}, doc, upsert=True
+            {"_id": self._rollup_id(tenant_id, day)}, state, upsert=True
         )
 
     async def _calls_collection(self, day: date) -> AsyncCollection[Document]:
@@ -338,7 +360,8 @@ class CallStore:
         names = await self._db.list_collection_names()
         for name in names:
             dimensions = [collection for collection, _ in DIMENSIONS.values()]
-            if name.startswith(CALLS_PREFIX) or name in (ROLLUPS, SESSIONS, *dimensions):
+            kept = (ROLLUPS, ROLLUP_CELLS, SESSIONS, *dimensions)
+            if name.startswith(CALLS_PREFIX) or name in kept:
                 await self._db[name].delete_many({"tenant_id": tenant_id})
 
 

@@ -21,7 +21,7 @@ from shared import demo
 from shared.calldata.days import day_bounds
 from shared.calldata.groupings import GROUPINGS, Cells, Grouping, add_calls
 from shared.calldata.records import Call
-from shared.calldata.store import ROLLUPS, CallStore, Scope, calls_collection
+from shared.calldata.store import ROLLUP_CELLS, ROLLUPS, CallStore, Scope, calls_collection
 from shared.mongo import Document
 
 pytestmark = pytest.mark.integration
@@ -73,6 +73,17 @@ def _expected(grouping: Grouping, scope: Scope, calls: list[Call]) -> Cells:
 
 async def _seed(db: AsyncDatabase[Document]) -> None:
     assert await demo.seed(db, tenant_id=TENANT, calls=CALLS, days=DAYS, anchor=ANCHOR, zone=ZONE)
+
+
+async def _crash(db: AsyncDatabase[Document], day: date) -> None:
+    """What a crash mid-ingest leaves: the day marked `ingesting`, its cells stale."""
+    await db[ROLLUPS].update_one(
+        {"_id": f"{TENANT}/{day.isoformat()}"}, {"$set": {"state": "ingesting"}}
+    )
+    stale = await db[ROLLUP_CELLS].update_many(
+        {"tenant_id": TENANT, "day": day.isoformat()}, {"$set": {"cells": "[]"}}
+    )
+    assert stale.modified_count == len(GROUPINGS)
 
 
 async def _rollups(db: AsyncDatabase[Document]) -> list[Document]:
@@ -144,10 +155,7 @@ async def test_a_day_left_ingesting_is_grouped_raw_until_rebuilt(
     calls = _generated()
     day = FIRST + timedelta(days=5)
     # A crash after the calls were written, before the roll-up was: marked, and stale.
-    await db[ROLLUPS].update_one(
-        {"_id": f"{TENANT}/{day.isoformat()}"},
-        {"$set": {"state": "ingesting", **{f"g_{g.name}": "[]" for g in GROUPINGS}}},
-    )
+    await _crash(db, day)
     with caplog.at_level(logging.WARNING, logger="herald.calldata"):
         await _assert_correct(db, calls)
     assert any("is not usable" in record.getMessage() for record in caplog.records)
@@ -168,10 +176,7 @@ async def test_ingesting_into_a_crashed_day_rebuilds_its_rollup(
     store = CallStore(db, ZONE)
     calls = _generated()
     day = FIRST + timedelta(days=2)
-    await db[ROLLUPS].update_one(
-        {"_id": f"{TENANT}/{day.isoformat()}"},
-        {"$set": {"state": "ingesting", **{f"g_{g.name}": "[]" for g in GROUPINGS}}},
-    )
+    await _crash(db, day)
     late = calls[0].model_copy(update={"call_id": "late-1", "started_at": _local(day, 12, 0)})
     assert await store.ingest([late]) == 1
     (doc,) = [d for d in await _rollups(db) if d["day"] == day.isoformat()]

@@ -8,7 +8,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from services.mailer.compose import Attachment, Contents, HeaderInjection, compose, message_id
+from services.mailer.compose import (
+    LOGO_CID,
+    Attachment,
+    Contents,
+    HeaderInjection,
+    compose,
+    message_id,
+)
 from shared.messages import DataWindow, ReportRendered, RunDetails
 from shared.schedule_spec import Filters, ReportFormat, ReportRef
 from shared.settings import BrandingSettings
@@ -164,3 +171,38 @@ def test_files_too_large_to_attach_travel_as_links() -> None:
     html_body = parsed.get_body(("html",))
     assert html_body is not None
     assert f'href="{url}"' in html_body.get_content()
+
+
+def test_a_logo_file_travels_inline_as_a_related_part() -> None:
+    logo = Attachment("logo.png", "image/png", b"\x89PNG\r\n\x1a\nfake")
+    message = compose(
+        _rendered(),
+        "ops@example.com",
+        branding=BRANDING,
+        from_address=FROM,
+        contents=Contents(),
+        now=datetime(2026, 11, 27, tzinfo=UTC),
+        logo=logo,
+    )
+    parsed = _parsed(message)
+    html_body = parsed.get_body(("html",))
+    assert html_body is not None
+    assert f'src="cid:{LOGO_CID}"' in html_body.get_content()
+    related = next(p for p in parsed.walk() if p.get_content_type() == "multipart/related")
+    image = next(p for p in related.iter_parts() if p.get_content_type() == "image/png")
+    assert image["Content-ID"] == f"<{LOGO_CID}>"
+    assert image.get_payload(decode=True) == logo.data
+    assert not list(parsed.iter_attachments())  # inline, not an attachment
+
+
+def test_the_subject_prefix_is_configurable() -> None:
+    plain = BRANDING.model_copy(update={"subject_prefix": ""})
+    message = compose(
+        _rendered(),
+        "ops@example.com",
+        branding=plain,
+        from_address=FROM,
+        contents=Contents(),
+        now=datetime(2026, 11, 27, tzinfo=UTC),
+    )
+    assert message["Subject"] == "Campaign Summary, 2026-11-20 to 2026-11-26"

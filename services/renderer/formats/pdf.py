@@ -8,29 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.renderer.formats import layout
 from services.renderer.formats.cells import DisplayTable
+from services.renderer.formats.templates import templates
 
 CONTENT_TYPE = "application/pdf"
-
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html", "j2"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def _css_string(value: str) -> str:
-    """Text safe inside a CSS string literal (the page footer)."""
-    return "".join(ch if ch.isprintable() and ch not in '"\\' else " " for ch in value)
-
-
-_env.filters["css_string"] = _css_string
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +53,7 @@ def compose(heading: Heading, tables: Sequence[DisplayTable]) -> str:
 
 
 def _render(heading: Heading, pages: list[list[layout.Block]], shape: layout.Shape) -> str:
-    return _env.get_template("report.pdf.html.j2").render(
+    return templates.get_template("report.pdf.html.j2").render(
         heading=heading,
         pages=pages,
         landscape=shape.landscape,

@@ -105,7 +105,7 @@ def _sum(rows: list[Sums]) -> Sums:
 
 # -- 1. Campaign Summary ------------------------------------------------------------------
 
-_CAMPAIGN_SUMMARY = (
+CAMPAIGN_SUMMARY_COLUMNS = (
     Column("campaign", "Campaign"),
     Column("dialed", "Dialed", K.INTEGER),
     Column("answered", "Answered", K.INTEGER),
@@ -143,7 +143,7 @@ async def campaign_summary(ctx: Context) -> ReportData:
     calls = await ctx.store.group(CALLS, ctx.scope)
     names = await ctx.names(Campaign)
     rows = _rows(calls.fold("campaign_id"), lambda k, s: _campaign_figures(_label(names, k[0]), s))
-    table = Table(_CAMPAIGN_SUMMARY, rows, _campaign_figures("Total", calls.total()))
+    table = Table(CAMPAIGN_SUMMARY_COLUMNS, rows, _campaign_figures("Total", calls.total()))
     return ctx.report("campaign_summary", table)
 
 
@@ -315,7 +315,7 @@ async def hourly_activity(ctx: Context) -> ReportData:
 
 
 async def list_penetration(ctx: Context) -> ReportData:
-    leads = (await ctx.store.group(LEADS, ctx.scope)).fold("list_id", "lead_id")
+    leads = (await ctx.store.group(LEADS, ctx.scope)).fold("list_id", "lead_id", ordered=False)
     lists = await ctx.store.dimension(CallList, ctx.request.tenant_id)
     campaigns = await ctx.names(Campaign)
     per_list: dict[str, list[int]] = {}

@@ -1,0 +1,178 @@
+"""Mailer benchmark: emails per second with a 50 KB attachment, naive loop against Herald.
+
+    python bench/mailer.py [--quick] [--emails N] [--pool 10]
+
+An SMTP server runs in its own process (aiosmtpd's sink: it accepts and
+discards), or `--smtp-port` names one already running (the local Mailpit).
+Then, side by side:
+
+- naive: one `smtplib` connection per email, the message built with
+  `email.message.EmailMessage`, one after another;
+- Herald: the mailer's path, `compose.compose` (the branded multipart email
+  with the attachment) for every recipient and `SmtpPool.send` over pooled
+  connections, all emails in flight at once, as a big run's recipients are.
+
+Ends with: BENCH mailer emails=N naive_per_s=... herald_per_s=... ratio=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import smtplib
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from rich.console import Console
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from services.mailer import compose
+from services.mailer.smtp import SmtpPool
+from shared.messages import DataWindow, ReportRendered, RunDetails, RunStatus
+from shared.schedule_spec import ReportFormat, ReportRef
+from shared.settings import BrandingSettings, SmtpSettings
+from tests.smtp_server import free_port
+
+console = Console()
+FROM = "Reports <reports@example.com>"
+ATTACHMENT = b"".join(
+    f"Campaign {n % 7},{1000 + n},{400 + n % 90},{n % 13}.{n % 10} %\r\n".encode()
+    for n in range(2400)
+)[: 50 * 1024]
+
+
+def _server(port: int) -> subprocess.Popen[bytes]:
+    sink = ("-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{port}")
+    server = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", *sink])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=1) as probe:
+                probe.noop()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("the SMTP server did not start")
+
+
+def naive(port: int, emails: int) -> float:
+    started = time.perf_counter()
+    for n in range(emails):
+        message = EmailMessage()
+        message["From"] = FROM
+        message["To"] = f"r{n}@example.com"
+        message["Subject"] = "Campaign Summary, 2026-11-26"
+        message.set_content("The report is attached.")
+        message.add_attachment(ATTACHMENT, "text", "csv", filename="campaign-summary.csv")
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            client.send_message(message)
+    return emails / (time.perf_counter() - started)
+
+
+def _rendered() -> ReportRendered:
+    run = RunDetails(
+        run_id="bench@2026-11-27T08:00:00+00:00",
+        scheduled_for=datetime(2026, 11, 27, 8, tzinfo=UTC),
+        schedule_name="Morning Brief",
+        report=ReportRef(id="campaign_summary"),
+        window=DataWindow(
+            start=datetime(2026, 11, 26, tzinfo=UTC),
+            end=datetime(2026, 11, 27, tzinfo=UTC),
+            timezone="UTC",
+        ),
+        format=ReportFormat.CSV,
+        recipients=["ops@example.com"],
+    )
+    return ReportRendered(
+        tenant_id="acme",
+        schedule_id="bench",
+        run=run,
+        artifact_id=f"{run.run_id}/csv",
+        filename="campaign-summary_2026-11-26.csv",
+        content_type="text/csv; charset=utf-8",
+        size=len(ATTACHMENT),
+        rows=2400,
+        sha256="-",
+        title="Campaign Summary",
+        filters_summary="All campaigns and agents",
+    )
+
+
+async def herald(port: int, emails: int, pool_size: int) -> float:
+    rendered = _rendered()
+    contents = compose.Contents(
+        attached=(compose.Attachment(rendered.filename, rendered.content_type, ATTACHMENT),)
+    )
+    branding = BrandingSettings()
+    pool = SmtpPool(SmtpSettings(host="127.0.0.1", port=port, pool_size=pool_size))
+
+    async def one(prepared: compose.Prepared, n: int) -> RunStatus:
+        recipient = f"r{n}@example.com"
+        data = compose.for_recipient(prepared, recipient)
+        result = await pool.send(data, "reports@example.com", recipient)
+        return RunStatus.DELIVERED if result.smtp_code == 250 else RunStatus.FAILED
+
+    try:
+        started = time.perf_counter()
+        # As the mailer does: the run's email once, then each recipient's copy.
+        prepared = compose.prepare(
+            rendered, branding=branding, from_address=FROM, contents=contents, now=datetime.now(UTC)
+        )
+        outcomes = await asyncio.gather(*(one(prepared, n) for n in range(emails)))
+        rate = emails / (time.perf_counter() - started)
+    finally:
+        await pool.close()
+    failed = outcomes.count(RunStatus.FAILED)
+    if failed:
+        raise SystemExit(f"{failed} emails were not accepted")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 emails")
+    parser.add_argument("--emails", type=int, default=None, help="default 5,000 (1,000 quick)")
+    parser.add_argument("--pool", type=int, default=10, help="pooled SMTP connections")
+    parser.add_argument(
+        "--smtp-port",
+        type=int,
+        default=None,
+        help="use the SMTP server already on 127.0.0.1 at this port (Mailpit, say)",
+    )
+    args = parser.parse_args()
+    emails = args.emails or (1000 if args.quick else 5000)
+    port = args.smtp_port or free_port()
+    server = None if args.smtp_port else _server(port)
+    try:
+        naive_rate = naive(port, emails)
+        console.print(f"naive, a new smtplib connection per email: {naive_rate:,.0f} emails/s")
+        cpu = time.process_time()
+        herald_rate = asyncio.run(herald(port, emails, args.pool))
+        cpu_ms = (time.process_time() - cpu) / emails * 1000
+        console.print(
+            f"Herald, compose + {args.pool} pooled connections: {herald_rate:,.0f} emails/s"
+        )
+        console.print(
+            f"Herald's own CPU: {cpu_ms:.2f} ms per email, {1000 / cpu_ms:,.0f}/s if the "
+            "server kept up (past that rate the server, on the same two cores, is the limit)"
+        )
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+    ratio = herald_rate / naive_rate
+    console.print(f"{emails:,} emails with a {len(ATTACHMENT) // 1024} KB attachment; x{ratio:.2f}")
+    print(
+        f"BENCH mailer emails={emails} naive_per_s={naive_rate:.0f} "
+        f"herald_per_s={herald_rate:.0f} ratio={ratio:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""The mailer end to end, on a real SMTP server this test controls (aiosmtpd).
+
+Three services as processes on real Kafka and FerretDB: an SMTP outage turns
+runs into `pending_retry` and they are all delivered, once, when the server is
+back; a refused recipient fails while the other is delivered, both in the
+history; the mailer killed in the middle of 200 emails and restarted leaves
+nobody without the email (duplicates, which only the instant between the
+server's acceptance and the ledger write can cause, are counted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared import demo, history_store
+from shared.client import HeraldClient
+from shared.history import RunRecord
+from shared.messages import CreateSchedule, RecipientOutcome, RunNow, RunStatus
+from shared.mongo import Document
+from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from shared.settings import RetrySettings, Settings, SmtpSettings
+from tests.helpers import ServiceProcess, wait_until
+from tests.smtp_server import SmtpServer, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _with_smtp(settings: Settings, port: int, pool_size: int = 4) -> Settings:
+    return settings.model_copy(
+        update={
+            "smtp": SmtpSettings(host="127.0.0.1", port=port, timeout_s=5, pool_size=pool_size),
+            # Retries come quickly here: 2 s, then 4 s, ... capped at 5 s.
+            "retry": RetrySettings(base_s=2, cap_s=5, max_attempts=20, jitter=0),
+        }
+    )
+
+
+@pytest.fixture
+async def seeded(db: AsyncDatabase[Document]) -> AsyncDatabase[Document]:
+    await demo.seed(db, tenant_id="acme", calls=600, days=5, anchor=date.today())
+    return db
+
+
+async def _schedule(settings: Settings, schedule_id: str, recipients: list[str]) -> str:
+    spec = ScheduleSpec(
+        name=schedule_id,
+        report=ReportRef(id="campaign_summary"),
+        frequency=Frequency.DAILY,
+        recipients=recipients,
+        format=ReportFormat.CSV,
+    )
+    async with HeraldClient(settings) as herald:
+        await herald.send(CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec))
+        ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
+    assert ran.run_id is not None
+    return ran.run_id
+
+
+async def _status(db: AsyncDatabase[Document], run_id: str, *wanted: RunStatus) -> RunRecord | None:
+    record = await history_store.get_run(db[history_store.RUNS], "acme", run_id)
+    return record if record is not None and record.status in wanted else None
+
+
+async def _services(settings: Settings, log_dir: Path) -> AsyncIterator[list[ServiceProcess]]:
+    services = [ServiceProcess(n, settings, log_dir) for n in ("scheduler", "renderer", "mailer")]
+    try:
+        for service in services:
+            await service.wait_started()
+        yield services
+    finally:
+        for service in services:
+            service.stop()
+
+
+async def test_an_smtp_outage_ends_in_one_delivery_per_recipient(
+    topics_ready: Settings, seeded: AsyncDatabase[Document], recipient: str, log_dir: Path
+) -> None:
+    port = free_port()
+    settings = _with_smtp(topics_ready, port)
+    server = SmtpServer(port=port)  # not started: the mail server is down
+    addresses = {n: [recipient.replace("@", f".{n}.{k}@") for k in range(2)] for n in range(3)}
+    try:
+        async for _ in _services(settings, log_dir):
+            runs = [await _schedule(settings, f"acme-out-{n}", addresses[n]) for n in range(3)]
+            for run_id in runs:
+                await wait_until(
+                    lambda r=run_id: _status(seeded, r, RunStatus.PENDING_RETRY),
+                    60,
+                    f"run {run_id} to wait for a retry",
+                )
+            server.start()
+            records = [
+                await wait_until(
+                    lambda r=run_id: _status(seeded, r, RunStatus.DELIVERED),
+                    90,
+                    f"run {run_id} to be delivered after the outage",
+                )
+                for run_id in runs
+            ]
+    finally:
+        server.stop()
+    every = [address for group in addresses.values() for address in group]
+    assert Counter(d.recipient for d in server.deliveries) == Counter(every)  # once each
+    for record in records:
+        assert record.attempt >= 2
+        assert RunStatus.PENDING_RETRY in [e.status for e in record.events]
+
+
+async def test_a_refused_recipient_fails_while_the_other_is_delivered(
+    topics_ready: Settings, seeded: AsyncDatabase[Document], recipient: str, log_dir: Path
+) -> None:
+    port = free_port()
+    settings = _with_smtp(topics_ready, port)
+    gone = recipient.replace("@", ".gone@")
+    server = SmtpServer(port=port, refuse={gone}).start()
+    try:
+        async for _ in _services(settings, log_dir):
+            run_id = await _schedule(settings, "acme-mixed", [recipient, gone])
+            record = await wait_until(
+                lambda r=run_id: _status(seeded, r, RunStatus.FAILED), 60, "the run to fail"
+            )
+    finally:
+        server.stop()
+    results = {r.address: r for r in record.recipients}
+    assert results[recipient].outcome is RecipientOutcome.ACCEPTED
+    assert results[gone].outcome is RecipientOutcome.REFUSED_PERMANENT
+    assert results[gone].smtp_code == 550
+    assert record.reason is not None
+    assert gone in record.reason
+    assert "550" in record.reason
+    assert record.attempt == 1  # permanent: not retried
+    assert server.received(recipient) == 1
+    assert server.received(gone) == 0
+
+
+async def test_a_mailer_killed_mid_batch_leaves_nobody_without_the_email(
+    topics_ready: Settings, seeded: AsyncDatabase[Document], recipient: str, log_dir: Path
+) -> None:
+    port = free_port()
+    settings = _with_smtp(topics_ready, port, pool_size=4)
+    everyone = [recipient.replace("@", f".{n:03d}@") for n in range(200)]
+    server = SmtpServer(port=port, delay_s=0.02).start()
+    try:
+        async for services in _services(settings, log_dir):
+            run_id = await _schedule(settings, "acme-batch", everyone)
+
+            async def some_sent() -> bool:
+                return len(server.deliveries) >= 40
+
+            await wait_until(some_sent, 60, "the batch to be under way")
+            services[2].kill()
+            at_kill = len(server.deliveries)
+            assert at_kill < len(everyone), "the batch finished before the kill"
+            services[2] = ServiceProcess("mailer", settings, log_dir)
+            await services[2].wait_started()
+            record = await wait_until(
+                lambda r=run_id: _status(seeded, r, RunStatus.DELIVERED), 120, "the batch"
+            )
+            await asyncio.sleep(1)  # anything still in flight lands before counting
+    finally:
+        server.stop()
+    received = Counter(d.recipient for d in server.deliveries)
+    assert set(received) == set(everyone)  # every recipient got the email
+    duplicates = sum(count - 1 for count in received.values())
+    print(f"killed after {at_kill} of 200 deliveries; duplicates: {duplicates}")
+    # Only messages accepted by the server but not yet in the ledger at the kill can be
+    # sent again: at most one per pooled connection.
+    assert duplicates <= settings.smtp.pool_size
+    assert len(record.recipients) == 200
+    assert {r.outcome for r in record.recipients} == {RecipientOutcome.ACCEPTED}

@@ -1,0 +1,196 @@
+"""The mailer's SMTP pool against a real server: TLS, AUTH, refusals, reuse, outages, rate."""
+
+from __future__ import annotations
+
+import email
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.policy import default as default_policy
+
+import pytest
+from pydantic import SecretStr
+
+from services.mailer.outcome import Verdict, verdict
+from services.mailer.smtp import SmtpPool
+from shared.messages import RecipientOutcome
+from shared.settings import SmtpSecurity, SmtpSettings
+from tests.smtp_server import CertificateAuthority, SmtpServer
+
+pytestmark = [
+    pytest.mark.integration,
+    # Implicit TLS is encrypted from the first byte; aiosmtpd only counts STARTTLS as TLS.
+    pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
+]
+
+USER, PASSWORD = "herald", "s3cret"
+SENDER = "reports@example.com"
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
+    return CertificateAuthority(tmp_path_factory.mktemp("tls"))
+
+
+def _message(to: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = "reports@example.com"
+    message["To"] = to
+    message["Subject"] = "Campaign Summary"
+    message.set_content("The report is attached.")
+    message.add_attachment(b"Campaign,Dialed\r\nsolar,10\r\n", "text", "csv", filename="r.csv")
+    return message.as_bytes(policy=SMTP)
+
+
+def _settings(server: SmtpServer, **changes: object) -> SmtpSettings:
+    return SmtpSettings(host="127.0.0.1", port=server.port, timeout_s=5).model_copy(update=changes)
+
+
+@pytest.fixture
+def started() -> Iterator[list[SmtpServer]]:
+    servers: list[SmtpServer] = []
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def _serve(started: list[SmtpServer], server: SmtpServer) -> SmtpServer:
+    started.append(server.start())
+    return server
+
+
+async def test_starttls_with_auth_delivers_over_one_reused_connection(
+    ca: CertificateAuthority, started: list[SmtpServer]
+) -> None:
+    server = _serve(started, SmtpServer(security="starttls", tls=ca, credentials=(USER, PASSWORD)))
+    settings = _settings(
+        server,
+        security=SmtpSecurity.STARTTLS,
+        username=USER,
+        password=SecretStr(PASSWORD),
+        tls_ca_file=ca.ca_file,
+        pool_size=1,
+    )
+    pool = SmtpPool(settings)
+    try:
+        addresses = [f"r{n}@example.com" for n in range(3)]
+        results = [await pool.send(_message(address), SENDER, address) for address in addresses]
+    finally:
+        await pool.close()
+    assert [r.outcome for r in results] == [RecipientOutcome.ACCEPTED] * 3
+    assert {r.smtp_code for r in results} == {250}
+    assert [d.recipient for d in server.deliveries] == addresses
+    assert len({d.peer for d in server.deliveries}) == 1  # one connection served all three
+    received = email.message_from_bytes(server.deliveries[0].content, policy=default_policy)
+    assert isinstance(received, EmailMessage)
+    (attachment,) = received.iter_attachments()
+    assert attachment.get_payload(decode=True) == b"Campaign,Dialed\r\nsolar,10\r\n"
+
+
+async def test_implicit_tls_with_auth_delivers(
+    ca: CertificateAuthority, started: list[SmtpServer]
+) -> None:
+    server = _serve(started, SmtpServer(security="tls", tls=ca, credentials=(USER, PASSWORD)))
+    settings = _settings(
+        server,
+        security=SmtpSecurity.TLS,
+        username=USER,
+        password=SecretStr(PASSWORD),
+        tls_ca_file=ca.ca_file,
+    )
+    pool = SmtpPool(settings)
+    try:
+        result = await pool.send(_message("ops@example.com"), SENDER, "ops@example.com")
+    finally:
+        await pool.close()
+    assert result.outcome is RecipientOutcome.ACCEPTED
+    assert server.received("ops@example.com") == 1
+
+
+async def test_an_untrusted_certificate_is_not_accepted(
+    ca: CertificateAuthority, started: list[SmtpServer]
+) -> None:
+    server = _serve(started, SmtpServer(security="tls", tls=ca))
+    pool = SmtpPool(_settings(server, security=SmtpSecurity.TLS))  # no CA file given
+    try:
+        result = await pool.send(_message("ops@example.com"), SENDER, "ops@example.com")
+    finally:
+        await pool.close()
+    assert result.outcome is RecipientOutcome.REFUSED_TRANSIENT
+    assert "CERTIFICATE_VERIFY_FAILED" in (result.smtp_message or "")
+    assert server.deliveries == []
+
+
+async def test_wrong_credentials_fail_with_the_servers_reply(
+    ca: CertificateAuthority, started: list[SmtpServer]
+) -> None:
+    server = _serve(started, SmtpServer(security="starttls", tls=ca, credentials=(USER, PASSWORD)))
+    settings = _settings(
+        server,
+        security=SmtpSecurity.STARTTLS,
+        username=USER,
+        password=SecretStr("wrong"),
+        tls_ca_file=ca.ca_file,
+    )
+    pool = SmtpPool(settings)
+    try:
+        result = await pool.send(_message("ops@example.com"), SENDER, "ops@example.com")
+    finally:
+        await pool.close()
+    assert result.outcome is RecipientOutcome.REFUSED_PERMANENT
+    assert result.smtp_code == 535
+    assert "Authentication credentials invalid" in (result.smtp_message or "")
+    assert verdict([result]) is Verdict.FAILED
+    assert server.deliveries == []
+
+
+async def test_a_refused_recipient_leaves_the_connection_usable_for_the_next(
+    started: list[SmtpServer],
+) -> None:
+    server = _serve(started, SmtpServer(refuse={"gone@example.com"}))
+    pool = SmtpPool(_settings(server, pool_size=1))
+    try:
+        gone = await pool.send(_message("gone@example.com"), SENDER, "gone@example.com")
+        ok = await pool.send(_message("ops@example.com"), SENDER, "ops@example.com")
+    finally:
+        await pool.close()
+    assert gone.outcome is RecipientOutcome.REFUSED_PERMANENT
+    assert (gone.smtp_code, gone.smtp_message) == (550, "5.1.1 No such user here")
+    assert ok.outcome is RecipientOutcome.ACCEPTED
+    assert verdict([gone, ok]) is Verdict.FAILED
+
+
+async def test_a_server_outage_is_transient_and_the_pool_reconnects_after_it(
+    started: list[SmtpServer],
+) -> None:
+    server = _serve(started, SmtpServer())
+    pool = SmtpPool(_settings(server, pool_size=1))
+    try:
+        assert (await pool.send(_message("a@example.com"), SENDER, "a@example.com")).outcome is (
+            RecipientOutcome.ACCEPTED
+        )
+        server.stop()
+        down = await pool.send(_message("b@example.com"), SENDER, "b@example.com")
+        assert down.outcome is RecipientOutcome.REFUSED_TRANSIENT
+        assert verdict([down]) is Verdict.RETRY
+        started.append(SmtpServer(port=server.port).start())
+        back = await pool.send(_message("b@example.com"), SENDER, "b@example.com")
+    finally:
+        await pool.close()
+    assert back.outcome is RecipientOutcome.ACCEPTED
+    assert started[-1].received("b@example.com") == 1
+
+
+async def test_the_rate_limit_spreads_messages_out(started: list[SmtpServer]) -> None:
+    server = _serve(started, SmtpServer())
+    pool = SmtpPool(_settings(server, max_per_minute=600))  # one every 0.1 s
+    begun = time.monotonic()
+    try:
+        for n in range(10):
+            await pool.send(_message(f"r{n}@example.com"), SENDER, f"r{n}@example.com")
+    finally:
+        await pool.close()
+    # Ten messages at one per 0.1 s cannot take less than 0.9 s; none is dropped.
+    assert time.monotonic() - begun >= 0.85
+    assert len(server.deliveries) == 10

@@ -1,0 +1,133 @@
+"""A real SMTP server for tests (aiosmtpd, in a thread): plain, STARTTLS or implicit TLS, AUTH.
+
+It records every delivery (recipient, bytes, the client connection it came
+on), can refuse chosen recipients with 550, slow each message down, and be
+stopped and started again on the same port, as a mail server outage would.
+Certificates come from a throwaway CA (trustme); clients trust its PEM file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    recipient: str
+    content: bytes
+    #: The client's address and port: one value per SMTP connection.
+    peer: tuple[str, int]
+
+
+@dataclass
+class _Handler:
+    refuse: set[str]
+    delay_s: float
+    deliveries: list[Delivery] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)  # a slow server
+        with self.lock:
+            for recipient in envelope.rcpt_tos:
+                self.deliveries.append(Delivery(recipient, envelope.content, session.peer))
+        return "250 2.0.0 Queued"
+
+
+class CertificateAuthority:
+    def __init__(self, directory: Path) -> None:
+        self._ca = trustme.CA()
+        self._cert = self._ca.issue_cert("127.0.0.1", "localhost")
+        self.ca_file = directory / "test-ca.pem"
+        self._ca.cert_pem.write_to_path(str(self.ca_file))
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._cert.configure_cert(context)
+        return context
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SmtpServer:
+    def __init__(
+        self,
+        *,
+        security: str = "none",
+        tls: CertificateAuthority | None = None,
+        credentials: tuple[str, str] | None = None,
+        refuse: set[str] | None = None,
+        delay_s: float = 0.0,
+        port: int | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.handler = _Handler(refuse or set(), delay_s)
+        self._security = security
+        self._tls = tls
+        self._credentials = credentials
+        self._controller: Controller | None = None
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and self._credentials == (
+            auth_data.login.decode(),
+            auth_data.password.decode(),
+        )
+        # Not `handled`: aiosmtpd then answers a failure with its own 535.
+        return AuthResult(success=ok, handled=False)
+
+    def start(self) -> SmtpServer:
+        kwargs: dict[str, Any] = {}
+        if self._security == "starttls":
+            assert self._tls is not None
+            kwargs.update(tls_context=self._tls.server_context(), require_starttls=True)
+        elif self._security == "tls":
+            assert self._tls is not None
+            kwargs.update(ssl_context=self._tls.server_context())
+        if self._credentials is not None:
+            kwargs.update(
+                authenticator=self._authenticate,
+                auth_required=True,
+                # Implicit TLS is secure too, though aiosmtpd only counts STARTTLS as such.
+                auth_require_tls=self._security == "starttls",
+            )
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        with self.handler.lock:
+            return list(self.handler.deliveries)
+
+    def received(self, recipient: str) -> int:
+        return sum(1 for d in self.deliveries if d.recipient == recipient)
