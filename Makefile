@@ -11,12 +11,13 @@ UV := $(CACHE)/tools/bin/uv
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PYTEST_ARGS ?=
 
-.PHONY: help setup venv infra run test lint test-unit
+.PHONY: help setup venv infra run test lint test-unit asyncapi
 
 help:
 	@echo "make run   - everything up, demo data, one email delivered (Ctrl-C stops)"
 	@echo "make test  - everything up, the whole test suite"
 	@echo "make lint  - ruff and mypy --strict"
+	@echo "make asyncapi - regenerate docs/asyncapi.yaml"
 
 $(UV):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Herald needs Python 3.11"'
@@ -48,3 +49,7 @@ test: setup lint
 
 test-unit: venv
 	.venv/bin/pytest tests/unit $(PYTEST_ARGS)
+
+# The AsyncAPI document of Herald's topics, from the message models (a test checks it is current).
+asyncapi: venv
+	.venv/bin/faststream docs gen --factory --yaml -o docs/asyncapi.yaml shared.asyncapi:contract

@@ -22,11 +22,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pymongo.errors import ConnectionFailure
 
+from shared.logs import LogContext
 from shared.messages import Envelope
+from shared.metrics import DEAD_LETTERS, REGISTRY
 from shared.settings import KafkaSecurity, KafkaSettings, SaslMechanism, Settings
 from shared.topics import Topics
 
@@ -140,6 +143,7 @@ def dead_letter_middleware(
                     headers[ERROR_HEADER],
                 )
                 raw = msg.raw_message
+                DEAD_LETTERS.labels(headers[ORIGIN_HEADER]).inc()
                 await broker().publish(
                     msg.body, dlq_topic, key=getattr(raw, "key", None), headers=headers
                 )
@@ -163,8 +167,15 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         acks="all",
         enable_idempotence=True,
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        middlewares=[dead_letter_middleware(current, topics.dlq)],
-        graceful_timeout=30.0,
+        middlewares=[
+            LogContext,
+            KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"herald-{service}"),
+            dead_letter_middleware(current, topics.dlq),
+        ],
+        # On SIGTERM, in-flight handlers get this long; an unfinished one is not
+        # committed, so its message goes to another consumer: nothing is lost.
+        graceful_timeout=settings.ops.shutdown_grace_s,
+        logger=logging.getLogger("herald.kafka"),
         # A herd of firings goes out in large batches; replies wait 5 ms at most.
         linger_ms=5,
         max_batch_size=512 * 1024,

@@ -16,8 +16,10 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared import logs
 from shared.kafka import ensure_topics, group_id, make_broker
 from shared.mongo import Document, connect, database
+from shared.ops import OpsServer
 from shared.settings import Settings
 from shared.topics import Topics
 
@@ -39,9 +41,10 @@ class Runtime:
 
 
 def configure_logging(service: str) -> None:
-    logging.basicConfig(
-        level=os.environ.get("HERALD_LOG_LEVEL", "INFO").upper(),
-        format=f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s",
+    logs.configure(
+        service,
+        level=os.environ.get("HERALD_LOG_LEVEL", "INFO"),
+        json_lines=Settings().ops.json_logs,
     )
 
 
@@ -59,16 +62,19 @@ def build_runtime(service: str, settings: Settings | None = None) -> Runtime:
 
 
 def make_app(runtime: Runtime, startup: Sequence[StartupHook] = ()) -> FastStream:
-    app = FastStream(runtime.broker)
+    app = FastStream(runtime.broker, logger=logging.getLogger("herald.app"))
+    ops = OpsServer(runtime)
 
     @app.on_startup
     async def _prepare() -> None:
+        await ops.start()  # first: liveness answers while the rest starts
         await ensure_topics(runtime.settings)
         for hook in startup:
             await hook()
 
     @app.after_shutdown
     async def _close() -> None:
+        await ops.stop()
         await runtime.mongo.close()
 
     return app

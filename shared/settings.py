@@ -120,6 +120,18 @@ class RendererSettings(BaseModel):
     render_timeout_s: float = Field(default=120.0, gt=0)
 
 
+class OpsSettings(BaseModel):
+    """How operators reach a service: its HTTP port (health, readiness, metrics), its shutdown."""
+
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: All interfaces: Kubernetes probes the pod from outside.
+    host: str = "0.0.0.0"
+    #: In-flight work gets this long after SIGTERM; keep it under terminationGracePeriodSeconds.
+    shutdown_grace_s: float = Field(default=25.0, gt=0)
+    #: Log lines as JSON objects (one per line) rather than text.
+    json_logs: bool = True
+
+
 class ReportSourceKind(enum.StrEnum):
     MONGO = "mongo"
     HTTP = "http"
@@ -173,6 +185,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     reports: ReportSettings = ReportSettings()
     renderer: RendererSettings = RendererSettings()
+    ops: OpsSettings = OpsSettings()
     default_timezone: str = "UTC"
 
     @field_validator("default_timezone")

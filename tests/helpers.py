@@ -20,6 +20,7 @@ from aiokafka import ConsumerRecord
 from shared.replay import read_records
 from shared.settings import Settings
 from tests.infra import REPO
+from tests.smtp_server import free_port
 
 T = TypeVar("T")
 
@@ -46,6 +47,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HERALD_RENDERER__PDF_WORKERS": str(settings.renderer.pdf_workers),
         "HERALD_RENDERER__ATTACHMENT_LIMIT_BYTES": str(settings.renderer.attachment_limit_bytes),
         "HERALD_SMTP__POOL_SIZE": str(settings.smtp.pool_size),
+        "HERALD_OPS__SHUTDOWN_GRACE_S": str(settings.ops.shutdown_grace_s),
         "HERALD_BRANDING__PLATFORM_NAME": settings.branding.platform_name,
         "HERALD_BRANDING__PLATFORM_BASE_URL": settings.branding.platform_base_url,
         "HERALD_RETRY__CAP_S": str(settings.retry.cap_s),
@@ -68,6 +70,9 @@ class ServiceProcess:
         self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
         env |= settings_env(settings)
+        #: Each process its own health and metrics port: several run side by side here.
+        self.ops_port = free_port()
+        env["HERALD_OPS__PORT"] = str(self.ops_port)
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"],

@@ -21,6 +21,7 @@ from shared.messages import (
     RunStatus,
     utcnow,
 )
+from shared.metrics import EMAILS
 from shared.run_events import failure_event, status_event
 from shared.service import Runtime
 
@@ -70,6 +71,7 @@ class Mailer:
             return earlier
         data = compose.for_recipient(prepared, recipient)
         result = await self._pool.send(data, self._sender, recipient)
+        EMAILS.labels(result.outcome.value, str(result.smtp_code or "-")).inc()
         if result.outcome is RecipientOutcome.ACCEPTED:
             await self._ledger.record(run_id, tenant_id, result)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from services.renderer import render
@@ -10,6 +11,7 @@ from services.renderer.reports.model import ReportUnavailable, SourceUnavailable
 from shared.artifacts import ArtifactStore, StoredArtifact
 from shared.kafka import publish
 from shared.messages import ArtifactRef, ReportDue, ReportRendered, RunDetails, RunStatus
+from shared.metrics import ARTIFACT_BYTES, RENDER_SECONDS
 from shared.run_events import failure_event, status_event
 from shared.schedule_spec import ReportFormat
 from shared.service import Runtime
@@ -97,6 +99,8 @@ def register(runtime: Runtime, renderer: render.Renderer) -> None:
             log.info("run %s already rendered: publishing its artifact again", run.run_id)
             artifact, companions = found
         else:
+            log.info("run %s of tenant %s: rendering %s", run.run_id, due.tenant_id, run.format)
+            started = time.monotonic()
             try:
                 result = await renderer.render(due.tenant_id, due.schedule_id, run)
             except ReportUnavailable as exc:
@@ -111,6 +115,8 @@ def register(runtime: Runtime, renderer: render.Renderer) -> None:
                 await publish(runtime.broker, runtime.topics, event)
                 return
             artifact, companions = result.artifact, list(result.companions)
+            RENDER_SECONDS.labels(run.format.value).observe(time.monotonic() - started)
+            ARTIFACT_BYTES.labels(run.format.value).observe(artifact.size)
             log.info(
                 "run %s of tenant %s rendered: %s, %d bytes, %d rows",
                 run.run_id,

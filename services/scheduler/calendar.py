@@ -17,6 +17,7 @@ from services.scheduler.slots import SlotStore, minute_of, shard_lease, shard_of
 from services.scheduler.store import SchedulerStore
 from shared.kafka import BulkPublisher
 from shared.messages import DeliveryStatus, Envelope, utcnow
+from shared.metrics import FIRING_LATENESS
 from shared.mongo import Document
 from shared.schedule_spec import ScheduleSpec
 
@@ -110,6 +111,7 @@ class Calendar:
             messages: list[Envelope] = []
             following: list[firing.Pending] = []
             timelines: dict[firing.CadenceKey, firing.Timeline] = {}
+            due_at: list[datetime] = []
             for pending in entries:
                 key = firing.cadence_key(pending.spec, pending.due)
                 if key not in timelines:
@@ -119,6 +121,7 @@ class Calendar:
                     messages += firing.due_messages(
                         pending.tenant_id, pending.schedule_id, plan.fire
                     )
+                    due_at.append(plan.fire.scheduled_for)
                     fired += 1
                 messages += [
                     firing.skipped_message(pending.tenant_id, pending.schedule_id, *skip)
@@ -127,6 +130,9 @@ class Calendar:
                 following.append(replace(pending, due=plan.next_due))
             await self._leases.renew(lease)
             await self._publisher.publish(messages)
+            published = utcnow()
+            for due in due_at:
+                FIRING_LATENESS.observe((published - due).total_seconds())
             # New entries and their minutes first, then the fired slot goes:
             # a crash in between fires again (downstream drops it), never loses.
             minutes |= {minute_of(p.due) for p in following}

@@ -22,9 +22,11 @@ from shared.messages import (
     DeliveryStatus,
     Envelope,
     FieldError,
+    RunStatus,
     ScheduleChanged,
     utcnow,
 )
+from shared.metrics import RETRIES, RUNS
 from shared.service import Runtime
 
 log = logging.getLogger("herald.scheduler")
@@ -173,6 +175,9 @@ def register(
     async def on_delivery_status(event: DeliveryStatus) -> None:
         await quiet.wait()
         record = await history_store.project(runs, event)
+        RUNS.labels(event.status.value).inc()
+        if event.status is RunStatus.PENDING_RETRY:
+            RETRIES.labels(event.stage).inc()
         timer = retries.wakeup(record, stuck_after)
         if timer is None:
             await timers.disarm(record.run_id, record.attempt)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import email
 import io
+import json
 from datetime import date
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -128,3 +129,12 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
     assert {row[0] for row in campaigns} <= set(demo.CAMPAIGNS)
     assert totals[0] == "Total"
     assert int(totals[1]) == sum(int(row[1]) for row in campaigns)
+
+    # Every service logs JSON lines; those about the run carry its ids.
+    for service in services:
+        lines = [json.loads(line) for line in service.log().splitlines() if line.startswith("{")]
+        assert lines
+        about_run = [line for line in lines if line.get("run_id") == run_id]
+        assert about_run, f"no log line of {service.name} names run {run_id}"
+        assert {line["tenant_id"] for line in about_run} == {"acme"}
+        assert {line["schedule_id"] for line in about_run} == {"acme-brief"}

@@ -1,0 +1,89 @@
+"""Structured logs: one JSON object per line, carrying the ids of what a line is about.
+
+A FastStream middleware reads `tenant_id`, `schedule_id`, `command_id` and
+`run_id` from each message it consumes into a context variable; a logging
+filter adds them to every record written while that message is handled, so
+`grep run_id` finds a run's whole story across services. Secrets never reach a
+log line: settings hold them as `SecretStr`, and messages carry none.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream import BaseMiddleware
+from faststream.message import StreamMessage
+
+#: The ids of the message being handled in this task.
+_context: ContextVar[dict[str, str]] = ContextVar("herald_log_context", default={})  # noqa: B039
+FIELDS = ("tenant_id", "schedule_id", "command_id", "run_id")
+
+
+def ids_of(body: bytes) -> dict[str, str]:
+    """The ids a Herald message carries (a run's id may sit in its `run` object)."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    found = {name: document[name] for name in FIELDS if isinstance(document.get(name), str)}
+    run = document.get("run")
+    if "run_id" not in found and isinstance(run, dict) and isinstance(run.get("run_id"), str):
+        found["run_id"] = run["run_id"]
+    return found
+
+
+class LogContext(BaseMiddleware):
+    """Binds the consumed message's ids to every log line written while handling it."""
+
+    async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
+        token = _context.set(ids_of(msg.body))
+        try:
+            return await call_next(msg)
+        finally:
+            _context.reset(token)
+
+
+class _WithContext(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in _context.get().items():
+            setattr(record, name, value)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self._service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "service": self._service,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update({name: getattr(record, name) for name in FIELDS if hasattr(record, name)})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure(service: str, *, level: str, json_lines: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(_WithContext())
+    if json_lines:
+        handler.setFormatter(JsonFormatter(service))
+    else:
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s")
+        )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

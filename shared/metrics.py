@@ -1,0 +1,62 @@
+"""Herald's Prometheus metrics, one registry per process (FastStream's Kafka metrics join it).
+
+Names and meanings are listed in docs/operations.md; labels stay low-cardinality
+(no tenant or run ids).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry()
+
+FIRING_LATENESS = Histogram(
+    "herald_firing_lateness_seconds",
+    "How long after its due instant a run's ReportDue was published.",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+    registry=REGISTRY,
+)
+RUNS = Counter(
+    "herald_runs_total",
+    "Run status events projected into the history, by status.",
+    ["status"],
+    registry=REGISTRY,
+)
+RENDER_SECONDS = Histogram(
+    "herald_render_seconds",
+    "Time to render a run's artifacts, by format.",
+    ["format"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
+ARTIFACT_BYTES = Histogram(
+    "herald_artifact_bytes",
+    "Size of rendered artifacts, by format.",
+    ["format"],
+    buckets=(1e3, 1e4, 1e5, 1e6, 5e6, 1e7, 5e7, 1e8),
+    registry=REGISTRY,
+)
+EMAILS = Counter(
+    "herald_emails_total",
+    "Emails by result (accepted, refused_permanent, refused_transient) and SMTP code.",
+    ["result", "smtp_code"],
+    registry=REGISTRY,
+)
+RETRIES = Counter(
+    "herald_retries_total",
+    "Runs sent to pending_retry, by the stage that failed.",
+    ["stage"],
+    registry=REGISTRY,
+)
+DEAD_LETTERS = Counter(
+    "herald_dead_letters_total",
+    "Messages moved to the DLQ, by the topic they came from.",
+    ["origin"],
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "herald_consumer_lag",
+    "Messages on a partition not yet consumed by this process, when last scraped.",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
