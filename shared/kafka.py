@@ -143,7 +143,7 @@ def dead_letter_middleware(
                     headers[ERROR_HEADER],
                 )
                 raw = msg.raw_message
-                DEAD_LETTERS.labels(headers[ORIGIN_HEADER]).inc()
+                DEAD_LETTERS.labels(getattr(raw, "topic", "?")).inc()
                 await broker().publish(
                     msg.body, dlq_topic, key=getattr(raw, "key", None), headers=headers
                 )
@@ -187,6 +187,10 @@ async def ensure_topics(settings: Settings) -> None:
     """Create Herald's topics if missing; safe to run from every replica at start."""
     admin = AIOKafkaAdminClient(**client_options(settings.kafka))
     await admin.start()
+    topics = Topics(settings.kafka.topic_prefix)
+    # The audit log is retained for good and never compacted (DESIGN.md); the
+    # other topics keep the broker's retention.
+    audit = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
     try:
         existing = set(await admin.list_topics())
         wanted = [
@@ -194,10 +198,9 @@ async def ensure_topics(settings: Settings) -> None:
                 name,
                 num_partitions=settings.kafka.partitions,
                 replication_factor=settings.kafka.replication_factor,
-                # The audit log is retained, never compacted (DESIGN.md).
-                topic_configs={"cleanup.policy": "delete"},
+                topic_configs=audit if name == topics.delivery_status else {},
             )
-            for name in Topics(settings.kafka.topic_prefix).all()
+            for name in topics.all()
             if name not in existing
         ]
         if wanted:

