@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -42,6 +41,7 @@ from services.renderer.formats import pdf
 from services.renderer.formats.cells import DisplayTable, display_row
 from services.renderer.reports.model import Row
 from services.renderer.reports.standard import CAMPAIGN_SUMMARY_COLUMNS
+from tests.memory import peak_rss_mb
 
 console = Console()
 #: The Campaign Summary's 12 columns: a typical wide aggregate report.
@@ -116,7 +116,7 @@ def child(kind: str, n: int) -> None:
     started = time.perf_counter()
     weasyprint.HTML(string=build(n)).write_pdf()
     warm = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     print(json.dumps({"cold_s": cold, "warm_s": warm, "rss_mb": rss, "bytes": len(first)}))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
@@ -26,10 +25,12 @@ from rich.table import Table
 
 from shared import demo, history_store
 from shared.cli_data import data_app
+from shared.cli_replay import replay_command
 from shared.cli_reports import reports_app
-from shared.cli_support import console, print_invalid, run
+from shared.cli_schedules import schedules_app, smtp_app
+from shared.cli_support import console, print_invalid, run, wait_for_run
 from shared.client import CommandRejectedError, HeraldClient
-from shared.history import FINAL_STATUSES, RunRecord
+from shared.history import RunRecord
 from shared.kafka import ensure_topics
 from shared.messages import CreateSchedule, RunNow, RunStatus
 from shared.mongo import connect, database
@@ -43,6 +44,9 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(demo_app, name="demo")
 app.add_typer(data_app, name="data")
 app.add_typer(reports_app, name="reports")
+app.add_typer(schedules_app, name="schedules")
+app.add_typer(smtp_app, name="smtp")
+app.command("replay")(replay_command)
 
 
 @topics_app.command("create")
@@ -166,23 +170,6 @@ def demo_schedules(
         raise typer.Exit(1)
 
 
-async def _wait_for_run(
-    settings: Settings, tenant: str, run_id: str, timeout_s: float
-) -> RunRecord:
-    client = connect(settings, "herald-cli")
-    runs = database(client, settings)[history_store.RUNS]
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            record = await history_store.get_run(runs, tenant, run_id)
-            if record is not None and record.status in FINAL_STATUSES:
-                return record
-            await asyncio.sleep(0.5)
-    finally:
-        await client.close()
-    raise TimeoutError(f"run {run_id} did not finish within {timeout_s:.0f} s")
-
-
 @demo_app.command("deliver")
 def demo_deliver(
     to: Annotated[list[str], typer.Option("--to", help="Recipient address (repeatable).")],
@@ -211,7 +198,7 @@ def demo_deliver(
             accepted = await herald.send(RunNow(tenant_id=tenant, schedule_id=schedule_id))
         assert accepted.run_id is not None
         console.print(f"run {accepted.run_id} is due; waiting for delivery ...")
-        return await _wait_for_run(settings, tenant, accepted.run_id, timeout)
+        return await wait_for_run(settings, tenant, accepted.run_id, timeout)
 
     try:
         record = run(deliver())

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from shared import custom_report_store as store
-from shared.cli_support import console, open_database, run
+from shared.cli_support import console, fail, open_database, run
 from shared.custom_reports import CustomReport, reasons
 from shared.mongo import Document
 from shared.settings import Settings
@@ -30,13 +30,6 @@ T = TypeVar("T")
 
 Tenant = Annotated[str, typer.Option("--tenant", help="Tenant the reports belong to.")]
 ReportId = Annotated[str, typer.Argument(help="The report's id.")]
-
-
-def _fail(*lines: str) -> typer.Exit:
-    """Each line as an error, unwrapped and escaped (reasons quote what the user wrote)."""
-    for line in lines:
-        console.print(f"[red]error:[/red] {escape(line)}", soft_wrap=True)
-    return typer.Exit(1)
 
 
 def _with_collection(work: Callable[[AsyncCollection[Document]], Awaitable[T]]) -> T:
@@ -54,15 +47,15 @@ def _definition(path: Path, tenant: str) -> CustomReport:
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(f"{path}: cannot read a JSON definition: {exc}") from exc
+        raise fail(f"{path}: cannot read a JSON definition: {exc}") from exc
     if not isinstance(data, dict):
-        raise _fail(f"{path}: a definition is one JSON object")
+        raise fail(f"{path}: a definition is one JSON object")
     if data.setdefault("tenant_id", tenant) != tenant:
-        raise _fail(f"tenant_id: the file says {data['tenant_id']!r} but --tenant is {tenant!r}")
+        raise fail(f"tenant_id: the file says {data['tenant_id']!r} but --tenant is {tenant!r}")
     try:
         return CustomReport.model_validate(data)
     except ValidationError as exc:
-        raise _fail(*reasons(exc)) from exc
+        raise fail(*reasons(exc)) from exc
 
 
 @custom_app.command("save")
@@ -104,9 +97,9 @@ def show(report_id: ReportId, tenant: Tenant) -> None:
         report = _with_collection(lambda reports: store.get(reports, tenant, report_id))
     except ValidationError as exc:
         stale = f"stored report {report_id!r} no longer validates; save it again:"
-        raise _fail(stale, *reasons(exc)) from exc
+        raise fail(stale, *reasons(exc)) from exc
     if report is None:
-        raise _fail(f"no custom report {report_id!r} for tenant {tenant!r}")
+        raise fail(f"no custom report {report_id!r} for tenant {tenant!r}")
     console.print_json(report.model_dump_json())
 
 
@@ -117,5 +110,5 @@ def delete(report_id: ReportId, tenant: Tenant) -> None:
     Example: herald reports custom delete inbound_queues --tenant acme
     """
     if not _with_collection(lambda reports: store.delete(reports, tenant, report_id)):
-        raise _fail(f"no custom report {report_id!r} for tenant {tenant!r}")
+        raise fail(f"no custom report {report_id!r} for tenant {tenant!r}")
     console.print(f"deleted custom report {report_id!r} for tenant {tenant!r}", markup=False)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+import time
+from collections.abc import AsyncIterator, Collection, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -14,7 +15,10 @@ from pymongo.errors import PyMongoError
 from rich.console import Console
 from rich.markup import escape
 
+from shared import history_store
 from shared.client import HeraldUnavailable
+from shared.history import FINAL_STATUSES, RunRecord
+from shared.messages import RunStatus
 from shared.mongo import Document, connect, database
 from shared.settings import Settings
 
@@ -35,6 +39,13 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(2) from exc
 
 
+def fail(*lines: str) -> typer.Exit:
+    """Each line as an error, escaped (reasons quote what the user wrote); raise the result."""
+    for line in lines:
+        console.print(f"[red]error:[/red] {escape(line)}", soft_wrap=True)
+    return typer.Exit(1)
+
+
 def print_invalid(exc: ValidationError, where: str = "") -> None:
     """Each field-level reason on its own line, so a person can fix the input."""
     for error in exc.errors(include_url=False):
@@ -50,3 +61,24 @@ async def open_database(settings: Settings) -> AsyncIterator[AsyncDatabase[Docum
         yield database(client, settings)
     finally:
         await client.close()
+
+
+async def wait_for_run(
+    settings: Settings,
+    tenant: str,
+    run_id: str,
+    timeout_s: float,
+    settled: Collection[RunStatus] = FINAL_STATUSES,
+) -> RunRecord:
+    """The run's history record once its status is one of `settled`; TimeoutError if not."""
+    deadline = time.monotonic() + timeout_s
+    async with open_database(settings) as db:
+        while time.monotonic() < deadline:
+            record = await history_store.get_run(db[history_store.RUNS], tenant, run_id)
+            if record is not None and record.status in settled:
+                return record
+            await asyncio.sleep(0.5)
+    raise TimeoutError(
+        f"run {run_id} did not finish within {timeout_s:.0f} s: "
+        "are the renderer and the mailer running?"
+    )

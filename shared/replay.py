@@ -1,4 +1,4 @@
-"""Rebuilding the delivery history from the audit log (`delivery.status`).
+"""Rebuilding the delivery history from the audit log (`delivery.status`), and checking it.
 
 Reads the topic from its start (or from a timestamp) without a consumer
 group, so it never moves anyone's offsets, and applies every event with the
@@ -10,26 +10,47 @@ or a projection that went wrong.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import zlib
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
 from pydantic import ValidationError
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import history_store
+from shared.client import HeraldUnavailable
 from shared.kafka import client_options
 from shared.messages import DeliveryStatus
 from shared.mongo import Document
 from shared.settings import Settings
 from shared.topics import Topics
 
+#: Runs projected side by side; one run's events are applied in order by one worker.
+_WORKERS = 16
+#: Events queued per worker: a slow database holds back the reading, memory stays bounded.
+_QUEUE_SIZE = 500
+
+Progress = Callable[[int], Any]
+
 
 async def read_records(
-    settings: Settings, topic: str, since: datetime | None = None
+    settings: Settings,
+    topic: str,
+    since: datetime | None = None,
+    on_total: Progress | None = None,
 ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
-    """Every record of a topic, from its start or `since`, up to its end when the read began."""
+    """Every record of a topic, from its start or `since`, up to its end when the read began.
+
+    `on_total` learns how many records that is before the first one is read.
+    """
     consumer = AIOKafkaConsumer(
         topic,
         **client_options(settings.kafka),
@@ -37,9 +58,17 @@ async def read_records(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await consumer.start()
     try:
-        partitions = sorted(await _assigned_partitions(consumer, topic))
+        await consumer.start()
+    except KafkaError as exc:
+        await consumer.stop()
+        if isinstance(exc, UnknownTopicOrPartitionError):
+            raise HeraldUnavailable(_no_topic(topic, settings)) from exc
+        raise HeraldUnavailable(
+            f"cannot reach Kafka at {settings.kafka.bootstrap_servers}: {exc}"
+        ) from exc
+    try:
+        partitions = sorted(await _assigned_partitions(consumer, topic, settings))
         ends = await consumer.end_offsets(partitions)
         if since is None:
             await consumer.seek_to_beginning(*partitions)
@@ -50,7 +79,10 @@ async def read_records(
             for tp in partitions:
                 found = starts.get(tp)
                 consumer.seek(tp, found.offset if found else ends[tp])
-        remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
+        positions = {tp: await consumer.position(tp) for tp in partitions}
+        if on_total is not None:
+            on_total(sum(ends[tp] - positions[tp] for tp in partitions))
+        remaining = {tp for tp in partitions if positions[tp] < ends[tp]}
         while remaining:
             batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)
             for tp, records in batch.items():
@@ -63,24 +95,33 @@ async def read_records(
 
 
 async def read_events(
-    settings: Settings, since: datetime | None = None
+    settings: Settings, since: datetime | None = None, on_total: Progress | None = None
 ) -> AsyncIterator[DeliveryStatus | tuple[bytes, str]]:
     """Every event on `delivery.status`; (raw bytes, error) for a record that is not one."""
     topic = Topics(settings.kafka.topic_prefix).delivery_status
-    async for record in read_records(settings, topic, since):
+    async for record in read_records(settings, topic, since, on_total):
         try:
             yield DeliveryStatus.model_validate_json(record.value)
         except ValidationError as exc:
             yield (record.value, str(exc))
 
 
-async def _assigned_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[TopicPartition]:
+async def _assigned_partitions(
+    consumer: AIOKafkaConsumer, topic: str, settings: Settings
+) -> set[TopicPartition]:
     """Without a group, the consumer takes every partition once it has the topic's metadata."""
     for _ in range(100):
         if assigned := consumer.assignment():
             return set(assigned)
         await asyncio.sleep(0.1)
-    raise RuntimeError(f"topic {topic} not found")
+    raise HeraldUnavailable(_no_topic(topic, settings))
+
+
+def _no_topic(topic: str, settings: Settings) -> str:
+    return (
+        f"topic {topic} not found on Kafka at {settings.kafka.bootstrap_servers}: "
+        "wrong HERALD_KAFKA__TOPIC_PREFIX, or topics not created yet (herald topics create)?"
+    )
 
 
 async def rebuild(
@@ -89,17 +130,163 @@ async def rebuild(
     *,
     since: datetime | None = None,
     tenant_id: str | None = None,
-    progress: Callable[[int], Any] | None = None,
+    progress: Progress | None = None,
+    on_total: Progress | None = None,
 ) -> tuple[int, list[tuple[bytes, str]]]:
-    """Project the log into `into`; returns (events applied, records that were not events)."""
+    """Project the log into `into`; returns (events applied, records that were not events).
+
+    `progress` is called with 1 for every record read. Runs are projected in
+    parallel (the projection is safe for that); each worker owns a share of
+    the run ids, so one run's events never race each other.
+    """
+    queues = [asyncio.Queue[DeliveryStatus | None](_QUEUE_SIZE) for _ in range(_WORKERS)]
+
+    async def work(queue: asyncio.Queue[DeliveryStatus | None]) -> None:
+        while (event := await queue.get()) is not None:
+            await history_store.project(into, event)
+            if progress is not None:
+                progress(1)
+
+    workers = [asyncio.create_task(work(queue)) for queue in queues]
     applied = 0
     rejected: list[tuple[bytes, str]] = []
-    async for item in read_events(settings, since):
-        if isinstance(item, tuple):
-            rejected.append(item)
-        elif tenant_id is None or item.tenant_id == tenant_id:
-            await history_store.project(into, item)
-            applied += 1
-        if progress is not None:
-            progress(1)
+    try:
+        async for item in read_events(settings, since, on_total):
+            if isinstance(item, tuple):
+                rejected.append(item)
+            elif tenant_id is None or item.tenant_id == tenant_id:
+                await _put(queues[zlib.crc32(item.run_id.encode()) % _WORKERS], item, workers)
+                applied += 1
+                continue
+            if progress is not None:
+                progress(1)
+        for queue in queues:
+            await _put(queue, None, workers)
+        await asyncio.gather(*workers)
+    finally:
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
     return applied, rejected
+
+
+async def _put(
+    queue: asyncio.Queue[DeliveryStatus | None],
+    item: DeliveryStatus | None,
+    workers: list[asyncio.Task[None]],
+) -> None:
+    """Queue an item for its worker; if a worker failed meanwhile, raise its error, never hang."""
+    if not queue.full():
+        queue.put_nowait(item)
+        return
+    putting = asyncio.ensure_future(queue.put(item))
+    try:
+        while not putting.done():
+            running = [w for w in workers if not w.done()]
+            await asyncio.wait([putting, *running], return_when=asyncio.FIRST_COMPLETED)
+            for worker in workers:
+                if worker.done() and not worker.cancelled() and worker.exception() is not None:
+                    worker.result()
+    finally:
+        putting.cancel()
+
+
+class _Absent:
+    """What one side of a comparison lacks: a run, a field or a list item."""
+
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+ABSENT: Any = _Absent()
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One way the live history differs from the replayed one.
+
+    `field` is a dotted path (`events.2.status`); None when the run is on one
+    side only, the whole document on that side and ABSENT on the other.
+    """
+
+    run_id: str
+    field: str | None
+    live: Any
+    replayed: Any
+
+
+@dataclass(slots=True)
+class Comparison:
+    compared: int = 0
+    differences: list[Difference] = dataclass_field(default_factory=list)
+
+
+def field_differences(live: Any, replayed: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """Every leaf where two documents differ, as (dotted path, live value, replayed value)."""
+    if isinstance(live, dict) and isinstance(replayed, dict):
+        for key in [*live, *(k for k in replayed if k not in live)]:
+            inner = f"{path}.{key}" if path else str(key)
+            yield from field_differences(live.get(key, ABSENT), replayed.get(key, ABSENT), inner)
+    elif isinstance(live, list) and isinstance(replayed, list):
+        for i in range(max(len(live), len(replayed))):
+            yield from field_differences(
+                live[i] if i < len(live) else ABSENT,
+                replayed[i] if i < len(replayed) else ABSENT,
+                f"{path}.{i}",
+            )
+    elif live != replayed:
+        yield path, live, replayed
+
+
+async def compare(
+    live: AsyncCollection[Document],
+    replayed: AsyncCollection[Document],
+    *,
+    tenant_id: str | None = None,
+    since: datetime | None = None,
+) -> Comparison:
+    """Both collections run by run, without `rev` (a count of writes, not history).
+
+    With `since`, live runs that began before it are left out: the replay saw
+    only their later events.
+    """
+    query: Document = {} if tenant_id is None else {"tenant_id": tenant_id}
+    result = Comparison()
+    async for run_id, ours, theirs in _merged(
+        live.find(query, {"rev": 0}).sort("_id", ASCENDING),
+        replayed.find({}, {"rev": 0}).sort("_id", ASCENDING),
+    ):
+        if ours is not None and since is not None and ours["first_event_at"] < since:
+            continue
+        result.compared += 1
+        if ours is None or theirs is None:
+            result.differences.append(Difference(run_id, None, ours or ABSENT, theirs or ABSENT))
+        else:
+            result.differences += [
+                Difference(run_id, path, a, b) for path, a, b in field_differences(ours, theirs)
+            ]
+    return result
+
+
+async def _merged(
+    left: AsyncIterable[Document], right: AsyncIterable[Document]
+) -> AsyncIterator[tuple[str, Document | None, Document | None]]:
+    """Two reads in `_id` order, paired by `_id`: memory stays flat however long the history."""
+    lefts, rights = aiter(left), aiter(right)
+    a, b = await anext(lefts, None), await anext(rights, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a["_id"] < b["_id"]):
+            assert a is not None
+            yield a["_id"], a, None
+            a = await anext(lefts, None)
+        elif a is None or b["_id"] < a["_id"]:
+            yield b["_id"], None, b
+            b = await anext(rights, None)
+        else:
+            yield a["_id"], a, b
+            a, b = await anext(lefts, None), await anext(rights, None)
+
+
+def scratch_collection(db: AsyncDatabase[Document]) -> AsyncCollection[Document]:
+    """A collection of its own for one verification, dropped by the caller afterwards."""
+    return db[f"{history_store.RUNS}_verify_{uuid4().hex[:12]}"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +20,7 @@ from shared.messages import DataWindow, RunDetails
 from shared.mongo import connect, database
 from shared.schedule_spec import ReportFormat, ReportRef
 from shared.settings import Settings
+from tests.memory import peak_rss_mb
 
 ROWS = 1_000_000
 
@@ -82,8 +82,7 @@ async def main() -> None:
     )
     rendered = await renderer.render("acme", "s1", run)
     await client.close()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": rendered.rows, "peak_mb": peak_mb}))
+    print(json.dumps({"rows": rendered.rows, "peak_mb": peak_rss_mb()}))
 
 
 if __name__ == "__main__":
