@@ -1,7 +1,9 @@
-"""What every artifact and email says about a run: its period and its link back to the platform."""
+"""What every artifact and email shows of a run: its period, its link back, the platform's logo."""
 
 from __future__ import annotations
 
+import mimetypes
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from shared.messages import DataWindow, RunDetails
@@ -27,3 +29,19 @@ def platform_link(run: RunDetails, branding: BrandingSettings) -> str:
     query += [("agent", a) for a in run.filters.agent_ids]
     base = branding.platform_base_url.rstrip("/")
     return f"{base}/reports/{run.report.kind}/{run.report.id}?{urlencode(query)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Logo:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def read_logo(branding: BrandingSettings) -> Logo | None:
+    """The logo file, read once per process: PDFs embed it and emails carry it inline."""
+    path = branding.logo_file
+    if path is None:
+        return None
+    content_type = mimetypes.guess_type(path.name)[0] or "image/png"
+    return Logo(path.name, content_type, path.read_bytes())

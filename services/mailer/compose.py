@@ -22,7 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from shared.messages import ReportRendered
-from shared.run_text import period_text, platform_link
+from shared.run_text import Logo, period_text, platform_link
 from shared.settings import BrandingSettings
 
 _templates = Environment(
@@ -111,7 +111,7 @@ def prepare(
     from_address: str,
     contents: Contents,
     now: datetime,
-    logo: Attachment | None = None,
+    logo: Logo | None = None,
 ) -> Prepared:
     """The run's email; a `logo` file travels inline (a related part), else `logo_url` is linked."""
     run = rendered.run
@@ -183,7 +183,7 @@ def compose(
     from_address: str,
     contents: Contents,
     now: datetime,
-    logo: Attachment | None = None,
+    logo: Logo | None = None,
 ) -> EmailMessage:
     """One recipient's email as a message object (what a mail client would parse)."""
     prepared = prepare(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import mimetypes
 from email.utils import parseaddr
-from pathlib import Path
 
 from services.mailer import compose, outcome, smtp
 from services.mailer.store import Ledger
@@ -23,6 +21,7 @@ from shared.messages import (
 )
 from shared.metrics import EMAILS
 from shared.run_events import failure_event, status_event
+from shared.run_text import read_logo
 from shared.service import Runtime
 
 log = logging.getLogger("herald.mailer")
@@ -34,7 +33,7 @@ class Mailer:
         self._pool = pool
         self._ledger = Ledger(runtime.db)
         self._artifacts = ArtifactStore(runtime.db)
-        self._logo = _logo(runtime.settings.branding.logo_file)
+        self._logo = read_logo(runtime.settings.branding)
         self._sender = parseaddr(runtime.settings.smtp.from_address)[1]
 
     async def _contents(self, rendered: ReportRendered) -> compose.Contents:
@@ -117,14 +116,6 @@ class Mailer:
             artifact_id=rendered.artifact_id,
             recipients=results,
         )
-
-
-def _logo(path: Path | None) -> compose.Attachment | None:
-    """The logo file, read once: every email carries it inline."""
-    if path is None:
-        return None
-    content_type = mimetypes.guess_type(path.name)[0] or "image/png"
-    return compose.Attachment(path.name, content_type, path.read_bytes())
 
 
 def register(runtime: Runtime, pool: smtp.SmtpPool) -> None:

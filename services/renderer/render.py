@@ -10,11 +10,9 @@ companions, so finding it means the run is completely rendered.
 from __future__ import annotations
 
 import base64
-import mimetypes
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from services.renderer.formats import csv_writer, html, pdf
@@ -31,7 +29,7 @@ from services.renderer.reports.model import (
 from services.renderer.reports.source import ReportSource
 from shared.artifacts import ArtifactStore, StoredArtifact, artifact_id
 from shared.messages import DataWindow, RunDetails
-from shared.run_text import period_text, platform_link
+from shared.run_text import Logo, period_text, platform_link, read_logo
 from shared.schedule_spec import ReportFormat
 from shared.settings import Settings
 
@@ -109,7 +107,7 @@ class Renderer:
         self._artifacts = artifacts
         self._pool = pool
         self._settings = settings
-        self._logo_uri = _data_uri(settings.branding.logo_file)
+        self._logo_uri = _data_uri(read_logo(settings.branding))
 
     async def render(self, tenant_id: str, schedule_id: str, run: RunDetails) -> Rendered:
         report = await report_data(self._source, tenant_id, run)
@@ -231,9 +229,8 @@ async def _once(body: bytes) -> AsyncIterator[bytes]:
     yield body
 
 
-def _data_uri(path: Path | None) -> str | None:
+def _data_uri(logo: Logo | None) -> str | None:
     """The logo embedded in the PDF: WeasyPrint then never reaches out to a server."""
-    if path is None:
+    if logo is None:
         return None
-    content_type = mimetypes.guess_type(path.name)[0] or "image/png"
-    return f"data:{content_type};base64,{base64.b64encode(path.read_bytes()).decode()}"
+    return f"data:{logo.content_type};base64,{base64.b64encode(logo.data).decode()}"

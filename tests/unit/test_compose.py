@@ -17,6 +17,7 @@ from services.mailer.compose import (
     message_id,
 )
 from shared.messages import DataWindow, ReportRendered, RunDetails
+from shared.run_text import Logo
 from shared.schedule_spec import Filters, ReportFormat, ReportRef
 from shared.settings import BrandingSettings
 
@@ -174,7 +175,7 @@ def test_files_too_large_to_attach_travel_as_links() -> None:
 
 
 def test_a_logo_file_travels_inline_as_a_related_part() -> None:
-    logo = Attachment("logo.png", "image/png", b"\x89PNG\r\n\x1a\nfake")
+    logo = Logo("logo.png", "image/png", b"\x89PNG\r\n\x1a\nfake")
     message = compose(
         _rendered(),
         "ops@example.com",

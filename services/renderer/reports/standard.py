@@ -46,6 +46,7 @@ from shared.calldata.groupings import (
     HOURS,
     LEADS,
     QUEUES,
+    Grouped,
     Key,
     Sums,
 )
@@ -630,8 +631,12 @@ _MONEY_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class _Period:
-    """Per campaign: the sums, the money and the agents with a handled call."""
+    """Per campaign: the sums, the money and the agents with a handled call.
 
+    `grouped` keeps the cells they came from, for the ROI's per-agent table.
+    """
+
+    grouped: Grouped
     sums: dict[str, Sums]
     money: dict[str, _Money]
     agents: dict[str, set[str]]
@@ -652,9 +657,13 @@ async def _period(ctx: Context, scope: Scope, campaigns: dict[str, Any]) -> _Per
     for (campaign_id, agent_id), s in grouped.fold("campaign_id", "agent_id").items():
         if agent_id is not None and s["answered"]:
             agents.setdefault(campaign_id, set()).add(agent_id)
-    rates = {c: int(campaigns.get(c, {}).get("cost_per_agent_hour_cents", 0)) for c in by_campaign}
-    money_of = {c: _money(s, rates[c]) for c, s in by_campaign.items()}
-    return _Period(by_campaign, money_of, agents)
+    money_of = {c: _money(s, _hourly_rate(campaigns, c)) for c, s in by_campaign.items()}
+    return _Period(grouped, by_campaign, money_of, agents)
+
+
+def _hourly_rate(campaigns: dict[str, Any], campaign_id: str) -> int:
+    """The campaign's cost per agent hour, in cents (0 when the campaign is unknown)."""
+    return int(campaigns.get(campaign_id, {}).get("cost_per_agent_hour_cents", 0))
 
 
 def _per_agent(revenue_cents: int, agents: set[str]) -> Decimal | None:
@@ -681,14 +690,12 @@ async def roi(ctx: Context) -> ReportData:
         totals,
         title="By campaign",
     )
-    grouped = await ctx.store.group(CALLS, ctx.scope)
     agent_names = await ctx.names(Agent)
     agent_rows: list[Row] = []
-    for (agent_id, campaign_id), s in grouped.fold("agent_id", "campaign_id").items():
+    for (agent_id, campaign_id), s in period.grouped.fold("agent_id", "campaign_id").items():
         if agent_id is None:
             continue
-        rate = int(campaigns.get(campaign_id, {}).get("cost_per_agent_hour_cents", 0))
-        part = _money(s, rate)
+        part = _money(s, _hourly_rate(campaigns, campaign_id))
         agent_rows.append(
             (_label(agent_names, agent_id), _label(names, campaign_id), *part.figures())
         )
