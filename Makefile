@@ -11,11 +11,12 @@ UV := $(CACHE)/tools/bin/uv
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PYTEST_ARGS ?=
 
-.PHONY: help setup venv infra run test lint test-unit asyncapi
+.PHONY: help setup venv infra run test test-chaos lint test-unit asyncapi
 
 help:
 	@echo "make run   - everything up, demo data, one email delivered (Ctrl-C stops)"
 	@echo "make test  - everything up, the whole test suite"
+	@echo "make test-chaos - the fault-injection suite with large herds and repeated faults"
 	@echo "make lint  - ruff and mypy --strict"
 	@echo "make asyncapi - regenerate docs/asyncapi.yaml"
 
@@ -40,12 +41,27 @@ lint: venv
 	.venv/bin/ruff format --check services shared tests bench
 	.venv/bin/mypy
 
-# pytest's exit 5 (no tests collected) is a failure here, never a green run.
+# pytest against the local infrastructure; its exit 5 (no tests collected) is a
+# failure here, never a green run.
+define pytest_strict
+eval "$$(deploy/local/infra env)"; \
+status=0; .venv/bin/pytest $(1) || status=$$?; \
+if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+exit $$status
+endef
+
+# The whole suite, the CI-sized chaos scenarios (tests/chaos) included.
 test: setup lint
-	eval "$$(deploy/local/infra env)"; \
-	status=0; .venv/bin/pytest $(PYTEST_ARGS) || status=$$?; \
-	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
-	exit $$status
+	$(call pytest_strict,$(PYTEST_ARGS))
+
+# The fault-injection suite at full size: larger herds, every fault several times
+# (tests/chaos/README.md). HERALD_CHAOS_RUNS, _FAULTS and _SEED override the sizes.
+CHAOS_RUNS ?= 1000
+CHAOS_FAULTS ?= 3
+test-chaos: setup
+	export HERALD_CHAOS_RUNS=$${HERALD_CHAOS_RUNS:-$(CHAOS_RUNS)} \
+	    HERALD_CHAOS_FAULTS=$${HERALD_CHAOS_FAULTS:-$(CHAOS_FAULTS)}; \
+	$(call pytest_strict,tests/chaos -m chaos -s $(PYTEST_ARGS))
 
 test-unit: venv
 	.venv/bin/pytest tests/unit $(PYTEST_ARGS)

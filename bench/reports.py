@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import multiprocessing
 import os
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -42,12 +41,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from bench import common
+from bench.common import log
 from services.renderer.formats.csv_writer import RowCounter, csv_chunks
 from services.renderer.reports.model import ReportRequest, rows_of
 from services.renderer.reports.mongo_source import MongoSource
-from shared import demo
 from shared.calldata.days import day_bounds
-from shared.calldata.groupings import GROUPINGS
 from shared.calldata.store import calls_collection
 from shared.catalog import STANDARD_REPORTS
 from shared.messages import DataWindow
@@ -56,7 +55,6 @@ from shared.schedule_spec import Filters, ReportRef
 from shared.settings import MongoSettings, Settings
 
 DATABASE = "herald_bench_reports"
-MARKER = "bench_seed"
 TENANT = "bench"
 ZONE = ZoneInfo("Europe/London")
 #: A Thursday: the one-day window is a Wednesday, a full working day.
@@ -67,10 +65,6 @@ CDR_RSS_TARGET_MB = 150
 AGGREGATING = [report_id for report_id in STANDARD_REPORTS if report_id != "cdr"]
 
 console = Console()
-
-
-def log(message: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
 def window(days: int) -> DataWindow:
@@ -98,52 +92,20 @@ async def server_name(client: AsyncMongoClient[Document]) -> str:
 # -- 1. the dataset --------------------------------------------------------------------------
 
 
-def seed_parameters(calls: int, days: int) -> Document:
-    """What the stored data depends on: a change in any of them means seeding again."""
-    generator = hashlib.sha256(Path(demo.__file__).read_bytes()).hexdigest()[:16]
-    return {
-        "calls": calls,
-        "days": days,
-        "anchor": ANCHOR.isoformat(),
-        "zone": ZONE.key,
-        "seed": demo.DEFAULT_SEED,
-        "generator": generator,
-        "groupings": {g.name: g.signature for g in GROUPINGS},
-    }
-
-
 async def ensure_seed(
     client: AsyncMongoClient[Document], calls: int, days: int, reseed: bool
 ) -> float | None:
     """Seed unless the database holds this very dataset; returns the seconds seeding took."""
-    db = client[DATABASE]
-    wanted = seed_parameters(calls, days)
-    marker = await db[MARKER].find_one({"_id": "seed"})
-    if not reseed and marker is not None and marker.get("parameters") == wanted:
-        log(f"reusing the {calls:,} calls seeded in {DATABASE} (--reseed to seed again)")
-        return None
-    await client.drop_database(DATABASE)
-    log(f"seeding {calls:,} calls over {days} days into {DATABASE} ...")
-    step = max(1, calls // 10)
-    next_log = step
-
-    def progress(done: int) -> None:
-        nonlocal next_log
-        if done >= next_log:
-            log(f"  {done:,} calls ({done / (time.monotonic() - started):,.0f}/s)")
-            next_log += step
-
-    started = time.monotonic()
-    written = await demo.seed(
-        db, tenant_id=TENANT, calls=calls, days=days, anchor=ANCHOR, zone=ZONE, progress=progress
+    return await common.ensure_seed(
+        client,
+        DATABASE,
+        tenant_id=TENANT,
+        calls=calls,
+        days=days,
+        anchor=ANCHOR,
+        zone=ZONE,
+        reseed=reseed,
     )
-    took = time.monotonic() - started
-    # Written last: an interrupted seed leaves no marker, so the next run seeds again.
-    await db[MARKER].replace_one(
-        {"_id": "seed"}, {"parameters": wanted, "seconds": took, "written": written}, upsert=True
-    )
-    log(f"seeded {written:,} calls in {took:.0f} s ({written / took:,.0f} calls/s)")
-    return took
 
 
 # -- 2. the reports --------------------------------------------------------------------------

@@ -24,7 +24,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -38,38 +37,15 @@ from apscheduler.jobstores.mongodb import MongoDBJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pymongo import MongoClient
 
-from services.scheduler.calendar import Calendar
-from services.scheduler.commands import ScheduleState
+from bench.common import bench_settings, herd_minute, import_schedules, log
 from services.scheduler.firing import run_details, run_id_for
-from services.scheduler.leases import LEASES, LeaseStore
-from services.scheduler.slots import SlotStore
-from services.scheduler.store import SchedulerStore
-from shared.kafka import BulkPublisher, client_options, ensure_topics
+from shared.kafka import client_options, ensure_topics
 from shared.messages import ReportDue
 from shared.mongo import connect
 from shared.schedule_spec import ScheduleSpec
-from shared.service import build_runtime
-from shared.settings import KafkaSettings, MongoSettings, Settings
+from shared.settings import MongoSettings, Settings
 from shared.topics import Topics
 from tests.helpers import ServiceProcess
-
-BATCH = 2000
-
-
-def log(message: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
-
-
-def bench_settings(label: str) -> Settings:
-    name = f"bench-{label}-{uuid.uuid4().hex[:6]}"
-    return Settings(
-        kafka=KafkaSettings(
-            bootstrap_servers=os.environ["HERALD_KAFKA__BOOTSTRAP_SERVERS"],
-            topic_prefix=name,
-            partitions=6,
-        ),
-        mongo=MongoSettings(url=os.environ["HERALD_MONGO__URL"], database=name.replace("-", "_")),
-    )
 
 
 def spec_at(at: dtime) -> ScheduleSpec:
@@ -84,30 +60,6 @@ def spec_at(at: dtime) -> ScheduleSpec:
             "format": "pdf",
         }
     )
-
-
-async def import_schedules(settings: Settings, specs: list[ScheduleSpec], each: int) -> float:
-    """`each` schedules per spec, written spec by spec so every slot document is written once."""
-    runtime = build_runtime("bench", settings)
-    calendar = Calendar(
-        SchedulerStore(runtime.db),
-        SlotStore(runtime.db),
-        LeaseStore(runtime.db[LEASES], timedelta(seconds=60)),
-        BulkPublisher(settings),  # never started: importing publishes nothing
-        "UTC",
-    )
-    started = time.monotonic()
-    now = datetime.now(UTC)
-    for index, spec in enumerate(specs):
-        first = index * each
-        states = [
-            ScheduleState(f"s-{n:07d}", f"tenant-{n % 50}", spec, 1, None)
-            for n in range(first, first + each)
-        ]
-        await calendar.import_schedules(states, now)
-        log(f"imported {first + each}/{each * len(specs)}")
-    await runtime.mongo.close()
-    return time.monotonic() - started
 
 
 async def count_due(
@@ -133,17 +85,12 @@ async def count_due(
     return lateness
 
 
-def herd_minute(lead_s: float) -> datetime:
-    at = datetime.now(UTC) + timedelta(seconds=lead_s)
-    return (at + timedelta(minutes=1)).replace(second=0, microsecond=0)
-
-
 async def herald_herd(count: int, replicas: int, log_dir: Path) -> tuple[float, float]:
     settings = bench_settings("herald")
     await ensure_topics(settings)
     herd = herd_minute(60 + count / 1500)
     log(f"Herald: importing {count} schedules due at {herd:%H:%M}")
-    took = await import_schedules(settings, [spec_at(herd.time())], count)
+    took = await import_schedules(settings, [(spec_at(herd.time()), count)])
     log(f"Herald: imported in {took:.1f} s ({count / took:.0f}/s)")
     if datetime.now(UTC) > herd - timedelta(seconds=15):
         raise SystemExit("the import ran past the herd minute: rerun (or lower N)")
@@ -235,7 +182,7 @@ async def idle(count: int, log_dir: Path, seconds: float) -> tuple[float, float]
     quiet = datetime.now(UTC) + timedelta(hours=12)
     specs = [spec_at((quiet + timedelta(minutes=m)).time()) for m in range(60)]
     log(f"idle: importing {count} schedules, none due for hours")
-    await import_schedules(settings, specs, count // len(specs))
+    await import_schedules(settings, [(spec, count // len(specs)) for spec in specs])
     scheduler = ServiceProcess("scheduler", settings, log_dir)
     try:
         await scheduler.wait_started()

@@ -4,8 +4,15 @@ One artifact per run and part, with a deterministic `_id`
 (`<run_id>/<part>`), so "is this run already rendered?" is an `_id` lookup
 (cheap on MongoDB and FerretDB alike) and a duplicate `ReportDue` can never
 make a second copy. A files document exists only once its upload finished, so
-its presence means "complete"; chunks left by an upload that died half-way are
-removed before the next try.
+its presence means "complete".
+
+Two uploads of one artifact can run at once (a rebalance hands a run to a
+second renderer while the first is still at it). Each upload tags its chunks
+with its own `attempt` id and names it in the files document; the first files
+document inserted wins, the loser removes its own chunks and takes the
+winner's artifact, and the winner removes chunks of any other attempt
+(including those an interrupted upload left). Reads follow the files
+document's attempt, so they never mix two uploads' chunks.
 """
 
 from __future__ import annotations
@@ -17,8 +24,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import Binary, ObjectId
-from gridfs import AsyncGridFSBucket
+from gridfs.errors import CorruptGridFile, NoFile
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from shared.mongo import Document
 
@@ -29,8 +37,14 @@ CHUNK_SIZE = 255 * 1024
 _CHUNKS_PER_INSERT = 16
 
 
-def _chunk(file_id: str, number: int, data: bytes) -> Document:
-    return {"_id": ObjectId(), "files_id": file_id, "n": number, "data": Binary(data)}
+def _chunk(file_id: str, attempt: ObjectId, number: int, data: bytes) -> Document:
+    return {
+        "_id": ObjectId(),
+        "files_id": file_id,
+        "n": number,
+        "data": Binary(data),
+        "attempt": attempt,
+    }
 
 
 def artifact_id(run_id: str, part: str) -> str:
@@ -50,7 +64,6 @@ class StoredArtifact:
 class ArtifactStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
-        self._bucket = AsyncGridFSBucket(db, bucket_name=BUCKET)
 
     async def find(self, file_id: str) -> StoredArtifact | None:
         doc = await self._db[f"{BUCKET}.files"].find_one({"_id": file_id})
@@ -82,8 +95,7 @@ class ArtifactStore:
         of chunks before writing, which a million-row CSV would hold in memory.
         `late_metadata` is read once the stream is consumed (a row count, say).
         """
-        # A retry replaces whatever an earlier, interrupted attempt left under this id.
-        await self.delete(file_id)
+        attempt = ObjectId()
         digest = hashlib.sha256()
         size, number = 0, 0
         pending = bytearray()
@@ -95,14 +107,14 @@ class ArtifactStore:
                 size += len(piece)
                 pending += piece
                 while len(pending) >= CHUNK_SIZE:
-                    batch.append(_chunk(file_id, number, bytes(pending[:CHUNK_SIZE])))
+                    batch.append(_chunk(file_id, attempt, number, bytes(pending[:CHUNK_SIZE])))
                     del pending[:CHUNK_SIZE]
                     number += 1
                 if len(batch) >= _CHUNKS_PER_INSERT:
                     await chunk_docs.insert_many(batch)
                     batch = []
             if pending:
-                batch.append(_chunk(file_id, number, bytes(pending)))
+                batch.append(_chunk(file_id, attempt, number, bytes(pending)))
             if batch:
                 await chunk_docs.insert_many(batch)
             full_metadata = (
@@ -113,6 +125,7 @@ class ArtifactStore:
                     "size": size,
                     "content_type": content_type,
                     "filename": filename,
+                    "attempt": attempt,
                 }
             )
             await self._db[f"{BUCKET}.files"].insert_one(
@@ -125,9 +138,16 @@ class ArtifactStore:
                     "metadata": full_metadata,
                 }
             )
+        except DuplicateKeyError:
+            await chunk_docs.delete_many({"files_id": file_id, "attempt": attempt})
+            winner = await self.find(file_id)
+            if winner is None:  # deleted since: the caller's retry uploads again
+                raise
+            return winner
         except BaseException:
-            await chunk_docs.delete_many({"files_id": file_id})
+            await chunk_docs.delete_many({"files_id": file_id, "attempt": attempt})
             raise
+        await chunk_docs.delete_many({"files_id": file_id, "attempt": {"$ne": attempt}})
         return StoredArtifact(
             file_id, filename, content_type, size, digest.hexdigest(), full_metadata
         )
@@ -138,5 +158,21 @@ class ArtifactStore:
         await self._db[f"{BUCKET}.chunks"].delete_many({"files_id": file_id})
 
     async def read(self, file_id: str) -> bytes:
-        stream = await self._bucket.open_download_stream(file_id)
-        return await stream.read()
+        """The artifact's bytes from its own upload's chunks; NoFile when it does not exist."""
+        doc = await self._db[f"{BUCKET}.files"].find_one({"_id": file_id})
+        if doc is None:
+            raise NoFile(f"no artifact {file_id!r}")
+        query: Document = {"files_id": file_id}
+        if (attempt := (doc.get("metadata") or {}).get("attempt")) is not None:
+            query["attempt"] = attempt
+        chunks = self._db[f"{BUCKET}.chunks"].find(query, {"data": 1, "n": 1}).sort("n", 1)
+        data = bytearray()
+        number = 0
+        async for chunk in chunks:
+            if chunk["n"] != number:
+                raise CorruptGridFile(f"artifact {file_id!r}: chunk {number} missing")
+            data += chunk["data"]
+            number += 1
+        if len(data) != doc["length"]:
+            raise CorruptGridFile(f"artifact {file_id!r}: {len(data)} of {doc['length']} bytes")
+        return bytes(data)

@@ -14,10 +14,10 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy, BaseMiddleware
@@ -62,23 +62,27 @@ def _ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=cafile)
 
 
+def _sasl_credentials(kafka: KafkaSettings) -> tuple[str, str]:
+    """The SASL user and password; a clear error, not a failure deep in aiokafka, if unset."""
+    if kafka.sasl_username is None or kafka.sasl_password is None:
+        raise ValueError(
+            f"HERALD_KAFKA__SECURITY_PROTOCOL={kafka.security_protocol.value} needs "
+            "HERALD_KAFKA__SASL_USERNAME and HERALD_KAFKA__SASL_PASSWORD"
+        )
+    return kafka.sasl_username, kafka.sasl_password.get_secret_value()
+
+
 def broker_security(kafka: KafkaSettings) -> BaseSecurity | None:
     context = _ssl_context(kafka)
     if kafka.security_protocol in (KafkaSecurity.PLAINTEXT, KafkaSecurity.SSL):
         return BaseSecurity(ssl_context=context) if context else None
-    if kafka.sasl_username is None or kafka.sasl_password is None:
-        raise ValueError("SASL needs HERALD_KAFKA__SASL_USERNAME and HERALD_KAFKA__SASL_PASSWORD")
+    username, password = _sasl_credentials(kafka)
     sasl = {
         SaslMechanism.PLAIN: SASLPlaintext,
         SaslMechanism.SCRAM_SHA_256: SASLScram256,
         SaslMechanism.SCRAM_SHA_512: SASLScram512,
     }[kafka.sasl_mechanism]
-    return sasl(
-        kafka.sasl_username,
-        kafka.sasl_password.get_secret_value(),
-        ssl_context=context,
-        use_ssl=context is not None,
-    )
+    return sasl(username, password, ssl_context=context, use_ssl=context is not None)
 
 
 def client_options(kafka: KafkaSettings) -> dict[str, Any]:
@@ -91,10 +95,7 @@ def client_options(kafka: KafkaSettings) -> dict[str, Any]:
         options["ssl_context"] = context
     if kafka.security_protocol in (KafkaSecurity.SASL_PLAINTEXT, KafkaSecurity.SASL_SSL):
         options["sasl_mechanism"] = kafka.sasl_mechanism.value
-        options["sasl_plain_username"] = kafka.sasl_username
-        options["sasl_plain_password"] = (
-            kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
-        )
+        options["sasl_plain_username"], options["sasl_plain_password"] = _sasl_credentials(kafka)
     return options
 
 
@@ -152,6 +153,34 @@ def dead_letter_middleware(
     return DeadLetter
 
 
+async def lenient_headers(
+    record: ConsumerRecord[bytes, bytes],
+    parse: Callable[[ConsumerRecord[bytes, bytes]], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """FastStream's parser with header values that are not UTF-8, or null, made readable.
+
+    FastStream decodes every header value as UTF-8 before any middleware runs:
+    one bad or null value raised outside the DLQ path, so the message was
+    neither handled nor dead-lettered, only logged. Bad bytes become
+    backslash escapes, a null value an empty string; the record is mended in place.
+    """
+    headers = record.headers
+    if any(value is None or not _is_utf8(value) for _, value in headers):
+        record.headers = [
+            (key, (value or b"").decode("utf-8", "backslashreplace").encode())
+            for key, value in headers
+        ]
+    return await parse(record)
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
     topics = Topics(settings.kafka.topic_prefix)
     broker: KafkaBroker | None = None
@@ -167,6 +196,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         acks="all",
         enable_idempotence=True,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        parser=lenient_headers,
         middlewares=[
             LogContext,
             KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"herald-{service}"),

@@ -27,7 +27,9 @@ def ids_of(body: bytes) -> dict[str, str]:
     """The ids a Herald message carries (a run's id may sit in its `run` object)."""
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
+        # Bad UTF-8 or JSON, integers past 4,300 digits, nesting past the parser's depth:
+        # no ids to log. Raising here would bypass the DLQ and redeliver the message forever.
         return {}
     if not isinstance(document, dict):
         return {}

@@ -42,6 +42,11 @@ EMAILS = Counter(
     ["result", "smtp_code"],
     registry=REGISTRY,
 )
+EMAILS_REPLY_UNKNOWN = Counter(
+    "herald_emails_reply_unknown_total",
+    "Recipients sent again after a mailer stopped between its claim and the reply.",
+    registry=REGISTRY,
+)
 RETRIES = Counter(
     "herald_retries_total",
     "Runs sent to pending_retry, by the stage that failed.",

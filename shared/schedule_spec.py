@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import enum
 import functools
-from datetime import time
+import re
+import unicodedata
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
@@ -28,10 +30,14 @@ from pydantic import (
 from shared.catalog import STANDARD_REPORTS, TEST_REPORT_ID, unaccepted_filters
 
 MAX_RECIPIENTS = 1000
+#: A year: no firing is worth sending later than that (and MongoDB stores 64-bit ints).
+MAX_CATCH_UP_S = 366 * 24 * 3600
 
 
 def _no_control_chars(value: str) -> str:
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    # Cc is C0, DEL and C1 (NEL among them); Zl/Zp are line and paragraph
+    # separators: all of them break a line in an email header or a log line.
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value):
         raise ValueError("must not contain control characters (CR, LF, tab, ...)")
     return value
 
@@ -40,14 +46,44 @@ def valid_zone(value: str) -> str:
     """An IANA zone name, or ValueError naming it (schedules and settings share it)."""
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # OSError: a name too long for a file name in the zone database.
+        raise ValueError(f"unknown IANA time zone {value[:100]!r}") from exc
     return value
 
 
-def _valid_cron(value: str) -> str:
+#: A leap-day-free year starts here; the next 29 February is three years away.
+_CRON_PROBE = datetime(2025, 1, 1)
+#: The scheduler looks this far ahead for a firing (services/scheduler/timing.py).
+_CRON_MAX_GAP = timedelta(days=367)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cron_problem(value: str) -> str | None:
+    """Why a cron expression cannot be a schedule's, or None (cached: a herd shares a few)."""
+    fields = value.split()
     if not croniter.is_valid(value):
-        raise ValueError(f"invalid cron expression {value!r}")
+        return f"invalid cron expression {value!r}"
+    if len(fields) != 5 and not value.startswith("@"):
+        return (
+            f"cron expression {value!r} must have 5 fields "
+            "(minute hour day-of-month month day-of-week): Herald fires by the minute"
+        )
+    if any(re.search(r"(?<![A-Z])R(?![A-Z])", f.upper()) for f in fields):
+        return f"cron expression {value!r}: random fields (R) are not supported"
+    try:
+        first = croniter(value, _CRON_PROBE).get_next(datetime)
+    except (CroniterError, ValueError, OverflowError):
+        return f"cron expression {value!r} never fires"
+    if first - _CRON_PROBE > _CRON_MAX_GAP:
+        return f"cron expression {value!r} fires less often than once a year"
+    return None
+
+
+def _valid_cron(value: str) -> str:
+    """Five fields (Herald fires by the minute), deterministic, firing at least once a year."""
+    if problem := _cron_problem(value):
+        raise ValueError(problem)
     return value
 
 
@@ -55,13 +91,15 @@ def _valid_cron(value: str) -> str:
 def normalise_address(value: str) -> str:
     """One canonical spelling per mailbox, so the ledger keys a recipient once.
 
-    Cached: a herd re-reads the same few thousand addresses many times over.
+    Cached: a herd re-reads the same few thousand addresses many times over. The
+    mailer does not speak SMTPUTF8: a non-ASCII mailbox name is refused here, and an
+    international domain is kept in its ASCII (IDNA) form, which every server takes.
     """
     try:
-        checked = validate_email(value, check_deliverability=False)
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(f"invalid email address {value!r}: {exc}") from exc
-    return checked.normalized
+    return checked.ascii_email or checked.normalized
 
 
 def _valid_recipients(values: list[str]) -> list[str]:
@@ -77,7 +115,7 @@ def _valid_recipients(values: list[str]) -> list[str]:
 
 CleanText = Annotated[str, AfterValidator(_no_control_chars)]
 TimeZoneName = Annotated[str, AfterValidator(valid_zone)]
-CronExpression = Annotated[str, AfterValidator(_valid_cron)]
+CronExpression = Annotated[str, Field(max_length=200), AfterValidator(_valid_cron)]
 Recipients = Annotated[
     list[str], Field(min_length=1, max_length=MAX_RECIPIENTS), AfterValidator(_valid_recipients)
 ]
@@ -178,7 +216,7 @@ class ScheduleSpec(_Strict):
     enabled: bool = True
     skip_if_empty: bool = False
     #: How late a missed firing may still be sent; None means one period.
-    catch_up_seconds: int | None = Field(default=None, ge=0)
+    catch_up_seconds: int | None = Field(default=None, ge=0, le=MAX_CATCH_UP_S)
 
     @model_validator(mode="after")
     def _frequency_fields(self) -> ScheduleSpec:
@@ -224,7 +262,7 @@ class ScheduleChanges(_Strict):
     recipients: Recipients | None = None
     format: ReportFormat | None = None
     skip_if_empty: bool | None = None
-    catch_up_seconds: int | None = Field(default=None, ge=0)
+    catch_up_seconds: int | None = Field(default=None, ge=0, le=MAX_CATCH_UP_S)
 
     def apply_to(self, spec: ScheduleSpec) -> ScheduleSpec:
         """The new spec, validated again as a whole (raises pydantic's ValidationError)."""

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.recipient_policy import normalise_domain
 from shared.schedule_spec import valid_zone
 
 
@@ -81,6 +82,14 @@ class BrandingSettings(BaseModel):
     #: for files too large to attach; default `<platform_base_url>/herald/artifacts`.
     artifact_base_url: str | None = None
 
+    @field_validator("platform_name", "subject_prefix")
+    @classmethod
+    def _one_printable_line(cls, value: str | None) -> str | None:
+        """Both reach the Subject header: a line break there would start a header of its own."""
+        if value is not None and not value.isprintable():
+            raise ValueError(f"must be one line of printable text, got {value!r}")
+        return value
+
     def artifact_url(self, artifact_id: str) -> str:
         base = self.artifact_base_url or f"{self.platform_base_url.rstrip('/')}/herald/artifacts"
         return f"{base.rstrip('/')}/{quote(artifact_id, safe='')}"
@@ -118,6 +127,10 @@ class RendererSettings(BaseModel):
     renders_per_worker: int = Field(default=50, ge=1)
     #: A PDF render running longer is killed and retried later as a transient failure.
     render_timeout_s: float = Field(default=120.0, gt=0)
+    #: Runs asking for the same report, filters, window and format share one render.
+    share_renders: bool = True
+    #: A shared render older than this is not reused: late data may have arrived since.
+    share_ttl_s: float = Field(default=3600.0, gt=0)
 
 
 class OpsSettings(BaseModel):
@@ -130,6 +143,29 @@ class OpsSettings(BaseModel):
     shutdown_grace_s: float = Field(default=25.0, gt=0)
     #: Log lines as JSON objects (one per line) rather than text.
     json_logs: bool = True
+
+
+class SecuritySettings(BaseModel):
+    """Where reports may be sent: recipient domains, checked on every command and every send.
+
+    A listed domain allows itself and its subdomains (see `shared.recipient_policy`).
+    """
+
+    #: Empty: any domain. JSON in the environment, e.g. '["example.com"]'.
+    allowed_recipient_domains: list[str] = Field(default_factory=list)
+    #: A tenant's own list, replacing the global one for it (an empty list: any domain),
+    #: e.g. '{"acme": ["acme.com"]}'.
+    tenant_allowed_recipient_domains: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("allowed_recipient_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        return [normalise_domain(domain) for domain in value]
+
+    @field_validator("tenant_allowed_recipient_domains")
+    @classmethod
+    def _tenant_domains(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {tenant: cls._domains(domains) for tenant, domains in value.items()}
 
 
 class ReportSourceKind(enum.StrEnum):
@@ -186,6 +222,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = ReportSettings()
     renderer: RendererSettings = RendererSettings()
     ops: OpsSettings = OpsSettings()
+    security: SecuritySettings = SecuritySettings()
     default_timezone: str = "UTC"
 
     @field_validator("default_timezone")

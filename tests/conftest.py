@@ -11,6 +11,10 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+# Imported at start-up: otherwise Hypothesis's pytest plugin imports it at the end of a run
+# without Hypothesis tests, deep in pytest's stack, where CPython 3.11.7 fails to compile
+# the assertion-rewritten module ("AST constructor recursion depth mismatch").
+import hypothesis  # noqa: F401
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase

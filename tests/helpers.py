@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord
+from pydantic import SecretStr
 
 from shared.replay import read_records
 from shared.settings import Settings
@@ -31,6 +32,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HERALD_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "HERALD_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
         "HERALD_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+        "HERALD_KAFKA__SECURITY_PROTOCOL": settings.kafka.security_protocol.value,
+        "HERALD_KAFKA__SASL_MECHANISM": settings.kafka.sasl_mechanism.value,
         "HERALD_MONGO__URL": settings.mongo.url.get_secret_value(),
         "HERALD_MONGO__DATABASE": settings.mongo.database,
         "HERALD_SMTP__HOST": settings.smtp.host,
@@ -52,11 +55,35 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HERALD_BRANDING__PLATFORM_BASE_URL": settings.branding.platform_base_url,
         "HERALD_RETRY__CAP_S": str(settings.retry.cap_s),
         "HERALD_RETRY__JITTER": str(settings.retry.jitter),
+        "HERALD_MONGO__SERVER_SELECTION_TIMEOUT_MS": str(
+            settings.mongo.server_selection_timeout_ms
+        ),
+        "HERALD_SMTP__TIMEOUT_S": str(settings.smtp.timeout_s),
+        "HERALD_SCHEDULER__CONCURRENCY": str(settings.scheduler.concurrency),
+        "HERALD_RENDERER__RENDER_TIMEOUT_S": str(settings.renderer.render_timeout_s),
+        "HERALD_REPORTS__SOURCE": settings.reports.source.value,
+        "HERALD_REPORTS__USE_ROLLUPS": str(settings.reports.use_rollups).lower(),
+        "HERALD_REPORTS__HTTP__TIMEOUT_S": str(settings.reports.http.timeout_s),
+        "HERALD_REPORTS__HTTP__RETRIES": str(settings.reports.http.retries),
+        "HERALD_REPORTS__HTTP__RETRY_BASE_S": str(settings.reports.http.retry_base_s),
+        "HERALD_SECURITY__ALLOWED_RECIPIENT_DOMAINS": json.dumps(
+            settings.security.allowed_recipient_domains
+        ),
+        "HERALD_SECURITY__TENANT_ALLOWED_RECIPIENT_DOMAINS": json.dumps(
+            settings.security.tenant_allowed_recipient_domains
+        ),
     } | {
-        name: str(value)
+        name: value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         for name, value in (
+            ("HERALD_KAFKA__SASL_USERNAME", settings.kafka.sasl_username),
+            ("HERALD_KAFKA__SASL_PASSWORD", settings.kafka.sasl_password),
+            ("HERALD_KAFKA__TLS_CA_FILE", settings.kafka.tls_ca_file),
+            ("HERALD_SMTP__USERNAME", settings.smtp.username),
+            ("HERALD_SMTP__PASSWORD", settings.smtp.password),
+            ("HERALD_SMTP__TLS_CA_FILE", settings.smtp.tls_ca_file),
             ("HERALD_SMTP__MAX_PER_MINUTE", settings.smtp.max_per_minute),
             ("HERALD_BRANDING__LOGO_FILE", settings.branding.logo_file),
+            ("HERALD_REPORTS__HTTP__URL", settings.reports.http.url),
         )
         if value is not None
     }

@@ -18,7 +18,7 @@ from typing import Any
 
 import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +45,71 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        # A message whose end of data arrived is finished even if the client goes
+        # away before the reply (see _StreamSession).
+        await asyncio.shield(self._accept(session, envelope))
+        return "250 2.0.0 Queued"
+
+    async def _accept(self, session: Any, envelope: Any) -> None:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)  # a slow server
         with self.lock:
             for recipient in envelope.rcpt_tos:
                 self.deliveries.append(Delivery(recipient, envelope.content, session.peer))
-        return "250 2.0.0 Queued"
+
+
+class _StreamSession(SMTP):
+    """An SMTP session that, like a stream-reading MTA (Postfix, Exim, Mailpit), finishes
+    a message whose data the client sent before it went away.
+
+    aiosmtpd cancels the session the moment the client's FIN arrives, dropping
+    data still buffered; a client killed right after sending its end-of-data
+    marker would then lose a message any real server delivers.
+    """
+
+    _in_data = False
+    _finishing: asyncio.Task[None] | None = None
+
+    async def smtp_DATA(self, arg: str) -> None:
+        self._in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data = False
+
+    def eof_received(self) -> bool | None:
+        if not self._in_data:
+            return super().eof_received()
+        asyncio.StreamReaderProtocol.eof_received(self)  # the reader sees EOF after the data
+        self._end_after_data()
+        return False
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if not self._in_data:
+            super().connection_lost(error)
+            return
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
+        asyncio.StreamReaderProtocol.connection_lost(self, error)
+        self._end_after_data()
+
+    def _end_after_data(self) -> None:
+        if self._finishing is None:
+            self._finishing = asyncio.get_running_loop().create_task(self._finish())
+
+    async def _finish(self) -> None:
+        """The message is handled if its end arrived; a body cut short is dropped."""
+        stalled = 0
+        while self._in_data and stalled < 3:
+            stalled = 0 if self._reader._buffer else stalled + 1
+            await asyncio.sleep(0.01)
+        if self._handler_coroutine is not None:
+            self._handler_coroutine.cancel()
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _StreamSession(self.handler, **self.SMTP_kwargs)
 
 
 class CertificateAuthority:
@@ -88,7 +147,7 @@ class SmtpServer:
         self._security = security
         self._tls = tls
         self._credentials = credentials
-        self._controller: Controller | None = None
+        self._controller: _Controller | None = None
 
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
@@ -115,7 +174,7 @@ class SmtpServer:
                 # Implicit TLS is secure too, though aiosmtpd only counts STARTTLS as such.
                 auth_require_tls=self._security == "starttls",
             )
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
+        self._controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
         self._controller.start()
         return self
 

@@ -12,7 +12,7 @@ from shared.service import build_runtime, make_app
 def create_app() -> FastStream:
     runtime = build_runtime("mailer")
     pool = SmtpPool(runtime.settings.smtp)
-    handlers.register(runtime, pool)
+    mailer = handlers.register(runtime, pool)
     app = make_app(runtime)
-    app.after_shutdown(pool.close)
+    app.after_shutdown(mailer.close)
     return app

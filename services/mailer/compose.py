@@ -2,8 +2,10 @@
 
 One message per recipient: its Message-ID is derived from the run and the
 recipient, so a receiver can drop a duplicate, and each recipient's SMTP
-result is known on its own. Header values are checked for CR/LF before they
-reach a header, whatever validated them earlier.
+result is known on its own. Header values are checked for line breaks and
+control characters before they reach a header, whatever validated them
+earlier, and text that looks like an RFC 2047 encoded word is never written
+where a reader would decode it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, default
@@ -64,10 +67,26 @@ class Contents:
     inline_html: str | None = None
 
 
+#: What ends a header line for some reader (CR, LF, VT, FF, NEL, U+2028/9, ...) or has no
+#: place in one (NUL and the other controls); a tab is folding whitespace, allowed.
+_NOT_IN_HEADERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _header_safe(value: str, what: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise HeaderInjection(f"{what} contains a line break: {value!r}")
+    if _NOT_IN_HEADERS.search(value):
+        raise HeaderInjection(f"{what} contains a line break or control character: {value!r}")
     return value
+
+
+def _encoded_subject(subject: str) -> bytes:
+    """The Subject line with its text encoded whole (RFC 2047), for text holding `=?`.
+
+    Written as is, `=?utf-8?q?=0D=0ABcc...?=` in a title would be decoded by
+    the reader (and by Python's own header parser, before sending) into a
+    line break and a header of its own; encoded, it reads back literally.
+    """
+    encoded = Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
+    return b"Subject: " + encoded.encode("ascii") + b"\r\n"
 
 
 def message_id(run_id: str, recipient: str, from_address: str) -> str:
@@ -132,7 +151,10 @@ def prepare(
     message = EmailMessage(policy=SMTP)
     prefix = branding.platform_name if branding.subject_prefix is None else branding.subject_prefix
     subject = f"{rendered.title}, {period}"
-    message["Subject"] = _header_safe(f"{prefix}: {subject}" if prefix else subject, "subject")
+    subject = _header_safe(f"{prefix}: {subject}" if prefix else subject, "subject")
+    encoded_subject = _encoded_subject(subject) if "=?" in subject else b""
+    if not encoded_subject:
+        message["Subject"] = subject
     message["From"] = _header_safe(from_address, "from address")
     message["Date"] = format_datetime(now)
     message["Auto-Submitted"] = "auto-generated"
@@ -158,21 +180,27 @@ def prepare(
         message.add_attachment(
             attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
         )
-    return Prepared(run.run_id, from_address, message.as_bytes())
+    return Prepared(run.run_id, from_address, encoded_subject + message.as_bytes())
 
 
-def for_recipient(prepared: Prepared, recipient: str) -> bytes:
-    """The SMTP bytes for one recipient: its To and Message-ID, then the shared rest."""
+def recipient_head(prepared: Prepared, recipient: str) -> bytes:
+    """One recipient's own headers (To, Message-ID), CRLF-terminated, to go before `rest`."""
     to = _header_safe(recipient, "recipient")
+    if "=?" in to:  # RFC 2047 forbids encoded words in an address; readers decode them anyway
+        raise HeaderInjection(f"recipient contains encoded-word syntax: {to!r}")
     mid = message_id(prepared.run_id, recipient, prepared.from_address)
     if to.isascii() and _PLAIN_ADDRESS.fullmatch(to):
         # The common case, written directly: a big run's recipients pay microseconds here.
-        return f"To: {to}\r\nMessage-ID: {mid}\r\n".encode() + prepared.rest
+        return f"To: {to}\r\nMessage-ID: {mid}\r\n".encode()
     headers = EmailMessage(policy=SMTP)
     headers["To"] = Address(addr_spec=to)
     headers["Message-ID"] = mid
-    head = headers.as_bytes()
-    return head[: -len(b"\r\n")] + prepared.rest  # without the blank line ending its headers
+    return headers.as_bytes()[: -len(b"\r\n")]  # without the blank line ending its headers
+
+
+def for_recipient(prepared: Prepared, recipient: str) -> bytes:
+    """The SMTP-ready bytes for one recipient: its own headers, then the shared rest."""
+    return recipient_head(prepared, recipient) + prepared.rest
 
 
 def compose(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from email.utils import parseaddr
 
 from services.mailer import compose, outcome, smtp
-from services.mailer.store import Ledger
+from services.mailer.store import Claim, Ledger
 from shared.artifacts import ArtifactStore
 from shared.kafka import publish
 from shared.messages import (
@@ -19,10 +20,12 @@ from shared.messages import (
     RunStatus,
     utcnow,
 )
-from shared.metrics import EMAILS
+from shared.metrics import EMAILS, EMAILS_REPLY_UNKNOWN
+from shared.recipient_policy import RecipientPolicy
 from shared.run_events import failure_event, status_event
 from shared.run_text import read_logo
 from shared.service import Runtime
+from shared.settings import SmtpSettings
 
 log = logging.getLogger("herald.mailer")
 
@@ -31,10 +34,14 @@ class Mailer:
     def __init__(self, runtime: Runtime, pool: smtp.SmtpPool) -> None:
         self._rt = runtime
         self._pool = pool
-        self._ledger = Ledger(runtime.db)
+        self._ledger = Ledger(runtime.db, claim_lease(runtime.settings.smtp))
         self._artifacts = ArtifactStore(runtime.db)
         self._logo = read_logo(runtime.settings.branding)
         self._sender = parseaddr(runtime.settings.smtp.from_address)[1]
+        self._policy = RecipientPolicy.from_settings(runtime.settings.security)
+
+    async def close(self) -> None:
+        await self._pool.close()
 
     async def _contents(self, rendered: ReportRendered) -> compose.Contents:
         """The run's files as attachments, or as links when together they are too large."""
@@ -61,27 +68,64 @@ class Mailer:
         return compose.Contents(attached=tuple(attached), inline_html=inline_html)
 
     async def _send(
-        self, prepared: compose.Prepared, tenant_id: str, recipient: str
+        self, prepared: compose.Prepared, wire_rest: bytes, tenant_id: str, recipient: str
     ) -> RecipientResult:
         """Once per recipient and run: the ledger answers for anyone accepted before."""
         run_id = prepared.run_id
         earlier = await self._ledger.accepted(run_id, recipient)
         if earlier is not None:
             return earlier
-        data = compose.for_recipient(prepared, recipient)
-        result = await self._pool.send(data, self._sender, recipient)
+        claim = Claim.HELD
+
+        async def commit() -> bool:
+            nonlocal claim
+            claim = await self._ledger.claim(run_id, tenant_id, recipient)
+            if claim is Claim.TAKEN_OVER:
+                EMAILS_REPLY_UNKNOWN.inc()
+                log.warning(
+                    "run %s: %s was claimed by a mailer that stopped, reply unknown: "
+                    "sending it again (a duplicate if the server had accepted it)",
+                    run_id,
+                    recipient,
+                )
+            return claim is not Claim.HELD
+
+        wire = compose.recipient_head(prepared, recipient) + wire_rest
+        result = await self._pool.send(wire, self._sender, recipient, commit)
+        if result is None:  # accepted already, or another delivery is sending it right now
+            return await self._ledger.accepted(run_id, recipient) or _held_elsewhere(recipient)
         EMAILS.labels(result.outcome.value, str(result.smtp_code or "-")).inc()
         if result.outcome is RecipientOutcome.ACCEPTED:
-            await self._ledger.record(run_id, tenant_id, result)
-        else:
-            log.warning(
-                "run %s: %s refused (%s %s)",
-                run_id,
-                recipient,
-                result.smtp_code,
-                result.smtp_message,
-            )
+            await self._ledger.confirm(run_id, result)
+            return result
+        if claim is not Claim.HELD:  # refused, or lost before the reply: may be sent again
+            await self._ledger.release(run_id, recipient)
+        log.warning(
+            "run %s: %s refused (%s %s)",
+            run_id,
+            recipient,
+            result.smtp_code,
+            result.smtp_message,
+        )
         return result
+
+    def _refused(self, rendered: ReportRendered) -> dict[str, RecipientResult]:
+        """Recipients the allow-list forbids now: refused for good, with no SMTP transaction.
+
+        The list may have changed since the schedule was saved and checked.
+        """
+        refused = {}
+        for address in rendered.run.recipients:
+            reason = self._policy.refusal(rendered.tenant_id, address)
+            if reason is not None:
+                log.warning("run %s: %s not sent: %s", rendered.run.run_id, address, reason)
+                EMAILS.labels(RecipientOutcome.REFUSED_PERMANENT.value, "-").inc()
+                refused[address] = RecipientResult(
+                    address=address,
+                    outcome=RecipientOutcome.REFUSED_PERMANENT,
+                    smtp_message=reason,
+                )
+        return refused
 
     async def deliver(self, rendered: ReportRendered) -> DeliveryStatus:
         """Each recipient its own transaction, as many at once as the pool has connections."""
@@ -95,9 +139,18 @@ class Mailer:
             now=utcnow(),
             logo=self._logo,
         )
-        results = await asyncio.gather(
-            *(self._send(prepared, rendered.tenant_id, r) for r in run.recipients)
+        wire_rest = smtp.wire_form(prepared.rest)
+        refused = self._refused(rendered)
+        sent = iter(
+            await asyncio.gather(
+                *(
+                    self._send(prepared, wire_rest, rendered.tenant_id, r)
+                    for r in run.recipients
+                    if r not in refused
+                )
+            )
         )
+        results = [refused.get(r) or next(sent) for r in run.recipients]
         verdict = outcome.verdict(results)
         if verdict is outcome.Verdict.DELIVERED:
             return status_event(
@@ -118,7 +171,21 @@ class Mailer:
         )
 
 
-def register(runtime: Runtime, pool: smtp.SmtpPool) -> None:
+def claim_lease(settings: SmtpSettings) -> timedelta:
+    """Longer than any claim's life: the end of data, the reply (`timeout_s`), the record."""
+    return timedelta(seconds=2 * settings.timeout_s + 10)
+
+
+def _held_elsewhere(recipient: str) -> RecipientResult:
+    """Another delivery of the run is sending it: this one tries again later."""
+    return RecipientResult(
+        address=recipient,
+        outcome=RecipientOutcome.REFUSED_TRANSIENT,
+        smtp_message="another delivery of this run is sending it",
+    )
+
+
+def register(runtime: Runtime, pool: smtp.SmtpPool) -> Mailer:
     mailer = Mailer(runtime, pool)
 
     @runtime.broker.subscriber(
@@ -134,3 +201,5 @@ def register(runtime: Runtime, pool: smtp.SmtpPool) -> None:
             status.status.value,
         )
         await publish(runtime.broker, runtime.topics, status)
+
+    return mailer

@@ -6,14 +6,21 @@ connection, a timeout). Connections are reused (a pool of `pool_size`) and
 checked with NOOP after sitting idle, since servers drop idle clients; a
 connection that fails is closed and the next send opens a fresh one. A rate
 limit (messages per minute) spreads a herd over time instead of refusing it.
+
+The DATA phase is driven here rather than by aiosmtplib's `sendmail`: the
+message goes out already dot-stuffed (stuffed once per run, not once per
+recipient), and a `commit` callback runs between the body and the
+end-of-data marker, where the ledger claims the recipient (see `store.py`);
+a declined claim abandons the message before the server could accept it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import aiosmtplib
@@ -24,6 +31,21 @@ from shared.settings import SmtpSecurity, SmtpSettings
 
 #: A pooled connection idle longer than this is checked with NOOP before use.
 _IDLE_CHECK_S = 10.0
+_LONE_LINE_END = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+
+#: Awaited with the body sent and before the end-of-data marker; False abandons the message.
+Commit = Callable[[], Awaitable[bool]]
+
+
+def wire_form(message: bytes) -> bytes:
+    """`message` as DATA carries it: CRLF lines, a leading dot doubled (RFC 5321 4.5.2)."""
+    bare = message.replace(b"\r\n", b"")
+    if b"\r" in bare or b"\n" in bare:
+        message = _LONE_LINE_END.sub(b"\r\n", message)
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    stuffed = message.replace(b"\r\n.", b"\r\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
@@ -100,8 +122,14 @@ class SmtpPool:
             connection.used_at = time.monotonic()
             self._idle.put_nowait(connection)
 
-    async def send(self, message: bytes, sender: str, recipient: str) -> RecipientResult:
-        """`message` as SMTP-ready bytes, from the envelope `sender` to `recipient` alone."""
+    async def send(
+        self, wire: bytes, sender: str, recipient: str, commit: Commit
+    ) -> RecipientResult | None:
+        """`wire` (see `wire_form`) from the envelope `sender` to `recipient` alone.
+
+        None when `commit` declined: the transaction was abandoned before the
+        end-of-data marker, so the server delivers nothing.
+        """
         if self._limit is not None:
             await self._limit.acquire()
         async with self._connection() as connection:
@@ -113,27 +141,52 @@ class SmtpPool:
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 connection.close()
                 return _lost(recipient, exc)
-            try:
-                errors, reply = await connection.client.sendmail(sender, [recipient], message)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                refusal = exc.recipients[0]
-                await _reset(connection)
-                return _refused(recipient, refusal.code, refusal.message)
-            except aiosmtplib.SMTPResponseException as exc:
-                await _reset(connection)
-                return _refused(recipient, exc.code, exc.message)
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                connection.close()
-                return _lost(recipient, exc)
-        if recipient in errors:
-            refused = errors[recipient]
-            return _refused(recipient, refused.code, refused.message)
-        code, _, text = reply.partition(" ")
+            return await self._transaction(connection, wire, sender, recipient, commit)
+
+    async def _transaction(
+        self, connection: _Connection, wire: bytes, sender: str, recipient: str, commit: Commit
+    ) -> RecipientResult | None:
+        client = connection.client
+        try:
+            await client.mail(sender)
+            await client.rcpt(recipient)
+            start = await client.execute_command(b"DATA")
+            if start.code != aiosmtplib.SMTPStatus.start_input:
+                raise aiosmtplib.SMTPDataError(start.code, start.message)
+            protocol = client.protocol
+            if protocol is None:
+                raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+            protocol.write(wire)
+        except aiosmtplib.SMTPResponseException as exc:
+            await _reset(connection)
+            return _refused(recipient, exc.code, exc.message)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            connection.close()
+            return _lost(recipient, exc)
+        try:
+            committed = await commit()
+        except BaseException:
+            connection.close()  # mid-DATA: the server discards the message
+            raise
+        if not committed:
+            connection.close()
+            return None
+        try:
+            # Nothing may run between these two lines: read_response arms the
+            # protocol for the reply before the event loop can deliver it.
+            protocol.write(b".\r\n")
+            reply = await protocol.read_response(timeout=self._settings.timeout_s)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            connection.close()
+            return _lost(recipient, exc)
+        if reply.code != aiosmtplib.SMTPStatus.completed:
+            await _reset(connection)
+            return _refused(recipient, reply.code, reply.message)
         return RecipientResult(
             address=recipient,
             outcome=RecipientOutcome.ACCEPTED,
-            smtp_code=int(code) if code.isdigit() else 250,
-            smtp_message=text or reply,
+            smtp_code=reply.code,
+            smtp_message=reply.message,
         )
 
     async def close(self) -> None:

@@ -1,4 +1,20 @@
-"""The `sends` ledger: one document per run and recipient, written when the server accepted.
+"""The `sends` ledger: one document per run and recipient, the claim on its message and the reply.
+
+SMTP cannot be made idempotent: a server may have accepted a message whose
+reply the mailer never read, and a ledger kept elsewhere cannot be written
+in the same instant as the server's acceptance. Herald chooses at least
+once: a recipient's email is never lost to a crash, and the rare crash in
+the span between the server's acceptance and the ledger's record sends it a
+second time (same Message-ID, which many mail stores fold into one).
+
+So before the end-of-data marker a mailer *claims* the recipient (an insert
+on `_id`, state `sending`, with the time), then records the reply
+(`accepted`) or drops the claim on a refusal. A claim younger than the lease
+belongs to a delivery still at work (two mailers on one run during a
+rebalance): the other abandons its copy before the marker, so nothing is
+sent twice. A claim older than the lease was left by a mailer that stopped;
+it is taken over and the message sent again, and that is logged and counted
+("reply unknown") as the one case that can make a duplicate.
 
 Looked up by `_id` only, so its cost follows the run's recipients, not the
 size of the ledger, on MongoDB and FerretDB alike.
@@ -6,7 +22,8 @@ size of the ledger, on MongoDB and FerretDB alike.
 
 from __future__ import annotations
 
-import contextlib
+import enum
+from datetime import datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -17,17 +34,27 @@ from shared.mongo import Document
 SENDS = "sends"
 
 
+class Claim(enum.Enum):
+    #: This delivery may send: the recipient was free.
+    TAKEN = "taken"
+    #: This delivery may send: an earlier one stopped after claiming, reply unknown.
+    TAKEN_OVER = "taken_over"
+    #: Another delivery is sending it now, or it was accepted already.
+    HELD = "held"
+
+
 def send_id(run_id: str, recipient: str) -> str:
     return f"{run_id}|{recipient.lower()}"
 
 
 class Ledger:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], lease: timedelta) -> None:
         self._sends = db[SENDS]
+        self._lease = lease
 
     async def accepted(self, run_id: str, recipient: str) -> RecipientResult | None:
         doc = await self._sends.find_one({"_id": send_id(run_id, recipient)})
-        if doc is None:
+        if doc is None or doc.get("state", "accepted") != "accepted":
             return None
         return RecipientResult(
             address=doc["recipient"],
@@ -36,16 +63,50 @@ class Ledger:
             smtp_message=doc.get("smtp_message"),
         )
 
-    async def record(self, run_id: str, tenant_id: str, result: RecipientResult) -> None:
+    async def claim(self, run_id: str, tenant_id: str, recipient: str) -> Claim:
+        now = utcnow()
+        key = send_id(run_id, recipient)
         doc = {
-            "_id": send_id(run_id, result.address),
+            "_id": key,
             "run_id": run_id,
             "tenant_id": tenant_id,
-            "recipient": result.address,
-            "smtp_code": result.smtp_code,
-            "smtp_message": result.smtp_message,
-            "accepted_at": utcnow(),
+            "recipient": recipient,
+            "state": "sending",
+            "claimed_at": now,
         }
-        # A duplicate means an earlier delivery of this run recorded it first.
-        with contextlib.suppress(DuplicateKeyError):
+        try:
             await self._sends.insert_one(doc)
+        except DuplicateKeyError:
+            return await self._take_over(key, now)
+        return Claim.TAKEN
+
+    async def _take_over(self, key: str, now: datetime) -> Claim:
+        """An expired claim changes hands once: the update matches only its old time."""
+        held = await self._sends.find_one({"_id": key})
+        if held is None or held.get("state") != "sending":
+            return Claim.HELD
+        claimed_at: datetime = held["claimed_at"]
+        if now - claimed_at < self._lease:
+            return Claim.HELD
+        moved = await self._sends.update_one(
+            {"_id": key, "state": "sending", "claimed_at": claimed_at},
+            {"$set": {"claimed_at": now}},
+        )
+        return Claim.TAKEN_OVER if moved.modified_count == 1 else Claim.HELD
+
+    async def confirm(self, run_id: str, result: RecipientResult) -> None:
+        await self._sends.update_one(
+            {"_id": send_id(run_id, result.address)},
+            {
+                "$set": {
+                    "state": "accepted",
+                    "smtp_code": result.smtp_code,
+                    "smtp_message": result.smtp_message,
+                    "accepted_at": utcnow(),
+                }
+            },
+        )
+
+    async def release(self, run_id: str, recipient: str) -> None:
+        """The server did not take the message: the next delivery may send it."""
+        await self._sends.delete_one({"_id": send_id(run_id, recipient), "state": "sending"})

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 
 from services.renderer import render
 from services.renderer.reports.model import ReportUnavailable, SourceUnavailable
+from services.renderer.shares import Complete, InFlight, ShareStore, complete, share_key
 from shared.artifacts import ArtifactStore, StoredArtifact
 from shared.kafka import publish
-from shared.messages import ArtifactRef, ReportDue, ReportRendered, RunDetails, RunStatus
+from shared.messages import ArtifactRef, ReportDue, ReportRendered, RunStatus
 from shared.metrics import ARTIFACT_BYTES, RENDER_SECONDS
 from shared.run_events import failure_event, status_event
 from shared.schedule_spec import ReportFormat
@@ -56,25 +57,23 @@ def _rendered(
     )
 
 
-async def _stored(
-    artifacts: ArtifactStore, run: RunDetails
-) -> tuple[StoredArtifact, list[StoredArtifact]] | None:
-    """A run rendered before (a retry, a duplicate): its artifact and companions."""
-    artifact = await artifacts.find(render.part_of(run))
-    if artifact is None:
-        return None
-    companions = []
-    for companion_id in artifact.metadata.get("companions", []):
-        companion = await artifacts.find(companion_id)
-        if companion is None:
-            return None  # half of an older render: render again
-        companions.append(companion)
-    return artifact, companions
+def _from(found: Complete) -> render.Rendered:
+    """A stored render as `Renderer.render` returns it."""
+    artifact = found.artifact
+    title = str(artifact.metadata.get("title", artifact.filename))
+    return render.Rendered(artifact, found.companions, title, int(artifact.metadata.get("rows", 0)))
 
 
 def register(runtime: Runtime, renderer: render.Renderer) -> None:
+    settings = runtime.settings
     artifacts = ArtifactStore(runtime.db)
-    limit = runtime.settings.renderer.attachment_limit_bytes
+    limit = settings.renderer.attachment_limit_bytes
+    shares = (
+        ShareStore(runtime.db, artifacts, settings.renderer.share_ttl_s)
+        if settings.renderer.share_renders
+        else None
+    )
+    in_flight: InFlight[render.Rendered] = InFlight()
 
     async def fail(due: ReportDue, exc: Exception, transient: bool) -> None:
         log.warning(
@@ -85,24 +84,71 @@ def register(runtime: Runtime, renderer: render.Renderer) -> None:
             exc,
         )
         event = failure_event(
-            due, "renderer", transient=transient, reason=str(exc), policy=runtime.settings.retry
+            due, "renderer", transient=transient, reason=str(exc), policy=settings.retry
         )
         await publish(runtime.broker, runtime.topics, event)
+
+    async def fresh(due: ReportDue, key: str | None) -> render.Rendered:
+        """Render from the data source; a finished render is offered for sharing under `key`."""
+        run = due.run
+        log.info("run %s of tenant %s: rendering %s", run.run_id, due.tenant_id, run.format)
+        started = time.monotonic()
+        result = await renderer.render(due.tenant_id, due.schedule_id, run)
+        artifact = result.artifact
+        if artifact is None:
+            return result
+        RENDER_SECONDS.labels(run.format.value).observe(time.monotonic() - started)
+        ARTIFACT_BYTES.labels(run.format.value).observe(artifact.size)
+        log.info(
+            "run %s of tenant %s rendered: %s, %d bytes, %d rows",
+            run.run_id,
+            due.tenant_id,
+            artifact.filename,
+            artifact.size,
+            result.rows,
+        )
+        if key is not None and shares is not None:
+            await shares.record(key, due.tenant_id, run.run_id, artifact.artifact_id)
+        return result
+
+    async def rendered(due: ReportDue) -> render.Rendered:
+        """This run's render: shared with an identical run's when there is one, else fresh."""
+        run = due.run
+        key = None
+        if shares is not None:
+            definition = None
+            if run.report.kind == "custom":
+                definition = await shares.definition(due.tenant_id, run.report.id)
+            key = share_key(due.tenant_id, run, settings, definition)
+        if key is None or shares is None:
+            return await fresh(due, None)
+        found = await shares.find(key)
+        waited = False
+        if found is not None:
+            result = _from(found)
+        else:
+            result, waited = await in_flight.run(key, lambda: fresh(due, key))
+        if found is not None or waited:
+            log.info(
+                "run %s of tenant %s shares the render of %s",
+                run.run_id,
+                due.tenant_id,
+                result.artifact.artifact_id if result.artifact else "an empty report",
+            )
+        return result
 
     @runtime.broker.subscriber(
         runtime.topics.report_due, group_id=runtime.group_id, auto_offset_reset="earliest"
     )
     async def on_report_due(due: ReportDue) -> None:
         run = due.run
-        found = await _stored(artifacts, run)
+        found = await complete(artifacts, render.part_of(run))
         if found is not None:
             log.info("run %s already rendered: publishing its artifact again", run.run_id)
-            artifact, companions = found
+            artifact, companions = found.artifact, list(found.companions)
         else:
-            log.info("run %s of tenant %s: rendering %s", run.run_id, due.tenant_id, run.format)
-            started = time.monotonic()
             try:
-                result = await renderer.render(due.tenant_id, due.schedule_id, run)
+                result = await rendered(due)
             except ReportUnavailable as exc:
                 await fail(due, exc, transient=False)
                 return
@@ -115,17 +161,7 @@ def register(runtime: Runtime, renderer: render.Renderer) -> None:
                 await publish(runtime.broker, runtime.topics, event)
                 return
             artifact, companions = result.artifact, list(result.companions)
-            RENDER_SECONDS.labels(run.format.value).observe(time.monotonic() - started)
-            ARTIFACT_BYTES.labels(run.format.value).observe(artifact.size)
-            log.info(
-                "run %s of tenant %s rendered: %s, %d bytes, %d rows",
-                run.run_id,
-                due.tenant_id,
-                artifact.filename,
-                artifact.size,
-                result.rows,
-            )
-        rendered = _rendered(due, artifact, companions, limit)
-        await publish(runtime.broker, runtime.topics, rendered)
+        message = _rendered(due, artifact, companions, limit)
+        await publish(runtime.broker, runtime.topics, message)
         status = status_event(due, RunStatus.RENDERED, "renderer", artifact_id=artifact.artifact_id)
         await publish(runtime.broker, runtime.topics, status)

@@ -36,6 +36,7 @@ from shared.messages import (
     SendTestEmail,
     UpdateSchedule,
 )
+from shared.recipient_policy import ANY_DOMAIN, RecipientPolicy
 from shared.schedule_spec import ReportFormat, ReportRef, ScheduleSpec, WindowKind
 
 
@@ -64,13 +65,26 @@ class Decision:
     run: RunDetails | None = None
 
 
-def _field(loc: tuple[int | str, ...], command_type: str | None, prefix: str | None) -> str:
+#: Errors about the discriminator itself: pydantic gives them no location.
+_TAG_ERRORS = frozenset({"union_tag_invalid", "union_tag_not_found"})
+
+
+def _field(
+    loc: tuple[int | str, ...], code: str, command_type: str | None, prefix: str | None
+) -> str:
+    if not loc and code in _TAG_ERRORS:
+        return "type"
     parts = [str(p) for p in loc]
     if parts and parts[0] == command_type:
         parts = parts[1:]  # the discriminated union's tag, not a field
     if prefix:
         parts.insert(0, prefix)
-    return ".".join(parts) or "command"
+    return ".".join(parts) if parts else "command"
+
+
+def printable(text: str) -> str:
+    """`text` with lone surrogates escaped: JSON may carry them, UTF-8 (and a reply) cannot."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _field_errors(
@@ -78,8 +92,8 @@ def _field_errors(
 ) -> list[FieldError]:
     return [
         FieldError(
-            field=_field(error["loc"], command_type, prefix),
-            message=error["msg"].removeprefix("Value error, "),
+            field=printable(_field(error["loc"], error["type"], command_type, prefix)),
+            message=printable(error["msg"].removeprefix("Value error, ")),
             code=error["type"],
         )
         for error in exc.errors(include_url=False)
@@ -89,14 +103,17 @@ def _field_errors(
 def parse(raw: bytes) -> AnyCommand | CommandRejected | Unanswerable:
     try:
         data: Any = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad UTF-8, bad JSON and integers of over 4300 digits;
+        # RecursionError, arrays or objects nested deeper than the parser goes.
         return Unanswerable(f"not JSON: {exc}")
     if not isinstance(data, dict):
         return Unanswerable("not a JSON object")
     try:
         return COMMAND_ADAPTER.validate_python(data)
     except ValidationError as exc:
-        command_type = data.get("type") if isinstance(data.get("type"), str) else None
+        tag = data.get("type")
+        command_type = printable(tag) if isinstance(tag, str) else None
         try:
             return CommandRejected(
                 tenant_id=data.get("tenant_id"),
@@ -183,6 +200,26 @@ def _test_run(command: SendTestEmail, default_zone: str, now: datetime) -> RunDe
     )
 
 
+def _named_recipients(command: AnyCommand) -> tuple[str, list[str]]:
+    """The recipients a command sets, and the field they are in ('' and none if it sets none)."""
+    if isinstance(command, CreateSchedule):
+        return "spec.recipients", command.spec.recipients
+    if isinstance(command, UpdateSchedule) and command.changes.recipients is not None:
+        return "changes.recipients", command.changes.recipients
+    if isinstance(command, SendTestEmail):
+        return "recipients", command.recipients
+    return "", []
+
+
+def recipient_errors(command: AnyCommand, policy: RecipientPolicy) -> list[FieldError]:
+    """One error per recipient the tenant may not send to, at its position (`spec.recipients.2`)."""
+    field, recipients = _named_recipients(command)
+    return [
+        FieldError(field=f"{field}.{i}", message=reason, code="recipient_not_allowed")
+        for i, reason in policy.refusals(command.tenant_id, recipients).items()
+    ]
+
+
 def decide(
     command: AnyCommand,
     current: ScheduleState | None,
@@ -190,12 +227,16 @@ def decide(
     now: datetime,
     default_zone: str,
     id_taken: bool = False,
+    policy: RecipientPolicy = ANY_DOMAIN,
 ) -> Decision:
     """Apply `command` to the schedule.
 
     `current` is None when this tenant has no such schedule; `id_taken` says
-    the id is used all the same (another tenant's, or deleted).
+    the id is used all the same (another tenant's, or deleted). Recipients a
+    command sets are checked against `policy` first, like any invalid field.
     """
+    if errors := recipient_errors(command, policy):
+        return Decision(_rejection(command, errors))
     if isinstance(command, SendTestEmail):
         return _accept(command, None, None, _test_run(command, default_zone, now))
     if isinstance(command, CreateSchedule):

@@ -27,6 +27,7 @@ from shared.messages import (
     utcnow,
 )
 from shared.metrics import RETRIES, RUNS
+from shared.recipient_policy import RecipientPolicy
 from shared.service import Runtime
 
 log = logging.getLogger("herald.scheduler")
@@ -39,6 +40,7 @@ class CommandHandler:
         self._rt = runtime
         self._store = store
         self._calendar = calendar
+        self._policy = RecipientPolicy.from_settings(runtime.settings.security)
 
     def _output(self, message: Envelope) -> Output:
         return Output(self._rt.topics.for_message(message), message.model_dump_json())
@@ -105,6 +107,7 @@ class CommandHandler:
                 now=datetime.now(UTC),
                 default_zone=settings.default_timezone,
                 id_taken=taken,
+                policy=self._policy,
             )
             outputs = [self._output(m) for m in self._messages(command, decision)]
             if decision.change is not None:

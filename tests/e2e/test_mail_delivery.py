@@ -4,8 +4,8 @@ Three services as processes on real Kafka and FerretDB: an SMTP outage turns
 runs into `pending_retry` and they are all delivered, once, when the server is
 back; a refused recipient fails while the other is delivered, both in the
 history; the mailer killed in the middle of 200 emails and restarted leaves
-nobody without the email (duplicates, which only the instant between the
-server's acceptance and the ledger write can cause, are counted).
+nobody without the email, and a second copy only where the killed mailer had
+claimed a recipient and not recorded the server's reply (counted).
 """
 
 from __future__ import annotations
@@ -158,8 +158,8 @@ async def test_a_mailer_killed_mid_batch_leaves_nobody_without_the_email(
             services[2].kill()
             at_kill = len(server.deliveries)
             assert at_kill < len(everyone), "the batch finished before the kill"
-            services[2] = ServiceProcess("mailer", settings, log_dir)
-            await services[2].wait_started()
+            restarted = services[2] = ServiceProcess("mailer", settings, log_dir)
+            await restarted.wait_started()
             record = await wait_until(
                 lambda r=run_id: _status(seeded, r, RunStatus.DELIVERED), 120, "the batch"
             )
@@ -167,11 +167,14 @@ async def test_a_mailer_killed_mid_batch_leaves_nobody_without_the_email(
     finally:
         server.stop()
     received = Counter(d.recipient for d in server.deliveries)
-    assert set(received) == set(everyone)  # every recipient got the email
     duplicates = sum(count - 1 for count in received.values())
-    print(f"killed after {at_kill} of 200 deliveries; duplicates: {duplicates}")
-    # Only messages accepted by the server but not yet in the ledger at the kill can be
-    # sent again: at most one per pooled connection.
-    assert duplicates <= settings.smtp.pool_size
+    missing = set(everyone) - set(received)
+    # Recipients claimed by the killed mailer whose reply it never recorded: sent again,
+    # a duplicate if the server had accepted them before the kill. Nothing else may be.
+    reply_unknown = restarted.log().count("reply unknown")
+    print(f"killed after {at_kill} of 200; reply unknown: {reply_unknown}; ", end="")
+    print(f"duplicates: {duplicates}; missing: {sorted(missing)}")
+    assert not missing  # every recipient got the email
+    assert duplicates <= reply_unknown <= settings.smtp.pool_size
     assert len(record.recipients) == 200
     assert {r.outcome for r in record.recipients} == {RecipientOutcome.ACCEPTED}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.artifacts import BUCKET, ArtifactStore
+from shared.artifacts import BUCKET, CHUNK_SIZE, ArtifactStore
 from shared.mongo import Document
 from shared.settings import Settings
 from tests.helpers import settings_env
@@ -66,6 +68,34 @@ async def test_an_upload_that_fails_half_way_leaves_nothing_and_can_be_redone(
     await db[f"{BUCKET}.chunks"].insert_one({"files_id": "run-2/csv", "n": 0, "data": b"stale"})
     await store.put("run-2/csv", "r.csv", "text/csv", _pieces(data, 256 * 1024), {})
     assert await store.read("run-2/csv") == data
+    chunks = await db[f"{BUCKET}.chunks"].count_documents({"files_id": "run-2/csv"})
+    assert chunks == math.ceil(len(data) / CHUNK_SIZE)  # the stale one is gone
+
+
+async def test_two_uploads_of_one_artifact_at_once_leave_one_whole_artifact(
+    db: AsyncDatabase[Document],
+) -> None:
+    """A rebalance can hand a run to a second renderer while the first still renders it."""
+    first, second = os.urandom(2 * MB), os.urandom(3 * MB)
+    store = ArtifactStore(db)
+
+    async def slow(data: bytes) -> AsyncIterator[bytes]:
+        async for piece in _pieces(data, 256 * 1024):
+            await asyncio.sleep(0.01)  # the two uploads interleave chunk by chunk
+            yield piece
+
+    a, b = await asyncio.gather(
+        store.put("run-3/pdf", "a.pdf", "application/pdf", slow(first), {}),
+        store.put("run-3/pdf", "b.pdf", "application/pdf", slow(second), {}),
+    )
+    assert a == b  # the loser hands back the winner's artifact
+    winner = first if a.filename == "a.pdf" else second
+    assert a.sha256 == hashlib.sha256(winner).hexdigest()
+    assert await store.read("run-3/pdf") == winner
+    chunks = db[f"{BUCKET}.chunks"]
+    assert (
+        await chunks.count_documents({"files_id": "run-3/pdf"}) == len(winner) // (255 * 1024) + 1
+    )
 
 
 def test_a_million_row_csv_renders_in_bounded_memory(

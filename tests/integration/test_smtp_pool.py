@@ -13,8 +13,8 @@ import pytest
 from pydantic import SecretStr
 
 from services.mailer.outcome import Verdict, verdict
-from services.mailer.smtp import SmtpPool
-from shared.messages import RecipientOutcome
+from services.mailer.smtp import SmtpPool, wire_form
+from shared.messages import RecipientOutcome, RecipientResult
 from shared.settings import SmtpSecurity, SmtpSettings
 from tests.smtp_server import CertificateAuthority, SmtpServer
 
@@ -41,6 +41,16 @@ def _message(to: str) -> bytes:
     message.set_content("The report is attached.")
     message.add_attachment(b"Campaign,Dialed\r\nsolar,10\r\n", "text", "csv", filename="r.csv")
     return message.as_bytes(policy=SMTP)
+
+
+async def _commit() -> bool:
+    return True
+
+
+async def _send(pool: SmtpPool, to: str) -> RecipientResult:
+    result = await pool.send(wire_form(_message(to)), SENDER, to, _commit)
+    assert result is not None
+    return result
 
 
 def _settings(server: SmtpServer, **changes: object) -> SmtpSettings:
@@ -75,7 +85,7 @@ async def test_starttls_with_auth_delivers_over_one_reused_connection(
     pool = SmtpPool(settings)
     try:
         addresses = [f"r{n}@example.com" for n in range(3)]
-        results = [await pool.send(_message(address), SENDER, address) for address in addresses]
+        results = [await _send(pool, address) for address in addresses]
     finally:
         await pool.close()
     assert [r.outcome for r in results] == [RecipientOutcome.ACCEPTED] * 3
@@ -101,7 +111,7 @@ async def test_implicit_tls_with_auth_delivers(
     )
     pool = SmtpPool(settings)
     try:
-        result = await pool.send(_message("ops@example.com"), SENDER, "ops@example.com")
+        result = await _send(pool, "ops@example.com")
     finally:
         await pool.close()
     assert result.outcome is RecipientOutcome.ACCEPTED
@@ -114,7 +124,7 @@ async def test_an_untrusted_certificate_is_not_accepted(
     server = _serve(started, SmtpServer(security="tls", tls=ca))
     pool = SmtpPool(_settings(server, security=SmtpSecurity.TLS))  # no CA file given
     try:
-        result = await pool.send(_message("ops@example.com"), SENDER, "ops@example.com")
+        result = await _send(pool, "ops@example.com")
     finally:
         await pool.close()
     assert result.outcome is RecipientOutcome.REFUSED_TRANSIENT
@@ -135,7 +145,7 @@ async def test_wrong_credentials_fail_with_the_servers_reply(
     )
     pool = SmtpPool(settings)
     try:
-        result = await pool.send(_message("ops@example.com"), SENDER, "ops@example.com")
+        result = await _send(pool, "ops@example.com")
     finally:
         await pool.close()
     assert result.outcome is RecipientOutcome.REFUSED_PERMANENT
@@ -151,8 +161,8 @@ async def test_a_refused_recipient_leaves_the_connection_usable_for_the_next(
     server = _serve(started, SmtpServer(refuse={"gone@example.com"}))
     pool = SmtpPool(_settings(server, pool_size=1))
     try:
-        gone = await pool.send(_message("gone@example.com"), SENDER, "gone@example.com")
-        ok = await pool.send(_message("ops@example.com"), SENDER, "ops@example.com")
+        gone = await _send(pool, "gone@example.com")
+        ok = await _send(pool, "ops@example.com")
     finally:
         await pool.close()
     assert gone.outcome is RecipientOutcome.REFUSED_PERMANENT
@@ -167,15 +177,13 @@ async def test_a_server_outage_is_transient_and_the_pool_reconnects_after_it(
     server = _serve(started, SmtpServer())
     pool = SmtpPool(_settings(server, pool_size=1))
     try:
-        assert (await pool.send(_message("a@example.com"), SENDER, "a@example.com")).outcome is (
-            RecipientOutcome.ACCEPTED
-        )
+        assert (await _send(pool, "a@example.com")).outcome is (RecipientOutcome.ACCEPTED)
         server.stop()
-        down = await pool.send(_message("b@example.com"), SENDER, "b@example.com")
+        down = await _send(pool, "b@example.com")
         assert down.outcome is RecipientOutcome.REFUSED_TRANSIENT
         assert verdict([down]) is Verdict.RETRY
         started.append(SmtpServer(port=server.port).start())
-        back = await pool.send(_message("b@example.com"), SENDER, "b@example.com")
+        back = await _send(pool, "b@example.com")
     finally:
         await pool.close()
     assert back.outcome is RecipientOutcome.ACCEPTED
@@ -188,9 +196,64 @@ async def test_the_rate_limit_spreads_messages_out(started: list[SmtpServer]) ->
     begun = time.monotonic()
     try:
         for n in range(10):
-            await pool.send(_message(f"r{n}@example.com"), SENDER, f"r{n}@example.com")
+            await _send(pool, f"r{n}@example.com")
     finally:
         await pool.close()
     # Ten messages at one per 0.1 s cannot take less than 0.9 s; none is dropped.
     assert time.monotonic() - begun >= 0.85
     assert len(server.deliveries) == 10
+
+
+async def test_a_declined_commit_abandons_the_message_before_the_end_of_data(
+    started: list[SmtpServer],
+) -> None:
+    """The ledger's intent comes before the end-of-data marker; without it nothing is delivered."""
+    server = _serve(started, SmtpServer())
+    pool = SmtpPool(_settings(server, pool_size=1))
+    seen: list[int] = []
+
+    async def held_elsewhere() -> bool:
+        seen.append(len(server.deliveries))
+        return False
+
+    async def ledger_down() -> bool:
+        raise ConnectionError("ledger unreachable")
+
+    try:
+        declined = await pool.send(
+            wire_form(_message("a@example.com")), SENDER, "a@example.com", held_elsewhere
+        )
+        with pytest.raises(ConnectionError):
+            await pool.send(
+                wire_form(_message("b@example.com")), SENDER, "b@example.com", ledger_down
+            )
+        after = await _send(pool, "c@example.com")
+    finally:
+        await pool.close()
+    assert declined is None
+    assert seen == [0]  # the commit ran while the server held the body but had not accepted it
+    assert after.outcome is RecipientOutcome.ACCEPTED
+    assert [d.recipient for d in server.deliveries] == ["c@example.com"]
+
+
+async def test_lines_starting_with_a_dot_and_bare_line_ends_arrive_intact(
+    started: list[SmtpServer],
+) -> None:
+    server = _serve(started, SmtpServer())
+    pool = SmtpPool(_settings(server))
+    body = ".hidden line\n.\n..two dots\nlast line without an end"
+    message = EmailMessage()
+    message["From"] = SENDER
+    message["To"] = "dots@example.com"
+    message["Subject"] = "dots"
+    message.set_content(body)
+    raw = message.as_bytes(policy=default_policy)  # bare LF line ends
+    try:
+        result = await pool.send(wire_form(raw), SENDER, "dots@example.com", _commit)
+    finally:
+        await pool.close()
+    assert result is not None
+    assert result.outcome is RecipientOutcome.ACCEPTED
+    received = email.message_from_bytes(server.deliveries[0].content, policy=default_policy)
+    assert isinstance(received, EmailMessage)
+    assert received.get_content().splitlines() == body.splitlines()

@@ -563,6 +563,16 @@ async def test_agent_performance_by_agent(source: MongoSource) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("report_id", ["agent_performance", "team_performance"])
+async def test_an_agent_filter_matching_nothing_gives_an_empty_table_with_zero_totals(
+    source: MongoSource, report_id: str
+) -> None:
+    table = await only_table(source, report_id, agents=("nobody",))
+    assert await rows(table) == []
+    assert table.totals is not None
+    assert table.totals[2:] == (0, 0, 0, 0, None, 0, None, None, None)
+
+
 async def test_agent_performance_by_campaign_keeps_whole_sessions(source: MongoSource) -> None:
     table = await only_table(source, "agent_performance", campaigns=("c3",))
     assert await rows(table) == [

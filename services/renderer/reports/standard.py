@@ -165,6 +165,7 @@ _NO_CALLS: Sums = dict.fromkeys(CALLS.sums, 0)
 
 
 def _handling(s: Sums, session: Sums) -> Row:
+    s = _NO_CALLS | s  # the totals of no rows at all (a filter matching nothing) are zeros
     login, pause = session.get("login_s", 0), session.get("pause_s", 0)
     return (
         s["answered"],

@@ -1,0 +1,399 @@
+"""End to end: N schedules due in one minute, through scheduler, renderer and mailer, into SMTP.
+
+    .venv/bin/python bench/e2e.py [--quick] [--schedules N] [--single]
+
+Against `deploy/local/infra up` (Kafka, FerretDB on PostgreSQL), with an
+aiosmtpd server of its own in its own process that logs each message's
+Message-ID and arrival time:
+1. Seeds the demo dataset (20,000 calls over 14 days up to today) into
+   `herald_bench_e2e` once; later runs the same day reuse it.
+2. Imports N schedules (10,000; --quick 500) of one tenant, as CreateSchedule
+   would leave them: a handful of standard reports, with and without a
+   campaign filter, as PDF, CSV and HTML, two recipients each, all due at the
+   next whole minute. Runs of the same report, filters and format share one
+   render; the table shows how many distinct renders there were.
+3. Starts one scheduler, one renderer and one mailer as processes (own topic
+   prefix, the database's run state cleared), waits until every run is final
+   in the history (15 min; --quick 5), sampling each service's RSS with its
+   children (the PDF workers) every 0.5 s.
+4. Again with two renderers and two mailers (--single skips it).
+Prints the figures as a table: time from the due minute to the last email,
+p50/p95/p99 due-to-delivery, emails/s, success (runs the mailer reported
+delivered / schedules), runs final in the history, duplicates (Message-IDs
+received more than once), when the last ReportDue / ReportRendered / history
+update happened (where the time goes), peak RSS per service; and ends with
+`BENCH e2e schedules=N emails=... delivered=... duplicates=... total_s=...
+p95_s=... success_pct=... speedup_2x=...` (the single-replica figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psutil
+from pymongo.asynchronous.database import AsyncDatabase
+from rich.console import Console
+from rich.table import Table
+
+from bench.common import (
+    SEED_MARKER,
+    ArrivalLog,
+    bench_settings,
+    ensure_seed,
+    herd_minute,
+    import_schedules,
+    log,
+    read_arrivals,
+    start_smtp_sink,
+)
+from shared.calldata.store import CALLS_PREFIX, DIMENSIONS, ROLLUP_CELLS, ROLLUPS, SESSIONS
+from shared.catalog import unaccepted_filters
+from shared.history_store import RUNS
+from shared.kafka import ensure_topics
+from shared.messages import DeliveryStatus, ReportRendered, RunStatus
+from shared.mongo import Document, connect
+from shared.replay import read_records
+from shared.schedule_spec import Filters, Frequency, ReportFormat, ReportRef, ScheduleSpec
+from shared.settings import Settings, SmtpSettings
+from shared.topics import Topics
+from tests.helpers import ServiceProcess
+from tests.smtp_server import free_port
+
+DATABASE = "herald_bench_e2e"
+TENANT = "bench"
+CALLS, DAYS = 20_000, 14
+#: Daily schedules report the previous day, weekly ones the previous week.
+REPORTS = ("campaign_summary", "agent_performance", "hourly_activity", "roi", "compliance")
+FILTERS = (Filters(), Filters(campaign_ids=["solar"]))
+FORMATS = (ReportFormat.PDF, ReportFormat.CSV, ReportFormat.HTML)
+FINAL = [
+    s.value
+    for s in (RunStatus.DELIVERED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.SKIPPED_EMPTY)
+]
+RECIPIENTS = ["lead@example.com", "ops@example.com"]
+SAMPLE_S = 0.5
+
+console = Console(width=120)
+
+
+def specs(herd: datetime) -> list[ScheduleSpec]:
+    """Every accepted combination of report, filters and format, daily or weekly, due at `herd`."""
+    found = []
+    for report_id in REPORTS:
+        for filters in FILTERS:
+            if unaccepted_filters(report_id, bool(filters.campaign_ids), bool(filters.agent_ids)):
+                continue
+            for fmt in FORMATS:
+                for weekly in (False, True):
+                    found.append(
+                        ScheduleSpec(
+                            name=f"{report_id} {fmt.value}",
+                            report=ReportRef(id=report_id),
+                            filters=filters,
+                            frequency=Frequency.WEEKLY if weekly else Frequency.DAILY,
+                            weekday=herd.weekday() if weekly else None,
+                            time_of_day=herd.time(),
+                            timezone="UTC",
+                            recipients=RECIPIENTS,
+                            format=fmt,
+                        )
+                    )
+    return found
+
+
+def spread(total: int, parts: int) -> list[int]:
+    """`total` split into `parts` counts as equal as can be."""
+    return [total // parts + (1 if n < total % parts else 0) for n in range(parts)]
+
+
+async def clear_run_state(db: AsyncDatabase[Document]) -> None:
+    """Drop all but the seeded call data: every pass starts with no schedules, runs or artifacts."""
+    data = {ROLLUPS, ROLLUP_CELLS, SESSIONS, SEED_MARKER, *(c for c, _ in DIMENSIONS.values())}
+    for name in await db.list_collection_names():
+        if not (name.startswith(CALLS_PREFIX) or name in data):
+            await db.drop_collection(name)
+
+
+@dataclass
+class RssSampler:
+    """Peak RSS of each service process with its children, sampled every half second."""
+
+    services: dict[str, list[ServiceProcess]]
+    peaks: dict[str, float] = field(default_factory=dict)
+
+    async def run(self) -> None:
+        while True:
+            for name, replicas in self.services.items():
+                for service in replicas:
+                    rss = _tree_rss(service.process.pid)
+                    self.peaks[name] = max(self.peaks.get(name, 0.0), rss)
+            await asyncio.sleep(SAMPLE_S)
+
+
+def _tree_rss(pid: int) -> float:
+    try:
+        process = psutil.Process(pid)
+        tree = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0
+    for member in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += member.memory_info().rss
+    return total / 2**20
+
+
+@dataclass
+class Pass:
+    label: str
+    schedules: int
+    emails: int = 0
+    delivered_runs: int = 0
+    final_runs: int = 0
+    duplicates: int = 0
+    total_s: float = math.nan
+    p50_s: float = math.nan
+    p95_s: float = math.nan
+    p99_s: float = math.nan
+    last_due_s: float = math.nan
+    last_rendered_s: float = math.nan
+    all_final_s: float = math.nan
+    renders: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    peaks: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def success_pct(self) -> float:
+        return 100 * self.delivered_runs / self.schedules
+
+    @property
+    def per_s(self) -> float:
+        return self.emails / self.total_s if self.total_s > 0 else math.nan
+
+
+def quantile(ordered: Sequence[float], q: float) -> float:
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+async def last_timestamp(
+    settings: Settings, topic: str, herd: datetime
+) -> tuple[float, list[bytes]]:
+    """Seconds after `herd` of the topic's last record, and every record's value."""
+    last, values = math.nan, []
+    async for record in read_records(settings, topic):
+        values.append(record.value)
+        at = record.timestamp / 1000 - herd.timestamp()
+        last = at if math.isnan(last) else max(last, at)
+    return last, values
+
+
+async def wait_final(
+    db: AsyncDatabase[Document], expected: int, herd: datetime, limit_s: float
+) -> tuple[int, float]:
+    """Runs final in the history, polled until all are or the limit; and when that was."""
+    runs = db[RUNS]
+    deadline = herd.timestamp() + limit_s
+    final, last_log = 0, 0.0
+    while time.time() < deadline:
+        final = await runs.count_documents({"status": {"$in": FINAL}})
+        if final >= expected:
+            return final, time.time() - herd.timestamp()
+        if time.monotonic() - last_log > 15 and time.time() > herd.timestamp():
+            log(f"  {final}/{expected} runs final")
+            last_log = time.monotonic()
+        await asyncio.sleep(1)
+    return final, math.nan
+
+
+async def one_pass(label: str, count: int, replicas: int, log_dir: Path, limit_s: float) -> Pass:
+    settings = bench_settings(f"e2e{replicas}x", DATABASE)
+    port = free_port()
+    settings = settings.model_copy(update={"smtp": SmtpSettings(host="127.0.0.1", port=port)})
+    arrivals_path = log_dir / f"arrivals-{replicas}x.tsv"
+    sink = start_smtp_sink(
+        port, f"{ArrivalLog.__module__}.{ArrivalLog.__name__}", str(arrivals_path)
+    )
+    client = connect(settings, "herald-bench")
+    db = client[DATABASE]
+    result = Pass(label, count)
+    services: dict[str, list[ServiceProcess]] = {}
+    try:
+        await clear_run_state(db)
+        await ensure_topics(settings)
+        # Importing took up to 0.7 s a kind plus 12 ms a schedule here; starting the services 30 s.
+        herd = herd_minute(60 + 0.7 * len(specs(datetime.now(UTC))) + 0.015 * count)
+        kinds = specs(herd)
+        log(f"{label}: importing {count} schedules ({len(kinds)} kinds) due at {herd:%H:%M}")
+        took = await import_schedules(
+            settings, list(zip(kinds, spread(count, len(kinds)), strict=True)), lambda _: TENANT
+        )
+        log(f"{label}: imported in {took:.1f} s")
+        services = {
+            "scheduler": [ServiceProcess("scheduler", settings, log_dir)],
+            "renderer": [ServiceProcess("renderer", settings, log_dir) for _ in range(replicas)],
+            "mailer": [ServiceProcess("mailer", settings, log_dir) for _ in range(replicas)],
+        }
+        everyone = [s for group in services.values() for s in group]
+        await asyncio.gather(*(s.wait_started(120) for s in everyone))
+        if datetime.now(UTC) > herd - timedelta(seconds=5):
+            raise SystemExit("setting up ran past the due minute: rerun (or lower N)")
+        log(f"{label}: services up, waiting for {herd:%H:%M:%S}")
+        sampler = RssSampler(services)
+        sampling = asyncio.create_task(sampler.run())
+        try:
+            result.final_runs, result.all_final_s = await wait_final(db, count, herd, limit_s)
+        finally:
+            sampling.cancel()
+        result.peaks = sampler.peaks
+        log(f"{label}: {result.final_runs}/{count} runs final; reading what happened")
+        pipeline = [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+        grouped = await (await db[RUNS].aggregate(pipeline)).to_list()
+        result.statuses = {str(doc["_id"]): int(doc["n"]) for doc in grouped}
+        topics = Topics(settings.kafka.topic_prefix)
+        result.last_due_s, _ = await last_timestamp(settings, topics.report_due, herd)
+        result.last_rendered_s, rendered = await last_timestamp(
+            settings, topics.report_rendered, herd
+        )
+        result.renders = len(
+            {ReportRendered.model_validate_json(value).artifact_id for value in rendered}
+        )
+        _, statuses = await last_timestamp(settings, topics.delivery_status, herd)
+        events = [DeliveryStatus.model_validate_json(value) for value in statuses]
+        # The mailer's verdict: the history may lag behind it (the table shows both).
+        result.delivered_runs = len({e.run_id for e in events if e.status is RunStatus.DELIVERED})
+        failed = [
+            e.reason for e in events if e.status in (RunStatus.FAILED, RunStatus.PENDING_RETRY)
+        ]
+        if failed:
+            log(
+                f"{label}: {len(failed)} failures or retries, e.g. {Counter(failed).most_common(3)}"
+            )
+    finally:
+        for group in services.values():
+            for service in group:
+                service.stop()
+        sink.terminate()
+        sink.wait(10)
+        await client.close()
+    arrivals = read_arrivals(arrivals_path)
+    ids = Counter(message_id for _, message_id in arrivals)
+    result.emails = len(ids)
+    result.duplicates = sum(n - 1 for n in ids.values() if n > 1)
+    latencies = sorted(at - herd.timestamp() for at, _ in arrivals)
+    if latencies:
+        result.total_s = latencies[-1]
+        result.p50_s = quantile(latencies, 0.50)
+        result.p95_s = quantile(latencies, 0.95)
+        result.p99_s = quantile(latencies, 0.99)
+    return result
+
+
+def summary(done: Pass) -> str:
+    """One pass's headline, logged as soon as it ends (the table waits for both)."""
+    return (
+        f"{done.label}: {done.emails:,} emails, {done.delivered_runs:,}/{done.schedules:,} runs "
+        f"delivered, last email {done.total_s:.1f} s after the minute, p95 {done.p95_s:.1f} s, "
+        f"{done.duplicates} duplicates, {done.renders} renders"
+    )
+
+
+def report(passes: list[Pass]) -> None:
+    table = Table(title=f"{passes[0].schedules:,} schedules due in one minute, end to end")
+    table.add_column("")
+    for done in passes:
+        table.add_column(done.label, justify="right")
+
+    def row(name: str, cell: str) -> None:
+        table.add_row(name, *(cell.format(p=p) for p in passes))
+
+    row("emails received (distinct)", "{p.emails:,}")
+    row("duplicates (Message-ID twice)", "{p.duplicates:,}")
+    row("runs delivered (mailer's status)", "{p.delivered_runs:,}")
+    row("runs final in the history", "{p.final_runs:,}")
+    row("success %", "{p.success_pct:.2f}")
+    row("distinct renders", "{p.renders:,}")
+    row("due minute -> last email (s)", "{p.total_s:.1f}")
+    row("due -> delivery p50 (s)", "{p.p50_s:.1f}")
+    row("due -> delivery p95 (s)", "{p.p95_s:.1f}")
+    row("due -> delivery p99 (s)", "{p.p99_s:.1f}")
+    row("emails/s", "{p.per_s:.1f}")
+    row("last ReportDue at (s)", "{p.last_due_s:.1f}")
+    row("last ReportRendered at (s)", "{p.last_rendered_s:.1f}")
+    row("all runs final in history at (s)", "{p.all_final_s:.1f}")
+    for service in ("scheduler", "renderer", "mailer"):
+        table.add_row(
+            f"peak RSS {service} (MB, with children)",
+            *(f"{p.peaks.get(service, math.nan):.0f}" for p in passes),
+        )
+    table.add_row(
+        "runs in the history by status",
+        *(", ".join(f"{k} {v}" for k, v in sorted(p.statuses.items())) for p in passes),
+    )
+    console.print(table)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="500 schedules, 5 minutes at most")
+    parser.add_argument("--schedules", type=int, default=None, help="default 10,000 (500 quick)")
+    parser.add_argument("--single", action="store_true", help="skip the two-replica pass")
+    parser.add_argument("--reseed", action="store_true", help="seed the demo data again")
+    args = parser.parse_args()
+    count = args.schedules or (500 if args.quick else 10_000)
+    if count < 1:
+        raise SystemExit("--schedules must be at least 1")
+    limit_s = 300.0 if args.quick else 900.0
+    log_dir = Path(tempfile.mkdtemp(prefix="herald-bench-e2e-"))
+    log(f"service logs and arrivals in {log_dir}")
+    settings = bench_settings("e2e", DATABASE)
+    client = connect(settings, "herald-bench")
+    try:
+        await ensure_seed(
+            client,
+            DATABASE,
+            tenant_id=TENANT,
+            calls=CALLS,
+            days=DAYS,
+            anchor=date.today(),
+            zone=ZoneInfo("UTC"),
+            reseed=args.reseed,
+        )
+    finally:
+        await client.close()
+    passes = [await one_pass("1 renderer, 1 mailer", count, 1, log_dir, limit_s)]
+    log(summary(passes[0]))
+    if not args.single:
+        passes.append(await one_pass("2 renderers, 2 mailers", count, 2, log_dir, limit_s))
+        log(summary(passes[1]))
+    report(passes)
+    single = passes[0]
+    # Emails per second, not total times: a pass cut short by its time limit still compares
+    # (with every email delivered in both, it is the ratio of the total times).
+    speedup = passes[1].per_s / single.per_s if len(passes) > 1 else math.nan
+    if len(passes) > 1:
+        console.print(f"speed-up with two renderers and two mailers: x{speedup:.2f}")
+    print(
+        f"BENCH e2e schedules={count} emails={single.emails} delivered={single.delivered_runs} "
+        f"duplicates={single.duplicates} total_s={single.total_s:.1f} p95_s={single.p95_s:.1f} "
+        f"success_pct={single.success_pct:.2f} speedup_2x={speedup:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,257 @@
+"""Junk on every topic a service consumes, through real Kafka, into the three services as processes.
+
+Each consumed topic (the scheduler's commands and delivery status, the
+renderer's report.due, the mailer's report.rendered) gets `HERALD_FUZZ_CASES`
+payloads from tests/fuzz.py (1,000 by default), sent with a raw aiokafka
+producer: random bytes, broken and misshapen JSON, null values, absurd keys,
+and headers that are not UTF-8 or null. Then: every service is still ready,
+the DLQ holds exactly the payloads no subscriber can take, every command that
+can be answered was answered (rejections name fields) and nothing was stored
+for a rejected one, and a schedule created and run after the junk is still
+delivered: no partition is stuck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from hypothesis import strategies as st
+from pydantic import BaseModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.scheduler import commands as scheduler_commands
+from services.scheduler.store import SCHEDULES
+from shared import demo, history_store
+from shared.client import HeraldClient
+from shared.history import RunRecord
+from shared.kafka import ORIGIN_HEADER, client_options
+from shared.messages import (
+    CommandAccepted,
+    CommandRejected,
+    CreateSchedule,
+    DeliveryStatus,
+    ReportDue,
+    ReportRendered,
+    RunNow,
+    RunStatus,
+)
+from shared.mongo import Document
+from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from shared.settings import Settings
+from shared.topics import Topics
+from tests.fuzz import COMMAND_FIELDS, commands, draw, encoded, junk_for, raw_payloads
+from tests.helpers import Mailpit, ServiceProcess, read_topic, wait_until
+
+pytestmark = pytest.mark.e2e
+
+CASES = int(os.environ.get("HERALD_FUZZ_CASES", "1000"))
+#: One valid command among this many junk payloads on the commands topic.
+VALID_EVERY = 50
+
+Header = tuple[str, bytes | None]
+#: Headers a producer may attach: plain, not UTF-8, null, none at all.
+HEADERS: list[list[Header]] = [
+    [("content-type", b"application/json")],
+    [("content-type", b"\xff\xfe\xfa"), ("x-\xe9", b"\xc3\x28")],
+    [("content-type", None), ("correlation_id", None)],
+    [],
+]
+#: Keys: none, empty, not UTF-8, absurdly long.
+KEYS: list[bytes | None] = [None, b"", b"\xff" * 64, b"k" * 10_000]
+
+
+@dataclass(frozen=True, slots=True)
+class Junk:
+    topic: str
+    value: bytes | None
+    dead_letter: bool
+
+
+def _dead_letter_value(value: bytes | None) -> bytes:
+    """What the DLQ holds for a payload: its bytes, a null value as empty ones."""
+    return value or b""
+
+
+def _topic_junk(topics: Topics, model: type[BaseModel], topic: str) -> list[Junk]:
+    """Payloads no subscriber of `model` can take, one in ten with a null value."""
+    drawn = draw(junk_for(model), CASES)
+    return [Junk(topic, None if i % 10 == 9 else raw, True) for i, raw in enumerate(drawn)]
+
+
+def _command_payloads() -> list[bytes]:
+    """Command-shaped documents of every type and garbled valid commands, half and half."""
+    sample = CreateSchedule(
+        tenant_id="acme",
+        schedule_id="fuzz-1",
+        spec=ScheduleSpec(
+            name="Brief",
+            report=ReportRef(id="campaign_summary"),
+            frequency=Frequency.DAILY,
+            recipients=["ops@example.com"],
+        ),
+    )
+    documents = st.one_of(*[encoded(commands(t)) for t in COMMAND_FIELDS])
+    garbled = raw_payloads(sample.model_dump_json().encode())
+    return draw(documents, CASES - CASES // 2) + draw(garbled, CASES // 2)
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+async def _publish(settings: Settings, junk: list[Junk]) -> None:
+    """Send every payload with a raw producer, cycling through odd headers and keys."""
+    producer = AIOKafkaProducer(**client_options(settings.kafka), acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        partitions = settings.kafka.partitions
+        pending = [
+            await producer.send(
+                item.topic,
+                item.value,
+                # aiokafka refuses a record with neither key nor value.
+                key=KEYS[i % len(KEYS)] if item.value is not None else b"\x00",
+                headers=HEADERS[i % len(HEADERS)],  # null header values are valid Kafka
+                partition=i % partitions,  # odd headers reach every partition
+            )
+            for i, item in enumerate(junk)
+        ]
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.timeout(600)
+async def test_junk_on_every_consumed_topic_is_dead_lettered_or_answered_never_stuck(
+    topics_ready: Settings,
+    db: AsyncDatabase[Document],
+    mailpit: Mailpit,
+    recipient: str,
+    log_dir: Path,
+) -> None:
+    settings = topics_ready
+    topics = Topics(settings.kafka.topic_prefix)
+    await demo.seed(db, tenant_id="acme", calls=200, days=3, anchor=date.today())
+
+    junk: list[Junk] = []
+    valid_ids: set[str] = set()
+    answerable: dict[str, str] = {}  # command id -> schedule id
+    for i, raw in enumerate(_command_payloads()):
+        value = None if i % 97 == 96 else raw
+        parsed = scheduler_commands.parse(_dead_letter_value(value))
+        unanswerable = isinstance(parsed, scheduler_commands.Unanswerable)
+        if not isinstance(parsed, scheduler_commands.Unanswerable):
+            answerable[str(parsed.command_id)] = parsed.schedule_id
+        junk.append(Junk(topics.commands, value, unanswerable))
+        if i % VALID_EVERY == 0:
+            valid = CreateSchedule(
+                tenant_id="acme",
+                schedule_id=f"valid-{i}",
+                spec=ScheduleSpec(
+                    name=f"Valid {i}",
+                    report=ReportRef(id="campaign_summary"),
+                    frequency=Frequency.DAILY,
+                    recipients=["ops@example.com"],
+                ),
+            )
+            valid_ids.add(str(valid.command_id))
+            answerable[str(valid.command_id)] = valid.schedule_id
+            junk.append(Junk(topics.commands, valid.model_dump_json().encode(), False))
+    junk += _topic_junk(topics, DeliveryStatus, topics.delivery_status)
+    junk += _topic_junk(topics, ReportDue, topics.report_due)
+    junk += _topic_junk(topics, ReportRendered, topics.report_rendered)
+    expected = Counter(
+        (item.topic, _dead_letter_value(item.value)) for item in junk if item.dead_letter
+    )
+
+    services = [
+        ServiceProcess(name, settings, log_dir) for name in ("scheduler", "renderer", "mailer")
+    ]
+    try:
+        for service in services:
+            await service.wait_started()
+        await _publish(settings, junk)
+
+        async def dead_lettered() -> Counter[tuple[str, bytes]] | None:
+            records = await read_topic(settings, topics.dlq, timeout_s=30)
+            found = Counter(
+                (dict(r.headers)[ORIGIN_HEADER].decode().split("/")[0], r.value or b"")
+                for r in records
+            )
+            return found if found.total() >= expected.total() else None
+
+        dlq = await wait_until(
+            dead_lettered, 240, f"{expected.total()} payloads in the DLQ", interval_s=3
+        )
+
+        async def replies() -> dict[str, CommandAccepted | CommandRejected] | None:
+            records = await read_topic(settings, topics.schedule_events, timeout_s=30)
+            found: dict[str, CommandAccepted | CommandRejected] = {}
+            for record in records:
+                event = json.loads(record.value or b"{}")
+                if event.get("type") == "CommandAccepted":
+                    found[event["command_id"]] = CommandAccepted.model_validate(event)
+                elif event.get("type") == "CommandRejected":
+                    found[event["command_id"]] = CommandRejected.model_validate(event)
+            return found if set(answerable) <= set(found) else None
+
+        answered = await wait_until(replies, 120, "every answerable command answered", 3)
+
+        # Still alive and ready: no consumer died or lost its partitions on the junk.
+        for service in services:
+            assert service.process.poll() is None, service.log()[-3000:]
+            status, body = await asyncio.to_thread(_get, service.ops_port, "/readyz")
+            assert status == 200, (service.name, body)
+
+        # Not stuck: a schedule created and run after the junk is delivered.
+        spec = ScheduleSpec(
+            name="After the junk",
+            report=ReportRef(id="campaign_summary"),
+            frequency=Frequency.DAILY,
+            recipients=[recipient],
+            format=ReportFormat.CSV,
+        )
+        async with HeraldClient(settings, timeout_s=60) as herald:
+            created = await herald.send(
+                CreateSchedule(tenant_id="acme", schedule_id="after-junk", spec=spec)
+            )
+            assert isinstance(created, CommandAccepted)
+            ran = await herald.send(RunNow(tenant_id="acme", schedule_id="after-junk"))
+        run_id = ran.run_id
+        assert run_id is not None
+
+        async def delivered() -> RunRecord | None:
+            record = await history_store.get_run(db[history_store.RUNS], "acme", run_id)
+            return record if record and record.status is RunStatus.DELIVERED else None
+
+        await wait_until(delivered, 90, f"run {run_id} to be delivered")
+        assert len(mailpit.to(recipient)) == 1
+    finally:
+        for service in services:
+            service.stop()
+
+    assert dlq == expected
+    for command_id in valid_ids:
+        assert isinstance(answered[command_id], CommandAccepted), answered[command_id]
+    rejected = {r.schedule_id for r in answered.values() if isinstance(r, CommandRejected)}
+    accepted = {r.schedule_id for r in answered.values() if isinstance(r, CommandAccepted)}
+    for reply in answered.values():
+        if isinstance(reply, CommandRejected):
+            assert reply.errors, reply
+            assert all(e.field and e.message for e in reply.errors), reply
+    stored = await db[SCHEDULES].distinct("_id", {"_id": {"$in": sorted(rejected - accepted)}})
+    assert stored == []
