@@ -55,13 +55,18 @@ test: setup lint
 	$(call pytest_strict,$(PYTEST_ARGS))
 
 # The fault-injection suite at full size: larger herds, every fault several times
-# (tests/chaos/README.md). HERALD_CHAOS_RUNS, _FAULTS and _SEED override the sizes.
+# (tests/chaos/README.md), and the fuzzing at 10,000 cases per command model and per
+# consumed topic (make test runs 1,000). HERALD_CHAOS_RUNS, _FAULTS and _SEED and
+# HERALD_FUZZ_MODEL_CASES / HERALD_FUZZ_CASES override the sizes.
 CHAOS_RUNS ?= 1000
 CHAOS_FAULTS ?= 3
+FUZZ_CASES ?= 10000
 test-chaos: setup
 	export HERALD_CHAOS_RUNS=$${HERALD_CHAOS_RUNS:-$(CHAOS_RUNS)} \
-	    HERALD_CHAOS_FAULTS=$${HERALD_CHAOS_FAULTS:-$(CHAOS_FAULTS)}; \
-	$(call pytest_strict,tests/chaos -m chaos -s $(PYTEST_ARGS))
+	    HERALD_CHAOS_FAULTS=$${HERALD_CHAOS_FAULTS:-$(CHAOS_FAULTS)} \
+	    HERALD_FUZZ_MODEL_CASES=$${HERALD_FUZZ_MODEL_CASES:-$(FUZZ_CASES)} \
+	    HERALD_FUZZ_CASES=$${HERALD_FUZZ_CASES:-$(FUZZ_CASES)}; \
+	$(call pytest_strict,tests/chaos tests/unit/test_fuzz_commands.py tests/e2e/test_bad_input.py -s $(PYTEST_ARGS))
 
 test-unit: venv
 	.venv/bin/pytest tests/unit $(PYTEST_ARGS)

@@ -10,10 +10,17 @@ import pytest
 
 from tests.chaos.cluster import Cluster
 from tests.chaos.config import ChaosConfig
-from tests.chaos.scenario import Scenario, open_scenario
+from tests.chaos.scenario import TABLES, Scenario, open_scenario
 from tests.infra import Endpoints
 
 OpenScenario = Callable[..., Awaitable[Scenario]]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if TABLES:
+        terminalreporter.section("chaos scenarios")
+        for table in TABLES:
+            terminalreporter.write_line(table + "\n")
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,10 @@ from tests.chaos.quiet import wait_until_quiet
 
 REPLICAS = {"scheduler": 2, "renderer": 2, "mailer": 2}
 
+#: Every scenario's outcome table, shown in pytest's terminal summary even when output
+#: is captured: the counts (ambiguous-window cases above all) matter when a run passes too.
+TABLES: list[str] = []
+
 
 def chaos_settings(cluster: Cluster, name: str, smtp_port: int, **changes: Any) -> Settings:
     settings = Settings(
@@ -128,6 +132,7 @@ class Scenario:
         outcome.timeline = self.timeline + self.fleet.actions
         self.note(f"checked {time.monotonic() - opened:.1f} s after the start")
         print("\n" + outcome.table(), flush=True)
+        TABLES.append(outcome.table())
         return outcome
 
     async def close(self) -> None:

@@ -101,10 +101,11 @@ async def _rejected_fields(settings: Settings, document: dict[str, object]) -> s
     return {error.field for error in rejected.value.rejection.errors}
 
 
-def _body(content: bytes) -> str:
+def _body(content: bytes, subtype: str) -> str:
+    """The decoded text of the email's `subtype` (plain or html) body."""
     parsed = email.message_from_bytes(content, policy=default_policy)
     assert isinstance(parsed, EmailMessage)
-    part = parsed.get_body(("plain",))
+    part = parsed.get_body((subtype,))
     assert part is not None
     return str(part.get_content())
 
@@ -223,6 +224,7 @@ async def test_a_name_in_any_script_is_stored_and_mailed_intact_and_control_char
     assert stored["spec"]["name"] == UNICODE_NAME
     (delivery,) = smtp_server.deliveries
     # The footer of the plain text part quotes the name as stored.
-    assert f'Sent by the schedule "{UNICODE_NAME}"' in _body(delivery.content)
+    assert f'Sent by the schedule "{UNICODE_NAME}"' in _body(delivery.content, "plain")
+    assert f"Sent by the schedule &ldquo;{UNICODE_NAME}&rdquo;" in _body(delivery.content, "html")
     assert refused == {bad: {"spec.name"} for bad in refused}
     assert await db[SCHEDULES].find_one({"_id": "acme-control"}) is None

@@ -255,7 +255,9 @@ async def test_an_empty_period_says_so_or_is_skipped_when_asked(
         end=datetime(2020, 1, 2, tzinfo=UTC),
         timezone="UTC",
     )
-    run = _run("campaign_summary", ReportFormat.PDF).model_copy(update={"window": empty_window})
+    run = _run("campaign_summary", ReportFormat.PDF).model_copy(
+        update={"window": empty_window, "run_id": "empty@x"}
+    )
     rendered = await renderer.render(TENANT, "s1", run)
     assert rendered.artifact is not None
     path = tmp_path / "empty.pdf"
