@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -133,6 +134,19 @@ class ServiceProcess:
                 self.process.wait(10)
         self._log.close()
         return self.process.returncode
+
+
+@contextlib.asynccontextmanager
+async def three_services(settings: Settings, log_dir: Path) -> AsyncIterator[list[ServiceProcess]]:
+    """Scheduler, renderer and mailer started and ready; stopped (SIGTERM) on the way out."""
+    services = [ServiceProcess(n, settings, log_dir) for n in ("scheduler", "renderer", "mailer")]
+    try:
+        for service in services:
+            await service.wait_started()
+        yield services
+    finally:
+        for service in services:
+            service.stop()
 
 
 async def _ready(service: ServiceProcess) -> bool:

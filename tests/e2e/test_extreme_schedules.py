@@ -40,7 +40,7 @@ from shared.schedule_spec import (
     WindowKind,
 )
 from shared.settings import Settings, SmtpSettings
-from tests.helpers import ServiceProcess, wait_until
+from tests.helpers import three_services, wait_until
 from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.e2e
@@ -58,14 +58,8 @@ async def _herald(settings: Settings, log_dir: Path, server: SmtpServer) -> Asyn
     settings = settings.model_copy(
         update={"smtp": SmtpSettings(host="127.0.0.1", port=server.port, pool_size=8)}
     )
-    services = [ServiceProcess(n, settings, log_dir) for n in ("scheduler", "renderer", "mailer")]
-    try:
-        for service in services:
-            await service.wait_started()
+    async with three_services(settings, log_dir):
         yield settings
-    finally:
-        for service in services:
-            service.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from shared.messages import CreateSchedule, RecipientOutcome, RunNow, RunStatus
 from shared.mongo import Document
 from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
 from shared.settings import RetrySettings, Settings, SmtpSettings
-from tests.helpers import ServiceProcess, wait_until
+from tests.helpers import ServiceProcess, three_services, wait_until
 from tests.smtp_server import SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -68,17 +67,6 @@ async def _status(db: AsyncDatabase[Document], run_id: str, *wanted: RunStatus) 
     return record if record is not None and record.status in wanted else None
 
 
-async def _services(settings: Settings, log_dir: Path) -> AsyncIterator[list[ServiceProcess]]:
-    services = [ServiceProcess(n, settings, log_dir) for n in ("scheduler", "renderer", "mailer")]
-    try:
-        for service in services:
-            await service.wait_started()
-        yield services
-    finally:
-        for service in services:
-            service.stop()
-
-
 async def test_an_smtp_outage_ends_in_one_delivery_per_recipient(
     topics_ready: Settings, seeded: AsyncDatabase[Document], recipient: str, log_dir: Path
 ) -> None:
@@ -87,7 +75,7 @@ async def test_an_smtp_outage_ends_in_one_delivery_per_recipient(
     server = SmtpServer(port=port)  # not started: the mail server is down
     addresses = {n: [recipient.replace("@", f".{n}.{k}@") for k in range(2)] for n in range(3)}
     try:
-        async for _ in _services(settings, log_dir):
+        async with three_services(settings, log_dir):
             runs = [await _schedule(settings, f"acme-out-{n}", addresses[n]) for n in range(3)]
             for run_id in runs:
                 await wait_until(
@@ -121,7 +109,7 @@ async def test_a_refused_recipient_fails_while_the_other_is_delivered(
     gone = recipient.replace("@", ".gone@")
     server = SmtpServer(port=port, refuse={gone}).start()
     try:
-        async for _ in _services(settings, log_dir):
+        async with three_services(settings, log_dir):
             run_id = await _schedule(settings, "acme-mixed", [recipient, gone])
             record = await wait_until(
                 lambda r=run_id: _status(seeded, r, RunStatus.FAILED), 60, "the run to fail"
@@ -148,7 +136,7 @@ async def test_a_mailer_killed_mid_batch_leaves_nobody_without_the_email(
     everyone = [recipient.replace("@", f".{n:03d}@") for n in range(200)]
     server = SmtpServer(port=port, delay_s=0.02).start()
     try:
-        async for services in _services(settings, log_dir):
+        async with three_services(settings, log_dir) as services:
             run_id = await _schedule(settings, "acme-batch", everyone)
 
             async def some_sent() -> bool:
