@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import start_smtp_sink
 from services.mailer import compose
 from services.mailer.smtp import SmtpPool, wire_form
-from shared.messages import DataWindow, ReportRendered, RunDetails, RunStatus
-from shared.schedule_spec import ReportFormat, ReportRef
+from shared.messages import ReportRendered, RunStatus
 from shared.settings import BrandingSettings, SmtpSettings
+from tests.samples import report_rendered, run_details
 from tests.smtp_server import free_port
 
 console = Console()
@@ -61,32 +61,8 @@ def naive(port: int, emails: int) -> float:
 
 
 def _rendered() -> ReportRendered:
-    run = RunDetails(
-        run_id="bench@2026-11-27T08:00:00+00:00",
-        scheduled_for=datetime(2026, 11, 27, 8, tzinfo=UTC),
-        schedule_name="Morning Brief",
-        report=ReportRef(id="campaign_summary"),
-        window=DataWindow(
-            start=datetime(2026, 11, 26, tzinfo=UTC),
-            end=datetime(2026, 11, 27, tzinfo=UTC),
-            timezone="UTC",
-        ),
-        format=ReportFormat.CSV,
-        recipients=["ops@example.com"],
-    )
-    return ReportRendered(
-        tenant_id="acme",
-        schedule_id="bench",
-        run=run,
-        artifact_id=f"{run.run_id}/csv",
-        filename="campaign-summary_2026-11-26.csv",
-        content_type="text/csv; charset=utf-8",
-        size=len(ATTACHMENT),
-        rows=2400,
-        sha256="-",
-        title="Campaign Summary",
-        filters_summary="All campaigns and agents",
-    )
+    run = run_details(run_id="bench@2026-11-27T08:00:00+00:00")
+    return report_rendered(run, schedule_id="bench", size=len(ATTACHMENT), rows=2400, sha256="-")
 
 
 async def herald(port: int, emails: int, pool_size: int) -> float:

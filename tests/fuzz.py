@@ -18,14 +18,13 @@ from pydantic import BaseModel, ValidationError
 
 from shared.catalog import STANDARD_REPORTS
 from shared.messages import (
-    DataWindow,
     DeliveryStatus,
     ReportDue,
     ReportRendered,
-    RunDetails,
     RunStatus,
 )
-from shared.schedule_spec import ReportFormat, ReportRef
+from shared.schedule_spec import ReportFormat
+from tests.samples import report_rendered, run_details
 
 T = TypeVar("T")
 
@@ -281,33 +280,16 @@ def encoded(documents: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
 
 # --- raw bytes for a topic ----------------------------------------------------
 
-_RUN = RunDetails(
-    run_id="s-1@2026-11-27T08:00:00+00:00",
-    scheduled_for=datetime(2026, 11, 27, 8, tzinfo=UTC),
-    schedule_name="Morning Brief",
-    report=ReportRef(id="campaign_summary"),
-    window=DataWindow(
-        start=datetime(2026, 11, 26, tzinfo=UTC),
-        end=datetime(2026, 11, 27, tzinfo=UTC),
-        timezone="UTC",
-    ),
-    format=ReportFormat.CSV,
-    recipients=["ops@example.com"],
-)
+_RUN = run_details()
 #: One valid message per consumed model: the base that junk garbles.
 SAMPLES: dict[type[BaseModel], BaseModel] = {
     ReportDue: ReportDue(tenant_id="acme", schedule_id="s-1", run=_RUN),
-    ReportRendered: ReportRendered(
-        tenant_id="acme",
-        schedule_id="s-1",
-        run=_RUN,
+    ReportRendered: report_rendered(
+        _RUN,
         artifact_id="a1",
         filename="brief.csv",
         content_type="text/csv",
         size=10,
-        rows=1,
-        sha256="0" * 64,
-        title="Campaign Summary",
         filters_summary="All",
     ),
     DeliveryStatus: DeliveryStatus(

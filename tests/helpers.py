@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -147,6 +148,17 @@ async def three_services(settings: Settings, log_dir: Path) -> AsyncIterator[lis
     finally:
         for service in services:
             service.stop()
+
+
+def ops_get(port: int, path: str) -> tuple[int, str]:
+    """A service's health or metrics endpoint: status and body, (0, "") when nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
 
 
 async def _ready(service: ServiceProcess) -> bool:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -51,7 +49,7 @@ from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpe
 from shared.settings import Settings
 from shared.topics import Topics
 from tests.fuzz import COMMAND_FIELDS, commands, draw, encoded, junk_for, raw_payloads
-from tests.helpers import Mailpit, ServiceProcess, read_topic, wait_until
+from tests.helpers import Mailpit, ServiceProcess, ops_get, read_topic, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -109,14 +107,6 @@ def _command_payloads() -> list[bytes]:
     documents = st.one_of(*[encoded(commands(t)) for t in COMMAND_FIELDS])
     garbled = raw_payloads(sample.model_dump_json().encode())
     return draw(documents, CASES - CASES // 2) + draw(garbled, CASES // 2)
-
-
-def _get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 async def _publish(settings: Settings, junk: list[Junk]) -> None:
@@ -234,7 +224,7 @@ async def test_junk_on_every_consumed_topic_is_dead_lettered_or_answered_never_s
         # Still alive and ready: no consumer died or lost its partitions on the junk.
         for service in services:
             assert service.process.poll() is None, service.log()[-3000:]
-            status, body = await asyncio.to_thread(_get, service.ops_port, "/readyz")
+            status, body = await asyncio.to_thread(ops_get, service.ops_port, "/readyz")
             assert status == 200, (service.name, body)
 
         # Not stuck: a schedule created and run after the junk is delivered.

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,23 +11,13 @@ import pytest
 from shared.ops import OpsServer
 from shared.service import build_runtime
 from shared.settings import Settings
-from tests.helpers import ServiceProcess, wait_until
+from tests.helpers import ServiceProcess, ops_get, wait_until
 
 pytestmark = pytest.mark.integration
 
 
-def _get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
-
-
 async def _fetch(port: int, path: str) -> tuple[int, str]:
-    return await asyncio.to_thread(_get, port, path)
+    return await asyncio.to_thread(ops_get, port, path)
 
 
 @pytest.mark.parametrize("name", ["scheduler", "renderer", "mailer"])

@@ -16,10 +16,11 @@ from services.mailer.compose import (
     compose,
     message_id,
 )
-from shared.messages import DataWindow, ReportRendered, RunDetails
+from shared.messages import DataWindow, ReportRendered
 from shared.run_text import Logo
-from shared.schedule_spec import Filters, ReportFormat, ReportRef
+from shared.schedule_spec import Filters
 from shared.settings import BrandingSettings
+from tests.samples import report_rendered, run_details
 
 BRANDING = BrandingSettings(
     platform_name="Dialer Pro",
@@ -30,27 +31,18 @@ FROM = "Reports <reports@mail.example.com>"
 
 
 def _rendered(title: str = "Campaign Summary") -> ReportRendered:
-    run = RunDetails(
-        run_id="s-1@2026-11-27T08:00:00+00:00",
-        scheduled_for=datetime(2026, 11, 27, 8, tzinfo=UTC),
+    run = run_details(
         schedule_name="Morning <Brief>",
-        report=ReportRef(id="campaign_summary"),
         filters=Filters(campaign_ids=["solar"]),
         window=DataWindow(
             start=datetime(2026, 11, 19, 23, tzinfo=UTC),
             end=datetime(2026, 11, 26, 23, tzinfo=UTC),
             timezone="Europe/Berlin",
         ),
-        format=ReportFormat.CSV,
-        recipients=["ops@example.com"],
     )
-    return ReportRendered(
-        tenant_id="acme",
-        schedule_id="s-1",
-        run=run,
-        artifact_id=f"{run.run_id}/csv",
+    return report_rendered(
+        run,
         filename="campaign-summary_2026-11-20_2026-11-26.csv",
-        content_type="text/csv; charset=utf-8",
         size=12,
         rows=2,
         sha256="x",

@@ -23,10 +23,11 @@ from pydantic import ValidationError
 from services.mailer.compose import Contents, HeaderInjection, for_recipient, prepare
 from services.scheduler import commands
 from shared.custom_reports import CustomReport
-from shared.messages import CommandRejected, DataWindow, ReportRendered, RunDetails
+from shared.messages import CommandRejected, DataWindow, ReportRendered
 from shared.recipient_policy import ANY_DOMAIN
-from shared.schedule_spec import ReportFormat, ReportRef
+from shared.schedule_spec import ReportRef
 from shared.settings import BrandingSettings
+from tests.samples import report_rendered, run_details
 
 BRANDING = BrandingSettings(platform_name="Dialer Pro")
 FROM = "Reports <reports@mail.example.com>"
@@ -58,9 +59,7 @@ TEMPLATE = (
 
 
 def _rendered(title: str, *, schedule_name: str = "Brief", filters: str = "All") -> ReportRendered:
-    run = RunDetails(
-        run_id="s-1@2026-11-27T08:00:00+00:00",
-        scheduled_for=datetime(2026, 11, 27, 8, tzinfo=UTC),
+    run = run_details(
         schedule_name=schedule_name,
         report=ReportRef(kind="custom", id="r1"),
         window=DataWindow(
@@ -68,18 +67,11 @@ def _rendered(title: str, *, schedule_name: str = "Brief", filters: str = "All")
             end=datetime(2026, 11, 27, tzinfo=UTC),
             timezone="UTC",
         ),
-        format=ReportFormat.CSV,
-        recipients=["ops@example.com"],
     )
-    return ReportRendered(
-        tenant_id="acme",
-        schedule_id="s-1",
-        run=run,
+    return report_rendered(
+        run,
         artifact_id="a",
         filename="r.csv",
-        content_type="text/csv; charset=utf-8",
-        size=1,
-        rows=1,
         sha256="x",
         title=title,
         filters_summary=filters,
