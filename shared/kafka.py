@@ -19,7 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -181,6 +181,29 @@ def _is_utf8(value: bytes) -> bool:
     return True
 
 
+class RebalancedCommit(logging.Filter):
+    """Tells a commit refused after a rebalance for what it is: routine, not critical.
+
+    FastStream logs any failed commit as CRITICAL with a traceback. After a
+    rebalance (a replica leaving or joining) the refused message is simply handled
+    again by the partition's new owner, and every handler is idempotent.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], CommitFailedError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = (
+                "offset commit refused after a rebalance: the partition's new owner "
+                "handles the message again"
+            )
+            record.args = ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_REBALANCED_COMMIT = RebalancedCommit()
+
+
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
     topics = Topics(settings.kafka.topic_prefix)
     broker: KafkaBroker | None = None
@@ -189,6 +212,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         assert broker is not None
         return broker
 
+    log.addFilter(_REBALANCED_COMMIT)  # once: the same filter is never added twice
     broker = KafkaBroker(
         settings.kafka.bootstrap_servers,
         security=broker_security(settings.kafka),
@@ -205,7 +229,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         # On SIGTERM, in-flight handlers get this long; an unfinished one is not
         # committed, so its message goes to another consumer: nothing is lost.
         graceful_timeout=settings.ops.shutdown_grace_s,
-        logger=logging.getLogger("herald.kafka"),
+        logger=log,
         # A herd of firings goes out in large batches; replies wait 5 ms at most.
         linger_ms=5,
         max_batch_size=512 * 1024,

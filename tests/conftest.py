@@ -16,10 +16,11 @@ from pathlib import Path
 # the assertion-rewritten module ("AST constructor recursion depth mismatch").
 import hypothesis  # noqa: F401
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.kafka import ensure_topics
+from shared.kafka import client_options, ensure_topics
 from shared.mongo import Document, connect, database
 from shared.settings import KafkaSettings, MongoSettings, Settings, SmtpSettings
 from tests.helpers import Mailpit
@@ -45,9 +46,24 @@ def fresh_settings(infra: Endpoints) -> Settings:
     )
 
 
+async def _drop_topics(settings: Settings) -> None:
+    """Delete a test's topics, so a broker kept between runs does not pile up partitions."""
+    admin = AIOKafkaAdminClient(**client_options(settings.kafka))
+    await admin.start()
+    try:
+        prefix = f"{settings.kafka.topic_prefix}."
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
-def settings(infra: Endpoints) -> Settings:
-    return fresh_settings(infra)
+async def settings(infra: Endpoints) -> AsyncIterator[Settings]:
+    made = fresh_settings(infra)
+    yield made
+    await _drop_topics(made)
 
 
 @pytest.fixture

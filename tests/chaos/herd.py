@@ -16,17 +16,13 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler.calendar import Calendar
 from services.scheduler.commands import ScheduleState
 from services.scheduler.firing import run_id_for
-from services.scheduler.leases import LEASES, LeaseStore
-from services.scheduler.slots import SlotStore
-from services.scheduler.store import SchedulerStore
-from shared.kafka import BulkPublisher
 from shared.messages import RunStatus
 from shared.mongo import Document
 from shared.schedule_spec import ReportFormat, ScheduleSpec
 from shared.settings import Settings
+from tests.helpers import import_schedules
 
 TENANT = "acme"
 REPORTS = ("campaign_summary", "agent_performance", "disposition_summary", "hourly_activity")
@@ -94,13 +90,6 @@ async def import_herd(
 ) -> Herd:
     """`count` schedules due now; `campaign_filters` gives each its own campaign (HTTP source)."""
     minute = datetime.now(UTC).replace(second=0, microsecond=0)
-    calendar = Calendar(
-        SchedulerStore(db),
-        SlotStore(db),
-        LeaseStore(db[LEASES], timedelta(seconds=settings.scheduler.lease_ttl_s)),
-        BulkPublisher(settings),  # never started: importing publishes nothing
-        "UTC",
-    )
     herd = Herd(minute)
     states = []
     for n in range(count):
@@ -112,6 +101,6 @@ async def import_herd(
         run_id = run_id_for(schedule_id, minute)
         herd.runs[run_id] = PlannedRun(run_id, schedule_id, campaign, recipients, expect(n))
     # Imported as of just before the minute: its firing is this minute, already due.
-    await calendar.import_schedules(states, minute - timedelta(microseconds=1))
+    await import_schedules(settings, db, states, minute - timedelta(microseconds=1))
     herd.imported_at = datetime.now(UTC)
     return herd

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.scheduler.commands import ScheduleState
 from services.scheduler.firing import run_details, run_id_for
 from services.scheduler.slots import SlotStore, shard_of
 from shared import history_store
@@ -24,7 +25,7 @@ from shared.schedule_spec import ScheduleSpec
 from shared.service import build_runtime
 from shared.settings import SchedulerSettings, Settings
 from shared.topics import Topics
-from tests.helpers import ServiceProcess, read_topic, wait_until
+from tests.helpers import ServiceProcess, import_schedules, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -44,29 +45,23 @@ def _due_records(records: list[Any]) -> list[dict[str, Any]]:
 
 
 async def test_three_replicas_fire_every_run_exactly_once(
-    topics_ready: Settings, log_dir: Path
+    topics_ready: Settings, db: AsyncDatabase[Document], log_dir: Path
 ) -> None:
     settings = topics_ready
     replicas = [ServiceProcess("scheduler", settings, log_dir) for _ in range(3)]
     try:
-        for replica in replicas:
-            await replica.wait_started()
-        herd = (datetime.now(UTC) + timedelta(minutes=3)).replace(second=0, microsecond=0)
+        await asyncio.gather(*(replica.wait_started() for replica in replicas))
+        # The next minute with time to spare for the import (seconds), while all three watch.
+        now = datetime.now(UTC)
+        herd = (now + timedelta(seconds=80)).replace(second=0, microsecond=0)
         spec = ScheduleSpec.model_validate(
             EVERY_MINUTE
             | {"frequency": "daily", "cron": None, "window": None}
             | {"time_of_day": herd.time().isoformat(timespec="minutes"), "timezone": "UTC"}
         )
-        async with HeraldClient(settings, timeout_s=300) as herald:
-            await asyncio.gather(
-                *(
-                    herald.send(
-                        CreateSchedule(tenant_id="acme", schedule_id=f"herd-{n:04d}", spec=spec)
-                    )
-                    for n in range(2000)
-                )
-            )
-        assert datetime.now(UTC) < herd, "creating the schedules took longer than planned"
+        states = [ScheduleState(f"herd-{n:04d}", "acme", spec, 1, None) for n in range(2000)]
+        await import_schedules(settings, db, states, now)
+        assert datetime.now(UTC) < herd, "importing the schedules took longer than planned"
         topics = Topics(settings.kafka.topic_prefix)
 
         async def herd_fired() -> list[dict[str, Any]]:
