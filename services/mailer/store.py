@@ -14,7 +14,9 @@ belongs to a delivery still at work (two mailers on one run during a
 rebalance): the other abandons its copy before the marker, so nothing is
 sent twice. A claim older than the lease was left by a mailer that stopped;
 it is taken over and the message sent again, and that is logged and counted
-("reply unknown") as the one case that can make a duplicate.
+("reply unknown") as the one case that can make a duplicate. A database
+outage is not such a case: the reply's record is retried in place until the
+database is back, since only the mailer that read the reply knows it.
 
 Looked up by `_id` only, so its cost follows the run's recipients, not the
 size of the ledger, on MongoDB and FerretDB alike.
@@ -22,16 +24,23 @@ size of the ledger, on MongoDB and FerretDB alike.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from shared.messages import RecipientOutcome, RecipientResult, utcnow
 from shared.mongo import Document
 
 SENDS = "sends"
+#: Pause between tries of a reply's record while the database is away.
+OUTAGE_PAUSE_S = 1.0
+
+log = logging.getLogger("herald.mailer")
 
 
 class Claim(enum.Enum):
@@ -95,18 +104,35 @@ class Ledger:
         return Claim.TAKEN_OVER if moved.modified_count == 1 else Claim.HELD
 
     async def confirm(self, run_id: str, result: RecipientResult) -> None:
-        await self._sends.update_one(
-            {"_id": send_id(run_id, result.address)},
-            {
-                "$set": {
-                    "state": "accepted",
-                    "smtp_code": result.smtp_code,
-                    "smtp_message": result.smtp_message,
-                    "accepted_at": utcnow(),
-                }
-            },
-        )
+        fields = {
+            "state": "accepted",
+            "smtp_code": result.smtp_code,
+            "smtp_message": result.smtp_message,
+            "accepted_at": utcnow(),
+        }
+        key = send_id(run_id, result.address)
+        await _through_outages(key, lambda: self._sends.update_one({"_id": key}, {"$set": fields}))
 
     async def release(self, run_id: str, recipient: str) -> None:
         """The server did not take the message: the next delivery may send it."""
-        await self._sends.delete_one({"_id": send_id(run_id, recipient), "state": "sending"})
+        key = send_id(run_id, recipient)
+        await _through_outages(
+            key, lambda: self._sends.delete_one({"_id": key, "state": "sending"})
+        )
+
+
+async def _through_outages(key: str, write: Callable[[], Awaitable[object]]) -> None:
+    """Retry a record of the server's reply in place until the database takes it.
+
+    Only this process knows the reply. Given up on, the claim would stay open
+    and a later delivery, unable to tell, would send again ("reply unknown").
+    Both writes are idempotent, so one that landed before its reply was lost
+    is harmless to repeat.
+    """
+    while True:
+        try:
+            await write()
+            return
+        except ConnectionFailure as exc:
+            log.warning("recording the reply for %s waits for the database: %s", key, exc)
+            await asyncio.sleep(OUTAGE_PAUSE_S)
