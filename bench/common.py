@@ -20,12 +20,8 @@ from pymongo import AsyncMongoClient
 
 from services.scheduler.calendar import Calendar
 from services.scheduler.commands import ScheduleState
-from services.scheduler.leases import LEASES, LeaseStore
-from services.scheduler.slots import SlotStore
-from services.scheduler.store import SchedulerStore
 from shared import demo
 from shared.calldata.groupings import GROUPINGS
-from shared.kafka import BulkPublisher
 from shared.mongo import Document
 from shared.schedule_spec import ScheduleSpec
 from shared.service import build_runtime
@@ -75,13 +71,7 @@ async def import_schedules(
     Written spec by spec, so every slot document is written once; returns the seconds taken.
     """
     runtime = build_runtime("bench", settings)
-    calendar = Calendar(
-        SchedulerStore(runtime.db),
-        SlotStore(runtime.db),
-        LeaseStore(runtime.db[LEASES], timedelta(seconds=60)),
-        BulkPublisher(settings),  # never started: importing publishes nothing
-        "UTC",
-    )
+    calendar = Calendar.for_import(runtime.db, settings)
     started = time.monotonic()
     now = datetime.now(UTC)
     first, total = 0, sum(count for _, count in groups)

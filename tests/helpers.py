@@ -14,21 +14,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord
 from pydantic import SecretStr
-from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler.calendar import Calendar
-from services.scheduler.commands import ScheduleState
-from services.scheduler.leases import LEASES, LeaseStore
-from services.scheduler.slots import SlotStore
-from services.scheduler.store import SchedulerStore
-from shared.kafka import BulkPublisher
-from shared.mongo import Document
 from shared.replay import read_records
 from shared.settings import Settings
 from tests.infra import REPO
@@ -157,23 +148,6 @@ async def three_services(settings: Settings, log_dir: Path) -> AsyncIterator[lis
     finally:
         for service in services:
             service.stop()
-
-
-async def import_schedules(
-    settings: Settings, db: AsyncDatabase[Document], states: list[ScheduleState], now: datetime
-) -> None:
-    """Write schedules as `CreateSchedule` would leave them, in bulk, as of `now`.
-
-    For herds: thousands of commands take minutes on FerretDB, an import seconds.
-    """
-    calendar = Calendar(
-        SchedulerStore(db),
-        SlotStore(db),
-        LeaseStore(db[LEASES], timedelta(seconds=settings.scheduler.lease_ttl_s)),
-        BulkPublisher(settings),  # never started: importing publishes nothing
-        "UTC",
-    )
-    await calendar.import_schedules(states, now)
 
 
 def ops_get(port: int, path: str) -> tuple[int, str]:

@@ -10,9 +10,11 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from pymongo.asynchronous.database import AsyncDatabase
+
 from services.scheduler import firing, timing
 from services.scheduler.commands import ScheduleState
-from services.scheduler.leases import Lease, LeaseStore
+from services.scheduler.leases import LEASES, Lease, LeaseStore
 from services.scheduler.slots import SlotStore, minute_of, shard_lease, shard_of
 from services.scheduler.store import SchedulerStore
 from shared.kafka import BulkPublisher
@@ -20,6 +22,7 @@ from shared.messages import DeliveryStatus, Envelope, utcnow
 from shared.metrics import FIRING_LATENESS
 from shared.mongo import Document
 from shared.schedule_spec import ScheduleSpec
+from shared.settings import Settings
 
 log = logging.getLogger("herald.scheduler.calendar")
 
@@ -50,6 +53,20 @@ class Calendar:
         self._leases = leases
         self._publisher = publisher
         self._zone = default_zone
+
+    @classmethod
+    def for_import(cls, db: AsyncDatabase[Document], settings: Settings) -> Calendar:
+        """A calendar for `import_schedules` alone (a migration, a benchmark, a test's herd).
+
+        Its publisher is never started: importing publishes nothing.
+        """
+        return cls(
+            SchedulerStore(db),
+            SlotStore(db),
+            LeaseStore(db[LEASES], timedelta(seconds=settings.scheduler.lease_ttl_s)),
+            BulkPublisher(settings),
+            settings.default_timezone,
+        )
 
     async def sync(self, schedule_id: str) -> None:
         """Make the slots hold exactly the stored schedule's next firing. Idempotent."""

@@ -16,13 +16,13 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.scheduler.calendar import Calendar
 from services.scheduler.commands import ScheduleState
 from services.scheduler.firing import run_id_for
 from shared.messages import RunStatus
 from shared.mongo import Document
 from shared.schedule_spec import ReportFormat, ScheduleSpec
 from shared.settings import Settings
-from tests.helpers import import_schedules
 
 TENANT = "acme"
 REPORTS = ("campaign_summary", "agent_performance", "disposition_summary", "hourly_activity")
@@ -101,6 +101,8 @@ async def import_herd(
         run_id = run_id_for(schedule_id, minute)
         herd.runs[run_id] = PlannedRun(run_id, schedule_id, campaign, recipients, expect(n))
     # Imported as of just before the minute: its firing is this minute, already due.
-    await import_schedules(settings, db, states, minute - timedelta(microseconds=1))
+    await Calendar.for_import(db, settings).import_schedules(
+        states, minute - timedelta(microseconds=1)
+    )
     herd.imported_at = datetime.now(UTC)
     return herd

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.scheduler.calendar import Calendar
 from services.scheduler.commands import ScheduleState
 from services.scheduler.firing import run_details, run_id_for
 from services.scheduler.slots import SlotStore, shard_of
@@ -25,7 +26,7 @@ from shared.schedule_spec import ScheduleSpec
 from shared.service import build_runtime
 from shared.settings import SchedulerSettings, Settings
 from shared.topics import Topics
-from tests.helpers import ServiceProcess, import_schedules, read_topic, wait_until
+from tests.helpers import ServiceProcess, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,7 @@ async def test_three_replicas_fire_every_run_exactly_once(
             | {"time_of_day": herd.time().isoformat(timespec="minutes"), "timezone": "UTC"}
         )
         states = [ScheduleState(f"herd-{n:04d}", "acme", spec, 1, None) for n in range(2000)]
-        await import_schedules(settings, db, states, now)
+        await Calendar.for_import(db, settings).import_schedules(states, now)
         assert datetime.now(UTC) < herd, "importing the schedules took longer than planned"
         topics = Topics(settings.kafka.topic_prefix)
 
