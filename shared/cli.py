@@ -28,7 +28,7 @@ from shared.cli_data import data_app
 from shared.cli_replay import replay_command
 from shared.cli_reports import reports_app
 from shared.cli_schedules import schedules_app, smtp_app
-from shared.cli_support import console, print_invalid, run, wait_for_run
+from shared.cli_support import RUN_COLUMNS, console, print_invalid, run, run_row, wait_for_run
 from shared.client import CommandRejectedError, HeraldClient
 from shared.history import RunRecord
 from shared.kafka import ensure_topics
@@ -255,13 +255,7 @@ def history(
         for record in records:
             sys.stdout.write(json.dumps(record.model_dump(mode="json", exclude={"events"})) + "\n")
         return
-    table = Table("run", "status", "attempt", "updated", "reason")
+    table = Table(*RUN_COLUMNS)
     for record in records:
-        table.add_row(
-            record.run_id,
-            record.status.value,
-            str(record.attempt),
-            record.updated_at.isoformat(timespec="seconds"),
-            record.reason or "",
-        )
+        table.add_row(*run_row(record))
     console.print(table)

@@ -28,7 +28,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from shared import history_store
-from shared.cli_support import console, fail, open_database, print_invalid, run, wait_for_run
+from shared.cli_support import (
+    RUN_COLUMNS,
+    console,
+    fail,
+    open_database,
+    print_invalid,
+    run,
+    run_row,
+    wait_for_run,
+)
 from shared.client import CommandRejectedError, HeraldClient
 from shared.history import FINAL_STATUSES, RunRecord
 from shared.messages import (
@@ -471,7 +480,9 @@ def _print_outcome(record: RunRecord) -> None:
     if record.reason:
         console.print(f"reason: {record.reason}", markup=False, soft_wrap=True)
     if record.status is RunStatus.PENDING_RETRY and record.next_attempt_at:
-        console.print(f"next attempt at {record.next_attempt_at:%Y-%m-%d %H:%M:%S %Z}")
+        until = record.details.retry_until if record.details else None
+        retried = f", retried until {until:%Y-%m-%d %H:%M:%S %Z}" if until else ""
+        console.print(f"next attempt at {record.next_attempt_at:%Y-%m-%d %H:%M:%S %Z}{retried}")
     for result in record.recipients:
         reply = f"{result.smtp_code or ''} {result.smtp_message or ''}".strip() or "no reply"
         mark = "" if result.outcome is RecipientOutcome.ACCEPTED else f" ({result.outcome.value})"
@@ -611,10 +622,7 @@ def show(schedule_id: ScheduleId, tenant: Tenant, as_json: AsJson = False) -> No
         soft_wrap=True,
     )
     console.print_json(json.dumps(doc["spec"]))
-    table = Table("run", "status", "attempt", "updated", "reason", title="latest runs")
+    table = Table(*RUN_COLUMNS, title="latest runs")
     for r in runs:
-        updated = r.updated_at.isoformat(timespec="seconds")
-        table.add_row(
-            escape(r.run_id), r.status.value, str(r.attempt), updated, escape(r.reason or "")
-        )
+        table.add_row(*run_row(r))
     console.print(table)

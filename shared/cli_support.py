@@ -82,3 +82,23 @@ async def wait_for_run(
         f"run {run_id} did not finish within {timeout_s:.0f} s: "
         "are the renderer and the mailer running?"
     )
+
+
+RUN_COLUMNS = ("run", "status", "attempt", "updated", "next attempt", "reason")
+
+
+def run_row(record: RunRecord) -> tuple[str, ...]:
+    """A run as a history table shows it: a waiting run says when it is tried next."""
+    next_attempt = ""
+    if record.status is RunStatus.PENDING_RETRY and record.next_attempt_at:
+        next_attempt = record.next_attempt_at.isoformat(timespec="seconds")
+        if record.details and record.details.retry_until:
+            next_attempt += f" (retried until {record.details.retry_until:%Y-%m-%d %H:%M})"
+    return (
+        escape(record.run_id),
+        record.status.value,
+        str(record.attempt),
+        record.updated_at.isoformat(timespec="seconds"),
+        next_attempt,
+        escape(record.reason or ""),
+    )

@@ -132,13 +132,19 @@ def fold(events: Iterable[DeliveryStatus]) -> RunRecord:
 
 def apply(record: RunRecord | None, event: DeliveryStatus) -> RunRecord | None:
     """The record after `event`, or None when the event is already in it."""
-    if record is None:
-        return fold([event])
-    if record.has_event(event):
+    return apply_all(record, [event])
+
+
+def apply_all(record: RunRecord | None, events: Iterable[DeliveryStatus]) -> RunRecord | None:
+    """The record after all of one run's `events`, or None when every one is already in it."""
+    new = [e for e in events if record is None or not record.has_event(e)]
+    if not new:
         return None
-    if (record.tenant_id, record.run_id) != (event.tenant_id, event.run_id):
-        raise ValueError(
-            f"event {event.event_id} of run {event.run_id!r} (tenant {event.tenant_id!r}) "
-            f"does not belong to run {record.run_id!r} (tenant {record.tenant_id!r})"
-        )
-    return fold([*record.events, event])
+    owner = (record.tenant_id, record.run_id) if record else (new[0].tenant_id, new[0].run_id)
+    for event in new:
+        if (event.tenant_id, event.run_id) != owner:
+            raise ValueError(
+                f"event {event.event_id} of run {event.run_id!r} (tenant {event.tenant_id!r}) "
+                f"does not belong to run {owner[1]!r} (tenant {owner[0]!r})"
+            )
+    return fold([*(record.events if record else ()), *new])

@@ -8,6 +8,8 @@ an event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,26 +37,41 @@ def _record(doc: Document) -> history.RunRecord:
 
 async def project(runs: AsyncCollection[Document], event: DeliveryStatus) -> history.RunRecord:
     """Apply one event to its run's record and return the record as stored."""
+    return (await project_run(runs, [event])).record
+
+
+@dataclass(frozen=True, slots=True)
+class Projected:
+    record: history.RunRecord
+    #: False when every event was already in the record.
+    changed: bool
+
+
+async def project_run(
+    runs: AsyncCollection[Document], events: Sequence[DeliveryStatus]
+) -> Projected:
+    """Apply events of one run to its record in one read and one write."""
+    run_id = events[0].run_id
     for _ in range(_MAX_CONFLICTS):
-        doc = await runs.find_one({"_id": event.run_id})
+        doc = await runs.find_one({"_id": run_id})
         record = _record(doc) if doc else None
-        updated = history.apply(record, event)
+        updated = history.apply_all(record, events)
         if updated is None:
             assert record is not None
-            return record
+            return Projected(record, changed=False)
         new_doc = updated.to_document()
         if doc is None:
             try:
                 await runs.insert_one(new_doc | {"rev": 1})
             except DuplicateKeyError:
                 continue
-            return updated
+            return Projected(updated, changed=True)
         result = await runs.replace_one(
-            {"_id": event.run_id, "rev": doc["rev"]}, new_doc | {"rev": doc["rev"] + 1}
+            {"_id": run_id, "rev": doc["rev"]}, new_doc | {"rev": doc["rev"] + 1}
         )
         if result.matched_count == 1:
-            return updated
-    raise RuntimeError(f"run {event.run_id}: too many concurrent updates, giving up for now")
+            return Projected(updated, changed=True)
+    raise RuntimeError(f"run {run_id}: too many concurrent updates, giving up for now")
 
 
 async def get_run(

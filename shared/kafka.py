@@ -15,7 +15,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -104,13 +104,48 @@ def group_id(settings: Settings, service: str) -> str:
     return f"{settings.kafka.topic_prefix}.{service}"
 
 
-def _dead_letter_headers(msg: StreamMessage[Any], exc: BaseException) -> dict[str, str]:
-    raw = msg.raw_message
-    origin = f"{raw.topic}/{raw.partition}@{raw.offset}" if hasattr(raw, "offset") else "unknown"
+#: A consumed Kafka record.
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+
+def _dead_letter_headers(record: Record, exc: BaseException) -> dict[str, str]:
+    origin = f"{record.topic}/{record.partition}@{record.offset}"
     error = " ".join(str(exc).split())[:2000]
-    headers = {k: v for k, v in msg.headers.items() if isinstance(v, str)}
+    headers = {
+        key: (value or b"").decode("utf-8", "backslashreplace") for key, value in record.headers
+    }
     headers |= {ERROR_HEADER: error, ERROR_TYPE_HEADER: type(exc).__name__, ORIGIN_HEADER: origin}
     return headers
+
+
+async def dead_letter(
+    broker: KafkaBroker, dlq_topic: str, record: Record, exc: BaseException
+) -> None:
+    """Send one consumed record to the DLQ with its original bytes and the error in headers."""
+    headers = _dead_letter_headers(record, exc)
+    log.error(
+        "message from %s sent to the DLQ: %s: %s",
+        headers[ORIGIN_HEADER],
+        headers[ERROR_TYPE_HEADER],
+        headers[ERROR_HEADER],
+    )
+    DEAD_LETTERS.labels(record.topic).inc()
+    await broker.publish(record.value or b"", dlq_topic, key=record.key, headers=headers)
+
+
+async def undecoded(msg: StreamMessage[Any], _default: Callable[..., Any]) -> Any:
+    """A batch subscriber's decoder: the bodies as they are, for the handler to parse.
+
+    FastStream's own decodes every body of a batch as JSON before the handler
+    runs: one bad body then failed the whole batch, good records included.
+    """
+    return msg.body
+
+
+def records_of(msg: StreamMessage[Any]) -> tuple[Record, ...]:
+    """The consumed records behind a message: one, or a batch subscriber's many."""
+    raw = msg.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)
 
 
 def dead_letter_middleware(
@@ -119,7 +154,8 @@ def dead_letter_middleware(
     """A FastStream middleware that turns a poisoned message into a DLQ record.
 
     `broker` is a callable because the middleware is registered on the broker
-    it publishes with.
+    it publishes with. A batch handler dead-letters its bad records itself; a
+    batch that still fails as a whole goes to the DLQ record by record.
     """
 
     class DeadLetter(BaseMiddleware):
@@ -135,27 +171,16 @@ def dead_letter_middleware(
                 await asyncio.sleep(RETRY_PAUSE_S)
                 raise
             except Exception as exc:
-                headers = _dead_letter_headers(msg, exc)
-                log.error(
-                    "message %s from %s sent to the DLQ: %s: %s",
-                    msg.message_id,
-                    headers[ORIGIN_HEADER],
-                    headers[ERROR_TYPE_HEADER],
-                    headers[ERROR_HEADER],
-                )
-                raw = msg.raw_message
-                DEAD_LETTERS.labels(getattr(raw, "topic", "?")).inc()
-                await broker().publish(
-                    msg.body, dlq_topic, key=getattr(raw, "key", None), headers=headers
-                )
+                for record in records_of(msg):
+                    await dead_letter(broker(), dlq_topic, record, exc)
                 return None
 
     return DeadLetter
 
 
 async def lenient_headers(
-    record: ConsumerRecord[bytes, bytes],
-    parse: Callable[[ConsumerRecord[bytes, bytes]], Awaitable[StreamMessage[Any]]],
+    record: Record | tuple[Record, ...],
+    parse: Callable[[Any], Awaitable[StreamMessage[Any]]],
 ) -> StreamMessage[Any]:
     """FastStream's parser with header values that are not UTF-8, or null, made readable.
 
@@ -164,12 +189,12 @@ async def lenient_headers(
     neither handled nor dead-lettered, only logged. Bad bytes become
     backslash escapes, a null value an empty string; the record is mended in place.
     """
-    headers = record.headers
-    if any(value is None or not _is_utf8(value) for _, value in headers):
-        record.headers = [
-            (key, (value or b"").decode("utf-8", "backslashreplace").encode())
-            for key, value in headers
-        ]
+    for each in record if isinstance(record, tuple) else (record,):
+        if any(value is None or not _is_utf8(value) for _, value in each.headers):
+            each.headers = [
+                (key, (value or b"").decode("utf-8", "backslashreplace").encode())
+                for key, value in each.headers
+            ]
     return await parse(record)
 
 
@@ -242,7 +267,7 @@ async def ensure_topics(settings: Settings) -> None:
     admin = AIOKafkaAdminClient(**client_options(settings.kafka))
     await admin.start()
     topics = Topics(settings.kafka.topic_prefix)
-    # The audit log is retained for good and never compacted (DESIGN.md); the
+    # The audit log is retained for good and never compacted (docs/architecture.md); the
     # other topics keep the broker's retention.
     audit = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
     try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -23,8 +25,13 @@ _context: ContextVar[dict[str, str]] = ContextVar("herald_log_context", default=
 FIELDS = ("tenant_id", "schedule_id", "command_id", "run_id")
 
 
-def ids_of(body: bytes) -> dict[str, str]:
-    """The ids a Herald message carries (a run's id may sit in its `run` object)."""
+def ids_of(body: object) -> dict[str, str]:
+    """The ids a Herald message carries (a run's id may sit in its `run` object).
+
+    A batch (a list of bodies) has none of its own: its handler binds each record's.
+    """
+    if not isinstance(body, bytes | str):
+        return {}
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):
@@ -44,11 +51,18 @@ class LogContext(BaseMiddleware):
     """Binds the consumed message's ids to every log line written while handling it."""
 
     async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
-        token = _context.set(ids_of(msg.body))
-        try:
+        with bound(ids_of(msg.body)):
             return await call_next(msg)
-        finally:
-            _context.reset(token)
+
+
+@contextmanager
+def bound(ids: dict[str, str]) -> Iterator[None]:
+    """Log lines written inside carry these ids."""
+    token = _context.set(ids)
+    try:
+        yield
+    finally:
+        _context.reset(token)
 
 
 class _WithContext(logging.Filter):

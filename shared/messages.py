@@ -194,6 +194,9 @@ class RunDetails(BaseModel):
     recipients: Recipients
     skip_if_empty: bool = False
     test: bool = False
+    #: Transient failures are retried until then: the schedule's next firing, at most
+    #: `HERALD_RETRY__GIVE_UP_AFTER_S` after `scheduled_for` (None: that limit alone).
+    retry_until: AwareDatetime | None = None
 
 
 class ReportDue(Envelope):

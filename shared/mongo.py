@@ -1,6 +1,6 @@
 """MongoDB wiring: one async client per process, through PyMongo's async API.
 
-Works on MongoDB and on FerretDB alike (see DESIGN.md's storage rules).
+Works on MongoDB and on FerretDB alike (see docs/architecture.md, "Storage rules").
 """
 
 from __future__ import annotations

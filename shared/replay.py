@@ -10,7 +10,6 @@ or a projection that went wrong.
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -33,10 +32,10 @@ from shared.mongo import Document
 from shared.settings import Settings
 from shared.topics import Topics
 
-#: Runs projected side by side; one run's events are applied in order by one worker.
+#: Runs projected side by side.
 _WORKERS = 16
-#: Events queued per worker: a slow database holds back the reading, memory stays bounded.
-_QUEUE_SIZE = 500
+#: Events read before they are applied together: memory stays bounded.
+_BATCH = 5000
 
 Progress = Callable[[int], Any]
 
@@ -135,60 +134,45 @@ async def rebuild(
 ) -> tuple[int, list[tuple[bytes, str]]]:
     """Project the log into `into`; returns (events applied, records that were not events).
 
-    `progress` is called with 1 for every record read. Runs are projected in
-    parallel (the projection is safe for that); each worker owns a share of
-    the run ids, so one run's events never race each other.
+    `progress` is called with 1 for every record read. Events are gathered in
+    batches and applied run by run, one read and one write per run and batch
+    (event by event, a run retried many times cost a read and a write of its
+    ever longer record per event), runs side by side. A batch is done before
+    the next begins, so one run's events never race each other.
     """
-    queues = [asyncio.Queue[DeliveryStatus | None](_QUEUE_SIZE) for _ in range(_WORKERS)]
-
-    async def work(queue: asyncio.Queue[DeliveryStatus | None]) -> None:
-        while (event := await queue.get()) is not None:
-            await history_store.project(into, event)
-            if progress is not None:
-                progress(1)
-
-    workers = [asyncio.create_task(work(queue)) for queue in queues]
     applied = 0
     rejected: list[tuple[bytes, str]] = []
-    try:
-        async for item in read_events(settings, since, on_total):
-            if isinstance(item, tuple):
-                rejected.append(item)
-            elif tenant_id is None or item.tenant_id == tenant_id:
-                await _put(queues[zlib.crc32(item.run_id.encode()) % _WORKERS], item, workers)
-                applied += 1
-                continue
-            if progress is not None:
-                progress(1)
-        for queue in queues:
-            await _put(queue, None, workers)
-        await asyncio.gather(*workers)
-    finally:
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+    batch: dict[str, list[DeliveryStatus]] = {}
+    gathered = 0
+
+    async def apply(events: list[DeliveryStatus], gate: asyncio.Semaphore) -> None:
+        async with gate:
+            await history_store.project_run(into, events)
+        if progress is not None:
+            progress(len(events))
+
+    async def flush() -> None:
+        gate = asyncio.Semaphore(_WORKERS)
+        async with asyncio.TaskGroup() as group:
+            for events in batch.values():
+                group.create_task(apply(events, gate))
+        batch.clear()
+
+    async for item in read_events(settings, since, on_total):
+        if isinstance(item, tuple):
+            rejected.append(item)
+        elif tenant_id is None or item.tenant_id == tenant_id:
+            batch.setdefault(item.run_id, []).append(item)
+            applied += 1
+            gathered += 1
+            if gathered >= _BATCH:
+                await flush()
+                gathered = 0
+            continue
+        if progress is not None:
+            progress(1)
+    await flush()
     return applied, rejected
-
-
-async def _put(
-    queue: asyncio.Queue[DeliveryStatus | None],
-    item: DeliveryStatus | None,
-    workers: list[asyncio.Task[None]],
-) -> None:
-    """Queue an item for its worker; if a worker failed meanwhile, raise its error, never hang."""
-    if not queue.full():
-        queue.put_nowait(item)
-        return
-    putting = asyncio.ensure_future(queue.put(item))
-    try:
-        while not putting.done():
-            running = [w for w in workers if not w.done()]
-            await asyncio.wait([putting, *running], return_when=asyncio.FIRST_COMPLETED)
-            for worker in workers:
-                if worker.done() and not worker.cancelled() and worker.exception() is not None:
-                    worker.result()
-    finally:
-        putting.cancel()
 
 
 class _Absent:

@@ -46,13 +46,14 @@ def failure_event(
     policy: RetrySettings,
     **fields: Any,
 ) -> DeliveryStatus:
-    """`pending_retry` with its next attempt time, or `failed` when permanent or out of attempts."""
+    """`pending_retry` with its next attempt time; `failed` when permanent or past the deadline."""
     run = cause.run
-    if transient and retry.can_retry(run.attempt, policy):
-        when = retry.next_attempt_at(run.run_id, run.attempt, utcnow(), policy)
+    now = utcnow()
+    when = retry.next_attempt_at(run, now, policy) if transient else None
+    if when is not None:
         return status_event(
             cause, RunStatus.PENDING_RETRY, stage, reason=reason, next_attempt_at=when, **fields
         )
     if transient:
-        reason = f"{reason} (gave up after {run.attempt} attempts)"
+        reason = f"{reason} ({retry.give_up_reason(run, now, policy)})"
     return status_event(cause, RunStatus.FAILED, stage, reason=reason, **fields)

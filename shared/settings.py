@@ -96,11 +96,18 @@ class BrandingSettings(BaseModel):
 
 
 class RetrySettings(BaseModel):
-    """Exponential backoff for transient failures: base doubling per attempt, capped."""
+    """Transient failures: backoff from base doubling per attempt, capped, until a deadline.
+
+    The deadline is the schedule's next firing, at most `give_up_after_s` after
+    the run was due (`shared/retry.py` has the whole policy).
+    """
 
     base_s: float = Field(default=60.0, gt=0)
     cap_s: float = Field(default=3600.0, gt=0)
-    max_attempts: int = Field(default=6, ge=1)
+    #: The longest a run's transient failures are retried (the next firing may end it sooner).
+    give_up_after_s: float = Field(default=86400.0, gt=0)
+    #: A backstop for a run that keeps failing fast; the deadline is what normally ends it.
+    max_attempts: int = Field(default=100, ge=1)
     #: Fraction of each delay drawn at random (deterministically per run and attempt).
     jitter: float = Field(default=0.2, ge=0, le=1)
 

@@ -58,7 +58,7 @@ class Topics:
         )
 
     def for_message(self, message: Envelope) -> str:
-        """The topic a message belongs on (DESIGN.md's topic table)."""
+        """The topic a message belongs on (docs/architecture.md, "Topics")."""
         if isinstance(message, Command):
             return self.commands
         if isinstance(message, CommandAccepted | CommandRejected | ScheduleChanged):

@@ -9,7 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.messages import DataWindow, ReportRendered, RunDetails
-from shared.schedule_spec import ReportFormat, ReportRef
+from shared.schedule_spec import ReportFormat, ReportRef, ScheduleSpec
+
+#: A daily Campaign Summary for one recipient, for tests that need any valid schedule.
+DAILY_SPEC = ScheduleSpec.model_validate(
+    {
+        "name": "Brief",
+        "report": {"id": "campaign_summary"},
+        "frequency": "daily",
+        "recipients": ["a@example.com"],
+    }
+)
 
 
 def run_details(**changes: Any) -> RunDetails:

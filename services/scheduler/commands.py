@@ -182,6 +182,7 @@ def _manual_run(
         format=spec.format,
         recipients=spec.recipients,
         skip_if_empty=spec.skip_if_empty,
+        retry_until=_next_run(spec, default_zone, now),
     )
 
 

@@ -35,7 +35,9 @@ def run_details(
     default_zone: str,
     scheduled_for: datetime,
     window: DataWindow | None = None,
+    next_firing: datetime | None = None,
 ) -> RunDetails:
+    """`next_firing` ends the run's retries (`shared/retry.py`)."""
     # Built from a validated spec: validating again would only cost time in a herd.
     return RunDetails.model_construct(
         run_id=run_id,
@@ -47,6 +49,7 @@ def run_details(
         format=spec.format,
         recipients=spec.recipients,
         skip_if_empty=spec.skip_if_empty,
+        retry_until=next_firing,
     )
 
 
@@ -135,6 +138,7 @@ def plan(pending: Pending, now: datetime, default_zone: str, known: Timeline | N
             default_zone,
             line.fire_at,
             line.window,
+            line.next_due,
         )
         if line.fire_at is not None
         else None

@@ -7,13 +7,24 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
 
-from services.scheduler import commands, firing, retries
+from services.scheduler import commands, firing
 from services.scheduler.calendar import Calendar
+from services.scheduler.projection import Projection
 from services.scheduler.store import ConcurrentChange, Output, Recorded, SchedulerStore
 from services.scheduler.timers import TimerStore
 from shared import history_store
-from shared.kafka import PoisonMessage, publish_bodies
+from shared.kafka import (
+    TRANSIENT_ERRORS,
+    PoisonMessage,
+    Record,
+    dead_letter,
+    publish_bodies,
+    records_of,
+    undecoded,
+)
+from shared.logs import bound, ids_of
 from shared.messages import (
     AnyCommand,
     CommandAccepted,
@@ -22,11 +33,8 @@ from shared.messages import (
     DeliveryStatus,
     Envelope,
     FieldError,
-    RunStatus,
     ScheduleChanged,
-    utcnow,
 )
-from shared.metrics import RETRIES, RUNS
 from shared.recipient_policy import RecipientPolicy
 from shared.service import Runtime
 
@@ -163,6 +171,12 @@ class CommandHandler:
         return messages
 
 
+#: Records one poll hands the subscriber at most; a batch's status events are projected together.
+BATCH_RECORDS = 500
+#: How long a poll waits for records when none are there.
+BATCH_WAIT_MS = 200
+
+
 def register(
     runtime: Runtime,
     store: SchedulerStore,
@@ -172,41 +186,51 @@ def register(
 ) -> None:
     """`quiet` is set while the ticker is not firing: the projection yields to a herd."""
     handler = CommandHandler(runtime, store, calendar)
-    runs = runtime.db[history_store.RUNS]
     stuck_after = timedelta(seconds=runtime.settings.scheduler.stuck_after_s)
+    projection = Projection(runtime.db[history_store.RUNS], timers, stuck_after)
+    topics = runtime.topics
 
-    async def on_delivery_status(event: DeliveryStatus) -> None:
+    async def poisoned(record: Record, exc: Exception) -> None:
+        await dead_letter(runtime.broker, topics.dlq, record, exc)
+
+    async def on_commands(records: list[Record]) -> None:
+        """One by one, in order: a command's answer never waits for the history."""
+        for record in records:
+            with bound(ids_of(record.value)):
+                try:
+                    await handler.handle(record.value or b"")
+                except TRANSIENT_ERRORS:
+                    raise
+                except Exception as exc:
+                    await poisoned(record, exc)
+
+    async def on_statuses(records: list[Record]) -> None:
+        events: list[tuple[Record, DeliveryStatus]] = []
+        for record in records:
+            try:
+                events.append((record, DeliveryStatus.model_validate_json(record.value or b"")))
+            except ValidationError as exc:
+                await poisoned(record, exc)
         await quiet.wait()
-        record = await history_store.project(runs, event)
-        RUNS.labels(event.status.value).inc()
-        if event.status is RunStatus.PENDING_RETRY:
-            RETRIES.labels(event.stage).inc()
-        timer = retries.wakeup(record, stuck_after)
-        if timer is None:
-            await timers.disarm(record.run_id, record.attempt)
-        else:
-            await timers.arm(timer, utcnow())
-        log.info(
-            "run %s of schedule %s (tenant %s): %s, attempt %d",
-            record.run_id,
-            record.schedule_id,
-            record.tenant_id,
-            record.status.value,
-            record.attempt,
-        )
+        for failed in await projection.apply(events):
+            for record in failed.origins:
+                await poisoned(record, failed.error)
 
-    # One consumer for both topics: one group member per process, so stopping
-    # a replica is one clean leave, not a rebalance between its own consumers.
+    # One batch consumer for both topics: one group member per process, so stopping
+    # a replica is one clean leave, not a rebalance between its own consumers. The
+    # batch is committed when all of it is handled; an outage reads it all again,
+    # which every handler shrugs off (commands are answered again, events are a set).
     @runtime.broker.subscriber(
-        runtime.topics.commands,
-        runtime.topics.delivery_status,
+        topics.commands,
+        topics.delivery_status,
         group_id=runtime.group_id,
         auto_offset_reset="earliest",
+        batch=True,
+        max_records=BATCH_RECORDS,
+        batch_timeout_ms=BATCH_WAIT_MS,
+        decoder=undecoded,
     )
-    async def on_message(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)  # not a batch subscriber
-        if record.topic == runtime.topics.commands:
-            await handler.handle(message.body)
-        else:
-            await on_delivery_status(DeliveryStatus.model_validate_json(message.body))
+    async def on_batch(message: KafkaMessage) -> None:
+        records = records_of(message)
+        await on_commands([r for r in records if r.topic == topics.commands])
+        await on_statuses([r for r in records if r.topic == topics.delivery_status])

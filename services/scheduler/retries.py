@@ -78,12 +78,13 @@ def on_timer(
     assert current is not None
     if current.due > now:
         return Later(current.due)
+    if record.details is None:
+        return GiveUp("the run's details are unknown, it cannot be fired again")
+    details = record.details.model_copy(update={"attempt": record.attempt})
     if record.status is RunStatus.PENDING_RETRY:
         reason = f"retry after: {record.reason or 'a transient failure'}"
     else:
         reason = f"stuck in {record.status.value} since {record.updated_at.isoformat()}"
-        if not retry.can_retry(record.attempt, policy):
-            return GiveUp(f"{reason}; gave up after {record.attempt} attempts")
-    if record.details is None:
-        return GiveUp(f"{reason}; the run's details are unknown, it cannot be fired again")
-    return Refire(record.details.model_copy(update={"attempt": record.attempt + 1}), reason)
+        if retry.next_attempt_at(details, now, policy) is None:
+            return GiveUp(f"{reason}; {retry.give_up_reason(details, now, policy)}")
+    return Refire(details.model_copy(update={"attempt": record.attempt + 1}), reason)

@@ -18,7 +18,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from services.scheduler import firing, retries
 from services.scheduler.calendar import Calendar
-from services.scheduler.leases import LeaseLost, LeaseStore
+from services.scheduler.leases import Lease, LeaseLost, LeaseStore
 from services.scheduler.slots import SlotStore, shard_lease
 from services.scheduler.timers import BUCKET, TimerStore, bucket_of
 from shared import history_store
@@ -35,6 +35,8 @@ TIMERS_LEASE = "timers"
 _FIRST_LOOKBACK = timedelta(minutes=10)
 #: Behind by more than this, the ticker scans all timers once instead of bucket by bucket.
 _SCAN_AFTER = timedelta(minutes=5)
+#: Timers rung at once.
+_RING_CONCURRENCY = 32
 
 
 class Ticker:
@@ -113,27 +115,41 @@ class Ticker:
             self._rung = bucket_of(now)  # another replica rings this bucket
             return
         try:
-            cursor = await self._timers.cursor() or bucket_of(now - _FIRST_LOOKBACK)
+            # Always from the shared cursor, never from what this replica saw rung: a
+            # holder that lost the lease mid-way left its unfinished buckets behind it.
+            done = await self._timers.cursor() or bucket_of(now - _FIRST_LOOKBACK)
             last = bucket_of(now)
-            if last - cursor > _SCAN_AFTER:
+            if last - done > _SCAN_AFTER:
                 # Back from downtime: one pass over the (in-flight only) timers
                 # beats a query per missed bucket.
-                for timer in await self._timers.ringing_until(last):
-                    await self._ring(timer, now)
+                await self._timers.claim(last, done)
+                await self._ring_all(await self._timers.ringing_until(last), now, lease)
                 await self._timers.set_cursor(last)
-                self._rung = last
-            bucket = (self._rung or cursor) + BUCKET
+                done = last
+            bucket = done + BUCKET
             while bucket <= now:
-                for timer in await self._timers.ringing(bucket):
-                    await self._ring(timer, now)
+                await self._timers.claim(bucket, done)
+                await self._ring_all(await self._timers.ringing(bucket), now, lease)
                 await self._timers.set_cursor(bucket)
                 await self._leases.renew(lease)
-                self._rung = bucket
+                done = bucket
                 bucket += BUCKET
+            self._rung = done
         except LeaseLost:
             log.warning("lost the timers lease mid-way; its new holder carries on")
         finally:
             await self._leases.release(lease)
+
+    async def _ring_all(self, timers: list[retries.Timer], now: datetime, lease: Lease) -> None:
+        """A bucket's timers, a chunk at a time; the lease is renewed after each chunk.
+
+        Rung one by one, a bucket of a few hundred retries took longer than the
+        lease, and every retry of a herd waited behind the slowest round trips.
+        """
+        for start in range(0, len(timers), _RING_CONCURRENCY):
+            chunk = timers[start : start + _RING_CONCURRENCY]
+            await asyncio.gather(*(self._ring(timer, now) for timer in chunk))
+            await self._leases.renew(lease)
 
     async def _ring(self, timer: retries.Timer, now: datetime) -> None:
         record = await history_store.get_run(self._runs, timer.tenant_id, timer.run_id)

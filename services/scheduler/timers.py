@@ -5,6 +5,14 @@ One document per waiting run, written by the history projection of that run
 ticker finds a bucket's timers by equality on `bucket`, which FerretDB's
 PostgreSQL backend pushes down; the collection holds only runs in flight, so
 the cost follows the work, not the history's size.
+
+A timer must never land in a bucket the ticker has already read. The cursor
+document therefore holds two marks: `claimed`, written *before* a bucket is
+read, and `bucket`, written after all its timers rang. An arm that could race
+with the ring (its bucket is less than `_CLOCK_MARGIN` away when the write
+returns) reads `claimed` after its write and moves the timer past it: either
+the ticker claimed the bucket after that read, and so reads the timer, or the
+arm sees the claim and moves on. A ring may so happen twice, never not at all.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ TIMERS = "timers"
 CURSOR = "timer_cursor"
 #: Timers ring in buckets of this width: one query per bucket finds them all.
 BUCKET = timedelta(seconds=10)
+#: Clocks of replicas may differ by this much: an arm this close to its bucket checks the claim.
+_CLOCK_MARGIN = timedelta(seconds=2)
 
 
 def bucket_of(instant: datetime) -> datetime:
@@ -63,19 +73,28 @@ class TimerStore:
         await self._timers.create_index("bucket")
 
     async def arm(self, timer: Timer, now: datetime) -> None:
-        await self._timers.replace_one(
-            {"_id": _timer_id(timer.run_id, timer.attempt)},
-            {
-                "bucket": bucket_key(ring_bucket(timer.due, now)),
-                "run_id": timer.run_id,
-                "tenant_id": timer.tenant_id,
-                "schedule_id": timer.schedule_id,
-                "attempt": timer.attempt,
-                "kind": timer.kind.value,
-                "due": timer.due,
-            },
-            upsert=True,
-        )
+        """File the timer in a bucket the ticker has not claimed yet (see the module's note)."""
+        bucket = ring_bucket(timer.due, now)
+        while True:
+            await self._timers.replace_one(
+                {"_id": _timer_id(timer.run_id, timer.attempt)},
+                {
+                    "bucket": bucket_key(bucket),
+                    "run_id": timer.run_id,
+                    "tenant_id": timer.tenant_id,
+                    "schedule_id": timer.schedule_id,
+                    "attempt": timer.attempt,
+                    "kind": timer.kind.value,
+                    "due": timer.due,
+                },
+                upsert=True,
+            )
+            if datetime.now(UTC) + _CLOCK_MARGIN < bucket:
+                return  # no ticker claims a bucket before it starts
+            claimed = await self.claimed()
+            if claimed is None or claimed < bucket:
+                return
+            bucket = claimed + BUCKET
 
     async def disarm(self, run_id: str, attempt: int) -> None:
         await self._timers.delete_one({"_id": _timer_id(run_id, attempt)})
@@ -89,8 +108,23 @@ class TimerStore:
         return [_timer(doc) async for doc in self._timers.find({}) if doc["bucket"] <= last]
 
     async def cursor(self) -> datetime | None:
+        """The last bucket whose timers all rang."""
         doc = await self._cursor.find_one({"_id": "cursor"})
         return doc["bucket"] if doc else None
 
+    async def claimed(self) -> datetime | None:
+        """The last bucket the ticker started to read (at or after the cursor)."""
+        doc = await self._cursor.find_one({"_id": "cursor"})
+        return doc.get("claimed", doc["bucket"]) if doc else None
+
+    async def claim(self, bucket: datetime, done: datetime) -> None:
+        """Before reading `bucket`: arms from now on go past it. Only the lease holder writes."""
+        await self._cursor.replace_one(
+            {"_id": "cursor"}, {"bucket": done, "claimed": bucket}, upsert=True
+        )
+
     async def set_cursor(self, bucket: datetime) -> None:
-        await self._cursor.replace_one({"_id": "cursor"}, {"bucket": bucket}, upsert=True)
+        """After every timer of `bucket` rang."""
+        await self._cursor.replace_one(
+            {"_id": "cursor"}, {"bucket": bucket, "claimed": bucket}, upsert=True
+        )

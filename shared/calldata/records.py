@@ -5,7 +5,7 @@ dimensions) and turn each into the stored document. Money is in integer
 cents and durations in whole seconds, so a sum is exact whichever server or
 roll-up computes it. Status becomes 0/1 flags and the start time a local
 `day` and `hour`, so every report is a `$match` + `$group` with `$sum`
-(DESIGN.md's storage rules).
+(docs/architecture.md, "Storage rules").
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -23,6 +24,7 @@ from pymongo.errors import PyMongoError
 from shared import history_store
 from shared.history import FINAL_STATUSES
 from shared.kafka import client_options, group_id
+from shared.messages import RunStatus
 from shared.mongo import Document
 from shared.settings import Settings
 from shared.topics import Topics
@@ -66,34 +68,91 @@ async def consumer_lag(settings: Settings) -> dict[str, int]:
         await admin.close()
 
 
+#: A retry is late, not merely waiting, once it is this far past its time: a timer
+#: bucket (10 s), a tick and the ring itself take less on a loaded machine.
+LATE_AFTER = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A run that is not final yet, as one read of the history showed it."""
+
+    run_id: str
+    status: str
+    attempt: int
+    next_attempt_at: datetime | None
+    updated_at: datetime | None
+    reason: str | None
+
+    def verdict(self, at: datetime, stuck_after: timedelta) -> str:
+        """`waiting` for a future attempt, `in flight` in a stage, or `stuck` (a failure)."""
+        if self.status == RunStatus.PENDING_RETRY.value:
+            if self.next_attempt_at is not None and self.next_attempt_at + LATE_AFTER > at:
+                return "waiting"
+            return "stuck"
+        if self.updated_at is not None and self.updated_at + stuck_after + LATE_AFTER > at:
+            return "in flight"
+        return "stuck"
+
+    def describe(self, at: datetime) -> str:
+        def ago(instant: datetime | None) -> str:
+            return f"{(at - instant).total_seconds():+.0f} s ago" if instant else "never"
+
+        next_attempt = (
+            f", next attempt {self.next_attempt_at:%H:%M:%S} ({ago(self.next_attempt_at)})"
+            if self.next_attempt_at
+            else ""
+        )
+        return (
+            f"{self.run_id}: {self.status} attempt {self.attempt}, "
+            f"last event {ago(self.updated_at)}{next_attempt}, reason {self.reason!r}"
+        )
+
+
 @dataclass(frozen=True)
 class Snapshot:
+    taken_at: datetime
     by_status: Counter[str]
     #: Each run's revision: any change of the history changes it.
     revisions: frozenset[tuple[str, int]]
-    not_final: list[str]
+    #: The herd's runs that are not final, from the same read as everything else here.
+    pending: list[RunState]
     lag: dict[str, int]
     emails: int
 
     @property
     def quiet(self) -> bool:
-        return not self.not_final and not any(self.lag.values())
+        return not self.pending and not any(self.lag.values())
+
+
+_FIELDS = {"status": 1, "rev": 1, "attempt": 1, "next_attempt_at": 1, "updated_at": 1, "reason": 1}
 
 
 async def snapshot(
     settings: Settings, db: AsyncDatabase[Document], herd: Herd, sink: MailSink
 ) -> Snapshot:
-    docs = [
-        doc async for doc in db[history_store.RUNS].find({}, {"status": 1, "rev": 1, "attempt": 1})
-    ]
-    status = {doc["_id"]: doc["status"] for doc in docs}
+    taken_at = datetime.now(UTC)
+    docs = {doc["_id"]: doc async for doc in db[history_store.RUNS].find({}, _FIELDS)}
     final = {s.value for s in FINAL_STATUSES}
-    not_final = [run for run in herd.runs if status.get(run) not in final]
-    by_status = Counter(status.get(run, "(no record)") for run in herd.runs)
+    pending = [
+        RunState(
+            run,
+            doc["status"] if doc else "(no record)",
+            int(doc["attempt"]) if doc else 0,
+            doc.get("next_attempt_at") if doc else None,
+            doc.get("updated_at") if doc else None,
+            doc.get("reason") if doc else None,
+        )
+        for run in herd.runs
+        if (doc := docs.get(run)) is None or doc["status"] not in final
+    ]
     return Snapshot(
-        by_status=by_status,
-        revisions=frozenset((doc["_id"], int(doc.get("rev", 0))) for doc in docs),
-        not_final=not_final,
+        taken_at=taken_at,
+        by_status=Counter(
+            docs[run]["status"] if run in docs else "(no record)" for run in herd.runs
+        ),
+        revisions=frozenset((run_id, int(doc.get("rev", 0))) for run_id, doc in docs.items()),
+        pending=pending,
         lag=await consumer_lag(settings),
         emails=sum(sink.record().accepted.values()),
     )
@@ -109,7 +168,7 @@ async def wait_until_quiet(
     timeout_s: float,
     settle_s: float = 3.0,
 ) -> float:
-    """Seconds it took; fails with runs by status, lag and the services' logs at the deadline."""
+    """Seconds it took; fails with what the last look saw and the services' logs at the deadline."""
     started = time.monotonic()
     deadline = started + timeout_s
     last: Snapshot | None = None
@@ -134,36 +193,33 @@ async def wait_until_quiet(
                 return quiet_since - started
             last = seen
         if now > deadline:
-            raise AssertionError(
-                _diagnostic(last, problem, timeout_s) + await _stuck(db, last) + fleet.tails()
-            )
+            stuck_after = timedelta(seconds=settings.scheduler.stuck_after_s)
+            raise AssertionError(diagnostic(last, problem, timeout_s, stuck_after) + fleet.tails())
         await asyncio.sleep(1.0)
 
 
-def _diagnostic(last: Snapshot | None, problem: str, timeout_s: float) -> str:
+def diagnostic(
+    last: Snapshot | None, problem: str, timeout_s: float, stuck_after: timedelta
+) -> str:
+    """What the last look saw, all of it from that one look: no run is read again."""
     lines = [f"the system was not quiet after {timeout_s:.0f} s"]
     if problem:
         lines.append(problem)
     if last is not None:
-        lines.append(f"runs by status: {dict(last.by_status)}")
+        lines.append(f"runs by status at {last.taken_at:%H:%M:%S}: {dict(last.by_status)}")
         lines.append(f"consumer lag: {last.lag}")
         lines.append(f"emails accepted: {last.emails}")
+        groups: dict[str, list[RunState]] = {}
+        for run in last.pending:
+            groups.setdefault(run.verdict(last.taken_at, stuck_after), []).append(run)
+        meaning = {
+            "stuck": "a failure: overdue, nothing will move them",
+            "waiting": "expected: their next attempt is due later",
+            "in flight": "expected: a stage is working on them",
+        }
+        for verdict in ("stuck", "waiting", "in flight"):
+            runs = groups.get(verdict, [])
+            if runs:
+                lines.append(f"{len(runs)} run(s) {verdict} ({meaning[verdict]}):")
+                lines += [f"  {run.describe(last.taken_at)}" for run in runs[:5]]
     return "\n".join(lines) + "\n"
-
-
-async def _stuck(db: AsyncDatabase[Document], last: Snapshot | None) -> str:
-    """A few of the runs that did not finish, as the history shows them."""
-    if last is None or not last.not_final:
-        return ""
-    shown = []
-    for run_id in last.not_final[:5]:
-        doc = await db[history_store.RUNS].find_one({"_id": run_id})
-        if doc is None:
-            shown.append(f"{run_id}: no history record")
-            continue
-        events = [f"{e['stage']}:{e['status']}#{e['attempt']}" for e in doc.get("events", [])]
-        shown.append(
-            f"{run_id}: {doc['status']} attempt {doc['attempt']}, "
-            f"next {doc.get('next_attempt_at')}, reason {doc.get('reason')!r}, events {events}"
-        )
-    return "runs not final:\n" + "\n".join(shown) + "\n"

@@ -22,6 +22,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.scheduler.timers import BUCKET
 from shared import demo
 from shared.kafka import ensure_topics
 from shared.mongo import Document, connect, database
@@ -100,8 +101,13 @@ class Scenario:
         expect: Callable[[int], Expected] = lambda _: Expected(),
         campaign_filters: bool = False,
         replicas: dict[str, int] | None = None,
+        retry_rounds: int = 1,
     ) -> Outcome:
-        """Start the replicas, fire the herd, inject the fault, wait for quiet, check."""
+        """Start the replicas, fire the herd, inject the fault, wait for quiet, check.
+
+        `retry_rounds`: how many rounds of retries the faults may still owe once they
+        are over (one: a run that failed at the end of an outage is tried once more).
+        """
         opened = time.monotonic()
         await ensure_topics(self.settings)
         if self.settings.reports.source is ReportSourceKind.MONGO:
@@ -124,7 +130,7 @@ class Scenario:
             herd,
             self.sink,
             self.fleet,
-            timeout_s=240 + self.config.runs / 5,
+            timeout_s=self.quiet_budget_s(retry_rounds),
         )
         outcome = await check(
             self.name, self.settings, self.db, herd, self.sink, self.fleet, quiet_s
@@ -134,6 +140,17 @@ class Scenario:
         print("\n" + outcome.table(), flush=True)
         TABLES.append(outcome.table())
         return outcome
+
+    def quiet_budget_s(self, retry_rounds: int) -> float:
+        """How long the system may take to get quiet once the faults are over.
+
+        The herd's own work (a base and a share per run), and for each round of
+        retries still owed: the policy's longest backoff, a timer bucket, and the
+        time to carry the retried runs through the three services again.
+        """
+        runs = self.config.runs
+        per_round = self.settings.retry.cap_s + BUCKET.total_seconds() + 30 + runs / 50
+        return 240 + runs / 5 + retry_rounds * per_round
 
     async def close(self) -> None:
         await asyncio.to_thread(self.fleet.stop_all)

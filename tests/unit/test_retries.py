@@ -2,22 +2,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.scheduler.firing import run_details
+from services.scheduler.firing import Pending, plan, run_details
 from services.scheduler.retries import GiveUp, Later, Refire, TimerKind, on_timer, wakeup
 from shared.history import fold
 from shared.messages import DeliveryStatus, RunStatus
-from shared.schedule_spec import ScheduleSpec
 from shared.settings import RetrySettings
+from tests.samples import DAILY_SPEC
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)
-SPEC = ScheduleSpec.model_validate(
-    {
-        "name": "Brief",
-        "report": {"id": "campaign_summary"},
-        "frequency": "daily",
-        "recipients": ["a@example.com"],
-    }
-)
+SPEC = DAILY_SPEC
 DETAILS = run_details("s1@x", SPEC, "UTC", T0)
 STUCK = timedelta(minutes=15)
 POLICY = RetrySettings(max_attempts=3)
@@ -78,3 +71,22 @@ def test_stale_timers_do_nothing_and_spent_attempts_give_up() -> None:
     last = wakeup(third, STUCK)
     assert last is not None
     assert isinstance(on_timer(third, last, T0 + STUCK, STUCK, POLICY), GiveUp)
+
+
+def test_a_run_stuck_past_its_retry_deadline_gives_up_with_attempts_left() -> None:
+    hourly = DETAILS.model_copy(update={"retry_until": T0 + timedelta(minutes=30)})
+    record = fold([_event(RunStatus.DUE, 1, T0, run=hourly)])
+    timer = wakeup(record, STUCK)
+    assert timer is not None
+    action = on_timer(record, timer, T0 + STUCK, STUCK, RetrySettings(max_attempts=100))
+    assert isinstance(action, Refire), "15 minutes in, the deadline is still ahead"
+    late = on_timer(record, timer, T0 + timedelta(minutes=31), STUCK, RetrySettings())
+    assert isinstance(late, GiveUp)
+    assert "retried until 2026-11-27T08:30:00+00:00" in late.reason
+
+
+def test_a_fired_run_is_retried_until_its_schedules_next_firing() -> None:
+    pending = Pending("s1", "acme", 1, SPEC, T0)
+    fired = plan(pending, T0 + timedelta(seconds=1), "UTC").fire
+    assert fired is not None
+    assert fired.retry_until == T0 + timedelta(days=1)
