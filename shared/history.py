@@ -136,8 +136,18 @@ def apply(record: RunRecord | None, event: DeliveryStatus) -> RunRecord | None:
 
 
 def apply_all(record: RunRecord | None, events: Iterable[DeliveryStatus]) -> RunRecord | None:
-    """The record after all of one run's `events`, or None when every one is already in it."""
-    new = [e for e in events if record is None or not record.has_event(e)]
+    """The record after all of one run's `events`, or None when every one is already in it.
+
+    Of two events with one id (a stage that handled a message twice, with two
+    `occurred_at`s), the first to arrive stands, in one call as across calls:
+    a batch must give the record that event by event gives.
+    """
+    seen = {e.event_id for e in record.events} if record else set()
+    new: list[DeliveryStatus] = []
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            new.append(event)
     if not new:
         return None
     owner = (record.tenant_id, record.run_id) if record else (new[0].tenant_id, new[0].run_id)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.history import apply, fold
+from shared.history import apply, apply_all, fold
 from shared.messages import DeliveryStatus, RecipientOutcome, RecipientResult, RunStatus
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)
@@ -90,3 +90,22 @@ def test_any_arrival_order_and_repeats_give_the_same_record(events: list[Deliver
     for event in events:
         record = apply(record, event) or record
     assert record == fold(LIFE)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=7), min_size=1, max_size=4))
+def test_a_batch_gives_the_record_that_one_event_at_a_time_gives(cuts: list[int]) -> None:
+    """A stage that handled a message twice sends one event id with two `occurred_at`s
+    (a rebalance): the first to arrive stands, however the log is cut into batches."""
+    again = LIFE[1].model_copy(update={"occurred_at": LIFE[1].occurred_at + timedelta(seconds=9)})
+    log = [LIFE[0], LIFE[1], again, *LIFE[2:], again]
+    one_by_one = None
+    for event in log:
+        one_by_one = apply(one_by_one, event) or one_by_one
+    batched = None
+    start = 0
+    for cut in [*cuts, len(log)]:
+        batched = apply_all(batched, log[start : start + cut]) or batched
+        start += cut
+    assert batched == one_by_one
+    assert batched is not None
+    assert batched.events[1].occurred_at == LIFE[1].occurred_at
