@@ -194,7 +194,7 @@ def register(
         await dead_letter(runtime.broker, topics.dlq, record, exc)
 
     async def on_commands(records: list[Record]) -> None:
-        """One by one, in order: a command's answer never waits for the history."""
+        """One by one, in order, before the batch's statuses are projected."""
         for record in records:
             with bound(ids_of(record.value)):
                 try:
