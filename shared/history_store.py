@@ -9,7 +9,6 @@ an event.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,20 +36,13 @@ def _record(doc: Document) -> history.RunRecord:
 
 async def project(runs: AsyncCollection[Document], event: DeliveryStatus) -> history.RunRecord:
     """Apply one event to its run's record and return the record as stored."""
-    return (await project_run(runs, [event])).record
-
-
-@dataclass(frozen=True, slots=True)
-class Projected:
-    record: history.RunRecord
-    #: False when every event was already in the record.
-    changed: bool
+    return await project_run(runs, [event])
 
 
 async def project_run(
     runs: AsyncCollection[Document], events: Sequence[DeliveryStatus]
-) -> Projected:
-    """Apply events of one run to its record in one read and one write."""
+) -> history.RunRecord:
+    """Apply events of one run to its record in one read and one write; the record as stored."""
     run_id = events[0].run_id
     for _ in range(_MAX_CONFLICTS):
         doc = await runs.find_one({"_id": run_id})
@@ -58,19 +50,19 @@ async def project_run(
         updated = history.apply_all(record, events)
         if updated is None:
             assert record is not None
-            return Projected(record, changed=False)
+            return record
         new_doc = updated.to_document()
         if doc is None:
             try:
                 await runs.insert_one(new_doc | {"rev": 1})
             except DuplicateKeyError:
                 continue
-            return Projected(updated, changed=True)
+            return updated
         result = await runs.replace_one(
             {"_id": run_id, "rev": doc["rev"]}, new_doc | {"rev": doc["rev"] + 1}
         )
         if result.matched_count == 1:
-            return Projected(updated, changed=True)
+            return updated
     raise RuntimeError(f"run {run_id}: too many concurrent updates, giving up for now")
 
 

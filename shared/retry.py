@@ -46,7 +46,7 @@ def next_attempt_at(run: RunDetails, failed_at: datetime, policy: RetrySettings)
     return min(failed_at + backoff(run.run_id, run.attempt, policy), until)
 
 
-def give_up_reason(run: RunDetails, failed_at: datetime, policy: RetrySettings) -> str:
+def give_up_reason(run: RunDetails, policy: RetrySettings) -> str:
     if run.attempt >= policy.max_attempts:
         return f"gave up after {run.attempt} attempts"
     return (

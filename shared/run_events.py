@@ -55,5 +55,5 @@ def failure_event(
             cause, RunStatus.PENDING_RETRY, stage, reason=reason, next_attempt_at=when, **fields
         )
     if transient:
-        reason = f"{reason} ({retry.give_up_reason(run, now, policy)})"
+        reason = f"{reason} ({retry.give_up_reason(run, policy)})"
     return status_event(cause, RunStatus.FAILED, stage, reason=reason, **fields)

@@ -85,7 +85,7 @@ class Projection:
         with bound(
             {"tenant_id": first.tenant_id, "schedule_id": first.schedule_id, "run_id": first.run_id}
         ):
-            record = (await history_store.project_run(self._runs, events)).record
+            record = await history_store.project_run(self._runs, events)
             for event in events:
                 RUNS.labels(event.status.value).inc()
                 if event.status is RunStatus.PENDING_RETRY:

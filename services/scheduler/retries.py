@@ -86,5 +86,5 @@ def on_timer(
     else:
         reason = f"stuck in {record.status.value} since {record.updated_at.isoformat()}"
         if retry.next_attempt_at(details, now, policy) is None:
-            return GiveUp(f"{reason}; {retry.give_up_reason(details, now, policy)}")
+            return GiveUp(f"{reason}; {retry.give_up_reason(details, policy)}")
     return Refire(details.model_copy(update={"attempt": record.attempt + 1}), reason)
