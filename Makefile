@@ -10,6 +10,7 @@ CACHE ?= $(HOME)/.cache/herald
 UV := $(CACHE)/tools/bin/uv
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PYTEST_ARGS ?=
+SOURCES := services shared cli client herald tests bench
 
 .PHONY: help setup venv infra run test test-chaos lint test-unit asyncapi
 
@@ -17,7 +18,7 @@ help:
 	@echo "make run   - everything up, demo data, one email delivered (Ctrl-C stops)"
 	@echo "make test  - everything up, the whole test suite"
 	@echo "make test-chaos - the fault-injection suite with large herds and repeated faults"
-	@echo "make lint  - ruff and mypy --strict"
+	@echo "make lint  - ruff, mypy --strict and the layer contracts (import-linter)"
 	@echo "make asyncapi - regenerate docs/asyncapi.yaml"
 
 $(UV):
@@ -36,10 +37,12 @@ setup: venv infra
 run: setup
 	deploy/local/run-demo
 
+# ruff, mypy --strict, and the layer rules as import-linter contracts (pyproject.toml).
 lint: venv
-	.venv/bin/ruff check services shared tests bench
-	.venv/bin/ruff format --check services shared tests bench
+	.venv/bin/ruff check $(SOURCES)
+	.venv/bin/ruff format --check $(SOURCES)
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 # pytest against the local infrastructure; its exit 5 (no tests collected) is a
 # failure here, never a green run.
@@ -74,4 +77,4 @@ test-unit: venv
 
 # The AsyncAPI document of Herald's topics, from the message models (a test checks it is current).
 asyncapi: venv
-	.venv/bin/faststream docs gen --factory --yaml -o docs/asyncapi.yaml shared.asyncapi:contract
+	.venv/bin/faststream docs gen --factory --yaml -o docs/asyncapi.yaml herald.shared.contract.asyncapi:contract

@@ -18,14 +18,14 @@ from zoneinfo import ZoneInfo
 
 from pymongo import AsyncMongoClient
 
-from services.scheduler.calendar import Calendar
-from services.scheduler.commands import ScheduleState
-from shared import demo
-from shared.calldata.groupings import GROUPINGS
-from shared.mongo import Document
-from shared.schedule_spec import ScheduleSpec
-from shared.service import build_runtime
-from shared.settings import KafkaSettings, MongoSettings, Settings
+from herald.cli import demo
+from herald.services.renderer.calldata.groupings import GROUPINGS
+from herald.services.scheduler.calendar import Calendar
+from herald.services.scheduler.commands import ScheduleState
+from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.service import build_runtime
+from herald.shared.runtime.settings import KafkaSettings, MongoSettings, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 #: Where a seeded database records what it holds.

@@ -60,16 +60,28 @@ from bench.common import (
     read_arrivals,
     start_smtp_sink,
 )
-from shared.calldata.store import CALLS_PREFIX, DIMENSIONS, ROLLUP_CELLS, ROLLUPS, SESSIONS
-from shared.catalog import unaccepted_filters
-from shared.history_store import RUNS
-from shared.kafka import ensure_topics
-from shared.messages import DeliveryStatus, ReportRendered, RunStatus
-from shared.mongo import Document, connect
-from shared.replay import read_records
-from shared.schedule_spec import Filters, Frequency, ReportFormat, ReportRef, ScheduleSpec
-from shared.settings import Settings, SmtpSettings
-from shared.topics import Topics
+from herald.services.renderer.calldata.store import (
+    CALLS_PREFIX,
+    DIMENSIONS,
+    ROLLUP_CELLS,
+    ROLLUPS,
+    SESSIONS,
+)
+from herald.shared.contract.catalog import unaccepted_filters
+from herald.shared.contract.messages import DeliveryStatus, ReportRendered, RunStatus
+from herald.shared.contract.schedule_spec import (
+    Filters,
+    Frequency,
+    ReportFormat,
+    ReportRef,
+    ScheduleSpec,
+)
+from herald.shared.contract.topics import Topics
+from herald.shared.history.replay import read_records
+from herald.shared.history.store import RUNS
+from herald.shared.runtime.kafka import ensure_topics
+from herald.shared.runtime.mongo import Document, connect
+from herald.shared.runtime.settings import Settings, SmtpSettings
 from tests.helpers import ServiceProcess
 from tests.smtp_server import free_port
 

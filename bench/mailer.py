@@ -31,10 +31,10 @@ from rich.console import Console
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import start_smtp_sink
-from services.mailer import compose
-from services.mailer.smtp import SmtpPool, wire_form
-from shared.messages import ReportRendered, RunStatus
-from shared.settings import BrandingSettings, SmtpSettings
+from herald.services.mailer import compose
+from herald.services.mailer.smtp import SmtpPool, wire_form
+from herald.shared.contract.messages import ReportRendered, RunStatus
+from herald.shared.runtime.settings import BrandingSettings, SmtpSettings
 from tests.samples import report_rendered, run_details
 from tests.smtp_server import free_port
 

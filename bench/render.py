@@ -37,10 +37,10 @@ from rich.table import Table as RichTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.renderer.formats import pdf
-from services.renderer.formats.cells import DisplayTable, display_row
-from services.renderer.reports.model import Row
-from services.renderer.reports.standard import CAMPAIGN_SUMMARY_COLUMNS
+from herald.services.renderer.formats import pdf
+from herald.services.renderer.formats.cells import DisplayTable, display_row
+from herald.services.renderer.reports.model import Row
+from herald.services.renderer.reports.standard import CAMPAIGN_SUMMARY_COLUMNS
 from tests.memory import peak_rss_mb
 
 console = Console()
@@ -133,12 +133,12 @@ def measure(kind: str, n: int) -> dict[str, float]:
 
 async def csv_rates(total: int) -> tuple[float, float, str]:
     """Rows/s through the CSV writer alone, and from a row stream into GridFS."""
-    from services.renderer.formats.csv_writer import RowCounter, csv_chunks
-    from services.renderer.reports.model import ReportData, Table
-    from services.renderer.reports.standard import CDR_COLUMNS
-    from shared.artifacts import ArtifactStore
-    from shared.mongo import connect
-    from shared.settings import Settings
+    from herald.services.renderer.formats.csv_writer import RowCounter, csv_chunks
+    from herald.services.renderer.reports.model import ReportData, Table
+    from herald.services.renderer.reports.standard import CDR_COLUMNS
+    from herald.shared.runtime.artifacts import ArtifactStore
+    from herald.shared.runtime.mongo import connect
+    from herald.shared.runtime.settings import Settings
 
     started_at = datetime(2026, 11, 2, 9, 0)
     call: Row = (
@@ -196,8 +196,8 @@ async def csv_rates(total: int) -> tuple[float, float, str]:
 
 async def pool_ratio(renders: int) -> tuple[float, float]:
     """One-page PDFs per minute: one process rendering alone, then the pool of 2 workers."""
-    from services.renderer.formats.pdf import to_pdf
-    from services.renderer.pool import PdfPool
+    from herald.services.renderer.formats.pdf import to_pdf
+    from herald.services.renderer.pool import PdfPool
 
     html = herald_html(30)
     to_pdf(html)  # this process, warmed up like a worker

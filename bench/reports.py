@@ -43,16 +43,16 @@ from rich.table import Table as RichTable
 
 from bench import common
 from bench.common import log
-from services.renderer.formats.csv_writer import RowCounter, csv_chunks
-from services.renderer.reports.model import ReportRequest, rows_of
-from services.renderer.reports.mongo_source import MongoSource
-from shared.calldata.days import day_bounds
-from shared.calldata.store import calls_collection
-from shared.catalog import STANDARD_REPORTS
-from shared.messages import DataWindow
-from shared.mongo import Document, connect
-from shared.schedule_spec import Filters, ReportRef
-from shared.settings import MongoSettings, Settings
+from herald.services.renderer.calldata.days import day_bounds
+from herald.services.renderer.calldata.store import calls_collection
+from herald.services.renderer.formats.csv_writer import RowCounter, csv_chunks
+from herald.services.renderer.reports.model import ReportRequest, rows_of
+from herald.services.renderer.reports.mongo_source import MongoSource
+from herald.shared.contract.catalog import STANDARD_REPORTS
+from herald.shared.contract.messages import DataWindow
+from herald.shared.contract.schedule_spec import Filters, ReportRef
+from herald.shared.runtime.mongo import Document, connect
+from herald.shared.runtime.settings import MongoSettings, Settings
 
 DATABASE = "herald_bench_reports"
 TENANT = "bench"

@@ -38,13 +38,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pymongo import MongoClient
 
 from bench.common import bench_settings, herd_minute, import_schedules, log
-from services.scheduler.firing import run_details, run_id_for
-from shared.kafka import client_options, ensure_topics
-from shared.messages import ReportDue
-from shared.mongo import connect
-from shared.schedule_spec import ScheduleSpec
-from shared.settings import MongoSettings, Settings
-from shared.topics import Topics
+from herald.services.scheduler.firing import run_details, run_id_for
+from herald.shared.contract.messages import ReportDue
+from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.contract.topics import Topics
+from herald.shared.runtime.kafka import client_options, ensure_topics
+from herald.shared.runtime.mongo import connect
+from herald.shared.runtime.settings import MongoSettings, Settings
 from tests.helpers import ServiceProcess
 
 

@@ -20,9 +20,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.kafka import client_options, ensure_topics
-from shared.mongo import Document, connect, database
-from shared.settings import KafkaSettings, MongoSettings, Settings, SmtpSettings
+from herald.shared.runtime.kafka import client_options, ensure_topics
+from herald.shared.runtime.mongo import Document, connect, database
+from herald.shared.runtime.settings import KafkaSettings, MongoSettings, Settings, SmtpSettings
 from tests.helpers import Mailpit
 from tests.infra import Endpoints, endpoints
 

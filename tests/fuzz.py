@@ -16,14 +16,14 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from shared.catalog import STANDARD_REPORTS
-from shared.messages import (
+from herald.shared.contract.catalog import STANDARD_REPORTS
+from herald.shared.contract.messages import (
     DeliveryStatus,
     ReportDue,
     ReportRendered,
     RunStatus,
 )
-from shared.schedule_spec import ReportFormat
+from herald.shared.contract.schedule_spec import ReportFormat
 from tests.samples import report_rendered, run_details
 
 T = TypeVar("T")

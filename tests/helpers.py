@@ -20,8 +20,10 @@ from typing import Any, TypeVar
 from aiokafka import ConsumerRecord
 from pydantic import SecretStr
 
-from shared.replay import read_records
-from shared.settings import Settings
+from herald.client.commands import HeraldClient
+from herald.shared.history.replay import read_records
+from herald.shared.runtime.kafka import client_options
+from herald.shared.runtime.settings import Settings
 from tests.infra import REPO
 from tests.smtp_server import free_port
 
@@ -92,7 +94,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class ServiceProcess:
-    """One Herald service as its own process (`python -m services.<name>`)."""
+    """One Herald service as its own process (`python -m herald.services.<name>`)."""
 
     def __init__(self, name: str, settings: Settings, log_dir: Path) -> None:
         self.name = name
@@ -104,7 +106,7 @@ class ServiceProcess:
         env["HERALD_OPS__PORT"] = str(self.ops_port)
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"],
+            [sys.executable, "-m", f"herald.services.{name}"],
             cwd=REPO,
             env=env,
             stdout=self._log,
@@ -215,3 +217,12 @@ async def read_topic(
         return await asyncio.wait_for(read_all(), timeout_s)
     except TimeoutError as exc:
         raise AssertionError(f"could not read {topic} to its end in {timeout_s} s") from exc
+
+
+def command_client(settings: Settings, timeout_s: float = 30.0) -> HeraldClient:
+    """The platform's command client on the test deployment's Kafka and topics."""
+    return HeraldClient(
+        client_options(settings.kafka),
+        topic_prefix=settings.kafka.topic_prefix,
+        timeout_s=timeout_s,
+    )

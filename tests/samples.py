@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.messages import DataWindow, ReportRendered, RunDetails
-from shared.schedule_spec import ReportFormat, ReportRef, ScheduleSpec
+from herald.shared.contract.messages import DataWindow, ReportRendered, RunDetails
+from herald.shared.contract.schedule_spec import ReportFormat, ReportRef, ScheduleSpec
 
 #: A daily Campaign Summary for one recipient, for tests that need any valid schedule.
 DAILY_SPEC = ScheduleSpec.model_validate(

@@ -1,9 +1,9 @@
-"""`python -m services.mailer`"""
+"""`python -m herald.services.mailer`"""
 
 import asyncio
 
-from services.mailer.app import create_app
-from shared.service import configure_logging
+from herald.services.mailer.app import create_app
+from herald.shared.runtime.service import configure_logging
 
 configure_logging("mailer")
 asyncio.run(create_app().run())

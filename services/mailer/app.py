@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from faststream import FastStream
 
-from services.mailer import handlers
-from services.mailer.smtp import SmtpPool
-from shared.service import build_runtime, make_app
+from herald.services.mailer import handlers
+from herald.services.mailer.smtp import SmtpPool
+from herald.shared.runtime.service import build_runtime, make_app
 
 
 def create_app() -> FastStream:

@@ -24,12 +24,12 @@ from email.utils import format_datetime, parseaddr
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from shared.messages import ReportRendered
-from shared.run_text import Logo, period_text, platform_link
-from shared.settings import BrandingSettings
+from herald.shared.contract.messages import ReportRendered
+from herald.shared.runs.text import Logo, period_text, platform_link
+from herald.shared.runtime.settings import BrandingSettings
 
 _templates = Environment(
-    loader=PackageLoader("services.mailer", "templates"),
+    loader=PackageLoader("herald.services.mailer", "templates"),
     autoescape=select_autoescape(["html", "html.j2"]),
     undefined=StrictUndefined,
     keep_trailing_newline=True,

@@ -7,11 +7,9 @@ import logging
 from datetime import timedelta
 from email.utils import parseaddr
 
-from services.mailer import compose, outcome, smtp
-from services.mailer.store import Claim, Ledger
-from shared.artifacts import ArtifactStore
-from shared.kafka import publish
-from shared.messages import (
+from herald.services.mailer import compose, outcome, smtp
+from herald.services.mailer.store import Claim, Ledger
+from herald.shared.contract.messages import (
     ArtifactRef,
     DeliveryStatus,
     RecipientOutcome,
@@ -20,12 +18,14 @@ from shared.messages import (
     RunStatus,
     utcnow,
 )
-from shared.metrics import EMAILS, EMAILS_REPLY_UNKNOWN
-from shared.recipient_policy import RecipientPolicy
-from shared.run_events import failure_event, status_event
-from shared.run_text import read_logo
-from shared.service import Runtime
-from shared.settings import SmtpSettings
+from herald.shared.runs.events import failure_event, status_event
+from herald.shared.runs.recipients import RecipientPolicy
+from herald.shared.runs.text import read_logo
+from herald.shared.runtime.artifacts import ArtifactStore
+from herald.shared.runtime.kafka import publish
+from herald.shared.runtime.metrics import EMAILS, EMAILS_REPLY_UNKNOWN
+from herald.shared.runtime.service import Runtime
+from herald.shared.runtime.settings import SmtpSettings
 
 log = logging.getLogger("herald.mailer")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 
-from shared.messages import RecipientOutcome, RecipientResult
+from herald.shared.contract.messages import RecipientOutcome, RecipientResult
 
 
 class Verdict(enum.Enum):

@@ -26,8 +26,8 @@ from contextlib import asynccontextmanager
 import aiosmtplib
 from aiolimiter import AsyncLimiter
 
-from shared.messages import RecipientOutcome, RecipientResult
-from shared.settings import SmtpSecurity, SmtpSettings
+from herald.shared.contract.messages import RecipientOutcome, RecipientResult
+from herald.shared.runtime.settings import SmtpSecurity, SmtpSettings
 
 #: A pooled connection idle longer than this is checked with NOOP before use.
 _IDLE_CHECK_S = 10.0

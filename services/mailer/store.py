@@ -33,8 +33,8 @@ from datetime import datetime, timedelta
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
-from shared.messages import RecipientOutcome, RecipientResult, utcnow
-from shared.mongo import Document
+from herald.shared.contract.messages import RecipientOutcome, RecipientResult, utcnow
+from herald.shared.runtime.mongo import Document
 
 SENDS = "sends"
 #: Pause between tries of a reply's record while the database is away.

@@ -1,9 +1,9 @@
-"""`python -m services.renderer`"""
+"""`python -m herald.services.renderer`"""
 
 import asyncio
 
-from services.renderer.app import create_app
-from shared.service import configure_logging
+from herald.services.renderer.app import create_app
+from herald.shared.runtime.service import configure_logging
 
 # Guarded: PDF workers are spawned processes, which import this module again.
 if __name__ == "__main__":

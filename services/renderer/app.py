@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from faststream import FastStream
 
-from services.renderer import handlers
-from services.renderer.pool import PdfPool
-from services.renderer.render import Renderer
-from services.renderer.sources import source_for
-from shared.artifacts import ArtifactStore
-from shared.service import build_runtime, make_app
+from herald.services.renderer import handlers
+from herald.services.renderer.pool import PdfPool
+from herald.services.renderer.render import Renderer
+from herald.services.renderer.sources import source_for
+from herald.shared.runtime.artifacts import ArtifactStore
+from herald.shared.runtime.service import build_runtime, make_app
 
 
 def create_app() -> FastStream:

@@ -6,16 +6,16 @@ import logging
 import time
 from collections.abc import Sequence
 
-from services.renderer import render
-from services.renderer.reports.model import ReportUnavailable, SourceUnavailable
-from services.renderer.shares import Complete, InFlight, ShareStore, complete, share_key
-from shared.artifacts import ArtifactStore, StoredArtifact
-from shared.kafka import publish
-from shared.messages import ArtifactRef, ReportDue, ReportRendered, RunStatus
-from shared.metrics import ARTIFACT_BYTES, RENDER_SECONDS
-from shared.run_events import failure_event, status_event
-from shared.schedule_spec import ReportFormat
-from shared.service import Runtime
+from herald.services.renderer import render
+from herald.services.renderer.reports.model import ReportUnavailable, SourceUnavailable
+from herald.services.renderer.shares import Complete, InFlight, ShareStore, complete, share_key
+from herald.shared.contract.messages import ArtifactRef, ReportDue, ReportRendered, RunStatus
+from herald.shared.contract.schedule_spec import ReportFormat
+from herald.shared.runs.events import failure_event, status_event
+from herald.shared.runtime.artifacts import ArtifactStore, StoredArtifact
+from herald.shared.runtime.kafka import publish
+from herald.shared.runtime.metrics import ARTIFACT_BYTES, RENDER_SECONDS
+from herald.shared.runtime.service import Runtime
 
 log = logging.getLogger("herald.renderer")
 

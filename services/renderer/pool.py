@@ -16,8 +16,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 from pebble import ProcessExpired, ProcessPool
 
-from services.renderer.formats.pdf import to_pdf, warm_up
-from services.renderer.reports.model import SourceUnavailable
+from herald.services.renderer.formats.pdf import to_pdf, warm_up
+from herald.services.renderer.reports.model import SourceUnavailable
 
 
 class RenderTimeout(SourceUnavailable):

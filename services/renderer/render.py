@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.renderer.formats import csv_writer, html, pdf
-from services.renderer.formats.cells import DisplayTable, display_row
-from services.renderer.pool import PdfPool
-from services.renderer.reports.model import (
+from herald.services.renderer.formats import csv_writer, html, pdf
+from herald.services.renderer.formats.cells import DisplayTable, display_row
+from herald.services.renderer.pool import PdfPool
+from herald.services.renderer.reports.model import (
     Column,
     ReportData,
     ReportRequest,
@@ -26,12 +26,12 @@ from services.renderer.reports.model import (
     Table,
     rows_of,
 )
-from services.renderer.reports.source import ReportSource
-from shared.artifacts import ArtifactStore, StoredArtifact, artifact_id
-from shared.messages import DataWindow, RunDetails
-from shared.run_text import Logo, period_text, platform_link, read_logo
-from shared.schedule_spec import ReportFormat
-from shared.settings import Settings
+from herald.services.renderer.reports.source import ReportSource
+from herald.shared.contract.messages import DataWindow, RunDetails
+from herald.shared.contract.schedule_spec import ReportFormat
+from herald.shared.runs.text import Logo, period_text, platform_link, read_logo
+from herald.shared.runtime.artifacts import ArtifactStore, StoredArtifact, artifact_id
+from herald.shared.runtime.settings import Settings
 
 #: The companion holding a capped report's full data.
 FULL_CSV = "full.csv"

@@ -25,12 +25,12 @@ from typing import Any, Final, Generic, TypeVar
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.artifacts import ArtifactStore, StoredArtifact
-from shared.custom_report_store import CUSTOM_REPORTS
-from shared.messages import RunDetails
-from shared.mongo import Document
-from shared.schedule_spec import ReportFormat
-from shared.settings import Settings
+from herald.services.renderer.reports.custom_store import CUSTOM_REPORTS
+from herald.shared.contract.messages import RunDetails
+from herald.shared.contract.schedule_spec import ReportFormat
+from herald.shared.runtime.artifacts import ArtifactStore, StoredArtifact
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 
 SHARES: Final = "render_shares"
 #: Part of every key: bump it when a change to the renderer changes its output.

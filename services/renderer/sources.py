@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.renderer.reports.http_source import HttpSource
-from services.renderer.reports.mongo_source import MongoSource
-from services.renderer.reports.source import ReportSource
-from shared.mongo import Document
-from shared.settings import ReportSourceKind, Settings
+from herald.services.renderer.reports.http_source import HttpSource
+from herald.services.renderer.reports.mongo_source import MongoSource
+from herald.services.renderer.reports.source import ReportSource
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import ReportSourceKind, Settings
 
 
 def source_for(settings: Settings, db: AsyncDatabase[Document]) -> ReportSource:

@@ -1,9 +1,9 @@
-"""`python -m services.scheduler`"""
+"""`python -m herald.services.scheduler`"""
 
 import asyncio
 
-from services.scheduler.app import create_app
-from shared.service import configure_logging
+from herald.services.scheduler.app import create_app
+from herald.shared.runtime.service import configure_logging
 
 configure_logging("scheduler")
 asyncio.run(create_app().run())

@@ -7,16 +7,16 @@ from datetime import timedelta
 
 from faststream import FastStream
 
-from services.scheduler import handlers
-from services.scheduler.calendar import Calendar
-from services.scheduler.leases import LEASES, LeaseStore
-from services.scheduler.slots import SlotStore
-from services.scheduler.store import SchedulerStore
-from services.scheduler.ticker import Ticker
-from services.scheduler.timers import TimerStore
-from shared import history_store
-from shared.kafka import BulkPublisher
-from shared.service import build_runtime, make_app
+from herald.services.scheduler import handlers
+from herald.services.scheduler.calendar import Calendar
+from herald.services.scheduler.leases import LEASES, LeaseStore
+from herald.services.scheduler.slots import SlotStore
+from herald.services.scheduler.store import SchedulerStore
+from herald.services.scheduler.ticker import Ticker
+from herald.services.scheduler.timers import TimerStore
+from herald.shared.history import store as history_store
+from herald.shared.runtime.kafka import BulkPublisher
+from herald.shared.runtime.service import build_runtime, make_app
 
 
 def create_app() -> FastStream:

@@ -12,17 +12,17 @@ from datetime import datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler import firing, timing
-from services.scheduler.commands import ScheduleState
-from services.scheduler.leases import LEASES, Lease, LeaseStore
-from services.scheduler.slots import SlotStore, minute_of, shard_lease, shard_of
-from services.scheduler.store import SchedulerStore
-from shared.kafka import BulkPublisher
-from shared.messages import DeliveryStatus, Envelope, utcnow
-from shared.metrics import FIRING_LATENESS
-from shared.mongo import Document
-from shared.schedule_spec import ScheduleSpec
-from shared.settings import Settings
+from herald.services.scheduler import firing, timing
+from herald.services.scheduler.commands import ScheduleState
+from herald.services.scheduler.leases import LEASES, Lease, LeaseStore
+from herald.services.scheduler.slots import SlotStore, minute_of, shard_lease, shard_of
+from herald.services.scheduler.store import SchedulerStore
+from herald.shared.contract.messages import DeliveryStatus, Envelope, utcnow
+from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.runtime.kafka import BulkPublisher
+from herald.shared.runtime.metrics import FIRING_LATENESS
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 
 log = logging.getLogger("herald.scheduler.calendar")
 

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from services.scheduler import timing
-from shared.catalog import TEST_REPORT_ID
-from shared.messages import (
+from herald.services.scheduler import timing
+from herald.shared.contract.catalog import TEST_REPORT_ID
+from herald.shared.contract.messages import (
     COMMAND_ADAPTER,
     AnyCommand,
     CommandAccepted,
@@ -36,8 +36,8 @@ from shared.messages import (
     SendTestEmail,
     UpdateSchedule,
 )
-from shared.recipient_policy import ANY_DOMAIN, RecipientPolicy
-from shared.schedule_spec import ReportFormat, ReportRef, ScheduleSpec, WindowKind
+from herald.shared.contract.schedule_spec import ReportFormat, ReportRef, ScheduleSpec, WindowKind
+from herald.shared.runs.recipients import ANY_DOMAIN, RecipientPolicy
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from services.scheduler import timing
-from shared.messages import DataWindow, DeliveryStatus, ReportDue, RunDetails, RunStatus
-from shared.run_events import status_id
-from shared.schedule_spec import ScheduleSpec
+from herald.services.scheduler import timing
+from herald.shared.contract.messages import (
+    DataWindow,
+    DeliveryStatus,
+    ReportDue,
+    RunDetails,
+    RunStatus,
+)
+from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.runs.events import status_id
 
 #: At most this many missed firings are recorded one by one as skipped ...
 MAX_MISSED = 1000

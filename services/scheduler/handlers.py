@@ -9,23 +9,12 @@ from datetime import UTC, datetime, timedelta
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
-from services.scheduler import commands, firing
-from services.scheduler.calendar import Calendar
-from services.scheduler.projection import Projection
-from services.scheduler.store import ConcurrentChange, Output, Recorded, SchedulerStore
-from services.scheduler.timers import TimerStore
-from shared import history_store
-from shared.kafka import (
-    TRANSIENT_ERRORS,
-    PoisonMessage,
-    Record,
-    dead_letter,
-    publish_bodies,
-    records_of,
-    undecoded,
-)
-from shared.logs import bound, ids_of
-from shared.messages import (
+from herald.services.scheduler import commands, firing
+from herald.services.scheduler.calendar import Calendar
+from herald.services.scheduler.projection import Projection
+from herald.services.scheduler.store import ConcurrentChange, Output, Recorded, SchedulerStore
+from herald.services.scheduler.timers import TimerStore
+from herald.shared.contract.messages import (
     AnyCommand,
     CommandAccepted,
     CommandRejected,
@@ -35,8 +24,19 @@ from shared.messages import (
     FieldError,
     ScheduleChanged,
 )
-from shared.recipient_policy import RecipientPolicy
-from shared.service import Runtime
+from herald.shared.history import store as history_store
+from herald.shared.runs.recipients import RecipientPolicy
+from herald.shared.runtime.kafka import (
+    TRANSIENT_ERRORS,
+    PoisonMessage,
+    Record,
+    dead_letter,
+    publish_bodies,
+    records_of,
+    undecoded,
+)
+from herald.shared.runtime.logs import bound, ids_of
+from herald.shared.runtime.service import Runtime
 
 log = logging.getLogger("herald.scheduler")
 

@@ -23,8 +23,8 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from shared.messages import utcnow
-from shared.mongo import Document
+from herald.shared.contract.messages import utcnow
+from herald.shared.runtime.mongo import Document
 
 LEASES = "leases"
 

@@ -21,14 +21,14 @@ from typing import Generic, TypeVar
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.scheduler import retries
-from services.scheduler.timers import TimerStore
-from shared import history_store
-from shared.kafka import TRANSIENT_ERRORS
-from shared.logs import bound
-from shared.messages import DeliveryStatus, RunStatus, utcnow
-from shared.metrics import RETRIES, RUNS
-from shared.mongo import Document
+from herald.services.scheduler import retries
+from herald.services.scheduler.timers import TimerStore
+from herald.shared.contract.messages import DeliveryStatus, RunStatus, utcnow
+from herald.shared.history import store as history_store
+from herald.shared.runtime.kafka import TRANSIENT_ERRORS
+from herald.shared.runtime.logs import bound
+from herald.shared.runtime.metrics import RETRIES, RUNS
+from herald.shared.runtime.mongo import Document
 
 log = logging.getLogger("herald.scheduler")
 

@@ -13,10 +13,10 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared import retry
-from shared.history import FINAL_STATUSES, RunRecord
-from shared.messages import RunDetails, RunStatus
-from shared.settings import RetrySettings
+from herald.shared.contract.messages import RunDetails, RunStatus
+from herald.shared.history.fold import FINAL_STATUSES, RunRecord
+from herald.shared.runs import retry
+from herald.shared.runtime.settings import RetrySettings
 
 
 class TimerKind(enum.StrEnum):

@@ -24,9 +24,9 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler.firing import Pending
-from shared.mongo import Document
-from shared.schedule_spec import ScheduleSpec
+from herald.services.scheduler.firing import Pending
+from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.runtime.mongo import Document
 
 SHARDS = 64
 SLOTS = "slots"

@@ -18,9 +18,9 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.scheduler.commands import ScheduleState
-from shared.mongo import Document
-from shared.schedule_spec import ScheduleSpec
+from herald.services.scheduler.commands import ScheduleState
+from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.runtime.mongo import Document
 
 SCHEDULES = "schedules"
 COMMANDS = "commands"

@@ -16,17 +16,17 @@ from datetime import datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.scheduler import firing, retries
-from services.scheduler.calendar import Calendar
-from services.scheduler.leases import Lease, LeaseLost, LeaseStore
-from services.scheduler.slots import SlotStore, shard_lease
-from services.scheduler.timers import BUCKET, TimerStore, bucket_of
-from shared import history_store
-from shared.kafka import BulkPublisher
-from shared.messages import DeliveryStatus, Envelope, RunStatus, utcnow
-from shared.mongo import Document
-from shared.run_events import status_id
-from shared.settings import Settings
+from herald.services.scheduler import firing, retries
+from herald.services.scheduler.calendar import Calendar
+from herald.services.scheduler.leases import Lease, LeaseLost, LeaseStore
+from herald.services.scheduler.slots import SlotStore, shard_lease
+from herald.services.scheduler.timers import BUCKET, TimerStore, bucket_of
+from herald.shared.contract.messages import DeliveryStatus, Envelope, RunStatus, utcnow
+from herald.shared.history import store as history_store
+from herald.shared.runs.events import status_id
+from herald.shared.runtime.kafka import BulkPublisher
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 
 log = logging.getLogger("herald.scheduler.ticker")
 

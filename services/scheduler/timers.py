@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler.retries import Timer, TimerKind
-from shared.mongo import Document
+from herald.services.scheduler.retries import Timer, TimerKind
+from herald.shared.runtime.mongo import Document
 
 TIMERS = "timers"
 CURSOR = "timer_cursor"

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from shared.messages import DataWindow
-from shared.schedule_spec import DataWindowSpec, Frequency, ScheduleSpec, WindowKind
+from herald.shared.contract.messages import DataWindow
+from herald.shared.contract.schedule_spec import DataWindowSpec, Frequency, ScheduleSpec, WindowKind
 
 #: No schedule fires less often than monthly or a yearly cron; a year and a day
 #: of candidates is enough to find the next firing of any valid schedule.

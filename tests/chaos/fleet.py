@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.settings import Settings
+from herald.shared.runtime.settings import Settings
 from tests.helpers import ServiceProcess, wait_until
 
 SERVICES = ("scheduler", "renderer", "mailer")

@@ -16,13 +16,13 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler.calendar import Calendar
-from services.scheduler.commands import ScheduleState
-from services.scheduler.firing import run_id_for
-from shared.messages import RunStatus
-from shared.mongo import Document
-from shared.schedule_spec import ReportFormat, ScheduleSpec
-from shared.settings import Settings
+from herald.services.scheduler.calendar import Calendar
+from herald.services.scheduler.commands import ScheduleState
+from herald.services.scheduler.firing import run_id_for
+from herald.shared.contract.messages import RunStatus
+from herald.shared.contract.schedule_spec import ReportFormat, ScheduleSpec
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 
 TENANT = "acme"
 REPORTS = ("campaign_summary", "agent_performance", "disposition_summary", "hourly_activity")

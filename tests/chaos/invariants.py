@@ -31,11 +31,11 @@ from pathlib import Path
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.mailer.compose import message_id
-from shared import history_store
-from shared.messages import RunStatus
-from shared.mongo import Document
-from shared.settings import Settings
+from herald.services.mailer.compose import message_id
+from herald.shared.contract.messages import RunStatus
+from herald.shared.history import store as history_store
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 from tests.chaos.fleet import Fleet
 from tests.chaos.herd import Herd
 from tests.chaos.mail_sink import MailSink

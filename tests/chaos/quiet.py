@@ -21,13 +21,13 @@ from aiokafka.errors import KafkaError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from shared import history_store
-from shared.history import FINAL_STATUSES
-from shared.kafka import client_options, group_id
-from shared.messages import RunStatus
-from shared.mongo import Document
-from shared.settings import Settings
-from shared.topics import Topics
+from herald.shared.contract.messages import RunStatus
+from herald.shared.contract.topics import Topics
+from herald.shared.history import store as history_store
+from herald.shared.history.fold import FINAL_STATUSES
+from herald.shared.runtime.kafka import client_options, group_id
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 from tests.chaos.fleet import Fleet
 from tests.chaos.herd import Herd
 from tests.chaos.mail_sink import MailSink

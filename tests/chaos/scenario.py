@@ -22,11 +22,11 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler.timers import BUCKET
-from shared import demo
-from shared.kafka import ensure_topics
-from shared.mongo import Document, connect, database
-from shared.settings import (
+from herald.cli import demo
+from herald.services.scheduler.timers import BUCKET
+from herald.shared.runtime.kafka import ensure_topics
+from herald.shared.runtime.mongo import Document, connect, database
+from herald.shared.runtime.settings import (
     KafkaSettings,
     MongoSettings,
     OpsSettings,

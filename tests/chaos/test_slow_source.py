@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import pytest
 
-from shared.messages import RunStatus
-from shared.settings import HttpSourceSettings, ReportSettings, ReportSourceKind, RetrySettings
+from herald.shared.contract.messages import RunStatus
+from herald.shared.runtime.settings import (
+    HttpSourceSettings,
+    ReportSettings,
+    ReportSourceKind,
+    RetrySettings,
+)
 from tests.chaos.config import ChaosConfig
 from tests.chaos.conftest import OpenScenario
 from tests.chaos.herd import Expected

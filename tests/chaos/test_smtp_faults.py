@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from shared.settings import RetrySettings
+from herald.shared.runtime.settings import RetrySettings
 from tests.chaos.config import ChaosConfig
 from tests.chaos.conftest import OpenScenario
 from tests.chaos.faults import outage

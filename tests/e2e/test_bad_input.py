@@ -28,13 +28,10 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler import commands as scheduler_commands
-from services.scheduler.store import SCHEDULES
-from shared import demo, history_store
-from shared.client import HeraldClient
-from shared.history import RunRecord
-from shared.kafka import ORIGIN_HEADER, client_options
-from shared.messages import (
+from herald.cli import demo
+from herald.services.scheduler import commands as scheduler_commands
+from herald.services.scheduler.store import SCHEDULES
+from herald.shared.contract.messages import (
     CommandAccepted,
     CommandRejected,
     CreateSchedule,
@@ -44,12 +41,15 @@ from shared.messages import (
     RunNow,
     RunStatus,
 )
-from shared.mongo import Document
-from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
-from shared.settings import Settings
-from shared.topics import Topics
+from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from herald.shared.contract.topics import Topics
+from herald.shared.history import store as history_store
+from herald.shared.history.fold import RunRecord
+from herald.shared.runtime.kafka import ORIGIN_HEADER, client_options
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 from tests.fuzz import COMMAND_FIELDS, commands, draw, encoded, junk_for, raw_payloads
-from tests.helpers import Mailpit, ServiceProcess, ops_get, read_topic, wait_until
+from tests.helpers import Mailpit, ServiceProcess, command_client, ops_get, read_topic, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -237,7 +237,7 @@ async def test_junk_on_every_consumed_topic_is_dead_lettered_or_answered_never_s
             recipients=[recipient],
             format=ReportFormat.CSV,
         )
-        async with HeraldClient(settings, timeout_s=60) as herald:
+        async with command_client(settings, timeout_s=60) as herald:
             created = await herald.send(
                 CreateSchedule(tenant_id="acme", schedule_id="after-junk", spec=spec)
             )

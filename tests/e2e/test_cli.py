@@ -20,16 +20,22 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from typer.testing import CliRunner, Result
 
-from services.scheduler.firing import run_details
-from shared import demo, history_store
-from shared.cli import app
-from shared.cli_support import console
-from shared.kafka import publish_many
-from shared.messages import DeliveryStatus, RecipientOutcome, RecipientResult, RunStatus
-from shared.mongo import Document
-from shared.schedule_spec import ScheduleSpec
-from shared.service import build_runtime
-from shared.settings import Settings
+from herald.cli import demo
+from herald.cli.main import app
+from herald.cli.support import console
+from herald.services.scheduler.firing import run_details
+from herald.shared.contract.messages import (
+    DeliveryStatus,
+    RecipientOutcome,
+    RecipientResult,
+    RunStatus,
+)
+from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.history import store as history_store
+from herald.shared.runtime.kafka import publish_many
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.service import build_runtime
+from herald.shared.runtime.settings import Settings
 from tests.helpers import Mailpit, ServiceProcess, settings_env, wait_until
 from tests.smtp_server import SmtpServer, free_port
 

@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.mailer.compose import LOGO_CID, message_id
-from shared import demo, history_store
-from shared.artifacts import ArtifactStore
-from shared.client import HeraldClient
-from shared.messages import CreateSchedule, RunNow, RunStatus
-from shared.mongo import Document
-from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
-from shared.settings import BrandingSettings, Settings
-from tests.helpers import Mailpit, ServiceProcess, wait_until
+from herald.cli import demo
+from herald.services.mailer.compose import LOGO_CID, message_id
+from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
+from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from herald.shared.history import store as history_store
+from herald.shared.runtime.artifacts import ArtifactStore
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import BrandingSettings, Settings
+from tests.helpers import Mailpit, ServiceProcess, command_client, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +59,7 @@ async def test_each_format_arrives_branded_with_its_files_and_a_link_back(
     try:
         for service in services:
             await service.wait_started()
-        async with HeraldClient(settings) as herald:
+        async with command_client(settings) as herald:
             for fmt, to in readers.items():
                 spec = ScheduleSpec(
                     name=f"Morning Brief ({fmt.value})",

@@ -22,15 +22,13 @@ from pathlib import Path
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler.firing import run_id_for
-from services.scheduler.slots import SlotStore, shard_of
-from services.scheduler.store import SCHEDULES
-from shared import demo, history_store
-from shared.client import CommandRejectedError, HeraldClient
-from shared.history import RunRecord
-from shared.messages import CreateSchedule, RunNow, RunStatus
-from shared.mongo import Document
-from shared.schedule_spec import (
+from herald.cli import demo
+from herald.client.commands import CommandRejectedError
+from herald.services.scheduler.firing import run_id_for
+from herald.services.scheduler.slots import SlotStore, shard_of
+from herald.services.scheduler.store import SCHEDULES
+from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
+from herald.shared.contract.schedule_spec import (
     MAX_RECIPIENTS,
     DataWindowSpec,
     Frequency,
@@ -39,8 +37,11 @@ from shared.schedule_spec import (
     ScheduleSpec,
     WindowKind,
 )
-from shared.settings import Settings, SmtpSettings
-from tests.helpers import three_services, wait_until
+from herald.shared.history import store as history_store
+from herald.shared.history.fold import RunRecord
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings, SmtpSettings
+from tests.helpers import command_client, three_services, wait_until
 from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.e2e
@@ -89,7 +90,7 @@ async def _delivered(db: AsyncDatabase[Document], run_id: str) -> RunRecord | No
 
 async def _rejected_fields(settings: Settings, document: dict[str, object]) -> set[str]:
     """Send a CreateSchedule document; the fields its rejection names."""
-    async with HeraldClient(settings) as herald:
+    async with command_client(settings) as herald:
         with pytest.raises(CommandRejectedError) as rejected:
             await herald.send_document({"type": "CreateSchedule", "tenant_id": "acme"} | document)
     return {error.field for error in rejected.value.rejection.errors}
@@ -105,7 +106,7 @@ def _body(content: bytes, subtype: str) -> str:
 
 
 async def _run_now(settings: Settings, schedule_id: str, spec: ScheduleSpec) -> str:
-    async with HeraldClient(settings, timeout_s=60) as herald:
+    async with command_client(settings, timeout_s=60) as herald:
         await herald.send(CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec))
         ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
     assert ran.run_id is not None
@@ -144,7 +145,7 @@ async def test_a_cron_of_every_minute_fires_and_is_due_again_a_minute_later(
         timezone="UTC",
     )
     async with _herald(topics_ready, log_dir, smtp_server) as settings:
-        async with HeraldClient(settings) as herald:
+        async with command_client(settings) as herald:
             created = await herald.send(
                 CreateSchedule(tenant_id="acme", schedule_id="acme-minutely", spec=spec)
             )

@@ -21,16 +21,28 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import demo, history_store
-from shared.artifacts import BUCKET
-from shared.client import HeraldClient
-from shared.kafka import client_options
-from shared.messages import CreateSchedule, ReportDue, ReportRendered, RunNow, RunStatus
-from shared.mongo import Document
-from shared.schedule_spec import Filters, Frequency, ReportFormat, ReportRef, ScheduleSpec
-from shared.settings import RendererSettings, Settings
-from shared.topics import Topics
-from tests.helpers import Mailpit, ServiceProcess, read_topic, wait_until
+from herald.cli import demo
+from herald.shared.contract.messages import (
+    CreateSchedule,
+    ReportDue,
+    ReportRendered,
+    RunNow,
+    RunStatus,
+)
+from herald.shared.contract.schedule_spec import (
+    Filters,
+    Frequency,
+    ReportFormat,
+    ReportRef,
+    ScheduleSpec,
+)
+from herald.shared.contract.topics import Topics
+from herald.shared.history import store as history_store
+from herald.shared.runtime.artifacts import BUCKET
+from herald.shared.runtime.kafka import client_options
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import RendererSettings, Settings
+from tests.helpers import Mailpit, ServiceProcess, command_client, read_topic, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +81,7 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
             "acme-gone": (ReportRef(kind="custom", id="deleted-report"), ReportFormat.CSV, gone),
         }
         run_ids = {}
-        async with HeraldClient(settings) as herald:
+        async with command_client(settings) as herald:
             for schedule_id, (report, fmt, to) in schedules.items():
                 spec = ScheduleSpec(
                     name=schedule_id,

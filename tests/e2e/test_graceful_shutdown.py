@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import demo, history_store
-from shared.client import HeraldClient
-from shared.messages import CreateSchedule, RunNow, RunStatus
-from shared.mongo import Document
-from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
-from shared.settings import OpsSettings, RendererSettings, Settings
-from tests.helpers import Mailpit, ServiceProcess, wait_until
+from herald.cli import demo
+from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
+from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from herald.shared.history import store as history_store
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import OpsSettings, RendererSettings, Settings
+from tests.helpers import Mailpit, ServiceProcess, command_client, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ async def test_sigterm_during_a_render_finishes_or_hands_back_the_run(
             recipients=[recipient],
             format=ReportFormat.PDF,
         )
-        async with HeraldClient(settings) as herald:
+        async with command_client(settings) as herald:
             await herald.send(CreateSchedule(tenant_id="acme", schedule_id="acme-cdr", spec=spec))
             ran = await herald.send(RunNow(tenant_id="acme", schedule_id="acme-cdr"))
         run_id = ran.run_id

@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import demo, history_store
-from shared.client import HeraldClient
-from shared.history import RunRecord
-from shared.messages import CreateSchedule, RecipientOutcome, RunNow, RunStatus
-from shared.mongo import Document
-from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
-from shared.settings import RetrySettings, Settings, SmtpSettings
-from tests.helpers import ServiceProcess, three_services, wait_until
+from herald.cli import demo
+from herald.shared.contract.messages import CreateSchedule, RecipientOutcome, RunNow, RunStatus
+from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from herald.shared.history import store as history_store
+from herald.shared.history.fold import RunRecord
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import RetrySettings, Settings, SmtpSettings
+from tests.helpers import ServiceProcess, command_client, three_services, wait_until
 from tests.smtp_server import SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,7 @@ async def _schedule(settings: Settings, schedule_id: str, recipients: list[str])
         recipients=recipients,
         format=ReportFormat.CSV,
     )
-    async with HeraldClient(settings) as herald:
+    async with command_client(settings) as herald:
         await herald.send(CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec))
         ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
     assert ran.run_id is not None

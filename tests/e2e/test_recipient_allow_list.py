@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import demo
-from shared.messages import RecipientOutcome, RunStatus
-from shared.mongo import Document
-from shared.settings import SecuritySettings, Settings
+from herald.cli import demo
+from herald.shared.contract.messages import RecipientOutcome, RunStatus
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import SecuritySettings, Settings
 from tests.e2e.test_mail_delivery import _schedule, _status, _with_smtp
 from tests.helpers import ServiceProcess, wait_until
 from tests.smtp_server import SmtpServer, free_port

@@ -17,15 +17,15 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from typer.testing import CliRunner, Result
 
-from shared import demo, history_store
-from shared.cli import app
-from shared.cli_support import console
-from shared.client import HeraldClient
-from shared.messages import CreateSchedule, RunNow, RunStatus
-from shared.mongo import Document
-from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
-from shared.settings import RetrySettings, Settings, SmtpSettings
-from tests.helpers import ServiceProcess, settings_env, wait_until
+from herald.cli import demo
+from herald.cli.main import app
+from herald.cli.support import console
+from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
+from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from herald.shared.history import store as history_store
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import RetrySettings, Settings, SmtpSettings
+from tests.helpers import ServiceProcess, command_client, settings_env, wait_until
 from tests.smtp_server import SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -65,7 +65,7 @@ async def test_replay_verifies_the_history_of_200_deliveries_and_finds_tampering
     runs: list[str] = []
     try:
         await asyncio.gather(*(service.wait_started() for service in services))
-        async with HeraldClient(settings) as herald:
+        async with command_client(settings) as herald:
             for n, to in addresses.items():
                 spec = ScheduleSpec(
                     name=f"Brief {n}",

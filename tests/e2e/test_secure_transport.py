@@ -29,11 +29,12 @@ from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from shared import demo
-from shared.client import HeraldClient, HeraldUnavailable
-from shared.messages import DeliveryStatus, RecipientOutcome
-from shared.mongo import Document, connect, database
-from shared.settings import (
+from herald.cli import demo
+from herald.client.commands import HeraldUnavailable
+from herald.shared.contract.messages import DeliveryStatus, RecipientOutcome
+from herald.shared.contract.topics import Topics
+from herald.shared.runtime.mongo import Document, connect, database
+from herald.shared.runtime.settings import (
     KafkaSecurity,
     KafkaSettings,
     MongoSettings,
@@ -42,8 +43,7 @@ from shared.settings import (
     SmtpSecurity,
     SmtpSettings,
 )
-from shared.topics import Topics
-from tests.helpers import ServiceProcess, read_topic, settings_env
+from tests.helpers import ServiceProcess, command_client, read_topic, settings_env
 from tests.infra import INFRA
 from tests.smtp_server import CertificateAuthority, SmtpServer
 
@@ -257,7 +257,7 @@ async def test_services_deliver_over_sasl_ssl_and_authenticated_stores_without_l
 async def _refused(settings: Settings) -> str:
     """The client's error; fails the test if Kafka let it in or kept it waiting."""
     with pytest.raises(HeraldUnavailable) as refused:
-        async with asyncio.timeout(30), HeraldClient(settings, timeout_s=10):
+        async with asyncio.timeout(30), command_client(settings, timeout_s=10):
             pass
     return str(refused.value)
 

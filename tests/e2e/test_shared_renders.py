@@ -18,13 +18,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import demo
-from shared.kafka import client_options
-from shared.messages import DataWindow, ReportDue, ReportRendered, RunDetails
-from shared.mongo import Document
-from shared.schedule_spec import Filters, ReportFormat, ReportRef
-from shared.settings import Settings
-from shared.topics import Topics
+from herald.cli import demo
+from herald.shared.contract.messages import DataWindow, ReportDue, ReportRendered, RunDetails
+from herald.shared.contract.schedule_spec import Filters, ReportFormat, ReportRef
+from herald.shared.contract.topics import Topics
+from herald.shared.runtime.kafka import client_options
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 from tests.helpers import ServiceProcess, read_topic, wait_until
 
 pytestmark = pytest.mark.e2e

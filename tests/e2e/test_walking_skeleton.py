@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.mailer.compose import message_id
-from shared import demo, history_store
-from shared.artifacts import ArtifactStore
-from shared.client import HeraldClient
-from shared.messages import CreateSchedule, RunNow, RunStatus, SendTestEmail
-from shared.mongo import Document
-from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
-from shared.settings import Settings
-from tests.helpers import Mailpit, ServiceProcess, wait_until
+from herald.cli import demo
+from herald.services.mailer.compose import message_id
+from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus, SendTestEmail
+from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from herald.shared.history import store as history_store
+from herald.shared.runtime.artifacts import ArtifactStore
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
+from tests.helpers import Mailpit, ServiceProcess, command_client, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,7 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
             recipients=[recipient],
             format=ReportFormat.CSV,
         )
-        async with HeraldClient(settings) as herald:
+        async with command_client(settings) as herald:
             created = await herald.send(
                 CreateSchedule(tenant_id="acme", schedule_id="acme-brief", spec=spec)
             )
@@ -74,7 +74,7 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
 
         # The SMTP check: a small test report through renderer and mailer, into the history.
         tester = recipient.replace("@", ".check@")
-        async with HeraldClient(settings) as herald:
+        async with command_client(settings) as herald:
             checked = await herald.send(
                 SendTestEmail(tenant_id="acme", schedule_id="smtp-test", recipients=[tester])
             )

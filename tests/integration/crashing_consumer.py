@@ -15,8 +15,8 @@ from pathlib import Path
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 
-from shared.kafka import group_id, make_broker
-from shared.settings import Settings
+from herald.shared.runtime.kafka import group_id, make_broker
+from herald.shared.runtime.settings import Settings
 
 
 def _note(journal: Path, line: str) -> None:

@@ -12,14 +12,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from services.renderer.render import Renderer
-from services.renderer.reports.model import ReportData, ReportRequest, Row, Table
-from services.renderer.reports.standard import CDR_COLUMNS
-from shared.artifacts import ArtifactStore
-from shared.messages import DataWindow, RunDetails
-from shared.mongo import connect, database
-from shared.schedule_spec import ReportFormat, ReportRef
-from shared.settings import Settings
+from herald.services.renderer.render import Renderer
+from herald.services.renderer.reports.model import ReportData, ReportRequest, Row, Table
+from herald.services.renderer.reports.standard import CDR_COLUMNS
+from herald.shared.contract.messages import DataWindow, RunDetails
+from herald.shared.contract.schedule_spec import ReportFormat, ReportRef
+from herald.shared.runtime.artifacts import ArtifactStore
+from herald.shared.runtime.mongo import connect, database
+from herald.shared.runtime.settings import Settings
 from tests.memory import peak_rss_mb
 
 ROWS = 1_000_000

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.artifacts import BUCKET, CHUNK_SIZE, ArtifactStore
-from shared.mongo import Document
-from shared.settings import Settings
+from herald.shared.runtime.artifacts import BUCKET, CHUNK_SIZE, ArtifactStore
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 from tests.helpers import settings_env
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.kafka import client_options
-from shared.settings import Settings
+from herald.shared.runtime.kafka import client_options
+from herald.shared.runtime.settings import Settings
 from tests.helpers import settings_env, wait_until
 from tests.infra import REPO
 

@@ -34,17 +34,24 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from typer.testing import CliRunner
 
-from services.renderer.reports.model import ReportData, ReportRequest, ReportUnavailable, Row
-from services.renderer.reports.mongo_source import MongoSource
-from shared import custom_report_store
-from shared.calldata.records import Agent, AgentSession, Call, Campaign, PauseReason, Team
-from shared.calldata.store import CallStore, Dimension
-from shared.cli_custom import custom_app
-from shared.custom_reports import CustomReport
-from shared.messages import DataWindow
-from shared.mongo import Document
-from shared.schedule_spec import Filters, ReportRef
-from shared.settings import Settings
+from herald.cli.custom import custom_app
+from herald.services.renderer.calldata.records import (
+    Agent,
+    AgentSession,
+    Call,
+    Campaign,
+    PauseReason,
+    Team,
+)
+from herald.services.renderer.calldata.store import CallStore, Dimension
+from herald.services.renderer.reports import custom_store as custom_report_store
+from herald.services.renderer.reports.custom_definitions import CustomReport
+from herald.services.renderer.reports.model import ReportData, ReportRequest, ReportUnavailable, Row
+from herald.services.renderer.reports.mongo_source import MongoSource
+from herald.shared.contract.messages import DataWindow
+from herald.shared.contract.schedule_spec import Filters, ReportRef
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from shared.cli import app
-from shared.settings import Settings
+from herald.cli.main import app
+from herald.shared.runtime.settings import Settings
 from tests.helpers import settings_env
 
 DAY_2 = ("--from", "2026-11-02", "--to", "2026-11-02")

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.kafka import (
+from herald.shared.contract.messages import DeliveryStatus, RunStatus
+from herald.shared.contract.topics import Topics
+from herald.shared.runtime.kafka import (
     ERROR_HEADER,
     ERROR_TYPE_HEADER,
     ORIGIN_HEADER,
@@ -17,9 +19,7 @@ from shared.kafka import (
     group_id,
     make_broker,
 )
-from shared.messages import DeliveryStatus, RunStatus
-from shared.settings import Settings
-from shared.topics import Topics
+from herald.shared.runtime.settings import Settings
 from tests.helpers import read_topic, wait_until
 
 pytestmark = pytest.mark.integration

@@ -9,14 +9,20 @@ from pathlib import Path
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler.firing import run_details
-from shared import history_store, replay
-from shared.kafka import publish_many
-from shared.messages import DeliveryStatus, RecipientOutcome, RecipientResult, RunStatus
-from shared.mongo import Document
-from shared.schedule_spec import ScheduleSpec
-from shared.service import build_runtime
-from shared.settings import Settings
+from herald.services.scheduler.firing import run_details
+from herald.shared.contract.messages import (
+    DeliveryStatus,
+    RecipientOutcome,
+    RecipientResult,
+    RunStatus,
+)
+from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.history import replay
+from herald.shared.history import store as history_store
+from herald.shared.runtime.kafka import publish_many
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.service import build_runtime
+from herald.shared.runtime.settings import Settings
 from tests.helpers import ServiceProcess, wait_until
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import history_store
-from shared.messages import DeliveryStatus, RecipientOutcome, RecipientResult, RunStatus
-from shared.mongo import Document
+from herald.shared.contract.messages import (
+    DeliveryStatus,
+    RecipientOutcome,
+    RecipientResult,
+    RunStatus,
+)
+from herald.shared.history import store as history_store
+from herald.shared.runtime.mongo import Document
 
 pytestmark = pytest.mark.integration
 

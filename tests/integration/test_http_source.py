@@ -18,16 +18,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import SecretStr
 
-from services.renderer.reports.http_source import HttpSource
-from services.renderer.reports.model import (
+from herald.services.renderer.reports.http_source import HttpSource
+from herald.services.renderer.reports.model import (
     ColumnKind,
     ReportRequest,
     ReportUnavailable,
     SourceUnavailable,
 )
-from shared.messages import DataWindow
-from shared.schedule_spec import Filters, ReportRef
-from shared.settings import HttpSourceSettings
+from herald.shared.contract.messages import DataWindow
+from herald.shared.contract.schedule_spec import Filters, ReportRef
+from herald.shared.runtime.settings import HttpSourceSettings
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler.leases import LEASES, LeaseLost, LeaseStore
-from shared.messages import utcnow
-from shared.mongo import Document
+from herald.services.scheduler.leases import LEASES, LeaseLost, LeaseStore
+from herald.shared.contract.messages import utcnow
+from herald.shared.runtime.mongo import Document
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.ops import OpsServer
-from shared.service import build_runtime
-from shared.settings import Settings
+from herald.shared.runtime.ops import OpsServer
+from herald.shared.runtime.service import build_runtime
+from herald.shared.runtime.settings import Settings
 from tests.helpers import ServiceProcess, ops_get, wait_until
 
 pytestmark = pytest.mark.integration
@@ -64,7 +64,7 @@ async def test_readiness_waits_for_the_consumer_to_get_its_partitions(
     async def ignore(body: bytes) -> None:
         """A consumer like any service's."""
 
-    ops = OpsServer(runtime)
+    ops = OpsServer(runtime.settings.ops, runtime.broker, runtime.mongo)
     assert (await ops.readiness())["partitions"] is False  # not started: not ready
     await runtime.broker.start()
     try:

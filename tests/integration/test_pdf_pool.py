@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from services.renderer.pool import PdfPool, RenderTimeout
+from herald.services.renderer.pool import PdfPool, RenderTimeout
 
 pytestmark = pytest.mark.integration
 

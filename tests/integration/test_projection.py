@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler.firing import run_details
-from services.scheduler.projection import Projection
-from services.scheduler.timers import TimerStore, bucket_key, ring_bucket
-from shared import history_store
-from shared.messages import DeliveryStatus, RunStatus
-from shared.mongo import Document
+from herald.services.scheduler.firing import run_details
+from herald.services.scheduler.projection import Projection
+from herald.services.scheduler.timers import TimerStore, bucket_key, ring_bucket
+from herald.shared.contract.messages import DeliveryStatus, RunStatus
+from herald.shared.history import store as history_store
+from herald.shared.runtime.mongo import Document
 from tests.samples import DAILY_SPEC
 
 pytestmark = pytest.mark.integration

@@ -21,20 +21,20 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from pypdf import PdfReader
 
-from services.mailer.compose import Contents, compose
-from services.renderer.formats.cells import display_row, plain
-from services.renderer.pool import PdfPool
-from services.renderer.render import FULL_CSV, Rendered, Renderer
-from services.renderer.reports.model import ReportData, ReportRequest, rows_of
-from services.renderer.reports.mongo_source import MongoSource
-from shared import demo
-from shared.artifacts import ArtifactStore, artifact_id
-from shared.catalog import STANDARD_REPORTS
-from shared.messages import DataWindow, ReportRendered, RunDetails
-from shared.mongo import Document, connect, database
-from shared.run_text import period_text
-from shared.schedule_spec import Filters, ReportFormat, ReportRef
-from shared.settings import RendererSettings, Settings
+from herald.cli import demo
+from herald.services.mailer.compose import Contents, compose
+from herald.services.renderer.formats.cells import display_row, plain
+from herald.services.renderer.pool import PdfPool
+from herald.services.renderer.render import FULL_CSV, Rendered, Renderer
+from herald.services.renderer.reports.model import ReportData, ReportRequest, rows_of
+from herald.services.renderer.reports.mongo_source import MongoSource
+from herald.shared.contract.catalog import STANDARD_REPORTS
+from herald.shared.contract.messages import DataWindow, ReportRendered, RunDetails
+from herald.shared.contract.schedule_spec import Filters, ReportFormat, ReportRef
+from herald.shared.runs.text import period_text
+from herald.shared.runtime.artifacts import ArtifactStore, artifact_id
+from herald.shared.runtime.mongo import Document, connect, database
+from herald.shared.runtime.settings import RendererSettings, Settings
 from tests.conftest import fresh_settings
 from tests.infra import Endpoints
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.renderer.shares import SHARES, ShareStore
-from shared import custom_report_store
-from shared.artifacts import ArtifactStore, StoredArtifact
-from shared.custom_report_store import CUSTOM_REPORTS
-from shared.custom_reports import CustomReport
-from shared.mongo import Document
+from herald.services.renderer.reports import custom_store as custom_report_store
+from herald.services.renderer.reports.custom_definitions import CustomReport
+from herald.services.renderer.reports.custom_store import CUSTOM_REPORTS
+from herald.services.renderer.shares import SHARES, ShareStore
+from herald.shared.runtime.artifacts import ArtifactStore, StoredArtifact
+from herald.shared.runtime.mongo import Document
 
 pytestmark = pytest.mark.integration
 

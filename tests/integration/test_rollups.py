@@ -17,12 +17,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import demo
-from shared.calldata.days import day_bounds
-from shared.calldata.groupings import GROUPINGS, Cells, Grouping, add_calls
-from shared.calldata.records import Call
-from shared.calldata.store import ROLLUP_CELLS, ROLLUPS, CallStore, Scope, calls_collection
-from shared.mongo import Document
+from herald.cli import demo
+from herald.services.renderer.calldata.days import day_bounds
+from herald.services.renderer.calldata.groupings import GROUPINGS, Cells, Grouping, add_calls
+from herald.services.renderer.calldata.records import Call
+from herald.services.renderer.calldata.store import (
+    ROLLUP_CELLS,
+    ROLLUPS,
+    CallStore,
+    Scope,
+    calls_collection,
+)
+from herald.shared.runtime.mongo import Document
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.client import CommandRejectedError, HeraldClient
-from shared.kafka import ERROR_TYPE_HEADER, client_options, ensure_topics
-from shared.messages import (
+from herald.client.commands import CommandRejectedError, HeraldClient
+from herald.shared.contract.messages import (
     Command,
     CommandAccepted,
     CreateSchedule,
@@ -25,12 +24,13 @@ from shared.messages import (
     ScheduleChanged,
     UpdateSchedule,
 )
-from shared.mongo import Document, connect, database
-from shared.schedule_spec import ScheduleChanges, ScheduleSpec
-from shared.settings import Settings
-from shared.topics import Topics
+from herald.shared.contract.schedule_spec import ScheduleChanges, ScheduleSpec
+from herald.shared.contract.topics import Topics
+from herald.shared.runtime.kafka import ERROR_TYPE_HEADER, client_options, ensure_topics
+from herald.shared.runtime.mongo import Document, connect, database
+from herald.shared.runtime.settings import Settings
 from tests.conftest import fresh_settings
-from tests.helpers import ServiceProcess, read_topic, wait_until
+from tests.helpers import ServiceProcess, command_client, read_topic, wait_until
 from tests.infra import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -64,7 +64,7 @@ async def scheduler(
 
 @pytest.fixture(scope="module")
 async def herald(scheduler: Settings) -> AsyncIterator[HeraldClient]:
-    async with HeraldClient(scheduler, timeout_s=60) as client:
+    async with command_client(scheduler, timeout_s=60) as client:
         yield client
 
 

@@ -13,20 +13,19 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler.calendar import Calendar
-from services.scheduler.commands import ScheduleState
-from services.scheduler.firing import run_details, run_id_for
-from services.scheduler.slots import SlotStore, shard_of
-from shared import history_store
-from shared.client import HeraldClient
-from shared.kafka import publish_many
-from shared.messages import CreateSchedule, DeliveryStatus, RunStatus
-from shared.mongo import Document
-from shared.schedule_spec import ScheduleSpec
-from shared.service import build_runtime
-from shared.settings import SchedulerSettings, Settings
-from shared.topics import Topics
-from tests.helpers import ServiceProcess, read_topic, wait_until
+from herald.services.scheduler.calendar import Calendar
+from herald.services.scheduler.commands import ScheduleState
+from herald.services.scheduler.firing import run_details, run_id_for
+from herald.services.scheduler.slots import SlotStore, shard_of
+from herald.shared.contract.messages import CreateSchedule, DeliveryStatus, RunStatus
+from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.contract.topics import Topics
+from herald.shared.history import store as history_store
+from herald.shared.runtime.kafka import publish_many
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.service import build_runtime
+from herald.shared.runtime.settings import SchedulerSettings, Settings
+from tests.helpers import ServiceProcess, command_client, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -105,7 +104,7 @@ async def test_after_three_missed_periods_the_last_fires_once_and_the_rest_are_s
     )
     scheduler = ServiceProcess("scheduler", settings, log_dir)
     await scheduler.wait_started()
-    async with HeraldClient(settings) as herald:
+    async with command_client(settings) as herald:
         await herald.send(CreateSchedule(tenant_id="acme", schedule_id="brief", spec=spec))
     scheduler.stop()
 

@@ -12,10 +12,10 @@ from email.policy import default as default_policy
 import pytest
 from pydantic import SecretStr
 
-from services.mailer.outcome import Verdict, verdict
-from services.mailer.smtp import SmtpPool, wire_form
-from shared.messages import RecipientOutcome, RecipientResult
-from shared.settings import SmtpSecurity, SmtpSettings
+from herald.services.mailer.outcome import Verdict, verdict
+from herald.services.mailer.smtp import SmtpPool, wire_form
+from herald.shared.contract.messages import RecipientOutcome, RecipientResult
+from herald.shared.runtime.settings import SmtpSecurity, SmtpSettings
 from tests.smtp_server import CertificateAuthority, SmtpServer
 
 pytestmark = [

@@ -20,16 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.renderer.reports.model import (
-    ReportData,
-    ReportRequest,
-    ReportUnavailable,
-    Row,
-    Table,
-    rows_of,
-)
-from services.renderer.reports.mongo_source import MongoSource
-from shared.calldata.records import (
+from herald.services.renderer.calldata.records import (
     Agent,
     AgentSession,
     Call,
@@ -40,11 +31,20 @@ from shared.calldata.records import (
     PauseReason,
     Team,
 )
-from shared.calldata.store import ROLLUPS, CallStore
-from shared.catalog import STANDARD_REPORTS
-from shared.messages import DataWindow
-from shared.mongo import Document, connect, database
-from shared.schedule_spec import Filters, ReportRef
+from herald.services.renderer.calldata.store import ROLLUPS, CallStore
+from herald.services.renderer.reports.model import (
+    ReportData,
+    ReportRequest,
+    ReportUnavailable,
+    Row,
+    Table,
+    rows_of,
+)
+from herald.services.renderer.reports.mongo_source import MongoSource
+from herald.shared.contract.catalog import STANDARD_REPORTS
+from herald.shared.contract.messages import DataWindow
+from herald.shared.contract.schedule_spec import Filters, ReportRef
+from herald.shared.runtime.mongo import Document, connect, database
 from tests.conftest import fresh_settings
 from tests.infra import Endpoints
 

@@ -23,19 +23,19 @@ from markupsafe import escape
 from pymongo.asynchronous.database import AsyncDatabase
 from pypdf import PdfReader
 
-from services.mailer.compose import Contents, compose
-from services.renderer.pool import PdfPool
-from services.renderer.render import Rendered, Renderer
-from services.renderer.reports.mongo_source import MongoSource
-from shared import custom_report_store
-from shared.artifacts import ArtifactStore
-from shared.calldata.records import Call, Campaign
-from shared.calldata.store import CallStore
-from shared.custom_reports import CustomReport
-from shared.messages import DataWindow, ReportRendered, RunDetails
-from shared.mongo import Document
-from shared.schedule_spec import ReportFormat, ReportRef
-from shared.settings import Settings
+from herald.services.mailer.compose import Contents, compose
+from herald.services.renderer.calldata.records import Call, Campaign
+from herald.services.renderer.calldata.store import CallStore
+from herald.services.renderer.pool import PdfPool
+from herald.services.renderer.render import Rendered, Renderer
+from herald.services.renderer.reports import custom_store as custom_report_store
+from herald.services.renderer.reports.custom_definitions import CustomReport
+from herald.services.renderer.reports.mongo_source import MongoSource
+from herald.shared.contract.messages import DataWindow, ReportRendered, RunDetails
+from herald.shared.contract.schedule_spec import ReportFormat, ReportRef
+from herald.shared.runtime.artifacts import ArtifactStore
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -23,12 +23,10 @@ from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
 from typer.testing import CliRunner, Result
 
-from shared import history_store
-from shared.cli import app
-from shared.cli_support import console
-from shared.client import CommandRejectedError, HeraldClient
-from shared.kafka import client_options, ensure_topics
-from shared.messages import (
+from herald.cli.main import app
+from herald.cli.support import console
+from herald.client.commands import CommandRejectedError, HeraldClient
+from herald.shared.contract.messages import (
     Command,
     CreateSchedule,
     DataWindow,
@@ -42,12 +40,20 @@ from shared.messages import (
     SendTestEmail,
     UpdateSchedule,
 )
-from shared.mongo import Document, connect, database
-from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleChanges, ScheduleSpec
-from shared.settings import SecuritySettings, Settings
-from shared.topics import Topics
+from herald.shared.contract.schedule_spec import (
+    Frequency,
+    ReportFormat,
+    ReportRef,
+    ScheduleChanges,
+    ScheduleSpec,
+)
+from herald.shared.contract.topics import Topics
+from herald.shared.history import store as history_store
+from herald.shared.runtime.kafka import client_options, ensure_topics
+from herald.shared.runtime.mongo import Document, connect, database
+from herald.shared.runtime.settings import SecuritySettings, Settings
 from tests.conftest import fresh_settings
-from tests.helpers import ServiceProcess, read_topic, settings_env, wait_until
+from tests.helpers import ServiceProcess, command_client, read_topic, settings_env, wait_until
 from tests.infra import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -73,7 +79,7 @@ async def scheduler(
 
 @pytest.fixture(scope="module")
 async def herald(scheduler: Settings) -> AsyncIterator[HeraldClient]:
-    async with HeraldClient(scheduler, timeout_s=60) as client:
+    async with command_client(scheduler, timeout_s=60) as client:
         yield client
 
 

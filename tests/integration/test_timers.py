@@ -16,18 +16,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scheduler.calendar import Calendar
-from services.scheduler.firing import run_details
-from services.scheduler.leases import LEASES, LeaseStore
-from services.scheduler.retries import Timer, TimerKind
-from services.scheduler.slots import SlotStore
-from services.scheduler.store import SchedulerStore
-from services.scheduler.ticker import TIMERS_LEASE, Ticker
-from services.scheduler.timers import BUCKET, TimerStore, bucket_of
-from shared import history_store
-from shared.messages import DeliveryStatus, Envelope, ReportDue, RunStatus
-from shared.mongo import Document
-from shared.settings import Settings
+from herald.services.scheduler.calendar import Calendar
+from herald.services.scheduler.firing import run_details
+from herald.services.scheduler.leases import LEASES, LeaseStore
+from herald.services.scheduler.retries import Timer, TimerKind
+from herald.services.scheduler.slots import SlotStore
+from herald.services.scheduler.store import SchedulerStore
+from herald.services.scheduler.ticker import TIMERS_LEASE, Ticker
+from herald.services.scheduler.timers import BUCKET, TimerStore, bucket_of
+from herald.shared.contract.messages import DeliveryStatus, Envelope, ReportDue, RunStatus
+from herald.shared.history import store as history_store
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 from tests.samples import DAILY_SPEC
 
 pytestmark = pytest.mark.integration

@@ -6,9 +6,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from shared.kafka import client_options
-from shared.settings import Settings
-from shared.topics import Topics
+from herald.shared.contract.topics import Topics
+from herald.shared.runtime.kafka import client_options
+from herald.shared.runtime.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,14 @@ FASTSTREAM_GEN = (sys.executable, "-m", "faststream", "docs", "gen", "--factory"
 def test_the_committed_asyncapi_document_is_up_to_date(tmp_path: Path) -> None:
     generated = tmp_path / "asyncapi.yaml"
     out = subprocess.run(
-        [*FASTSTREAM_GEN, "--app-dir", str(REPO), "-o", str(generated), "shared.asyncapi:contract"],
+        [
+            *FASTSTREAM_GEN,
+            "--app-dir",
+            str(REPO),
+            "-o",
+            str(generated),
+            "herald.shared.contract.asyncapi:contract",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from shared.cli_schedules import _from_file
+from herald.cli.schedules import _from_file
 
 
 def test_json_and_yaml_specs_read_the_same(tmp_path: Path) -> None:

@@ -4,14 +4,14 @@ import json
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from services.scheduler.commands import (
+from herald.services.scheduler.commands import (
     ScheduleState,
     Unanswerable,
     decide,
     manual_run_id,
     parse,
 )
-from shared.messages import (
+from herald.shared.contract.messages import (
     CommandAccepted,
     CommandRejected,
     CreateSchedule,
@@ -22,7 +22,7 @@ from shared.messages import (
     SendTestEmail,
     UpdateSchedule,
 )
-from shared.schedule_spec import Frequency, ReportRef, ScheduleChanges, ScheduleSpec
+from herald.shared.contract.schedule_spec import Frequency, ReportRef, ScheduleChanges, ScheduleSpec
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SPEC = ScheduleSpec(

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from services.mailer.compose import (
+from herald.services.mailer.compose import (
     LOGO_CID,
     Attachment,
     Contents,
@@ -16,10 +16,10 @@ from services.mailer.compose import (
     compose,
     message_id,
 )
-from shared.messages import DataWindow, ReportRendered
-from shared.run_text import Logo
-from shared.schedule_spec import Filters
-from shared.settings import BrandingSettings
+from herald.shared.contract.messages import DataWindow, ReportRendered
+from herald.shared.contract.schedule_spec import Filters
+from herald.shared.runs.text import Logo
+from herald.shared.runtime.settings import BrandingSettings
 from tests.samples import report_rendered, run_details
 
 BRANDING = BrandingSettings(

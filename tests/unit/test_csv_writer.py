@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime
 from decimal import Decimal
 
-from services.renderer.formats.csv_writer import RowCounter, cell_text, csv_chunks
-from services.renderer.reports.model import Column, ColumnKind, ReportData, Row, Table
+from herald.services.renderer.formats.csv_writer import RowCounter, cell_text, csv_chunks
+from herald.services.renderer.reports.model import Column, ColumnKind, ReportData, Row, Table
 
 TEXT = Column("t", "T")
 

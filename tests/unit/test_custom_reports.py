@@ -12,11 +12,17 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from services.renderer.reports.custom import calls_grouping
-from shared.calldata.groupings import COUNT, GROUPINGS
-from shared.calldata.records import AgentSession, Call, PauseReason
-from shared.cli_custom import custom_app
-from shared.custom_reports import CALLS, RATIOS, SESSIONS, CustomReport, reasons
+from herald.cli.custom import custom_app
+from herald.services.renderer.calldata.groupings import COUNT, GROUPINGS
+from herald.services.renderer.calldata.records import AgentSession, Call, PauseReason
+from herald.services.renderer.reports.custom import calls_grouping
+from herald.services.renderer.reports.custom_definitions import (
+    CALLS,
+    RATIOS,
+    SESSIONS,
+    CustomReport,
+    reasons,
+)
 
 CALLS_REPORT: dict[str, Any] = {
     "tenant_id": "acme",

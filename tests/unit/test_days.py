@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.calldata.days import DaySlice, day_bounds, slices
+from herald.services.renderer.calldata.days import DaySlice, day_bounds, slices
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = timedelta(hours=1)

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared import demo
-from shared.calldata.records import (
+from herald.cli import demo
+from herald.services.renderer.calldata.records import (
     Agent,
     AgentSession,
     Call,
@@ -19,7 +19,7 @@ from shared.calldata.records import (
     Direction,
     Team,
 )
-from shared.schedule_spec import Frequency, ReportFormat
+from herald.shared.contract.schedule_spec import Frequency, ReportFormat
 
 ZONE = ZoneInfo("Europe/London")
 #: Two weeks across the spring clock change (29 March 2026).

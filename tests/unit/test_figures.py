@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from services.renderer.reports.figures import (
+from herald.services.renderer.reports.figures import (
     change_pct,
     labour_cents,
     minutes,

@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.scheduler.firing import Pending, plan, run_id_for
-from shared.schedule_spec import ScheduleSpec
+from herald.services.scheduler.firing import Pending, plan, run_id_for
+from herald.shared.contract.schedule_spec import ScheduleSpec
 
 DAILY: dict[str, Any] = {
     "name": "Brief",

@@ -28,10 +28,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from services.scheduler import commands
-from services.scheduler.handlers import CommandHandler
-from services.scheduler.store import _document, _state
-from shared.messages import (
+from herald.services.scheduler import commands
+from herald.services.scheduler.handlers import CommandHandler
+from herald.services.scheduler.store import _document, _state
+from herald.shared.contract.messages import (
     COMMAND_ADAPTER,
     SCHEDULE_EVENT_ADAPTER,
     CommandRejected,
@@ -44,7 +44,7 @@ from shared.messages import (
     SendTestEmail,
     UpdateSchedule,
 )
-from shared.schedule_spec import Frequency, ReportRef, ScheduleSpec
+from herald.shared.contract.schedule_spec import Frequency, ReportRef, ScheduleSpec
 from tests.fuzz import REPRODUCIBLE, dump
 from tests.fuzz import commands as command_documents
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.calldata.groupings import (
+from herald.services.renderer.calldata.groupings import (
     HOURS,
     QUEUES,
     Cells,

@@ -5,8 +5,13 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.history import apply, apply_all, fold
-from shared.messages import DeliveryStatus, RecipientOutcome, RecipientResult, RunStatus
+from herald.shared.contract.messages import (
+    DeliveryStatus,
+    RecipientOutcome,
+    RecipientResult,
+    RunStatus,
+)
+from herald.shared.history.fold import apply, apply_all, fold
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)
 

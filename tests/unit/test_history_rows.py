@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.scheduler.firing import run_details
-from shared.cli_support import RUN_COLUMNS, run_row
-from shared.history import fold
-from shared.messages import DeliveryStatus, RunStatus
+from herald.cli.support import RUN_COLUMNS, run_row
+from herald.services.scheduler.firing import run_details
+from herald.shared.contract.messages import DeliveryStatus, RunStatus
+from herald.shared.history.fold import fold
 from tests.samples import DAILY_SPEC
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.renderer.reports.http_source import MalformedBody, excerpt, parse_report
-from services.renderer.reports.model import Cell
+from herald.services.renderer.reports.http_source import MalformedBody, excerpt, parse_report
+from herald.services.renderer.reports.model import Cell
 
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -20,13 +20,13 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from services.mailer.compose import Contents, HeaderInjection, for_recipient, prepare
-from services.scheduler import commands
-from shared.custom_reports import CustomReport
-from shared.messages import CommandRejected, DataWindow, ReportRendered
-from shared.recipient_policy import ANY_DOMAIN
-from shared.schedule_spec import ReportRef
-from shared.settings import BrandingSettings
+from herald.services.mailer.compose import Contents, HeaderInjection, for_recipient, prepare
+from herald.services.renderer.reports.custom_definitions import CustomReport
+from herald.services.scheduler import commands
+from herald.shared.contract.messages import CommandRejected, DataWindow, ReportRendered
+from herald.shared.contract.schedule_spec import ReportRef
+from herald.shared.runs.recipients import ANY_DOMAIN
+from herald.shared.runtime.settings import BrandingSettings
 from tests.samples import report_rendered, run_details
 
 BRANDING = BrandingSettings(platform_name="Dialer Pro")

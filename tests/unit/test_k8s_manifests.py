@@ -23,7 +23,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from shared.settings import Settings
+from herald.shared.runtime.settings import Settings
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 VARIANTS = ("base", "overlays/production")
@@ -114,7 +114,7 @@ def test_one_deployment_per_service_from_one_image(docs: list[Doc]) -> None:
     images = set()
     for service in SERVICES:
         (container,) = deployments[f"herald-{service}"]["spec"]["template"]["spec"]["containers"]
-        assert container["command"] == ["python", "-m", f"services.{service}"]
+        assert container["command"] == ["python", "-m", f"herald.services.{service}"]
         images.add(container["image"])
     (job,) = of_kind(docs, "Job").values()
     images |= {c["image"] for c in job["spec"]["template"]["spec"]["containers"]}

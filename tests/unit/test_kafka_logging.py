@@ -7,8 +7,8 @@ import logging
 import pytest
 from aiokafka.errors import CommitFailedError, KafkaConnectionError
 
-from shared.kafka import RebalancedCommit, make_broker
-from shared.settings import Settings
+from herald.shared.runtime.kafka import RebalancedCommit, make_broker
+from herald.shared.runtime.settings import Settings
 
 
 def _log_failed_commit(error: Exception) -> logging.LogRecord:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.renderer.formats.layout import (
+from herald.services.renderer.formats.layout import (
     LARGEST_PT,
     SMALLEST_PT,
     TableLines,
@@ -12,7 +12,7 @@ from services.renderer.formats.layout import (
     paginate,
     shape,
 )
-from services.renderer.reports.model import Column, ColumnKind
+from herald.services.renderer.reports.model import Column, ColumnKind
 
 NAME = Column("name", "Campaign")
 CALLS = Column("calls", "Calls handled", ColumnKind.INTEGER)

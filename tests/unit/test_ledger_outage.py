@@ -13,10 +13,10 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import AutoReconnect, OperationFailure, ServerSelectionTimeoutError
 
-from services.mailer import store
-from services.mailer.store import Ledger, send_id
-from shared.messages import RecipientOutcome, RecipientResult
-from shared.mongo import Document
+from herald.services.mailer import store
+from herald.services.mailer.store import Ledger, send_id
+from herald.shared.contract.messages import RecipientOutcome, RecipientResult
+from herald.shared.runtime.mongo import Document
 
 RUN = "brief@2026-11-27T08:00:00+00:00"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from services.renderer.formats.cells import DisplayTable
-from services.renderer.formats.pdf import Heading, compose
-from services.renderer.reports.model import Column, ColumnKind
+from herald.services.renderer.formats.cells import DisplayTable
+from herald.services.renderer.formats.pdf import Heading, compose
+from herald.services.renderer.reports.model import Column, ColumnKind
 
 LOGO = "data:image/png;base64,iVBORw0KGgo="
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from services.scheduler import commands
-from shared.messages import (
+from herald.services.scheduler import commands
+from herald.shared.contract.messages import (
     AnyCommand,
     CommandAccepted,
     CommandRejected,
@@ -18,9 +18,9 @@ from shared.messages import (
     SendTestEmail,
     UpdateSchedule,
 )
-from shared.recipient_policy import ANY_DOMAIN, RecipientPolicy, domain_of
-from shared.schedule_spec import Frequency, ReportRef, ScheduleChanges, ScheduleSpec
-from shared.settings import Settings
+from herald.shared.contract.schedule_spec import Frequency, ReportRef, ScheduleChanges, ScheduleSpec
+from herald.shared.runs.recipients import ANY_DOMAIN, RecipientPolicy, domain_of
+from herald.shared.runtime.settings import Settings
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 POLICY = RecipientPolicy.of(["example.com", "Bücher.DE"], {"globex": ["globex.io"], "open": []})

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from shared.calldata.records import AgentSession, Call
+from herald.services.renderer.calldata.records import AgentSession, Call
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -8,11 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from services.renderer.shares import InFlight, share_key
-from shared.catalog import TEST_REPORT_ID
-from shared.messages import DataWindow, RunDetails
-from shared.schedule_spec import Filters, ReportFormat, ReportRef
-from shared.settings import BrandingSettings, RendererSettings, ReportSettings, Settings
+from herald.services.renderer.shares import InFlight, share_key
+from herald.shared.contract.catalog import TEST_REPORT_ID
+from herald.shared.contract.messages import DataWindow, RunDetails
+from herald.shared.contract.schedule_spec import Filters, ReportFormat, ReportRef
+from herald.shared.runtime.settings import (
+    BrandingSettings,
+    RendererSettings,
+    ReportSettings,
+    Settings,
+)
 
 SETTINGS = Settings()
 START = datetime(2026, 3, 4, tzinfo=UTC)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.renderer.handlers import _rendered
-from shared.artifacts import StoredArtifact
-from shared.messages import DataWindow, ReportDue, RunDetails
-from shared.schedule_spec import ReportFormat, ReportRef
+from herald.services.renderer.handlers import _rendered
+from herald.shared.contract.messages import DataWindow, ReportDue, RunDetails
+from herald.shared.contract.schedule_spec import ReportFormat, ReportRef
+from herald.shared.runtime.artifacts import StoredArtifact
 
 
 def _due(fmt: ReportFormat) -> ReportDue:

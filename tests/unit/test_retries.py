@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.scheduler.firing import Pending, plan, run_details
-from services.scheduler.retries import GiveUp, Later, Refire, TimerKind, on_timer, wakeup
-from shared.history import fold
-from shared.messages import DeliveryStatus, RunStatus
-from shared.settings import RetrySettings
+from herald.services.scheduler.firing import Pending, plan, run_details
+from herald.services.scheduler.retries import GiveUp, Later, Refire, TimerKind, on_timer, wakeup
+from herald.shared.contract.messages import DeliveryStatus, RunStatus
+from herald.shared.history.fold import fold
+from herald.shared.runtime.settings import RetrySettings
 from tests.samples import DAILY_SPEC
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.scheduler.firing import run_details
-from shared.messages import RunDetails
-from shared.retry import backoff, deadline, give_up_reason, next_attempt_at
-from shared.settings import RetrySettings
+from herald.services.scheduler.firing import run_details
+from herald.shared.contract.messages import RunDetails
+from herald.shared.runs.retry import backoff, deadline, give_up_reason, next_attempt_at
+from herald.shared.runtime.settings import RetrySettings
 from tests.samples import DAILY_SPEC
 
 POLICY = RetrySettings(base_s=60, cap_s=3600, max_attempts=100, jitter=0.2)

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.schedule_spec import ScheduleChanges, ScheduleSpec
+from herald.shared.contract.schedule_spec import ScheduleChanges, ScheduleSpec
 
 BASE: dict[str, Any] = {
     "name": "Weekly Scorecard",
@@ -92,7 +92,7 @@ def test_changes_are_revalidated_as_a_whole() -> None:
 
 
 def test_changes_carry_only_the_given_fields_across_json() -> None:
-    from shared.messages import COMMAND_ADAPTER, UpdateSchedule
+    from herald.shared.contract.messages import COMMAND_ADAPTER, UpdateSchedule
 
     update = UpdateSchedule(
         tenant_id="acme",

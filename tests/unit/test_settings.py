@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import KafkaSecurity, Settings, SmtpSecurity
+from herald.shared.runtime.settings import KafkaSecurity, Settings, SmtpSecurity
 
 
 def test_nested_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.scheduler.timing import data_window, next_firing, to_utc
-from shared.schedule_spec import ScheduleSpec
+from herald.services.scheduler.timing import data_window, next_firing, to_utc
+from herald.shared.contract.schedule_spec import ScheduleSpec
 
 NY = ZoneInfo("America/New_York")
 

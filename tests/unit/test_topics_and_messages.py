@@ -6,7 +6,7 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from shared.messages import (
+from herald.shared.contract.messages import (
     COMMAND_ADAPTER,
     SCHEDULE_EVENT_ADAPTER,
     CommandAccepted,
@@ -18,8 +18,8 @@ from shared.messages import (
     RunNow,
     RunStatus,
 )
-from shared.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
-from shared.topics import Topics
+from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from herald.shared.contract.topics import Topics
 
 SPEC = ScheduleSpec(
     name="Morning Brief",

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from services.renderer.reports.model import Cell, Column, ColumnKind
+from herald.services.renderer.reports.model import Cell, Column, ColumnKind
 
 K = ColumnKind
 

@@ -14,8 +14,8 @@ import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from services.renderer.formats.cells import Formatter, plain_formatter
-from services.renderer.reports.model import Cell, Column, ReportData, rows_of
+from herald.services.renderer.formats.cells import Formatter, plain_formatter
+from herald.services.renderer.reports.model import Cell, Column, ReportData, rows_of
 
 CONTENT_TYPE = "text/csv; charset=utf-8"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

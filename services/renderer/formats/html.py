@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.renderer.formats.cells import DisplayTable
-from services.renderer.formats.templates import templates
+from herald.services.renderer.formats.cells import DisplayTable
+from herald.services.renderer.formats.templates import templates
 
 CONTENT_TYPE = "text/html; charset=utf-8"
 

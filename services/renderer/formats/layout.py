@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.renderer.reports.model import Column, ColumnKind
+from herald.services.renderer.reports.model import Column, ColumnKind
 
 #: DejaVu Sans Mono's advance width, in em.
 CHAR_EM = 0.602

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.renderer.formats import layout
-from services.renderer.formats.cells import DisplayTable
-from services.renderer.formats.templates import templates
+from herald.services.renderer.formats import layout
+from herald.services.renderer.formats.cells import DisplayTable
+from herald.services.renderer.formats.templates import templates
 
 CONTENT_TYPE = "application/pdf"
 

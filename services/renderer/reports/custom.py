@@ -21,8 +21,29 @@ from operator import itemgetter
 from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.renderer.reports.figures import money, pct, ratio
-from services.renderer.reports.model import (
+from herald.services.renderer.calldata.days import slices
+from herald.services.renderer.calldata.groupings import (
+    BASE_KEYS,
+    GROUPINGS,
+    Cells,
+    Grouped,
+    Grouping,
+    Key,
+    Sums,
+)
+from herald.services.renderer.calldata.records import Agent, CallList, Campaign, Team
+from herald.services.renderer.calldata.store import CallStore, Dimension, Scope
+from herald.services.renderer.reports import custom_store as custom_report_store
+from herald.services.renderer.reports.custom_definitions import (
+    CALLS,
+    SESSIONS,
+    CustomReport,
+    Formula,
+    Unit,
+    reasons,
+)
+from herald.services.renderer.reports.figures import money, pct, ratio
+from herald.services.renderer.reports.model import (
     Cell,
     Column,
     ColumnKind,
@@ -32,13 +53,7 @@ from services.renderer.reports.model import (
     Row,
     Table,
 )
-from shared import custom_report_store
-from shared.calldata.days import slices
-from shared.calldata.groupings import BASE_KEYS, GROUPINGS, Cells, Grouped, Grouping, Key, Sums
-from shared.calldata.records import Agent, CallList, Campaign, Team
-from shared.calldata.store import CallStore, Dimension, Scope
-from shared.custom_reports import CALLS, SESSIONS, CustomReport, Formula, Unit, reasons
-from shared.mongo import Document
+from herald.shared.runtime.mongo import Document
 
 K = ColumnKind
 #: Dimensions shown by name, from the tenant's dimension records.

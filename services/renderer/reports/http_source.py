@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from services.renderer.reports.model import (
+from herald.services.renderer.reports.model import (
     Cell,
     Column,
     ColumnKind,
@@ -34,7 +34,7 @@ from services.renderer.reports.model import (
     SourceUnavailable,
     Table,
 )
-from shared.settings import HttpSourceSettings
+from herald.shared.runtime.settings import HttpSourceSettings
 
 log = logging.getLogger("herald.renderer.http_source")
 

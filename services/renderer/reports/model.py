@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from shared.messages import DataWindow
-from shared.schedule_spec import Filters, ReportRef
+from herald.shared.contract.messages import DataWindow
+from herald.shared.contract.schedule_spec import Filters, ReportRef
 
 Cell = str | int | float | Decimal | datetime | date | bool | None
 Row = tuple[Cell, ...]

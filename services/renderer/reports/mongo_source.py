@@ -8,17 +8,17 @@ from zoneinfo import ZoneInfo
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import AutoReconnect, ExecutionTimeout, ServerSelectionTimeoutError
 
-from services.renderer.reports import custom, standard
-from services.renderer.reports.model import (
+from herald.services.renderer.calldata.store import CallStore
+from herald.services.renderer.reports import custom, standard
+from herald.services.renderer.reports.custom_store import CUSTOM_REPORTS
+from herald.services.renderer.reports.model import (
     ReportData,
     ReportRequest,
     ReportUnavailable,
     SourceUnavailable,
 )
-from shared.calldata.store import CallStore
-from shared.catalog import unaccepted_filters
-from shared.custom_report_store import CUSTOM_REPORTS
-from shared.mongo import Document
+from herald.shared.contract.catalog import unaccepted_filters
+from herald.shared.runtime.mongo import Document
 
 #: Errors after which the same request may well succeed.
 _TRANSIENT = (AutoReconnect, ServerSelectionTimeoutError, ExecutionTimeout)

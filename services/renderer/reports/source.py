@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from services.renderer.reports.model import ReportData, ReportRequest
+from herald.services.renderer.reports.model import ReportData, ReportRequest
 
 
 class ReportSource(Protocol):

@@ -20,26 +20,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.renderer.reports.figures import (
-    change_pct,
-    labour_cents,
-    minutes,
-    money,
-    pct,
-    per_hour,
-    ratio,
-)
-from services.renderer.reports.model import (
-    Cell,
-    Column,
-    ColumnKind,
-    ReportData,
-    ReportRequest,
-    Row,
-    Table,
-)
-from shared.calldata.days import day_bounds, slices
-from shared.calldata.groupings import (
+from herald.services.renderer.calldata.days import day_bounds, slices
+from herald.services.renderer.calldata.groupings import (
     CALLS,
     DISPOSITIONS,
     HANGUPS,
@@ -50,9 +32,34 @@ from shared.calldata.groupings import (
     Key,
     Sums,
 )
-from shared.calldata.records import Agent, CallList, Campaign, PauseReason, Team, pause_field
-from shared.calldata.store import CallStore, Dimension, Scope
-from shared.catalog import STANDARD_REPORTS
+from herald.services.renderer.calldata.records import (
+    Agent,
+    CallList,
+    Campaign,
+    PauseReason,
+    Team,
+    pause_field,
+)
+from herald.services.renderer.calldata.store import CallStore, Dimension, Scope
+from herald.services.renderer.reports.figures import (
+    change_pct,
+    labour_cents,
+    minutes,
+    money,
+    pct,
+    per_hour,
+    ratio,
+)
+from herald.services.renderer.reports.model import (
+    Cell,
+    Column,
+    ColumnKind,
+    ReportData,
+    ReportRequest,
+    Row,
+    Table,
+)
+from herald.shared.contract.catalog import STANDARD_REPORTS
 
 K = ColumnKind
 Names = dict[str, Any]

@@ -1,0 +1,115 @@
+"""What every CLI command shares: the console, error handling and a database session."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Collection, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+from rich.console import Console
+from rich.markup import escape
+
+from herald.client.commands import HeraldClient, HeraldUnavailable
+from herald.shared.contract.messages import RunStatus
+from herald.shared.history import store as history_store
+from herald.shared.history.fold import FINAL_STATUSES, RunRecord
+from herald.shared.history.replay import KafkaUnavailable
+from herald.shared.runtime.kafka import client_options
+from herald.shared.runtime.mongo import Document, connect, database
+from herald.shared.runtime.settings import Settings
+
+console = Console()
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a command; unreachable infrastructure is a message and exit 2, not a traceback."""
+    try:
+        return asyncio.run(coroutine)
+    except (HeraldUnavailable, KafkaUnavailable) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except PyMongoError as exc:
+        url = Settings().mongo.url.get_secret_value().split("@")[-1]
+        console.print(f"[red]error:[/red] MongoDB at {url}: {exc}")
+        raise typer.Exit(2) from exc
+
+
+def fail(*lines: str) -> typer.Exit:
+    """Each line as an error, escaped (reasons quote what the user wrote); raise the result."""
+    for line in lines:
+        console.print(f"[red]error:[/red] {escape(line)}", soft_wrap=True)
+    return typer.Exit(1)
+
+
+def print_invalid(exc: ValidationError, where: str = "") -> None:
+    """Each field-level reason on its own line, so a person can fix the input."""
+    for error in exc.errors(include_url=False):
+        place = ".".join(map(str, error["loc"])) or "(whole record)"
+        reason = escape(f"{where}{place}: {error['msg']}")
+        console.print(f"[red]error:[/red] {reason}", soft_wrap=True)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
+    client = connect(settings, "herald-cli")
+    try:
+        yield database(client, settings)
+    finally:
+        await client.close()
+
+
+async def wait_for_run(
+    settings: Settings,
+    tenant: str,
+    run_id: str,
+    timeout_s: float,
+    settled: Collection[RunStatus] = FINAL_STATUSES,
+) -> RunRecord:
+    """The run's history record once its status is one of `settled`; TimeoutError if not."""
+    deadline = time.monotonic() + timeout_s
+    async with open_database(settings) as db:
+        while time.monotonic() < deadline:
+            record = await history_store.get_run(db[history_store.RUNS], tenant, run_id)
+            if record is not None and record.status in settled:
+                return record
+            await asyncio.sleep(0.5)
+    raise TimeoutError(
+        f"run {run_id} did not finish within {timeout_s:.0f} s: "
+        "are the renderer and the mailer running?"
+    )
+
+
+RUN_COLUMNS = ("run", "status", "attempt", "updated", "next attempt", "reason")
+
+
+def run_row(record: RunRecord) -> tuple[str, ...]:
+    """A run as a history table shows it: a waiting run says when it is tried next."""
+    next_attempt = ""
+    if record.status is RunStatus.PENDING_RETRY and record.next_attempt_at:
+        next_attempt = record.next_attempt_at.isoformat(timespec="seconds")
+        if record.details and record.details.retry_until:
+            next_attempt += f" (retried until {record.details.retry_until:%Y-%m-%d %H:%M})"
+    return (
+        escape(record.run_id),
+        record.status.value,
+        str(record.attempt),
+        record.updated_at.isoformat(timespec="seconds"),
+        next_attempt,
+        escape(record.reason or ""),
+    )
+
+
+def client(settings: Settings, timeout_s: float = 30.0) -> HeraldClient:
+    """A command client on the deployment's Kafka, with its security options."""
+    return HeraldClient(
+        client_options(settings.kafka),
+        topic_prefix=settings.kafka.topic_prefix,
+        timeout_s=timeout_s,
+    )

@@ -1,0 +1,393 @@
+"""MongoDB storage of the contact-center data: calls by local day, daily roll-ups, sessions.
+
+Calls live in one collection per local day (`calls_YYYYMMDD`, one document per
+call), so a report names the days it reads and its cost follows the window,
+not the whole history: on FerretDB a range filter is never pushed down and
+would scan every call ever stored. Per tenant, day and grouping,
+`call_rollup_cells` keeps the cells as one JSON string (FerretDB reads that
+ten times faster than nested documents, and reads a whole document whatever
+the projection, so each grouping has its own); `call_rollups` keeps each
+day's state. A day's roll-up is marked
+`ingesting` before its calls are written and `ready` after, so a crash in
+between leaves a day that is grouped from its raw calls until
+`rebuild_rollups` runs, never a wrong figure.
+
+One writer per tenant ingests at a time: FerretDB has no atomic conditional
+update to guard the roll-up's read-modify-write against a second writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from pymongo import ASCENDING, ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from herald.services.renderer.calldata.days import DaySlice, slices
+from herald.services.renderer.calldata.groupings import (
+    GROUPINGS,
+    Cells,
+    Grouped,
+    Grouping,
+    Sums,
+    add_calls,
+    decode_day,
+    encode_day,
+    keep,
+    merge,
+    read_group,
+    sum_stage,
+)
+from herald.services.renderer.calldata.records import (
+    Agent,
+    AgentSession,
+    Call,
+    CallList,
+    Campaign,
+    PauseReason,
+    Team,
+    pause_field,
+)
+from herald.shared.runtime.mongo import Document
+
+log = logging.getLogger("herald.calldata")
+
+#: One small document per tenant and day: the roll-up's state and definitions.
+ROLLUPS: Final = "call_rollups"
+#: The cells, one document per tenant, day and grouping, so a report reads only its own.
+ROLLUP_CELLS: Final = "call_rollup_cells"
+SESSIONS: Final = "agent_sessions"
+Dimension = Agent | Team | Campaign | CallList
+#: Collection and id field of each dimension.
+DIMENSIONS: Final[dict[type[Dimension], tuple[str, str]]] = {
+    Agent: ("agents", "agent_id"),
+    Team: ("teams", "team_id"),
+    Campaign: ("campaigns", "campaign_id"),
+    CallList: ("lists", "list_id"),
+}
+CALLS_PREFIX: Final = "calls_"
+SESSION_SUMS: Final = (
+    "login_s",
+    "ready_s",
+    "talk_s",
+    "wrap_s",
+    "pause_s",
+    *(pause_field(reason) for reason in PauseReason),
+)
+#: Days read at once: enough to keep the server busy, few enough to stay polite.
+_PARALLEL_DAYS = 8
+_DUPLICATE_KEY = 11000
+#: Per day collection, for MongoDB (FerretDB 1.x serves no query from them).
+_CALL_INDEXES = (
+    ("tenant_id", "started_at"),
+    ("tenant_id", "campaign_id", "started_at"),
+    ("tenant_id", "agent_id", "started_at"),
+)
+
+
+def calls_collection(day: date) -> str:
+    return f"{CALLS_PREFIX}{day:%Y%m%d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose data, over which instants [start, end), narrowed by campaigns and agents."""
+
+    tenant_id: str
+    start: datetime
+    end: datetime
+    campaign_ids: tuple[str, ...] = ()
+    agent_ids: tuple[str, ...] = ()
+
+    def match(self, part: DaySlice) -> dict[str, Any]:
+        match: dict[str, Any] = {"tenant_id": self.tenant_id}
+        if not part.whole:
+            match["started_at"] = {"$gte": part.start, "$lt": part.end}
+        if self.campaign_ids:
+            match["campaign_id"] = {"$in": list(self.campaign_ids)}
+        if self.agent_ids:
+            match["agent_id"] = {"$in": list(self.agent_ids)}
+        return match
+
+
+class CallStore:
+    def __init__(
+        self, db: AsyncDatabase[Document], zone: ZoneInfo, *, use_rollups: bool = True
+    ) -> None:
+        self._db = db
+        self.zone = zone
+        self.use_rollups = use_rollups
+        self._indexed: set[str] = set()
+        self._single_accumulator: bool | None = None
+
+    def _rollup_id(self, tenant_id: str, day: date) -> str:
+        return f"{tenant_id}/{day.isoformat()}"
+
+    def _cells_id(self, tenant_id: str, day: date, grouping: Grouping) -> str:
+        return f"{tenant_id}/{day.isoformat()}/{grouping.name}"
+
+    async def _stored_cells(self, tenant_id: str, day: date, grouping: Grouping) -> Cells:
+        doc = await self._db[ROLLUP_CELLS].find_one(
+            {"_id": self._cells_id(tenant_id, day, grouping)}
+        )
+        rows = json.loads(doc["cells"]) if doc is not None else []
+        return decode_day(grouping, day.isoformat(), rows)
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def group(self, grouping: Grouping, scope: Scope) -> Grouped:
+        """The grouping's cells over the scope: roll-ups for whole days, raw calls otherwise."""
+        parts = slices(scope.start, scope.end, self.zone)
+        limit = asyncio.Semaphore(_PARALLEL_DAYS)
+
+        async def one(part: DaySlice) -> Cells:
+            async with limit:
+                # Only registered groupings are rolled up; an ad-hoc one reads raw calls.
+                if part.whole and self.use_rollups and grouping in GROUPINGS:
+                    cells = await self._rolled_up(grouping, scope.tenant_id, part.day)
+                    if cells is not None:
+                        return keep(cells, scope.campaign_ids, scope.agent_ids)
+                return await self._raw(grouping, scope, part)
+
+        cells: Cells = {}
+        for day_cells in await asyncio.gather(*(one(part) for part in parts)):
+            cells.update(day_cells)  # every cell's key holds its day: days never overlap
+        return Grouped(grouping, cells)
+
+    async def _rolled_up(self, grouping: Grouping, tenant_id: str, day: date) -> Cells | None:
+        state, cells = await asyncio.gather(
+            self._db[ROLLUPS].find_one({"_id": self._rollup_id(tenant_id, day)}),
+            self._stored_cells(tenant_id, day, grouping),
+        )
+        if state is None:
+            # No roll-up: either no calls that day, or calls written around `ingest`.
+            return None
+        if state.get("state") != "ready" or state.get("signatures", {}).get(grouping.name) != (
+            grouping.signature
+        ):
+            log.warning("roll-up %s/%s is not usable; grouping raw calls", tenant_id, day)
+            return None
+        return cells
+
+    async def _raw(self, grouping: Grouping, scope: Scope, part: DaySlice) -> Cells:
+        match = scope.match(part) | grouping.match()
+        collection = self._db[calls_collection(part.day)]
+        return await self.sum_by(collection, match, grouping.all_keys, grouping.sums)
+
+    async def sum_by(
+        self,
+        collection: AsyncCollection[Document],
+        match: Document,
+        keys: tuple[str, ...],
+        sums: tuple[str, ...],
+    ) -> Cells:
+        """`$match` + `$group` with `$sum`: the sums per distinct keys, as cells."""
+        one = await self._one_accumulator()
+        pipeline = [{"$match": match}, sum_stage(keys, sums, one_accumulator=one)]
+        cells: Cells = {}
+        async for group in await collection.aggregate(pipeline):
+            key, values = read_group(keys, sums, group, one_accumulator=one)
+            merge(cells, {key: values})
+        return cells
+
+    async def _one_accumulator(self) -> bool:
+        """True on FerretDB 1.x, whose `$group` computes only its first accumulator."""
+        if self._single_accumulator is None:
+            info = await self._db.client.admin.command("buildInfo")
+            version = str(info.get("ferretdbVersion", ""))
+            self._single_accumulator = version.startswith(("v1.", "1."))
+        return self._single_accumulator
+
+    async def calls(self, scope: Scope, batch_size: int = 1000) -> AsyncIterator[Document]:
+        """Every call in the scope, oldest first, one day at a time (constant memory)."""
+        for part in slices(scope.start, scope.end, self.zone):
+            cursor = (
+                self._db[calls_collection(part.day)]
+                .find(scope.match(part), batch_size=batch_size)
+                .sort([("started_at", ASCENDING), ("_id", ASCENDING)])
+            )
+            async for call in cursor:
+                yield call
+
+    async def sessions(self, scope: Scope) -> dict[str, Sums]:
+        """Agents' session time summed per agent over the local days the scope touches."""
+        cells = await self.session_sums(scope, ("agent_id",), SESSION_SUMS)
+        return {
+            key[0]: dict(zip(SESSION_SUMS, values, strict=True)) for key, values in cells.items()
+        }
+
+    async def session_sums(
+        self, scope: Scope, keys: tuple[str, ...], sums: tuple[str, ...]
+    ) -> Cells:
+        """Session sums per distinct `keys` over the local days the scope touches.
+
+        A session is an agent's whole local day, so a day the window cuts counts whole;
+        the agent filter applies, a campaign filter cannot (sessions span campaigns).
+        """
+        match_agents = {"agent_id": {"$in": list(scope.agent_ids)}} if scope.agent_ids else {}
+
+        async def one(part: DaySlice) -> Cells:
+            match = {"tenant_id": scope.tenant_id, "day": part.day.isoformat()} | match_agents
+            return await self.sum_by(self._db[SESSIONS], match, keys, sums)
+
+        cells: Cells = {}
+        parts = slices(scope.start, scope.end, self.zone)
+        for day_cells in await asyncio.gather(*(one(part) for part in parts)):
+            merge(cells, day_cells)
+        return cells
+
+    async def dimension(self, kind: type[Dimension], tenant_id: str) -> dict[str, Document]:
+        """A tenant's agents, teams, campaigns or lists by their id."""
+        name, id_field = DIMENSIONS[kind]
+        docs = await self._db[name].find({"tenant_id": tenant_id}).to_list()
+        return {doc[id_field]: doc for doc in docs}
+
+    # -- writing -------------------------------------------------------------------------
+
+    async def put(
+        self, records: Sequence[Agent | Team | Campaign | CallList | AgentSession]
+    ) -> None:
+        """Insert or replace dimension and session records by their natural id."""
+        by_collection: dict[str, list[ReplaceOne[Document]]] = defaultdict(list)
+        for record in records:
+            doc = record.document()
+            name = SESSIONS if isinstance(record, AgentSession) else DIMENSIONS[type(record)][0]
+            by_collection[name].append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
+        for name, requests in by_collection.items():
+            if name == SESSIONS and name not in self._indexed:
+                await self._db[name].create_index([("tenant_id", ASCENDING), ("day", ASCENDING)])
+                self._indexed.add(name)
+            await self._db[name].bulk_write(requests, ordered=False)
+
+    async def ingest(self, calls: Iterable[Call]) -> int:
+        """Store calls and fold them into their days' roll-ups; returns how many were new.
+
+        A call already stored (same tenant and call id) is skipped, so a batch can be
+        sent again after a failure without counting anything twice.
+        """
+        by_day: dict[tuple[str, date], list[Document]] = defaultdict(list)
+        for call in calls:
+            doc = call.document(self.zone)
+            by_day[call.tenant_id, date.fromisoformat(doc["day"])].append(doc)
+        written = 0
+        for (tenant_id, day), docs in by_day.items():
+            written += await self._ingest_day(tenant_id, day, docs)
+        return written
+
+    async def _ingest_day(self, tenant_id: str, day: date, docs: list[Document]) -> int:
+        rollups = self._db[ROLLUPS]
+        rollup_id = self._rollup_id(tenant_id, day)
+        before = await rollups.find_one({"_id": rollup_id})
+        await rollups.update_one(
+            {"_id": rollup_id},
+            {"$set": {"tenant_id": tenant_id, "day": day.isoformat(), "state": "ingesting"}},
+            upsert=True,
+        )
+        collection = await self._calls_collection(day)
+        # Without a roll-up, the day must hold none of the tenant's calls for the new
+        # ones alone to be its roll-up (calls may have been written around `ingest`).
+        first = before is None and await collection.find_one({"tenant_id": tenant_id}) is None
+        new = await _insert_new(collection, docs)
+        if not (first or _usable(before)):
+            await self.rebuild_rollups(tenant_id, day)
+            return len(new)
+        fresh = {g.name: _cells_of(g, new) for g in GROUPINGS}
+        if before is not None:
+            for grouping in GROUPINGS:
+                merge(fresh[grouping.name], await self._stored_cells(tenant_id, day, grouping))
+        await self._write_rollup(tenant_id, day, fresh)
+        return len(new)
+
+    async def rebuild_rollups(self, tenant_id: str, day: date) -> None:
+        """Recompute a day's roll-ups from its stored calls (after a crash or a direct write)."""
+        calls = (
+            await self._db[calls_collection(day)]
+            .find({"tenant_id": tenant_id}, batch_size=5000)
+            .to_list()
+        )
+        await self._write_rollup(tenant_id, day, {g.name: _cells_of(g, calls) for g in GROUPINGS})
+
+    async def _write_rollup(self, tenant_id: str, day: date, cells: dict[str, Cells]) -> None:
+        """The cells first, then the day's state: `ready` only once every grouping is in."""
+        for grouping in GROUPINGS:
+            encoded = encode_day(cells[grouping.name])
+            doc: Document = {
+                "tenant_id": tenant_id,
+                "day": day.isoformat(),
+                "grouping": grouping.name,
+                "cells": json.dumps(encoded, separators=(",", ":")),
+            }
+            await self._db[ROLLUP_CELLS].replace_one(
+                {"_id": self._cells_id(tenant_id, day, grouping)}, doc, upsert=True
+            )
+        state: Document = {
+            "tenant_id": tenant_id,
+            "day": day.isoformat(),
+            "state": "ready",
+            "signatures": {g.name: g.signature for g in GROUPINGS},
+        }
+        await self._db[ROLLUPS].replace_one(
+            {"_id": self._rollup_id(tenant_id, day)}, state, upsert=True
+        )
+
+    async def _calls_collection(self, day: date) -> AsyncCollection[Document]:
+        name = calls_collection(day)
+        collection = self._db[name]
+        if name not in self._indexed:
+            for fields in (
+                ("started_at",),
+                ("campaign_id", "started_at"),
+                ("agent_id", "started_at"),
+            ):
+                await collection.create_index(
+                    [("tenant_id", ASCENDING), *((f, ASCENDING) for f in fields)]
+                )
+            self._indexed.add(name)
+        return collection
+
+    async def delete_tenant(self, tenant_id: str) -> None:
+        """Remove a tenant's data everywhere (the demo reseeds with it)."""
+        names = await self._db.list_collection_names()
+        for name in names:
+            dimensions = [collection for collection, _ in DIMENSIONS.values()]
+            kept = (ROLLUPS, ROLLUP_CELLS, SESSIONS, *dimensions)
+            if name.startswith(CALLS_PREFIX) or name in kept:
+                await self._db[name].delete_many({"tenant_id": tenant_id})
+
+
+def _usable(rollup: Document | None) -> bool:
+    if rollup is None or rollup.get("state") != "ready":
+        return False
+    signatures = rollup.get("signatures", {})
+    return all(signatures.get(g.name) == g.signature for g in GROUPINGS)
+
+
+def _cells_of(grouping: Grouping, calls: Iterable[Document]) -> Cells:
+    cells: Cells = {}
+    add_calls(grouping, cells, calls)
+    return cells
+
+
+async def _insert_new(
+    collection: AsyncCollection[Document], docs: list[Document]
+) -> list[Document]:
+    """Insert, skipping calls already stored; returns the documents actually written."""
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+            raise
+        duplicates = {error["index"] for error in errors}
+        return [doc for i, doc in enumerate(docs) if i not in duplicates]
+    return docs

@@ -1,0 +1,278 @@
+"""The messages on Herald's topics: one pydantic model each, with a common envelope.
+
+Every message is JSON, keyed by `schedule_id` on its topic. `type` names the
+model, so a consumer of a topic that carries several models (commands,
+schedule events) parses with the discriminated unions at the bottom.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from herald.shared.contract.schedule_spec import (
+    Filters,
+    Identifier,
+    Recipients,
+    ReportFormat,
+    ReportRef,
+    ScheduleChanges,
+    ScheduleSpec,
+)
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    """Now, to the millisecond: what MongoDB stores, so a record reads back equal."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class Envelope(BaseModel):
+    """Fields every message carries; `correlation_id` is the command id that caused it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    event_id: UUID = Field(default_factory=uuid4)
+    occurred_at: AwareDatetime = Field(default_factory=utcnow)
+    tenant_id: Identifier
+    schedule_id: Identifier
+    schema_version: int = SCHEMA_VERSION
+    correlation_id: UUID | None = None
+
+    def key(self) -> bytes:
+        """The Kafka key: all of one schedule's messages share a partition."""
+        return self.schedule_id.encode()
+
+
+# --- commands (topic schedule.commands) ------------------------------------
+
+
+class Command(Envelope):
+    command_id: UUID = Field(default_factory=uuid4)
+
+
+class CreateSchedule(Command):
+    type: Literal["CreateSchedule"] = "CreateSchedule"
+    spec: ScheduleSpec
+
+
+class UpdateSchedule(Command):
+    type: Literal["UpdateSchedule"] = "UpdateSchedule"
+    changes: ScheduleChanges
+    expected_version: int = Field(ge=1)
+
+
+class EnableSchedule(Command):
+    type: Literal["EnableSchedule"] = "EnableSchedule"
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class DisableSchedule(Command):
+    type: Literal["DisableSchedule"] = "DisableSchedule"
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class DeleteSchedule(Command):
+    type: Literal["DeleteSchedule"] = "DeleteSchedule"
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class RunNow(Command):
+    type: Literal["RunNow"] = "RunNow"
+
+
+class SendTestEmail(Command):
+    """Verifies SMTP end to end; `schedule_id` names the test run's pseudo-schedule."""
+
+    type: Literal["SendTestEmail"] = "SendTestEmail"
+    recipients: Recipients
+
+
+AnyCommand = Annotated[
+    CreateSchedule
+    | UpdateSchedule
+    | EnableSchedule
+    | DisableSchedule
+    | DeleteSchedule
+    | RunNow
+    | SendTestEmail,
+    Field(discriminator="type"),
+]
+COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
+
+
+# --- replies and schedule state (topic schedule.events) --------------------
+
+
+class FieldError(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str
+    message: str
+    code: str
+
+
+class CommandAccepted(Envelope):
+    type: Literal["CommandAccepted"] = "CommandAccepted"
+    command_id: UUID
+    command_type: str
+    version: int | None = None
+    next_run_at: AwareDatetime | None = None
+    run_id: str | None = None
+
+
+class CommandRejected(Envelope):
+    type: Literal["CommandRejected"] = "CommandRejected"
+    command_id: UUID
+    command_type: str
+    errors: list[FieldError] = Field(min_length=1)
+
+
+class ScheduleChangeKind(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    DELETED = "deleted"
+
+
+class ScheduleChanged(Envelope):
+    type: Literal["ScheduleChanged"] = "ScheduleChanged"
+    change: ScheduleChangeKind
+    version: int
+    #: The full new state; None once deleted.
+    spec: ScheduleSpec | None
+    next_run_at: AwareDatetime | None = None
+
+
+AnyScheduleEvent = Annotated[
+    CommandAccepted | CommandRejected | ScheduleChanged, Field(discriminator="type")
+]
+SCHEDULE_EVENT_ADAPTER: TypeAdapter[AnyScheduleEvent] = TypeAdapter(AnyScheduleEvent)
+
+
+# --- the run pipeline --------------------------------------------------------
+
+
+class DataWindow(BaseModel):
+    """The report's data period, half-open [start, end), shown in `timezone`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: AwareDatetime
+    end: AwareDatetime
+    timezone: str
+
+    def local_dates(self) -> tuple[date, date]:
+        """First and last local day the window covers (its end is exclusive)."""
+        zone = ZoneInfo(self.timezone)
+        last = self.end - timedelta(microseconds=1)
+        return self.start.astimezone(zone).date(), last.astimezone(zone).date()
+
+
+class RunDetails(BaseModel):
+    """What every stage of a run needs, carried along so no stage reads another's store."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str = Field(min_length=1, max_length=300)
+    attempt: int = Field(default=1, ge=1)
+    scheduled_for: AwareDatetime
+    schedule_name: str
+    report: ReportRef
+    filters: Filters = Filters()
+    window: DataWindow
+    format: ReportFormat
+    recipients: Recipients
+    skip_if_empty: bool = False
+    test: bool = False
+    #: Transient failures are retried until then: the schedule's next firing, at most
+    #: `HERALD_RETRY__GIVE_UP_AFTER_S` after `scheduled_for` (None: that limit alone).
+    retry_until: AwareDatetime | None = None
+
+
+class ReportDue(Envelope):
+    type: Literal["ReportDue"] = "ReportDue"
+    run: RunDetails
+
+
+class ArtifactRef(BaseModel):
+    """A further file the email carries (the full data of a capped PDF or HTML report)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    artifact_id: str
+    filename: str
+    content_type: str
+    size: int = Field(ge=0)
+    sha256: str
+
+
+class ReportRendered(Envelope):
+    type: Literal["ReportRendered"] = "ReportRendered"
+    run: RunDetails
+    artifact_id: str
+    filename: str
+    content_type: str
+    size: int = Field(ge=0)
+    rows: int = Field(ge=0)
+    sha256: str
+    title: str
+    filters_summary: str
+    #: For `html` runs: the artifact holding the inline table fragment.
+    html_artifact_id: str | None = None
+    #: Above the mail attachment limit: the mailer links instead of attaching.
+    too_large_to_attach: bool = False
+    #: Attached after the artifact (for a capped PDF or HTML report: the full CSV).
+    companions: list[ArtifactRef] = Field(default_factory=list)
+
+
+class RunStatus(enum.StrEnum):
+    DUE = "due"
+    RENDERED = "rendered"
+    PENDING_RETRY = "pending_retry"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    SKIPPED_EMPTY = "skipped_empty"
+
+
+class RecipientOutcome(enum.StrEnum):
+    ACCEPTED = "accepted"
+    REFUSED_PERMANENT = "refused_permanent"
+    REFUSED_TRANSIENT = "refused_transient"
+
+
+class RecipientResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: str
+    outcome: RecipientOutcome
+    smtp_code: int | None = None
+    smtp_message: str | None = None
+
+
+class DeliveryStatus(Envelope):
+    """One transition of a run; the `runs` history is a projection of these."""
+
+    type: Literal["DeliveryStatus"] = "DeliveryStatus"
+    run_id: str = Field(min_length=1, max_length=300)
+    attempt: int = Field(ge=1)
+    status: RunStatus
+    stage: Literal["scheduler", "renderer", "mailer"]
+    scheduled_for: AwareDatetime | None = None
+    reason: str | None = None
+    artifact_id: str | None = None
+    recipients: list[RecipientResult] = Field(default_factory=list)
+    next_attempt_at: AwareDatetime | None = None
+    test: bool = False
+    #: On `due`: what was fired, so the history can show it and fire a retry.
+    run: RunDetails | None = None

@@ -1,0 +1,160 @@
+"""The delivery history: how `DeliveryStatus` events become a run's record.
+
+A run's record is a pure function of the *set* of its events: the events are
+kept in the record, and every other field is derived from them. So applying
+an event twice changes nothing, the arrival order does not matter, and
+replaying the topic from its start rebuilds exactly the live records. The
+scheduler applies this live; `herald replay` rebuilds with the same code.
+
+Precedence: a final status (delivered, failed, skipped, skipped_empty) beats
+any non-final one; then the higher attempt wins; within an attempt the later
+stage wins (due < rendered < pending_retry < final); remaining ties go to the
+later `occurred_at`, then the larger `event_id`, so the choice never depends
+on arrival order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from herald.shared.contract.messages import (
+    DeliveryStatus,
+    RecipientOutcome,
+    RecipientResult,
+    RunDetails,
+    RunStatus,
+)
+
+FINAL_STATUSES = frozenset(
+    {RunStatus.DELIVERED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.SKIPPED_EMPTY}
+)
+_STAGE_RANK = {
+    RunStatus.DUE: 0,
+    RunStatus.RENDERED: 1,
+    RunStatus.PENDING_RETRY: 2,
+    RunStatus.DELIVERED: 3,
+    RunStatus.FAILED: 3,
+    RunStatus.SKIPPED: 3,
+    RunStatus.SKIPPED_EMPTY: 3,
+}
+
+
+def precedence(event: DeliveryStatus) -> tuple[bool, int, int, datetime, str]:
+    return (
+        event.status in FINAL_STATUSES,
+        event.attempt,
+        _STAGE_RANK[event.status],
+        event.occurred_at,
+        str(event.event_id),
+    )
+
+
+def _recency(event: DeliveryStatus) -> tuple[int, datetime, str]:
+    return (event.attempt, event.occurred_at, str(event.event_id))
+
+
+class RunRecord(BaseModel):
+    """One document of the `runs` collection (`_id` = `run_id`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    run_id: str = Field(alias="_id")
+    tenant_id: str
+    schedule_id: str
+    status: RunStatus
+    attempt: int
+    test: bool = False
+    scheduled_for: AwareDatetime | None = None
+    reason: str | None = None
+    artifact_id: str | None = None
+    next_attempt_at: AwareDatetime | None = None
+    #: What the latest attempt fired (from its `due` event), for display and retries.
+    details: RunDetails | None = None
+    recipients: list[RecipientResult] = Field(default_factory=list)
+    first_event_at: AwareDatetime
+    updated_at: AwareDatetime
+    events: list[DeliveryStatus]
+
+    def to_document(self) -> dict[str, Any]:
+        return self.model_dump(mode="python", by_alias=True)
+
+    def has_event(self, event: DeliveryStatus) -> bool:
+        return any(e.event_id == event.event_id for e in self.events)
+
+
+def _best_recipient_results(events: list[DeliveryStatus]) -> list[RecipientResult]:
+    """Per address: an acceptance stands for good; otherwise the most recent result."""
+    best: dict[str, tuple[bool, tuple[int, datetime, str], RecipientResult]] = {}
+    for event in events:
+        for result in event.recipients:
+            key = result.address.lower()
+            candidate = (result.outcome is RecipientOutcome.ACCEPTED, _recency(event), result)
+            if key not in best or candidate[:2] > best[key][:2]:
+                best[key] = candidate
+    return [best[key][2] for key in sorted(best)]
+
+
+def fold(events: Iterable[DeliveryStatus]) -> RunRecord:
+    """The record for a non-empty set of one run's events."""
+    unique = {e.event_id: e for e in events}
+    ordered = sorted(unique.values(), key=lambda e: (e.occurred_at, str(e.event_id)))
+    if not ordered:
+        raise ValueError("a run record needs at least one event")
+    current = max(ordered, key=precedence)
+    with_artifact = [e for e in ordered if e.artifact_id]
+    with_details = [e for e in ordered if e.run is not None]
+    return RunRecord.model_validate(
+        {
+            "_id": current.run_id,
+            "tenant_id": current.tenant_id,
+            "schedule_id": current.schedule_id,
+            "status": current.status,
+            "attempt": current.attempt,
+            "test": current.test,
+            "scheduled_for": next((e.scheduled_for for e in ordered if e.scheduled_for), None),
+            "reason": current.reason,
+            "artifact_id": max(with_artifact, key=_recency).artifact_id if with_artifact else None,
+            "next_attempt_at": (
+                current.next_attempt_at if current.status is RunStatus.PENDING_RETRY else None
+            ),
+            "details": max(with_details, key=_recency).run if with_details else None,
+            "recipients": _best_recipient_results(ordered),
+            "first_event_at": ordered[0].occurred_at,
+            "updated_at": ordered[-1].occurred_at,
+            "events": ordered,
+        }
+    )
+
+
+def apply(record: RunRecord | None, event: DeliveryStatus) -> RunRecord | None:
+    """The record after `event`, or None when the event is already in it."""
+    return apply_all(record, [event])
+
+
+def apply_all(record: RunRecord | None, events: Iterable[DeliveryStatus]) -> RunRecord | None:
+    """The record after all of one run's `events`, or None when every one is already in it.
+
+    Of two events with one id (a stage that handled a message twice, with two
+    `occurred_at`s), the first to arrive stands, in one call as across calls:
+    a batch must give the record that event by event gives.
+    """
+    seen = {e.event_id for e in record.events} if record else set()
+    new: list[DeliveryStatus] = []
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            new.append(event)
+    if not new:
+        return None
+    owner = (record.tenant_id, record.run_id) if record else (new[0].tenant_id, new[0].run_id)
+    for event in new:
+        if (event.tenant_id, event.run_id) != owner:
+            raise ValueError(
+                f"event {event.event_id} of run {event.run_id!r} (tenant {event.tenant_id!r}) "
+                f"does not belong to run {owner[1]!r} (tenant {owner[0]!r})"
+            )
+    return fold([*(record.events if record else ()), *new])

@@ -1,0 +1,279 @@
+"""Rebuilding the delivery history from the audit log (`delivery.status`), and checking it.
+
+Reads the topic from its start (or from a timestamp) without a consumer
+group, so it never moves anyone's offsets, and applies every event with the
+same projection the scheduler runs live (`shared.history`). Rebuilding into an
+empty collection gives the live documents; comparing the two finds tampering
+or a projection that went wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
+from pydantic import ValidationError
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from herald.shared.contract.messages import DeliveryStatus
+from herald.shared.contract.topics import Topics
+from herald.shared.history import store as history_store
+from herald.shared.runtime.kafka import client_options
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
+
+#: Runs projected side by side.
+_WORKERS = 16
+#: Events read before they are applied together: memory stays bounded.
+_BATCH = 5000
+
+Progress = Callable[[int], Any]
+
+
+class KafkaUnavailable(Exception):
+    """The topic cannot be read; the message names the address or topic tried."""
+
+
+async def read_records(
+    settings: Settings,
+    topic: str,
+    since: datetime | None = None,
+    on_total: Progress | None = None,
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record of a topic, from its start or `since`, up to its end when the read began.
+
+    `on_total` learns how many records that is before the first one is read.
+    """
+    consumer = AIOKafkaConsumer(
+        topic,
+        **client_options(settings.kafka),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        await consumer.stop()
+        if isinstance(exc, UnknownTopicOrPartitionError):
+            raise KafkaUnavailable(_no_topic(topic, settings)) from exc
+        raise KafkaUnavailable(
+            f"cannot reach Kafka at {settings.kafka.bootstrap_servers}: {exc}"
+        ) from exc
+    try:
+        partitions = sorted(await _assigned_partitions(consumer, topic, settings))
+        ends = await consumer.end_offsets(partitions)
+        if since is None:
+            await consumer.seek_to_beginning(*partitions)
+        else:
+            starts = await consumer.offsets_for_times(
+                {tp: int(since.timestamp() * 1000) for tp in partitions}
+            )
+            for tp in partitions:
+                found = starts.get(tp)
+                consumer.seek(tp, found.offset if found else ends[tp])
+        positions = {tp: await consumer.position(tp) for tp in partitions}
+        if on_total is not None:
+            on_total(sum(ends[tp] - positions[tp] for tp in partitions))
+        remaining = {tp for tp in partitions if positions[tp] < ends[tp]}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)
+            for tp, records in batch.items():
+                for record in records:
+                    if record.offset < ends[tp]:
+                        yield record
+            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+    finally:
+        await consumer.stop()
+
+
+async def read_events(
+    settings: Settings, since: datetime | None = None, on_total: Progress | None = None
+) -> AsyncIterator[DeliveryStatus | tuple[bytes, str]]:
+    """Every event on `delivery.status`; (raw bytes, error) for a record that is not one."""
+    topic = Topics(settings.kafka.topic_prefix).delivery_status
+    async for record in read_records(settings, topic, since, on_total):
+        try:
+            yield DeliveryStatus.model_validate_json(record.value)
+        except ValidationError as exc:
+            yield (record.value, str(exc))
+
+
+async def _assigned_partitions(
+    consumer: AIOKafkaConsumer, topic: str, settings: Settings
+) -> set[TopicPartition]:
+    """Without a group, the consumer takes every partition once it has the topic's metadata."""
+    for _ in range(100):
+        if assigned := consumer.assignment():
+            return set(assigned)
+        await asyncio.sleep(0.1)
+    raise KafkaUnavailable(_no_topic(topic, settings))
+
+
+def _no_topic(topic: str, settings: Settings) -> str:
+    return (
+        f"topic {topic} not found on Kafka at {settings.kafka.bootstrap_servers}: "
+        "wrong HERALD_KAFKA__TOPIC_PREFIX, or topics not created yet (herald topics create)?"
+    )
+
+
+async def rebuild(
+    settings: Settings,
+    into: AsyncCollection[Document],
+    *,
+    since: datetime | None = None,
+    tenant_id: str | None = None,
+    progress: Progress | None = None,
+    on_total: Progress | None = None,
+) -> tuple[int, list[tuple[bytes, str]]]:
+    """Project the log into `into`; returns (events applied, records that were not events).
+
+    `progress` is called with 1 for every record read. Events are gathered in
+    batches and applied run by run, one read and one write per run and batch
+    (event by event, a run retried many times cost a read and a write of its
+    ever longer record per event), runs side by side. A batch is done before
+    the next begins, so one run's events never race each other.
+    """
+    applied = 0
+    rejected: list[tuple[bytes, str]] = []
+    batch: dict[str, list[DeliveryStatus]] = {}
+    gathered = 0
+
+    async def apply(events: list[DeliveryStatus], gate: asyncio.Semaphore) -> None:
+        async with gate:
+            await history_store.project_run(into, events)
+        if progress is not None:
+            progress(len(events))
+
+    async def flush() -> None:
+        gate = asyncio.Semaphore(_WORKERS)
+        async with asyncio.TaskGroup() as group:
+            for events in batch.values():
+                group.create_task(apply(events, gate))
+        batch.clear()
+
+    async for item in read_events(settings, since, on_total):
+        if isinstance(item, tuple):
+            rejected.append(item)
+        elif tenant_id is None or item.tenant_id == tenant_id:
+            batch.setdefault(item.run_id, []).append(item)
+            applied += 1
+            gathered += 1
+            if gathered >= _BATCH:
+                await flush()
+                gathered = 0
+            continue
+        if progress is not None:
+            progress(1)
+    await flush()
+    return applied, rejected
+
+
+class _Absent:
+    """What one side of a comparison lacks: a run, a field or a list item."""
+
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+ABSENT: Any = _Absent()
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One way the live history differs from the replayed one.
+
+    `field` is a dotted path (`events.2.status`); None when the run is on one
+    side only, the whole document on that side and ABSENT on the other.
+    """
+
+    run_id: str
+    field: str | None
+    live: Any
+    replayed: Any
+
+
+@dataclass(slots=True)
+class Comparison:
+    compared: int = 0
+    differences: list[Difference] = dataclass_field(default_factory=list)
+
+
+def field_differences(live: Any, replayed: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """Every leaf where two documents differ, as (dotted path, live value, replayed value)."""
+    if isinstance(live, dict) and isinstance(replayed, dict):
+        for key in [*live, *(k for k in replayed if k not in live)]:
+            inner = f"{path}.{key}" if path else str(key)
+            yield from field_differences(live.get(key, ABSENT), replayed.get(key, ABSENT), inner)
+    elif isinstance(live, list) and isinstance(replayed, list):
+        for i in range(max(len(live), len(replayed))):
+            yield from field_differences(
+                live[i] if i < len(live) else ABSENT,
+                replayed[i] if i < len(replayed) else ABSENT,
+                f"{path}.{i}",
+            )
+    elif live != replayed:
+        yield path, live, replayed
+
+
+async def compare(
+    live: AsyncCollection[Document],
+    replayed: AsyncCollection[Document],
+    *,
+    tenant_id: str | None = None,
+    since: datetime | None = None,
+) -> Comparison:
+    """Both collections run by run, without `rev` (a count of writes, not history).
+
+    With `since`, live runs that began before it are left out: the replay saw
+    only their later events.
+    """
+    query: Document = {} if tenant_id is None else {"tenant_id": tenant_id}
+    result = Comparison()
+    async for run_id, ours, theirs in _merged(
+        live.find(query, {"rev": 0}).sort("_id", ASCENDING),
+        replayed.find({}, {"rev": 0}).sort("_id", ASCENDING),
+    ):
+        if ours is not None and since is not None and ours["first_event_at"] < since:
+            continue
+        result.compared += 1
+        if ours is None or theirs is None:
+            result.differences.append(Difference(run_id, None, ours or ABSENT, theirs or ABSENT))
+        else:
+            result.differences += [
+                Difference(run_id, path, a, b) for path, a, b in field_differences(ours, theirs)
+            ]
+    return result
+
+
+async def _merged(
+    left: AsyncIterable[Document], right: AsyncIterable[Document]
+) -> AsyncIterator[tuple[str, Document | None, Document | None]]:
+    """Two reads in `_id` order, paired by `_id`: memory stays flat however long the history."""
+    lefts, rights = aiter(left), aiter(right)
+    a, b = await anext(lefts, None), await anext(rights, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a["_id"] < b["_id"]):
+            assert a is not None
+            yield a["_id"], a, None
+            a = await anext(lefts, None)
+        elif a is None or b["_id"] < a["_id"]:
+            yield b["_id"], None, b
+            b = await anext(rights, None)
+        else:
+            yield a["_id"], a, b
+            a, b = await anext(lefts, None), await anext(rights, None)
+
+
+def scratch_collection(db: AsyncDatabase[Document]) -> AsyncCollection[Document]:
+    """A collection of its own for one verification, dropped by the caller afterwards."""
+    return db[f"{history_store.RUNS}_verify_{uuid4().hex[:12]}"]

@@ -1,0 +1,47 @@
+"""What every artifact and email shows of a run: its period, its link back, the platform's logo."""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from herald.shared.contract.messages import DataWindow, RunDetails
+from herald.shared.runtime.settings import BrandingSettings
+
+
+def period_text(window: DataWindow) -> str:
+    """Local dates of a half-open window: `2026-11-26` or `2026-11-20 to 2026-11-26`."""
+    first, last = window.local_dates()
+    if first == last:
+        return first.isoformat()
+    return f"{first.isoformat()} to {last.isoformat()}"
+
+
+def platform_link(run: RunDetails, branding: BrandingSettings) -> str:
+    """The report with the run's window and filters, in the platform."""
+    query: list[tuple[str, str]] = [
+        ("start", run.window.start.isoformat()),
+        ("end", run.window.end.isoformat()),
+        ("tz", run.window.timezone),
+    ]
+    query += [("campaign", c) for c in run.filters.campaign_ids]
+    query += [("agent", a) for a in run.filters.agent_ids]
+    base = branding.platform_base_url.rstrip("/")
+    return f"{base}/reports/{run.report.kind}/{run.report.id}?{urlencode(query)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Logo:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def read_logo(branding: BrandingSettings) -> Logo | None:
+    """The logo file, read once per process: PDFs embed it and emails carry it inline."""
+    path = branding.logo_file
+    if path is None:
+        return None
+    content_type = mimetypes.guess_type(path.name)[0] or "image/png"
+    return Logo(path.name, content_type, path.read_bytes())

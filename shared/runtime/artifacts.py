@@ -1,0 +1,178 @@
+"""Report artifacts in the GridFS bucket `artifacts`.
+
+One artifact per run and part, with a deterministic `_id`
+(`<run_id>/<part>`), so "is this run already rendered?" is an `_id` lookup
+(cheap on MongoDB and FerretDB alike) and a duplicate `ReportDue` can never
+make a second copy. A files document exists only once its upload finished, so
+its presence means "complete".
+
+Two uploads of one artifact can run at once (a rebalance hands a run to a
+second renderer while the first is still at it). Each upload tags its chunks
+with its own `attempt` id and names it in the files document; the first files
+document inserted wins, the loser removes its own chunks and takes the
+winner's artifact, and the winner removes chunks of any other attempt
+(including those an interrupted upload left). Reads follow the files
+document's attempt, so they never mix two uploads' chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import Binary, ObjectId
+from gridfs.errors import CorruptGridFile, NoFile
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from herald.shared.runtime.mongo import Document
+
+BUCKET = "artifacts"
+#: GridFS's default chunk size; readers take it from each files document.
+CHUNK_SIZE = 255 * 1024
+#: Chunks per insert: about 4 MB in flight, whatever the artifact's size.
+_CHUNKS_PER_INSERT = 16
+
+
+def _chunk(file_id: str, attempt: ObjectId, number: int, data: bytes) -> Document:
+    return {
+        "_id": ObjectId(),
+        "files_id": file_id,
+        "n": number,
+        "data": Binary(data),
+        "attempt": attempt,
+    }
+
+
+def artifact_id(run_id: str, part: str) -> str:
+    return f"{run_id}/{part}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArtifact:
+    artifact_id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    metadata: dict[str, Any]
+
+
+class ArtifactStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def find(self, file_id: str) -> StoredArtifact | None:
+        doc = await self._db[f"{BUCKET}.files"].find_one({"_id": file_id})
+        if doc is None:
+            return None
+        metadata: dict[str, Any] = doc.get("metadata") or {}
+        return StoredArtifact(
+            artifact_id=file_id,
+            filename=doc["filename"],
+            content_type=metadata.get("content_type", "application/octet-stream"),
+            size=int(doc["length"]),
+            sha256=metadata.get("sha256", ""),
+            metadata=metadata,
+        )
+
+    async def put(
+        self,
+        file_id: str,
+        filename: str,
+        content_type: str,
+        chunks: AsyncIterable[bytes],
+        metadata: dict[str, Any],
+        late_metadata: Callable[[], dict[str, Any]] = dict,
+    ) -> StoredArtifact:
+        """Stream `chunks` into GridFS; on any failure nothing of the upload remains.
+
+        Written to the GridFS layout directly (chunks, then the files document),
+        a few chunks per insert: PyMongo's own upload stream buffers up to 48 MB
+        of chunks before writing, which a million-row CSV would hold in memory.
+        `late_metadata` is read once the stream is consumed (a row count, say).
+        """
+        attempt = ObjectId()
+        digest = hashlib.sha256()
+        size, number = 0, 0
+        pending = bytearray()
+        batch: list[Document] = []
+        chunk_docs = self._db[f"{BUCKET}.chunks"]
+        try:
+            async for piece in chunks:
+                digest.update(piece)
+                size += len(piece)
+                pending += piece
+                while len(pending) >= CHUNK_SIZE:
+                    batch.append(_chunk(file_id, attempt, number, bytes(pending[:CHUNK_SIZE])))
+                    del pending[:CHUNK_SIZE]
+                    number += 1
+                if len(batch) >= _CHUNKS_PER_INSERT:
+                    await chunk_docs.insert_many(batch)
+                    batch = []
+            if pending:
+                batch.append(_chunk(file_id, attempt, number, bytes(pending)))
+            if batch:
+                await chunk_docs.insert_many(batch)
+            full_metadata = (
+                metadata
+                | late_metadata()
+                | {
+                    "sha256": digest.hexdigest(),
+                    "size": size,
+                    "content_type": content_type,
+                    "filename": filename,
+                    "attempt": attempt,
+                }
+            )
+            await self._db[f"{BUCKET}.files"].insert_one(
+                {
+                    "_id": file_id,
+                    "length": size,
+                    "chunkSize": CHUNK_SIZE,
+                    "uploadDate": datetime.now(UTC),
+                    "filename": filename,
+                    "metadata": full_metadata,
+                }
+            )
+        except DuplicateKeyError:
+            await chunk_docs.delete_many({"files_id": file_id, "attempt": attempt})
+            winner = await self.find(file_id)
+            if winner is None:  # deleted since: the caller's retry uploads again
+                raise
+            return winner
+        except BaseException:
+            await chunk_docs.delete_many({"files_id": file_id, "attempt": attempt})
+            raise
+        await chunk_docs.delete_many({"files_id": file_id, "attempt": {"$ne": attempt}})
+        return StoredArtifact(
+            file_id, filename, content_type, size, digest.hexdigest(), full_metadata
+        )
+
+    async def delete(self, file_id: str) -> None:
+        """Remove an artifact and its chunks; a missing one is not an error."""
+        await self._db[f"{BUCKET}.files"].delete_one({"_id": file_id})
+        await self._db[f"{BUCKET}.chunks"].delete_many({"files_id": file_id})
+
+    async def read(self, file_id: str) -> bytes:
+        """The artifact's bytes from its own upload's chunks; NoFile when it does not exist."""
+        doc = await self._db[f"{BUCKET}.files"].find_one({"_id": file_id})
+        if doc is None:
+            raise NoFile(f"no artifact {file_id!r}")
+        query: Document = {"files_id": file_id}
+        if (attempt := (doc.get("metadata") or {}).get("attempt")) is not None:
+            query["attempt"] = attempt
+        chunks = self._db[f"{BUCKET}.chunks"].find(query, {"data": 1, "n": 1}).sort("n", 1)
+        data = bytearray()
+        number = 0
+        async for chunk in chunks:
+            if chunk["n"] != number:
+                raise CorruptGridFile(f"artifact {file_id!r}: chunk {number} missing")
+            data += chunk["data"]
+            number += 1
+        if len(data) != doc["length"]:
+            raise CorruptGridFile(f"artifact {file_id!r}: {len(data)} of {doc['length']} bytes")
+        return bytes(data)

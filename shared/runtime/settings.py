@@ -1,0 +1,242 @@
+"""Settings for every Herald process, read from `HERALD_*` environment variables.
+
+Nested groups use `__`, e.g. `HERALD_KAFKA__BOOTSTRAP_SERVERS` or
+`HERALD_SMTP__PASSWORD`. One model serves all three services so that a single
+ConfigMap/Secret pair configures a deployment.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from herald.shared.contract.schedule_spec import normalise_domain, valid_zone
+
+
+class KafkaSecurity(enum.StrEnum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(enum.StrEnum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: KafkaSecurity = KafkaSecurity.PLAINTEXT
+    sasl_mechanism: SaslMechanism = SaslMechanism.SCRAM_SHA_512
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    tls_ca_file: Path | None = None
+    topic_prefix: str = Field(default="herald", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+
+
+class MongoSettings(BaseModel):
+    url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
+    database: str = "herald"
+    server_selection_timeout_ms: int = 10_000
+
+
+class SmtpSecurity(enum.StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class SmtpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: SmtpSecurity = SmtpSecurity.NONE
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: str = "Herald Reports <reports@herald.localhost>"
+    timeout_s: float = 30.0
+    tls_ca_file: Path | None = None
+    #: Connections kept open and reused by one mailer.
+    pool_size: int = Field(default=4, ge=1, le=100)
+    #: The provider's allowed volume; a herd is spread out to stay under it. None: no limit.
+    max_per_minute: int | None = Field(default=None, ge=1)
+
+
+class BrandingSettings(BaseModel):
+    platform_name: str = "Contact Center"
+    logo_url: str | None = None
+    logo_file: Path | None = None
+    platform_base_url: str = "http://127.0.0.1:8080"
+    #: Before the subject's title and period; None means the platform name, "" none.
+    subject_prefix: str | None = None
+    #: Where the platform serves Herald's artifacts (GridFS bucket `artifacts`) by id,
+    #: for files too large to attach; default `<platform_base_url>/herald/artifacts`.
+    artifact_base_url: str | None = None
+
+    @field_validator("platform_name", "subject_prefix")
+    @classmethod
+    def _one_printable_line(cls, value: str | None) -> str | None:
+        """Both reach the Subject header: a line break there would start a header of its own."""
+        if value is not None and not value.isprintable():
+            raise ValueError(f"must be one line of printable text, got {value!r}")
+        return value
+
+    def artifact_url(self, artifact_id: str) -> str:
+        base = self.artifact_base_url or f"{self.platform_base_url.rstrip('/')}/herald/artifacts"
+        return f"{base.rstrip('/')}/{quote(artifact_id, safe='')}"
+
+
+class RetrySettings(BaseModel):
+    """Transient failures: backoff from base doubling per attempt, capped, until a deadline.
+
+    The deadline is the schedule's next firing, at most `give_up_after_s` after
+    the run was due (`shared/retry.py` has the whole policy).
+    """
+
+    base_s: float = Field(default=60.0, gt=0)
+    cap_s: float = Field(default=3600.0, gt=0)
+    #: The longest a run's transient failures are retried (the next firing may end it sooner).
+    give_up_after_s: float = Field(default=86400.0, gt=0)
+    #: A backstop for a run that keeps failing fast; the deadline is what normally ends it.
+    max_attempts: int = Field(default=100, ge=1)
+    #: Fraction of each delay drawn at random (deterministically per run and attempt).
+    jitter: float = Field(default=0.2, ge=0, le=1)
+
+
+class SchedulerSettings(BaseModel):
+    tick_s: float = Field(default=1.0, gt=0)
+    #: How long a replica may hold a shard without renewing before another takes it.
+    lease_ttl_s: float = Field(default=30.0, gt=0)
+    #: A run still `due` or `rendered` this long after its last event is fired again.
+    stuck_after_s: float = Field(default=900.0, gt=0)
+    #: Shards one replica fires at once.
+    concurrency: int = Field(default=4, ge=1)
+
+
+class RendererSettings(BaseModel):
+    #: Rows of an inline HTML table; above it a note, and the full CSV travels along.
+    html_max_rows: int = Field(default=500, ge=1)
+    #: Above this many rows a PDF holds the first rows and a note; the full CSV travels along.
+    pdf_max_rows: int = Field(default=2000, ge=1)
+    #: Artifacts larger than this are linked from the email instead of attached.
+    attachment_limit_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    #: PDF worker processes; each is replaced after `renders_per_worker` renders.
+    pdf_workers: int = Field(default=2, ge=1)
+    renders_per_worker: int = Field(default=50, ge=1)
+    #: A PDF render running longer is killed and retried later as a transient failure.
+    render_timeout_s: float = Field(default=120.0, gt=0)
+    #: Runs asking for the same report, filters, window and format share one render.
+    share_renders: bool = True
+    #: A shared render older than this is not reused: late data may have arrived since.
+    share_ttl_s: float = Field(default=3600.0, gt=0)
+
+
+class OpsSettings(BaseModel):
+    """How operators reach a service: its HTTP port (health, readiness, metrics), its shutdown."""
+
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: All interfaces: Kubernetes probes the pod from outside.
+    host: str = "0.0.0.0"
+    #: In-flight work gets this long after SIGTERM; keep it under terminationGracePeriodSeconds.
+    shutdown_grace_s: float = Field(default=25.0, gt=0)
+    #: Log lines as JSON objects (one per line) rather than text.
+    json_logs: bool = True
+
+
+class SecuritySettings(BaseModel):
+    """Where reports may be sent: recipient domains, checked on every command and every send.
+
+    A listed domain allows itself and its subdomains (see `shared.recipient_policy`).
+    """
+
+    #: Empty: any domain. JSON in the environment, e.g. '["example.com"]'.
+    allowed_recipient_domains: list[str] = Field(default_factory=list)
+    #: A tenant's own list, replacing the global one for it (an empty list: any domain),
+    #: e.g. '{"acme": ["acme.com"]}'.
+    tenant_allowed_recipient_domains: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("allowed_recipient_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        return [normalise_domain(domain) for domain in value]
+
+    @field_validator("tenant_allowed_recipient_domains")
+    @classmethod
+    def _tenant_domains(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {tenant: cls._domains(domains) for tenant, domains in value.items()}
+
+
+class ReportSourceKind(enum.StrEnum):
+    MONGO = "mongo"
+    HTTP = "http"
+
+
+class HttpSourceSettings(BaseModel):
+    """The platform's own report endpoint, for platforms that compute reports themselves."""
+
+    url: str | None = None
+    #: Sent as `Authorization: Bearer ...` when set.
+    token: SecretStr | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+    #: Further attempts on a timeout, connection error or 5xx, with doubling delays.
+    retries: int = Field(default=2, ge=0)
+    retry_base_s: float = Field(default=0.5, ge=0)
+
+
+class ReportSettings(BaseModel):
+    source: ReportSourceKind = ReportSourceKind.MONGO
+    #: Zone the calls' local day and hour are recorded in; None means default_timezone.
+    data_timezone: str | None = None
+    #: Whole days are read from the daily roll-ups; off, every report groups raw calls.
+    use_rollups: bool = True
+    http: HttpSourceSettings = HttpSourceSettings()
+
+    @field_validator("data_timezone")
+    @classmethod
+    def _known_data_zone(cls, value: str | None) -> str | None:
+        return None if value is None else valid_zone(value)
+
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> ReportSettings:
+        if self.source is ReportSourceKind.HTTP and not self.http.url:
+            raise ValueError("the http report source needs HERALD_REPORTS__HTTP__URL")
+        return self
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HERALD_",
+        env_nested_delimiter="__",
+        env_file=None,
+        extra="ignore",
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    mongo: MongoSettings = MongoSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    branding: BrandingSettings = BrandingSettings()
+    retry: RetrySettings = RetrySettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    reports: ReportSettings = ReportSettings()
+    renderer: RendererSettings = RendererSettings()
+    ops: OpsSettings = OpsSettings()
+    security: SecuritySettings = SecuritySettings()
+    default_timezone: str = "UTC"
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_default_zone(cls, value: str) -> str:
+        return valid_zone(value)
+
+    @property
+    def data_zone(self) -> ZoneInfo:
+        """The zone calls are recorded in: local days and hours of the report data."""
+        return ZoneInfo(self.reports.data_timezone or self.default_timezone)
