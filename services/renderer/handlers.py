@@ -7,12 +7,14 @@ import time
 from collections.abc import Sequence
 
 from herald.services.renderer import render
+from herald.services.renderer.formats.registry import FORMATS
 from herald.services.renderer.reports.model import ReportUnavailable, SourceUnavailable
 from herald.services.renderer.shares import Complete, InFlight, ShareStore, complete, share_key
 from herald.shared.contract.messages import ArtifactRef, ReportDue, ReportRendered, RunStatus
 from herald.shared.contract.schedule_spec import ReportFormat
+from herald.shared.ports import StoredArtifact
 from herald.shared.runs.events import failure_event, status_event
-from herald.shared.runtime.artifacts import ArtifactStore, StoredArtifact
+from herald.shared.runtime.artifacts import ArtifactStore
 from herald.shared.runtime.kafka import publish
 from herald.shared.runtime.metrics import ARTIFACT_BYTES, RENDER_SECONDS
 from herald.shared.runtime.service import Runtime
@@ -36,7 +38,7 @@ def _rendered(
     companions: Sequence[StoredArtifact],
     attachment_limit: int,
 ) -> ReportRendered:
-    is_html = artifact.metadata.get("format") == ReportFormat.HTML.value
+    inline = FORMATS[ReportFormat(artifact.metadata["format"])].inline
     size = artifact.size + sum(c.size for c in companions)
     return ReportRendered(
         tenant_id=due.tenant_id,
@@ -51,7 +53,7 @@ def _rendered(
         sha256=artifact.sha256,
         title=str(artifact.metadata.get("title", artifact.filename)),
         filters_summary=due.run.filters.summary(),
-        html_artifact_id=artifact.artifact_id if is_html else None,
+        html_artifact_id=artifact.artifact_id if inline else None,
         too_large_to_attach=size > attachment_limit,
         companions=[_ref(c) for c in companions],
     )

@@ -12,12 +12,12 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from herald.services.renderer.formats import csv_writer, html, pdf
+from herald.services.renderer.formats import csv_writer
 from herald.services.renderer.formats.cells import DisplayTable, display_row
-from herald.services.renderer.pool import PdfPool
+from herald.services.renderer.formats.page import Page, PdfPrinter
+from herald.services.renderer.formats.registry import FORMATS
 from herald.services.renderer.reports.model import (
     Column,
     ReportData,
@@ -29,8 +29,9 @@ from herald.services.renderer.reports.model import (
 from herald.services.renderer.reports.source import ReportSource
 from herald.shared.contract.messages import DataWindow, RunDetails
 from herald.shared.contract.schedule_spec import ReportFormat
-from herald.shared.runs.text import Logo, period_text, platform_link, read_logo
-from herald.shared.runtime.artifacts import ArtifactStore, StoredArtifact, artifact_id
+from herald.shared.ports import StoredArtifact, artifact_id
+from herald.shared.runs.text import Logo, read_logo
+from herald.shared.runtime.artifacts import ArtifactStore
 from herald.shared.runtime.settings import Settings
 
 #: The companion holding a capped report's full data.
@@ -100,12 +101,12 @@ class Renderer:
         self,
         source: ReportSource,
         artifacts: ArtifactStore,
-        pool: PdfPool | None,
+        printer: PdfPrinter | None,
         settings: Settings,
     ) -> None:
         self._source = source
         self._artifacts = artifacts
-        self._pool = pool
+        self._printer = printer
         self._settings = settings
         self._logo_uri = _data_uri(read_logo(settings.branding))
 
@@ -118,33 +119,33 @@ class Renderer:
             "format": run.format.value,
             "title": report.title,
         }
-        if run.format is ReportFormat.CSV:
+        fmt = FORMATS[run.format]
+        if fmt.layout is None:
             return await self._csv_only(run, report, metadata)
-        cap = self._cap(run.format)
+        cap = fmt.layout.cap(self._settings.renderer)
         kept = [_Kept(table, cap) for table in report.tables]
         companions = await self._full_csv(run, report, kept, metadata)
         rows = sum(k.total for k in kept)
         if rows == 0 and run.skip_if_empty:
             return Rendered(None, (), report.title, 0)
-        tables = [k.display() for k in kept]
-        if run.format is ReportFormat.PDF:
-            body = await self._pdf(report, run, tables, cap)
-            content_type, extension = pdf.CONTENT_TYPE, "pdf"
-        else:
-            body = html.fragment(tables).encode()
-            content_type, extension = html.CONTENT_TYPE, "html"
+        page = Page(
+            report,
+            run,
+            [k.display() for k in kept],
+            cap,
+            self._settings.branding,
+            self._logo_uri,
+            self._printer,
+        )
+        body = await fmt.layout.write(page)
         stored = await self._artifacts.put(
             part_of(run),
-            filename(report.title, run.window, extension),
-            content_type,
+            filename(report.title, run.window, fmt.extension),
+            fmt.content_type,
             _once(body),
             metadata | {"rows": rows, "companions": [c.artifact_id for c in companions]},
         )
         return Rendered(stored, companions, report.title, rows)
-
-    def _cap(self, fmt: ReportFormat) -> int:
-        renderer = self._settings.renderer
-        return renderer.pdf_max_rows if fmt is ReportFormat.PDF else renderer.html_max_rows
 
     async def _csv_only(
         self, run: RunDetails, report: ReportData, metadata: dict[str, Any]
@@ -192,37 +193,12 @@ class Renderer:
     ) -> StoredArtifact:
         return await self._artifacts.put(
             part,
-            filename(report.title, run.window, "csv"),
-            csv_writer.CONTENT_TYPE,
+            filename(report.title, run.window, FORMATS[ReportFormat.CSV].extension),
+            FORMATS[ReportFormat.CSV].content_type,
             csv_writer.csv_chunks(report, counter),
             metadata,
             late_metadata=lambda: {"rows": counter.rows},
         )
-
-    async def _pdf(
-        self, report: ReportData, run: RunDetails, tables: list[DisplayTable], cap: int
-    ) -> bytes:
-        if self._pool is None:
-            raise RuntimeError("this renderer has no PDF pool")
-        notes = list(report.notes)
-        if any(t.total > t.shown for t in tables):
-            notes.append(
-                f"This PDF shows the first {cap:,} rows of each table; "
-                "the full data is attached as CSV."
-            )
-        branding = self._settings.branding
-        heading = pdf.Heading(
-            platform_name=branding.platform_name,
-            logo_uri=self._logo_uri,
-            link=platform_link(run, branding),
-            title=report.title,
-            period=period_text(run.window),
-            timezone=run.window.timezone,
-            filters=run.filters.summary(),
-            generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            notes=tuple(notes),
-        )
-        return await self._pool.render(pdf.compose(heading, tables))
 
 
 async def _once(body: bytes) -> AsyncIterator[bytes]:

@@ -25,10 +25,11 @@ from typing import Any, Final, Generic, TypeVar
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from herald.services.renderer.formats.registry import FORMATS
 from herald.services.renderer.reports.custom_store import CUSTOM_REPORTS
 from herald.shared.contract.messages import RunDetails
-from herald.shared.contract.schedule_spec import ReportFormat
-from herald.shared.runtime.artifacts import ArtifactStore, StoredArtifact
+from herald.shared.ports import StoredArtifact
+from herald.shared.runtime.artifacts import ArtifactStore
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 
@@ -79,15 +80,15 @@ def share_key(
             "rollups": reports.use_rollups,
         },
     }
-    if run.format is ReportFormat.PDF:
-        shaping["cap"] = renderer.pdf_max_rows
+    fmt = FORMATS[run.format]
+    if fmt.layout is not None:
+        shaping["cap"] = fmt.layout.cap(renderer)
+    if fmt.branded:
         shaping["branding"] = {
             "name": branding.platform_name,
             "logo": str(branding.logo_file) if branding.logo_file else None,
             "base_url": branding.platform_base_url,
         }
-    elif run.format is ReportFormat.HTML:
-        shaping["cap"] = renderer.html_max_rows
     canonical = json.dumps(shaping, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

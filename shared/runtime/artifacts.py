@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +27,7 @@ from gridfs.errors import CorruptGridFile, NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from herald.shared.ports import StoredArtifact
 from herald.shared.runtime.mongo import Document
 
 BUCKET = "artifacts"
@@ -47,21 +47,9 @@ def _chunk(file_id: str, attempt: ObjectId, number: int, data: bytes) -> Documen
     }
 
 
-def artifact_id(run_id: str, part: str) -> str:
-    return f"{run_id}/{part}"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredArtifact:
-    artifact_id: str
-    filename: str
-    content_type: str
-    size: int
-    sha256: str
-    metadata: dict[str, Any]
-
-
 class ArtifactStore:
+    """The `Artifacts` port on GridFS."""
+
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
 

@@ -318,6 +318,17 @@ async def publish_bodies(broker: KafkaBroker, bodies: Sequence[tuple[str, str, s
     await asyncio.gather(*pending)
 
 
+class KafkaPublisher:
+    """The `Publisher` port on the service's broker."""
+
+    def __init__(self, broker: KafkaBroker, topics: Topics) -> None:
+        self._broker = broker
+        self._topics = topics
+
+    async def publish(self, *messages: Envelope) -> None:
+        await publish_many(self._broker, self._topics, messages)
+
+
 class BulkPublisher:
     """A plain aiokafka producer for herds: no per-message framework work.
 

@@ -31,8 +31,9 @@ from herald.services.renderer.reports.mongo_source import MongoSource
 from herald.shared.contract.catalog import STANDARD_REPORTS
 from herald.shared.contract.messages import DataWindow, ReportRendered, RunDetails
 from herald.shared.contract.schedule_spec import Filters, ReportFormat, ReportRef
+from herald.shared.ports import artifact_id
 from herald.shared.runs.text import period_text
-from herald.shared.runtime.artifacts import ArtifactStore, artifact_id
+from herald.shared.runtime.artifacts import ArtifactStore
 from herald.shared.runtime.mongo import Document, connect, database
 from herald.shared.runtime.settings import RendererSettings, Settings
 from tests.conftest import fresh_settings

@@ -13,7 +13,8 @@ from herald.services.renderer.reports import custom_store as custom_report_store
 from herald.services.renderer.reports.custom_definitions import CustomReport
 from herald.services.renderer.reports.custom_store import CUSTOM_REPORTS
 from herald.services.renderer.shares import SHARES, ShareStore
-from herald.shared.runtime.artifacts import ArtifactStore, StoredArtifact
+from herald.shared.ports import StoredArtifact
+from herald.shared.runtime.artifacts import ArtifactStore
 from herald.shared.runtime.mongo import Document
 
 pytestmark = pytest.mark.integration

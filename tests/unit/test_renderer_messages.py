@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from herald.services.renderer.handlers import _rendered
 from herald.shared.contract.messages import DataWindow, ReportDue, RunDetails
 from herald.shared.contract.schedule_spec import ReportFormat, ReportRef
-from herald.shared.runtime.artifacts import StoredArtifact
+from herald.shared.ports import StoredArtifact
 
 
 def _due(fmt: ReportFormat) -> ReportDue:

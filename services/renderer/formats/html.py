@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from herald.services.renderer.formats.cells import DisplayTable
+from herald.services.renderer.formats.page import Page
 from herald.services.renderer.formats.templates import templates
 
 CONTENT_TYPE = "text/html; charset=utf-8"
@@ -19,3 +20,7 @@ def fragment(tables: Sequence[DisplayTable]) -> str:
     """The tables as an HTML fragment for the email body (empty tables are left out)."""
     with_rows = [table for table in tables if table.total]
     return templates.get_template("report.inline.html.j2").render(tables=with_rows)
+
+
+async def write(page: Page) -> bytes:
+    return fragment(page.tables).encode()

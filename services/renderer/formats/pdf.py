@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from herald.services.renderer.formats import layout
 from herald.services.renderer.formats.cells import DisplayTable
+from herald.services.renderer.formats.page import Page
 from herald.services.renderer.formats.templates import templates
+from herald.shared.runs.text import period_text, platform_link
 
 CONTENT_TYPE = "application/pdf"
 
@@ -27,6 +30,31 @@ class Heading:
     filters: str
     generated: str
     notes: tuple[str, ...]
+
+
+async def write(page: Page) -> bytes:
+    """The run's PDF: its heading, a note when a table was cut, the tables, printed by the pool."""
+    if page.printer is None:
+        raise RuntimeError("this renderer has no PDF pool")
+    notes = list(page.report.notes)
+    if any(t.total > t.shown for t in page.tables):
+        notes.append(
+            f"This PDF shows the first {page.cap:,} rows of each table; "
+            "the full data is attached as CSV."
+        )
+    run = page.run
+    heading = Heading(
+        platform_name=page.branding.platform_name,
+        logo_uri=page.logo_uri,
+        link=platform_link(run, page.branding),
+        title=page.report.title,
+        period=period_text(run.window),
+        timezone=run.window.timezone,
+        filters=run.filters.summary(),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        notes=tuple(notes),
+    )
+    return await page.printer.render(compose(heading, page.tables))
 
 
 def compose(heading: Heading, tables: Sequence[DisplayTable]) -> str:
