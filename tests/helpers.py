@@ -22,7 +22,8 @@ from pydantic import SecretStr
 
 from herald.client.commands import HeraldClient
 from herald.shared.history.replay import read_records
-from herald.shared.runtime.kafka import client_options
+from herald.shared.runtime.kafka import client_options, ensure_topics
+from herald.shared.runtime.mongo import connect
 from herald.shared.runtime.settings import Settings
 from tests.infra import REPO
 from tests.smtp_server import free_port
@@ -140,9 +141,17 @@ class ServiceProcess:
 
 
 @contextlib.asynccontextmanager
-async def three_services(settings: Settings, log_dir: Path) -> AsyncIterator[list[ServiceProcess]]:
-    """Scheduler, renderer and mailer started and ready; stopped (SIGTERM) on the way out."""
-    services = [ServiceProcess(n, settings, log_dir) for n in ("scheduler", "renderer", "mailer")]
+async def three_services(
+    settings: Settings, log_dir: Path, **own: Settings
+) -> AsyncIterator[list[ServiceProcess]]:
+    """Scheduler, renderer and mailer started and ready; stopped (SIGTERM) on the way out.
+
+    `own` gives a service settings of its own (`mailer=strict`).
+    """
+    services = [
+        ServiceProcess(name, own.get(name, settings), log_dir)
+        for name in ("scheduler", "renderer", "mailer")
+    ]
     try:
         for service in services:
             await service.wait_started()
@@ -150,6 +159,21 @@ async def three_services(settings: Settings, log_dir: Path) -> AsyncIterator[lis
     finally:
         for service in services:
             service.stop()
+
+
+@contextlib.asynccontextmanager
+async def running_scheduler(settings: Settings, log_dir: Path) -> AsyncIterator[Settings]:
+    """A scheduler process on fresh topics; its database is dropped on the way out."""
+    await ensure_topics(settings)
+    process = ServiceProcess("scheduler", settings, log_dir)
+    try:
+        await process.wait_started()
+        yield settings
+    finally:
+        process.stop()
+        client = connect(settings, "herald-tests")
+        await client.drop_database(settings.mongo.database)
+        await client.close()
 
 
 def ops_get(port: int, path: str) -> tuple[int, str]:

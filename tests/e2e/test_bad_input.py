@@ -49,7 +49,7 @@ from herald.shared.runtime.kafka import ORIGIN_HEADER, client_options
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 from tests.fuzz import COMMAND_FIELDS, commands, draw, encoded, junk_for, raw_payloads
-from tests.helpers import Mailpit, ServiceProcess, command_client, ops_get, read_topic, wait_until
+from tests.helpers import Mailpit, command_client, ops_get, read_topic, three_services, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -180,12 +180,7 @@ async def test_junk_on_every_consumed_topic_is_dead_lettered_or_answered_never_s
         (item.topic, _dead_letter_value(item.value)) for item in junk if item.dead_letter
     )
 
-    services = [
-        ServiceProcess(name, settings, log_dir) for name in ("scheduler", "renderer", "mailer")
-    ]
-    try:
-        for service in services:
-            await service.wait_started()
+    async with three_services(settings, log_dir) as services:
         await _publish(settings, junk)
 
         async def dead_lettered() -> Counter[tuple[str, bytes]] | None:
@@ -252,9 +247,6 @@ async def test_junk_on_every_consumed_topic_is_dead_lettered_or_answered_never_s
 
         await wait_until(delivered, 90, f"run {run_id} to be delivered")
         assert len(mailpit.to(recipient)) == 1
-    finally:
-        for service in services:
-            service.stop()
 
     assert dlq == expected
     assert len(set(answered) - set(answerable)) == anonymous

@@ -26,7 +26,7 @@ from herald.shared.history import store as history_store
 from herald.shared.runtime.artifacts import ArtifactStore
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import BrandingSettings, Settings
-from tests.helpers import Mailpit, ServiceProcess, command_client, wait_until
+from tests.helpers import Mailpit, command_client, three_services, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -54,11 +54,8 @@ async def test_each_format_arrives_branded_with_its_files_and_a_link_back(
     settings = topics_ready.model_copy(update={"branding": branding})
     await demo.seed(db, tenant_id="acme", calls=1500, days=8, anchor=date.today())
     readers = {fmt: recipient.replace("@", f".{fmt.value}@") for fmt in ReportFormat}
-    services = [ServiceProcess(n, settings, log_dir) for n in ("scheduler", "renderer", "mailer")]
     runs: dict[ReportFormat, str] = {}
-    try:
-        for service in services:
-            await service.wait_started()
+    async with three_services(settings, log_dir):
         async with command_client(settings) as herald:
             for fmt, to in readers.items():
                 spec = ScheduleSpec(
@@ -82,9 +79,6 @@ async def test_each_format_arrives_branded_with_its_files_and_a_link_back(
                 return record is not None and record.status is RunStatus.DELIVERED
 
             await wait_until(delivered, 120, f"run {run_id} to be delivered")
-    finally:
-        for service in services:
-            service.stop()
 
     artifacts = ArtifactStore(db)
     for fmt, to in readers.items():

@@ -42,7 +42,7 @@ from herald.shared.runtime.artifacts import BUCKET
 from herald.shared.runtime.kafka import client_options
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import RendererSettings, Settings
-from tests.helpers import Mailpit, ServiceProcess, command_client, read_topic, wait_until
+from tests.helpers import Mailpit, command_client, read_topic, three_services, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -68,12 +68,7 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
     html_reader = recipient.replace("@", ".html@")
     empty_reader = recipient.replace("@", ".empty@")
     gone = recipient.replace("@", ".gone@")
-    services = [
-        ServiceProcess(name, settings, log_dir) for name in ("scheduler", "renderer", "mailer")
-    ]
-    try:
-        for service in services:
-            await service.wait_started()
+    async with three_services(settings, log_dir) as services:
         schedules = {
             "acme-cdr": (ReportRef(id="cdr"), ReportFormat.PDF, recipient),
             "acme-hourly": (ReportRef(id="hourly_activity"), ReportFormat.HTML, html_reader),
@@ -163,9 +158,6 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
             return mine if len(mine) == 2 else None
 
         first, again = await wait_until(published_twice, 60, "the repeated ReportRendered")
-    finally:
-        for service in services:
-            service.stop()
 
     assert again.artifact_id == first.artifact_id
     assert again.sha256 == first.sha256

@@ -20,7 +20,7 @@ from herald.shared.contract.messages import RecipientOutcome, RunStatus
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import SecuritySettings, Settings
 from tests.e2e.test_mail_delivery import _schedule, _status, _with_smtp
-from tests.helpers import ServiceProcess, wait_until
+from tests.helpers import three_services, wait_until
 from tests.smtp_server import SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -37,21 +37,13 @@ async def test_a_recipient_off_the_mailers_list_is_refused_without_smtp(
     )
     outside = recipient.replace("@example.com", "@partner.example.net")
     server = SmtpServer(port=port).start()  # accepts every recipient
-    services = [
-        ServiceProcess("scheduler", settings, log_dir),
-        ServiceProcess("renderer", settings, log_dir),
-        ServiceProcess("mailer", strict, log_dir),
-    ]
     try:
-        for service in services:
-            await service.wait_started()
-        run_id = await _schedule(settings, "acme-allow-list", [recipient, outside])
-        record = await wait_until(
-            lambda: _status(db, run_id, RunStatus.FAILED, RunStatus.DELIVERED), 90, "the run"
-        )
+        async with three_services(settings, log_dir, mailer=strict) as services:
+            run_id = await _schedule(settings, "acme-allow-list", [recipient, outside])
+            record = await wait_until(
+                lambda: _status(db, run_id, RunStatus.FAILED, RunStatus.DELIVERED), 90, "the run"
+            )
     finally:
-        for service in services:
-            service.stop()
         server.stop()
     results = {r.address: r for r in record.recipients}
     assert results[recipient].outcome is RecipientOutcome.ACCEPTED

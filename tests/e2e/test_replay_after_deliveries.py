@@ -25,7 +25,7 @@ from herald.shared.contract.schedule_spec import Frequency, ReportFormat, Report
 from herald.shared.history import store as history_store
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import RetrySettings, Settings, SmtpSettings
-from tests.helpers import ServiceProcess, command_client, settings_env, wait_until
+from tests.helpers import command_client, settings_env, three_services, wait_until
 from tests.smtp_server import SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -61,46 +61,43 @@ async def test_replay_verifies_the_history_of_200_deliveries_and_finds_tampering
     }
     refused = {addresses[n][0] for n in range(0, SCHEDULES, 5)}  # 8 recipients, 8 runs
     server = SmtpServer(port=port, refuse=refused)  # down for now
-    services = [ServiceProcess(n, settings, log_dir) for n in ("scheduler", "renderer", "mailer")]
     runs: list[str] = []
     try:
-        await asyncio.gather(*(service.wait_started() for service in services))
-        async with command_client(settings) as herald:
-            for n, to in addresses.items():
-                spec = ScheduleSpec(
-                    name=f"Brief {n}",
-                    report=ReportRef(id="campaign_summary"),
-                    frequency=Frequency.DAILY,
-                    recipients=to,
-                    format=ReportFormat.CSV,
+        async with three_services(settings, log_dir):
+            async with command_client(settings) as herald:
+                for n, to in addresses.items():
+                    spec = ScheduleSpec(
+                        name=f"Brief {n}",
+                        report=ReportRef(id="campaign_summary"),
+                        frequency=Frequency.DAILY,
+                        recipients=to,
+                        format=ReportFormat.CSV,
+                    )
+                    schedule_id = f"acme-{n:02d}"
+                    await herald.send(
+                        CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec)
+                    )
+                    ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
+                    assert ran.run_id is not None
+                    runs.append(ran.run_id)
+            live = db[history_store.RUNS]
+
+            async def all_waiting() -> bool:
+                waiting = await live.count_documents({"status": RunStatus.PENDING_RETRY.value})
+                return waiting == SCHEDULES
+
+            await wait_until(all_waiting, 120, "every run to wait for a retry")
+            server.start()
+
+            async def all_final() -> bool:
+                final = await live.count_documents(
+                    {"status": {"$in": [RunStatus.DELIVERED.value, RunStatus.FAILED.value]}}
                 )
-                schedule_id = f"acme-{n:02d}"
-                await herald.send(
-                    CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec)
-                )
-                ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
-                assert ran.run_id is not None
-                runs.append(ran.run_id)
-        live = db[history_store.RUNS]
+                return final == SCHEDULES
 
-        async def all_waiting() -> bool:
-            waiting = await live.count_documents({"status": RunStatus.PENDING_RETRY.value})
-            return waiting == SCHEDULES
-
-        await wait_until(all_waiting, 120, "every run to wait for a retry")
-        server.start()
-
-        async def all_final() -> bool:
-            final = await live.count_documents(
-                {"status": {"$in": [RunStatus.DELIVERED.value, RunStatus.FAILED.value]}}
-            )
-            return final == SCHEDULES
-
-        await wait_until(all_final, 180, "every run to end")
+            await wait_until(all_final, 180, "every run to end")
     finally:
         server.stop()
-        for service in services:
-            service.stop()
 
     delivered = [d.recipient for d in server.deliveries]
     assert len(delivered) == SCHEDULES * PER_SCHEDULE - len(refused)

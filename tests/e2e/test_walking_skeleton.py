@@ -26,7 +26,7 @@ from herald.shared.history import store as history_store
 from herald.shared.runtime.artifacts import ArtifactStore
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
-from tests.helpers import Mailpit, ServiceProcess, command_client, wait_until
+from tests.helpers import Mailpit, command_client, three_services, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,12 +40,7 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
 ) -> None:
     settings = topics_ready
     await demo.seed(db, tenant_id="acme", calls=2000, days=10, anchor=date.today())
-    services = [
-        ServiceProcess(name, settings, log_dir) for name in ("scheduler", "renderer", "mailer")
-    ]
-    try:
-        for service in services:
-            await service.wait_started()
+    async with three_services(settings, log_dir) as services:
         spec = ScheduleSpec(
             name="Morning Brief",
             report=ReportRef(id="campaign_summary"),
@@ -86,9 +81,6 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
             return found if found and found.status is RunStatus.DELIVERED else None
 
         test_record = await wait_until(test_delivered, 90, "the test email to be delivered")
-    finally:
-        for service in services:
-            service.stop()
 
     assert [e.status for e in record.events] == [
         RunStatus.DUE,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -26,11 +25,11 @@ from herald.shared.contract.messages import (
 )
 from herald.shared.contract.schedule_spec import ScheduleChanges, ScheduleSpec
 from herald.shared.contract.topics import Topics
-from herald.shared.runtime.kafka import ERROR_TYPE_HEADER, client_options, ensure_topics
-from herald.shared.runtime.mongo import Document, connect, database
+from herald.shared.runtime.kafka import ERROR_TYPE_HEADER, client_options
+from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 from tests.conftest import fresh_settings
-from tests.helpers import ServiceProcess, command_client, read_topic, wait_until
+from tests.helpers import read_topic, running_scheduler, wait_until
 from tests.infra import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -52,27 +51,8 @@ async def scheduler(
     infra: Endpoints, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Settings]:
     settings = fresh_settings(infra)
-    await ensure_topics(settings)
-    process = ServiceProcess("scheduler", settings, Path(tmp_path_factory.mktemp("logs")))
-    await process.wait_started()
-    yield settings
-    process.stop()
-    client = connect(settings, "herald-tests")
-    await client.drop_database(settings.mongo.database)
-    await client.close()
-
-
-@pytest.fixture(scope="module")
-async def herald(scheduler: Settings) -> AsyncIterator[HeraldClient]:
-    async with command_client(scheduler, timeout_s=60) as client:
-        yield client
-
-
-@pytest.fixture
-async def sdb(scheduler: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
-    client = connect(scheduler, "herald-tests")
-    yield database(client, scheduler)
-    await client.close()
+    async with running_scheduler(settings, tmp_path_factory.mktemp("logs")) as running:
+        yield running
 
 
 def _create(tenant: str = "acme", **changes: Any) -> CreateSchedule:

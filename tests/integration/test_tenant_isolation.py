@@ -49,11 +49,11 @@ from herald.shared.contract.schedule_spec import (
 )
 from herald.shared.contract.topics import Topics
 from herald.shared.history import store as history_store
-from herald.shared.runtime.kafka import client_options, ensure_topics
-from herald.shared.runtime.mongo import Document, connect, database
+from herald.shared.runtime.kafka import client_options
+from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import SecuritySettings, Settings
 from tests.conftest import fresh_settings
-from tests.helpers import ServiceProcess, command_client, read_topic, settings_env, wait_until
+from tests.helpers import read_topic, running_scheduler, settings_env, wait_until
 from tests.infra import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -67,27 +67,8 @@ async def scheduler(
     infra: Endpoints, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Settings]:
     settings = fresh_settings(infra).model_copy(update={"security": SECURITY})
-    await ensure_topics(settings)
-    process = ServiceProcess("scheduler", settings, Path(tmp_path_factory.mktemp("logs")))
-    await process.wait_started()
-    yield settings
-    process.stop()
-    client = connect(settings, "herald-tests")
-    await client.drop_database(settings.mongo.database)
-    await client.close()
-
-
-@pytest.fixture(scope="module")
-async def herald(scheduler: Settings) -> AsyncIterator[HeraldClient]:
-    async with command_client(scheduler, timeout_s=60) as client:
-        yield client
-
-
-@pytest.fixture
-async def sdb(scheduler: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
-    client = connect(scheduler, "herald-tests")
-    yield database(client, scheduler)
-    await client.close()
+    async with running_scheduler(settings, tmp_path_factory.mktemp("logs")) as running:
+        yield running
 
 
 @pytest.fixture
