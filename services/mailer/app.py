@@ -1,18 +1,44 @@
-"""Wires the mailer: settings, broker, ledger, the `report.rendered` subscriber."""
+"""Wires the mailer: settings, broker, ledger, SMTP pool, artifacts, the subscriber."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from faststream import FastStream
 
 from herald.services.mailer import handlers
+from herald.services.mailer.delivery import Delivery
 from herald.services.mailer.smtp import SmtpPool
+from herald.services.mailer.store import Ledger
+from herald.shared.runs.recipients import RecipientPolicy
+from herald.shared.runs.text import read_logo
+from herald.shared.runtime.artifacts import ArtifactStore
+from herald.shared.runtime.kafka import KafkaPublisher
 from herald.shared.runtime.service import build_runtime, make_app
+from herald.shared.runtime.settings import SmtpSettings
+
+
+def claim_lease(settings: SmtpSettings) -> timedelta:
+    """Longer than any claim's life: the end of data, the reply (`timeout_s`), the record."""
+    return timedelta(seconds=2 * settings.timeout_s + 10)
 
 
 def create_app() -> FastStream:
     runtime = build_runtime("mailer")
-    pool = SmtpPool(runtime.settings.smtp)
-    mailer = handlers.register(runtime, pool)
+    settings = runtime.settings
+    pool = SmtpPool(settings.smtp)
+    delivery = Delivery(
+        ledger=Ledger(runtime.db, claim_lease(settings.smtp)),
+        smtp=pool,
+        artifacts=ArtifactStore(runtime.db),
+        branding=settings.branding,
+        from_address=settings.smtp.from_address,
+        retry=settings.retry,
+        policy=RecipientPolicy.from_settings(settings.security),
+        logo=read_logo(settings.branding),
+    )
+    publisher = KafkaPublisher(runtime.broker, runtime.topics)
+    handlers.register(runtime.broker, runtime.topics, runtime.group_id, delivery, publisher)
     app = make_app(runtime)
-    app.after_shutdown(mailer.close)
+    app.after_shutdown(pool.close)
     return app

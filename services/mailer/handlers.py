@@ -2,197 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import timedelta
-from email.utils import parseaddr
 
-from herald.services.mailer import compose, outcome, smtp
-from herald.services.mailer.store import Claim, Ledger
-from herald.shared.contract.messages import (
-    ArtifactRef,
-    DeliveryStatus,
-    RecipientOutcome,
-    RecipientResult,
-    ReportRendered,
-    RunStatus,
-    utcnow,
-)
-from herald.shared.runs.events import failure_event, status_event
-from herald.shared.runs.recipients import RecipientPolicy
-from herald.shared.runs.text import read_logo
-from herald.shared.runtime.artifacts import ArtifactStore
-from herald.shared.runtime.kafka import publish
-from herald.shared.runtime.metrics import EMAILS, EMAILS_REPLY_UNKNOWN
-from herald.shared.runtime.service import Runtime
-from herald.shared.runtime.settings import SmtpSettings
+from faststream.kafka import KafkaBroker
+
+from herald.services.mailer.delivery import Delivery
+from herald.shared.contract.messages import ReportRendered
+from herald.shared.contract.topics import Topics
+from herald.shared.ports import Publisher
 
 log = logging.getLogger("herald.mailer")
 
 
-class Mailer:
-    def __init__(self, runtime: Runtime, pool: smtp.SmtpPool) -> None:
-        self._rt = runtime
-        self._pool = pool
-        self._ledger = Ledger(runtime.db, claim_lease(runtime.settings.smtp))
-        self._artifacts = ArtifactStore(runtime.db)
-        self._logo = read_logo(runtime.settings.branding)
-        self._sender = parseaddr(runtime.settings.smtp.from_address)[1]
-        self._policy = RecipientPolicy.from_settings(runtime.settings.security)
-
-    async def close(self) -> None:
-        await self._pool.close()
-
-    async def _contents(self, rendered: ReportRendered) -> compose.Contents:
-        """The run's files as attachments, or as links when together they are too large."""
-        inline = rendered.html_artifact_id
-        primary = ArtifactRef(
-            artifact_id=rendered.artifact_id,
-            filename=rendered.filename,
-            content_type=rendered.content_type,
-            size=rendered.size,
-            sha256=rendered.sha256,
-        )
-        files = [ref for ref in (primary, *rendered.companions) if ref.artifact_id != inline]
-        inline_html = None
-        if inline is not None:
-            inline_html = (await self._artifacts.read(inline)).decode()
-        if rendered.too_large_to_attach:
-            branding = self._rt.settings.branding
-            links = tuple((f.filename, branding.artifact_url(f.artifact_id)) for f in files)
-            return compose.Contents(linked=links, inline_html=inline_html)
-        attached = []
-        for ref in files:
-            data = await self._artifacts.read(ref.artifact_id)
-            attached.append(compose.Attachment(ref.filename, ref.content_type, data))
-        return compose.Contents(attached=tuple(attached), inline_html=inline_html)
-
-    async def _send(
-        self, prepared: compose.Prepared, wire_rest: bytes, tenant_id: str, recipient: str
-    ) -> RecipientResult:
-        """Once per recipient and run: the ledger answers for anyone accepted before."""
-        run_id = prepared.run_id
-        earlier = await self._ledger.accepted(run_id, recipient)
-        if earlier is not None:
-            return earlier
-        claim = Claim.HELD
-
-        async def commit() -> bool:
-            nonlocal claim
-            claim = await self._ledger.claim(run_id, tenant_id, recipient)
-            if claim is Claim.TAKEN_OVER:
-                EMAILS_REPLY_UNKNOWN.inc()
-                log.warning(
-                    "run %s: %s was claimed by a mailer that stopped, reply unknown: "
-                    "sending it again (a duplicate if the server had accepted it)",
-                    run_id,
-                    recipient,
-                )
-            return claim is not Claim.HELD
-
-        wire = compose.recipient_head(prepared, recipient) + wire_rest
-        result = await self._pool.send(wire, self._sender, recipient, commit)
-        if result is None:  # accepted already, or another delivery is sending it right now
-            return await self._ledger.accepted(run_id, recipient) or _held_elsewhere(recipient)
-        EMAILS.labels(result.outcome.value, str(result.smtp_code or "-")).inc()
-        if result.outcome is RecipientOutcome.ACCEPTED:
-            await self._ledger.confirm(run_id, result)
-            return result
-        if claim is not Claim.HELD:  # refused, or lost before the reply: may be sent again
-            await self._ledger.release(run_id, recipient)
-        log.warning(
-            "run %s: %s refused (%s %s)",
-            run_id,
-            recipient,
-            result.smtp_code,
-            result.smtp_message,
-        )
-        return result
-
-    def _refused(self, rendered: ReportRendered) -> dict[str, RecipientResult]:
-        """Recipients the allow-list forbids now: refused for good, with no SMTP transaction.
-
-        The list may have changed since the schedule was saved and checked.
-        """
-        refused = {}
-        for address in rendered.run.recipients:
-            reason = self._policy.refusal(rendered.tenant_id, address)
-            if reason is not None:
-                log.warning("run %s: %s not sent: %s", rendered.run.run_id, address, reason)
-                EMAILS.labels(RecipientOutcome.REFUSED_PERMANENT.value, "-").inc()
-                refused[address] = RecipientResult(
-                    address=address,
-                    outcome=RecipientOutcome.REFUSED_PERMANENT,
-                    smtp_message=reason,
-                )
-        return refused
-
-    async def deliver(self, rendered: ReportRendered) -> DeliveryStatus:
-        """Each recipient its own transaction, as many at once as the pool has connections."""
-        run = rendered.run
-        settings = self._rt.settings
-        prepared = compose.prepare(
-            rendered,
-            branding=settings.branding,
-            from_address=settings.smtp.from_address,
-            contents=await self._contents(rendered),
-            now=utcnow(),
-            logo=self._logo,
-        )
-        wire_rest = smtp.wire_form(prepared.rest)
-        refused = self._refused(rendered)
-        sent = iter(
-            await asyncio.gather(
-                *(
-                    self._send(prepared, wire_rest, rendered.tenant_id, r)
-                    for r in run.recipients
-                    if r not in refused
-                )
-            )
-        )
-        results = [refused.get(r) or next(sent) for r in run.recipients]
-        verdict = outcome.verdict(results)
-        if verdict is outcome.Verdict.DELIVERED:
-            return status_event(
-                rendered,
-                RunStatus.DELIVERED,
-                "mailer",
-                artifact_id=rendered.artifact_id,
-                recipients=results,
-            )
-        return failure_event(
-            rendered,
-            "mailer",
-            transient=verdict is outcome.Verdict.RETRY,
-            reason=outcome.reason(results) or "not delivered",
-            policy=self._rt.settings.retry,
-            artifact_id=rendered.artifact_id,
-            recipients=results,
-        )
-
-
-def claim_lease(settings: SmtpSettings) -> timedelta:
-    """Longer than any claim's life: the end of data, the reply (`timeout_s`), the record."""
-    return timedelta(seconds=2 * settings.timeout_s + 10)
-
-
-def _held_elsewhere(recipient: str) -> RecipientResult:
-    """Another delivery of the run is sending it: this one tries again later."""
-    return RecipientResult(
-        address=recipient,
-        outcome=RecipientOutcome.REFUSED_TRANSIENT,
-        smtp_message="another delivery of this run is sending it",
-    )
-
-
-def register(runtime: Runtime, pool: smtp.SmtpPool) -> Mailer:
-    mailer = Mailer(runtime, pool)
-
-    @runtime.broker.subscriber(
-        runtime.topics.report_rendered, group_id=runtime.group_id, auto_offset_reset="earliest"
-    )
+def register(
+    broker: KafkaBroker, topics: Topics, group_id: str, delivery: Delivery, publisher: Publisher
+) -> None:
+    @broker.subscriber(topics.report_rendered, group_id=group_id, auto_offset_reset="earliest")
     async def on_report_rendered(rendered: ReportRendered) -> None:
-        status = await mailer.deliver(rendered)
+        status = await delivery.deliver(rendered)
         log.info(
             "run %s of schedule %s (tenant %s): %s",
             rendered.run.run_id,
@@ -200,6 +27,4 @@ def register(runtime: Runtime, pool: smtp.SmtpPool) -> Mailer:
             rendered.tenant_id,
             status.status.value,
         )
-        await publish(runtime.broker, runtime.topics, status)
-
-    return mailer
+        await publisher.publish(status)

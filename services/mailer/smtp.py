@@ -20,21 +20,19 @@ import asyncio
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiosmtplib
 from aiolimiter import AsyncLimiter
 
+from herald.services.mailer.ports import Commit
 from herald.shared.contract.messages import RecipientOutcome, RecipientResult
 from herald.shared.runtime.settings import SmtpSecurity, SmtpSettings
 
 #: A pooled connection idle longer than this is checked with NOOP before use.
 _IDLE_CHECK_S = 10.0
 _LONE_LINE_END = re.compile(rb"\r(?!\n)|(?<!\r)\n")
-
-#: Awaited with the body sent and before the end-of-data marker; False abandons the message.
-Commit = Callable[[], Awaitable[bool]]
 
 
 def wire_form(message: bytes) -> bytes:

@@ -25,7 +25,6 @@ size of the ledger, on MongoDB and FerretDB alike.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from datetime import datetime, timedelta
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
+from herald.services.mailer.ports import Claim
 from herald.shared.contract.messages import RecipientOutcome, RecipientResult, utcnow
 from herald.shared.runtime.mongo import Document
 
@@ -41,15 +41,6 @@ SENDS = "sends"
 OUTAGE_PAUSE_S = 1.0
 
 log = logging.getLogger("herald.mailer")
-
-
-class Claim(enum.Enum):
-    #: This delivery may send: the recipient was free.
-    TAKEN = "taken"
-    #: This delivery may send: an earlier one stopped after claiming, reply unknown.
-    TAKEN_OVER = "taken_over"
-    #: Another delivery is sending it now, or it was accepted already.
-    HELD = "held"
 
 
 def send_id(run_id: str, recipient: str) -> str:

@@ -1,14 +1,17 @@
-"""Wires the renderer: settings, broker, report source, GridFS artifacts, the subscriber."""
+"""Wires the renderer: the one place its real adapters are built and handed to the use case."""
 
 from __future__ import annotations
 
 from faststream import FastStream
 
 from herald.services.renderer import handlers
+from herald.services.renderer.due_runs import DueRuns
 from herald.services.renderer.pool import PdfPool
 from herald.services.renderer.render import Renderer
+from herald.services.renderer.shares import ShareStore
 from herald.services.renderer.sources import source_for
 from herald.shared.runtime.artifacts import ArtifactStore
+from herald.shared.runtime.kafka import KafkaPublisher
 from herald.shared.runtime.service import build_runtime, make_app
 
 
@@ -21,7 +24,20 @@ def create_app() -> FastStream:
         settings.renderer.renders_per_worker,
         settings.renderer.render_timeout_s,
     )
-    handlers.register(runtime, Renderer(source, ArtifactStore(runtime.db), pool, settings))
+    artifacts = ArtifactStore(runtime.db)
+    shares = (
+        ShareStore(runtime.db, artifacts, settings.renderer.share_ttl_s)
+        if settings.renderer.share_renders
+        else None
+    )
+    due_runs = DueRuns(
+        Renderer(source, artifacts, pool, settings),
+        artifacts,
+        shares,
+        KafkaPublisher(runtime.broker, runtime.topics),
+        settings,
+    )
+    handlers.register(runtime.broker, runtime.topics, runtime.group_id, due_runs)
     app = make_app(runtime)
 
     @app.after_shutdown

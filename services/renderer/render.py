@@ -29,9 +29,8 @@ from herald.services.renderer.reports.model import (
 from herald.services.renderer.reports.source import ReportSource
 from herald.shared.contract.messages import DataWindow, RunDetails
 from herald.shared.contract.schedule_spec import ReportFormat
-from herald.shared.ports import StoredArtifact, artifact_id
+from herald.shared.ports import Artifacts, StoredArtifact, artifact_id
 from herald.shared.runs.text import Logo, read_logo
-from herald.shared.runtime.artifacts import ArtifactStore
 from herald.shared.runtime.settings import Settings
 
 #: The companion holding a capped report's full data.
@@ -100,7 +99,7 @@ class Renderer:
     def __init__(
         self,
         source: ReportSource,
-        artifacts: ArtifactStore,
+        artifacts: Artifacts,
         printer: PdfPrinter | None,
         settings: Settings,
     ) -> None:

@@ -18,7 +18,6 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Generic, TypeVar
 
@@ -26,10 +25,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from herald.services.renderer.formats.registry import FORMATS
+from herald.services.renderer.ports import Complete
 from herald.services.renderer.reports.custom_store import CUSTOM_REPORTS
 from herald.shared.contract.messages import RunDetails
-from herald.shared.ports import StoredArtifact
-from herald.shared.runtime.artifacts import ArtifactStore
+from herald.shared.ports import Artifacts
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 
@@ -93,15 +92,7 @@ def share_key(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Complete:
-    """An artifact with every companion it names: a finished render."""
-
-    artifact: StoredArtifact
-    companions: tuple[StoredArtifact, ...]
-
-
-async def complete(artifacts: ArtifactStore, artifact_id: str) -> Complete | None:
+async def complete(artifacts: Artifacts, artifact_id: str) -> Complete | None:
     """The artifact and its companions, or None when any of them is missing."""
     artifact = await artifacts.find(artifact_id)
     if artifact is None:
@@ -121,7 +112,7 @@ class ShareStore:
     def __init__(
         self,
         db: AsyncDatabase[Document],
-        artifacts: ArtifactStore,
+        artifacts: Artifacts,
         ttl_s: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from herald.services.renderer.handlers import _rendered
+from herald.services.renderer.due_runs import _rendered
 from herald.shared.contract.messages import DataWindow, ReportDue, RunDetails
 from herald.shared.contract.schedule_spec import ReportFormat, ReportRef
 from herald.shared.ports import StoredArtifact

@@ -1,0 +1,187 @@
+"""A rendered run's delivery: one email per recipient, once, and the run's status from the replies.
+
+Takes its ports and plain values only, so it runs in unit tests on the fakes
+of `tests/fakes/`; `app.py` wires the real adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+from herald.services.mailer import compose, outcome
+from herald.services.mailer.ports import Claim, MailSender, SendLedger
+from herald.services.mailer.smtp import wire_form
+from herald.shared.contract.messages import (
+    ArtifactRef,
+    DeliveryStatus,
+    RecipientOutcome,
+    RecipientResult,
+    ReportRendered,
+    RunStatus,
+    utcnow,
+)
+from herald.shared.ports import Artifacts
+from herald.shared.runs.events import failure_event, status_event
+from herald.shared.runs.recipients import RecipientPolicy
+from herald.shared.runs.text import Logo
+from herald.shared.runtime.metrics import EMAILS, EMAILS_REPLY_UNKNOWN
+from herald.shared.runtime.settings import BrandingSettings, RetrySettings
+
+log = logging.getLogger("herald.mailer")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Sends a rendered run to its recipients; its status is the caller's to publish."""
+
+    ledger: SendLedger
+    smtp: MailSender
+    artifacts: Artifacts
+    branding: BrandingSettings
+    from_address: str
+    retry: RetrySettings
+    policy: RecipientPolicy
+    logo: Logo | None = None
+
+    async def deliver(self, rendered: ReportRendered) -> DeliveryStatus:
+        """Each recipient its own transaction, as many at once as the sender allows."""
+        run = rendered.run
+        prepared = compose.prepare(
+            rendered,
+            branding=self.branding,
+            from_address=self.from_address,
+            contents=await self._contents(rendered),
+            now=utcnow(),
+            logo=self.logo,
+        )
+        wire_rest = wire_form(prepared.rest)
+        sender = parseaddr(self.from_address)[1]
+        refused = self._refused(rendered)
+        sent = iter(
+            await asyncio.gather(
+                *(
+                    self._send(prepared, wire_rest, sender, rendered.tenant_id, r)
+                    for r in run.recipients
+                    if r not in refused
+                )
+            )
+        )
+        results = [refused.get(r) or next(sent) for r in run.recipients]
+        verdict = outcome.verdict(results)
+        if verdict is outcome.Verdict.DELIVERED:
+            return status_event(
+                rendered,
+                RunStatus.DELIVERED,
+                "mailer",
+                artifact_id=rendered.artifact_id,
+                recipients=results,
+            )
+        return failure_event(
+            rendered,
+            "mailer",
+            transient=verdict is outcome.Verdict.RETRY,
+            reason=outcome.reason(results) or "not delivered",
+            policy=self.retry,
+            artifact_id=rendered.artifact_id,
+            recipients=results,
+        )
+
+    async def _contents(self, rendered: ReportRendered) -> compose.Contents:
+        """The run's files as attachments, or as links when together they are too large."""
+        inline = rendered.html_artifact_id
+        primary = ArtifactRef(
+            artifact_id=rendered.artifact_id,
+            filename=rendered.filename,
+            content_type=rendered.content_type,
+            size=rendered.size,
+            sha256=rendered.sha256,
+        )
+        files = [ref for ref in (primary, *rendered.companions) if ref.artifact_id != inline]
+        inline_html = None
+        if inline is not None:
+            inline_html = (await self.artifacts.read(inline)).decode()
+        if rendered.too_large_to_attach:
+            links = tuple((f.filename, self.branding.artifact_url(f.artifact_id)) for f in files)
+            return compose.Contents(linked=links, inline_html=inline_html)
+        attached = []
+        for ref in files:
+            data = await self.artifacts.read(ref.artifact_id)
+            attached.append(compose.Attachment(ref.filename, ref.content_type, data))
+        return compose.Contents(attached=tuple(attached), inline_html=inline_html)
+
+    async def _send(
+        self,
+        prepared: compose.Prepared,
+        wire_rest: bytes,
+        sender: str,
+        tenant_id: str,
+        recipient: str,
+    ) -> RecipientResult:
+        """Once per recipient and run: the ledger answers for anyone accepted before."""
+        run_id = prepared.run_id
+        earlier = await self.ledger.accepted(run_id, recipient)
+        if earlier is not None:
+            return earlier
+        claim = Claim.HELD
+
+        async def commit() -> bool:
+            nonlocal claim
+            claim = await self.ledger.claim(run_id, tenant_id, recipient)
+            if claim is Claim.TAKEN_OVER:
+                EMAILS_REPLY_UNKNOWN.inc()
+                log.warning(
+                    "run %s: %s was claimed by a mailer that stopped, reply unknown: "
+                    "sending it again (a duplicate if the server had accepted it)",
+                    run_id,
+                    recipient,
+                )
+            return claim is not Claim.HELD
+
+        wire = compose.recipient_head(prepared, recipient) + wire_rest
+        result = await self.smtp.send(wire, sender, recipient, commit)
+        if result is None:  # accepted already, or another delivery is sending it right now
+            return await self.ledger.accepted(run_id, recipient) or _held_elsewhere(recipient)
+        EMAILS.labels(result.outcome.value, str(result.smtp_code or "-")).inc()
+        if result.outcome is RecipientOutcome.ACCEPTED:
+            await self.ledger.confirm(run_id, result)
+            return result
+        if claim is not Claim.HELD:  # refused, or lost before the reply: may be sent again
+            await self.ledger.release(run_id, recipient)
+        log.warning(
+            "run %s: %s refused (%s %s)",
+            run_id,
+            recipient,
+            result.smtp_code,
+            result.smtp_message,
+        )
+        return result
+
+    def _refused(self, rendered: ReportRendered) -> dict[str, RecipientResult]:
+        """Recipients the allow-list forbids now: refused for good, with no SMTP transaction.
+
+        The list may have changed since the schedule was saved and checked.
+        """
+        refused = {}
+        for address in rendered.run.recipients:
+            reason = self.policy.refusal(rendered.tenant_id, address)
+            if reason is not None:
+                log.warning("run %s: %s not sent: %s", rendered.run.run_id, address, reason)
+                EMAILS.labels(RecipientOutcome.REFUSED_PERMANENT.value, "-").inc()
+                refused[address] = RecipientResult(
+                    address=address,
+                    outcome=RecipientOutcome.REFUSED_PERMANENT,
+                    smtp_message=reason,
+                )
+        return refused
+
+
+def _held_elsewhere(recipient: str) -> RecipientResult:
+    """Another delivery of the run is sending it: this one tries again later."""
+    return RecipientResult(
+        address=recipient,
+        outcome=RecipientOutcome.REFUSED_TRANSIENT,
+        smtp_message="another delivery of this run is sending it",
+    )

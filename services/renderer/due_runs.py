@@ -1,0 +1,179 @@
+"""A due run rendered and handed on: the renderer's use case, on ports only.
+
+A run whose artifact is already complete (a repeated `ReportDue`) is
+published again without rendering. Otherwise the render is shared when an
+identical run's is stored or in flight, else made fresh; its outcome goes out
+as `ReportRendered` and a status, or as a failure event.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from herald.services.renderer.formats.registry import FORMATS
+from herald.services.renderer.ports import Complete, RunRenderer, ShareIndex
+from herald.services.renderer.render import Rendered, part_of
+from herald.services.renderer.reports.model import ReportUnavailable, SourceUnavailable
+from herald.services.renderer.shares import InFlight, complete, share_key
+from herald.shared.contract.messages import ArtifactRef, ReportDue, ReportRendered, RunStatus
+from herald.shared.contract.schedule_spec import ReportFormat
+from herald.shared.ports import Artifacts, Publisher, StoredArtifact
+from herald.shared.runs.events import failure_event, status_event
+from herald.shared.runtime.metrics import ARTIFACT_BYTES, RENDER_SECONDS
+from herald.shared.runtime.settings import Settings
+
+log = logging.getLogger("herald.renderer")
+
+
+def _ref(artifact: StoredArtifact) -> ArtifactRef:
+    return ArtifactRef(
+        artifact_id=artifact.artifact_id,
+        filename=artifact.filename,
+        content_type=artifact.content_type,
+        size=artifact.size,
+        sha256=artifact.sha256,
+    )
+
+
+def _rendered(
+    due: ReportDue,
+    artifact: StoredArtifact,
+    companions: Sequence[StoredArtifact],
+    attachment_limit: int,
+) -> ReportRendered:
+    inline = FORMATS[ReportFormat(artifact.metadata["format"])].inline
+    size = artifact.size + sum(c.size for c in companions)
+    return ReportRendered(
+        tenant_id=due.tenant_id,
+        schedule_id=due.schedule_id,
+        correlation_id=due.correlation_id,
+        run=due.run,
+        artifact_id=artifact.artifact_id,
+        filename=artifact.filename,
+        content_type=artifact.content_type,
+        size=artifact.size,
+        rows=int(artifact.metadata.get("rows", 0)),
+        sha256=artifact.sha256,
+        title=str(artifact.metadata.get("title", artifact.filename)),
+        filters_summary=due.run.filters.summary(),
+        html_artifact_id=artifact.artifact_id if inline else None,
+        too_large_to_attach=size > attachment_limit,
+        companions=[_ref(c) for c in companions],
+    )
+
+
+def _from(found: Complete) -> Rendered:
+    """A stored render as `RunRenderer.render` returns it."""
+    artifact = found.artifact
+    title = str(artifact.metadata.get("title", artifact.filename))
+    return Rendered(artifact, found.companions, title, int(artifact.metadata.get("rows", 0)))
+
+
+class DueRuns:
+    """Handles each `ReportDue`; `shares` None renders every run on its own."""
+
+    def __init__(
+        self,
+        renderer: RunRenderer,
+        artifacts: Artifacts,
+        shares: ShareIndex | None,
+        publisher: Publisher,
+        settings: Settings,
+    ) -> None:
+        self._renderer = renderer
+        self._artifacts = artifacts
+        self._shares = shares
+        self._publisher = publisher
+        self._settings = settings
+        self._in_flight: InFlight[Rendered] = InFlight()
+
+    async def handle(self, due: ReportDue) -> None:
+        run = due.run
+        found = await complete(self._artifacts, part_of(run))
+        if found is not None:
+            log.info("run %s already rendered: publishing its artifact again", run.run_id)
+            artifact, companions = found.artifact, list(found.companions)
+        else:
+            try:
+                result = await self._render(due)
+            except ReportUnavailable as exc:
+                await self._fail(due, exc, transient=False)
+                return
+            except SourceUnavailable as exc:
+                await self._fail(due, exc, transient=True)
+                return
+            if result.artifact is None:
+                log.info("run %s of tenant %s: no data, skipped", run.run_id, due.tenant_id)
+                await self._publisher.publish(
+                    status_event(due, RunStatus.SKIPPED_EMPTY, "renderer")
+                )
+                return
+            artifact, companions = result.artifact, list(result.companions)
+        limit = self._settings.renderer.attachment_limit_bytes
+        await self._publisher.publish(_rendered(due, artifact, companions, limit))
+        status = status_event(due, RunStatus.RENDERED, "renderer", artifact_id=artifact.artifact_id)
+        await self._publisher.publish(status)
+
+    async def _fail(self, due: ReportDue, exc: Exception, transient: bool) -> None:
+        log.warning(
+            "run %s of tenant %s failed (%s): %s",
+            due.run.run_id,
+            due.tenant_id,
+            "will retry" if transient else "permanent",
+            exc,
+        )
+        event = failure_event(
+            due, "renderer", transient=transient, reason=str(exc), policy=self._settings.retry
+        )
+        await self._publisher.publish(event)
+
+    async def _render(self, due: ReportDue) -> Rendered:
+        """This run's render: shared with an identical run's when there is one, else fresh."""
+        run, shares = due.run, self._shares
+        if shares is None:
+            return await self._fresh(due, None)
+        definition = None
+        if run.report.kind == "custom":
+            definition = await shares.definition(due.tenant_id, run.report.id)
+        key = share_key(due.tenant_id, run, self._settings, definition)
+        if key is None:
+            return await self._fresh(due, None)
+        found = await shares.find(key)
+        waited = False
+        if found is not None:
+            result = _from(found)
+        else:
+            result, waited = await self._in_flight.run(key, lambda: self._fresh(due, key))
+        if found is not None or waited:
+            log.info(
+                "run %s of tenant %s shares the render of %s",
+                run.run_id,
+                due.tenant_id,
+                result.artifact.artifact_id if result.artifact else "an empty report",
+            )
+        return result
+
+    async def _fresh(self, due: ReportDue, key: str | None) -> Rendered:
+        """Render from the data source; a finished render is offered for sharing under `key`."""
+        run = due.run
+        log.info("run %s of tenant %s: rendering %s", run.run_id, due.tenant_id, run.format)
+        started = time.monotonic()
+        result = await self._renderer.render(due.tenant_id, due.schedule_id, run)
+        artifact = result.artifact
+        if artifact is None:
+            return result
+        RENDER_SECONDS.labels(run.format.value).observe(time.monotonic() - started)
+        ARTIFACT_BYTES.labels(run.format.value).observe(artifact.size)
+        log.info(
+            "run %s of tenant %s rendered: %s, %d bytes, %d rows",
+            run.run_id,
+            due.tenant_id,
+            artifact.filename,
+            artifact.size,
+            result.rows,
+        )
+        if key is not None and self._shares is not None:
+            await self._shares.record(key, due.tenant_id, run.run_id, artifact.artifact_id)
+        return result

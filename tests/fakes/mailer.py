@@ -1,0 +1,169 @@
+"""The mailer's ports in memory, with the promises of `store.Ledger` and `smtp.SmtpPool`.
+
+`MemoryLedger` keeps the ledger's: one entry per run and recipient (any case),
+a claim held for its lease and taken over once after it, a release that drops
+only an open claim. `ScriptedSmtp` answers each recipient as scripted and,
+like the pool, awaits `commit` between the body and the end-of-data marker:
+declined, the server delivers nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Literal
+
+from herald.services.mailer.ports import Claim, Commit
+from herald.services.mailer.store import send_id
+from herald.shared.contract.messages import RecipientOutcome, RecipientResult, utcnow
+
+
+class Clock:
+    """A settable now: a test moves it past a claim's lease instead of sleeping."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, by: timedelta) -> None:
+        self.now += by
+
+
+@dataclass(slots=True)
+class Send:
+    """One entry of the ledger, as `store.Ledger` keeps its document."""
+
+    tenant_id: str
+    recipient: str
+    state: Literal["sending", "accepted"]
+    claimed_at: datetime
+    smtp_code: int | None = None
+    smtp_message: str | None = None
+
+
+class MemoryLedger:
+    def __init__(self, lease: timedelta, clock: Callable[[], datetime] = utcnow) -> None:
+        self._lease = lease
+        self._clock = clock
+        self.sends: dict[str, Send] = {}
+
+    def entry(self, run_id: str, recipient: str) -> Send | None:
+        return self.sends.get(send_id(run_id, recipient))
+
+    def state(self, run_id: str, recipient: str) -> str | None:
+        """`sending` (claimed), `accepted`, or None (never claimed, or released)."""
+        entry = self.entry(run_id, recipient)
+        return entry.state if entry else None
+
+    async def accepted(self, run_id: str, recipient: str) -> RecipientResult | None:
+        entry = self.entry(run_id, recipient)
+        if entry is None or entry.state != "accepted":
+            return None
+        return RecipientResult(
+            address=entry.recipient,
+            outcome=RecipientOutcome.ACCEPTED,
+            smtp_code=entry.smtp_code,
+            smtp_message=entry.smtp_message,
+        )
+
+    async def claim(self, run_id: str, tenant_id: str, recipient: str) -> Claim:
+        now = self._clock()
+        held = self.entry(run_id, recipient)
+        if held is None:
+            self.sends[send_id(run_id, recipient)] = Send(tenant_id, recipient, "sending", now)
+            return Claim.TAKEN
+        if held.state != "sending" or now - held.claimed_at < self._lease:
+            return Claim.HELD
+        held.claimed_at = now
+        return Claim.TAKEN_OVER
+
+    async def confirm(self, run_id: str, result: RecipientResult) -> None:
+        entry = self.entry(run_id, result.address)
+        if entry is not None:  # the real update matches no document either
+            entry.state = "accepted"
+            entry.smtp_code, entry.smtp_message = result.smtp_code, result.smtp_message
+
+    async def release(self, run_id: str, recipient: str) -> None:
+        entry = self.entry(run_id, recipient)
+        if entry is not None and entry.state == "sending":
+            del self.sends[send_id(run_id, recipient)]
+
+
+class Reply(enum.Enum):
+    """What the scripted server does once the message's body is in."""
+
+    ACCEPT = enum.auto()
+    REFUSE_PERMANENT = enum.auto()
+    REFUSE_TRANSIENT = enum.auto()
+    #: The server takes the message; its reply never arrives.
+    LOSE_AFTER_DATA = enum.auto()
+
+
+#: The server's answer to the end-of-data marker.
+ANSWERS = {
+    Reply.ACCEPT: (RecipientOutcome.ACCEPTED, 250, "OK: queued"),
+    Reply.REFUSE_PERMANENT: (RecipientOutcome.REFUSED_PERMANENT, 550, "mailbox unavailable"),
+    Reply.REFUSE_TRANSIENT: (RecipientOutcome.REFUSED_TRANSIENT, 451, "try again later"),
+}
+#: How `SmtpPool` words a connection lost while waiting for the reply.
+LOST_MESSAGE = "SMTPServerDisconnected: Connection lost"
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A message the server took past its end-of-data marker."""
+
+    sender: str
+    recipient: str
+    wire: bytes
+
+    def message(self) -> EmailMessage:
+        """The message as a reader sees it: the wire form's dot-stuffing undone."""
+        data = self.wire.replace(b"\r\n..", b"\r\n.")
+        data = data[1:] if data.startswith(b"..") else data
+        return message_from_bytes(data, policy=policy.default)
+
+
+class ScriptedSmtp:
+    def __init__(self, script: Mapping[str, Reply] | None = None) -> None:
+        #: recipient -> reply; anyone not named is accepted.
+        self.script = dict(script or {})
+        #: Every recipient a transaction was opened for, in order.
+        self.transactions: list[str] = []
+        #: Recipients whose `commit` declined: abandoned before the end-of-data marker.
+        self.abandoned: list[str] = []
+        self.delivered: list[Sent] = []
+        self.closed = False
+
+    async def send(
+        self, wire: bytes, sender: str, recipient: str, commit: Commit
+    ) -> RecipientResult | None:
+        self.transactions.append(recipient)
+        if not await commit():
+            self.abandoned.append(recipient)
+            return None
+        reply = self.script.get(recipient, Reply.ACCEPT)
+        if reply in (Reply.ACCEPT, Reply.LOSE_AFTER_DATA):
+            self.delivered.append(Sent(sender, recipient, wire))
+        if reply is Reply.LOSE_AFTER_DATA:
+            return RecipientResult(
+                address=recipient,
+                outcome=RecipientOutcome.REFUSED_TRANSIENT,
+                smtp_message=LOST_MESSAGE,
+            )
+        outcome, code, text = ANSWERS[reply]
+        return RecipientResult(
+            address=recipient, outcome=outcome, smtp_code=code, smtp_message=text
+        )
+
+    async def close(self) -> None:
+        self.closed = True
+
+    def sent_to(self) -> list[str]:
+        return [sent.recipient for sent in self.delivered]

@@ -1,0 +1,93 @@
+"""The renderer's ports in memory: the share index, the report source, the PDF printer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from herald.services.renderer.ports import Complete
+from herald.services.renderer.reports.model import ReportData, ReportRequest
+from herald.services.renderer.shares import complete
+from herald.shared.ports import Artifacts
+
+
+class MemoryShares:
+    """`ShareIndex` with ShareStore's promises: the first record wins; a share older than
+    the TTL, or whose artifacts are gone, is not reused and its record is dropped.
+
+    ShareStore's memo of found shares only saves queries, so it has no twin here.
+    """
+
+    def __init__(
+        self,
+        artifacts: Artifacts,
+        ttl_s: float = 3600.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._artifacts = artifacts
+        self._ttl = timedelta(seconds=ttl_s)
+        self._clock = clock
+        #: key -> (artifact id, recorded at)
+        self._records: dict[str, tuple[str, datetime]] = {}
+        #: (tenant, report id) -> the saved custom report's version.
+        self.definitions: dict[tuple[str, str], str] = {}
+
+    async def definition(self, tenant_id: str, report_id: str) -> str | None:
+        return self.definitions.get((tenant_id, report_id))
+
+    async def find(self, key: str) -> Complete | None:
+        record = self._records.get(key)
+        if record is None:
+            return None
+        artifact_id, recorded = record
+        fresh = recorded > self._clock() - self._ttl
+        found = await complete(self._artifacts, artifact_id) if fresh else None
+        if found is None and self._records.get(key) == record:
+            del self._records[key]  # only that record: another run may have replaced it
+        return found
+
+    async def record(self, key: str, tenant_id: str, run_id: str, artifact_id: str) -> bool:
+        if key in self._records:
+            return False
+        self._records[key] = (artifact_id, self._clock())
+        return True
+
+    def shared(self) -> dict[str, str]:
+        """Every recorded share: key -> artifact id."""
+        return {key: artifact_id for key, (artifact_id, _) in self._records.items()}
+
+
+class MemorySource:
+    """`ReportSource` answering the n-th fetch with the n-th outcome (the last one repeats).
+
+    While `gate` is set and closed, fetches wait on it: a render stays in flight.
+    """
+
+    def __init__(self, *outcomes: ReportData | Exception) -> None:
+        self._outcomes = list(outcomes)
+        self.requests: list[ReportRequest] = []
+        self.gate: asyncio.Event | None = None
+
+    async def fetch(self, request: ReportRequest) -> ReportData:
+        self.requests.append(request)
+        outcome = self._outcomes.pop(0) if len(self._outcomes) > 1 else self._outcomes[0]
+        if self.gate is not None:
+            await self.gate.wait()
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class FakePrinter:
+    """`PdfPrinter` whose "PDF" is the HTML behind a PDF header; counts its renders."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def render(self, html: str) -> bytes:
+        self.calls += 1
+        return b"%PDF-fake\n" + html.encode()
