@@ -40,10 +40,11 @@ from herald.services.renderer.calldata.records import (
     AgentSession,
     Call,
     Campaign,
+    Dimension,
     PauseReason,
     Team,
 )
-from herald.services.renderer.calldata.store import CallStore, Dimension
+from herald.services.renderer.calldata.store import CallStore
 from herald.services.renderer.reports import custom_store as custom_report_store
 from herald.services.renderer.reports.custom_definitions import CustomReport
 from herald.services.renderer.reports.model import ReportData, ReportRequest, ReportUnavailable, Row

@@ -200,3 +200,7 @@ class CallList(_Record):
 
     def document(self) -> dict[str, Any]:
         return {"_id": f"{self.tenant_id}/{self.list_id}", **self.model_dump()}
+
+
+#: The reference data a report may name its rows by.
+Dimension = Agent | Team | Campaign | CallList

@@ -54,6 +54,7 @@ from herald.services.renderer.calldata.records import (
     Call,
     CallList,
     Campaign,
+    Dimension,
     PauseReason,
     Team,
     pause_field,
@@ -67,7 +68,6 @@ ROLLUPS: Final = "call_rollups"
 #: The cells, one document per tenant, day and grouping, so a report reads only its own.
 ROLLUP_CELLS: Final = "call_rollup_cells"
 SESSIONS: Final = "agent_sessions"
-Dimension = Agent | Team | Campaign | CallList
 #: Collection and id field of each dimension.
 DIMENSIONS: Final[dict[type[Dimension], tuple[str, str]]] = {
     Agent: ("agents", "agent_id"),

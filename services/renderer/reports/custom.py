@@ -31,8 +31,8 @@ from herald.services.renderer.calldata.groupings import (
     Key,
     Sums,
 )
-from herald.services.renderer.calldata.records import Agent, CallList, Campaign, Team
-from herald.services.renderer.calldata.store import CallStore, Dimension, Scope
+from herald.services.renderer.calldata.records import Agent, CallList, Campaign, Dimension, Team
+from herald.services.renderer.calldata.store import CallStore, Scope
 from herald.services.renderer.reports import custom_store as custom_report_store
 from herald.services.renderer.reports.custom_definitions import (
     CALLS,

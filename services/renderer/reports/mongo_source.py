@@ -9,7 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import AutoReconnect, ExecutionTimeout, ServerSelectionTimeoutError
 
 from herald.services.renderer.calldata.store import CallStore
-from herald.services.renderer.reports import custom, standard
+from herald.services.renderer.reports import custom
 from herald.services.renderer.reports.custom_store import CUSTOM_REPORTS
 from herald.services.renderer.reports.model import (
     ReportData,
@@ -17,7 +17,8 @@ from herald.services.renderer.reports.model import (
     ReportUnavailable,
     SourceUnavailable,
 )
-from herald.shared.contract.catalog import unaccepted_filters
+from herald.services.renderer.reports.standard import REPORTS
+from herald.services.renderer.reports.standard.reading import build
 from herald.shared.runtime.mongo import Document
 
 #: Errors after which the same request may well succeed.
@@ -36,13 +37,12 @@ class MongoSource:
         building: Awaitable[ReportData]
         if report.kind == "custom":
             building = custom.run(self.store, self.definitions, request)
-        elif report.kind == "standard" and report.id in standard.BUILDERS:
-            filters = request.filters
-            campaigns, agents = bool(filters.campaign_ids), bool(filters.agent_ids)
-            reasons = unaccepted_filters(report.id, campaigns, agents)
+        elif report.kind == "standard" and report.id in REPORTS:
+            definition = REPORTS[report.id]
+            reasons = definition.refusals(request.filters)
             if reasons:
                 raise ReportUnavailable("; ".join(reasons))
-            building = standard.BUILDERS[report.id](standard.Context(self.store, request))
+            building = build(definition, self.store, request)
         else:
             raise ReportUnavailable(f"report {report.kind}/{report.id} is not available")
         try:

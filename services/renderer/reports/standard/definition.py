@@ -1,0 +1,141 @@
+"""What a standard report is: its catalog entry, what it reads, and a pure computation.
+
+A definition names what the report reads (one grouping's cells over the window,
+perhaps over an earlier span too, agents' sessions, dimensions, or the calls
+themselves); `reading.py` reads exactly that, and `compute` turns it into the
+report's tables without any I/O, so its figures can be checked in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from herald.services.renderer.calldata.groupings import CALLS, Document, Grouped, Grouping, Sums
+from herald.services.renderer.calldata.records import Dimension
+from herald.services.renderer.reports.model import Column, ReportData, Row, Table
+from herald.shared.contract.catalog import AGENT, CAMPAIGN, refused_filters
+from herald.shared.contract.messages import DataWindow
+from herald.shared.contract.schedule_spec import Filters
+
+T = TypeVar("T")
+#: An earlier span a report also reads, from its window and the data's zone: [start, end).
+Span = Callable[[DataWindow, ZoneInfo], tuple[datetime, datetime]]
+
+CAMPAIGN_ONLY = frozenset({CAMPAIGN})
+AGENT_ONLY = frozenset({AGENT})
+BOTH = frozenset({CAMPAIGN, AGENT})
+#: The sums of no calls at all (a filter matching nothing): zeros.
+NO_CALLS: Sums = dict.fromkeys(CALLS.sums, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """What a report reads, within its window and filters; nothing else is fetched for it."""
+
+    grouping: Grouping | None = None
+    #: The same grouping over an earlier span (a previous period, a rolling history).
+    earlier: Span | None = None
+    #: Agents' sessions summed per agent (the agent filter applies, a campaign one cannot).
+    sessions: bool = False
+    dimensions: tuple[type[Dimension], ...] = ()
+    #: Every call, streamed oldest first, for a row-per-call report.
+    calls: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What a report has read, in memory: all its computation sees."""
+
+    window: DataWindow
+    #: The zone calls are recorded in: their `day` and `hour` are local to it.
+    zone: ZoneInfo
+    grouped: Grouped | None = None
+    earlier: Grouped | None = None
+    sessions: Mapping[str, Sums] = field(default_factory=dict)
+    dimensions: Mapping[type[Dimension], Mapping[str, Document]] = field(default_factory=dict)
+    calls: AsyncIterator[Document] | None = None
+
+    @property
+    def cells(self) -> Grouped:
+        return _declared(self.grouped, "a grouping")
+
+    @property
+    def earlier_cells(self) -> Grouped:
+        return _declared(self.earlier, "an earlier span")
+
+    @property
+    def call_stream(self) -> AsyncIterator[Document]:
+        return _declared(self.calls, "the calls")
+
+    def names(self, kind: type[Dimension]) -> dict[str, str]:
+        return {key: str(doc.get("name", key)) for key, doc in self.dimensions[kind].items()}
+
+
+def _declared(value: T | None, what: str) -> T:
+    if value is None:
+        raise LookupError(f"the report's Reads do not declare {what}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """One table of the report: its columns, and its title when there are several."""
+
+    columns: tuple[Column, ...]
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """One table's rows and totals, in its layout's columns."""
+
+    rows: Sequence[Row] | AsyncIterator[Row]
+    totals: Row | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    tables: tuple[Figures, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDefinition:
+    """One standard report. Its id, title and filters repeat the contract's catalog (tested)."""
+
+    id: str
+    title: str
+    filters: frozenset[str]
+    layouts: tuple[Layout, ...]
+    reads: Reads
+    compute: Callable[[Inputs], Computed]
+
+    def report(self, inputs: Inputs) -> ReportData:
+        computed = self.compute(inputs)
+        tables = tuple(
+            Table(layout.columns, figures.rows, figures.totals, layout.title)
+            for layout, figures in zip(self.layouts, computed.tables, strict=True)
+        )
+        return ReportData(self.title, tables, computed.notes)
+
+    def refusals(self, filters: Filters) -> list[str]:
+        """Reasons the report cannot take these filters (empty when it can)."""
+        campaigns, agents = bool(filters.campaign_ids), bool(filters.agent_ids)
+        return refused_filters(self.title, self.filters, campaigns, agents)
+
+
+def label(names: Mapping[str, str], key: Any, missing: str = "(none)") -> str:
+    return missing if key is None else names.get(key, str(key))
+
+
+def add(rows: Sequence[Mapping[str, int]]) -> Sums:
+    """Sums added name by name (an empty dict for no rows)."""
+    total: Sums = {}
+    for sums in rows:
+        for name, value in sums.items():
+            total[name] = total.get(name, 0) + value
+    return total
