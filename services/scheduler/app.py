@@ -1,4 +1,4 @@
-"""Wires the scheduler: settings, broker, MongoDB stores, subscribers and the ticker."""
+"""Wires the scheduler: the one place that builds the adapters and hands them to the use cases."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from faststream import FastStream
 
 from herald.services.scheduler import handlers
 from herald.services.scheduler.calendar import Calendar
+from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.leases import LEASES, LeaseStore
+from herald.services.scheduler.projection import Projection
 from herald.services.scheduler.slots import SlotStore
 from herald.services.scheduler.store import SchedulerStore
 from herald.services.scheduler.ticker import Ticker
 from herald.services.scheduler.timers import TimerStore
 from herald.shared.history import store as history_store
+from herald.shared.runs.recipients import RecipientPolicy
 from herald.shared.runtime.kafka import BulkPublisher
 from herald.shared.runtime.service import build_runtime, make_app
 
@@ -27,10 +30,23 @@ def create_app() -> FastStream:
     leases = LeaseStore(runtime.db[LEASES], timedelta(seconds=settings.scheduler.lease_ttl_s))
     timers = TimerStore(runtime.db)
     runs = runtime.db[history_store.RUNS]
+    history = history_store.MongoRunHistory(runs)
     publisher = BulkPublisher(settings)
     calendar = Calendar(store, slots, leases, publisher, settings.default_timezone)
-    ticker = Ticker(settings, calendar, slots, leases, timers, runs, publisher)
-    handlers.register(runtime, store, calendar, timers, ticker.quiet)
+    ticker = Ticker(settings, calendar, slots, leases, timers, history, publisher)
+    handler = CommandHandler(
+        store,
+        calendar,
+        handlers.BrokerBodies(runtime.broker),
+        runtime.topics,
+        settings.default_timezone,
+        RecipientPolicy.from_settings(settings.security),
+    )
+    stuck_after = timedelta(seconds=settings.scheduler.stuck_after_s)
+    projection = Projection(history, timers, stuck_after)
+    handlers.register(
+        runtime.broker, runtime.topics, runtime.group_id, handler, projection, ticker.quiet
+    )
     running: list[asyncio.Task[None]] = []
 
     async def prepare() -> None:

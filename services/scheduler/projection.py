@@ -19,16 +19,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Generic, TypeVar
 
-from pymongo.asynchronous.collection import AsyncCollection
-
 from herald.services.scheduler import retries
-from herald.services.scheduler.timers import TimerStore
+from herald.services.scheduler.ports import Clock, RunHistory, Timers
 from herald.shared.contract.messages import DeliveryStatus, RunStatus, utcnow
-from herald.shared.history import store as history_store
 from herald.shared.runtime.kafka import TRANSIENT_ERRORS
 from herald.shared.runtime.logs import bound
 from herald.shared.runtime.metrics import RETRIES, RUNS
-from herald.shared.runtime.mongo import Document
 
 log = logging.getLogger("herald.scheduler")
 
@@ -46,13 +42,12 @@ class Unprojectable(Generic[Origin]):
     error: Exception
 
 
+@dataclass(frozen=True, slots=True)
 class Projection:
-    def __init__(
-        self, runs: AsyncCollection[Document], timers: TimerStore, stuck_after: timedelta
-    ) -> None:
-        self._runs = runs
-        self._timers = timers
-        self._stuck_after = stuck_after
+    history: RunHistory
+    timers: Timers
+    stuck_after: timedelta
+    clock: Clock = utcnow
 
     async def apply(
         self, events: Sequence[tuple[Origin, DeliveryStatus]]
@@ -85,18 +80,18 @@ class Projection:
         with bound(
             {"tenant_id": first.tenant_id, "schedule_id": first.schedule_id, "run_id": first.run_id}
         ):
-            record = await history_store.project_run(self._runs, events)
+            record = await self.history.project_run(events)
             for event in events:
                 RUNS.labels(event.status.value).inc()
                 if event.status is RunStatus.PENDING_RETRY:
                     RETRIES.labels(event.stage).inc()
             # Armed again even when nothing changed: a crash may have come between
             # the record's write and its timer's.
-            timer = retries.wakeup(record, self._stuck_after)
+            timer = retries.wakeup(record, self.stuck_after)
             if timer is None:
-                await self._timers.disarm(record.run_id, record.attempt)
+                await self.timers.disarm(record.run_id, record.attempt)
             else:
-                await self._timers.arm(timer, utcnow())
+                await self.timers.arm(timer, self.clock())
             log.info(
                 "run %s of schedule %s (tenant %s): %s, attempt %d",
                 record.run_id,

@@ -10,7 +10,6 @@ publishes them again instead of applying the command twice.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from herald.services.scheduler.commands import ScheduleState
+from herald.services.scheduler.ports import ConcurrentChange, Output, Recorded
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.runtime.mongo import Document
 
@@ -28,32 +28,13 @@ COMMANDS = "commands"
 OUTBOX_SIZE = 20
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
-    """A message to publish: its topic and JSON body."""
-
-    topic: str
-    body: str
-
-    def to_document(self) -> dict[str, str]:
-        return {"topic": self.topic, "body": self.body}
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    tenant_id: str
-    outputs: list[Output]
-
-
-class ConcurrentChange(Exception):
-    """The schedule changed between read and write; the command is read again."""
-
-
 def _outputs(documents: list[dict[str, str]]) -> list[Output]:
     return [Output(d["topic"], d["body"]) for d in documents]
 
 
 class SchedulerStore:
+    """The `Schedules` port on MongoDB."""
+
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._schedules = db[SCHEDULES]
         self._commands = db[COMMANDS]

@@ -14,18 +14,15 @@ import logging
 import random
 from datetime import datetime, timedelta
 
-from pymongo.asynchronous.collection import AsyncCollection
-
-from herald.services.scheduler import firing, retries
+from herald.services.scheduler import retries
 from herald.services.scheduler.calendar import Calendar
 from herald.services.scheduler.leases import Lease, LeaseLost, LeaseStore
+from herald.services.scheduler.ports import RunHistory
+from herald.services.scheduler.ringing import Ringing
 from herald.services.scheduler.slots import SlotStore, shard_lease
 from herald.services.scheduler.timers import BUCKET, TimerStore, bucket_of
-from herald.shared.contract.messages import DeliveryStatus, Envelope, RunStatus, utcnow
-from herald.shared.history import store as history_store
-from herald.shared.runs.events import status_id
+from herald.shared.contract.messages import utcnow
 from herald.shared.runtime.kafka import BulkPublisher
-from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 
 log = logging.getLogger("herald.scheduler.ticker")
@@ -47,7 +44,7 @@ class Ticker:
         slots: SlotStore,
         leases: LeaseStore,
         timers: TimerStore,
-        runs: AsyncCollection[Document],
+        history: RunHistory,
         publisher: BulkPublisher,
     ) -> None:
         self._settings = settings
@@ -55,8 +52,8 @@ class Ticker:
         self._slots = slots
         self._leases = leases
         self._timers = timers
-        self._runs = runs
-        self._publisher = publisher
+        stuck_after = timedelta(seconds=settings.scheduler.stuck_after_s)
+        self._ringing = Ringing(history, timers, publisher, stuck_after, settings.retry)
         self._stopping = asyncio.Event()
         #: Set while this replica is not firing; the projection waits on it.
         self.quiet = asyncio.Event()
@@ -148,43 +145,5 @@ class Ticker:
         """
         for start in range(0, len(timers), _RING_CONCURRENCY):
             chunk = timers[start : start + _RING_CONCURRENCY]
-            await asyncio.gather(*(self._ring(timer, now) for timer in chunk))
+            await asyncio.gather(*(self._ringing.ring(timer, now) for timer in chunk))
             await self._leases.renew(lease)
-
-    async def _ring(self, timer: retries.Timer, now: datetime) -> None:
-        record = await history_store.get_run(self._runs, timer.tenant_id, timer.run_id)
-        stuck_after = timedelta(seconds=self._settings.scheduler.stuck_after_s)
-        action = retries.on_timer(record, timer, now, stuck_after, self._settings.retry)
-        if isinstance(action, retries.Later):
-            await self._timers.arm(
-                retries.Timer(
-                    timer.run_id,
-                    timer.tenant_id,
-                    timer.schedule_id,
-                    timer.attempt,
-                    timer.kind,
-                    action.due,
-                ),
-                now,
-            )
-            return
-        messages: list[Envelope] = []
-        if isinstance(action, retries.Refire):
-            log.info("run %s: attempt %d (%s)", timer.run_id, action.run.attempt, action.reason)
-            messages = list(firing.due_messages(timer.tenant_id, timer.schedule_id, action.run))
-        elif isinstance(action, retries.GiveUp):
-            log.warning("run %s failed: %s", timer.run_id, action.reason)
-            messages = [
-                DeliveryStatus(
-                    event_id=status_id(timer.run_id, timer.attempt, "scheduler", RunStatus.FAILED),
-                    tenant_id=timer.tenant_id,
-                    schedule_id=timer.schedule_id,
-                    run_id=timer.run_id,
-                    attempt=timer.attempt,
-                    status=RunStatus.FAILED,
-                    stage="scheduler",
-                    reason=action.reason,
-                )
-            ]
-        await self._publisher.publish(messages)
-        await self._timers.disarm(timer.run_id, timer.attempt)

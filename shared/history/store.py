@@ -98,3 +98,16 @@ async def query_runs(
         query["updated_at"] = window
     cursor = runs.find(query).sort("updated_at", DESCENDING).limit(limit)
     return [_record(doc) async for doc in cursor]
+
+
+class MongoRunHistory:
+    """The scheduler's `RunHistory` port on the `runs` collection."""
+
+    def __init__(self, runs: AsyncCollection[Document]) -> None:
+        self._runs = runs
+
+    async def project_run(self, events: Sequence[DeliveryStatus]) -> history.RunRecord:
+        return await project_run(self._runs, events)
+
+    async def get_run(self, tenant_id: str, run_id: str) -> history.RunRecord | None:
+        return await get_run(self._runs, tenant_id, run_id)

@@ -143,9 +143,12 @@ async def undecoded(msg: StreamMessage[Any], _default: Callable[..., Any]) -> An
 
 
 def records_of(msg: StreamMessage[Any]) -> tuple[Record, ...]:
-    """The consumed records behind a message: one, or a batch subscriber's many."""
+    """The consumed records behind a message: one, or a batch subscriber's many.
+
+    aiokafka hands a batch as a tuple, FastStream's in-memory test broker as a list.
+    """
     raw = msg.raw_message
-    return raw if isinstance(raw, tuple) else (raw,)
+    return tuple(raw) if isinstance(raw, tuple | list) else (raw,)
 
 
 def dead_letter_middleware(

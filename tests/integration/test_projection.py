@@ -13,6 +13,7 @@ from herald.services.scheduler.projection import Projection
 from herald.services.scheduler.timers import TimerStore, bucket_key, ring_bucket
 from herald.shared.contract.messages import DeliveryStatus, RunStatus
 from herald.shared.history import store as history_store
+from herald.shared.history.store import MongoRunHistory
 from herald.shared.runtime.mongo import Document
 from tests.samples import DAILY_SPEC
 
@@ -45,7 +46,7 @@ async def test_a_shuffled_batch_of_many_runs_is_projected_once_with_its_timers(
     retry_at = datetime.now(UTC) + timedelta(minutes=5)
     events = [e for n in range(200) for e in _attempt(f"s@{n:03d}", "acme", retry_at)]
     random.Random(7).shuffle(events)
-    projection = Projection(db[history_store.RUNS], TimerStore(db), STUCK)
+    projection = Projection(MongoRunHistory(db[history_store.RUNS]), TimerStore(db), STUCK)
     assert await projection.apply([(n, e) for n, e in enumerate(events)]) == []
 
     docs = {doc["_id"]: doc async for doc in db[history_store.RUNS].find({})}
@@ -67,7 +68,7 @@ async def test_events_that_contradict_their_run_are_returned_and_the_rest_projec
     db: AsyncDatabase[Document],
 ) -> None:
     retry_at = datetime.now(UTC) + timedelta(minutes=5)
-    projection = Projection(db[history_store.RUNS], TimerStore(db), STUCK)
+    projection = Projection(MongoRunHistory(db[history_store.RUNS]), TimerStore(db), STUCK)
     await projection.apply(list(enumerate(_attempt("s@1", "acme", retry_at))))
     # Another tenant's events under the same run id, beside a good run.
     intruder = _attempt("s@1", "globex", retry_at)

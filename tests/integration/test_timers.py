@@ -52,7 +52,7 @@ def _ticker(settings: Settings, db: AsyncDatabase[Document], published: Publishe
     leases = LeaseStore(db[LEASES], timedelta(seconds=settings.scheduler.lease_ttl_s))
     slots = SlotStore(db)
     calendar = Calendar(SchedulerStore(db), slots, leases, published, "UTC")  # type: ignore[arg-type]
-    runs = db[history_store.RUNS]
+    runs = history_store.MongoRunHistory(db[history_store.RUNS])
     return Ticker(settings, calendar, slots, leases, TimerStore(db), runs, published)  # type: ignore[arg-type]
 
 

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from herald.services.scheduler import commands
-from herald.services.scheduler.handlers import CommandHandler
+from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.store import _document, _state
 from herald.shared.contract.messages import (
     COMMAND_ADAPTER,

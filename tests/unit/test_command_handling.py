@@ -1,0 +1,311 @@
+"""The command handler on in-memory ports: replies, effects, repeats, crashes and races."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from herald.services.scheduler.command_handling import CommandHandler
+from herald.services.scheduler.commands import ScheduleState, manual_run_id
+from herald.shared.contract.messages import (
+    Command,
+    CreateSchedule,
+    DeleteSchedule,
+    DisableSchedule,
+    EnableSchedule,
+    RunNow,
+    UpdateSchedule,
+)
+from herald.shared.contract.schedule_spec import ScheduleChanges
+from herald.shared.contract.topics import Topics
+from herald.shared.runs.recipients import RecipientPolicy
+from herald.shared.runtime.kafka import PoisonMessage
+from tests.fakes.scheduler import Crash, MemoryCalendar, MemorySchedules, RecordingBodies
+from tests.samples import DAILY_SPEC
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+TOPICS = Topics("t")
+
+
+@dataclass
+class World:
+    schedules: MemorySchedules = field(default_factory=MemorySchedules)
+    calendar: MemoryCalendar = field(default_factory=MemoryCalendar)
+    bodies: RecordingBodies = field(default_factory=RecordingBodies)
+
+    @property
+    def handler(self) -> CommandHandler:
+        return CommandHandler(
+            self.schedules,
+            self.calendar,
+            self.bodies,
+            TOPICS,
+            "UTC",
+            RecipientPolicy.of(["example.com"], {}),
+            clock=lambda: NOW,
+        )
+
+    async def send(self, command: Command | bytes) -> list[tuple[str, str, str]]:
+        """What handling the command published."""
+        before = len(self.bodies.published)
+        raw = command if isinstance(command, bytes) else command.model_dump_json().encode()
+        await self.handler.handle(raw)
+        return self.bodies.published[before:]
+
+
+def types(published: list[tuple[str, str, str]]) -> list[str]:
+    return [json.loads(body)["type"] for _, _, body in published]
+
+
+def reply(published: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """The last message, the reply, parsed."""
+    topic, _, body = published[-1]
+    assert topic == TOPICS.schedule_events
+    parsed: dict[str, Any] = json.loads(body)
+    return parsed
+
+
+async def bump(schedules: MemorySchedules, schedule_id: str) -> None:
+    """Another command's write to the schedule: its next version."""
+    current = await schedules.load(schedule_id, "acme")
+    assert current is not None
+    await schedules.save(
+        current,
+        replace(current, version=current.version + 1),
+        schedule_id=schedule_id,
+        tenant_id="acme",
+        command_id=str(uuid4()),
+        outputs=[],
+    )
+
+
+def create(schedule_id: str = "s-1", tenant_id: str = "acme") -> CreateSchedule:
+    return CreateSchedule(tenant_id=tenant_id, schedule_id=schedule_id, spec=DAILY_SPEC)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+async def test_a_create_is_written_synced_and_answered_after_its_change(world: World) -> None:
+    command = create()
+    published = await world.send(command)
+
+    assert types(published) == ["ScheduleChanged", "CommandAccepted"]
+    assert {(topic, key) for topic, key, _ in published} == {(TOPICS.schedule_events, "s-1")}
+    changed = json.loads(published[0][2])
+    assert (changed["change"], changed["version"]) == ("created", 1)
+    assert changed["correlation_id"] == str(command.command_id)
+    assert (reply(published)["version"], reply(published)["command_type"]) == (1, "CreateSchedule")
+    assert world.calendar.synced == ["s-1"]
+    assert [c for c, _ in world.schedules.saves] == [str(command.command_id)]
+    assert str(command.command_id) in world.schedules.commands
+
+
+@pytest.mark.parametrize(
+    ("command", "change", "version", "enabled"),
+    [
+        (
+            UpdateSchedule(
+                tenant_id="acme",
+                schedule_id="s-1",
+                changes=ScheduleChanges(name="Renamed"),
+                expected_version=1,
+            ),
+            "updated",
+            2,
+            True,
+        ),
+        (DisableSchedule(tenant_id="acme", schedule_id="s-1"), "disabled", 2, False),
+        (EnableSchedule(tenant_id="acme", schedule_id="s-1"), "enabled", 2, True),
+    ],
+)
+async def test_a_change_to_a_schedule_bumps_its_version_and_says_so(
+    world: World, command: Command, change: str, version: int, enabled: bool
+) -> None:
+    await world.send(create())
+    published = await world.send(command)
+
+    assert types(published) == ["ScheduleChanged", "CommandAccepted"]
+    changed = json.loads(published[0][2])
+    assert (changed["change"], changed["version"]) == (change, version)
+    assert changed["spec"]["enabled"] is enabled
+    assert reply(published)["version"] == version
+    stored = await world.schedules.load("s-1", "acme")
+    assert stored is not None
+    assert (stored.version, stored.spec.enabled) == (version, enabled)
+    assert world.calendar.synced == ["s-1", "s-1"]
+
+
+async def test_a_delete_leaves_the_id_taken_and_the_schedule_gone(world: World) -> None:
+    await world.send(create())
+    published = await world.send(DeleteSchedule(tenant_id="acme", schedule_id="s-1"))
+
+    assert types(published) == ["ScheduleChanged", "CommandAccepted"]
+    changed = json.loads(published[0][2])
+    assert (changed["change"], changed["version"], changed["spec"]) == ("deleted", 0, None)
+    assert await world.schedules.load("s-1", "acme") is None
+    again = await world.send(create())
+    assert types(again) == ["CommandRejected"]
+    assert reply(again)["errors"][0]["code"] == "exists"
+
+
+async def test_run_now_fires_a_manual_run_without_changing_the_schedule(world: World) -> None:
+    await world.send(create())
+    command = RunNow(tenant_id="acme", schedule_id="s-1")
+    published = await world.send(command)
+
+    assert types(published) == ["ReportDue", "DeliveryStatus", "CommandAccepted"]
+    assert [topic for topic, _, _ in published] == [
+        TOPICS.report_due,
+        TOPICS.delivery_status,
+        TOPICS.schedule_events,
+    ]
+    run_id = manual_run_id("s-1", command.command_id)
+    assert json.loads(published[0][2])["run"]["run_id"] == run_id
+    assert reply(published)["run_id"] == run_id
+    assert len(world.schedules.saves) == 1, "only the create wrote the schedule"
+    assert str(command.command_id) in world.schedules.commands
+
+
+async def test_a_repeated_command_is_answered_again_byte_for_byte_without_a_write(
+    world: World,
+) -> None:
+    command = create()
+    first = await world.send(command)
+    again = await world.send(command)
+
+    assert again == first
+    assert len(world.schedules.saves) == 1
+    assert world.calendar.synced == ["s-1", "s-1"], "a crash may have cut the sync short"
+
+
+async def test_a_command_id_of_another_tenant_is_rejected_as_taken(world: World) -> None:
+    command = create()
+    await world.send(command)
+    intruder = create(tenant_id="globex").model_copy(update={"command_id": command.command_id})
+    published = await world.send(intruder)
+
+    assert types(published) == ["CommandRejected"]
+    assert reply(published)["tenant_id"] == "globex"
+    assert reply(published)["errors"][0]["code"] == "duplicate"
+    assert len(world.schedules.saves) == 1
+    assert await world.schedules.load("s-1", "globex") is None
+
+
+async def test_a_command_id_reused_on_another_schedule_answers_the_first_again(
+    world: World,
+) -> None:
+    command = create()
+    first = await world.send(command)
+    reused = create("s-2").model_copy(update={"command_id": command.command_id})
+    published = await world.send(reused)
+
+    assert [body for _, _, body in published] == [body for _, _, body in first]
+    assert {key for _, key, _ in published} == {"s-2"}
+    assert await world.schedules.exists("s-2") is False
+
+
+async def test_a_crash_before_the_publish_is_finished_on_redelivery(world: World) -> None:
+    command = create()
+    world.bodies.fail_next = Crash()
+    with pytest.raises(Crash):
+        await world.send(command)
+    assert world.bodies.published == []
+
+    published = await world.send(command)
+    assert types(published) == ["ScheduleChanged", "CommandAccepted"]
+    assert len(world.schedules.saves) == 1
+    assert await world.send(command) == published
+
+
+async def test_a_crash_before_the_command_is_recorded_is_answered_from_the_outbox(
+    world: World,
+) -> None:
+    command = create()
+    world.schedules.fail_next_record = Crash()
+    with pytest.raises(Crash):
+        await world.send(command)
+    assert world.calendar.synced == []
+
+    published = await world.send(command)
+    assert types(published) == ["ScheduleChanged", "CommandAccepted"]
+    assert len(world.schedules.saves) == 1
+    assert world.calendar.synced == ["s-1"]
+    assert str(command.command_id) in world.schedules.commands
+
+
+async def test_an_invalid_command_is_rejected_and_judged_anew_each_time(world: World) -> None:
+    raw = create().model_dump(mode="json")
+    raw["spec"]["recipients"] = ["not an address"]
+    body = json.dumps(raw).encode()
+    published = await world.send(body)
+    again = await world.send(body)
+
+    assert types(published) == types(again) == ["CommandRejected"]
+    assert reply(published)["errors"][0]["field"].startswith("spec.recipients")
+    assert world.schedules.saves == []
+    assert world.schedules.commands == {}
+    assert world.calendar.synced == []
+
+
+async def test_a_refused_command_writes_nothing(world: World) -> None:
+    published = await world.send(EnableSchedule(tenant_id="acme", schedule_id="nope"))
+    elsewhere = DAILY_SPEC.model_copy(update={"recipients": ["a@elsewhere.org"]})
+    refused = await world.send(create().model_copy(update={"spec": elsewhere}))
+
+    assert reply(published)["errors"][0]["code"] == "not_found"
+    assert reply(refused)["errors"][0]["code"] == "recipient_not_allowed"
+    assert world.schedules.saves == []
+    assert world.schedules.commands == {}
+    assert world.schedules.rows == {}
+
+
+async def test_bytes_without_an_envelope_are_poison(world: World) -> None:
+    with pytest.raises(PoisonMessage):
+        await world.send(b'{"type": "CreateSchedule"}')
+    assert world.bodies.published == []
+
+
+async def test_a_concurrent_change_is_read_again_and_the_command_applied_on_top(
+    world: World,
+) -> None:
+    await world.send(create())
+    world.schedules.races.append(lambda: bump(world.schedules, "s-1"))
+    published = await world.send(DisableSchedule(tenant_id="acme", schedule_id="s-1"))
+
+    assert types(published) == ["ScheduleChanged", "CommandAccepted"]
+    assert json.loads(published[0][2])["version"] == reply(published)["version"] == 3
+    assert len(world.schedules.saves) == 3, "create, the other writer's, the disable"
+
+
+async def test_a_create_racing_another_tenant_for_the_id_is_rejected(world: World) -> None:
+    theirs = ScheduleState("s-1", "globex", DAILY_SPEC, 1, None)
+    world.schedules.races.append(
+        lambda: world.schedules.save(
+            None, theirs, schedule_id="s-1", tenant_id="globex", command_id="c", outputs=[]
+        )
+    )
+    published = await world.send(create())
+
+    assert types(published) == ["CommandRejected"]
+    assert reply(published)["errors"][0]["code"] == "exists"
+    assert world.schedules.commands == {}
+    assert await world.schedules.load("s-1", "acme") is None
+
+
+async def test_a_schedule_that_keeps_changing_fails_the_command_unanswered(
+    world: World,
+) -> None:
+    await world.send(create())
+    world.schedules.races += [lambda: bump(world.schedules, "s-1")] * 20
+    with pytest.raises(RuntimeError, match="keeps changing"):
+        await world.send(EnableSchedule(tenant_id="acme", schedule_id="s-1"))
+    assert types(world.bodies.published) == ["ScheduleChanged", "CommandAccepted"], "the create's"
+    assert world.schedules.races == []

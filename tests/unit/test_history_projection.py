@@ -1,0 +1,135 @@
+"""The history projection on in-memory ports: a run's events are a set, its timer follows it."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from herald.services.scheduler.firing import run_details
+from herald.services.scheduler.projection import Projection
+from herald.services.scheduler.retries import Timer, TimerKind
+from herald.shared.contract.messages import DeliveryStatus, RunStatus
+from herald.shared.history.fold import RunRecord
+from tests.fakes.scheduler import MemoryRunHistory, MemoryTimers
+from tests.samples import DAILY_SPEC
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+STUCK = timedelta(minutes=15)
+RETRY_AT = NOW + timedelta(minutes=5)
+
+
+def attempt(run_id: str = "s@1", tenant: str = "acme") -> list[DeliveryStatus]:
+    """A first attempt that the mailer sent to `pending_retry`, a second apart."""
+    details = run_details(run_id, DAILY_SPEC, "UTC", NOW - timedelta(minutes=1))
+    common = {"tenant_id": tenant, "schedule_id": "s", "run_id": run_id, "attempt": 1}
+    return [
+        DeliveryStatus(
+            **common, status=RunStatus.DUE, stage="scheduler", run=details, occurred_at=NOW
+        ),
+        DeliveryStatus(
+            **common,
+            status=RunStatus.RENDERED,
+            stage="renderer",
+            artifact_id="a",
+            occurred_at=NOW + timedelta(seconds=1),
+        ),
+        DeliveryStatus(
+            **common,
+            status=RunStatus.PENDING_RETRY,
+            stage="mailer",
+            reason="451 later",
+            next_attempt_at=RETRY_AT,
+            occurred_at=NOW + timedelta(seconds=2),
+        ),
+    ]
+
+
+def projection() -> tuple[Projection, MemoryRunHistory, MemoryTimers]:
+    history, timers = MemoryRunHistory(), MemoryTimers()
+    return Projection(history, timers, STUCK, clock=lambda: NOW), history, timers
+
+
+async def project(events: Sequence[DeliveryStatus]) -> RunRecord:
+    use_case, history, _ = projection()
+    assert await use_case.apply(list(enumerate(events))) == []
+    record = await history.get_run("acme", events[0].run_id)
+    assert record is not None
+    return record
+
+
+async def test_a_runs_events_in_any_order_give_one_record() -> None:
+    events = attempt()
+    records = [await project(order) for order in itertools.permutations(events)]
+    assert all(record == records[0] for record in records)
+    assert records[0].status is RunStatus.PENDING_RETRY
+    assert records[0].next_attempt_at == RETRY_AT
+
+
+async def test_events_seen_before_are_ignored() -> None:
+    use_case, history, _ = projection()
+    events = attempt()
+    await use_case.apply(list(enumerate(events + events[:1])))
+    first = await history.get_run("acme", "s@1")
+    assert await use_case.apply(list(enumerate(events))) == []
+
+    assert history.writes == 1, "one write for the batch, none for its repeat"
+    assert await history.get_run("acme", "s@1") == first
+    assert first is not None
+    assert len(first.events) == 3
+
+
+async def test_events_that_contradict_their_run_are_returned_for_the_dead_letters() -> None:
+    use_case, history, _ = projection()
+    await use_case.apply(list(enumerate(attempt())))
+    intruder = attempt(tenant="globex")
+    good = attempt("s@2")
+    failed = await use_case.apply([("bad", e) for e in intruder] + [("ok", e) for e in good])
+
+    assert [(f.origins, type(f.error)) for f in failed] == [(["bad"] * 3, ValueError)]
+    assert await history.get_run("globex", "s@1") is None
+    assert await history.get_run("acme", "s@2") is not None
+
+
+async def test_an_outage_of_the_history_propagates_for_the_batch_to_be_read_again() -> None:
+    class Down(MemoryRunHistory):
+        async def project_run(self, events: Sequence[DeliveryStatus]) -> RunRecord:
+            raise ConnectionError("database down")
+
+    use_case = Projection(Down(), MemoryTimers(), STUCK)
+    with pytest.raises(ConnectionError):
+        await use_case.apply(list(enumerate(attempt())))
+
+
+async def test_a_run_waiting_on_a_retry_is_timed_for_it() -> None:
+    use_case, _, timers = projection()
+    await use_case.apply(list(enumerate(attempt())))
+    assert timers.armed == {("s@1", 1): Timer("s@1", "acme", "s", 1, TimerKind.RETRY, RETRY_AT)}
+
+
+async def test_a_run_in_a_stage_is_timed_for_when_it_would_be_stuck() -> None:
+    use_case, _, timers = projection()
+    await use_case.apply(list(enumerate(attempt()[:2])))
+    rendered_at = NOW + timedelta(seconds=1)
+    assert timers.armed == {
+        ("s@1", 1): Timer("s@1", "acme", "s", 1, TimerKind.DEADLINE, rendered_at + STUCK)
+    }
+
+
+async def test_a_final_run_has_no_timer() -> None:
+    use_case, _, timers = projection()
+    await use_case.apply(list(enumerate(attempt())))
+    failed = DeliveryStatus(
+        tenant_id="acme",
+        schedule_id="s",
+        run_id="s@1",
+        attempt=1,
+        status=RunStatus.FAILED,
+        stage="mailer",
+        reason="550 no such mailbox",
+        occurred_at=NOW + timedelta(seconds=3),
+    )
+    await use_case.apply([(0, failed)])
+    assert timers.armed == {}
