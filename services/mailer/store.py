@@ -48,9 +48,17 @@ def send_id(run_id: str, recipient: str) -> str:
 
 
 class Ledger:
-    def __init__(self, db: AsyncDatabase[Document], lease: timedelta) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        lease: timedelta,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._sends = db[SENDS]
         self._lease = lease
+        #: Injectable so a test can move past a lease instead of sleeping through it.
+        self._clock = clock
 
     async def accepted(self, run_id: str, recipient: str) -> RecipientResult | None:
         doc = await self._sends.find_one({"_id": send_id(run_id, recipient)})
@@ -64,7 +72,7 @@ class Ledger:
         )
 
     async def claim(self, run_id: str, tenant_id: str, recipient: str) -> Claim:
-        now = utcnow()
+        now = self._clock()
         key = send_id(run_id, recipient)
         doc = {
             "_id": key,
@@ -99,7 +107,7 @@ class Ledger:
             "state": "accepted",
             "smtp_code": result.smtp_code,
             "smtp_message": result.smtp_message,
-            "accepted_at": utcnow(),
+            "accepted_at": self._clock(),
         }
         key = send_id(run_id, result.address)
         await _through_outages(key, lambda: self._sends.update_one({"_id": key}, {"$set": fields}))

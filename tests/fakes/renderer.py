@@ -16,7 +16,9 @@ class MemoryShares:
     """`ShareIndex` with ShareStore's promises: the first record wins; a share older than
     the TTL, or whose artifacts are gone, is not reused and its record is dropped.
 
-    ShareStore's memo of found shares only saves queries, so it has no twin here.
+    Both keep the promises of `tests/integration/test_render_shares.py`. ShareStore's memo
+    of found shares has no twin here: it saves queries, and it would go on returning a
+    share found once whose artifacts were then deleted within the TTL (Herald never does).
     """
 
     def __init__(

@@ -1,4 +1,10 @@
-"""GridFS artifacts on the real server (FerretDB here): big round trips, no orphans."""
+"""GridFS artifacts on the real server (FerretDB here): big round trips, no orphans.
+
+The `Artifacts` port's promises run on `ArtifactStore` and on the fake
+`MemoryArtifacts` alike (the renderer's and mailer's unit tests stand on the
+fake); the tests after them are the GridFS store's own: chunking, racing
+uploads, bounded memory.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,16 @@ import sys
 from collections.abc import AsyncIterator
 
 import pytest
+from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
+from herald.shared.ports import Artifacts
 from herald.shared.runtime.artifacts import BUCKET, CHUNK_SIZE, ArtifactStore
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
+from tests.fakes.artifacts import MemoryArtifacts
 from tests.helpers import settings_env
+from tests.integration.contract import SIDES, database
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +39,92 @@ async def _pieces(data: bytes, size: int, fail_after: int | None = None) -> Asyn
         if fail_after is not None and n == fail_after:
             raise ConnectionResetError("source went away mid-stream")
         yield data[offset : offset + size]
+
+
+@pytest.fixture(params=SIDES)
+def artifacts(request: pytest.FixtureRequest) -> Artifacts:
+    db = database(request)
+    return MemoryArtifacts() if db is None else ArtifactStore(db)
+
+
+async def _store(artifacts: Artifacts, file_id: str, data: bytes) -> None:
+    await artifacts.put(file_id, "r.csv", "text/csv", _pieces(data, 100 * 1024), {})
+
+
+async def test_a_stored_artifact_is_found_and_read_back_as_stored(artifacts: Artifacts) -> None:
+    """`late_metadata` is read once every byte is in: a CSV's row count is known only then."""
+    data = os.urandom(600 * 1024)  # more than one GridFS chunk
+    pieces = 0
+
+    async def counted() -> AsyncIterator[bytes]:
+        nonlocal pieces
+        async for piece in _pieces(data, 100 * 1024):
+            pieces += 1
+            yield piece
+
+    stored = await artifacts.put(
+        "run-1/csv",
+        "report.csv",
+        "text/csv",
+        counted(),
+        {"run_id": "run-1", "rows": None, "companions": ["run-1/full.csv"]},
+        late_metadata=lambda: {"rows": pieces},
+    )
+    digest = hashlib.sha256(data).hexdigest()
+    described = {"filename": "report.csv", "content_type": "text/csv", "size": len(data)}
+    assert stored.artifact_id == "run-1/csv"
+    assert {key: getattr(stored, key) for key in described} == described
+    assert stored.sha256 == digest
+    given = {"run_id": "run-1", "rows": 6, "companions": ["run-1/full.csv"]}  # rows: the late one
+    assert stored.metadata.items() >= (given | described | {"sha256": digest}).items()
+    assert await artifacts.find("run-1/csv") == stored
+    assert await artifacts.read("run-1/csv") == data
+
+
+async def test_an_empty_artifact_is_stored_too(artifacts: Artifacts) -> None:
+    """An empty CSV is a report too (with `skip_if_empty` off)."""
+    await _store(artifacts, "run-1/csv", b"")
+    found = await artifacts.find("run-1/csv")
+    assert found is not None
+    assert (found.size, found.sha256) == (0, hashlib.sha256(b"").hexdigest())
+    assert await artifacts.read("run-1/csv") == b""
+
+
+async def test_of_two_puts_of_one_artifact_the_first_stored_wins(artifacts: Artifacts) -> None:
+    """A redelivered `ReportDue` never replaces what a mailer may already be sending."""
+    first = await artifacts.put("run-1/pdf", "a.pdf", "application/pdf", _pieces(b"A" * 9, 4), {})
+    second = await artifacts.put("run-1/pdf", "b.pdf", "application/pdf", _pieces(b"B" * 5, 4), {})
+    assert second == first
+    assert await artifacts.find("run-1/pdf") == first
+    assert await artifacts.read("run-1/pdf") == b"A" * 9
+
+
+async def test_a_deleted_artifact_is_gone_and_can_be_stored_again(artifacts: Artifacts) -> None:
+    await artifacts.delete("never-stored/csv")  # not an error
+    await _store(artifacts, "run-1/csv", b"old")
+    await artifacts.delete("run-1/csv")
+    assert await artifacts.find("run-1/csv") is None
+    with pytest.raises(NoFile):
+        await artifacts.read("run-1/csv")
+    await artifacts.delete("run-1/csv")  # twice is fine too
+    await _store(artifacts, "run-1/csv", b"new")
+    assert await artifacts.read("run-1/csv") == b"new"
+
+
+async def test_reading_a_missing_artifact_raises(artifacts: Artifacts) -> None:
+    assert await artifacts.find("never-stored/csv") is None
+    with pytest.raises(NoFile):
+        await artifacts.read("never-stored/csv")
+
+
+async def test_a_put_whose_stream_fails_stores_nothing(artifacts: Artifacts) -> None:
+    """The source's error reaches the caller, whose retry then stores the whole artifact."""
+    data = os.urandom(600 * 1024)
+    with pytest.raises(ConnectionResetError):
+        await artifacts.put("run-1/csv", "r.csv", "text/csv", _pieces(data, 100 * 1024, 3), {})
+    assert await artifacts.find("run-1/csv") is None
+    await _store(artifacts, "run-1/csv", data)
+    assert await artifacts.read("run-1/csv") == data
 
 
 async def test_a_20_mb_artifact_round_trips_through_the_async_bucket(
