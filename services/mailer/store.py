@@ -37,6 +37,8 @@ from herald.shared.contract.messages import RecipientOutcome, RecipientResult, u
 from herald.shared.runtime.mongo import Document
 
 SENDS = "sends"
+#: One marker per lapsed claim taken over (so only after a mailer stopped mid-send).
+TAKEOVERS = "send_takeovers"
 #: Pause between tries of a reply's record while the database is away.
 OUTAGE_PAUSE_S = 1.0
 
@@ -56,6 +58,7 @@ class Ledger:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sends = db[SENDS]
+        self._takeovers = db[TAKEOVERS]
         self._lease = lease
         #: Injectable so a test can move past a lease instead of sleeping through it.
         self._clock = clock
@@ -89,17 +92,27 @@ class Ledger:
         return Claim.TAKEN
 
     async def _take_over(self, key: str, now: datetime) -> Claim:
-        """An expired claim changes hands once: the update matches only its old time."""
+        """An expired claim changes hands once, whatever the database.
+
+        FerretDB 1.x has no atomic conditional update, so the taker is whoever
+        inserts the marker named by the lapsed claim's time (insert-unique is
+        atomic everywhere); every other mailer that saw the same lapse is HELD.
+        """
         held = await self._sends.find_one({"_id": key})
         if held is None or held.get("state") != "sending":
             return Claim.HELD
         claimed_at: datetime = held["claimed_at"]
         if now - claimed_at < self._lease:
             return Claim.HELD
+        try:
+            await self._takeovers.insert_one({"_id": f"{key}@{claimed_at.isoformat()}", "at": now})
+        except DuplicateKeyError:
+            return Claim.HELD
         moved = await self._sends.update_one(
             {"_id": key, "state": "sending", "claimed_at": claimed_at},
             {"$set": {"claimed_at": now}},
         )
+        # Unmoved: the old holder recorded its reply (or released) after all.
         return Claim.TAKEN_OVER if moved.modified_count == 1 else Claim.HELD
 
     async def confirm(self, run_id: str, result: RecipientResult) -> None:

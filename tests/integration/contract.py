@@ -27,8 +27,3 @@ def database(request: pytest.FixtureRequest) -> AsyncDatabase[Document] | None:
         return None
     db: AsyncDatabase[Document] = request.getfixturevalue("db")
     return db
-
-
-async def on_ferretdb(db: AsyncDatabase[Document]) -> bool:
-    """FerretDB 1.x lacks an atomic conditional update, which some adapters' races need."""
-    return "ferretdbVersion" in await db.command("buildInfo")

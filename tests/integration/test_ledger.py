@@ -16,7 +16,7 @@ from herald.services.mailer.ports import Claim, SendLedger
 from herald.services.mailer.store import Ledger
 from herald.shared.contract.messages import RecipientOutcome, RecipientResult
 from tests.fakes.mailer import Clock, MemoryLedger
-from tests.integration.contract import SIDES, database, on_ferretdb
+from tests.integration.contract import SIDES, database
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +37,6 @@ def clock() -> Clock:
 def ledger(request: pytest.FixtureRequest, clock: Clock) -> SendLedger:
     db = database(request)
     return MemoryLedger(LEASE, clock) if db is None else Ledger(db, LEASE, clock=clock)
-
-
-#: Why the adapter may fail the race on FerretDB (docs/architecture.md, "Storage rules").
-FERRETDB_CAS = (
-    "FerretDB 1.x has no atomic conditional update: racing take-overs of one expired claim "
-    "can all match its old `claimed_at`, so more than one mailer may send"
-)
 
 
 def _accepted(address: str = OPS, code: int | None = 250) -> RecipientResult:
@@ -82,12 +75,8 @@ async def test_of_claims_made_at_once_one_wins(ledger: SendLedger) -> None:
     assert await _claims_at_once(ledger) == {Claim.TAKEN: 1, Claim.HELD: 3}
 
 
-async def test_of_take_overs_made_at_once_one_wins(
-    ledger: SendLedger, clock: Clock, request: pytest.FixtureRequest
-) -> None:
+async def test_of_take_overs_made_at_once_one_wins(ledger: SendLedger, clock: Clock) -> None:
     """A reply unknown is sent again once, not once per mailer that noticed the lapsed lease."""
-    if isinstance(ledger, Ledger) and await on_ferretdb(request.getfixturevalue("db")):
-        request.applymarker(pytest.mark.xfail(reason=FERRETDB_CAS, strict=False))
     await ledger.claim(RUN, TENANT, OPS)
     clock.advance(LEASE)
     assert await _claims_at_once(ledger) == {Claim.TAKEN_OVER: 1, Claim.HELD: 3}
