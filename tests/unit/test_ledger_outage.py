@@ -42,7 +42,7 @@ class FlakyCollection:
 
 def _ledger(sends: FlakyCollection, monkeypatch: pytest.MonkeyPatch) -> Ledger:
     monkeypatch.setattr(store, "OUTAGE_PAUSE_S", 0.0)
-    db = cast(AsyncDatabase[Document], {store.SENDS: sends})
+    db = cast(AsyncDatabase[Document], {store.SENDS: sends, store.TAKEOVERS: FlakyCollection([])})
     return Ledger(db, timedelta(seconds=20))
 
 
