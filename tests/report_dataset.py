@@ -6,18 +6,28 @@ another tenant. `MemoryCallData` answers a report's reads from it as
 `CallStore` does from MongoDB: the unit tests check every figure against it
 (tests/unit/test_standard_reports.py), the integration tests check that
 FerretDB answers each query shape the same (tests/integration/test_standard_reports.py).
+Saved custom reports, defined below, are held to FerretDB on it the same way
+(tests/integration/test_custom_reports.py); their figures are checked by hand on a
+smaller dataset (tests/unit/test_custom_report_figures.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from herald.services.renderer.calldata.days import slices
-from herald.services.renderer.calldata.groupings import Cells, Grouped, Grouping, Sums, add_calls
+from herald.services.renderer.calldata.groupings import (
+    COUNT,
+    Cells,
+    Grouped,
+    Grouping,
+    Sums,
+    add_calls,
+)
 from herald.services.renderer.calldata.records import (
     Agent,
     AgentSession,
@@ -31,6 +41,8 @@ from herald.services.renderer.calldata.records import (
     Team,
 )
 from herald.services.renderer.calldata.store import DIMENSIONS, SESSION_SUMS, Scope
+from herald.services.renderer.reports import custom
+from herald.services.renderer.reports.custom_definitions import CustomReport
 from herald.services.renderer.reports.model import ReportData, ReportRequest, Row, rows_of
 from herald.services.renderer.reports.standard import REPORTS
 from herald.services.renderer.reports.standard.reading import build
@@ -322,6 +334,22 @@ class MemoryCallData:
                 agent[name] += doc[name]
         return sums
 
+    async def session_sums(
+        self, scope: Scope, keys: tuple[str, ...], sums: tuple[str, ...]
+    ) -> Cells:
+        """Sessions summed per distinct `keys` (None for a field they lack), like `sessions`."""
+        days = {part.day.isoformat() for part in slices(scope.start, scope.end, self.zone)}
+        cells: Cells = {}
+        for doc in self.session_docs:
+            if doc["tenant_id"] != scope.tenant_id or doc["day"] not in days:
+                continue
+            if scope.agent_ids and doc["agent_id"] not in scope.agent_ids:
+                continue
+            cell = cells.setdefault(tuple(doc.get(key) for key in keys), [0] * len(sums))
+            for i, name in enumerate(sums):
+                cell[i] += 1 if name == COUNT else doc[name]
+        return cells
+
     async def dimension(self, kind: type[Dimension], tenant_id: str) -> dict[str, Document]:
         id_field = DIMENSIONS[kind][1]
         return {
@@ -376,3 +404,109 @@ async def contents(data: ReportData) -> Contents:
         keys = tuple(column.key for column in table.columns)
         tables.append((keys, table.title, [row async for row in rows_of(table)], table.totals))
     return Contents(data.title, data.notes, tuple(tables))
+
+
+# -- saved custom reports ------------------------------------------------------------------
+
+
+def metric(key: str, kind: str, target: str | None = None) -> dict[str, Any]:
+    """A metric as a definition file writes it; its label follows from its key."""
+    extra = {} if target is None else {"field" if kind == "sum" else "ratio": target}
+    return {"key": key, "label": key.replace("_", " ").capitalize(), "kind": kind, **extra}
+
+
+#: Custom report definitions (without their tenant), each reading one query shape.
+BY_CAMPAIGN: dict[str, Any] = {
+    "report_id": "by_campaign",
+    "title": "Calls by campaign",
+    "dataset": "calls",
+    "dimensions": ["campaign_id"],
+    "metrics": [
+        metric("calls", "count"),
+        metric("talk", "sum", "talk_s"),
+        metric("revenue", "sum", "revenue_cents"),
+        metric("contact_rate", "ratio", "contact_rate"),
+        metric("revenue_per_sale", "ratio", "revenue_per_sale"),
+    ],
+}
+BY_CAMPAIGN_DAY: dict[str, Any] = {
+    "report_id": "by_campaign_day",
+    "title": "Calls by campaign and day",
+    "dataset": "calls",
+    "dimensions": ["campaign_id", "day"],
+    "metrics": [
+        metric("calls", "count"),
+        metric("answered", "sum", "answered"),
+        metric("aht", "ratio", "aht_s"),
+    ],
+}
+#: Read from the registered `hours` grouping.
+BY_HOUR: dict[str, Any] = {
+    "report_id": "by_hour",
+    "title": "Calls by hour",
+    "dataset": "calls",
+    "dimensions": ["hour"],
+    "metrics": [
+        metric("offered", "count"),
+        metric("abandoned", "sum", "abandoned"),
+        metric("average_wait", "ratio", "average_wait_s"),
+        metric("conversion", "ratio", "conversion_rate"),
+    ],
+}
+#: No registered grouping has queue and direction: an ad-hoc one, from raw calls.
+INBOUND_QUEUES: dict[str, Any] = {
+    "report_id": "inbound_queues",
+    "title": "Inbound by queue",
+    "dataset": "calls",
+    "dimensions": ["queue_id"],
+    "metrics": [
+        metric("offered", "count"),
+        metric("answered", "sum", "answered"),
+        metric("abandon_rate", "ratio", "abandon_rate"),
+        metric("service_level", "ratio", "service_level"),
+        metric("asa", "ratio", "asa_s"),
+    ],
+    "filters": {"direction": ["inbound"]},
+}
+TOP_CONVERTERS: dict[str, Any] = {
+    "report_id": "top_converters",
+    "title": "Top converters",
+    "dataset": "calls",
+    "dimensions": ["agent_id"],
+    "metrics": [
+        metric("calls", "count"),
+        metric("handle", "sum", "handle_s"),
+        metric("conversion", "ratio", "conversion_rate"),
+    ],
+    "sort": {"by": "conversion", "descending": True},
+    "limit": 2,
+}
+TEAM_TIME: dict[str, Any] = {
+    "report_id": "team_time",
+    "title": "Team time",
+    "dataset": "agent_sessions",
+    "dimensions": ["team_id"],
+    "metrics": [
+        metric("agent_days", "count"),
+        metric("login", "sum", "login_s"),
+        metric("pause", "sum", "pause_s"),
+        metric("utilisation", "ratio", "utilisation"),
+    ],
+}
+
+
+def custom_report(definition: dict[str, Any], tenant_id: str = TENANT) -> CustomReport:
+    return CustomReport.model_validate({"tenant_id": tenant_id, **definition})
+
+
+def custom_request(report: CustomReport, **arguments: Any) -> ReportRequest:
+    """`request`'s window and filters, naming the saved custom report instead."""
+    standard = request("cdr", **arguments)  # any standard id: replaced below
+    return replace(standard, report=ReportRef(kind="custom", id=report.report_id))
+
+
+async def computed_custom(
+    report: CustomReport, ask: ReportRequest, data: MemoryCallData = DATA
+) -> ReportData:
+    """The custom report computed in memory, from the dataset unless told otherwise."""
+    return await custom.build(data, report, ask)

@@ -1,7 +1,10 @@
-"""The scheduler-command harness: one scheduler process per module, a client, its database.
+"""Fixtures more than one integration module shares.
 
-A module that sends commands defines `scheduler` (its settings, through
-`tests.helpers.running_scheduler`); `herald` and `sdb` follow from it.
+The scheduler-command harness: a module that sends commands defines
+`scheduler` (its settings, through `tests.helpers.running_scheduler`);
+`herald` and `sdb` follow from it. The report data: the hand-checked dataset
+(tests/report_dataset.py) ingested once per module, and a `MongoSource` over
+it reading roll-ups or raw calls.
 """
 
 from __future__ import annotations
@@ -12,9 +15,14 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.client.commands import HeraldClient
+from herald.services.renderer.calldata.store import CallStore
+from herald.services.renderer.reports.mongo_source import MongoSource
 from herald.shared.runtime.mongo import Document, connect, database
 from herald.shared.runtime.settings import Settings
+from tests.conftest import fresh_settings
 from tests.helpers import command_client
+from tests.infra import Endpoints
+from tests.report_dataset import BERLIN, dataset
 
 
 @pytest.fixture(scope="module")
@@ -28,3 +36,23 @@ async def sdb(scheduler: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
     client = connect(scheduler, "herald-tests")
     yield database(client, scheduler)
     await client.close()
+
+
+@pytest.fixture(scope="module")
+async def data_db(infra: Endpoints) -> AsyncIterator[AsyncDatabase[Document]]:
+    """A database of its own holding the dataset, ingested once for the module."""
+    settings = fresh_settings(infra)
+    client = connect(settings, "herald-tests")
+    db = database(client, settings)
+    calls, records = dataset()
+    store = CallStore(db, BERLIN)
+    await store.put(records)
+    assert await store.ingest(calls) == len(calls)
+    yield db
+    await client.drop_database(settings.mongo.database)
+    await client.close()
+
+
+@pytest.fixture(params=[True, False], ids=["rollups", "raw"])
+def source(request: pytest.FixtureRequest, data_db: AsyncDatabase[Document]) -> MongoSource:
+    return MongoSource(data_db, BERLIN, use_rollups=request.param)

@@ -10,51 +10,27 @@ report computed from `MemoryCallData`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from herald.services.renderer.calldata.store import ROLLUPS, CallStore
+from herald.services.renderer.calldata.store import ROLLUPS
 from herald.services.renderer.reports.model import ReportUnavailable
 from herald.services.renderer.reports.mongo_source import MongoSource
 from herald.shared.contract.catalog import STANDARD_REPORTS
-from herald.shared.runtime.mongo import Document, connect, database
-from tests.conftest import fresh_settings
-from tests.infra import Endpoints
+from herald.shared.runtime.mongo import Document
 from tests.report_dataset import (
     BERLIN,
     TENANT,
     computed,
     contents,
-    dataset,
     local,
     request,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def data_db(infra: Endpoints) -> AsyncIterator[AsyncDatabase[Document]]:
-    """A database of its own holding the dataset, ingested once for the module."""
-    settings = fresh_settings(infra)
-    client = connect(settings, "herald-tests")
-    db = database(client, settings)
-    calls, records = dataset()
-    store = CallStore(db, BERLIN)
-    await store.put(records)
-    assert await store.ingest(calls) == len(calls)
-    yield db
-    await client.drop_database(settings.mongo.database)
-    await client.close()
-
-
-@pytest.fixture(params=[True, False], ids=["rollups", "raw"])
-def source(request: pytest.FixtureRequest, data_db: AsyncDatabase[Document]) -> MongoSource:
-    return MongoSource(data_db, BERLIN, use_rollups=request.param)
 
 
 async def test_every_day_of_the_dataset_has_a_ready_rollup(

@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from herald.cli.custom import custom_app
 from herald.services.renderer.calldata.groupings import COUNT, GROUPINGS
 from herald.services.renderer.calldata.records import AgentSession, Call, PauseReason
-from herald.services.renderer.reports.custom import calls_grouping
 from herald.services.renderer.reports.custom_definitions import (
     CALLS,
     RATIOS,
@@ -23,6 +22,7 @@ from herald.services.renderer.reports.custom_definitions import (
     CustomReport,
     reasons,
 )
+from herald.services.renderer.reports.custom_figures import calls_grouping
 
 CALLS_REPORT: dict[str, Any] = {
     "tenant_id": "acme",

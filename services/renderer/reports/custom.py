@@ -5,75 +5,53 @@ fields, so one `CallStore.group` serves it and the fixed filters apply to its
 cells. When a registered grouping covers those keys and sums, that grouping is
 used and the days the window covers whole come from the daily roll-ups;
 otherwise an ad-hoc grouping is summed from the raw calls (about 50 times
-slower on FerretDB). Sessions are summed per local day the same way. Figures
-follow the standard reports' rules: sums are exact, ratios are rounded half up
-(`figures.py`), a ratio with nothing to divide by is left empty, and the
-totals are the same formulas over the sums of every row, shown or not.
+slower on FerretDB). Sessions are summed per local day the same way.
+
+`read` is the report's only I/O, through the reads standard reports use plus
+sums of sessions (`CustomData`); `custom_figures.compute` turns what it read
+into the table without any, so its figures are checked in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date
-from decimal import Decimal
-from operator import itemgetter
+from typing import Protocol
 
 from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 
-from herald.services.renderer.calldata.days import slices
 from herald.services.renderer.calldata.groupings import (
-    BASE_KEYS,
-    GROUPINGS,
     Cells,
     Grouped,
     Grouping,
-    Key,
-    Sums,
 )
-from herald.services.renderer.calldata.records import Agent, CallList, Campaign, Dimension, Team
-from herald.services.renderer.calldata.store import CallStore, Scope
+from herald.services.renderer.calldata.store import Scope
 from herald.services.renderer.reports import custom_store as custom_report_store
 from herald.services.renderer.reports.custom_definitions import (
     CALLS,
-    SESSIONS,
     CustomReport,
-    Formula,
-    Unit,
     reasons,
 )
-from herald.services.renderer.reports.figures import money, pct, ratio
+from herald.services.renderer.reports.custom_figures import NAMED, calls_grouping, compute, own_keys
 from herald.services.renderer.reports.model import (
-    Cell,
-    Column,
-    ColumnKind,
     ReportData,
     ReportRequest,
     ReportUnavailable,
-    Row,
-    Table,
 )
+from herald.services.renderer.reports.standard.definition import Inputs
+from herald.services.renderer.reports.standard.reading import CallData
 from herald.shared.runtime.mongo import Document
 
-K = ColumnKind
-#: Dimensions shown by name, from the tenant's dimension records.
-_NAMED: dict[str, type[Dimension]] = {
-    "campaign_id": Campaign,
-    "agent_id": Agent,
-    "team_id": Team,
-    "list_id": CallList,
-}
-_KINDS = {
-    Unit.COUNT: K.INTEGER,
-    Unit.SECONDS: K.DURATION,
-    Unit.CENTS: K.MONEY,
-    Unit.PERCENT: K.PERCENT,
-}
-_NONE = "(none)"
+
+class CustomData(CallData, Protocol):
+    """A standard report's reads of `CallStore`, and sessions summed per any keys."""
+
+    async def session_sums(
+        self, scope: Scope, keys: tuple[str, ...], sums: tuple[str, ...]
+    ) -> Cells: ...
 
 
 async def run(
-    store: CallStore, definitions: AsyncCollection[Document], request: ReportRequest
+    data: CustomData, definitions: AsyncCollection[Document], request: ReportRequest
 ) -> ReportData:
     """Load the schedule's saved definition and compute it; a missing or stale one is permanent."""
     report_id, tenant_id = request.report.id, request.tenant_id
@@ -88,33 +66,16 @@ async def run(
         raise ReportUnavailable(
             f"custom report {report_id!r} does not exist for tenant {tenant_id!r} (deleted?)"
         )
-    return await build(store, report, request)
+    return await build(data, report, request)
 
 
-async def build(store: CallStore, report: CustomReport, request: ReportRequest) -> ReportData:
+async def build(data: CustomData, report: CustomReport, request: ReportRequest) -> ReportData:
     """The report's one table over the request's window and campaign/agent filters."""
-    grouped = await _grouped(store, report, request)
-    kept = Grouped(grouped.grouping, _filtered(grouped, report.filters))
-    names = {
-        dimension: await _names(store, _NAMED[dimension], request.tenant_id)
-        for dimension in report.dimensions
-        if dimension in _NAMED
-    }
-    rows = [
-        (*_dimension_cells(report, names, key), *_figures(report, sums))
-        for key, sums in kept.fold(*report.dimensions).items()
-    ]
-    columns = _columns(report)
-    if report.sort is not None:
-        by = [column.key for column in columns].index(report.sort.by)
-        rows = _sorted(rows, by, report.sort.descending)
-    blanks = ("",) * (len(report.dimensions) - 1)
-    totals = ("Total", *blanks, *_figures(report, kept.total()))
-    table = Table(columns, rows[: report.limit], totals)
-    return ReportData(report.title, (table,), _notes(store, report, request, len(rows)))
+    return compute(report, await read(data, report, request))
 
 
-async def _grouped(store: CallStore, report: CustomReport, request: ReportRequest) -> Grouped:
+async def read(data: CustomData, report: CustomReport, request: ReportRequest) -> Inputs:
+    """Exactly what the report reads: one grouping's cells, and the names of its dimensions."""
     window, filters = request.window, request.filters
     scope = Scope(
         request.tenant_id,
@@ -124,124 +85,17 @@ async def _grouped(store: CallStore, report: CustomReport, request: ReportReques
         tuple(filters.agent_ids),
     )
     if report.dataset == CALLS.name:
-        return await store.group(calls_grouping(report), scope)
-    if filters.campaign_ids:
+        grouped = await data.group(calls_grouping(report), scope)
+    elif filters.campaign_ids:
         raise ReportUnavailable(
             f"custom report {report.report_id!r} sums agent sessions, which have no campaign; "
             "remove the schedule's campaign filter"
         )
-    grouping = Grouping(f"custom_{report.dataset}", _own_keys(report), report.summed)
-    # Sessions have no campaign_id: that key of the grouping is None in every cell.
-    cells = await store.session_sums(scope, grouping.all_keys, grouping.sums)
-    return Grouped(grouping, cells)
-
-
-def _own_keys(report: CustomReport) -> tuple[str, ...]:
-    """The keys a grouping needs beyond the ones every grouping keeps."""
-    return tuple(key for key in report.grouped_by if key not in BASE_KEYS)
-
-
-def calls_grouping(report: CustomReport) -> Grouping:
-    """The first registered grouping that covers the report (roll-ups), else an ad-hoc one.
-
-    `GROUPINGS` starts with the coarsest (its own key, the team, follows the agent),
-    so a report that needs no finer key reads the fewest cells.
-    """
-    keys, sums = set(_own_keys(report)), set(report.summed)
-    for grouping in GROUPINGS:
-        covers = keys <= set(grouping.keys) and sums <= set(grouping.sums)
-        if covers and not grouping.inbound_only:
-            return grouping
-    return Grouping(f"custom_{report.dataset}", _own_keys(report), report.summed)
-
-
-def _filtered(grouped: Grouped, filters: Mapping[str, list[str | int]]) -> Cells:
-    """The cells whose filtered fields have one of the allowed values."""
-    keys = grouped.grouping.all_keys
-    allowed = [(keys.index(name), set(values)) for name, values in filters.items()]
-    return {
-        key: sums
-        for key, sums in grouped.cells.items()
-        if all(key[i] in values for i, values in allowed)
-    }
-
-
-async def _names(store: CallStore, kind: type[Dimension], tenant_id: str) -> dict[str, str]:
-    docs = await store.dimension(kind, tenant_id)
-    return {key: str(doc.get("name", key)) for key, doc in docs.items()}
-
-
-def _dimension_cells(report: CustomReport, names: dict[str, dict[str, str]], key: Key) -> Row:
-    cells: list[Cell] = []
-    for dimension, value in zip(report.dimensions, key, strict=True):
-        if value is None or value == "":
-            cells.append(_NONE)
-        elif dimension == "day":
-            cells.append(date.fromisoformat(value))
-        elif dimension == "hour":
-            cells.append(f"{value:02d}:00")
-        else:
-            cells.append(names.get(dimension, {}).get(value, str(value)))
-    return tuple(cells)
-
-
-def _figures(report: CustomReport, sums: Sums) -> Row:
-    return tuple(_figure(metric.formula(report.base), sums) for metric in report.metrics)
-
-
-def _figure(formula: Formula, sums: Sums) -> Cell:
-    part = sum(sums[name] for name in formula.numerator)
-    if not formula.denominator:
-        return money(part) if formula.unit is Unit.CENTS else part
-    whole = sum(sums[name] for name in formula.denominator)
-    if formula.unit is Unit.PERCENT:
-        return pct(part, whole)
-    if formula.unit is Unit.CENTS:
-        return money(Decimal(part) / whole) if whole else None
-    return ratio(part, whole)
-
-
-def _columns(report: CustomReport) -> tuple[Column, ...]:
-    dimensions = tuple(
-        Column(name, report.base.dimensions[name], K.DATE if name == "day" else K.TEXT)
-        for name in report.dimensions
-    )
-    metrics = tuple(
-        Column(metric.key, metric.label, _KINDS[metric.formula(report.base).unit])
-        for metric in report.metrics
-    )
-    return (*dimensions, *metrics)
-
-
-def _sorted(rows: list[Row], index: int, descending: bool) -> list[Row]:
-    """Rows by one column, ties in their previous order, empty figures last either way."""
-    present = [row for row in rows if row[index] is not None]
-    empty = [row for row in rows if row[index] is None]
-    return sorted(present, key=itemgetter(index), reverse=descending) + empty
-
-
-def _notes(
-    store: CallStore, report: CustomReport, request: ReportRequest, rows: int
-) -> tuple[str, ...]:
-    notes = []
-    if rows > report.limit:
-        notes.append(
-            f"Showing the first {report.limit} of {rows} rows; the totals cover all {rows}."
-        )
-    if report.filters:
-        shown = "; ".join(
-            f"{report.base.dimensions[name]} = {', '.join(map(str, values))}"
-            for name, values in report.filters.items()
-        )
-        notes.append(f"Fixed filters: {shown}.")
-    for metric in report.metrics:
-        if metric.kind == "ratio":
-            notes.append(f"{metric.label} = {metric.formula(report.base).text()}.")
-    if {"day", "hour"} & set(report.dimensions):
-        notes.append(f"Days and hours are local to {store.zone.key}, the zone of the data.")
-    window = request.window
-    if report.dataset == SESSIONS.name and not all(
-        part.whole for part in slices(window.start, window.end, store.zone)
-    ):
-        notes.append("Sessions are whole local days: a day the window cuts counts whole.")
-    return tuple(notes)
+    else:
+        grouping = Grouping(f"custom_{report.dataset}", own_keys(report), report.summed)
+        # Sessions have no campaign_id: that key of the grouping is None in every cell.
+        cells = await data.session_sums(scope, grouping.all_keys, grouping.sums)
+        grouped = Grouped(grouping, cells)
+    kinds = [NAMED[name] for name in report.dimensions if name in NAMED]
+    dimensions = {kind: await data.dimension(kind, request.tenant_id) for kind in kinds}
+    return Inputs(window, data.zone, grouped, dimensions=dimensions)
