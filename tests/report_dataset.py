@@ -322,22 +322,16 @@ class MemoryCallData:
         return Grouped(grouping, cells)
 
     async def sessions(self, scope: Scope) -> dict[str, Sums]:
-        days = {part.day.isoformat() for part in slices(scope.start, scope.end, self.zone)}
-        sums: dict[str, Sums] = {}
-        for doc in self.session_docs:
-            if doc["tenant_id"] != scope.tenant_id or doc["day"] not in days:
-                continue
-            if scope.agent_ids and doc["agent_id"] not in scope.agent_ids:
-                continue
-            agent = sums.setdefault(doc["agent_id"], dict.fromkeys(SESSION_SUMS, 0))
-            for name in SESSION_SUMS:
-                agent[name] += doc[name]
-        return sums
+        """Per agent, from `session_sums`, as `CallStore.sessions` does."""
+        cells = await self.session_sums(scope, ("agent_id",), SESSION_SUMS)
+        return {
+            key[0]: dict(zip(SESSION_SUMS, values, strict=True)) for key, values in cells.items()
+        }
 
     async def session_sums(
         self, scope: Scope, keys: tuple[str, ...], sums: tuple[str, ...]
     ) -> Cells:
-        """Sessions summed per distinct `keys` (None for a field they lack), like `sessions`."""
+        """Sessions summed per distinct `keys` (None for a field they lack), whole local days."""
         days = {part.day.isoformat() for part in slices(scope.start, scope.end, self.zone)}
         cells: Cells = {}
         for doc in self.session_docs:
