@@ -10,7 +10,7 @@ CACHE ?= $(HOME)/.cache/herald
 UV := $(CACHE)/tools/bin/uv
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PYTEST_ARGS ?=
-SOURCES := services shared cli client herald tests bench
+SOURCES := services shared cli client herald/__init__.py tests bench
 
 .PHONY: help setup venv infra run test test-chaos lint test-unit asyncapi
 
