@@ -55,6 +55,7 @@ def create_app() -> FastStream:
         await leases.ensure_indexes()
         await timers.ensure_indexes()
         await history_store.ensure_indexes(runs)
+        await calendar.forget_deleted()
 
     app = make_app(runtime, [prepare])
 

@@ -1,7 +1,9 @@
 """Keeps each schedule's next firing in the slots and fires the slots that are due.
 
 Two writers touch a shard's slots: a command that changes a schedule, and the
-ticker that fires the shard. Both hold the shard's lease while they do.
+ticker that fires the shard. Both hold the shard's lease while they do. The
+calendar runs on ports (`ports.Slots`, `ports.Leases`, `ports.Herd`,
+`ports.SlotSchedules`); `app.py` and `for_import` wire the adapters.
 """
 
 from __future__ import annotations
@@ -9,12 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.scheduler import firing, timing
 from herald.services.scheduler.commands import ScheduleState
-from herald.services.scheduler.leases import LEASES, Lease, LeaseStore
+from herald.services.scheduler.leases import LEASES, LeaseStore
+from herald.services.scheduler.ports import Clock, Herd, Lease, Leases, Slots, SlotSchedules
 from herald.services.scheduler.slots import SlotStore, minute_of, shard_lease, shard_of
 from herald.services.scheduler.store import SchedulerStore
 from herald.shared.contract.messages import DeliveryStatus, Envelope, utcnow
@@ -35,30 +39,43 @@ def _fires_in(spec: ScheduleSpec, default_zone: str, minute: datetime) -> bool:
     return minute_of(timing.next_firing(spec, default_zone, before)) == minute
 
 
-def _synced(doc: Document | None) -> bool:
-    return doc is None or doc.get("slot_version") == doc["version"]
+def _synced(doc: dict[str, Any] | None) -> bool:
+    """The slots hold this version's firing, or none for a deleted schedule.
+
+    A delete keeps the version (a deleted id stays taken), so a deleted
+    schedule whose slots still hold a firing is not synced yet.
+    """
+    if doc is None:
+        return True
+    if doc.get("deleted") and doc.get("slot_spec"):
+        return False
+    return bool(doc.get("slot_version") == doc["version"])
 
 
 class Calendar:
     def __init__(
         self,
-        schedules: SchedulerStore,
-        slots: SlotStore,
-        leases: LeaseStore,
-        publisher: BulkPublisher,
+        schedules: SlotSchedules,
+        slots: Slots,
+        leases: Leases,
+        publisher: Herd,
         default_zone: str,
+        *,
+        clock: Clock = utcnow,
     ) -> None:
         self._schedules = schedules
         self._slots = slots
         self._leases = leases
         self._publisher = publisher
         self._zone = default_zone
+        self._clock = clock
 
     @classmethod
     def for_import(cls, db: AsyncDatabase[Document], settings: Settings) -> Calendar:
         """A calendar for `import_schedules` alone (a migration, a benchmark, a test's herd).
 
-        Its publisher is never started: importing publishes nothing.
+        The one wiring outside `app.py`, for callers outside the service. Its
+        publisher is never started: importing publishes nothing.
         """
         return cls(
             SchedulerStore(db),
@@ -77,7 +94,7 @@ class Calendar:
             doc = await self._schedules.raw(schedule_id)
             if doc is None or _synced(doc):
                 return
-            now = utcnow()
+            now = self._clock()
             minutes = set(await self._slots.minutes(shard))
             after = now
             if doc.get("slot_spec"):
@@ -99,6 +116,19 @@ class Calendar:
             await self._schedules.mark_synced(
                 schedule_id, doc["version"], doc["spec"] if live else None
             )
+
+    async def forget_deleted(self) -> int:
+        """Take out the firings that schedules deleted before issue 13 left in the slots.
+
+        Until then a delete left its schedule's slot entry, so it kept firing;
+        run at start-up, idempotent. Returns how many schedules it cleared.
+        """
+        deleted = await self._schedules.deleted_with_firings()
+        for schedule_id in deleted:
+            await self.sync(schedule_id)
+        if deleted:
+            log.warning("cleared the firings of %d deleted schedules", len(deleted))
+        return len(deleted)
 
     async def import_schedules(self, states: list[ScheduleState], now: datetime) -> None:
         """Bulk-create schedules (a migration, a benchmark): slots first, shard by shard."""
@@ -124,7 +154,7 @@ class Calendar:
         minutes = set(await self._slots.minutes(shard))
         for minute in sorted(m for m in minutes if m <= now):
             entries = await self._slots.read(minute, shard)
-            at = utcnow()
+            at = self._clock()
             messages: list[Envelope] = []
             following: list[firing.Pending] = []
             timelines: dict[firing.CadenceKey, firing.Timeline] = {}
@@ -147,7 +177,7 @@ class Calendar:
                 following.append(replace(pending, due=plan.next_due))
             await self._leases.renew(lease)
             await self._publisher.publish(messages)
-            published = utcnow()
+            published = self._clock()
             for due in due_at:
                 FIRING_LATENESS.observe((published - due).total_seconds())
             # New entries and their minutes first, then the fired slot goes:

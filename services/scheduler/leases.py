@@ -16,39 +16,30 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from herald.services.scheduler.ports import Lease, LeaseLost
 from herald.shared.contract.messages import utcnow
 from herald.shared.runtime.mongo import Document
 
 LEASES = "leases"
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
-    name: str
-    generation: int
-    owner: str
-
-    @property
-    def doc_id(self) -> str:
-        return _doc_id(self.name, self.generation)
-
-
-class LeaseLost(Exception):
-    """Another replica took the lease after ours expired: stop before doing more."""
-
-
 def _doc_id(name: str, generation: int) -> str:
     return f"{name}:{generation:012d}"
 
 
+def _own_id(lease: Lease) -> str:
+    return _doc_id(lease.name, lease.generation)
+
+
 class LeaseStore:
+    """The `Leases` port on MongoDB and FerretDB."""
+
     def __init__(self, leases: AsyncCollection[Document], ttl: timedelta) -> None:
         self._leases = leases
         self._ttl = ttl
@@ -75,7 +66,7 @@ class LeaseStore:
         try:
             await self._leases.insert_one(
                 {
-                    "_id": lease.doc_id,
+                    "_id": _own_id(lease),
                     "name": name,
                     "generation": generation,
                     "owner": self.owner,
@@ -92,13 +83,13 @@ class LeaseStore:
     async def renew(self, lease: Lease) -> None:
         """Extend the lease; LeaseLost if a newer generation exists."""
         await self._leases.update_one(
-            {"_id": lease.doc_id}, {"$set": {"until": utcnow() + self._ttl}}
+            {"_id": _own_id(lease)}, {"$set": {"until": utcnow() + self._ttl}}
         )
         if await self._leases.find_one({"_id": _doc_id(lease.name, lease.generation + 1)}):
             raise LeaseLost(lease.name)
 
     async def release(self, lease: Lease) -> None:
-        await self._leases.update_one({"_id": lease.doc_id}, {"$set": {"released": True}})
+        await self._leases.update_one({"_id": _own_id(lease)}, {"$set": {"released": True}})
 
     @contextlib.asynccontextmanager
     async def holding(self, name: str, *, wait_s: float) -> AsyncIterator[Lease]:

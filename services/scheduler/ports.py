@@ -1,20 +1,23 @@
 """What the scheduler's use cases need from outside, as Protocols.
 
-The use cases (`command_handling`, `projection`, `ringing`) take these, never a
-broker or a database. `app.py` wires the adapters: `store.SchedulerStore`,
-`calendar.Calendar`, `timers.TimerStore`, `history.store.MongoRunHistory`,
+The use cases (`command_handling`, `projection`, `ringing`, `calendar`,
+`ticker`) take these, never a broker or a database. `app.py` wires the
+adapters: `store.SchedulerStore`, `calendar.Calendar`, `slots.SlotStore`,
+`leases.LeaseStore`, `timers.TimerStore`, `history.store.MongoRunHistory`,
 `handlers.BrokerBodies` and `runtime.kafka.BulkPublisher`; the in-memory fakes
 with the same promises are in `tests/fakes/scheduler.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from herald.services.scheduler.commands import ScheduleState
+from herald.services.scheduler.firing import Pending
 from herald.services.scheduler.retries import Timer
 from herald.shared.contract.messages import DeliveryStatus, Envelope
 from herald.shared.history.fold import RunRecord
@@ -78,6 +81,25 @@ class Schedules(Protocol):
         """Keep a command's outputs by its id; the first record of an id stays."""
 
 
+class SlotSchedules(Protocol):
+    """The schedules as the calendar reads them: each with the version its slot entry holds."""
+
+    async def raw(self, schedule_id: str) -> dict[str, Any] | None:
+        """The stored document (outbox aside): `tenant_id`, `spec`, `version`, `deleted`,
+        and `slot_version`/`slot_spec` once synced. A deleted schedule keeps its version."""
+
+    async def mark_synced(
+        self, schedule_id: str, version: int, spec: dict[str, Any] | None
+    ) -> None:
+        """Record which version's firing the slots hold (`spec` None: none, it is off or gone)."""
+
+    async def import_many(self, states: list[ScheduleState]) -> None:
+        """Store new schedules as synced: their firings are already in the slots."""
+
+    async def deleted_with_firings(self) -> list[str]:
+        """Deleted schedules whose slots may still hold a firing (left so before issue 13)."""
+
+
 class CalendarSync(Protocol):
     async def sync(self, schedule_id: str) -> None:
         """Make the firing slots hold the stored schedule's next firing; idempotent."""
@@ -114,3 +136,90 @@ class Timers(Protocol):
 
     async def disarm(self, run_id: str, attempt: int) -> None:
         """A missing timer is not an error."""
+
+
+class TimerBuckets(Timers, Protocol):
+    """The timers as the ticker rings them: by bucket, behind a shared cursor (`timers.py`).
+
+    An arm never files a timer into a bucket at or before the last one claimed.
+    """
+
+    async def ringing(self, bucket: datetime) -> list[Timer]:
+        """The timers filed in this bucket."""
+
+    async def ringing_until(self, bucket: datetime) -> list[Timer]:
+        """The timers filed in this bucket or an earlier one."""
+
+    async def cursor(self) -> datetime | None:
+        """The last bucket whose timers all rang (None: never)."""
+
+    async def claim(self, bucket: datetime, done: datetime) -> None:
+        """Before reading `bucket`, `done` being the cursor: arms from now on go past it."""
+
+    async def set_cursor(self, bucket: datetime) -> None:
+        """After every timer of `bucket` rang."""
+
+
+class Slots(Protocol):
+    """Each shard's pending firings, one slot per due minute; only the shard's lease holder writes.
+
+    Every write is ordered by the caller so a crash loses no firing: new entries
+    and their minutes go in before the slot they came from is dropped.
+    """
+
+    async def next_due(self) -> dict[int, datetime]:
+        """The earliest pending minute of every shard that has one."""
+
+    async def minutes(self, shard: int) -> list[datetime]:
+        """The shard's pending minutes, in order, as last set."""
+
+    async def set_minutes(self, shard: int, minutes: Iterable[datetime]) -> None:
+        """Replace the shard's pending minutes (and so its `next_due`)."""
+
+    async def read(self, minute: datetime, shard: int) -> list[Pending]:
+        """The entries of one slot; none when it was never written or is dropped."""
+
+    async def holds(self, minute: datetime, shard: int, schedule_id: str) -> bool:
+        """Whether the slot has the schedule's entry."""
+
+    async def put(self, shard: int, entries: Iterable[Pending]) -> set[datetime]:
+        """Add entries to the slots of their due minutes, one per schedule and slot (a repeat
+        replaces it); returns the minutes written to. The minutes are not recorded here."""
+
+    async def remove(self, schedule_id: str, minutes: Iterable[datetime]) -> None:
+        """Take the schedule's entry out of these minutes' slots of its shard."""
+
+    async def drop(self, minute: datetime, shard: int) -> None:
+        """Delete the slot with all its entries."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One generation of a named lease, taken by `owner`."""
+
+    name: str
+    generation: int
+    owner: str
+
+
+class LeaseLost(Exception):
+    """Another replica took the lease after ours expired: stop before doing more."""
+
+
+class Leases(Protocol):
+    """Named leases, one holder at a time; a lease not renewed within its ttl may be taken over.
+
+    Each taking is a new generation; a holder learns it was taken over on `renew`.
+    """
+
+    async def acquire(self, name: str, now: datetime | None = None) -> Lease | None:
+        """The lease if it is free (never taken, released or expired), else None."""
+
+    async def renew(self, lease: Lease) -> None:
+        """Extend the lease by its ttl; `LeaseLost` if a newer generation exists."""
+
+    async def release(self, lease: Lease) -> None:
+        """Free the lease at once, unless a newer generation already took it."""
+
+    def holding(self, name: str, *, wait_s: float) -> AbstractAsyncContextManager[Lease]:
+        """Hold the lease for a block, waiting up to `wait_s` (then `TimeoutError`)."""

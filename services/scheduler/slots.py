@@ -81,7 +81,7 @@ def _pending(entry: dict[str, Any]) -> Pending:
 
 
 class SlotStore:
-    """Reads and writes one shard's slots; callers hold the shard's lease.
+    """The `Slots` port: reads and writes one shard's slots; callers hold the shard's lease.
 
     A slot's entries are one JSON string field, not a nested document:
     FerretDB converts every field of a document between JSONB and BSON on each

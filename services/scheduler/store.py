@@ -71,6 +71,11 @@ class SchedulerStore:
             {"_id": schedule_id}, {"$set": {"slot_version": version, "slot_spec": spec}}
         )
 
+    async def deleted_with_firings(self) -> list[str]:
+        # Equality is pushed down on FerretDB; `slot_spec` is looked at here.
+        found = self._schedules.find({"deleted": True}, {"slot_spec": 1})
+        return [doc["_id"] async for doc in found if doc.get("slot_spec")]
+
     async def exists(self, schedule_id: str) -> bool:
         return await self._schedules.find_one({"_id": schedule_id}, {"_id": 1}) is not None
 

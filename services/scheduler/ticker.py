@@ -3,7 +3,8 @@
 Any number of replicas run a ticker. Each due shard is taken by one replica
 through its lease; timers are rung by the holder of the `timers` lease, which
 also keeps the cursor of the last bucket rung, so after downtime no bucket is
-missed and none is rung twice.
+missed and none is rung twice. It runs on ports (`ports.Slots`, `ports.Leases`,
+`ports.TimerBuckets`, `ports.RunHistory`, `ports.Herd`); `app.py` wires them.
 """
 
 from __future__ import annotations
@@ -16,13 +17,20 @@ from datetime import datetime, timedelta
 
 from herald.services.scheduler import retries
 from herald.services.scheduler.calendar import Calendar
-from herald.services.scheduler.leases import Lease, LeaseLost, LeaseStore
-from herald.services.scheduler.ports import RunHistory
+from herald.services.scheduler.ports import (
+    Clock,
+    Herd,
+    Lease,
+    LeaseLost,
+    Leases,
+    RunHistory,
+    Slots,
+    TimerBuckets,
+)
 from herald.services.scheduler.ringing import Ringing
-from herald.services.scheduler.slots import SlotStore, shard_lease
-from herald.services.scheduler.timers import BUCKET, TimerStore, bucket_of
+from herald.services.scheduler.slots import shard_lease
+from herald.services.scheduler.timers import BUCKET, bucket_of
 from herald.shared.contract.messages import utcnow
-from herald.shared.runtime.kafka import BulkPublisher
 from herald.shared.runtime.settings import Settings
 
 log = logging.getLogger("herald.scheduler.ticker")
@@ -41,13 +49,16 @@ class Ticker:
         self,
         settings: Settings,
         calendar: Calendar,
-        slots: SlotStore,
-        leases: LeaseStore,
-        timers: TimerStore,
+        slots: Slots,
+        leases: Leases,
+        timers: TimerBuckets,
         history: RunHistory,
-        publisher: BulkPublisher,
+        publisher: Herd,
+        *,
+        clock: Clock = utcnow,
     ) -> None:
         self._settings = settings
+        self._clock = clock
         self._calendar = calendar
         self._slots = slots
         self._leases = leases
@@ -75,7 +86,7 @@ class Ticker:
                 await asyncio.wait_for(self._stopping.wait(), interval)
 
     async def tick(self) -> None:
-        now = utcnow()
+        now = self._clock()
         due = [shard for shard, minute in (await self._slots.next_due()).items() if minute <= now]
         random.shuffle(due)
         gate = asyncio.Semaphore(self._settings.scheduler.concurrency)

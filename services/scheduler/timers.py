@@ -65,6 +65,8 @@ def _timer_id(run_id: str, attempt: int) -> str:
 
 
 class TimerStore:
+    """The `TimerBuckets` port on MongoDB and FerretDB."""
+
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._timers = db[TIMERS]
         self._cursor = db[CURSOR]

@@ -3,20 +3,35 @@
 `MemorySchedules` keeps `SchedulerStore`'s: outputs written with the change
 (the outbox) and copied under the command id, the first copy staying; a write
 on a stale version (or a create on a taken id) raises `ConcurrentChange`; a
-deleted schedule keeps its id, tenant and version.
+deleted schedule keeps its id, tenant and version, and the slot marks of its
+last sync. `MemorySlots`, `MemoryLeases` and `MemoryTimers` keep those of
+`SlotStore`, `LeaseStore` and `TimerStore` (see their methods).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from herald.services.scheduler.commands import ScheduleState
-from herald.services.scheduler.ports import ConcurrentChange, Output, Recorded
+from herald.services.scheduler.firing import Pending
+from herald.services.scheduler.ports import (
+    Clock,
+    ConcurrentChange,
+    Lease,
+    LeaseLost,
+    Output,
+    Recorded,
+)
 from herald.services.scheduler.retries import Timer
+from herald.services.scheduler.slots import minute_of, shard_of
 from herald.services.scheduler.store import OUTBOX_SIZE
-from herald.shared.contract.messages import DeliveryStatus, Envelope
+from herald.services.scheduler.timers import BUCKET, ring_bucket
+from herald.shared.contract.messages import DeliveryStatus, Envelope, utcnow
 from herald.shared.history import fold
 from herald.shared.history.fold import RunRecord
 
@@ -30,6 +45,9 @@ class _Row:
     state: ScheduleState
     deleted: bool = False
     outbox: list[tuple[str, list[Output]]] = field(default_factory=list)
+    #: What the slots hold, as `mark_synced` last recorded it.
+    slot_version: int | None = None
+    slot_spec: dict[str, Any] | None = None
 
 
 class MemorySchedules:
@@ -104,6 +122,42 @@ class MemorySchedules:
             raise error
         self.commands.setdefault(command_id, Recorded(tenant_id, list(outputs)))
 
+    async def raw(self, schedule_id: str) -> dict[str, Any] | None:
+        row = self.rows.get(schedule_id)
+        if row is None:
+            return None
+        doc = {
+            "_id": schedule_id,
+            "tenant_id": row.state.tenant_id,
+            "spec": row.state.spec.model_dump(mode="json"),
+            "version": row.state.version,
+            "next_run_at": row.state.next_run_at,
+            "deleted": row.deleted,
+        }
+        synced = {"slot_version": row.slot_version, "slot_spec": row.slot_spec}
+        return doc if row.slot_version is None else doc | synced
+
+    async def mark_synced(
+        self, schedule_id: str, version: int, spec: dict[str, Any] | None
+    ) -> None:
+        row = self.rows.get(schedule_id)
+        if row is not None:
+            row.slot_version, row.slot_spec = version, spec
+
+    async def deleted_with_firings(self) -> list[str]:
+        return [i for i, row in self.rows.items() if row.deleted and row.slot_spec]
+
+    async def import_many(self, states: list[ScheduleState]) -> None:
+        """Stores the new ones; a taken id raises once the rest are in, like `insert_many`."""
+        taken = [s.schedule_id for s in states if s.schedule_id in self.rows]
+        for state in states:
+            spec = state.spec.model_dump(mode="json")
+            self.rows.setdefault(
+                state.schedule_id, _Row(state, slot_version=state.version, slot_spec=spec)
+            )
+        if taken:
+            raise ConcurrentChange(", ".join(taken))
+
 
 class MemoryCalendar:
     """`CalendarSync` as a log of the schedules synced."""
@@ -163,13 +217,157 @@ class MemoryRunHistory:
 
 
 class MemoryTimers:
-    """`Timers` in a dict by run attempt, keeping the due time asked for."""
+    """`TimerBuckets` in dicts by run attempt: the due time asked for, and the bucket filed in.
+
+    As in `TimerStore`, an arm never files a timer into a bucket at or before
+    the last one claimed: it goes to the bucket after.
+    """
 
     def __init__(self) -> None:
         self.armed: dict[tuple[str, int], Timer] = {}
+        self.buckets: dict[tuple[str, int], datetime] = {}
+        self.done: datetime | None = None
+        self.claimed: datetime | None = None
 
     async def arm(self, timer: Timer, now: datetime) -> None:
+        bucket = ring_bucket(timer.due, now)
+        if self.claimed is not None and self.claimed >= bucket:
+            bucket = self.claimed + BUCKET
         self.armed[timer.run_id, timer.attempt] = timer
+        self.buckets[timer.run_id, timer.attempt] = bucket
 
     async def disarm(self, run_id: str, attempt: int) -> None:
         self.armed.pop((run_id, attempt), None)
+        self.buckets.pop((run_id, attempt), None)
+
+    def _filed(self, rings: Callable[[datetime], bool]) -> list[Timer]:
+        return [self.armed[key] for key, bucket in self.buckets.items() if rings(bucket)]
+
+    async def ringing(self, bucket: datetime) -> list[Timer]:
+        return self._filed(lambda filed: filed == bucket)
+
+    async def ringing_until(self, bucket: datetime) -> list[Timer]:
+        return self._filed(lambda filed: filed <= bucket)
+
+    async def cursor(self) -> datetime | None:
+        return self.done
+
+    async def claim(self, bucket: datetime, done: datetime) -> None:
+        self.done, self.claimed = done, bucket
+
+    async def set_cursor(self, bucket: datetime) -> None:
+        self.done = self.claimed = bucket
+
+
+class MemorySlots:
+    """`Slots` in dicts: each (minute, shard) slot's entries by schedule, each shard's minutes."""
+
+    def __init__(self) -> None:
+        self.slots: dict[tuple[datetime, int], dict[str, Pending]] = {}
+        self.pending: dict[int, list[datetime]] = {}
+        #: Raised by the next `drop`, once (a crash after a slot's messages went out).
+        self.fail_next_drop: Exception | None = None
+
+    async def next_due(self) -> dict[int, datetime]:
+        return {shard: minutes[0] for shard, minutes in self.pending.items() if minutes}
+
+    async def minutes(self, shard: int) -> list[datetime]:
+        return list(self.pending.get(shard, []))
+
+    async def set_minutes(self, shard: int, minutes: Iterable[datetime]) -> None:
+        self.pending[shard] = sorted(set(minutes))
+
+    async def read(self, minute: datetime, shard: int) -> list[Pending]:
+        return list(self.slots.get((minute, shard), {}).values())
+
+    async def holds(self, minute: datetime, shard: int, schedule_id: str) -> bool:
+        return schedule_id in self.slots.get((minute, shard), {})
+
+    async def put(self, shard: int, entries: Iterable[Pending]) -> set[datetime]:
+        written: set[datetime] = set()
+        for pending in entries:
+            minute = minute_of(pending.due)
+            self.slots.setdefault((minute, shard), {})[pending.schedule_id] = pending
+            written.add(minute)
+        return written
+
+    async def remove(self, schedule_id: str, minutes: Iterable[datetime]) -> None:
+        shard = shard_of(schedule_id)
+        for minute in minutes:
+            self.slots.get((minute, shard), {}).pop(schedule_id, None)
+
+    async def drop(self, minute: datetime, shard: int) -> None:
+        if self.fail_next_drop is not None:
+            error, self.fail_next_drop = self.fail_next_drop, None
+            raise error
+        self.slots.pop((minute, shard), None)
+
+    def entries(self) -> list[Pending]:
+        """Every pending firing of every slot."""
+        return [p for entries in self.slots.values() for p in entries.values()]
+
+
+@dataclass(slots=True)
+class _Generation:
+    lease: Lease
+    until: datetime
+    released: bool = False
+
+
+class MemoryLeases:
+    """`Leases` of one replica over generations shared with its `replica()`s.
+
+    As in `LeaseStore`: a lease is free once released or past its ttl, each
+    taking is the next generation, and the holder of an older one learns it
+    lost the lease on `renew`; its `release` then changes nothing.
+    """
+
+    def __init__(
+        self,
+        clock: Clock = utcnow,
+        ttl: timedelta = timedelta(seconds=30),
+        latest: dict[str, _Generation] | None = None,
+    ) -> None:
+        self._clock = clock
+        self._ttl = ttl
+        self.latest: dict[str, _Generation] = {} if latest is None else latest
+        self.owner = uuid.uuid4().hex[:12]
+
+    def replica(self) -> MemoryLeases:
+        """Another replica (another owner) contending for the same leases."""
+        return MemoryLeases(self._clock, self._ttl, self.latest)
+
+    def _current(self, lease: Lease) -> _Generation | None:
+        latest = self.latest.get(lease.name)
+        return latest if latest is not None and latest.lease == lease else None
+
+    async def acquire(self, name: str, now: datetime | None = None) -> Lease | None:
+        now = now or self._clock()
+        latest = self.latest.get(name)
+        if latest is not None and not latest.released and latest.until > now:
+            return None
+        generation = 0 if latest is None else latest.lease.generation + 1
+        lease = Lease(name, generation, self.owner)
+        self.latest[name] = _Generation(lease, now + self._ttl)
+        return lease
+
+    async def renew(self, lease: Lease) -> None:
+        current = self._current(lease)
+        if current is None:
+            raise LeaseLost(lease.name)
+        current.until = self._clock() + self._ttl
+
+    async def release(self, lease: Lease) -> None:
+        if (current := self._current(lease)) is not None:
+            current.released = True
+
+    @contextlib.asynccontextmanager
+    async def holding(self, name: str, *, wait_s: float) -> AsyncIterator[Lease]:
+        """Waits for no one: no other task frees a lease while a test's step runs."""
+        lease = await self.acquire(name)
+        if lease is None:
+            raise TimeoutError(f"lease {name} is busy")
+        try:
+            yield lease
+        finally:
+            await self.release(lease)

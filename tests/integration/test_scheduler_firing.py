@@ -17,7 +17,13 @@ from herald.services.scheduler.calendar import Calendar
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.firing import run_details, run_id_for
 from herald.services.scheduler.slots import SlotStore, shard_of
-from herald.shared.contract.messages import CreateSchedule, DeliveryStatus, RunStatus
+from herald.services.scheduler.store import SCHEDULES, SchedulerStore
+from herald.shared.contract.messages import (
+    CreateSchedule,
+    DeleteSchedule,
+    DeliveryStatus,
+    RunStatus,
+)
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.topics import Topics
 from herald.shared.history import store as history_store
@@ -26,6 +32,8 @@ from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.service import build_runtime
 from herald.shared.runtime.settings import SchedulerSettings, Settings
 from tests.helpers import ServiceProcess, command_client, read_topic, wait_until
+from tests.samples import DAILY_SPEC
+from tests.scheduler_world import World
 
 pytestmark = pytest.mark.integration
 
@@ -223,3 +231,47 @@ async def test_stuck_and_retried_runs_fire_again_as_the_next_attempt(
     assert due_at(retry_record, 2) >= retry_at
     stuck_record = await history_store.get_run(db[history_store.RUNS], "acme", stuck.run_id)
     assert due_at(stuck_record, 2) - due_at(stuck_record, 1) >= timedelta(seconds=4)
+
+
+async def test_on_the_real_stores_a_deleted_schedule_never_fires(
+    db: AsyncDatabase[Document],
+) -> None:
+    """The calendar over `SchedulerStore` and `SlotStore` as its unit tests run it in memory.
+
+    A delete keeps the schedule's version; its slot must go all the same.
+    """
+    store = SchedulerStore(db)
+    await store.ensure_indexes()
+    due = datetime(2026, 11, 27, 8, tzinfo=UTC)  # DAILY_SPEC's firing
+    world = World(due - timedelta(hours=1), store, SlotStore(db))
+    created = [
+        CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=DAILY_SPEC)
+        for schedule_id in ("kept", "deleted")
+    ]
+    await world.send(*created, DeleteSchedule(tenant_id="acme", schedule_id="deleted"))
+    await world.tick_at(due + timedelta(seconds=2))
+    assert world.fired_ids() == [run_id_for("kept", due)]
+
+
+async def test_on_the_real_stores_a_schedule_deleted_before_the_fix_is_cleared_at_start(
+    db: AsyncDatabase[Document],
+) -> None:
+    """Before issue 13 a delete left the slot entry: start-up takes such firings out once."""
+    store = SchedulerStore(db)
+    await store.ensure_indexes()
+    due = datetime(2026, 11, 27, 8, tzinfo=UTC)
+    world = World(due - timedelta(hours=1), store, SlotStore(db))
+    await world.send(
+        *(
+            CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=DAILY_SPEC)
+            for schedule_id in ("kept", "deleted")
+        )
+    )
+    # As an older scheduler deleted it: marked, same version, its firing left in the slots.
+    await db[SCHEDULES].update_one(
+        {"_id": "deleted"}, {"$set": {"deleted": True, "next_run_at": None}}
+    )
+    assert await world.first.calendar.forget_deleted() == 1
+    assert await world.first.calendar.forget_deleted() == 0
+    await world.tick_at(due + timedelta(seconds=2))
+    assert world.fired_ids() == [run_id_for("kept", due)]

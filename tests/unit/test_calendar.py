@@ -1,0 +1,200 @@
+"""The calendar and the ticker firing slots on in-memory ports: once per run id, under a lease."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from herald.services.scheduler.commands import ScheduleState
+from herald.services.scheduler.firing import run_id_for
+from herald.services.scheduler.ports import LeaseLost
+from herald.services.scheduler.slots import shard_lease, shard_of
+from herald.shared.contract.messages import (
+    CreateSchedule,
+    DeleteSchedule,
+    DisableSchedule,
+    EnableSchedule,
+    RunStatus,
+    UpdateSchedule,
+)
+from herald.shared.contract.schedule_spec import ScheduleChanges, ScheduleSpec
+from herald.shared.runs.events import status_id
+from tests.fakes.scheduler import Crash
+from tests.samples import DAILY_SPEC
+from tests.scheduler_world import LEASE_TTL, World, one_shard
+
+#: DAILY_SPEC fires at 08:00 UTC.
+DUE = datetime(2026, 11, 27, 8, tzinfo=UTC)
+BEFORE = DUE - timedelta(hours=1)
+ON_TIME = DUE + timedelta(seconds=2)
+DAY = timedelta(days=1)
+
+
+def create(schedule_id: str, spec: ScheduleSpec = DAILY_SPEC) -> CreateSchedule:
+    return CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec)
+
+
+async def test_a_due_minute_fires_each_schedule_once_and_plans_its_next_firing() -> None:
+    world = World(BEFORE)
+    ids = ["s-1", "s-2", "s-3"]
+    await world.send(*(create(i) for i in ids))
+    assert world.pending() == dict.fromkeys(ids, DUE)
+
+    await world.tick_at(DUE - timedelta(seconds=1))
+    assert world.herd.published == []
+    await world.tick_at(ON_TIME)
+    await world.tick_at(ON_TIME + timedelta(seconds=1))  # the minute is done: nothing again
+
+    runs = [run_id_for(i, DUE) for i in ids]
+    assert world.fired_ids() == runs
+    due = world.statuses(RunStatus.DUE)
+    assert sorted((m.run_id, m.event_id) for m in due) == [
+        (run, status_id(run, 1, "scheduler", RunStatus.DUE)) for run in runs
+    ]
+    assert world.statuses(RunStatus.SKIPPED) == []
+    for message in world.fired():
+        (status,) = [m for m in due if m.run_id == message.run.run_id]
+        assert status.run == message.run
+        assert (message.tenant_id, message.run.scheduled_for) == ("acme", DUE)
+        assert message.run.window.end == DUE.replace(hour=0)  # yesterday's data
+        assert message.run.retry_until == DUE + DAY  # retries end at the next firing
+    assert world.pending() == dict.fromkeys(ids, DUE + DAY)
+    assert await world.slots.next_due() == {shard_of(i): DUE + DAY for i in ids}
+
+
+async def test_a_disabled_schedule_does_not_fire_until_enabled_again() -> None:
+    world = World(BEFORE)
+    await world.send(create("s-1"), DisableSchedule(tenant_id="acme", schedule_id="s-1"))
+    assert world.pending() == {}
+    await world.tick_at(ON_TIME)
+    assert world.herd.published == []
+
+    world.clock.now = DUE + timedelta(hours=1)
+    await world.send(EnableSchedule(tenant_id="acme", schedule_id="s-1"))
+    await world.tick_at(ON_TIME + DAY)
+    assert world.fired_ids() == [run_id_for("s-1", DUE + DAY)]
+
+
+async def test_a_deleted_schedule_does_not_fire() -> None:
+    """A delete keeps the version; it still empties the schedule's slots (it once did not)."""
+    world = World(BEFORE)
+    await world.send(create("s-1"), DeleteSchedule(tenant_id="acme", schedule_id="s-1"))
+    assert world.pending() == {}
+    await world.tick_at(ON_TIME)
+    assert world.herd.published == []
+
+
+async def test_an_update_moves_the_firing_to_the_new_time() -> None:
+    world = World(BEFORE)
+    later = UpdateSchedule(
+        tenant_id="acme",
+        schedule_id="s-1",
+        changes=ScheduleChanges(time_of_day=DUE.replace(hour=9).time()),
+        expected_version=1,
+    )
+    await world.send(create("s-1"), later)
+    await world.tick_at(ON_TIME)
+    assert world.herd.published == []
+    await world.tick_at(ON_TIME + timedelta(hours=1))
+    assert world.fired_ids() == [run_id_for("s-1", DUE + timedelta(hours=1))]
+
+
+async def test_a_due_firing_changed_before_the_ticker_reached_it_fires_on_the_new_terms() -> None:
+    world = World(BEFORE)
+    await world.send(create("s-1"))
+    world.clock.now = DUE + timedelta(seconds=30)  # due, but no tick yet
+    await world.send(
+        UpdateSchedule(
+            tenant_id="acme",
+            schedule_id="s-1",
+            changes=ScheduleChanges(recipients=["b@example.com"]),
+            expected_version=1,
+        )
+    )
+    await world.tick_at(DUE + timedelta(seconds=31))
+    (fired,) = world.fired()
+    assert (fired.run.run_id, fired.run.recipients) == (run_id_for("s-1", DUE), ["b@example.com"])
+
+
+async def test_imported_schedules_fire_from_their_first_slot() -> None:
+    world = World(BEFORE)
+    states = [ScheduleState(i, "acme", DAILY_SPEC, 1, None) for i in ("s-1", "s-2")]
+    await world.first.calendar.import_schedules(states, BEFORE)
+    assert world.pending() == {"s-1": DUE, "s-2": DUE}
+    await world.first.calendar.sync("s-1")  # stored as synced: nothing to redo
+    assert world.pending() == {"s-1": DUE, "s-2": DUE}
+    await world.tick_at(ON_TIME)
+    assert world.fired_ids() == [run_id_for("s-1", DUE), run_id_for("s-2", DUE)]
+
+
+async def test_a_shard_leased_by_another_replica_is_left_to_it() -> None:
+    world = World(BEFORE)
+    await world.send(create("s-1"))
+    other = world.replica()
+    held = await other.leases.acquire(shard_lease(shard_of("s-1")), ON_TIME)
+    assert held is not None
+
+    await world.tick_at(ON_TIME)
+    assert world.herd.published == []
+    assert world.pending() == {"s-1": DUE}
+
+    # The holder dies without releasing: once its lease runs out, this replica fires.
+    await world.tick_at(ON_TIME + LEASE_TTL + timedelta(seconds=1))
+    assert world.fired_ids() == [run_id_for("s-1", DUE)]
+    with pytest.raises(LeaseLost):
+        await other.leases.renew(held)
+
+
+async def test_a_replica_whose_lease_was_taken_over_publishes_nothing() -> None:
+    world = World(BEFORE)
+    await world.send(create("s-1"))
+    shard = shard_of("s-1")
+    late = await world.first.leases.acquire(shard_lease(shard), ON_TIME)
+    assert late is not None
+    world.clock.now = ON_TIME + LEASE_TTL + timedelta(seconds=1)  # stalled past its ttl
+    other = world.replica()
+    taken = await other.leases.acquire(shard_lease(shard))
+    assert taken is not None
+
+    with pytest.raises(LeaseLost):
+        await world.first.calendar.fire_shard(shard, late, world.clock())
+    assert world.herd.published == []
+    assert await other.calendar.fire_shard(shard, taken, world.clock()) == 1
+    assert world.fired_ids() == [run_id_for("s-1", DUE)]
+
+
+async def test_a_crash_after_publishing_fires_the_same_run_ids_again() -> None:
+    world = World(BEFORE)
+    ids = one_shard(3)
+    shard = shard_of(ids[0])
+    await world.send(*(create(i) for i in ids))
+    world.clock.now = ON_TIME
+    lease = await world.first.leases.acquire(shard_lease(shard))
+    assert lease is not None
+    world.slots.fail_next_drop = Crash()
+    with pytest.raises(Crash):
+        await world.first.calendar.fire_shard(shard, lease, ON_TIME)
+    # Dead before the slot went: the next firings are planned, the fired slot is still there.
+    assert await world.slots.minutes(shard) == [DUE, DUE + DAY]
+    before_crash = world.published_ids()
+
+    # Another replica takes the shard once the dead one's lease runs out.
+    world.clock.now = ON_TIME + LEASE_TTL + timedelta(seconds=1)
+    await world.replica().ticker.tick()
+
+    runs = sorted(run_id_for(i, DUE) for i in ids)
+    assert world.fired_ids() == sorted(runs * 2)
+    assert world.published_ids() == before_crash * 2, "the same runs, the same event ids"
+    assert await world.slots.minutes(shard) == [DUE + DAY]
+    assert sorted(p.schedule_id for p in world.slots.entries()) == sorted(ids)
+    assert world.pending() == dict.fromkeys(ids, DUE + DAY)
+
+
+async def test_start_up_clears_the_firings_that_older_deletes_left() -> None:
+    world = World(BEFORE)
+    await world.send(create("s-1"), create("s-2"))
+    world.schedules.rows["s-1"].deleted = True  # as a delete before issue 13 left it
+    assert await world.first.calendar.forget_deleted() == 1
+    assert world.pending() == {"s-2": DUE}
+    assert await world.first.calendar.forget_deleted() == 0
