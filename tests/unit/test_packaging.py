@@ -45,9 +45,22 @@ def test_the_installed_wheel_runs_without_the_checkout(wheel: Path, tmp_path: Pa
         "import sys; sys.path.insert(0, sys.argv[1]); sys.path.remove(sys.argv[2])\n"
         "import herald, herald.client.commands, herald.services.scheduler.app\n"
         "import herald.services.mailer.compose as compose, herald.cli.main\n"
-        "assert herald.__file__.startswith(sys.argv[1]), herald.__file__\n"
+        "assert list(herald.__path__) == [sys.argv[1] + '/herald'], herald.__path__\n"
         "compose._templates.get_template('email.html.j2')\n"
         "from importlib.util import find_spec\n"
         "assert find_spec('shared') is None and find_spec('services') is None\n"
     )
     subprocess.run([sys.executable, "-c", probe, str(target), str(REPO)], check=True, cwd=tmp_path)
+
+
+def test_the_herald_command_of_the_development_install_runs_from_anywhere(tmp_path: Path) -> None:
+    """The editable install must not hide the checkout's `herald` package from the command."""
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("herald")), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "schedules" in done.stdout
