@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 from aiokafka import ConsumerRecord
 from pydantic import SecretStr
 
-from herald.client.commands import HeraldClient
+from herald.cli import support
 from herald.shared.history.replay import read_records
-from herald.shared.runtime.kafka import client_options, ensure_topics
+from herald.shared.runtime.kafka import ensure_topics
 from herald.shared.runtime.mongo import connect
 from herald.shared.runtime.settings import Settings
 from tests.infra import REPO
@@ -243,10 +243,5 @@ async def read_topic(
         raise AssertionError(f"could not read {topic} to its end in {timeout_s} s") from exc
 
 
-def command_client(settings: Settings, timeout_s: float = 30.0) -> HeraldClient:
-    """The platform's command client on the test deployment's Kafka and topics."""
-    return HeraldClient(
-        client_options(settings.kafka),
-        topic_prefix=settings.kafka.topic_prefix,
-        timeout_s=timeout_s,
-    )
+#: The command client on a test deployment's Kafka and topics: the CLI's own factory.
+command_client = support.client

@@ -293,11 +293,6 @@ async def ensure_topics(settings: Settings) -> None:
         await admin.close()
 
 
-async def publish(broker: KafkaBroker, topics: Topics, message: Envelope) -> None:
-    """Publish a message on its topic, keyed by its schedule."""
-    await publish_many(broker, topics, [message])
-
-
 async def publish_many(broker: KafkaBroker, topics: Topics, messages: Sequence[Envelope]) -> None:
     """Publish a batch without a round trip per message; returns once all are acknowledged."""
     await publish_bodies(
