@@ -1,4 +1,8 @@
-"""The mailer's subscriber: `ReportRendered` in, one email per recipient, status out."""
+"""The mailer's subscriber: `ReportRendered` in, one email per recipient, status out.
+
+Many runs at once (`mailer.concurrency`), each schedule's in order; see
+`shared/runtime/batches.py` for when offsets are committed.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,21 @@ from herald.services.mailer.delivery import Delivery
 from herald.shared.contract.messages import ReportRendered
 from herald.shared.contract.topics import Topics
 from herald.shared.ports import Publisher
+from herald.shared.runtime.batches import subscribe_concurrently
 
 log = logging.getLogger("herald.mailer")
 
 
 def register(
-    broker: KafkaBroker, topics: Topics, group_id: str, delivery: Delivery, publisher: Publisher
+    broker: KafkaBroker,
+    topics: Topics,
+    group_id: str,
+    delivery: Delivery,
+    publisher: Publisher,
+    concurrency: int,
 ) -> None:
-    @broker.subscriber(topics.report_rendered, group_id=group_id, auto_offset_reset="earliest")
-    async def on_report_rendered(rendered: ReportRendered) -> None:
+    async def on_report_rendered(raw: bytes) -> None:
+        rendered = ReportRendered.model_validate_json(raw)
         status = await delivery.deliver(rendered)
         log.info(
             "run %s of schedule %s (tenant %s): %s",
@@ -28,3 +38,12 @@ def register(
             status.status.value,
         )
         await publisher.publish(status)
+
+    subscribe_concurrently(
+        broker,
+        topics.report_rendered,
+        group_id=group_id,
+        dlq=topics.dlq,
+        limit=concurrency,
+        handle=on_report_rendered,
+    )

@@ -37,7 +37,9 @@ def create_app() -> FastStream:
         KafkaPublisher(runtime.broker, runtime.topics),
         settings,
     )
-    handlers.register(runtime.broker, runtime.topics, runtime.group_id, due_runs)
+    handlers.register(
+        runtime.broker, runtime.topics, runtime.group_id, due_runs, settings.renderer.concurrency
+    )
     app = make_app(runtime)
 
     @app.after_shutdown

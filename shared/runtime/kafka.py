@@ -182,7 +182,7 @@ def dead_letter_middleware(
 
 
 async def lenient_headers(
-    record: Record | tuple[Record, ...],
+    record: Record | tuple[Record, ...] | list[Record],
     parse: Callable[[Any], Awaitable[StreamMessage[Any]]],
 ) -> StreamMessage[Any]:
     """FastStream's parser with header values that are not UTF-8, or null, made readable.
@@ -192,7 +192,7 @@ async def lenient_headers(
     neither handled nor dead-lettered, only logged. Bad bytes become
     backslash escapes, a null value an empty string; the record is mended in place.
     """
-    for each in record if isinstance(record, tuple) else (record,):
+    for each in record if isinstance(record, tuple | list) else (record,):
         if any(value is None or not _is_utf8(value) for _, value in each.headers):
             each.headers = [
                 (key, (value or b"").decode("utf-8", "backslashreplace").encode())

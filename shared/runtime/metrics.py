@@ -10,6 +10,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry()
 
+IN_FLIGHT = Gauge(
+    "herald_messages_in_flight",
+    "Consumed messages this process is handling now (at most the service's concurrency).",
+    registry=REGISTRY,
+)
 FIRING_LATENESS = Histogram(
     "herald_firing_lateness_seconds",
     "How long after its due instant a run's ReportDue was published.",
@@ -57,6 +62,12 @@ DEAD_LETTERS = Counter(
     "herald_dead_letters_total",
     "Messages moved to the DLQ, by the topic they came from.",
     ["origin"],
+    registry=REGISTRY,
+)
+MONGO_COMMANDS = Counter(
+    "herald_mongo_commands_total",
+    "MongoDB commands this process sent (each round trip, getMore included), by command name.",
+    ["command"],
     registry=REGISTRY,
 )
 CONSUMER_LAG = Gauge(

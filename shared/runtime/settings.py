@@ -47,6 +47,11 @@ class MongoSettings(BaseModel):
     url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
     database: str = "herald"
     server_selection_timeout_ms: int = 10_000
+    #: Commands one process has in flight at most. FerretDB 1.x deadlocks once the
+    #: update statements in flight over all its clients reach its PostgreSQL pool
+    #: (docs/architecture.md, "Storage rules"): keep the sum over processes of
+    #: this times 4 (statements per bulk update) under its `pool_max_conns`.
+    max_pool_size: int = Field(default=8, ge=1, le=500)
 
 
 class SmtpSecurity(enum.StrEnum):
@@ -111,6 +116,11 @@ class RetrySettings(BaseModel):
     jitter: float = Field(default=0.2, ge=0, le=1)
 
 
+class MailerSettings(BaseModel):
+    #: Runs one mailer delivers at once; memory grows with it (each holds its attachments).
+    concurrency: int = Field(default=16, ge=1, le=256)
+
+
 class SchedulerSettings(BaseModel):
     tick_s: float = Field(default=1.0, gt=0)
     #: How long a replica may hold a shard without renewing before another takes it.
@@ -119,6 +129,8 @@ class SchedulerSettings(BaseModel):
     stuck_after_s: float = Field(default=900.0, gt=0)
     #: Shards one replica fires at once.
     concurrency: int = Field(default=4, ge=1)
+    #: Schedules whose commands one replica handles at once (each schedule's in order).
+    command_concurrency: int = Field(default=32, ge=1)
 
 
 class RendererSettings(BaseModel):
@@ -128,6 +140,8 @@ class RendererSettings(BaseModel):
     pdf_max_rows: int = Field(default=2000, ge=1)
     #: Artifacts larger than this are linked from the email instead of attached.
     attachment_limit_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    #: Runs one renderer works on at once (PDFs still wait for the `pdf_workers`).
+    concurrency: int = Field(default=8, ge=1, le=256)
     #: PDF worker processes; each is replaced after `renders_per_worker` renders.
     pdf_workers: int = Field(default=2, ge=1)
     renders_per_worker: int = Field(default=50, ge=1)
@@ -225,6 +239,7 @@ class Settings(BaseSettings):
     branding: BrandingSettings = BrandingSettings()
     retry: RetrySettings = RetrySettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    mailer: MailerSettings = MailerSettings()
     reports: ReportSettings = ReportSettings()
     renderer: RendererSettings = RendererSettings()
     ops: OpsSettings = OpsSettings()

@@ -40,7 +40,14 @@ async def test_a_report_rendered_comes_back_as_its_delivery_status() -> None:
         policy=RecipientPolicy(),
     )
     publisher = KafkaPublisher(broker, TOPICS)
-    handlers.register(broker, TOPICS, group_id(SETTINGS, "mailer"), delivery, publisher)
+    handlers.register(
+        broker,
+        TOPICS,
+        group_id(SETTINGS, "mailer"),
+        delivery,
+        publisher,
+        SETTINGS.mailer.concurrency,
+    )
     statuses: list[DeliveryStatus] = []
 
     @broker.subscriber(TOPICS.delivery_status)

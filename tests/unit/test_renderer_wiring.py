@@ -33,7 +33,9 @@ async def test_a_report_due_comes_back_rendered_with_its_status() -> None:
     renderer = Renderer(MemorySource(report), artifacts, FakePrinter(), SETTINGS)
     shares = MemoryShares(artifacts)
     due_runs = DueRuns(renderer, artifacts, shares, KafkaPublisher(broker, TOPICS), SETTINGS)
-    handlers.register(broker, TOPICS, group_id(SETTINGS, "renderer"), due_runs)
+    handlers.register(
+        broker, TOPICS, group_id(SETTINGS, "renderer"), due_runs, SETTINGS.renderer.concurrency
+    )
     rendered: list[ReportRendered] = []
     statuses: list[DeliveryStatus] = []
 
