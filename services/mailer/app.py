@@ -12,6 +12,7 @@ from herald.services.mailer.smtp import SmtpPool
 from herald.services.mailer.store import Ledger
 from herald.shared.runs.recipients import RecipientPolicy
 from herald.shared.runs.text import read_logo
+from herald.shared.runtime.artifact_cache import CachedArtifacts
 from herald.shared.runtime.artifacts import ArtifactStore
 from herald.shared.runtime.kafka import KafkaPublisher
 from herald.shared.runtime.service import build_runtime, make_app
@@ -27,10 +28,12 @@ def create_app() -> FastStream:
     runtime = build_runtime("mailer")
     settings = runtime.settings
     pool = SmtpPool(settings.smtp)
+    ledger = Ledger(runtime.db, claim_lease(settings.smtp))
     delivery = Delivery(
-        ledger=Ledger(runtime.db, claim_lease(settings.smtp)),
+        ledger=ledger,
         smtp=pool,
-        artifacts=ArtifactStore(runtime.db),
+        # Runs that share a render attach the same files: read once per process.
+        artifacts=CachedArtifacts(ArtifactStore(runtime.db)),
         branding=settings.branding,
         from_address=settings.smtp.from_address,
         retry=settings.retry,
@@ -38,7 +41,14 @@ def create_app() -> FastStream:
         logo=read_logo(settings.branding),
     )
     publisher = KafkaPublisher(runtime.broker, runtime.topics)
-    handlers.register(runtime.broker, runtime.topics, runtime.group_id, delivery, publisher)
-    app = make_app(runtime)
+    handlers.register(
+        runtime.broker,
+        runtime.topics,
+        runtime.group_id,
+        delivery,
+        publisher,
+        settings.mailer.concurrency,
+    )
+    app = make_app(runtime, [ledger.ensure_indexes])
     app.after_shutdown(pool.close)
     return app

@@ -47,29 +47,18 @@ class Delivery:
     logo: Logo | None = None
 
     async def deliver(self, rendered: ReportRendered) -> DeliveryStatus:
-        """Each recipient its own transaction, as many at once as the sender allows."""
+        """Each recipient its own transaction, as many at once as the sender allows.
+
+        One read of the ledger answers for everyone accepted before (a
+        redelivery): they are neither sent again nor their files read.
+        """
         run = rendered.run
-        prepared = compose.prepare(
-            rendered,
-            branding=self.branding,
-            from_address=self.from_address,
-            contents=await self._contents(rendered),
-            now=utcnow(),
-            logo=self.logo,
-        )
-        wire_rest = wire_form(prepared.rest)
-        sender = parseaddr(self.from_address)[1]
         refused = self._refused(rendered)
-        sent = iter(
-            await asyncio.gather(
-                *(
-                    self._send(prepared, wire_rest, sender, rendered.tenant_id, r)
-                    for r in run.recipients
-                    if r not in refused
-                )
-            )
-        )
-        results = [refused.get(r) or next(sent) for r in run.recipients]
+        candidates = [r for r in run.recipients if r not in refused]
+        earlier = await self.ledger.acceptances(run.run_id, candidates) if candidates else {}
+        fresh = [r for r in candidates if r not in earlier]
+        sent = iter(await self._send_all(rendered, fresh) if fresh else [])
+        results = [refused.get(r) or earlier.get(r) or next(sent) for r in run.recipients]
         verdict = outcome.verdict(results)
         if verdict is outcome.Verdict.DELIVERED:
             return status_event(
@@ -87,6 +76,24 @@ class Delivery:
             policy=self.retry,
             artifact_id=rendered.artifact_id,
             recipients=results,
+        )
+
+    async def _send_all(
+        self, rendered: ReportRendered, recipients: list[str]
+    ) -> list[RecipientResult]:
+        """The run's email composed once, then each recipient's copy sent at once."""
+        prepared = compose.prepare(
+            rendered,
+            branding=self.branding,
+            from_address=self.from_address,
+            contents=await self._contents(rendered),
+            now=utcnow(),
+            logo=self.logo,
+        )
+        wire_rest = wire_form(prepared.rest)
+        sender = parseaddr(self.from_address)[1]
+        return await asyncio.gather(
+            *(self._send(prepared, wire_rest, sender, rendered.tenant_id, r) for r in recipients)
         )
 
     async def _contents(self, rendered: ReportRendered) -> compose.Contents:
@@ -120,11 +127,8 @@ class Delivery:
         tenant_id: str,
         recipient: str,
     ) -> RecipientResult:
-        """Once per recipient and run: the ledger answers for anyone accepted before."""
+        """Once per recipient and run: the claim decides, just before the end-of-data marker."""
         run_id = prepared.run_id
-        earlier = await self.ledger.accepted(run_id, recipient)
-        if earlier is not None:
-            return earlier
         claim = Claim.HELD
 
         async def commit() -> bool:
@@ -143,7 +147,8 @@ class Delivery:
         wire = compose.recipient_head(prepared, recipient) + wire_rest
         result = await self.smtp.send(wire, sender, recipient, commit)
         if result is None:  # accepted already, or another delivery is sending it right now
-            return await self.ledger.accepted(run_id, recipient) or _held_elsewhere(recipient)
+            accepted = await self.ledger.acceptances(run_id, [recipient])
+            return accepted.get(recipient) or _held_elsewhere(recipient)
         EMAILS.labels(result.outcome.value, str(result.smtp_code or "-")).inc()
         if result.outcome is RecipientOutcome.ACCEPTED:
             await self.ledger.confirm(run_id, result)

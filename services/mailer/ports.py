@@ -7,7 +7,7 @@ the in-memory fakes are in `tests/fakes/mailer.py`.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from herald.shared.contract.messages import RecipientResult
@@ -28,14 +28,25 @@ class Claim(enum.Enum):
 class SendLedger(Protocol):
     """At least once, and twice only when a mailer stopped between its claim and the reply."""
 
-    async def accepted(self, run_id: str, recipient: str) -> RecipientResult | None:
-        """The server's acceptance recorded for the run's recipient, or None."""
+    async def acceptances(
+        self, run_id: str, recipients: Iterable[str]
+    ) -> dict[str, RecipientResult]:
+        """The server's acceptances recorded for these recipients of the run, in one read.
+
+        Keyed by the recipient as asked (any case); the unaccepted are absent.
+        """
 
     async def claim(self, run_id: str, tenant_id: str, recipient: str) -> Claim:
-        """Taken when free, taken over once its lease expired, else held by another."""
+        """Taken when free, taken over once its lease expired, else held by another.
+
+        Safe to call concurrently, for any runs: claims made at once may share a write.
+        """
 
     async def confirm(self, run_id: str, result: RecipientResult) -> None:
-        """Records the acceptance of a claimed recipient; retried through outages."""
+        """Records the acceptance of a claimed recipient; retried through outages.
+
+        Returns once recorded; records made at once may share a write.
+        """
 
     async def release(self, run_id: str, recipient: str) -> None:
         """Drops an unaccepted claim: the next delivery may send; retried through outages."""

@@ -18,35 +18,104 @@ it is taken over and the message sent again, and that is logged and counted
 outage is not such a case: the reply's record is retried in place until the
 database is back, since only the mailer that read the reply knows it.
 
-Looked up by `_id` only, so its cost follows the run's recipients, not the
-size of the ledger, on MongoDB and FerretDB alike.
+Round trips are few. A run's earlier acceptances are one read by equality
+on `run_id`: pushed down by FerretDB, it costs about one lookup by `_id`
+(measured), while `$in` on `_id` is filtered in FerretDB itself after reading
+the whole collection; on MongoDB it is indexed (`ensure_indexes`).
+Claims and records are group-committed: those made while one write is in
+flight go out together in the next, one `insert_many` or one `bulk_write`
+across every run this process delivers, so a record waits at most for the
+write before it, never for the rest of its run (which could outlast the
+claim's lease). Each caller still awaits its own claim before the
+end-of-data marker and its own record before its run's status, so the rule
+above holds unchanged; a crash between a reply and its record is the
+counted "reply unknown" case, as before. Everything else is by `_id`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
+from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
 
 from herald.services.mailer.ports import Claim
 from herald.shared.contract.messages import RecipientOutcome, RecipientResult, utcnow
-from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.mongo import UPDATES_PER_COMMAND, Document
 
 SENDS = "sends"
 #: One marker per lapsed claim taken over (so only after a mailer stopped mid-send).
 TAKEOVERS = "send_takeovers"
 #: Pause between tries of a reply's record while the database is away.
 OUTAGE_PAUSE_S = 1.0
+#: Claims in one insert at most (FerretDB inserts them in one SQL statement).
+CLAIMS_PER_WRITE = 64
+#: Records in one `bulk_write` at most: FerretDB's limit on update statements.
+RECORDS_PER_WRITE = UPDATES_PER_COMMAND
+_DUPLICATE_KEY = 11000
 
 log = logging.getLogger("herald.mailer")
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+Record = UpdateOne | DeleteOne
 
 
 def send_id(run_id: str, recipient: str) -> str:
     return f"{run_id}|{recipient.lower()}"
+
+
+class GroupCommit(Generic[Item, Result]):
+    """Items submitted while a write is in flight go out together in the next write.
+
+    No timer: an item submitted to an idle writer goes out at once, and under
+    load the batch grows with the write's own latency. The writes run in a
+    task of their own, so an item whose submitter is cancelled is written all
+    the same (a reply read from the server is recorded even then).
+    """
+
+    def __init__(
+        self, write: Callable[[list[Item]], Awaitable[Sequence[Result]]], limit: int
+    ) -> None:
+        self._write = write
+        self._limit = limit
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Result:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._pending.append((item, future))
+        writer = self._writer
+        if writer is None or writer.done() or writer.get_loop() is not loop:
+            self._writer = asyncio.create_task(self._drain())
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        batch: list[tuple[Item, asyncio.Future[Result]]] = []
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
+                try:
+                    results = await self._write([item for item, _ in batch])
+                except Exception as exc:  # every submitter of the batch sees it
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        except asyncio.CancelledError:  # shutting down: nothing more is written
+            stranded, self._pending = batch + self._pending, []
+            for _, future in stranded:
+                future.cancel()
+            raise
 
 
 class Ledger:
@@ -62,17 +131,29 @@ class Ledger:
         self._lease = lease
         #: Injectable so a test can move past a lease instead of sleeping through it.
         self._clock = clock
+        self._claims = GroupCommit(self._insert_claims, CLAIMS_PER_WRITE)
+        self._records = GroupCommit(self._write_records, RECORDS_PER_WRITE)
 
-    async def accepted(self, run_id: str, recipient: str) -> RecipientResult | None:
-        doc = await self._sends.find_one({"_id": send_id(run_id, recipient)})
-        if doc is None or doc.get("state", "accepted") != "accepted":
-            return None
-        return RecipientResult(
-            address=doc["recipient"],
-            outcome=RecipientOutcome.ACCEPTED,
-            smtp_code=doc.get("smtp_code"),
-            smtp_message=doc.get("smtp_message"),
-        )
+    async def ensure_indexes(self) -> None:
+        """`run_id` for `acceptances` (MongoDB uses it; FerretDB pushes the equality down)."""
+        await self._sends.create_index("run_id")
+
+    async def acceptances(
+        self, run_id: str, recipients: Iterable[str]
+    ) -> dict[str, RecipientResult]:
+        wanted = {send_id(run_id, recipient): recipient for recipient in recipients}
+        found: dict[str, RecipientResult] = {}
+        async for doc in self._sends.find({"run_id": run_id}):
+            asked = wanted.get(doc["_id"])
+            if asked is None or doc.get("state", "accepted") != "accepted":
+                continue
+            found[asked] = RecipientResult(
+                address=doc["recipient"],
+                outcome=RecipientOutcome.ACCEPTED,
+                smtp_code=doc.get("smtp_code"),
+                smtp_message=doc.get("smtp_message"),
+            )
+        return found
 
     async def claim(self, run_id: str, tenant_id: str, recipient: str) -> Claim:
         now = self._clock()
@@ -85,11 +166,21 @@ class Ledger:
             "state": "sending",
             "claimed_at": now,
         }
+        if await self._claims.submit(doc):
+            return Claim.TAKEN
+        return await self._take_over(key, now)
+
+    async def _insert_claims(self, docs: list[Document]) -> list[bool]:
+        """Inserted or not, per claim; unordered, so one taken claim stops no other."""
         try:
-            await self._sends.insert_one(doc)
-        except DuplicateKeyError:
-            return await self._take_over(key, now)
-        return Claim.TAKEN
+            await self._sends.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error["code"] != _DUPLICATE_KEY for error in errors):
+                raise
+            taken = {error["index"] for error in errors}
+            return [n not in taken for n in range(len(docs))]
+        return [True] * len(docs)
 
     async def _take_over(self, key: str, now: datetime) -> Claim:
         """An expired claim changes hands once, whatever the database.
@@ -122,29 +213,33 @@ class Ledger:
             "smtp_message": result.smtp_message,
             "accepted_at": self._clock(),
         }
-        key = send_id(run_id, result.address)
-        await _through_outages(key, lambda: self._sends.update_one({"_id": key}, {"$set": fields}))
+        await self._records.submit(
+            UpdateOne({"_id": send_id(run_id, result.address)}, {"$set": fields})
+        )
 
     async def release(self, run_id: str, recipient: str) -> None:
         """The server did not take the message: the next delivery may send it."""
-        key = send_id(run_id, recipient)
-        await _through_outages(
-            key, lambda: self._sends.delete_one({"_id": key, "state": "sending"})
+        await self._records.submit(
+            DeleteOne({"_id": send_id(run_id, recipient), "state": "sending"})
         )
 
+    async def _write_records(self, records: list[Record]) -> list[None]:
+        await _through_outages(len(records), lambda: self._sends.bulk_write(records, ordered=False))
+        return [None] * len(records)
 
-async def _through_outages(key: str, write: Callable[[], Awaitable[object]]) -> None:
-    """Retry a record of the server's reply in place until the database takes it.
 
-    Only this process knows the reply. Given up on, the claim would stay open
-    and a later delivery, unable to tell, would send again ("reply unknown").
-    Both writes are idempotent, so one that landed before its reply was lost
-    is harmless to repeat.
+async def _through_outages(count: int, write: Callable[[], Awaitable[object]]) -> None:
+    """Retry records of the server's replies in place until the database takes them.
+
+    Only this process knows the replies. Given up on, the claims would stay
+    open and a later delivery, unable to tell, would send again ("reply
+    unknown"). Every record is idempotent, so one that landed before its reply
+    was lost is harmless to repeat.
     """
     while True:
         try:
             await write()
             return
         except ConnectionFailure as exc:
-            log.warning("recording the reply for %s waits for the database: %s", key, exc)
+            log.warning("recording %d replies waits for the database: %s", count, exc)
             await asyncio.sleep(OUTAGE_PAUSE_S)

@@ -10,7 +10,7 @@ declined, the server delivers nothing.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
@@ -52,6 +52,8 @@ class MemoryLedger:
         self._lease = lease
         self._clock = clock
         self.sends: dict[str, Send] = {}
+        #: Calls of `acceptances`: the adapter's reads of the database.
+        self.reads = 0
 
     def entry(self, run_id: str, recipient: str) -> Send | None:
         return self.sends.get(send_id(run_id, recipient))
@@ -61,16 +63,21 @@ class MemoryLedger:
         entry = self.entry(run_id, recipient)
         return entry.state if entry else None
 
-    async def accepted(self, run_id: str, recipient: str) -> RecipientResult | None:
-        entry = self.entry(run_id, recipient)
-        if entry is None or entry.state != "accepted":
-            return None
-        return RecipientResult(
-            address=entry.recipient,
-            outcome=RecipientOutcome.ACCEPTED,
-            smtp_code=entry.smtp_code,
-            smtp_message=entry.smtp_message,
-        )
+    async def acceptances(
+        self, run_id: str, recipients: Iterable[str]
+    ) -> dict[str, RecipientResult]:
+        self.reads += 1
+        found = {}
+        for recipient in recipients:
+            entry = self.entry(run_id, recipient)
+            if entry is not None and entry.state == "accepted":
+                found[recipient] = RecipientResult(
+                    address=entry.recipient,
+                    outcome=RecipientOutcome.ACCEPTED,
+                    smtp_code=entry.smtp_code,
+                    smtp_message=entry.smtp_message,
+                )
+        return found
 
     async def claim(self, run_id: str, tenant_id: str, recipient: str) -> Claim:
         now = self._clock()

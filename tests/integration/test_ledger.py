@@ -39,6 +39,10 @@ def ledger(request: pytest.FixtureRequest, clock: Clock) -> SendLedger:
     return MemoryLedger(LEASE, clock) if db is None else Ledger(db, LEASE, clock=clock)
 
 
+async def _acceptance(ledger: SendLedger, recipient: str) -> RecipientResult | None:
+    return (await ledger.acceptances(RUN, [recipient])).get(recipient)
+
+
 def _accepted(address: str = OPS, code: int | None = 250) -> RecipientResult:
     return RecipientResult(
         address=address, outcome=RecipientOutcome.ACCEPTED, smtp_code=code, smtp_message="OK"
@@ -46,7 +50,7 @@ def _accepted(address: str = OPS, code: int | None = 250) -> RecipientResult:
 
 
 async def test_a_recipient_never_claimed_has_no_acceptance(ledger: SendLedger) -> None:
-    assert await ledger.accepted(RUN, OPS) is None
+    assert await _acceptance(ledger, OPS) is None
 
 
 async def test_a_claim_is_held_for_its_lease_then_taken_over_once(
@@ -57,7 +61,7 @@ async def test_a_claim_is_held_for_its_lease_then_taken_over_once(
     assert await ledger.claim(RUN, TENANT, OPS) is Claim.HELD
     clock.advance(LEASE - TICK)
     assert await ledger.claim(RUN, TENANT, OPS) is Claim.HELD
-    assert await ledger.accepted(RUN, OPS) is None  # a claim is no acceptance
+    assert await _acceptance(ledger, OPS) is None  # a claim is no acceptance
 
     clock.advance(TICK)  # the mailer that claimed it stopped: its reply is unknown
     assert await ledger.claim(RUN, TENANT, OPS) is Claim.TAKEN_OVER
@@ -87,11 +91,11 @@ async def test_a_confirmed_claim_reads_back_as_the_servers_acceptance(
 ) -> None:
     await ledger.claim(RUN, TENANT, OPS)
     await ledger.confirm(RUN, _accepted(OPS.lower(), code=250))
-    assert await ledger.accepted(RUN, OPS.upper()) == _accepted(OPS, code=250)  # as first claimed
+    assert await _acceptance(ledger, OPS.upper()) == _accepted(OPS, code=250)  # as first claimed
 
     await ledger.claim(RUN, TENANT, "quiet@example.com")
     await ledger.confirm(RUN, _accepted("quiet@example.com", code=None))
-    assert await ledger.accepted(RUN, "quiet@example.com") == _accepted(
+    assert await _acceptance(ledger, "quiet@example.com") == _accepted(
         "quiet@example.com", code=None
     )
 
@@ -107,7 +111,7 @@ async def test_an_accepted_recipient_is_never_claimed_again(
 
 async def test_a_confirm_without_a_claim_records_nothing(ledger: SendLedger) -> None:
     await ledger.confirm(RUN, _accepted())
-    assert await ledger.accepted(RUN, OPS) is None
+    assert await _acceptance(ledger, OPS) is None
     assert await ledger.claim(RUN, TENANT, OPS) is Claim.TAKEN
 
 
@@ -117,7 +121,7 @@ async def test_a_release_drops_an_open_claim_so_the_next_delivery_sends(
     """The server refused the message: nothing was delivered, so a retry may send it."""
     await ledger.claim(RUN, TENANT, OPS)
     await ledger.release(RUN, OPS)
-    assert await ledger.accepted(RUN, OPS) is None
+    assert await _acceptance(ledger, OPS) is None
     assert await ledger.claim(RUN, TENANT, OPS) is Claim.TAKEN
     await ledger.release(RUN, "never-claimed@example.com")  # nothing to drop is no error
 
@@ -126,7 +130,7 @@ async def test_a_release_never_drops_an_accepted_entry(ledger: SendLedger, clock
     await ledger.claim(RUN, TENANT, OPS)
     await ledger.confirm(RUN, _accepted())
     await ledger.release(RUN, OPS)
-    assert await ledger.accepted(RUN, OPS) == _accepted()
+    assert await _acceptance(ledger, OPS) == _accepted()
     clock.advance(LEASE * 2)
     assert await ledger.claim(RUN, TENANT, OPS) is Claim.HELD
 
@@ -141,4 +145,57 @@ async def test_one_entry_per_run_and_recipient_whatever_its_case(ledger: SendLed
     await ledger.release(RUN, "Ops@Example.COM")
     assert await ledger.claim(RUN, TENANT, OPS) is Claim.TAKEN
     await ledger.confirm(RUN, _accepted("OPS@example.com"))
-    assert await ledger.accepted(RUN, "ops@EXAMPLE.com") == _accepted(OPS)
+    assert await _acceptance(ledger, "ops@EXAMPLE.com") == _accepted(OPS)
+
+
+async def test_one_read_answers_for_a_runs_recipients_accepted_or_not(ledger: SendLedger) -> None:
+    """Keyed as asked; a claim, a release, another run's entry are no acceptance."""
+    for recipient in (OPS, "cfo@example.com", "dev@example.com", "gone@example.com"):
+        await ledger.claim(RUN, TENANT, recipient)
+    await ledger.claim("brief@2026-11-28T08:00:00+00:00", TENANT, "late@example.com")
+    await ledger.confirm("brief@2026-11-28T08:00:00+00:00", _accepted("late@example.com"))
+    await asyncio.gather(
+        ledger.confirm(RUN, _accepted(OPS)),
+        ledger.confirm(RUN, _accepted("cfo@example.com", code=251)),
+        ledger.release(RUN, "gone@example.com"),
+    )
+
+    asked = ["ops@EXAMPLE.com", "cfo@example.com", "dev@example.com", "gone@example.com"]
+    found = await ledger.acceptances(RUN, [*asked, "late@example.com", "never@example.com"])
+
+    assert found == {
+        "ops@EXAMPLE.com": _accepted(OPS),
+        "cfo@example.com": _accepted("cfo@example.com", code=251),
+    }
+    assert await ledger.acceptances(RUN, []) == {}
+    assert await ledger.claim(RUN, TENANT, "gone@example.com") is Claim.TAKEN  # released
+    assert await ledger.claim(RUN, TENANT, "dev@example.com") is Claim.HELD  # still sending
+
+
+async def test_claims_and_records_made_at_once_for_many_runs_each_keep_their_answer(
+    ledger: SendLedger, clock: Clock
+) -> None:
+    """Concurrent deliveries share writes; every caller still gets its own claim and record."""
+    runs = [f"brief@2026-11-{day:02d}T08:00:00+00:00" for day in range(1, 21)]
+    recipients = [f"r{n}@example.com" for n in range(5)]
+    pairs = [(run, recipient) for run in runs for recipient in recipients]
+    await ledger.claim(runs[0], TENANT, recipients[0])  # held by a live delivery
+    await ledger.claim(runs[1], TENANT, recipients[0])  # left by a mailer that stopped
+    clock.advance(LEASE)
+    await ledger.claim(runs[0], TENANT, recipients[0])  # its holder's lease runs on
+
+    claims = await asyncio.gather(*(ledger.claim(run, TENANT, r) for run, r in pairs))
+
+    expected = [Claim.TAKEN] * len(pairs)
+    expected[0], expected[len(recipients)] = Claim.HELD, Claim.TAKEN_OVER
+    assert claims == expected
+    refused = {pair for n, pair in enumerate(pairs) if n % 3 == 0}
+    await asyncio.gather(
+        *(
+            ledger.release(run, r) if (run, r) in refused else ledger.confirm(run, _accepted(r))
+            for run, r in pairs
+        )
+    )
+    for run in runs:
+        found = await ledger.acceptances(run, recipients)
+        assert found == {r: _accepted(r) for r in recipients if (run, r) not in refused}

@@ -5,6 +5,7 @@ The same promises run against Mailpit and FerretDB in `tests/e2e/test_mail_deliv
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -64,9 +65,11 @@ class Fakes:
 
         await self.artifacts.put(artifact_id, filename, content_type, chunks(), {})
 
-    async def csv_run(self, *recipients: str, **changes: Any) -> ReportRendered:
+    async def csv_run(
+        self, *recipients: str, run_id: str = "s-1@2026-11-27T08:00:00+00:00", **changes: Any
+    ) -> ReportRendered:
         """A CSV run due now (so a transient failure is retried), its file stored."""
-        run = run_details(scheduled_for=utcnow(), recipients=list(recipients))
+        run = run_details(run_id=run_id, scheduled_for=utcnow(), recipients=list(recipients))
         rendered = report_rendered(run, size=len(CSV), **changes)
         await self.store(rendered.artifact_id, rendered.filename, rendered.content_type, CSV)
         return rendered
@@ -292,3 +295,34 @@ async def test_an_html_run_has_its_table_in_the_body_and_its_full_data_attached(
     assert "<table><td>a-1</td></table>" in html.get_content()
     attached = [(a.get_filename(), a.get_payload(decode=True)) for a in message.iter_attachments()]
     assert attached == [("brief-full.csv", FULL_CSV)]
+
+
+async def test_a_redelivery_of_an_accepted_run_costs_one_ledger_read_and_no_email() -> None:
+    fakes = Fakes()
+    rendered = await fakes.csv_run("ops@acme.example", "cfo@acme.example", "dev@acme.example")
+    first = await fakes.deliver(rendered)
+    reads, files = fakes.ledger.reads, fakes.artifacts.reads
+
+    again = await fakes.deliver(rendered)
+
+    assert again.status is RunStatus.DELIVERED
+    assert again.recipients == first.recipients
+    assert fakes.ledger.reads == reads + 1
+    assert fakes.artifacts.reads == files  # nothing to send, nothing composed
+    assert len(fakes.smtp.transactions) == 3
+
+
+async def test_runs_delivered_at_once_each_send_their_own_recipients_once() -> None:
+    """The mailer's subscriber delivers many runs concurrently on one ledger and one sender."""
+    fakes = Fakes(smtp=ScriptedSmtp({"r1@acme.example": Reply.REFUSE_TRANSIENT}))
+    recipients = [f"r{n}@acme.example" for n in range(3)]
+    runs = [await fakes.csv_run(*recipients, run_id=f"s-{n}@2026-11-27") for n in range(5)]
+
+    statuses = await asyncio.gather(*(fakes.deliver(rendered) for rendered in runs))
+
+    assert {s.status for s in statuses} == {RunStatus.PENDING_RETRY}
+    assert sorted(fakes.smtp.sent_to()) == sorted(["r0@acme.example", "r2@acme.example"] * 5)
+    for rendered in runs:
+        run_id = rendered.run.run_id
+        states = [fakes.ledger.state(run_id, r) for r in recipients]
+        assert states == ["accepted", None, "accepted"]

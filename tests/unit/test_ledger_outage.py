@@ -6,10 +6,12 @@ again as "reply unknown" (the chaos suite's FerretDB outage once made one).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any, cast
 
 import pytest
+from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import AutoReconnect, OperationFailure, ServerSelectionTimeoutError
 
@@ -33,11 +35,8 @@ class FlakyCollection:
         if self.failures:
             raise self.failures.pop(0)
 
-    async def update_one(self, query: Document, update: Document) -> None:
-        await self._write("update_one", query, update)
-
-    async def delete_one(self, query: Document) -> None:
-        await self._write("delete_one", query)
+    async def bulk_write(self, requests: list[UpdateOne | DeleteOne], ordered: bool) -> None:
+        await self._write("bulk_write", requests, ordered)
 
 
 def _ledger(sends: FlakyCollection, monkeypatch: pytest.MonkeyPatch) -> Ledger:
@@ -59,9 +58,11 @@ async def test_an_accepted_reply_is_recorded_once_the_database_is_back(
     )
     await _ledger(sends, monkeypatch).confirm(RUN, result)
     assert len(sends.writes) == 5
-    kind, (query, update) = sends.writes[-1]
-    assert kind == "update_one"
-    assert query == {"_id": send_id(RUN, "ops@example.com")}
+    kind, ([record], _) = sends.writes[-1]
+    assert kind == "bulk_write"
+    assert isinstance(record, UpdateOne)
+    assert record._filter == {"_id": send_id(RUN, "ops@example.com")}
+    update = cast(Document, record._doc)
     assert update["$set"]["state"] == "accepted"
     assert update["$set"]["smtp_code"] == 250
 
@@ -73,8 +74,8 @@ async def test_a_refusal_releases_the_claim_once_the_database_is_back(
     await _ledger(sends, monkeypatch).release(RUN, "ops@example.com")
     assert len(sends.writes) == 5
     assert sends.writes[-1] == (
-        "delete_one",
-        ({"_id": send_id(RUN, "ops@example.com"), "state": "sending"},),
+        "bulk_write",
+        ([DeleteOne({"_id": send_id(RUN, "ops@example.com"), "state": "sending"})], False),
     )
 
 
@@ -85,3 +86,25 @@ async def test_an_error_that_is_not_an_outage_is_raised_at_once(
     with pytest.raises(OperationFailure):
         await _ledger(sends, monkeypatch).release(RUN, "ops@example.com")
     assert len(sends.writes) == 1
+
+
+async def test_replies_read_at_once_share_a_write_and_its_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Records made while one is being written go out together, outage or not, none dropped."""
+    sends = FlakyCollection(_outage())
+    ledger = _ledger(sends, monkeypatch)
+    recipients = [f"r{n}@example.com" for n in range(1 + 2 * store.RECORDS_PER_WRITE)]
+    accepted = [
+        RecipientResult(address=r, outcome=RecipientOutcome.ACCEPTED, smtp_code=250)
+        for r in recipients[1:]
+    ]
+    await asyncio.gather(
+        ledger.release(RUN, recipients[0]), *(ledger.confirm(RUN, a) for a in accepted)
+    )
+    landed = [requests for kind, (requests, _) in sends.writes[-3:]]
+    limit = store.RECORDS_PER_WRITE
+    assert len(sends.writes) == 4 + 3  # the first write retried through the outage
+    assert [len(requests) for requests in landed] == [limit, limit, 1]
+    written = [r._filter["_id"] for requests in landed for r in requests]
+    assert written == [send_id(RUN, r) for r in recipients]
