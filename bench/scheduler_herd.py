@@ -6,24 +6,31 @@ Against `deploy/local/infra up` (Kafka, FerretDB on PostgreSQL):
 1. Herald: N schedules imported (as CreateSchedule would leave them), all due
    at one minute; one scheduler process; the time from that minute until the
    last `ReportDue` is on the topic, and the p99 lateness of all of them.
+   Meanwhile a client sends `PROBES_PER_S` CreateSchedule a second through
+   the real topics: the p99 of their reply times while the herd fires. Then,
+   the herd over, C CreateSchedule at once to the same scheduler: creates/s
+   from the first sent to the last answered.
 2. APScheduler 3.x, AsyncIOScheduler with its MongoDB job store on the same
    FerretDB: N jobs due at one instant, each publishing the same `ReportDue`
    with the same producer settings; the time until the last is published.
 3. Idle: M stored schedules, none due; the scheduler's CPU over a minute and
    its RSS.
-Ends with `BENCH scheduler_herd schedules=N herald_s=... apscheduler_s=...
-ratio=... p99_late_s=... idle_cpu_pct=... idle_rss_mb=...`.
+Ends with `BENCH scheduler_herd schedules=N herald_s=... replicas=1 ratio=...
+command_p99_ms=... creates_per_s=... apscheduler_s=... p99_late_s=...
+idle_cpu_pct=... idle_rss_mb=...`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -38,8 +45,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pymongo import MongoClient
 
 from bench.common import bench_settings, herd_minute, import_schedules, log
+from herald.client.commands import HeraldClient
 from herald.services.scheduler.firing import run_details, run_id_for
-from herald.shared.contract.messages import ReportDue
+from herald.shared.contract.messages import CreateSchedule, ReportDue
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime.kafka import client_options, ensure_topics
@@ -85,7 +93,60 @@ async def count_due(
     return lateness
 
 
-async def herald_herd(count: int, replicas: int, log_dir: Path) -> tuple[float, float]:
+#: CreateSchedule a second the client sends while the herd fires, each timed to its reply.
+PROBES_PER_S = 10
+
+
+@dataclass(frozen=True)
+class HeraldFigures:
+    drain_s: float
+    p99_late_s: float
+    #: Reply times of the commands sent while the herd fired.
+    command_p99_ms: float
+    creates_per_s: float
+
+
+def probe_spec() -> ScheduleSpec:
+    """Due in twelve hours: a probe never joins the herd."""
+    return spec_at((datetime.now(UTC) + timedelta(hours=12)).time())
+
+
+async def create(client: HeraldClient, schedule_id: str, spec: ScheduleSpec) -> tuple[float, float]:
+    """(sent at, seconds to its reply) of one CreateSchedule through the real topics."""
+    sent = time.time()
+    command = CreateSchedule(tenant_id="tenant-probe", schedule_id=schedule_id, spec=spec)
+    await client.send(command, timeout_s=300)
+    return sent, time.time() - sent
+
+
+async def probe(
+    client: HeraldClient, start: datetime, done: asyncio.Event
+) -> list[tuple[float, float]]:
+    """`PROBES_PER_S` creates a second from `start` until `done`, each on its own."""
+    await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()))
+    spec = probe_spec()
+    sending: list[asyncio.Task[tuple[float, float]]] = []
+    while not done.is_set():
+        sending.append(asyncio.create_task(create(client, f"probe-{len(sending):06d}", spec)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), 1 / PROBES_PER_S)
+    return list(await asyncio.gather(*sending))
+
+
+async def creates_per_s(client: HeraldClient, count: int) -> float:
+    """`count` creates sent at once; from the first sent to the last answered."""
+    spec = probe_spec()
+    started = time.monotonic()
+    await asyncio.gather(*(create(client, f"create-{n:06d}", spec) for n in range(count)))
+    return count / (time.monotonic() - started)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else math.nan
+
+
+async def herald_herd(count: int, creates: int, replicas: int, log_dir: Path) -> HeraldFigures:
     settings = bench_settings("herald")
     await ensure_topics(settings)
     herd = herd_minute(60 + count / 1500)
@@ -99,16 +160,26 @@ async def herald_herd(count: int, replicas: int, log_dir: Path) -> tuple[float, 
         for scheduler in schedulers:
             await scheduler.wait_started()
         log(f"Herald: {replicas} scheduler replica(s) up, waiting for the herd")
-        lateness = await count_due(
-            settings, count, herd, (herd - datetime.now(UTC)).total_seconds() + 600
-        )
+        options = client_options(settings.kafka)
+        async with HeraldClient(options, topic_prefix=settings.kafka.topic_prefix) as client:
+            done = asyncio.Event()
+            probing = asyncio.create_task(probe(client, herd - timedelta(seconds=5), done))
+            lateness = await count_due(
+                settings, count, herd, (herd - datetime.now(UTC)).total_seconds() + 600
+            )
+            done.set()
+            probes = await probing
+            log(f"Herald: the herd is out; {creates} CreateSchedule at once")
+            rate = await creates_per_s(client, creates)
     finally:
         for scheduler in schedulers:
             scheduler.stop()
     if len(lateness) < count:
         raise SystemExit(f"only {len(lateness)} of {count} ReportDue arrived")
-    ordered = sorted(lateness)
-    return ordered[-1], ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+    drain = max(lateness)
+    during = [took for sent, took in probes if 0 <= sent - herd.timestamp() <= drain]
+    log(f"Herald: {len(during)} commands sent while the herd fired")
+    return HeraldFigures(drain, percentile(lateness, 0.99), 1000 * percentile(during, 0.99), rate)
 
 
 #: What APScheduler's job needs: its job store pickles a reference to a module-level function.
@@ -213,7 +284,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 schedules, 100,000 idle")
     parser.add_argument(
-        "--replicas", type=int, default=2, help="scheduler replicas for the herd (default 2)"
+        "--replicas", type=int, default=1, help="scheduler replicas for the herd (default 1)"
     )
     parser.add_argument(
         "--aps-limit", type=float, default=900, help="seconds to wait for APScheduler to drain"
@@ -227,12 +298,17 @@ async def main() -> None:
     args = parser.parse_args()
     parts = set(args.only or ["herald", "apscheduler", "idle"])
     count, idle_count = (10_000, 100_000) if args.quick else (100_000, 1_000_000)
+    creates = 1_000 if args.quick else 3_000
     log_dir = Path(tempfile.mkdtemp(prefix="herald-bench-"))
-    herald_s = p99 = aps_s = cpu = rss = math.nan
+    herald = HeraldFigures(math.nan, math.nan, math.nan, math.nan)
+    aps_s = cpu = rss = math.nan
     try:
         if "herald" in parts:
-            herald_s, p99 = await herald_herd(count, args.replicas, log_dir)
-            log(f"Herald: last ReportDue {herald_s:.1f} s after the minute, p99 {p99:.1f} s")
+            herald = await herald_herd(count, creates, args.replicas, log_dir)
+            log(
+                f"Herald: last ReportDue {herald.drain_s:.1f} s after the minute, "
+                f"p99 {herald.p99_late_s:.1f} s"
+            )
         if "apscheduler" in parts:
             aps_s = await apscheduler_herd(count, args.aps_limit)
             log(f"APScheduler: last event {aps_s:.1f} s after the instant")
@@ -241,20 +317,25 @@ async def main() -> None:
             log(f"idle with {idle_count} schedules: {cpu:.2f}% of a core, RSS {rss:.0f} MB")
     finally:
         await cleanup()
+    herald_s = herald.drain_s
     print(f"{'':-<60}")
     print(f"{'schedules':<28}{count:>12}")
     print(f"{'scheduler replicas':<28}{args.replicas:>12}")
     print(f"{'Herald drain (s)':<28}{herald_s:>12.1f}   ({count / herald_s:.0f} firings/s)")
     print(f"{'APScheduler drain (s)':<28}{aps_s:>12.1f}")
     print(f"{'ratio':<28}{aps_s / herald_s:>12.1f}")
-    print(f"{'Herald p99 lateness (s)':<28}{p99:>12.1f}")
+    print(f"{'Herald p99 lateness (s)':<28}{herald.p99_late_s:>12.1f}")
+    print(f"{'command p99 in herd (ms)':<28}{herald.command_p99_ms:>12.0f}")
+    print(f"{'CreateSchedule/s':<28}{herald.creates_per_s:>12.0f}   ({creates} at once)")
     print(f"{'idle schedules':<28}{idle_count:>12}")
     print(f"{'idle CPU (% of a core)':<28}{cpu:>12.2f}")
     print(f"{'idle RSS (MB)':<28}{rss:>12.0f}")
     print(
         f"BENCH scheduler_herd schedules={count} herald_s={herald_s:.2f} "
-        f"apscheduler_s={aps_s:.2f} ratio={aps_s / herald_s:.1f} p99_late_s={p99:.2f} "
-        f"idle_cpu_pct={cpu:.2f} idle_rss_mb={rss:.0f} replicas={args.replicas}"
+        f"replicas={args.replicas} ratio={aps_s / herald_s:.1f} "
+        f"command_p99_ms={herald.command_p99_ms:.0f} creates_per_s={herald.creates_per_s:.0f} "
+        f"apscheduler_s={aps_s:.2f} p99_late_s={herald.p99_late_s:.2f} "
+        f"idle_cpu_pct={cpu:.2f} idle_rss_mb={rss:.0f}"
     )
 
 

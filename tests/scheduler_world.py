@@ -56,6 +56,7 @@ class World:
         now: datetime,
         schedules: MemorySchedules | SchedulerStore | None = None,
         slots: MemorySlots | SlotStore | None = None,
+        herd: RecordingHerd | None = None,
     ) -> None:
         """In memory, unless given the real schedules and slots (an integration test's)."""
         self.clock = Clock(now)
@@ -63,7 +64,7 @@ class World:
         self.slots = slots or MemorySlots()
         self.timers = MemoryTimers()
         self.history = MemoryRunHistory()
-        self.herd = RecordingHerd()
+        self.herd = herd or RecordingHerd()
         self.first = self.replica(MemoryLeases(self.clock, LEASE_TTL))
 
     def replica(self, leases: MemoryLeases | None = None) -> Replica:

@@ -41,6 +41,7 @@ def create_app() -> FastStream:
         runtime.topics,
         settings.default_timezone,
         RecipientPolicy.from_settings(settings.security),
+        concurrency=settings.scheduler.command_concurrency,
     )
     stuck_after = timedelta(seconds=settings.scheduler.stuck_after_s)
     projection = Projection(history, timers, stuck_after)

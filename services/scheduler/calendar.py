@@ -1,15 +1,23 @@
 """Keeps each schedule's next firing in the slots and fires the slots that are due.
 
 Two writers touch a shard's slots: a command that changes a schedule, and the
-ticker that fires the shard. Both hold the shard's lease while they do. The
-calendar runs on ports (`ports.Slots`, `ports.Leases`, `ports.Herd`,
+ticker that fires the shard. Across replicas, the shard's lease makes them take
+turns; within one replica, so does the shard's `_Gate`. The ticker fires a
+slot a chunk at a time and, when a command waits for the shard, settles what
+it fired so far and lets the command in: a command is answered in a chunk's
+time, not a herd's, and a deleted or changed schedule never fires on old terms.
+The calendar runs on ports (`ports.Slots`, `ports.Leases`, `ports.Herd`,
 `ports.SlotSchedules`); `app.py` and `for_import` wire the adapters.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import replace
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,8 +38,15 @@ from herald.shared.runtime.settings import Settings
 
 log = logging.getLogger("herald.scheduler.calendar")
 
-#: A command waits at most this long for the ticker to finish with a shard.
+#: A command waits at most this long for another replica to finish with a shard.
 COMMAND_LEASE_WAIT_S = 60.0
+#: Runs fired between two looks at whether a command waits for the shard.
+FIRE_CHUNK = 250
+#: Runs planned between two yields to the event loop: commands share the process.
+_PLAN_STEP = 50
+#: Shards synced at once by one `sync_many`.
+_SYNC_CONCURRENCY = 32
+_LEASE_POLL_S = 0.05
 
 
 def _fires_in(spec: ScheduleSpec, default_zone: str, minute: datetime) -> bool:
@@ -52,6 +67,28 @@ def _synced(doc: dict[str, Any] | None) -> bool:
     return bool(doc.get("slot_version") == doc["version"])
 
 
+@dataclass(slots=True)
+class _Gate:
+    """One shard's turn within this process: its ticker and its commands take turns."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Commands waiting for their turn: the ticker settles and lets them in.
+    waiting: int = 0
+    #: The lease the ticker holds while it fires the shard; commands write under it.
+    firing: Lease | None = None
+
+
+@dataclass(slots=True)
+class _Slot:
+    """A slot being fired: what is left to fire, and the next firings of what was fired."""
+
+    shard: int
+    minute: datetime
+    left: list[firing.Pending]
+    following: list[firing.Pending] = field(default_factory=list)
+    fired: int = 0
+
+
 class Calendar:
     def __init__(
         self,
@@ -69,6 +106,7 @@ class Calendar:
         self._publisher = publisher
         self._zone = default_zone
         self._clock = clock
+        self._gates: defaultdict[int, _Gate] = defaultdict(_Gate)
 
     @classmethod
     def for_import(cls, db: AsyncDatabase[Document], settings: Settings) -> Calendar:
@@ -85,37 +123,117 @@ class Calendar:
             settings.default_timezone,
         )
 
+    @contextlib.asynccontextmanager
+    async def _turn(self, shard: int) -> AsyncIterator[_Gate]:
+        """This process's turn at the shard, first come first served."""
+        gate = self._gates[shard]
+        gate.waiting += 1
+        try:
+            await gate.lock.acquire()
+        finally:
+            gate.waiting -= 1
+        try:
+            yield gate
+        finally:
+            gate.lock.release()
+
+    @contextlib.asynccontextmanager
+    async def _holding(self, shard: int) -> AsyncIterator[None]:
+        """The shard's slots to write: this process's turn, and the shard's lease.
+
+        When this process's ticker is firing the shard, its lease serves (the
+        ticker waits for its turn meanwhile); otherwise the lease is taken, and
+        waited for while another replica holds it. The turn is never held while
+        waiting, so the ticker's own firing is never kept waiting for it.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + COMMAND_LEASE_WAIT_S
+        name = shard_lease(shard)
+        while True:
+            async with self._turn(shard) as gate:
+                if gate.firing is not None:
+                    yield
+                    return
+                lease = await self._leases.acquire(name)
+                if lease is not None:
+                    try:
+                        yield
+                    finally:
+                        await self._leases.release(lease)
+                    return
+            if loop.time() > deadline:
+                raise TimeoutError(f"lease {name} is busy")
+            await asyncio.sleep(_LEASE_POLL_S)
+
     async def sync(self, schedule_id: str) -> None:
         """Make the slots hold exactly the stored schedule's next firing. Idempotent."""
-        if _synced(await self._schedules.raw(schedule_id)):
+        await self.sync_many([schedule_id])
+
+    async def sync_many(self, schedule_ids: Iterable[str]) -> None:
+        """`sync` for many schedules: one turn and lease per shard, each slot read and
+        written once, the shards side by side.
+
+        Each schedule is read under its shard's lease only: read before as well, it
+        would cost a round trip more for every command, to spare a repeat the lease.
+        """
+        by_shard: dict[int, list[str]] = {}
+        for schedule_id in dict.fromkeys(schedule_ids):
+            by_shard.setdefault(shard_of(schedule_id), []).append(schedule_id)
+        room = asyncio.Semaphore(_SYNC_CONCURRENCY)
+
+        async def sync_shard(shard: int, shard_ids: list[str]) -> None:
+            async with room, self._holding(shard):
+                await self._sync_shard(shard, shard_ids)
+
+        await asyncio.gather(*(sync_shard(shard, i) for shard, i in by_shard.items()))
+
+    async def _sync_shard(self, shard: int, schedule_ids: list[str]) -> None:
+        """Under the shard's turn and lease: read again, then change the slots at once."""
+        stored, listed = await asyncio.gather(
+            asyncio.gather(*(self._schedules.raw(i) for i in schedule_ids)),
+            self._slots.minutes(shard),
+        )
+        docs = [doc for doc in stored if doc is not None and not _synced(doc)]
+        if not docs:
             return
-        shard = shard_of(schedule_id)
-        async with self._leases.holding(shard_lease(shard), wait_s=COMMAND_LEASE_WAIT_S):
-            doc = await self._schedules.raw(schedule_id)
-            if doc is None or _synced(doc):
-                return
-            now = self._clock()
-            minutes = set(await self._slots.minutes(shard))
+        now = self._clock()
+        minutes = set(listed)
+        slots: dict[datetime, dict[str, firing.Pending]] = {}
+
+        async def slot(minute: datetime) -> dict[str, firing.Pending]:
+            if minute not in slots:
+                entries = await self._slots.read(minute, shard)
+                slots[minute] = {p.schedule_id: p for p in entries}
+            return slots[minute]
+
+        changed: set[datetime] = set()
+        marks: list[tuple[str, int, dict[str, Any] | None]] = []
+        for doc in docs:
+            schedule_id = doc["_id"]
             after = now
             if doc.get("slot_spec"):
                 old = ScheduleSpec.model_validate(doc["slot_spec"])
-                held = [m for m in minutes if _fires_in(old, self._zone, m)]
-                # A firing the ticker has not reached yet is kept, under the new terms.
-                for minute in sorted(m for m in held if m <= now):
-                    if await self._slots.holds(minute, shard, schedule_id):
+                for minute in sorted(m for m in minutes if _fires_in(old, self._zone, m)):
+                    if (await slot(minute)).pop(schedule_id, None) is None:
+                        continue
+                    changed.add(minute)
+                    # A firing the ticker has not reached yet is kept, under the new terms.
+                    if minute <= now and after == now:
                         after = minute - timedelta(microseconds=1)
-                        break
-                await self._slots.remove(schedule_id, held)
             spec = ScheduleSpec.model_validate(doc["spec"])
             live = not doc.get("deleted") and spec.enabled
             if live:
                 due = timing.next_firing(spec, self._zone, after)
-                await self._slots.set_minutes(shard, minutes | {minute_of(due)})
                 pending = firing.Pending(schedule_id, doc["tenant_id"], doc["version"], spec, due)
-                await self._slots.put(shard, [pending])
-            await self._schedules.mark_synced(
-                schedule_id, doc["version"], doc["spec"] if live else None
-            )
+                (await slot(minute_of(due)))[schedule_id] = pending
+                changed.add(minute_of(due))
+            marks.append((schedule_id, doc["version"], doc["spec"] if live else None))
+        # The minutes first: a slot nobody lists would never fire.
+        await self._slots.set_minutes(shard, minutes | changed)
+        await asyncio.gather(
+            *(self._slots.replace(m, shard, slots[m].values()) for m in sorted(changed))
+        )
+        await asyncio.gather(*(self._schedules.mark_synced(*mark) for mark in marks))
 
     async def forget_deleted(self) -> int:
         """Take out the firings that schedules deleted before issue 13 left in the slots.
@@ -124,8 +242,7 @@ class Calendar:
         run at start-up, idempotent. Returns how many schedules it cleared.
         """
         deleted = await self._schedules.deleted_with_firings()
-        for schedule_id in deleted:
-            await self.sync(schedule_id)
+        await self.sync_many(deleted)
         if deleted:
             log.warning("cleared the firings of %d deleted schedules", len(deleted))
         return len(deleted)
@@ -142,55 +259,87 @@ class Calendar:
                     )
                 )
         for shard, entries in by_shard.items():
-            async with self._leases.holding(shard_lease(shard), wait_s=COMMAND_LEASE_WAIT_S):
+            async with self._holding(shard):
                 minutes = set(await self._slots.minutes(shard))
                 await self._slots.set_minutes(shard, minutes | {minute_of(p.due) for p in entries})
                 await self._slots.put(shard, entries)
         await self._schedules.import_many(states)
 
     async def fire_shard(self, shard: int, lease: Lease, now: datetime) -> int:
-        """Fire every due slot of a shard; returns how many runs were fired."""
+        """Fire every due slot of a shard, holding its lease; returns how many runs were fired.
+
+        A slot goes a chunk at a time. When a command waits for the shard, what
+        was fired is settled and the command goes first; the slot is then read
+        again, as the command left it.
+        """
+        gate = self._gates[shard]
+        gate.firing = lease
         fired = 0
-        minutes = set(await self._slots.minutes(shard))
-        for minute in sorted(m for m in minutes if m <= now):
-            entries = await self._slots.read(minute, shard)
-            at = self._clock()
-            messages: list[Envelope] = []
-            following: list[firing.Pending] = []
-            timelines: dict[firing.CadenceKey, firing.Timeline] = {}
-            due_at: list[datetime] = []
-            for pending in entries:
-                key = firing.cadence_key(pending.spec, pending.due)
-                if key not in timelines:
-                    timelines[key] = firing.timeline(pending.spec, pending.due, at, self._zone)
-                plan = firing.plan(pending, at, self._zone, timelines[key])
-                if plan.fire is not None:
-                    messages += firing.due_messages(
-                        pending.tenant_id, pending.schedule_id, plan.fire
-                    )
-                    due_at.append(plan.fire.scheduled_for)
-                    fired += 1
-                messages += [
-                    firing.skipped_message(pending.tenant_id, pending.schedule_id, *skip)
-                    for skip in plan.skipped
-                ]
-                following.append(replace(pending, due=plan.next_due))
-            await self._leases.renew(lease)
-            await self._publisher.publish(messages)
-            published = self._clock()
-            for due in due_at:
-                FIRING_LATENESS.observe((published - due).total_seconds())
-            # New entries and their minutes first, then the fired slot goes:
-            # a crash in between fires again (downstream drops it), never loses.
-            minutes |= {minute_of(p.due) for p in following}
-            await self._slots.set_minutes(shard, minutes)
-            await self._slots.put(shard, following)
-            await self._leases.renew(lease)
-            await self._slots.drop(minute, shard)
-            minutes.discard(minute)
-            await self._slots.set_minutes(shard, minutes)
-            self._log(minute, shard, messages, at)
-        return fired
+        try:
+            while True:
+                async with self._turn(shard):
+                    minutes = set(await self._slots.minutes(shard))
+                    due = [m for m in minutes if m <= now]
+                    if not due:
+                        return fired
+                    minute = min(due)
+                    slot = _Slot(shard, minute, await self._slots.read(minute, shard))
+                    # At least a chunk a turn: commands never hold up a firing for good.
+                    while slot.left:
+                        await self._fire_chunk(slot, lease)
+                        if gate.waiting:
+                            break
+                    await self._settle(slot, minutes)
+                    fired += slot.fired
+        finally:
+            gate.firing = None
+
+    async def _fire_chunk(self, slot: _Slot, lease: Lease) -> None:
+        """Publish the next `FIRE_CHUNK` entries' runs; their next firings wait in `slot`."""
+        chunk, slot.left = slot.left[:FIRE_CHUNK], slot.left[FIRE_CHUNK:]
+        at = self._clock()
+        messages: list[Envelope] = []
+        timelines: dict[firing.CadenceKey, firing.Timeline] = {}
+        due_at: list[datetime] = []
+        for n, pending in enumerate(chunk, 1):
+            if n % _PLAN_STEP == 0:
+                await asyncio.sleep(0)
+            key = firing.cadence_key(pending.spec, pending.due)
+            if key not in timelines:
+                timelines[key] = firing.timeline(pending.spec, pending.due, at, self._zone)
+            plan = firing.plan(pending, at, self._zone, timelines[key])
+            if plan.fire is not None:
+                messages += firing.due_messages(pending.tenant_id, pending.schedule_id, plan.fire)
+                due_at.append(plan.fire.scheduled_for)
+            messages += [
+                firing.skipped_message(pending.tenant_id, pending.schedule_id, *skip)
+                for skip in plan.skipped
+            ]
+            slot.following.append(replace(pending, due=plan.next_due))
+        await self._leases.renew(lease)
+        await self._publisher.publish(messages)
+        published = self._clock()
+        for due in due_at:
+            FIRING_LATENESS.observe((published - due).total_seconds())
+        slot.fired += len(due_at)
+        self._log(slot.minute, slot.shard, messages, at)
+
+    async def _settle(self, slot: _Slot, minutes: set[datetime]) -> None:
+        """Record the fired entries' next firings, then take them out of their slot.
+
+        In that order: a crash in between fires them again (downstream drops
+        the repeats), never loses one.
+        """
+        if slot.following:
+            minutes |= {minute_of(p.due) for p in slot.following}
+            await self._slots.set_minutes(slot.shard, minutes)
+            await self._slots.put(slot.shard, slot.following)
+            if slot.left:
+                await self._slots.replace(slot.minute, slot.shard, slot.left)
+        if not slot.left:
+            await self._slots.drop(slot.minute, slot.shard)
+            minutes.discard(slot.minute)
+            await self._slots.set_minutes(slot.shard, minutes)
 
     @staticmethod
     def _log(minute: datetime, shard: int, messages: list[Envelope], at: datetime) -> None:

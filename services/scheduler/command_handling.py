@@ -7,7 +7,9 @@ publishes the same reply and effects, and never applies the command twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,7 +34,7 @@ from herald.shared.contract.messages import (
 )
 from herald.shared.contract.topics import Topics
 from herald.shared.runs.recipients import RecipientPolicy
-from herald.shared.runtime.kafka import PoisonMessage
+from herald.shared.runtime.kafka import TRANSIENT_ERRORS, PoisonMessage
 
 log = logging.getLogger("herald.scheduler")
 
@@ -44,6 +46,15 @@ def _now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class _Handled:
+    """A command handled: what to publish, and whether its schedule's slots may need a sync."""
+
+    schedule_id: str
+    outputs: list[Output]
+    sync: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CommandHandler:
     schedules: Schedules
     calendar: CalendarSync
@@ -52,24 +63,67 @@ class CommandHandler:
     default_zone: str
     policy: RecipientPolicy
     clock: Clock = _now
+    #: Schedules whose commands are handled at once.
+    concurrency: int = 32
 
     def _output(self, message: Envelope) -> Output:
         return Output(self.topics.for_message(message), message.model_dump_json())
 
-    async def _publish(self, schedule_id: str, outputs: list[Output]) -> None:
-        await self.bodies.publish_bodies([(o.topic, schedule_id, o.body) for o in outputs])
-
     async def handle(self, raw: bytes) -> None:
         """`PoisonMessage` for bytes that cannot be answered (for the DLQ)."""
-        parsed = commands.parse(raw)
-        if isinstance(parsed, commands.Unanswerable):
-            raise PoisonMessage(parsed.reason)
+        (error,) = await self.handle_batch([raw])
+        if error is not None:
+            raise error
+
+    async def handle_batch(self, raws: Sequence[bytes]) -> list[Exception | None]:
+        """Many commands: each schedule's in order, different schedules side by side.
+
+        Then the calendar of every schedule changed in one `sync_many`, then every
+        reply and effect in one publish, in the batch's order. Returns per command
+        the error that stopped it (for the DLQ) or None; a transient error stops
+        the whole batch, which is read again and answered from what was recorded.
+        """
+        results: list[_Handled | Exception] = [PoisonMessage("not handled")] * len(raws)
+        by_schedule: dict[str | None, list[tuple[int, AnyCommand | CommandRejected]]] = {}
+        for index, raw in enumerate(raws):
+            parsed = commands.parse(raw)
+            if isinstance(parsed, commands.Unanswerable):
+                results[index] = PoisonMessage(parsed.reason)
+            else:
+                by_schedule.setdefault(parsed.schedule_id, []).append((index, parsed))
+        room = asyncio.Semaphore(self.concurrency)
+
+        async def handle_in_order(queue: list[tuple[int, AnyCommand | CommandRejected]]) -> None:
+            async with room:
+                for index, parsed in queue:
+                    try:
+                        results[index] = await self._decide(parsed)
+                    except TRANSIENT_ERRORS:
+                        raise
+                    except Exception as exc:
+                        results[index] = exc
+
+        queues = [asyncio.create_task(handle_in_order(q)) for q in by_schedule.values()]
+        try:
+            await asyncio.gather(*queues)
+        except BaseException:
+            # The batch is read again: nothing of this delivery may go on beside it.
+            for queue in queues:
+                queue.cancel()
+            raise
+        handled = [r for r in results if isinstance(r, _Handled)]
+        await self.calendar.sync_many(h.schedule_id for h in handled if h.sync)
+        await self.bodies.publish_bodies(
+            [(o.topic, h.schedule_id, o.body) for h in handled for o in h.outputs]
+        )
+        return [r if isinstance(r, Exception) else None for r in results]
+
+    async def _decide(self, parsed: AnyCommand | CommandRejected) -> _Handled:
+        """What to publish for one command, written first when it changes anything."""
         recorded = await self.schedules.recorded(str(parsed.command_id), parsed.schedule_id)
         if recorded is not None:
             # Finish what a crash may have cut short, then answer as before.
-            await self.calendar.sync(parsed.schedule_id)
-            await self._answer_again(parsed, recorded)
-            return
+            return _Handled(parsed.schedule_id, self._answer_again(parsed, recorded), sync=True)
         if isinstance(parsed, CommandRejected):
             log.info(
                 "command %s (%s) rejected: %s",
@@ -78,19 +132,15 @@ class CommandHandler:
                 "; ".join(f"{e.field}: {e.message}" for e in parsed.errors),
             )
             # Nothing is written for a rejected command: a repeat is judged anew.
-            outputs = [self._output(parsed)]
-        else:
-            outputs = await self._apply(parsed)
-            await self.calendar.sync(parsed.schedule_id)
-        await self._publish(parsed.schedule_id, outputs)
+            return _Handled(parsed.schedule_id, [self._output(parsed)], sync=False)
+        return _Handled(parsed.schedule_id, await self._apply(parsed), sync=True)
 
-    async def _answer_again(
+    def _answer_again(
         self, command: AnyCommand | CommandRejected, recorded: Recorded
-    ) -> None:
+    ) -> list[Output]:
         if recorded.tenant_id == command.tenant_id:
             log.info("command %s seen before: answering again", command.command_id)
-            await self._publish(command.schedule_id, recorded.outputs)
-            return
+            return recorded.outputs
         # Never replay another tenant's answer; say the id is taken instead.
         rejection = CommandRejected(
             tenant_id=command.tenant_id,
@@ -102,7 +152,7 @@ class CommandHandler:
                 FieldError(field="command_id", message="command id already used", code="duplicate")
             ],
         )
-        await self._publish(command.schedule_id, [self._output(rejection)])
+        return [self._output(rejection)]
 
     async def _apply(self, command: AnyCommand) -> list[Output]:
         for _ in range(_MAX_CONCURRENT_RETRIES):

@@ -1,8 +1,9 @@
-"""The scheduler's Kafka side: one batch subscriber for the command handler and the projection."""
+"""The scheduler's Kafka side: batch subscribers for the command handler and the projection."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
@@ -53,18 +54,20 @@ def register(
     async def poisoned(record: Record, exc: Exception) -> None:
         await dead_letter(broker, topics.dlq, record, exc)
 
-    async def on_commands(records: list[Record]) -> None:
-        """One by one, in order, before the batch's statuses are projected."""
-        for record in records:
-            with bound(ids_of(record.value)):
-                try:
-                    await handler.handle(record.value or b"")
-                except TRANSIENT_ERRORS:
-                    raise
-                except Exception as exc:
-                    await poisoned(record, exc)
+    async def on_commands(records: Sequence[Record]) -> None:
+        """Each schedule's in order, schedules side by side (see `CommandHandler.handle_batch`)."""
+        try:
+            errors = await handler.handle_batch([record.value or b"" for record in records])
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:
+            errors = [exc] * len(records)
+        for record, error in zip(records, errors, strict=True):
+            if error is not None:
+                with bound(ids_of(record.value)):
+                    await poisoned(record, error)
 
-    async def on_statuses(records: list[Record]) -> None:
+    async def on_statuses(records: Sequence[Record]) -> None:
         events: list[tuple[Record, DeliveryStatus]] = []
         for record in records:
             try:
@@ -76,13 +79,12 @@ def register(
             for record in failed.origins:
                 await poisoned(record, failed.error)
 
-    # One batch consumer for both topics: one group member per process, so stopping
-    # a replica is one clean leave, not a rebalance between its own consumers. The
-    # batch is committed when all of it is handled; an outage reads it all again,
-    # which every handler shrugs off (commands are answered again, events are a set).
-    @broker.subscriber(
-        topics.commands,
-        topics.delivery_status,
+    # Commands and statuses have a consumer each, in the one group: the projection
+    # waits while a herd fires, and commands must not wait with it. Each batch is
+    # committed when all of it is handled; an outage reads it all again, which
+    # every handler shrugs off (commands are answered again, events are a set).
+    subscriber = functools.partial(
+        broker.subscriber,
         group_id=group_id,
         auto_offset_reset="earliest",
         batch=True,
@@ -90,7 +92,11 @@ def register(
         batch_timeout_ms=BATCH_WAIT_MS,
         decoder=undecoded,
     )
-    async def on_batch(message: KafkaMessage) -> None:
-        records = records_of(message)
-        await on_commands([r for r in records if r.topic == topics.commands])
-        await on_statuses([r for r in records if r.topic == topics.delivery_status])
+
+    @subscriber(topics.commands)
+    async def on_command_batch(message: KafkaMessage) -> None:
+        await on_commands(records_of(message))
+
+    @subscriber(topics.delivery_status)
+    async def on_status_batch(message: KafkaMessage) -> None:
+        await on_statuses(records_of(message))

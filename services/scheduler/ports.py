@@ -101,8 +101,11 @@ class SlotSchedules(Protocol):
 
 
 class CalendarSync(Protocol):
-    async def sync(self, schedule_id: str) -> None:
-        """Make the firing slots hold the stored schedule's next firing; idempotent."""
+    async def sync_many(self, schedule_ids: Iterable[str]) -> None:
+        """Make the firing slots hold each stored schedule's next firing; idempotent.
+
+        Safe to call concurrently: each shard's slots change under its lease.
+        """
 
 
 class Bodies(Protocol):
@@ -179,15 +182,12 @@ class Slots(Protocol):
     async def read(self, minute: datetime, shard: int) -> list[Pending]:
         """The entries of one slot; none when it was never written or is dropped."""
 
-    async def holds(self, minute: datetime, shard: int, schedule_id: str) -> bool:
-        """Whether the slot has the schedule's entry."""
-
     async def put(self, shard: int, entries: Iterable[Pending]) -> set[datetime]:
         """Add entries to the slots of their due minutes, one per schedule and slot (a repeat
         replaces it); returns the minutes written to. The minutes are not recorded here."""
 
-    async def remove(self, schedule_id: str, minutes: Iterable[datetime]) -> None:
-        """Take the schedule's entry out of these minutes' slots of its shard."""
+    async def replace(self, minute: datetime, shard: int, entries: Iterable[Pending]) -> None:
+        """Make the slot hold exactly these entries (none: drop it), in one write."""
 
     async def drop(self, minute: datetime, shard: int) -> None:
         """Delete the slot with all its entries."""

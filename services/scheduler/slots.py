@@ -59,25 +59,47 @@ def shard_lease(shard: int) -> str:
     return f"shard-{shard:02d}"
 
 
-def _entry(pending: Pending) -> dict[str, Any]:
-    return {
-        "schedule_id": pending.schedule_id,
-        "tenant_id": pending.tenant_id,
-        "version": pending.version,
-        "spec": pending.spec_document or pending.spec.model_dump(mode="json"),
-        "due": pending.due.isoformat(),
-    }
+def _spec_ref(document: dict[str, Any]) -> str:
+    return hashlib.blake2b(json.dumps(document, sort_keys=True).encode(), digest_size=8).hexdigest()
 
 
-def _pending(entry: dict[str, Any]) -> Pending:
-    return Pending(
-        schedule_id=entry["schedule_id"],
-        tenant_id=entry["tenant_id"],
-        version=entry["version"],
-        spec=ScheduleSpec.model_validate(entry["spec"]),
-        due=datetime.fromisoformat(entry["due"]),
-        spec_document=entry["spec"],
-    )
+def _encode(entries: Iterable[Pending]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The entries by key, each naming its spec by `spec_ref`, and each distinct spec once."""
+    refs: dict[int, str] = {}
+    specs: dict[str, Any] = {}
+    encoded: dict[str, Any] = {}
+    for pending in entries:
+        ref = refs.get(id(pending.spec))
+        if ref is None:
+            document = pending.spec_document or pending.spec.model_dump(mode="json")
+            ref = refs[id(pending.spec)] = _spec_ref(document)
+            specs[ref] = document
+        encoded[entry_key(pending.schedule_id)] = {
+            "schedule_id": pending.schedule_id,
+            "tenant_id": pending.tenant_id,
+            "version": pending.version,
+            "spec_ref": ref,
+            "due": pending.due.isoformat(),
+        }
+    return encoded, specs
+
+
+def _decode(entries: dict[str, Any], specs: dict[str, Any]) -> list[Pending]:
+    """Each distinct spec validated once; an entry written before issue 14 holds its own."""
+    parsed = {ref: ScheduleSpec.model_validate(document) for ref, document in specs.items()}
+    return [
+        Pending(
+            schedule_id=entry["schedule_id"],
+            tenant_id=entry["tenant_id"],
+            version=entry["version"],
+            spec=parsed[entry["spec_ref"]]
+            if "spec_ref" in entry
+            else ScheduleSpec.model_validate(entry["spec"]),
+            due=datetime.fromisoformat(entry["due"]),
+            spec_document=specs[entry["spec_ref"]] if "spec_ref" in entry else entry["spec"],
+        )
+        for entry in entries.values()
+    ]
 
 
 class SlotStore:
@@ -86,7 +108,10 @@ class SlotStore:
     A slot's entries are one JSON string field, not a nested document:
     FerretDB converts every field of a document between JSONB and BSON on each
     read and write, which for a slot of hundreds of nested entries costs ten
-    times more than the same data as one string.
+    times more than the same data as one string. The specs are a second string,
+    each distinct spec once (entries name theirs by `spec_ref`): a herd's
+    schedules share a few specs, so a slot is half the bytes and each spec is
+    validated once per read, not once per entry.
     """
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
@@ -109,40 +134,48 @@ class SlotStore:
             {"_id": shard}, {"next": ordered[0] if ordered else None}, upsert=True
         )
 
-    async def _entries(self, minute: datetime, shard: int) -> dict[str, dict[str, Any]]:
+    async def _load(self, minute: datetime, shard: int) -> tuple[dict[str, Any], dict[str, Any]]:
         doc = await self._slots.find_one({"_id": slot_id(minute, shard)})
-        return json.loads(doc["entries"]) if doc else {}
+        if doc is None:
+            return {}, {}
+        return json.loads(doc["entries"]), json.loads(doc.get("specs", "{}"))
 
-    async def _write(self, minute: datetime, shard: int, entries: dict[str, Any]) -> None:
+    async def _write(
+        self, minute: datetime, shard: int, entries: dict[str, Any], specs: dict[str, Any]
+    ) -> None:
+        used = {entry["spec_ref"] for entry in entries.values() if "spec_ref" in entry}
         await self._slots.replace_one(
             {"_id": slot_id(minute, shard)},
-            {"minute": minute, "shard": shard, "entries": json.dumps(entries)},
+            {
+                "minute": minute,
+                "shard": shard,
+                "entries": json.dumps(entries),
+                "specs": json.dumps({ref: specs[ref] for ref in used}),
+            },
             upsert=True,
         )
 
     async def read(self, minute: datetime, shard: int) -> list[Pending]:
-        return [_pending(entry) for entry in (await self._entries(minute, shard)).values()]
-
-    async def holds(self, minute: datetime, shard: int, schedule_id: str) -> bool:
-        return entry_key(schedule_id) in await self._entries(minute, shard)
+        return _decode(*await self._load(minute, shard))
 
     async def put(self, shard: int, entries: Iterable[Pending]) -> set[datetime]:
         """Add entries (idempotent: keyed by schedule); returns the minutes written to."""
-        by_minute: dict[datetime, dict[str, Any]] = {}
+        by_minute: dict[datetime, list[Pending]] = {}
         for pending in entries:
-            by_minute.setdefault(minute_of(pending.due), {})[entry_key(pending.schedule_id)] = (
-                _entry(pending)
-            )
+            by_minute.setdefault(minute_of(pending.due), []).append(pending)
         for minute, added in by_minute.items():
-            await self._write(minute, shard, await self._entries(minute, shard) | added)
+            new_entries, new_specs = _encode(added)
+            stored, specs = await self._load(minute, shard)
+            await self._write(minute, shard, stored | new_entries, specs | new_specs)
         return set(by_minute)
 
-    async def remove(self, schedule_id: str, minutes: Iterable[datetime]) -> None:
-        shard, key = shard_of(schedule_id), entry_key(schedule_id)
-        for minute in minutes:
-            entries = await self._entries(minute, shard)
-            if entries.pop(key, None) is not None:
-                await self._write(minute, shard, entries)
+    async def replace(self, minute: datetime, shard: int, entries: Iterable[Pending]) -> None:
+        """Make the slot hold exactly these entries; none: delete it."""
+        kept, specs = _encode(entries)
+        if kept:
+            await self._write(minute, shard, kept, specs)
+        else:
+            await self.drop(minute, shard)
 
     async def drop(self, minute: datetime, shard: int) -> None:
         await self._slots.delete_one({"_id": slot_id(minute, shard)})

@@ -24,7 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.cli import demo
 from herald.client.commands import CommandRejectedError
-from herald.services.scheduler.firing import run_id_for
+from herald.services.scheduler.firing import Pending, run_id_for
 from herald.services.scheduler.slots import SlotStore, shard_of
 from herald.services.scheduler.store import SCHEDULES
 from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
@@ -157,10 +157,11 @@ async def test_a_cron_of_every_minute_fires_and_is_due_again_a_minute_later(
         slots = SlotStore(db)
         shard = shard_of("acme-minutely")
         second = first + timedelta(minutes=1)
-        await wait_until(
-            lambda: slots.holds(second, shard, "acme-minutely"), 100, "the next firing", 0.5
-        )
-        pending = {p.schedule_id: p for p in await slots.read(second, shard)}
+
+        async def next_firing() -> dict[str, Pending]:
+            return {p.schedule_id: p for p in await slots.read(second, shard)}
+
+        pending = await wait_until(next_firing, 100, "the next firing", 0.5)
         record = await wait_until(lambda: _delivered(db, run_id), 60, f"run {run_id}", 1.0)
 
     assert record.scheduled_for == first

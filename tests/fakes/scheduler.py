@@ -28,7 +28,7 @@ from herald.services.scheduler.ports import (
     Recorded,
 )
 from herald.services.scheduler.retries import Timer
-from herald.services.scheduler.slots import minute_of, shard_of
+from herald.services.scheduler.slots import minute_of
 from herald.services.scheduler.store import OUTBOX_SIZE
 from herald.services.scheduler.timers import BUCKET, ring_bucket
 from herald.shared.contract.messages import DeliveryStatus, Envelope, utcnow
@@ -164,9 +164,12 @@ class MemoryCalendar:
 
     def __init__(self) -> None:
         self.synced: list[str] = []
+        #: The `sync_many` calls, each with its schedules.
+        self.calls: list[list[str]] = []
 
-    async def sync(self, schedule_id: str) -> None:
-        self.synced.append(schedule_id)
+    async def sync_many(self, schedule_ids: Iterable[str]) -> None:
+        self.calls.append(list(schedule_ids))
+        self.synced.extend(self.calls[-1])
 
 
 class RecordingBodies:
@@ -200,6 +203,23 @@ class MemoryRunHistory:
     def __init__(self) -> None:
         self.records: dict[str, RunRecord] = {}
         self.writes = 0
+        #: Calls of `project_runs`: each is one read and one bulk write in `history.store`.
+        self.batches = 0
+
+    async def project_runs(
+        self, events: Sequence[DeliveryStatus]
+    ) -> dict[str, RunRecord | Exception]:
+        self.batches += 1
+        by_run: dict[str, list[DeliveryStatus]] = {}
+        for event in events:
+            by_run.setdefault(event.run_id, []).append(event)
+        outcomes: dict[str, RunRecord | Exception] = {}
+        for run_id, run_events in by_run.items():
+            try:
+                outcomes[run_id] = await self.project_run(run_events)
+            except ValueError as exc:
+                outcomes[run_id] = exc
+        return outcomes
 
     async def project_run(self, events: Sequence[DeliveryStatus]) -> RunRecord:
         record = self.records.get(events[0].run_id)
@@ -280,9 +300,6 @@ class MemorySlots:
     async def read(self, minute: datetime, shard: int) -> list[Pending]:
         return list(self.slots.get((minute, shard), {}).values())
 
-    async def holds(self, minute: datetime, shard: int, schedule_id: str) -> bool:
-        return schedule_id in self.slots.get((minute, shard), {})
-
     async def put(self, shard: int, entries: Iterable[Pending]) -> set[datetime]:
         written: set[datetime] = set()
         for pending in entries:
@@ -291,10 +308,12 @@ class MemorySlots:
             written.add(minute)
         return written
 
-    async def remove(self, schedule_id: str, minutes: Iterable[datetime]) -> None:
-        shard = shard_of(schedule_id)
-        for minute in minutes:
-            self.slots.get((minute, shard), {}).pop(schedule_id, None)
+    async def replace(self, minute: datetime, shard: int, entries: Iterable[Pending]) -> None:
+        kept = {p.schedule_id: p for p in entries}
+        if kept:
+            self.slots[(minute, shard)] = kept
+        else:
+            self.slots.pop((minute, shard), None)
 
     async def drop(self, minute: datetime, shard: int) -> None:
         if self.fail_next_drop is not None:

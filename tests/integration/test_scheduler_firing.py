@@ -15,8 +15,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.scheduler.calendar import Calendar
 from herald.services.scheduler.commands import ScheduleState
-from herald.services.scheduler.firing import run_details, run_id_for
-from herald.services.scheduler.slots import SlotStore, shard_of
+from herald.services.scheduler.firing import Pending, run_details, run_id_for
+from herald.services.scheduler.slots import SLOTS, SlotStore, entry_key, shard_of, slot_id
 from herald.services.scheduler.store import SCHEDULES, SchedulerStore
 from herald.shared.contract.messages import (
     CreateSchedule,
@@ -275,3 +275,42 @@ async def test_on_the_real_stores_a_schedule_deleted_before_the_fix_is_cleared_a
     assert await world.first.calendar.forget_deleted() == 0
     await world.tick_at(due + timedelta(seconds=2))
     assert world.fired_ids() == [run_id_for("kept", due)]
+
+
+async def test_a_slot_holds_each_spec_once_and_reads_slots_written_before(
+    db: AsyncDatabase[Document],
+) -> None:
+    """Since issue 14 a slot keeps its specs apart, each once; an older slot holds one per entry."""
+    slots = SlotStore(db)
+    due = datetime(2026, 11, 27, 8, tzinfo=UTC)
+    shard = shard_of("new-1")
+    ids = [i for i in (f"new-{n}" for n in range(200)) if shard_of(i) == shard][:3]
+    other = DAILY_SPEC.model_copy(update={"name": "Other"})
+    fresh = [
+        Pending(schedule_id, "acme", 1, spec, due)
+        for schedule_id, spec in zip(ids, (DAILY_SPEC, DAILY_SPEC, other), strict=True)
+    ]
+    await slots.put(shard, fresh)
+    stored = await db[SLOTS].find_one({"_id": slot_id(due, shard)})
+    assert stored is not None
+    assert len(json.loads(stored["specs"])) == 2, "each distinct spec once"
+
+    # As a scheduler before issue 14 wrote it: the spec inside the entry, no `specs`.
+    old = {
+        entry_key("old-1"): {
+            "schedule_id": "old-1",
+            "tenant_id": "acme",
+            "version": 3,
+            "spec": DAILY_SPEC.model_dump(mode="json"),
+            "due": due.isoformat(),
+        }
+    }
+    await db[SLOTS].replace_one(
+        {"_id": slot_id(due, shard)},
+        {"minute": due, "shard": shard, "entries": json.dumps(old)},
+    )
+    await slots.put(shard, fresh[:1])
+    read = {p.schedule_id: p for p in await slots.read(due, shard)}
+    assert read.keys() == {"old-1", ids[0]}
+    assert (read["old-1"].version, read["old-1"].spec) == (3, DAILY_SPEC)
+    assert (read[ids[0]].spec, read[ids[0]].due) == (DAILY_SPEC, due)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from herald.services.scheduler.calendar import FIRE_CHUNK
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.firing import run_id_for
 from herald.services.scheduler.ports import LeaseLost
@@ -15,12 +19,13 @@ from herald.shared.contract.messages import (
     DeleteSchedule,
     DisableSchedule,
     EnableSchedule,
+    Envelope,
     RunStatus,
     UpdateSchedule,
 )
 from herald.shared.contract.schedule_spec import ScheduleChanges, ScheduleSpec
 from herald.shared.runs.events import status_id
-from tests.fakes.scheduler import Crash
+from tests.fakes.scheduler import Crash, RecordingHerd
 from tests.samples import DAILY_SPEC
 from tests.scheduler_world import LEASE_TTL, World, one_shard
 
@@ -198,3 +203,72 @@ async def test_start_up_clears_the_firings_that_older_deletes_left() -> None:
     assert await world.first.calendar.forget_deleted() == 1
     assert world.pending() == {"s-2": DUE}
     assert await world.first.calendar.forget_deleted() == 0
+
+
+async def test_sync_many_changes_a_shards_slots_under_one_lease() -> None:
+    world = World(BEFORE)
+    ids = one_shard(5)
+    lease = shard_lease(shard_of(ids[0]))
+    for schedule_id in ids:
+        state = ScheduleState(schedule_id, "acme", DAILY_SPEC, 1, None)
+        await world.schedules.save(
+            None, state, schedule_id=schedule_id, tenant_id="acme", command_id="c", outputs=[]
+        )
+    await world.first.calendar.sync_many(ids)
+    assert world.pending() == dict.fromkeys(ids, DUE)
+    assert world.first.leases.latest[lease].lease.generation == 0, "taken once"
+
+    later = DAILY_SPEC.model_copy(update={"time_of_day": DAILY_SPEC.time_of_day.replace(hour=9)})
+    moved, gone = ids[0], ids[1]
+    for schedule_id, new in ((moved, later), (gone, None)):
+        current = await world.schedules.load(schedule_id, "acme")
+        assert current is not None
+        changed = replace(current, spec=new, version=2) if new else None
+        await world.schedules.save(
+            current, changed, schedule_id=schedule_id, tenant_id="acme", command_id="d", outputs=[]
+        )
+    await world.first.calendar.sync_many([moved, gone, moved])
+    assert world.pending() == {moved: DUE + timedelta(hours=1)} | dict.fromkeys(ids[2:], DUE)
+    assert world.first.leases.latest[lease].lease.generation == 1
+
+    await world.tick_at(ON_TIME)
+    assert world.fired_ids() == sorted(run_id_for(i, DUE) for i in ids[2:])
+
+
+class GatedHerd(RecordingHerd):
+    """A herd whose publishes each wait for the test to let one go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.publishing = asyncio.Event()
+        self.go = asyncio.Semaphore(0)
+
+    async def publish(self, messages: Sequence[Envelope]) -> None:
+        self.publishing.set()
+        await self.go.acquire()
+        await super().publish(messages)
+
+
+async def test_a_command_on_a_shard_being_fired_goes_in_between_two_chunks() -> None:
+    herd = GatedHerd()
+    world = World(BEFORE, herd=herd)
+    ids = one_shard(2 * FIRE_CHUNK + 10)
+    states = [ScheduleState(i, "acme", DAILY_SPEC, 1, None) for i in ids]
+    await world.first.calendar.import_schedules(states, BEFORE)
+    world.clock.now = ON_TIME
+    firing = asyncio.create_task(world.first.ticker.tick())
+    await herd.publishing.wait()  # the first chunk is on its way
+
+    deleted = ids[-1]  # in the slot's last chunk
+    command = asyncio.create_task(world.send(DeleteSchedule(tenant_id="acme", schedule_id=deleted)))
+    for _ in range(50):  # in memory, the command reaches the shard's turn in a few steps
+        await asyncio.sleep(0)
+    herd.go.release()  # the first chunk goes out; the command goes next
+    await asyncio.wait_for(command, 5)  # not left waiting for the rest of the herd
+    assert len(world.fired()) == FIRE_CHUNK, "answered after one chunk, not the herd"
+    for _ in ids:
+        herd.go.release()
+    await firing
+
+    assert world.fired_ids() == sorted(run_id_for(i, DUE) for i in ids[:-1])
+    assert world.pending() == dict.fromkeys(ids[:-1], DUE + DAY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -309,3 +310,90 @@ async def test_a_schedule_that_keeps_changing_fails_the_command_unanswered(
         await world.send(EnableSchedule(tenant_id="acme", schedule_id="s-1"))
     assert types(world.bodies.published) == ["ScheduleChanged", "CommandAccepted"], "the create's"
     assert world.schedules.races == []
+
+
+class SlowSchedules(MemorySchedules):
+    """Schedules whose reads take a while, counting how many are under way at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = 0
+        self.most_reading = 0
+
+    async def load(self, schedule_id: str, tenant_id: str) -> ScheduleState | None:
+        self.reading += 1
+        self.most_reading = max(self.most_reading, self.reading)
+        await asyncio.sleep(0.01)
+        self.reading -= 1
+        return await super().load(schedule_id, tenant_id)
+
+
+async def test_a_batch_handles_schedules_side_by_side_each_in_its_order() -> None:
+    world = World(schedules=SlowSchedules())
+    batch: list[Command | bytes] = [
+        create("s-1"),
+        create("s-2"),
+        b"not json",
+        UpdateSchedule(
+            tenant_id="acme",
+            schedule_id="s-1",
+            changes=ScheduleChanges(name="Renamed"),
+            expected_version=1,
+        ),
+        DisableSchedule(tenant_id="acme", schedule_id="s-2", expected_version=1),
+        create("s-3"),
+    ]
+    raws = [c if isinstance(c, bytes) else c.model_dump_json().encode() for c in batch]
+
+    errors = await world.handler.handle_batch(raws)
+
+    assert [type(e) for e in errors] == [type(None)] * 2 + [PoisonMessage] + [type(None)] * 3
+    # Each schedule's commands in order: the update and the disable saw the creates.
+    replies = [json.loads(b) for _, _, b in world.bodies.published]
+    answers = [(r["schedule_id"], r["type"], r.get("version")) for r in replies]
+    assert answers == [
+        ("s-1", "ScheduleChanged", 1),
+        ("s-1", "CommandAccepted", 1),
+        ("s-2", "ScheduleChanged", 1),
+        ("s-2", "CommandAccepted", 1),
+        ("s-1", "ScheduleChanged", 2),
+        ("s-1", "CommandAccepted", 2),
+        ("s-2", "ScheduleChanged", 2),
+        ("s-2", "CommandAccepted", 2),
+        ("s-3", "ScheduleChanged", 1),
+        ("s-3", "CommandAccepted", 1),
+    ], "published in the batch's order"
+    assert isinstance(world.schedules, SlowSchedules)
+    assert world.schedules.most_reading == 3, "the three schedules side by side"
+    assert world.calendar.calls == [["s-1", "s-2", "s-1", "s-2", "s-3"]], "one sync for all"
+
+
+async def test_a_batch_answers_a_repeat_again_next_to_new_commands(world: World) -> None:
+    first = create("s-1")
+    await world.send(first)
+    before = list(world.bodies.published)
+    raws = [c.model_dump_json().encode() for c in (first, create("s-2"))]
+
+    assert await world.handler.handle_batch(raws) == [None, None]
+    again, new = world.bodies.published[2:4], world.bodies.published[4:]
+    assert again == before, "byte for byte"
+    assert types(new) == ["ScheduleChanged", "CommandAccepted"]
+    assert world.calendar.calls[-1] == ["s-1", "s-2"]
+
+
+async def test_a_transient_failure_fails_the_batch_which_is_answered_when_read_again(
+    world: World,
+) -> None:
+    raws = [create(i).model_dump_json().encode() for i in ("s-1", "s-2")]
+    world.schedules.fail_next_record = ConnectionError("database gone")
+
+    with pytest.raises(ConnectionError):
+        await world.handler.handle_batch(raws)
+    assert world.bodies.published == [], "nothing answered from a failed batch"
+
+    assert await world.handler.handle_batch(raws) == [None, None]
+    assert [reply([p])["type"] for p in world.bodies.published] == [
+        "ScheduleChanged",
+        "CommandAccepted",
+    ] * 2
+    assert sorted(world.calendar.synced) == ["s-1", "s-2"]
