@@ -31,8 +31,6 @@ from herald.shared.runtime.kafka import client_options
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 
-#: Runs projected side by side.
-_WORKERS = 16
 #: Events read before they are applied together: memory stays bounded.
 _BATCH = 5000
 
@@ -138,39 +136,32 @@ async def rebuild(
     """Project the log into `into`; returns (events applied, records that were not events).
 
     `progress` is called with 1 for every record read. Events are gathered in
-    batches and applied run by run, one read and one write per run and batch
-    (event by event, a run retried many times cost a read and a write of its
-    ever longer record per event), runs side by side. A batch is done before
-    the next begins, so one run's events never race each other.
+    batches and applied a batch at a time, as the scheduler applies them live
+    (`history_store.project_runs`: one read of the batch's runs and one bulk
+    write). A batch is done before the next begins, so one run's events never
+    race each other. Events that contradict their run stop the rebuild.
     """
     applied = 0
     rejected: list[tuple[bytes, str]] = []
-    batch: dict[str, list[DeliveryStatus]] = {}
-    gathered = 0
-
-    async def apply(events: list[DeliveryStatus], gate: asyncio.Semaphore) -> None:
-        async with gate:
-            await history_store.project_run(into, events)
-        if progress is not None:
-            progress(len(events))
+    batch: list[DeliveryStatus] = []
 
     async def flush() -> None:
-        gate = asyncio.Semaphore(_WORKERS)
-        async with asyncio.TaskGroup() as group:
-            for events in batch.values():
-                group.create_task(apply(events, gate))
+        outcomes = await history_store.project_runs(into, batch)
+        failures = [outcome for outcome in outcomes.values() if isinstance(outcome, Exception)]
+        if failures:
+            raise ExceptionGroup("runs that could not be rebuilt", failures)
+        if progress is not None:
+            progress(len(batch))
         batch.clear()
 
     async for item in read_events(settings, since, on_total):
         if isinstance(item, tuple):
             rejected.append(item)
         elif tenant_id is None or item.tenant_id == tenant_id:
-            batch.setdefault(item.run_id, []).append(item)
+            batch.append(item)
             applied += 1
-            gathered += 1
-            if gathered >= _BATCH:
+            if len(batch) >= _BATCH:
                 await flush()
-                gathered = 0
             continue
         if progress is not None:
             progress(1)

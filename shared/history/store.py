@@ -1,27 +1,42 @@
 """The `runs` collection: applying events to it and querying it.
 
-Each event touches one document, by `_id` = `run_id`, with an optimistic
-`rev` check: single-document atomic operations only, so it works the same on
-MongoDB and FerretDB, and concurrent projectors (replicas, replay) never lose
-an event.
+Events are applied in batches: one read of all the batch's runs (`$in` on
+`_id`) and one unordered bulk write of the records that changed, each a
+replace conditional on the `rev` it was read at, or an insert for a new run
+(conditional too: `_id` is unique); on FerretDB the replaces go in commands
+of a few statements (see `write`). Single-document atomic operations only,
+so it works the same on MongoDB and FerretDB; a write that lost its
+condition to a concurrent projector (a replica, a replay) is read and
+folded again, so none loses an event. On FerretDB 1.x a conditional replace
+is a read and a write, not atomic: one writer per run is the caller's rule
+(a run's events share a partition).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from bson.errors import InvalidDocument
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, WriteError
 
 from herald.shared.contract.messages import DeliveryStatus, RunStatus
 from herald.shared.history import fold as history
-from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.mongo import UPDATES_PER_COMMAND, Document
 
 RUNS = "runs"
+#: Rounds of read, fold and write before a run still contended is given up on (for now).
 _MAX_CONFLICTS = 50
+_DUPLICATE_KEY = 11000
+#: Statements of one `update` command (see `write`).
+REPLACES_PER_COMMAND = UPDATES_PER_COMMAND
+
+Write = InsertOne[Document] | ReplaceOne[Document]
+#: A run's outcome: its record as stored, or why its events cannot be projected.
+Outcome = history.RunRecord | Exception
 
 
 async def ensure_indexes(runs: AsyncCollection[Document]) -> None:
@@ -34,36 +49,136 @@ def _record(doc: Document) -> history.RunRecord:
     return history.RunRecord.model_validate({k: v for k, v in doc.items() if k != "rev"})
 
 
-async def project(runs: AsyncCollection[Document], event: DeliveryStatus) -> history.RunRecord:
-    """Apply one event to its run's record and return the record as stored."""
-    return await project_run(runs, [event])
+def folded(
+    doc: Document | None, events: Sequence[DeliveryStatus]
+) -> tuple[history.RunRecord, Write | None]:
+    """A run's record after `events`, and the write that stores it if it changed.
+
+    The write is conditional on `doc` still being stored: its `rev`, or no
+    document at all. `ValueError` when the events contradict the record.
+    """
+    record = _record(doc) if doc else None
+    updated = history.apply_all(record, events)
+    if updated is None:
+        assert record is not None
+        return record, None
+    new_doc = updated.to_document()
+    if doc is None:
+        return updated, InsertOne(new_doc | {"rev": 1})
+    rev = doc["rev"]
+    return updated, ReplaceOne({"_id": updated.run_id, "rev": rev}, new_doc | {"rev": rev + 1})
+
+
+async def write(runs: AsyncCollection[Document], writes: Sequence[Write]) -> list[bool | Exception]:
+    """Each write's fate: True written, False lost its condition (read again), or its error.
+
+    The inserts go in one command; the replaces in commands of at most
+    `REPLACES_PER_COMMAND` statements, one after the other: FerretDB 1.24
+    holds a connection per statement of an `update` until the command ends,
+    and one with as many statements as its pool (50) hangs the server.
+    """
+    inserts = [n for n, one in enumerate(writes) if isinstance(one, InsertOne)]
+    replaces = [n for n, one in enumerate(writes) if isinstance(one, ReplaceOne)]
+    groups = [inserts] + [
+        replaces[start : start + REPLACES_PER_COMMAND]
+        for start in range(0, len(replaces), REPLACES_PER_COMMAND)
+    ]
+    fates: list[bool | Exception] = [True] * len(writes)
+    for group in groups:
+        for n, fate in zip(group, await _bulk(runs, [writes[n] for n in group]), strict=True):
+            fates[n] = fate
+    return fates
+
+
+async def _bulk(runs: AsyncCollection[Document], writes: list[Write]) -> list[bool | Exception]:
+    """`write`'s fates for writes sent at once.
+
+    A bulk reply counts matched replaces but does not say which: when some
+    missed, all replaces count as lost, and the next read tells which were
+    written (their events are in the record). A record too large for a
+    document fails alone.
+    """
+    if not writes:
+        return []
+    details: Mapping[str, Any]
+    try:
+        details = (await runs.bulk_write(writes, ordered=False)).bulk_api_result
+    except BulkWriteError as exc:
+        details = exc.details
+    except InvalidDocument as exc:
+        if len(writes) == 1:
+            return [exc]
+        return [fate for one in writes for fate in await _bulk(runs, [one])]
+    fates: list[bool | Exception] = [True] * len(writes)
+    for error in details["writeErrors"]:
+        code = error.get("code")
+        fates[error["index"]] = (
+            False if code == _DUPLICATE_KEY else WriteError(error.get("errmsg"), code, error)
+        )
+    replaces = [n for n, w in enumerate(writes) if isinstance(w, ReplaceOne) and fates[n] is True]
+    if details["nMatched"] < len(replaces):
+        for n in replaces:
+            fates[n] = False
+    return fates
+
+
+async def project_runs(
+    runs: AsyncCollection[Document], events: Iterable[DeliveryStatus]
+) -> dict[str, Outcome]:
+    """Apply a batch of events of many runs; each run's outcome, by run id.
+
+    A round is one read of the pending runs and one bulk write; runs whose
+    write lost its condition go to the next round. An outage propagates.
+    """
+    by_run: dict[str, list[DeliveryStatus]] = {}
+    for event in events:
+        by_run.setdefault(event.run_id, []).append(event)
+    outcomes: dict[str, Outcome] = {}
+    pending = list(by_run)
+    for _ in range(_MAX_CONFLICTS):
+        if not pending:
+            return outcomes
+        docs = {doc["_id"]: doc async for doc in runs.find({"_id": {"$in": pending}})}
+        planned: dict[str, tuple[history.RunRecord, Write]] = {}
+        for run_id in pending:
+            try:
+                record, change = folded(docs.get(run_id), by_run[run_id])
+            except ValueError as exc:
+                outcomes[run_id] = exc
+                continue
+            if change is None:
+                outcomes[run_id] = record
+            else:
+                planned[run_id] = (record, change)
+        fates = await write(runs, [change for _, change in planned.values()])
+        pending = []
+        for (run_id, (record, _)), fate in zip(planned.items(), fates, strict=True):
+            if fate is False:
+                pending.append(run_id)
+            else:
+                outcomes[run_id] = record if fate is True else fate
+    for run_id in pending:
+        outcomes[run_id] = RuntimeError(
+            f"run {run_id}: too many concurrent updates, giving up for now"
+        )
+    return outcomes
 
 
 async def project_run(
     runs: AsyncCollection[Document], events: Sequence[DeliveryStatus]
 ) -> history.RunRecord:
-    """Apply events of one run to its record in one read and one write; the record as stored."""
-    run_id = events[0].run_id
-    for _ in range(_MAX_CONFLICTS):
-        doc = await runs.find_one({"_id": run_id})
-        record = _record(doc) if doc else None
-        updated = history.apply_all(record, events)
-        if updated is None:
-            assert record is not None
-            return record
-        new_doc = updated.to_document()
-        if doc is None:
-            try:
-                await runs.insert_one(new_doc | {"rev": 1})
-            except DuplicateKeyError:
-                continue
-            return updated
-        result = await runs.replace_one(
-            {"_id": run_id, "rev": doc["rev"]}, new_doc | {"rev": doc["rev"] + 1}
-        )
-        if result.matched_count == 1:
-            return updated
-    raise RuntimeError(f"run {run_id}: too many concurrent updates, giving up for now")
+    """Apply events of one run to its record; the record as stored."""
+    if len({event.run_id for event in events}) != 1:
+        raise ValueError("project_run takes the events of exactly one run")
+    outcome = (await project_runs(runs, events))[events[0].run_id]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+async def project(runs: AsyncCollection[Document], event: DeliveryStatus) -> history.RunRecord:
+    """Apply one event to its run's record and return the record as stored."""
+    return await project_run(runs, [event])
 
 
 async def get_run(
@@ -108,6 +223,9 @@ class MongoRunHistory:
 
     async def project_run(self, events: Sequence[DeliveryStatus]) -> history.RunRecord:
         return await project_run(self._runs, events)
+
+    async def project_runs(self, events: Sequence[DeliveryStatus]) -> dict[str, Outcome]:
+        return await project_runs(self._runs, events)
 
     async def get_run(self, tenant_id: str, run_id: str) -> history.RunRecord | None:
         return await get_run(self._runs, tenant_id, run_id)

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
+from pymongo import AsyncMongoClient, InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
 
 from herald.shared.contract.messages import (
     DeliveryStatus,
@@ -16,7 +25,9 @@ from herald.shared.contract.messages import (
     RunStatus,
 )
 from herald.shared.history import store as history_store
+from herald.shared.history.fold import fold
 from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -145,3 +156,106 @@ async def test_history_is_per_tenant(db: AsyncDatabase[Document]) -> None:
     assert await history_store.query_runs(runs, "other") == []
     mine = await history_store.query_runs(runs, "acme", status=RunStatus.DELIVERED)
     assert [r.run_id for r in mine] == ["s1@d"]
+
+
+class _Commands(CommandListener):
+    """Counts the commands a client sends, by name."""
+
+    def __init__(self) -> None:
+        self.sent: Counter[str] = Counter()
+
+    def started(self, event: CommandStartedEvent) -> None:
+        self.sent[event.command_name] += 1
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        """Counted when started."""
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        """Counted when started."""
+
+
+async def test_a_replace_on_a_stale_rev_in_a_bulk_misses_alone(
+    db: AsyncDatabase[Document],
+) -> None:
+    """Each replace's filter is checked on its own (on FerretDB too), and a taken id is lost."""
+    runs = db[history_store.RUNS]
+    await runs.insert_many([{"_id": "a", "rev": 1}, {"_id": "b", "rev": 1}, {"_id": "c"}])
+    fates = await history_store.write(
+        runs,
+        [
+            ReplaceOne({"_id": "a", "rev": 1}, {"rev": 2}),
+            ReplaceOne({"_id": "b", "rev": 0}, {"rev": 1}),
+            InsertOne({"_id": "c", "rev": 1}),
+            InsertOne({"_id": "d", "rev": 1}),
+        ],
+    )
+    assert fates == [False, False, False, True], "which replace missed is unknown: read again"
+    assert {doc["_id"]: doc.get("rev") async for doc in runs.find({})} == {
+        "a": 2,
+        "b": 1,
+        "c": None,
+        "d": 1,
+    }
+
+
+async def test_a_concurrent_change_is_detected_and_the_run_folded_again(
+    db: AsyncDatabase[Document],
+) -> None:
+    """Another writer lands between the batch's read and its write: no event is lost."""
+    runs = db[history_store.RUNS]
+    life, other = _events("s1@f"), _events("s1@g")
+    await history_store.project_runs(runs, [life[0], other[0]])
+
+    class Raced:
+        """The runs collection, with a concurrent projector before the first bulk write."""
+
+        raced = False
+
+        def find(self, *args: Any, **kwargs: Any) -> Any:
+            return runs.find(*args, **kwargs)
+
+        async def bulk_write(self, writes: list[history_store.Write], ordered: bool) -> Any:
+            if not self.raced:
+                self.raced = True
+                await history_store.project_run(runs, [life[1]])
+            return await runs.bulk_write(writes, ordered=ordered)
+
+    outcomes = await history_store.project_runs(cast(Any, Raced()), [life[2], other[1]])
+    stored = {doc["_id"]: doc async for doc in runs.find({})}
+    assert len(stored["s1@f"]["events"]) == 3
+    assert stored["s1@f"]["rev"] == 3, "the raced write lost its condition and was made again"
+    assert len(stored["s1@g"]["events"]) == 2
+    assert outcomes == {"s1@f": fold(life[:3]), "s1@g": fold(other[:2])}
+
+
+async def test_a_batch_of_2000_runs_is_one_read_and_bulk_writes(
+    db: AsyncDatabase[Document], settings: Settings
+) -> None:
+    commands = _Commands()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        settings.mongo.url.get_secret_value(),
+        tz_aware=True,
+        uuidRepresentation="standard",
+        event_listeners=[commands],
+    )
+    runs = client[db.name][history_store.RUNS]
+    lives = [_events(f"s1@{n:04d}") for n in range(2000)]
+    try:
+        first = [life[0] for life in lives]
+        outcomes = await history_store.project_runs(runs, first + first)
+        assert all(isinstance(o, history_store.history.RunRecord) for o in outcomes.values())
+        assert len(outcomes) == 2000
+        assert (commands.sent["find"], commands.sent["insert"]) == (1, 1)
+
+        commands.sent.clear()
+        second = [e for life in lives for e in life[1:3]]
+        outcomes = await history_store.project_runs(runs, second)
+        assert outcomes == {life[0].run_id: fold(life[:3]) for life in lives}
+        assert commands.sent["find"] == 1
+        assert commands.sent["update"] == -(-2000 // history_store.REPLACES_PER_COMMAND)
+        assert commands.sent.keys() <= {"find", "getMore", "update"}
+    finally:
+        await client.close()
+    statuses = Counter([doc["status"] async for doc in db[history_store.RUNS].find({})])
+    assert statuses == {"pending_retry": 2000}
+    assert {doc["rev"] async for doc in db[history_store.RUNS].find({})} == {2}

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from hypothesis import given
 from hypothesis import strategies as st
+from pymongo import InsertOne, ReplaceOne
+from pymongo.errors import BulkWriteError, DocumentTooLarge, WriteError
 
 from herald.shared.contract.messages import (
     DeliveryStatus,
@@ -12,6 +15,7 @@ from herald.shared.contract.messages import (
     RunStatus,
 )
 from herald.shared.history.fold import apply, apply_all, fold
+from herald.shared.history.store import REPLACES_PER_COMMAND, Write, folded, write
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)
 
@@ -114,3 +118,95 @@ def test_a_batch_gives_the_record_that_one_event_at_a_time_gives(cuts: list[int]
     assert batched == one_by_one
     assert batched is not None
     assert batched.events[1].occurred_at == LIFE[1].occurred_at
+
+
+def test_a_new_run_is_inserted_and_a_stored_one_replaced_on_the_rev_it_was_read_at() -> None:
+    record, insert = folded(None, LIFE[:2])
+    assert insert == InsertOne(record.to_document() | {"rev": 1})
+
+    stored = record.to_document() | {"rev": 3}
+    updated, replace = folded(stored, LIFE[2:])
+    assert replace == ReplaceOne({"_id": "s1@r", "rev": 3}, updated.to_document() | {"rev": 4})
+    assert updated == fold(LIFE)
+
+
+def test_events_already_stored_need_no_write() -> None:
+    stored = fold(LIFE).to_document() | {"rev": 2}
+    record, change = folded(stored, LIFE[1:3])
+    assert change is None
+    assert record == fold(LIFE)
+
+
+class _Bulk:
+    """A collection whose `bulk_write` answers as told, then as if all were written."""
+
+    def __init__(self, *answers: dict[str, Any] | Exception) -> None:
+        self.answers = list(answers)
+        self.sent: list[list[Write]] = []
+
+    async def bulk_write(self, writes: list[Write], ordered: bool) -> Any:
+        assert not ordered, "one write's failure must not stop the others"
+        self.sent.append(writes)
+        replaces = sum(isinstance(w, ReplaceOne) for w in writes)
+        written = {"writeErrors": [], "nMatched": replaces, "nInserted": len(writes) - replaces}
+        answer = self.answers.pop(0) if self.answers else written
+        if isinstance(answer, Exception):
+            raise answer
+
+        class Result:
+            bulk_api_result = answer
+
+        return Result()
+
+
+def _replace(run_id: str) -> Write:
+    return ReplaceOne({"_id": run_id, "rev": 1}, fold(LIFE).to_document() | {"rev": 2})
+
+
+def _writes() -> list[Write]:
+    """An insert between two replaces: the insert is sent first, then the replaces."""
+    return [_replace("r1"), InsertOne(fold(LIFE).to_document() | {"rev": 1}), _replace("r3")]
+
+
+async def test_every_write_of_a_bulk_that_all_matched_is_written() -> None:
+    bulk = _Bulk()
+    assert await write(cast(Any, bulk), _writes()) == [True, True, True]
+    assert [len(sent) for sent in bulk.sent] == [1, 2]
+
+
+async def test_replaces_go_in_commands_small_enough_for_ferretdb() -> None:
+    bulk = _Bulk()
+    many = [_replace(f"r{n}") for n in range(2 * REPLACES_PER_COMMAND + 1)]
+    assert await write(cast(Any, bulk), many) == [True] * len(many)
+    assert [len(sent) for sent in bulk.sent] == [REPLACES_PER_COMMAND, REPLACES_PER_COMMAND, 1]
+
+
+async def test_a_taken_id_and_a_missed_replace_are_lost_to_be_read_again() -> None:
+    """The reply does not say which replace missed: both are read again."""
+    duplicate = {"index": 0, "code": 11000, "errmsg": "E11000 duplicate key"}
+    taken = BulkWriteError({"writeErrors": [duplicate], "nMatched": 0, "nInserted": 0})
+    bulk = _Bulk(taken, {"writeErrors": [], "nMatched": 1, "nInserted": 0})
+    assert await write(cast(Any, bulk), _writes()) == [False, False, False]
+
+
+async def test_a_write_that_fails_for_good_fails_alone() -> None:
+    refused = {"index": 1, "code": 2, "errmsg": "bad value"}
+    details = {"writeErrors": [refused], "nMatched": 1, "nInserted": 0}
+    fates = await write(
+        cast(
+            Any, _Bulk({"writeErrors": [], "nMatched": 0, "nInserted": 1}, BulkWriteError(details))
+        ),
+        _writes(),
+    )
+    assert fates[:2] == [True, True]
+    assert isinstance(fates[2], WriteError)
+    assert fates[2].code == 2
+
+
+async def test_a_record_too_large_for_a_document_fails_alone() -> None:
+    too_large = DocumentTooLarge("BSON document too large")
+    inserted = {"writeErrors": [], "nMatched": 0, "nInserted": 1}
+    written = {"writeErrors": [], "nMatched": 1, "nInserted": 0}
+    bulk = _Bulk(inserted, too_large, written, too_large)
+    assert await write(cast(Any, bulk), _writes()) == [True, True, too_large]
+    assert [len(sent) for sent in bulk.sent] == [1, 2, 1, 1]

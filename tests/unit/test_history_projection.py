@@ -133,3 +133,46 @@ async def test_a_final_run_has_no_timer() -> None:
     )
     await use_case.apply([(0, failed)])
     assert timers.armed == {}
+
+
+async def test_a_batch_of_many_runs_is_one_call_to_the_history_and_a_timer_each() -> None:
+    use_case, history, timers = projection()
+    runs = [f"s@{n}" for n in range(100)]
+    batch = [(run_id, e) for run_id in runs for e in attempt(run_id)]
+    assert await use_case.apply(batch[::-1]) == []
+
+    assert history.batches == 1
+    assert history.writes == len(runs)
+    assert sorted(run_id for run_id, _ in timers.armed) == sorted(runs)
+    assert {timer.kind for timer in timers.armed.values()} == {TimerKind.RETRY}
+
+
+class _BrokenTimers(MemoryTimers):
+    """Arming the timer of `broken` fails with `error`."""
+
+    def __init__(self, broken: str, error: Exception) -> None:
+        super().__init__()
+        self.broken, self.error = broken, error
+
+    async def arm(self, timer: Timer, now: datetime) -> None:
+        if timer.run_id == self.broken:
+            raise self.error
+        await super().arm(timer, now)
+
+
+async def test_a_timer_that_can_never_be_written_sends_its_run_alone_to_the_dead_letters() -> None:
+    timers = _BrokenTimers("s@2", ValueError("cannot encode"))
+    use_case = Projection(MemoryRunHistory(), timers, STUCK, clock=lambda: NOW)
+    batch = [(run_id, e) for run_id in ("s@1", "s@2", "s@3") for e in attempt(run_id)]
+    failed = await use_case.apply(batch)
+
+    assert [(f.origins, type(f.error)) for f in failed] == [(["s@2"] * 3, ValueError)]
+    assert sorted(run_id for run_id, _ in timers.armed) == ["s@1", "s@3"]
+
+
+async def test_an_outage_of_the_timers_propagates_for_the_batch_to_be_read_again() -> None:
+    timers = _BrokenTimers("s@2", ConnectionError("database down"))
+    use_case = Projection(MemoryRunHistory(), timers, STUCK, clock=lambda: NOW)
+    batch = [(run_id, e) for run_id in ("s@1", "s@2") for e in attempt(run_id)]
+    with pytest.raises(ConnectionError):
+        await use_case.apply(batch)
