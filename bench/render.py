@@ -40,12 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from herald.services.renderer.formats import pdf
 from herald.services.renderer.formats.cells import DisplayTable, display_row
 from herald.services.renderer.reports.model import Row
-from herald.services.renderer.reports.standard import CAMPAIGN_SUMMARY_COLUMNS
+from herald.services.renderer.reports.standard.activity import CAMPAIGN_SUMMARY
 from tests.memory import peak_rss_mb
 
 console = Console()
 #: The Campaign Summary's 12 columns: a typical wide aggregate report.
-COLUMNS = CAMPAIGN_SUMMARY_COLUMNS
+COLUMNS = CAMPAIGN_SUMMARY.layouts[0].columns
 
 
 def rows(n: int) -> list[Row]:

@@ -8,10 +8,12 @@ same precision, so a CSV and a PDF of one run agree digit for digit.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from types import MappingProxyType
 from typing import Any
 
 from herald.services.renderer.reports.model import Cell, Column, ColumnKind
@@ -60,11 +62,14 @@ def _other(value: Cell) -> str | None:
 
 
 Formatter = Callable[[Cell], str]
+#: Cells of one type as text; C-level callables where one will do (CSV is hot).
+Converters = Mapping[type, Callable[[Any], str]]
+_YES_NO = {True: "Yes", False: "No"}
 
 
 @functools.lru_cache(maxsize=512)
-def plain_formatter(column: Column, text: Callable[[str], str] = str) -> Formatter:
-    """This column's cells as plain text, dispatched on the value's type (CSV is hot).
+def plain_converters(column: Column, text: Callable[[str], str] = str) -> Converters:
+    """This column's plain text for a cell, by the cell's exact type.
 
     `text` treats string cells (the CSV writer neutralises formulas with it).
     """
@@ -79,16 +84,25 @@ def plain_formatter(column: Column, text: Callable[[str], str] = str) -> Formatt
             return str(_fixed(value, places))
         return str(value)
 
-    by_type: dict[type, Callable[[Any], str]] = {
-        type(None): lambda _: "",
-        bool: lambda value: "Yes" if value else "No",
-        str: text,
-        datetime: lambda value: value.isoformat(" ", "seconds"),
-        date: date.isoformat,
-        int: _duration if kind is K.DURATION else str,
-        float: number,
-        Decimal: number,
-    }
+    return MappingProxyType(
+        {
+            type(None): lambda _: "",
+            bool: _YES_NO.__getitem__,
+            str: text,
+            datetime: operator.methodcaller("isoformat", " ", "seconds"),
+            date: date.isoformat,
+            int: _duration if kind is K.DURATION else str,
+            float: number,
+            Decimal: number,
+        }
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def plain_formatter(column: Column, text: Callable[[str], str] = str) -> Formatter:
+    """This column's cells as plain text, dispatched on the value's type (CSV is hot)."""
+    by_type = plain_converters(column, text)
+    number = by_type[Decimal]
 
     def format_(value: Cell) -> str:
         found = by_type.get(type(value))
@@ -97,7 +111,7 @@ def plain_formatter(column: Column, text: Callable[[str], str] = str) -> Formatt
         if isinstance(value, str):
             return text(value)
         other = _other(value)  # a subclass of a known type
-        return other if other is not None else number(value)  # type: ignore[arg-type]
+        return other if other is not None else number(value)
 
     return format_
 
