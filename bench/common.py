@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -160,19 +161,24 @@ class ArrivalLog:
     """aiosmtpd handler: accepts every message and appends `<epoch s>\\t<Message-ID>` to a file.
 
     The file is the benchmark's view of what reached the server and when; the
-    message itself is discarded, as aiosmtpd's Sink does.
+    message itself is discarded, as aiosmtpd's Sink does. With `delay_s` it
+    answers each message that long after receiving it (a slow provider), and
+    the time logged is the answer's: when the sender learns it was accepted.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, delay_s: float = 0.0) -> None:
         self._out: TextIO = Path(path).open("a", buffering=1)  # noqa: SIM115 - lives with the server
+        self._delay_s = delay_s
 
     @classmethod
     def from_cli(cls, parser: Any, *args: str) -> ArrivalLog:
-        if len(args) != 1:
-            parser.error("ArrivalLog takes one argument: the file to append arrivals to")
-        return cls(args[0])
+        if len(args) not in (1, 2):
+            parser.error("ArrivalLog takes the file to append arrivals to, then a delay in seconds")
+        return cls(args[0], float(args[1]) if len(args) == 2 else 0.0)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self._delay_s:
+            await asyncio.sleep(self._delay_s)
         arrived = time.time()
         content: bytes = envelope.original_content or envelope.content or b""
         headers = content.split(b"\r\n\r\n", 1)[0]

@@ -9,10 +9,40 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
 
+from herald.shared.runtime.metrics import MONGO_COMMANDS
 from herald.shared.runtime.settings import Settings
 
 Document = dict[str, Any]
+
+
+class CommandCounter(CommandListener):
+    """Counts each command sent, by name: what a use case costs in round trips to the database.
+
+    Batching is judged by this count (`herald_mongo_commands_total`), not by guesswork.
+    """
+
+    def started(self, event: CommandStartedEvent) -> None:
+        MONGO_COMMANDS.labels(event.command_name).inc()
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        """Counted when started: a command that fails still cost a round trip."""
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        """Counted when started."""
+
+
+#: Update or replace statements in one command at most. FerretDB 1.24 holds a
+#: PostgreSQL connection per statement of an `update` command until it ends and
+#: deadlocks the whole server once those in flight reach its pool (see
+#: `MongoSettings.max_pool_size` and docs/architecture.md, "Storage rules").
+UPDATES_PER_COMMAND = 4
 
 
 def connect(settings: Settings, app_name: str) -> AsyncMongoClient[Document]:
@@ -22,6 +52,8 @@ def connect(settings: Settings, app_name: str) -> AsyncMongoClient[Document]:
         tz_aware=True,
         uuidRepresentation="standard",
         serverSelectionTimeoutMS=settings.mongo.server_selection_timeout_ms,
+        maxPoolSize=settings.mongo.max_pool_size,
+        event_listeners=[CommandCounter()],
     )
 
 
