@@ -1,7 +1,7 @@
 """The `runs` collection: applying events to it and querying it.
 
-Events are applied in batches: one read of all the batch's runs (`$in` on
-`_id`) and one unordered bulk write of the records that changed, each a
+Events are applied in batches: one round of reads of the batch's runs (by
+`_id`, side by side) and one round of unordered bulk writes of the records that changed, each a
 replace conditional on the `rev` it was read at, or an insert for a new run
 (conditional too: `_id` is unique); on FerretDB the replaces go in commands
 of a few statements (see `write`). Single-document atomic operations only,
@@ -14,6 +14,7 @@ is a read and a write, not atomic: one writer per run is the caller's rule
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,9 @@ _MAX_CONFLICTS = 50
 _DUPLICATE_KEY = 11000
 #: Statements of one `update` command (see `write`).
 REPLACES_PER_COMMAND = UPDATES_PER_COMMAND
+#: Commands in flight at once, whatever the client's pool (a CLI's or a test's is
+#: larger than a service's): FerretDB hangs once update statements fill its pool.
+COMMANDS_AT_ONCE = 4
 
 Write = InsertOne[Document] | ReplaceOne[Document]
 #: A run's outcome: its record as stored, or why its events cannot be projected.
@@ -69,13 +73,29 @@ def folded(
     return updated, ReplaceOne({"_id": updated.run_id, "rev": rev}, new_doc | {"rev": rev + 1})
 
 
+async def _read(runs: AsyncCollection[Document], run_ids: list[str]) -> dict[str, Document]:
+    """The stored records, each by `_id` equality, `COMMANDS_AT_ONCE` at a time.
+
+    Not one `$in`: FerretDB 1.x pushes only equality down to PostgreSQL, so
+    `$in` read the whole history each batch (seconds at 10,000 runs).
+    """
+    room = asyncio.Semaphore(COMMANDS_AT_ONCE)
+
+    async def one(run_id: str) -> Document | None:
+        async with room:
+            return await runs.find_one({"_id": run_id})
+
+    found = await asyncio.gather(*(one(run_id) for run_id in run_ids))
+    return {doc["_id"]: doc for doc in found if doc is not None}
+
+
 async def write(runs: AsyncCollection[Document], writes: Sequence[Write]) -> list[bool | Exception]:
     """Each write's fate: True written, False lost its condition (read again), or its error.
 
     The inserts go in one command; the replaces in commands of at most
-    `REPLACES_PER_COMMAND` statements, one after the other: FerretDB 1.24
-    holds a connection per statement of an `update` until the command ends,
-    and one with as many statements as its pool (50) hangs the server.
+    `REPLACES_PER_COMMAND` statements, `COMMANDS_AT_ONCE` at a time:
+    FerretDB 1.24 holds a connection per statement of an `update` until the
+    command ends, and hangs once they fill its pool.
     """
     inserts = [n for n, one in enumerate(writes) if isinstance(one, InsertOne)]
     replaces = [n for n, one in enumerate(writes) if isinstance(one, ReplaceOne)]
@@ -84,8 +104,15 @@ async def write(runs: AsyncCollection[Document], writes: Sequence[Write]) -> lis
         for start in range(0, len(replaces), REPLACES_PER_COMMAND)
     ]
     fates: list[bool | Exception] = [True] * len(writes)
-    for group in groups:
-        for n, fate in zip(group, await _bulk(runs, [writes[n] for n in group]), strict=True):
+    room = asyncio.Semaphore(COMMANDS_AT_ONCE)
+
+    async def send(group: list[int]) -> list[bool | Exception]:
+        async with room:
+            return await _bulk(runs, [writes[n] for n in group])
+
+    sent = await asyncio.gather(*(send(group) for group in groups))
+    for group, group_fates in zip(groups, sent, strict=True):
+        for n, fate in zip(group, group_fates, strict=True):
             fates[n] = fate
     return fates
 
@@ -138,7 +165,7 @@ async def project_runs(
     for _ in range(_MAX_CONFLICTS):
         if not pending:
             return outcomes
-        docs = {doc["_id"]: doc async for doc in runs.find({"_id": {"$in": pending}})}
+        docs = await _read(runs, pending)
         planned: dict[str, tuple[history.RunRecord, Write]] = {}
         for run_id in pending:
             try:
