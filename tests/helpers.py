@@ -21,6 +21,8 @@ from aiokafka import ConsumerRecord
 from pydantic import SecretStr
 
 from herald.cli import support
+from herald.shared.contract.messages import CreateSchedule, RunNow
+from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
 from herald.shared.history.replay import read_records
 from herald.shared.runtime.kafka import ensure_topics
 from herald.shared.runtime.mongo import connect
@@ -245,3 +247,26 @@ async def read_topic(
 
 #: The command client on a test deployment's Kafka and topics: the CLI's own factory.
 command_client = support.client
+
+
+async def daily_briefs_run_now(settings: Settings, recipients: list[list[str]]) -> list[str]:
+    """Schedule `acme-NN` per recipient list (a daily Campaign Summary CSV), each run now.
+
+    Returns the run ids in order.
+    """
+    runs: list[str] = []
+    async with command_client(settings) as herald:
+        for n, to in enumerate(recipients):
+            spec = ScheduleSpec(
+                name=f"Brief {n}",
+                report=ReportRef(id="campaign_summary"),
+                frequency=Frequency.DAILY,
+                recipients=to,
+                format=ReportFormat.CSV,
+            )
+            schedule_id = f"acme-{n:02d}"
+            await herald.send(CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec))
+            ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
+            assert ran.run_id is not None
+            runs.append(ran.run_id)
+    return runs

@@ -19,12 +19,11 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.cli import demo
-from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
-from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from herald.shared.contract.messages import RunStatus
 from herald.shared.history import store as history_store
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import MailerSettings, RetrySettings, Settings, SmtpSettings
-from tests.helpers import ServiceProcess, command_client, ops_get, wait_until
+from tests.helpers import ServiceProcess, daily_briefs_run_now, ops_get, wait_until
 from tests.smtp_server import SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -60,26 +59,12 @@ async def test_a_mailer_killed_with_many_runs_in_flight_loses_none(
     services = [ServiceProcess(name, settings, log_dir) for name in ("scheduler", "renderer")]
     first = ServiceProcess("mailer", settings, log_dir)
     second: ServiceProcess | None = None
-    runs: list[str] = []
     try:
         for service in (*services, first):
             await service.wait_started()
-        async with command_client(settings) as herald:
-            for n in range(RUNS):
-                spec = ScheduleSpec(
-                    name=f"Brief {n}",
-                    report=ReportRef(id="campaign_summary"),
-                    frequency=Frequency.DAILY,
-                    recipients=addresses[n * PER_RUN : (n + 1) * PER_RUN],
-                    format=ReportFormat.CSV,
-                )
-                schedule_id = f"acme-{n:02d}"
-                await herald.send(
-                    CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec)
-                )
-                ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
-                assert ran.run_id is not None
-                runs.append(ran.run_id)
+        await daily_briefs_run_now(
+            settings, [addresses[n * PER_RUN : (n + 1) * PER_RUN] for n in range(RUNS)]
+        )
 
         async def busy() -> bool:
             return len(server.deliveries) >= 1 and _in_flight(first) >= CONCURRENCY / 2

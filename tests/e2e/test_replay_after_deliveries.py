@@ -20,12 +20,11 @@ from typer.testing import CliRunner, Result
 from herald.cli import demo
 from herald.cli.main import app
 from herald.cli.support import console
-from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
-from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from herald.shared.contract.messages import RunStatus
 from herald.shared.history import store as history_store
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import RetrySettings, Settings, SmtpSettings
-from tests.helpers import command_client, settings_env, three_services, wait_until
+from tests.helpers import daily_briefs_run_now, settings_env, three_services, wait_until
 from tests.smtp_server import SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -64,22 +63,7 @@ async def test_replay_verifies_the_history_of_200_deliveries_and_finds_tampering
     runs: list[str] = []
     try:
         async with three_services(settings, log_dir):
-            async with command_client(settings) as herald:
-                for n, to in addresses.items():
-                    spec = ScheduleSpec(
-                        name=f"Brief {n}",
-                        report=ReportRef(id="campaign_summary"),
-                        frequency=Frequency.DAILY,
-                        recipients=to,
-                        format=ReportFormat.CSV,
-                    )
-                    schedule_id = f"acme-{n:02d}"
-                    await herald.send(
-                        CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec)
-                    )
-                    ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
-                    assert ran.run_id is not None
-                    runs.append(ran.run_id)
+            runs = await daily_briefs_run_now(settings, list(addresses.values()))
             live = db[history_store.RUNS]
 
             async def all_retried() -> bool:
