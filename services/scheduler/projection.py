@@ -1,9 +1,9 @@
 """The history projection: batches of `DeliveryStatus` into `runs`, and the timers they call for.
 
-A batch costs one read of all its runs and a few bulk writes of the records
-that changed (`RunBatches`), not a read and a write per run: a herd's batch
-of 500 events was 1,000 round trips to the database, it is now about 25.
-Then each run's timer is written, runs side by side (bounded).
+A batch costs one round of reads of its runs (by `_id`, a few at a time:
+FerretDB pushes no `$in` down) and a few bulk writes of the records that
+changed (`RunBatches`), not a read and a write awaited per run. Then each
+run's timer is written, runs side by side (bounded).
 
 One writer per run document still holds (FerretDB 1.x has no atomic
 conditional update): a run's events share a partition, and a partition's
