@@ -285,9 +285,10 @@ class Pass:
         counts = [c for name, c in self.mongo.items() if service in (None, name)]
         return sum(c.total() for c in counts) / self.schedules if counts else math.nan
 
-    @property
-    def top_commands(self) -> str:
-        every = sum(self.mongo.values(), Counter[str]())
+    def top_commands(self, service: str | None = None) -> str:
+        """The commands a run costs most of, of one service or of all three."""
+        counts = [c for name, c in self.mongo.items() if service in (None, name)]
+        every = sum(counts, Counter[str]())
         return ", ".join(f"{name} {n / self.schedules:.1f}" for name, n in every.most_common(5))
 
 
@@ -510,9 +511,8 @@ def report(passes: list[Pass]) -> None:
     for service in (None, "scheduler", "renderer", "mailer"):
         table.add_row(
             f"MongoDB commands a run ({service or 'all'})",
-            *(f"{p.mongo_per_run(service):.1f}" for p in passes),
+            *(f"{p.mongo_per_run(service):.1f}: {p.top_commands(service)}" for p in passes),
         )
-    row("top MongoDB commands a run", "{p.top_commands}")
     for service in ("scheduler", "renderer", "mailer"):
         table.add_row(
             f"peak RSS {service} (MB, with children)",

@@ -30,7 +30,10 @@ def create_app() -> FastStream:
     leases = LeaseStore(runtime.db[LEASES], timedelta(seconds=settings.scheduler.lease_ttl_s))
     timers = TimerStore(runtime.db)
     runs = runtime.db[history_store.RUNS]
-    history = history_store.MongoRunHistory(runs)
+    cache_mb = settings.scheduler.history_cache_mb
+    history = history_store.MongoRunHistory(
+        runs, history_store.RecordCache(cache_mb * 1024 * 1024) if cache_mb else None
+    )
     publisher = BulkPublisher(settings)
     calendar = Calendar(store, slots, leases, publisher, settings.default_timezone)
     ticker = Ticker(settings, calendar, slots, leases, timers, history, publisher)

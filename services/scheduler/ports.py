@@ -140,6 +140,12 @@ class Timers(Protocol):
     async def disarm(self, run_id: str, attempt: int) -> None:
         """A missing timer is not an error."""
 
+    async def arm_all(self, timers: Sequence[Timer], now: datetime) -> None:
+        """`arm` for many timers, in as few writes as the database allows."""
+
+    async def disarm_all(self, attempts: Sequence[tuple[str, int]]) -> None:
+        """`disarm` for many run attempts, in as few writes as the database allows."""
+
 
 class TimerBuckets(Timers, Protocol):
     """The timers as the ticker rings them: by bucket, behind a shared cursor (`timers.py`).

@@ -2,8 +2,9 @@
 
 A batch costs one round of reads of its runs (by `_id`, a few at a time:
 FerretDB pushes no `$in` down) and a few bulk writes of the records that
-changed (`RunBatches`), not a read and a write awaited per run. Then each
-run's timer is written, runs side by side (bounded).
+changed (`RunBatches`), not a read and a write awaited per run; the records
+this process wrote lately are not read again. Then the batch's timers are
+armed and disarmed in a bulk write each.
 
 One writer per run document still holds (FerretDB 1.x has no atomic
 conditional update): a run's events share a partition, and a partition's
@@ -12,15 +13,17 @@ batch is handled by one consumer at a time.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
+
+from cachetools import LRUCache
 
 from herald.services.scheduler import retries
 from herald.services.scheduler.ports import Clock, Timers
+from herald.services.scheduler.retries import Timer, TimerKind
 from herald.shared.contract.messages import DeliveryStatus, RunStatus, utcnow
 from herald.shared.history.fold import RunRecord
 from herald.shared.runtime.kafka import TRANSIENT_ERRORS
@@ -29,8 +32,8 @@ from herald.shared.runtime.metrics import RETRIES, RUNS
 
 log = logging.getLogger("herald.scheduler")
 
-#: Timers of one batch written at once.
-CONCURRENCY = 32
+#: Timers remembered as armed, to skip arming them again (a few MB).
+ARMED_REMEMBERED = 50_000
 
 Origin = TypeVar("Origin")
 
@@ -63,6 +66,10 @@ class Projection:
     timers: Timers
     stuck_after: timedelta
     clock: Clock = utcnow
+    #: The timers this projection armed lately (kind and due, by run attempt).
+    armed: MutableMapping[str, tuple[TimerKind, datetime]] = field(
+        default_factory=lambda: LRUCache(ARMED_REMEMBERED)
+    )
 
     async def apply(
         self, events: Sequence[tuple[Origin, DeliveryStatus]]
@@ -83,30 +90,15 @@ class Projection:
                 RUNS.labels(event.status.value).inc()
                 if event.status is RunStatus.PENDING_RETRY:
                     RETRIES.labels(event.stage).inc()
-        gate = asyncio.Semaphore(CONCURRENCY)
-        timed = await asyncio.gather(
-            *(self._time(record, gate) for record in records), return_exceptions=True
-        )
-        for record, outcome in zip(records, timed, strict=True):
-            if isinstance(outcome, TRANSIENT_ERRORS):
-                raise outcome
-            if isinstance(outcome, Exception):
-                poisoned.append(Unprojectable(origins[record.run_id], outcome))
-            elif isinstance(outcome, BaseException):
-                raise outcome
-        return poisoned
-
-    async def _time(self, record: RunRecord, gate: asyncio.Semaphore) -> None:
-        """The run's timer, armed again even when nothing changed: a crash may
-        have come between the record's write and its timer's."""
-        ids = {"tenant_id": record.tenant_id, "schedule_id": record.schedule_id}
-        async with gate:
+        try:
+            await self._time_all(records)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:  # some record's timer: find it, one by one
+            poisoned += await self._time_one_by_one(records, origins)
+        for record in records:
+            ids = {"tenant_id": record.tenant_id, "schedule_id": record.schedule_id}
             with bound(ids | {"run_id": record.run_id}):
-                timer = retries.wakeup(record, self.stuck_after)
-                if timer is None:
-                    await self.timers.disarm(record.run_id, record.attempt)
-                else:
-                    await self.timers.arm(timer, self.clock())
                 log.info(
                     "run %s of schedule %s (tenant %s): %s, attempt %d",
                     record.run_id,
@@ -115,3 +107,48 @@ class Projection:
                     record.status.value,
                     record.attempt,
                 )
+        return poisoned
+
+    async def _time_all(self, records: Sequence[RunRecord]) -> None:
+        """Each run's timer, in one batch of arms and one of disarms.
+
+        Armed again even when nothing changed (a crash may have come between
+        the record's write and its timer's), except a timer this projection
+        itself armed to ring no later: it rings then, sees the run has moved
+        on, and files itself again for later (`retries.on_timer`).
+        """
+        arms: dict[str, Timer] = {}
+        disarms: set[tuple[str, int]] = set()
+        for record in records:
+            timer = retries.wakeup(record, self.stuck_after)
+            if timer is None:
+                disarms.add((record.run_id, record.attempt))
+            elif not self._rings_no_later(timer):
+                arms[_key(timer)] = timer
+        await self.timers.arm_all(list(arms.values()), self.clock())
+        await self.timers.disarm_all(sorted(disarms))
+        for key, timer in arms.items():
+            self.armed[key] = (timer.kind, timer.due)
+        for run_id, attempt in disarms:
+            self.armed.pop(f"{run_id}#{attempt}", None)
+
+    def _rings_no_later(self, timer: Timer) -> bool:
+        known = self.armed.get(_key(timer))
+        return known is not None and known[0] is timer.kind and known[1] <= timer.due
+
+    async def _time_one_by_one(
+        self, records: Sequence[RunRecord], origins: dict[str, list[Origin]]
+    ) -> list[Unprojectable[Origin]]:
+        poisoned: list[Unprojectable[Origin]] = []
+        for record in records:
+            try:
+                await self._time_all([record])
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as exc:  # this run's timer can never be written
+                poisoned.append(Unprojectable(origins[record.run_id], exc))
+        return poisoned
+
+
+def _key(timer: Timer) -> str:
+    return f"{timer.run_id}#{timer.attempt}"

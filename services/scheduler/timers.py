@@ -17,12 +17,14 @@ arm sees the claim and moves on. A ring may so happen twice, never not at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from pymongo import DeleteOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.scheduler.retries import Timer, TimerKind
-from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.mongo import Document, bulk_in_commands
 
 TIMERS = "timers"
 CURSOR = "timer_cursor"
@@ -60,6 +62,18 @@ def _timer(doc: Document) -> Timer:
     )
 
 
+def _doc(timer: Timer, bucket: datetime) -> Document:
+    return {
+        "bucket": bucket_key(bucket),
+        "run_id": timer.run_id,
+        "tenant_id": timer.tenant_id,
+        "schedule_id": timer.schedule_id,
+        "attempt": timer.attempt,
+        "kind": timer.kind.value,
+        "due": timer.due,
+    }
+
+
 def _timer_id(run_id: str, attempt: int) -> str:
     return f"{run_id}#{attempt}"
 
@@ -75,31 +89,39 @@ class TimerStore:
         await self._timers.create_index("bucket")
 
     async def arm(self, timer: Timer, now: datetime) -> None:
-        """File the timer in a bucket the ticker has not claimed yet (see the module's note)."""
-        bucket = ring_bucket(timer.due, now)
-        while True:
-            await self._timers.replace_one(
-                {"_id": _timer_id(timer.run_id, timer.attempt)},
-                {
-                    "bucket": bucket_key(bucket),
-                    "run_id": timer.run_id,
-                    "tenant_id": timer.tenant_id,
-                    "schedule_id": timer.schedule_id,
-                    "attempt": timer.attempt,
-                    "kind": timer.kind.value,
-                    "due": timer.due,
-                },
-                upsert=True,
+        await self.arm_all([timer], now)
+
+    async def arm_all(self, timers: Sequence[Timer], now: datetime) -> None:
+        """File each timer in a bucket the ticker has not claimed yet (see the module's note).
+
+        One read of the claim for the whole batch, and only when a bucket is near.
+        """
+        filing = [(timer, ring_bucket(timer.due, now)) for timer in timers]
+        while filing:
+            await bulk_in_commands(
+                self._timers,
+                [
+                    ReplaceOne({"_id": _timer_id(t.run_id, t.attempt)}, _doc(t, b), upsert=True)
+                    for t, b in filing
+                ],
             )
-            if datetime.now(UTC) + _CLOCK_MARGIN < bucket:
-                return  # no ticker claims a bucket before it starts
-            claimed = await self.claimed()
-            if claimed is None or claimed < bucket:
+            # No ticker claims a bucket before it starts.
+            near = datetime.now(UTC) + _CLOCK_MARGIN
+            filing = [(t, b) for t, b in filing if b <= near]
+            if not filing:
                 return
-            bucket = claimed + BUCKET
+            claimed = await self.claimed()
+            if claimed is None:
+                return
+            filing = [(t, claimed + BUCKET) for t, b in filing if b <= claimed]
 
     async def disarm(self, run_id: str, attempt: int) -> None:
-        await self._timers.delete_one({"_id": _timer_id(run_id, attempt)})
+        await self.disarm_all([(run_id, attempt)])
+
+    async def disarm_all(self, attempts: Sequence[tuple[str, int]]) -> None:
+        await bulk_in_commands(
+            self._timers, [DeleteOne({"_id": _timer_id(*attempt)}) for attempt in attempts]
+        )
 
     async def ringing(self, bucket: datetime) -> list[Timer]:
         return [_timer(doc) async for doc in self._timers.find({"bucket": bucket_key(bucket)})]

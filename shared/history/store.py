@@ -10,23 +10,30 @@ condition to a concurrent projector (a replica, a replay) is read and
 folded again, so none loses an event. On FerretDB 1.x a conditional replace
 is a read and a write, not atomic: one writer per run is the caller's rule
 (a run's events share a partition).
+
+That one writer may also keep the records it wrote (`RecordCache`) and skip
+their reads: a cached record that is stale only costs a lost condition and a
+real read, never an event.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import bson
 from bson.errors import InvalidDocument
+from cachetools import LRUCache
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, WriteError
 
 from herald.shared.contract.messages import DeliveryStatus, RunStatus
 from herald.shared.history import fold as history
-from herald.shared.runtime.mongo import UPDATES_PER_COMMAND, Document
+from herald.shared.runtime.mongo import COMMANDS_AT_ONCE, UPDATES_PER_COMMAND, Document
 
 RUNS = "runs"
 #: Rounds of read, fold and write before a run still contended is given up on (for now).
@@ -34,11 +41,10 @@ _MAX_CONFLICTS = 50
 _DUPLICATE_KEY = 11000
 #: Statements of one `update` command (see `write`).
 REPLACES_PER_COMMAND = UPDATES_PER_COMMAND
-#: Commands in flight at once, whatever the client's pool (a CLI's or a test's is
-#: larger than a service's): FerretDB hangs once update statements fill its pool.
-COMMANDS_AT_ONCE = 4
 
 Write = InsertOne[Document] | ReplaceOne[Document]
+#: Stored records by run id, as BSON: compact, and decoded as a read would be.
+Known = MutableMapping[str, bytes]
 #: A run's outcome: its record as stored, or why its events cannot be projected.
 Outcome = history.RunRecord | Exception
 
@@ -53,10 +59,24 @@ def _record(doc: Document) -> history.RunRecord:
     return history.RunRecord.model_validate({k: v for k, v in doc.items() if k != "rev"})
 
 
-def folded(
-    doc: Document | None, events: Sequence[DeliveryStatus]
-) -> tuple[history.RunRecord, Write | None]:
-    """A run's record after `events`, and the write that stores it if it changed.
+class RecordCache(LRUCache[str, bytes]):
+    """The records one writer stored lately, bounded in bytes (`Known`)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(maxsize=max_bytes, getsizeof=len)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A run's folded record, the write that stores it, and the document it stores."""
+
+    record: history.RunRecord
+    write: Write
+    document: Document
+
+
+def folded(doc: Document | None, events: Sequence[DeliveryStatus]) -> history.RunRecord | Change:
+    """A run's record after `events`: as it is if they change nothing, else the `Change`.
 
     The write is conditional on `doc` still being stored: its `rev`, or no
     document at all. `ValueError` when the events contradict the record.
@@ -65,12 +85,17 @@ def folded(
     updated = history.apply_all(record, events)
     if updated is None:
         assert record is not None
-        return record, None
-    new_doc = updated.to_document()
+        return record
+    rev = doc["rev"] if doc else 0
+    new_doc = updated.to_document() | {"rev": rev + 1}
     if doc is None:
-        return updated, InsertOne(new_doc | {"rev": 1})
-    rev = doc["rev"]
-    return updated, ReplaceOne({"_id": updated.run_id, "rev": rev}, new_doc | {"rev": rev + 1})
+        return Change(updated, InsertOne(new_doc), new_doc)
+    return Change(updated, ReplaceOne({"_id": updated.run_id, "rev": rev}, new_doc), new_doc)
+
+
+def _is_new(events: Sequence[DeliveryStatus]) -> bool:
+    """Events that begin a run (its first firing): its record most likely does not exist yet."""
+    return any(e.status is RunStatus.DUE and e.attempt == 1 for e in events)
 
 
 async def _read(runs: AsyncCollection[Document], run_ids: list[str]) -> dict[str, Document]:
@@ -150,45 +175,73 @@ async def _bulk(runs: AsyncCollection[Document], writes: list[Write]) -> list[bo
 
 
 async def project_runs(
-    runs: AsyncCollection[Document], events: Iterable[DeliveryStatus]
+    runs: AsyncCollection[Document],
+    events: Iterable[DeliveryStatus],
+    known: Known | None = None,
 ) -> dict[str, Outcome]:
     """Apply a batch of events of many runs; each run's outcome, by run id.
 
     A round is one read of the pending runs and one bulk write; runs whose
     write lost its condition go to the next round. An outage propagates.
+    With `known`, the first round reads no run found there, nor a run the
+    batch begins (its insert fails if it exists after all), and `known`
+    keeps what was written; later rounds read every run.
     """
     by_run: dict[str, list[DeliveryStatus]] = {}
     for event in events:
         by_run.setdefault(event.run_id, []).append(event)
     outcomes: dict[str, Outcome] = {}
     pending = list(by_run)
-    for _ in range(_MAX_CONFLICTS):
+    for round_ in range(_MAX_CONFLICTS):
         if not pending:
             return outcomes
-        docs = await _read(runs, pending)
-        planned: dict[str, tuple[history.RunRecord, Write]] = {}
+        docs: dict[str, Document] = {}
+        unread = pending
+        if known is not None and round_ == 0:
+            docs = {
+                run_id: bson.decode(known[run_id], codec_options=runs.codec_options)
+                for run_id in pending
+                if run_id in known
+            }
+            unread = [r for r in pending if r not in docs and not _is_new(by_run[r])]
+        docs |= await _read(runs, unread)
+        planned: dict[str, Change] = {}
         for run_id in pending:
             try:
-                record, change = folded(docs.get(run_id), by_run[run_id])
+                outcome = folded(docs.get(run_id), by_run[run_id])
             except ValueError as exc:
                 outcomes[run_id] = exc
                 continue
-            if change is None:
-                outcomes[run_id] = record
+            if isinstance(outcome, Change):
+                planned[run_id] = outcome
             else:
-                planned[run_id] = (record, change)
-        fates = await write(runs, [change for _, change in planned.values()])
+                outcomes[run_id] = outcome
+                _remember(known, runs, run_id, docs.get(run_id))
+        fates = await write(runs, [change.write for change in planned.values()])
         pending = []
-        for (run_id, (record, _)), fate in zip(planned.items(), fates, strict=True):
+        for (run_id, change), fate in zip(planned.items(), fates, strict=True):
             if fate is False:
                 pending.append(run_id)
+                _remember(known, runs, run_id, None)
             else:
-                outcomes[run_id] = record if fate is True else fate
+                outcomes[run_id] = change.record if fate is True else fate
+                _remember(known, runs, run_id, change.document if fate is True else None)
     for run_id in pending:
         outcomes[run_id] = RuntimeError(
             f"run {run_id}: too many concurrent updates, giving up for now"
         )
     return outcomes
+
+
+def _remember(
+    known: Known | None, runs: AsyncCollection[Document], run_id: str, doc: Document | None
+) -> None:
+    if known is None:
+        return
+    if doc is None:
+        known.pop(run_id, None)
+    else:
+        known[run_id] = bson.encode(doc, codec_options=runs.codec_options)
 
 
 async def project_run(
@@ -245,14 +298,15 @@ async def query_runs(
 class MongoRunHistory:
     """The scheduler's `RunHistory` port on the `runs` collection."""
 
-    def __init__(self, runs: AsyncCollection[Document]) -> None:
+    def __init__(self, runs: AsyncCollection[Document], known: Known | None = None) -> None:
         self._runs = runs
+        self._known = known
 
     async def project_run(self, events: Sequence[DeliveryStatus]) -> history.RunRecord:
         return await project_run(self._runs, events)
 
     async def project_runs(self, events: Sequence[DeliveryStatus]) -> dict[str, Outcome]:
-        return await project_runs(self._runs, events)
+        return await project_runs(self._runs, events, self._known)
 
     async def get_run(self, tenant_id: str, run_id: str) -> history.RunRecord | None:
         return await get_run(self._runs, tenant_id, run_id)

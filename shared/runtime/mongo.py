@@ -5,9 +5,12 @@ Works on MongoDB and on FerretDB alike (see docs/architecture.md, "Storage rules
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.monitoring import (
     CommandFailedEvent,
@@ -43,6 +46,38 @@ class CommandCounter(CommandListener):
 #: deadlocks the whole server once those in flight reach its pool (see
 #: `MongoSettings.max_pool_size` and docs/architecture.md, "Storage rules").
 UPDATES_PER_COMMAND = 4
+#: Commands of one batch in flight at once, whatever the client's pool (a CLI's or
+#: a test's is larger than a service's): the same FerretDB limit.
+COMMANDS_AT_ONCE = 4
+
+Request = Any
+
+
+async def bulk_in_commands(
+    collection: AsyncCollection[Document], requests: Sequence[Request]
+) -> None:
+    """Unordered bulk writes of `UPDATES_PER_COMMAND` statements, `COMMANDS_AT_ONCE` at a time.
+
+    For writes whose every statement is to be applied (upserts by `_id`,
+    deletes by `_id`): all are sent, then the first error propagates as it
+    was raised; writing them all again is harmless.
+    """
+    room = asyncio.Semaphore(COMMANDS_AT_ONCE)
+
+    async def send(chunk: Sequence[Request]) -> None:
+        async with room:
+            await collection.bulk_write(list(chunk), ordered=False)
+
+    sent = await asyncio.gather(
+        *(
+            send(requests[start : start + UPDATES_PER_COMMAND])
+            for start in range(0, len(requests), UPDATES_PER_COMMAND)
+        ),
+        return_exceptions=True,
+    )
+    for outcome in sent:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def connect(settings: Settings, app_name: str) -> AsyncMongoClient[Document]:

@@ -131,6 +131,8 @@ class SchedulerSettings(BaseModel):
     concurrency: int = Field(default=4, ge=1)
     #: Schedules whose commands one replica handles at once (each schedule's in order).
     command_concurrency: int = Field(default=32, ge=1)
+    #: Run records the history projection keeps after writing them, to skip their reads.
+    history_cache_mb: int = Field(default=32, ge=0)
 
 
 class RendererSettings(BaseModel):

@@ -260,6 +260,14 @@ class MemoryTimers:
         self.armed.pop((run_id, attempt), None)
         self.buckets.pop((run_id, attempt), None)
 
+    async def arm_all(self, timers: Sequence[Timer], now: datetime) -> None:
+        for timer in timers:
+            await self.arm(timer, now)
+
+    async def disarm_all(self, attempts: Sequence[tuple[str, int]]) -> None:
+        for run_id, attempt in attempts:
+            await self.disarm(run_id, attempt)
+
     def _filed(self, rings: Callable[[datetime], bool]) -> list[Timer]:
         return [self.armed[key] for key, bucket in self.buckets.items() if rings(bucket)]
 

@@ -7,6 +7,7 @@ import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
+from uuid import uuid4
 
 import pytest
 from pymongo import AsyncMongoClient, InsertOne, ReplaceOne
@@ -260,3 +261,51 @@ async def test_a_batch_of_2000_runs_is_a_read_each_and_bulk_writes(
     statuses = Counter([doc["status"] async for doc in db[history_store.RUNS].find({})])
     assert statuses == {"pending_retry": 2000}
     assert {doc["rev"] async for doc in db[history_store.RUNS].find({})} == {2}
+
+
+async def test_a_writer_with_a_record_cache_skips_the_reads_and_survives_a_stale_one(
+    db: AsyncDatabase[Document], settings: Settings
+) -> None:
+    """The projection's cache: a batch that begins runs and batches of runs it wrote read
+    nothing; a record another writer changed meanwhile is read and folded again."""
+    commands = _Commands()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        settings.mongo.url.get_secret_value(),
+        tz_aware=True,
+        uuidRepresentation="standard",
+        event_listeners=[commands],
+    )
+    runs = client[db.name][history_store.RUNS]
+    known = history_store.RecordCache(1024 * 1024)
+    lives = [
+        [e.model_copy(update={"correlation_id": uuid4()}) for e in _events(f"s1@c{n}")]
+        for n in range(20)
+    ]
+    try:
+        outcomes = await history_store.project_runs(runs, [life[0] for life in lives], known)
+        assert outcomes == {life[0].run_id: fold(life[:1]) for life in lives}
+        assert commands.sent.keys() == {"insert"}, "a run's first firing is inserted unread"
+
+        # Another writer (a replay, a replica before a rebalance) moves one run on.
+        await history_store.project_run(db[history_store.RUNS], [lives[0][1]])
+        commands.sent.clear()
+        second = [e for life in lives for e in life[1:3]]
+        outcomes = await history_store.project_runs(runs, second, known)
+        assert outcomes == {life[0].run_id: fold(life[:3]) for life in lives}
+        # Only the stale run and those sent in its command (a bulk reply does not say
+        # which replace missed) are read again.
+        assert 1 <= commands.sent["find"] <= history_store.REPLACES_PER_COMMAND
+
+        # A first firing delivered again finds its run stored: read, and nothing changes.
+        commands.sent.clear()
+        known.clear()
+        again = await history_store.project_runs(runs, [lives[1][0]], known)
+        assert again == {lives[1][0].run_id: fold(lives[1][:3])}
+    finally:
+        await client.close()
+    stored = {doc["_id"]: doc async for doc in db[history_store.RUNS].find({})}
+    assert {run_id: len(doc["events"]) for run_id, doc in stored.items()} == {
+        life[0].run_id: 3 for life in lives
+    }
+    assert stored["s1@c0"]["rev"] == 3
+    assert stored["s1@c1"]["rev"] == 2

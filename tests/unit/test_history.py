@@ -15,7 +15,7 @@ from herald.shared.contract.messages import (
     RunStatus,
 )
 from herald.shared.history.fold import apply, apply_all, fold
-from herald.shared.history.store import REPLACES_PER_COMMAND, Write, folded, write
+from herald.shared.history.store import REPLACES_PER_COMMAND, Change, Write, folded, write
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)
 
@@ -121,20 +121,23 @@ def test_a_batch_gives_the_record_that_one_event_at_a_time_gives(cuts: list[int]
 
 
 def test_a_new_run_is_inserted_and_a_stored_one_replaced_on_the_rev_it_was_read_at() -> None:
-    record, insert = folded(None, LIFE[:2])
-    assert insert == InsertOne(record.to_document() | {"rev": 1})
+    insert = folded(None, LIFE[:2])
+    assert isinstance(insert, Change)
+    assert insert.write == InsertOne(insert.record.to_document() | {"rev": 1})
+    assert insert.document == insert.record.to_document() | {"rev": 1}
 
-    stored = record.to_document() | {"rev": 3}
-    updated, replace = folded(stored, LIFE[2:])
-    assert replace == ReplaceOne({"_id": "s1@r", "rev": 3}, updated.to_document() | {"rev": 4})
-    assert updated == fold(LIFE)
+    stored = insert.record.to_document() | {"rev": 3}
+    replace = folded(stored, LIFE[2:])
+    assert isinstance(replace, Change)
+    assert replace.write == ReplaceOne(
+        {"_id": "s1@r", "rev": 3}, replace.record.to_document() | {"rev": 4}
+    )
+    assert replace.record == fold(LIFE)
 
 
 def test_events_already_stored_need_no_write() -> None:
     stored = fold(LIFE).to_document() | {"rev": 2}
-    record, change = folded(stored, LIFE[1:3])
-    assert change is None
-    assert record == fold(LIFE)
+    assert folded(stored, LIFE[1:3]) == fold(LIFE)
 
 
 class _Bulk:

@@ -176,3 +176,59 @@ async def test_an_outage_of_the_timers_propagates_for_the_batch_to_be_read_again
     batch = [(run_id, e) for run_id in ("s@1", "s@2") for e in attempt(run_id)]
     with pytest.raises(ConnectionError):
         await use_case.apply(batch)
+
+
+class _CountingTimers(MemoryTimers):
+    def __init__(self) -> None:
+        super().__init__()
+        self.arms: list[Timer] = []
+
+    async def arm(self, timer: Timer, now: datetime) -> None:
+        self.arms.append(timer)
+        await super().arm(timer, now)
+
+
+async def test_a_deadline_that_would_only_move_later_is_not_written_again() -> None:
+    """The stored deadline rings first and files itself again (`retries.on_timer`):
+    a stage's event costs no timer write; a retry, an earlier time or a restart does."""
+    timers = _CountingTimers()
+    use_case = Projection(MemoryRunHistory(), timers, STUCK, clock=lambda: NOW)
+    due, rendered, pending = attempt()
+    await use_case.apply([(0, due)])
+    await use_case.apply([(1, rendered)])
+    assert [t.due for t in timers.arms] == [NOW + STUCK]
+
+    await use_case.apply([(2, pending)])
+    assert [t.kind for t in timers.arms] == [TimerKind.DEADLINE, TimerKind.RETRY]
+    assert timers.armed == {("s@1", 1): Timer("s@1", "acme", "s", 1, TimerKind.RETRY, RETRY_AT)}
+
+    restarted = Projection(use_case.history, timers, STUCK, clock=lambda: NOW)
+    await restarted.apply([(2, pending)])
+    assert len(timers.arms) == 3, "a new process arms what it has not armed itself"
+
+
+async def test_a_batch_arms_and_disarms_its_timers_in_one_call_each() -> None:
+    class Batched(MemoryTimers):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        async def arm_all(self, timers: Sequence[Timer], now: datetime) -> None:
+            self.calls.append(f"arm {len(timers)}")
+            await super().arm_all(timers, now)
+
+        async def disarm_all(self, attempts: Sequence[tuple[str, int]]) -> None:
+            self.calls.append(f"disarm {len(attempts)}")
+            await super().disarm_all(attempts)
+
+    timers = Batched()
+    use_case = Projection(MemoryRunHistory(), timers, STUCK, clock=lambda: NOW)
+    first = [(n, e) for n in range(50) for e in attempt(f"s@{n}")[:1]]
+    await use_case.apply(first)
+    delivered = [
+        (n, attempt(f"s@{n}")[2].model_copy(update={"status": RunStatus.DELIVERED}))
+        for n in range(0, 50, 2)
+    ]
+    await use_case.apply(delivered)
+    assert timers.calls == ["arm 50", "disarm 0", "arm 0", "disarm 25"]
+    assert len(timers.armed) == 25

@@ -59,7 +59,7 @@ from herald.services.renderer.calldata.records import (
     Team,
     pause_field,
 )
-from herald.shared.runtime.mongo import UPDATES_PER_COMMAND, Document
+from herald.shared.runtime.mongo import Document, bulk_in_commands
 
 log = logging.getLogger("herald.calldata")
 
@@ -267,9 +267,7 @@ class CallStore:
             if name == SESSIONS and name not in self._indexed:
                 await self._db[name].create_index([("tenant_id", ASCENDING), ("day", ASCENDING)])
                 self._indexed.add(name)
-            for start in range(0, len(requests), UPDATES_PER_COMMAND):
-                chunk = requests[start : start + UPDATES_PER_COMMAND]
-                await self._db[name].bulk_write(chunk, ordered=False)
+            await bulk_in_commands(self._db[name], requests)
 
     async def ingest(self, calls: Iterable[Call]) -> int:
         """Store calls and fold them into their days' roll-ups; returns how many were new.
