@@ -140,8 +140,13 @@ class Timers(Protocol):
     async def disarm(self, run_id: str, attempt: int) -> None:
         """A missing timer is not an error."""
 
-    async def arm_all(self, timers: Sequence[Timer], now: datetime) -> None:
-        """`arm` for many timers, in as few writes as the database allows."""
+    async def arm_all(self, timers: Sequence[Timer], now: datetime, *, first: bool = False) -> None:
+        """`arm` for many timers, in as few writes as the database allows.
+
+        `first`: none of these attempts had a timer yet (as far as the caller
+        knows); one already there may be kept instead (it rings no later than
+        needed, sees the run and files itself again).
+        """
 
     async def disarm_all(self, attempts: Sequence[tuple[str, int]]) -> None:
         """`disarm` for many run attempts, in as few writes as the database allows."""

@@ -115,19 +115,28 @@ class Projection:
         Armed again even when nothing changed (a crash may have come between
         the record's write and its timer's), except a timer this projection
         itself armed to ring no later: it rings then, sees the run has moved
-        on, and files itself again for later (`retries.on_timer`).
+        on, and files itself again for later (`retries.on_timer`). An attempt
+        just fired gets its first timer by insert (a herd's in one command).
         """
         arms: dict[str, Timer] = {}
+        firsts: dict[str, Timer] = {}
         disarms: set[tuple[str, int]] = set()
         for record in records:
             timer = retries.wakeup(record, self.stuck_after)
             if timer is None:
                 disarms.add((record.run_id, record.attempt))
+            elif record.status is RunStatus.DUE and _key(timer) not in self.armed:
+                firsts[_key(timer)] = timer  # an attempt just fired: no timer yet
             elif not self._rings_no_later(timer):
                 arms[_key(timer)] = timer
-        await self.timers.arm_all(list(arms.values()), self.clock())
-        await self.timers.disarm_all(sorted(disarms))
-        for key, timer in arms.items():
+        now = self.clock()
+        if firsts:
+            await self.timers.arm_all(list(firsts.values()), now, first=True)
+        if arms:
+            await self.timers.arm_all(list(arms.values()), now)
+        if disarms:
+            await self.timers.disarm_all(sorted(disarms))
+        for key, timer in (firsts | arms).items():
             self.armed[key] = (timer.kind, timer.due)
         for run_id, attempt in disarms:
             self.armed.pop(f"{run_id}#{attempt}", None)

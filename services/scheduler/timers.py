@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo import DeleteOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from herald.services.scheduler.retries import Timer, TimerKind
 from herald.shared.runtime.mongo import Document, bulk_in_commands
@@ -32,6 +33,7 @@ CURSOR = "timer_cursor"
 BUCKET = timedelta(seconds=10)
 #: Clocks of replicas may differ by this much: an arm this close to its bucket checks the claim.
 _CLOCK_MARGIN = timedelta(seconds=2)
+_DUPLICATE_KEY = 11000
 
 
 def bucket_of(instant: datetime) -> datetime:
@@ -91,20 +93,27 @@ class TimerStore:
     async def arm(self, timer: Timer, now: datetime) -> None:
         await self.arm_all([timer], now)
 
-    async def arm_all(self, timers: Sequence[Timer], now: datetime) -> None:
+    async def arm_all(self, timers: Sequence[Timer], now: datetime, *, first: bool = False) -> None:
         """File each timer in a bucket the ticker has not claimed yet (see the module's note).
 
         One read of the claim for the whole batch, and only when a bucket is near.
+        `first`: as far as the caller knows, these attempts have no timer yet, so
+        they are inserted, all in one command; a timer already there is kept (it
+        rings, sees the run as it is, and files itself again if need be).
         """
         filing = [(timer, ring_bucket(timer.due, now)) for timer in timers]
+        if first and filing:
+            await self._insert(filing)
         while filing:
-            await bulk_in_commands(
-                self._timers,
-                [
-                    ReplaceOne({"_id": _timer_id(t.run_id, t.attempt)}, _doc(t, b), upsert=True)
-                    for t, b in filing
-                ],
-            )
+            if not first:
+                await bulk_in_commands(
+                    self._timers,
+                    [
+                        ReplaceOne({"_id": _timer_id(t.run_id, t.attempt)}, _doc(t, b), upsert=True)
+                        for t, b in filing
+                    ],
+                )
+            first = False
             # No ticker claims a bucket before it starts.
             near = datetime.now(UTC) + _CLOCK_MARGIN
             filing = [(t, b) for t, b in filing if b <= near]
@@ -114,6 +123,14 @@ class TimerStore:
             if claimed is None:
                 return
             filing = [(t, claimed + BUCKET) for t, b in filing if b <= claimed]
+
+    async def _insert(self, filing: Sequence[tuple[Timer, datetime]]) -> None:
+        docs = [{"_id": _timer_id(t.run_id, t.attempt)} | _doc(t, b) for t, b in filing]
+        try:
+            await self._timers.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                raise
 
     async def disarm(self, run_id: str, attempt: int) -> None:
         await self.disarm_all([(run_id, attempt)])

@@ -260,9 +260,10 @@ class MemoryTimers:
         self.armed.pop((run_id, attempt), None)
         self.buckets.pop((run_id, attempt), None)
 
-    async def arm_all(self, timers: Sequence[Timer], now: datetime) -> None:
+    async def arm_all(self, timers: Sequence[Timer], now: datetime, *, first: bool = False) -> None:
         for timer in timers:
-            await self.arm(timer, now)
+            if not (first and (timer.run_id, timer.attempt) in self.armed):
+                await self.arm(timer, now)
 
     async def disarm_all(self, attempts: Sequence[tuple[str, int]]) -> None:
         for run_id, attempt in attempts:

@@ -132,3 +132,24 @@ async def test_a_bucket_of_many_timers_rings_them_all(
     await _ticker(settings, db, published).tick()
     assert sorted(published.refired()) == [(f"s1@{n:03d}", 2) for n in range(100)]
     assert await timers.ringing(start) == []
+
+
+async def test_first_timers_of_a_herd_are_inserted_at_once_and_one_already_there_kept(
+    db: AsyncDatabase[Document],
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)  # stored to the millisecond
+    timers = TimerStore(db)
+    due = now + timedelta(minutes=15)
+    kept = Timer("s1@000", "acme", "s1", 1, TimerKind.DEADLINE, due + timedelta(minutes=1))
+    await timers.arm(kept, now)
+    herd = [Timer(f"s1@{n:03d}", "acme", "s1", 1, TimerKind.DEADLINE, due) for n in range(300)]
+    await timers.arm_all(herd, now, first=True)
+
+    filed = await timers.ringing_until(bucket_of(due) + timedelta(minutes=2))
+    assert len(filed) == 300
+    assert {t.due for t in filed if t.run_id == "s1@000"} == {kept.due}, "the one there is kept"
+
+    moved = [Timer(f"s1@{n:03d}", "acme", "s1", 1, TimerKind.RETRY, now) for n in range(3)]
+    await timers.arm_all(moved, now)
+    filed = await timers.ringing_until(bucket_of(due) + timedelta(minutes=2))
+    assert sorted(t.kind for t in filed if t.run_id < "s1@003") == [TimerKind.RETRY] * 3
