@@ -118,6 +118,20 @@ class Herd(Protocol):
         """Publish many at once, each on its topic; returns once all are acked."""
 
 
+class RunBatches(Protocol):
+    """The run records, written a batch at a time (`history.store.MongoRunHistory`)."""
+
+    async def project_runs(
+        self, events: Sequence[DeliveryStatus]
+    ) -> dict[str, RunRecord | Exception]:
+        """Fold a batch of many runs' events into their records; each run's outcome by run id.
+
+        The outcome is the record as stored, or the exception that keeps the
+        run's events out of it for good (`ValueError`: they contradict it).
+        An outage of the database propagates.
+        """
+
+
 class RunHistory(Protocol):
     """The run records, one per run, folded from its `DeliveryStatus` events."""
 

@@ -17,12 +17,12 @@ import logging
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
 from cachetools import LRUCache
 
 from herald.services.scheduler import retries
-from herald.services.scheduler.ports import Clock, Timers
+from herald.services.scheduler.ports import Clock, RunBatches, Timers
 from herald.services.scheduler.retries import Timer, TimerKind
 from herald.shared.contract.messages import DeliveryStatus, RunStatus, utcnow
 from herald.shared.history.fold import RunRecord
@@ -44,20 +44,6 @@ class Unprojectable(Generic[Origin]):
 
     origins: list[Origin]
     error: Exception
-
-
-class RunBatches(Protocol):
-    """The run records, written a batch at a time (`history.store.MongoRunHistory`)."""
-
-    async def project_runs(
-        self, events: Sequence[DeliveryStatus]
-    ) -> dict[str, RunRecord | Exception]:
-        """Fold a batch of many runs' events into their records; each run's outcome by run id.
-
-        The outcome is the record as stored, or the exception that keeps the
-        run's events out of it for good (`ValueError`: they contradict it).
-        An outage of the database propagates.
-        """
 
 
 @dataclass(frozen=True, slots=True)
