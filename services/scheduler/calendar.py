@@ -233,7 +233,7 @@ class Calendar:
         await asyncio.gather(
             *(self._slots.replace(m, shard, slots[m].values()) for m in sorted(changed))
         )
-        await asyncio.gather(*(self._schedules.mark_synced(*mark) for mark in marks))
+        await self._schedules.mark_synced(marks)
 
     async def forget_deleted(self) -> int:
         """Take out the firings that schedules deleted before issue 13 left in the slots.

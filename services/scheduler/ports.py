@@ -88,10 +88,9 @@ class SlotSchedules(Protocol):
         """The stored document (outbox aside): `tenant_id`, `spec`, `version`, `deleted`,
         and `slot_version`/`slot_spec` once synced. A deleted schedule keeps its version."""
 
-    async def mark_synced(
-        self, schedule_id: str, version: int, spec: dict[str, Any] | None
-    ) -> None:
-        """Record which version's firing the slots hold (`spec` None: none, it is off or gone)."""
+    async def mark_synced(self, marks: Sequence[tuple[str, int, dict[str, Any] | None]]) -> None:
+        """Record, per schedule id, which version's firing the slots hold (`spec` None:
+        none, it is off or gone); many schedules in as few writes as the database allows."""
 
     async def import_many(self, states: list[ScheduleState]) -> None:
         """Store new schedules as synced: their firings are already in the slots."""

@@ -10,17 +10,18 @@ publishes them again instead of applying the command twice.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.ports import ConcurrentChange, Output, Recorded
 from herald.shared.contract.schedule_spec import ScheduleSpec
-from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.mongo import Document, bulk_in_commands
 
 SCHEDULES = "schedules"
 COMMANDS = "commands"
@@ -65,10 +66,14 @@ class SchedulerStore:
     async def raw(self, schedule_id: str) -> Document | None:
         return await self._schedules.find_one({"_id": schedule_id}, {"outbox": 0})
 
-    async def mark_synced(self, schedule_id: str, version: int, spec: Document | None) -> None:
+    async def mark_synced(self, marks: Sequence[tuple[str, int, Document | None]]) -> None:
         """Record which version's firing the slots hold (None: none, it is off or deleted)."""
-        await self._schedules.update_one(
-            {"_id": schedule_id}, {"$set": {"slot_version": version, "slot_spec": spec}}
+        await bulk_in_commands(
+            self._schedules,
+            [
+                UpdateOne({"_id": i}, {"$set": {"slot_version": version, "slot_spec": spec}})
+                for i, version, spec in marks
+            ],
         )
 
     async def deleted_with_firings(self) -> list[str]:

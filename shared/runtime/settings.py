@@ -129,8 +129,8 @@ class SchedulerSettings(BaseModel):
     lease_ttl_s: float = Field(default=30.0, gt=0)
     #: A run still `due` or `rendered` this long after its last event is fired again.
     stuck_after_s: float = Field(default=900.0, gt=0)
-    #: Shards one replica fires at once.
-    concurrency: int = Field(default=4, ge=1)
+    #: Shards one replica fires at once: a herd's firing waits mostly on Kafka's acks.
+    concurrency: int = Field(default=16, ge=1)
     #: Schedules whose commands one replica handles at once (each schedule's in order).
     command_concurrency: int = Field(default=32, ge=1)
     #: Run records the history projection keeps after writing them, to skip their reads.

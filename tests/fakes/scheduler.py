@@ -137,12 +137,11 @@ class MemorySchedules:
         synced = {"slot_version": row.slot_version, "slot_spec": row.slot_spec}
         return doc if row.slot_version is None else doc | synced
 
-    async def mark_synced(
-        self, schedule_id: str, version: int, spec: dict[str, Any] | None
-    ) -> None:
-        row = self.rows.get(schedule_id)
-        if row is not None:
-            row.slot_version, row.slot_spec = version, spec
+    async def mark_synced(self, marks: Sequence[tuple[str, int, dict[str, Any] | None]]) -> None:
+        for schedule_id, version, spec in marks:
+            row = self.rows.get(schedule_id)
+            if row is not None:
+                row.slot_version, row.slot_spec = version, spec
 
     async def deleted_with_firings(self) -> list[str]:
         return [i for i, row in self.rows.items() if row.deleted and row.slot_spec]
