@@ -42,11 +42,11 @@ from typing import Generic, TypeVar
 
 from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from herald.services.mailer.ports import Claim
 from herald.shared.contract.messages import RecipientOutcome, RecipientResult, utcnow
-from herald.shared.runtime.mongo import UPDATES_PER_COMMAND, Document
+from herald.shared.runtime.mongo import UPDATES_PER_COMMAND, Document, insert_new
 
 SENDS = "sends"
 #: One marker per lapsed claim taken over (so only after a mailer stopped mid-send).
@@ -57,7 +57,6 @@ OUTAGE_PAUSE_S = 1.0
 CLAIMS_PER_WRITE = 64
 #: Records in one `bulk_write` at most: FerretDB's limit on update statements.
 RECORDS_PER_WRITE = UPDATES_PER_COMMAND
-_DUPLICATE_KEY = 11000
 
 log = logging.getLogger("herald.mailer")
 
@@ -172,15 +171,7 @@ class Ledger:
 
     async def _insert_claims(self, docs: list[Document]) -> list[bool]:
         """Inserted or not, per claim; unordered, so one taken claim stops no other."""
-        try:
-            await self._sends.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error["code"] != _DUPLICATE_KEY for error in errors):
-                raise
-            taken = {error["index"] for error in errors}
-            return [n not in taken for n in range(len(docs))]
-        return [True] * len(docs)
+        return await insert_new(self._sends, docs)
 
     async def _take_over(self, key: str, now: datetime) -> Claim:
         """An expired claim changes hands once, whatever the database.

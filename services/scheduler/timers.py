@@ -22,10 +22,9 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo import DeleteOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from herald.services.scheduler.retries import Timer, TimerKind
-from herald.shared.runtime.mongo import Document, bulk_in_commands
+from herald.shared.runtime.mongo import Document, bulk_in_commands, insert_new
 
 TIMERS = "timers"
 CURSOR = "timer_cursor"
@@ -33,7 +32,6 @@ CURSOR = "timer_cursor"
 BUCKET = timedelta(seconds=10)
 #: Clocks of replicas may differ by this much: an arm this close to its bucket checks the claim.
 _CLOCK_MARGIN = timedelta(seconds=2)
-_DUPLICATE_KEY = 11000
 
 
 def bucket_of(instant: datetime) -> datetime:
@@ -102,35 +100,36 @@ class TimerStore:
         rings, sees the run as it is, and files itself again if need be).
         """
         filing = [(timer, ring_bucket(timer.due, now)) for timer in timers]
-        if first and filing:
+        if not filing:
+            return
+        if first:
             await self._insert(filing)
-        while filing:
-            if not first:
-                await bulk_in_commands(
-                    self._timers,
-                    [
-                        ReplaceOne({"_id": _timer_id(t.run_id, t.attempt)}, _doc(t, b), upsert=True)
-                        for t, b in filing
-                    ],
-                )
-            first = False
+        else:
+            await self._replace(filing)
+        while True:
             # No ticker claims a bucket before it starts.
             near = datetime.now(UTC) + _CLOCK_MARGIN
             filing = [(t, b) for t, b in filing if b <= near]
-            if not filing:
-                return
-            claimed = await self.claimed()
+            claimed = await self.claimed() if filing else None
             if claimed is None:
                 return
             filing = [(t, claimed + BUCKET) for t, b in filing if b <= claimed]
+            if not filing:
+                return
+            await self._replace(filing)
 
     async def _insert(self, filing: Sequence[tuple[Timer, datetime]]) -> None:
         docs = [{"_id": _timer_id(t.run_id, t.attempt)} | _doc(t, b) for t, b in filing]
-        try:
-            await self._timers.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
-                raise
+        await insert_new(self._timers, docs)
+
+    async def _replace(self, filing: Sequence[tuple[Timer, datetime]]) -> None:
+        await bulk_in_commands(
+            self._timers,
+            [
+                ReplaceOne({"_id": _timer_id(t.run_id, t.attempt)}, _doc(t, b), upsert=True)
+                for t, b in filing
+            ],
+        )
 
     async def disarm(self, run_id: str, attempt: int) -> None:
         await self.disarm_all([(run_id, attempt)])

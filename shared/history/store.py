@@ -33,12 +33,16 @@ from pymongo.errors import BulkWriteError, WriteError
 
 from herald.shared.contract.messages import DeliveryStatus, RunStatus
 from herald.shared.history import fold as history
-from herald.shared.runtime.mongo import COMMANDS_AT_ONCE, UPDATES_PER_COMMAND, Document
+from herald.shared.runtime.mongo import (
+    COMMANDS_AT_ONCE,
+    DUPLICATE_KEY,
+    UPDATES_PER_COMMAND,
+    Document,
+)
 
 RUNS = "runs"
 #: Rounds of read, fold and write before a run still contended is given up on (for now).
 _MAX_CONFLICTS = 50
-_DUPLICATE_KEY = 11000
 #: Statements of one `update` command (see `write`).
 REPLACES_PER_COMMAND = UPDATES_PER_COMMAND
 
@@ -165,7 +169,7 @@ async def _bulk(runs: AsyncCollection[Document], writes: list[Write]) -> list[bo
     for error in details["writeErrors"]:
         code = error.get("code")
         fates[error["index"]] = (
-            False if code == _DUPLICATE_KEY else WriteError(error.get("errmsg"), code, error)
+            False if code == DUPLICATE_KEY else WriteError(error.get("errmsg"), code, error)
         )
     replaces = [n for n, w in enumerate(writes) if isinstance(w, ReplaceOne) and fates[n] is True]
     if details["nMatched"] < len(replaces):

@@ -12,6 +12,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 from pymongo.monitoring import (
     CommandFailedEvent,
     CommandListener,
@@ -50,7 +51,27 @@ UPDATES_PER_COMMAND = 4
 #: a test's is larger than a service's): the same FerretDB limit.
 COMMANDS_AT_ONCE = 4
 
+#: The server's code for an insert whose `_id` (or unique key) is taken.
+DUPLICATE_KEY = 11000
+
 Request = Any
+
+
+async def insert_new(collection: AsyncCollection[Document], docs: Sequence[Document]) -> list[bool]:
+    """Insert all in one unordered command; per document, whether it was new.
+
+    A document whose key is taken is left as stored (insert-unique is atomic on
+    MongoDB and FerretDB alike); any other error propagates.
+    """
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        taken = {error["index"] for error in errors}
+        return [n not in taken for n in range(len(docs))]
+    return [True] * len(docs)
 
 
 async def bulk_in_commands(

@@ -31,7 +31,6 @@ from zoneinfo import ZoneInfo
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from herald.services.renderer.calldata.days import DaySlice, slices
 from herald.services.renderer.calldata.groupings import (
@@ -59,7 +58,7 @@ from herald.services.renderer.calldata.records import (
     Team,
     pause_field,
 )
-from herald.shared.runtime.mongo import Document, bulk_in_commands
+from herald.shared.runtime.mongo import Document, bulk_in_commands, insert_new
 
 log = logging.getLogger("herald.calldata")
 
@@ -86,7 +85,6 @@ SESSION_SUMS: Final = (
 )
 #: Days read at once: enough to keep the server busy, few enough to stay polite.
 _PARALLEL_DAYS = 8
-_DUPLICATE_KEY = 11000
 #: Per day collection, for MongoDB (FerretDB 1.x serves no query from them).
 _CALL_INDEXES = (
     ("tenant_id", "started_at"),
@@ -382,12 +380,5 @@ async def _insert_new(
     collection: AsyncCollection[Document], docs: list[Document]
 ) -> list[Document]:
     """Insert, skipping calls already stored; returns the documents actually written."""
-    try:
-        await collection.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != _DUPLICATE_KEY for error in errors):
-            raise
-        duplicates = {error["index"] for error in errors}
-        return [doc for i, doc in enumerate(docs) if i not in duplicates]
-    return docs
+    inserted = await insert_new(collection, docs)
+    return [doc for doc, new in zip(docs, inserted, strict=True) if new]
