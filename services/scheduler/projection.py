@@ -53,7 +53,7 @@ class Projection:
     stuck_after: timedelta
     clock: Clock = utcnow
     #: The timers this projection armed lately (kind and due, by run attempt).
-    armed: MutableMapping[str, tuple[TimerKind, datetime]] = field(
+    armed: MutableMapping[tuple[str, int], tuple[TimerKind, datetime]] = field(
         default_factory=lambda: LRUCache(ARMED_REMEMBERED)
     )
 
@@ -104,8 +104,8 @@ class Projection:
         on, and files itself again for later (`retries.on_timer`). An attempt
         just fired gets its first timer by insert (a herd's in one command).
         """
-        arms: dict[str, Timer] = {}
-        firsts: dict[str, Timer] = {}
+        arms: dict[tuple[str, int], Timer] = {}
+        firsts: dict[tuple[str, int], Timer] = {}
         disarms: set[tuple[str, int]] = set()
         for record in records:
             timer = retries.wakeup(record, self.stuck_after)
@@ -124,8 +124,8 @@ class Projection:
             await self.timers.disarm_all(sorted(disarms))
         for key, timer in (firsts | arms).items():
             self.armed[key] = (timer.kind, timer.due)
-        for run_id, attempt in disarms:
-            self.armed.pop(f"{run_id}#{attempt}", None)
+        for attempt in disarms:
+            self.armed.pop(attempt, None)
 
     def _rings_no_later(self, timer: Timer) -> bool:
         known = self.armed.get(_key(timer))
@@ -145,5 +145,5 @@ class Projection:
         return poisoned
 
 
-def _key(timer: Timer) -> str:
-    return f"{timer.run_id}#{timer.attempt}"
+def _key(timer: Timer) -> tuple[str, int]:
+    return timer.run_id, timer.attempt

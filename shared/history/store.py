@@ -199,16 +199,17 @@ async def project_runs(
     for round_ in range(_MAX_CONFLICTS):
         if not pending:
             return outcomes
-        docs: dict[str, Document] = {}
+        cached: dict[str, Document] = {}
         unread = pending
         if known is not None and round_ == 0:
-            docs = {
+            cached = {
                 run_id: bson.decode(known[run_id], codec_options=runs.codec_options)
                 for run_id in pending
                 if run_id in known
             }
-            unread = [r for r in pending if r not in docs and not _is_new(by_run[r])]
-        docs |= await _read(runs, unread)
+            unread = [r for r in pending if r not in cached and not _is_new(by_run[r])]
+        read = await _read(runs, unread)
+        docs = cached | read
         planned: dict[str, Change] = {}
         for run_id in pending:
             try:
@@ -220,7 +221,8 @@ async def project_runs(
                 planned[run_id] = outcome
             else:
                 outcomes[run_id] = outcome
-                _remember(known, runs, run_id, docs.get(run_id))
+                if run_id in read:  # a cached record is kept as it is
+                    _remember(known, runs, run_id, read[run_id])
         fates = await write(runs, [change.write for change in planned.values()])
         pending = []
         for (run_id, change), fate in zip(planned.items(), fates, strict=True):
