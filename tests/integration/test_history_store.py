@@ -229,16 +229,21 @@ async def test_a_concurrent_change_is_detected_and_the_run_folded_again(
     assert outcomes == {"s1@f": fold(life[:3]), "s1@g": fold(other[:2])}
 
 
-async def test_a_batch_of_2000_runs_is_a_read_each_and_bulk_writes(
-    db: AsyncDatabase[Document], settings: Settings
-) -> None:
-    commands = _Commands()
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
+def _counted_client(settings: Settings, commands: _Commands) -> AsyncMongoClient[Document]:
+    """A client of its own, so that `commands` counts this test's commands alone."""
+    return AsyncMongoClient(
         settings.mongo.url.get_secret_value(),
         tz_aware=True,
         uuidRepresentation="standard",
         event_listeners=[commands],
     )
+
+
+async def test_a_batch_of_2000_runs_is_a_read_each_and_bulk_writes(
+    db: AsyncDatabase[Document], settings: Settings
+) -> None:
+    commands = _Commands()
+    client = _counted_client(settings, commands)
     runs = client[db.name][history_store.RUNS]
     lives = [_events(f"s1@{n:04d}") for n in range(2000)]
     try:
@@ -269,12 +274,7 @@ async def test_a_writer_with_a_record_cache_skips_the_reads_and_survives_a_stale
     """The projection's cache: a batch that begins runs and batches of runs it wrote read
     nothing; a record another writer changed meanwhile is read and folded again."""
     commands = _Commands()
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        settings.mongo.url.get_secret_value(),
-        tz_aware=True,
-        uuidRepresentation="standard",
-        event_listeners=[commands],
-    )
+    client = _counted_client(settings, commands)
     runs = client[db.name][history_store.RUNS]
     known = history_store.RecordCache(1024 * 1024)
     lives = [
