@@ -11,6 +11,8 @@
 -- Without the pending list (`fastupdate`): a lookup never scans a backlog of inserts. FerretDB does not know of them and needs no change; MongoDB
 -- needs none of this.
 
+SET client_min_messages = warning;
+
 CREATE OR REPLACE FUNCTION herald_ferretdb_gin(tbl regclass) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
