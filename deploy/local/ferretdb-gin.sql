@@ -13,6 +13,12 @@
 
 SET client_min_messages = warning;
 
+-- FerretDB's statements are prepared, with the field as a parameter (`_jsonb->$1`).
+-- PostgreSQL's generic plan for them cannot match an index expression, so once it
+-- prefers that plan (on a table that was small when planned) every lookup reads the
+-- whole table again. Planned each time with its values, a lookup uses the index.
+ALTER ROLE ALL SET plan_cache_mode = force_custom_plan;
+
 CREATE OR REPLACE FUNCTION herald_ferretdb_gin(tbl regclass) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE

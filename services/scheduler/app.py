@@ -19,6 +19,7 @@ from herald.services.scheduler.timers import TimerStore
 from herald.shared.history import store as history_store
 from herald.shared.runs.recipients import RecipientPolicy
 from herald.shared.runtime.kafka import BulkPublisher
+from herald.shared.runtime.mongo import connect, database
 from herald.shared.runtime.service import build_runtime, make_app
 
 
@@ -27,7 +28,8 @@ def create_app() -> FastStream:
     settings = runtime.settings
     store = SchedulerStore(runtime.db)
     slots = SlotStore(runtime.db)
-    leases = LeaseStore(runtime.db[LEASES], timedelta(seconds=settings.scheduler.lease_ttl_s))
+    lease_ttl = timedelta(seconds=settings.scheduler.lease_ttl_s)
+    leases = LeaseStore(runtime.db[LEASES], lease_ttl)
     timers = TimerStore(runtime.db)
     runs = runtime.db[history_store.RUNS]
     cache_mb = settings.scheduler.history_cache_mb
@@ -37,9 +39,19 @@ def create_app() -> FastStream:
     publisher = BulkPublisher(settings)
     calendar = Calendar(store, slots, leases, publisher, settings.default_timezone)
     ticker = Ticker(settings, calendar, slots, leases, timers, history, publisher)
+    # Commands have a database client of their own (see `Calendar.sharing_turns`).
+    commands_mongo = connect(
+        settings, "herald-scheduler-commands", pool_size=settings.scheduler.command_pool_size
+    )
+    commands_db = database(commands_mongo, settings)
+    commands_store = SchedulerStore(commands_db)
     handler = CommandHandler(
-        store,
-        calendar,
+        commands_store,
+        calendar.sharing_turns(
+            commands_store,
+            SlotStore(commands_db),
+            LeaseStore(commands_db[LEASES], lease_ttl),
+        ),
         handlers.BrokerBodies(runtime.broker),
         runtime.topics,
         settings.default_timezone,
@@ -49,7 +61,13 @@ def create_app() -> FastStream:
     stuck_after = timedelta(seconds=settings.scheduler.stuck_after_s)
     projection = Projection(history, timers, stuck_after)
     handlers.register(
-        runtime.broker, runtime.topics, runtime.group_id, handler, projection, ticker.quiet
+        runtime.broker,
+        runtime.topics,
+        runtime.group_id,
+        handler,
+        projection,
+        ticker.quiet,
+        calendar.commands_first,
     )
     running: list[asyncio.Task[None]] = []
 
@@ -72,5 +90,9 @@ def create_app() -> FastStream:
         ticker.stop()
         await asyncio.gather(*running)
         await publisher.stop()
+
+    @app.after_shutdown
+    async def close_commands_client() -> None:
+        await commands_mongo.close()
 
     return app

@@ -47,6 +47,9 @@ _PLAN_STEP = 50
 #: Shards synced at once by one `sync_many`.
 _SYNC_CONCURRENCY = 32
 _LEASE_POLL_S = 0.05
+#: The longest a chunk of a herd waits for commands being handled (see `CommandsFirst`).
+COMMANDS_FIRST_S = 0.5
+_COMMANDS_POLL_S = 0.005
 
 
 def _fires_in(spec: ScheduleSpec, default_zone: str, minute: datetime) -> bool:
@@ -79,6 +82,36 @@ class _Gate:
 
 
 @dataclass(slots=True)
+class CommandsFirst:
+    """Commands go before a herd's next chunk.
+
+    Firing a herd keeps the process's event loop busy; a command beside it got a
+    slice of the loop per step, and waited seconds. While a batch of commands is
+    handled, each shard's next chunk waits, for `COMMANDS_FIRST_S` at most, so
+    that a flood of commands slows a herd but never stops it.
+    """
+
+    handling: int = 0
+
+    @contextlib.asynccontextmanager
+    async def handling_commands(self) -> AsyncIterator[None]:
+        self.handling += 1
+        try:
+            yield
+        finally:
+            self.handling -= 1
+
+    async def before_chunk(self, gate: _Gate) -> None:
+        """Wait while commands are handled, unless one waits for this very shard."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + COMMANDS_FIRST_S
+        # Polled: two conditions (no batch left, a command at this shard's turn) and a
+        # deadline, looked at every few milliseconds for half a second at most.
+        while self.handling and not gate.waiting and loop.time() < until:  # noqa: ASYNC110
+            await asyncio.sleep(_COMMANDS_POLL_S)
+
+
+@dataclass(slots=True)
 class _Slot:
     """A slot being fired: what is left to fire, and the next firings of what was fired."""
 
@@ -107,6 +140,7 @@ class Calendar:
         self._zone = default_zone
         self._clock = clock
         self._gates: defaultdict[int, _Gate] = defaultdict(_Gate)
+        self.commands_first = CommandsFirst()
 
     @classmethod
     def for_import(cls, db: AsyncDatabase[Document], settings: Settings) -> Calendar:
@@ -122,6 +156,16 @@ class Calendar:
             BulkPublisher(settings),
             settings.default_timezone,
         )
+
+    def sharing_turns(self, schedules: SlotSchedules, slots: Slots, leases: Leases) -> Calendar:
+        """This calendar on other adapters, taking turns at the shards with this one.
+
+        The commands sync through their own database client: waiting in the
+        ticker's pool behind a herd's slot writes, a command waited for the herd.
+        """
+        twin = Calendar(schedules, slots, leases, self._publisher, self._zone, clock=self._clock)
+        twin._gates, twin.commands_first = self._gates, self.commands_first
+        return twin
 
     @contextlib.asynccontextmanager
     async def _turn(self, shard: int) -> AsyncIterator[_Gate]:
@@ -229,7 +273,8 @@ class Calendar:
                 changed.add(minute_of(due))
             marks.append((schedule_id, doc["version"], doc["spec"] if live else None))
         # The minutes first: a slot nobody lists would never fire.
-        await self._slots.set_minutes(shard, minutes | changed)
+        if changed - minutes:
+            await self._slots.set_minutes(shard, minutes | changed)
         await asyncio.gather(
             *(self._slots.replace(m, shard, slots[m].values()) for m in sorted(changed))
         )
@@ -286,6 +331,7 @@ class Calendar:
                     slot = _Slot(shard, minute, await self._slots.read(minute, shard))
                     # At least a chunk a turn: commands never hold up a firing for good.
                     while slot.left:
+                        await self.commands_first.before_chunk(gate)
                         await self._fire_chunk(slot, lease)
                         if gate.waiting:
                             break

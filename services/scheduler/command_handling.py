@@ -22,6 +22,7 @@ from herald.services.scheduler.ports import (
     Output,
     Recorded,
     Schedules,
+    Stored,
 )
 from herald.shared.contract.messages import (
     AnyCommand,
@@ -47,11 +48,13 @@ def _now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class _Handled:
-    """A command handled: what to publish, and whether its schedule's slots may need a sync."""
+    """A command handled: what to publish, whether its schedule's slots may need a sync,
+    and the record to keep under its command id (None: kept already, or rejected)."""
 
     schedule_id: str
     outputs: list[Output]
     sync: bool
+    record: Recorded | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +95,21 @@ class CommandHandler:
             else:
                 by_schedule.setdefault(parsed.schedule_id, []).append((index, parsed))
         room = asyncio.Semaphore(self.concurrency)
+        # What this batch decided, by command id: a repeat inside the batch is answered so.
+        decided: dict[str, Recorded] = {}
 
         async def handle_in_order(queue: list[tuple[int, AnyCommand | CommandRejected]]) -> None:
             async with room:
                 for index, parsed in queue:
                     try:
-                        results[index] = await self._decide(parsed)
+                        results[index] = handled = await self._decide(parsed, decided)
                     except TRANSIENT_ERRORS:
                         raise
                     except Exception as exc:
                         results[index] = exc
+                    else:
+                        if handled.record is not None:
+                            decided.setdefault(str(parsed.command_id), handled.record)
 
         queues = [asyncio.create_task(handle_in_order(q)) for q in by_schedule.values()]
         try:
@@ -112,15 +120,35 @@ class CommandHandler:
                 queue.cancel()
             raise
         handled = [r for r in results if isinstance(r, _Handled)]
+        # Kept before anything is published: a reply out is a reply that can be given again.
+        await self.schedules.record_many(list(decided.items()))
         await self.calendar.sync_many(h.schedule_id for h in handled if h.sync)
         await self.bodies.publish_bodies(
             [(o.topic, h.schedule_id, o.body) for h in handled for o in h.outputs]
         )
         return [r if isinstance(r, Exception) else None for r in results]
 
-    async def _decide(self, parsed: AnyCommand | CommandRejected) -> _Handled:
-        """What to publish for one command, written first when it changes anything."""
-        recorded = await self.schedules.recorded(str(parsed.command_id), parsed.schedule_id)
+    async def _decide(
+        self, parsed: AnyCommand | CommandRejected, decided: dict[str, Recorded]
+    ) -> _Handled:
+        """What to publish for one command, written first when it changes anything.
+
+        The schedule is read once: it says whether the command was handled before
+        (its outbox), and is the state the command applies to. A command it does
+        not explain is looked up by id (a test email changes no schedule; an id
+        may have been used on another schedule, or left the outbox).
+        """
+        command_id = str(parsed.command_id)
+        stored = await self.schedules.read(parsed.schedule_id) if parsed.schedule_id else None
+        recorded = decided.get(command_id)
+        if recorded is None and stored is not None and command_id in stored.outbox:
+            recorded = Recorded(stored.state.tenant_id, stored.outbox[command_id])
+            # Copied under the command id: the outbox keeps only the latest commands.
+            return _Handled(
+                parsed.schedule_id, self._answer_again(parsed, recorded), True, recorded
+            )
+        if recorded is None and not (isinstance(parsed, CreateSchedule) and stored is None):
+            recorded = await self.schedules.recorded(command_id)
         if recorded is not None:
             # Finish what a crash may have cut short, then answer as before.
             return _Handled(parsed.schedule_id, self._answer_again(parsed, recorded), sync=True)
@@ -133,7 +161,7 @@ class CommandHandler:
             )
             # Nothing is written for a rejected command: a repeat is judged anew.
             return _Handled(parsed.schedule_id, [self._output(parsed)], sync=False)
-        return _Handled(parsed.schedule_id, await self._apply(parsed), sync=True)
+        return await self._apply(parsed, stored)
 
     def _answer_again(
         self, command: AnyCommand | CommandRejected, recorded: Recorded
@@ -154,20 +182,17 @@ class CommandHandler:
         )
         return [self._output(rejection)]
 
-    async def _apply(self, command: AnyCommand) -> list[Output]:
-        for _ in range(_MAX_CONCURRENT_RETRIES):
-            current = await self.schedules.load(command.schedule_id, command.tenant_id)
-            taken = (
-                isinstance(command, CreateSchedule)
-                and current is None
-                and await self.schedules.exists(command.schedule_id)
-            )
+    async def _apply(self, command: AnyCommand, stored: Stored | None) -> _Handled:
+        for attempt in range(_MAX_CONCURRENT_RETRIES):
+            if attempt:
+                stored = await self.schedules.read(command.schedule_id)
+            current = stored.live_for(command.tenant_id) if stored else None
             decision = commands.decide(
                 command,
                 current,
                 now=self.clock(),
                 default_zone=self.default_zone,
-                id_taken=taken,
+                id_taken=stored is not None,
                 policy=self.policy,
             )
             outputs = [self._output(m) for m in self._messages(command, decision)]
@@ -183,8 +208,6 @@ class CommandHandler:
                     )
                 except ConcurrentChange:
                     continue
-            if isinstance(decision.reply, CommandAccepted):
-                await self.schedules.record(str(command.command_id), command.tenant_id, outputs)
             log.info(
                 "command %s (%s) on schedule %s of tenant %s: %s",
                 command.command_id,
@@ -193,7 +216,9 @@ class CommandHandler:
                 command.tenant_id,
                 decision.reply.type,
             )
-            return outputs
+            accepted = isinstance(decision.reply, CommandAccepted)
+            record = Recorded(command.tenant_id, outputs) if accepted else None
+            return _Handled(command.schedule_id, outputs, sync=True, record=record)
         raise RuntimeError(f"schedule {command.schedule_id} keeps changing under command")
 
     @staticmethod

@@ -10,6 +10,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
+from herald.services.scheduler.calendar import CommandsFirst
 from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.projection import Projection
 from herald.shared.contract.messages import DeliveryStatus
@@ -48,8 +49,10 @@ def register(
     handler: CommandHandler,
     projection: Projection,
     quiet: asyncio.Event,
+    commands_first: CommandsFirst,
 ) -> None:
-    """`quiet` is set while the ticker is not firing: the projection yields to a herd."""
+    """`quiet` is set while the ticker is not firing: the projection yields to a herd,
+    and a herd to commands (`commands_first`)."""
 
     async def poisoned(record: Record, exc: Exception) -> None:
         await dead_letter(broker, topics.dlq, record, exc)
@@ -57,7 +60,8 @@ def register(
     async def on_commands(records: Sequence[Record]) -> None:
         """Each schedule's in order, schedules side by side (see `CommandHandler.handle_batch`)."""
         try:
-            errors = await handler.handle_batch([record.value or b"" for record in records])
+            async with commands_first.handling_commands():
+                errors = await handler.handle_batch([record.value or b"" for record in records])
         except TRANSIENT_ERRORS:
             raise
         except Exception as exc:

@@ -49,17 +49,28 @@ class ConcurrentChange(Exception):
     """The schedule changed between read and write; the command is read again."""
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A schedule id as stored, in one read: whose, whether deleted, and its outbox."""
+
+    state: ScheduleState
+    deleted: bool
+    #: The outputs of the schedule's recent commands, by command id.
+    outbox: dict[str, list[Output]]
+
+    def live_for(self, tenant_id: str) -> ScheduleState | None:
+        """The schedule as this tenant sees it: another tenant's or a deleted one is absent."""
+        return None if self.deleted or self.state.tenant_id != tenant_id else self.state
+
+
 class Schedules(Protocol):
     """The schedules, with the outputs of the commands that changed them."""
 
-    async def recorded(self, command_id: str, schedule_id: str) -> Recorded | None:
-        """The outputs of an accepted command, kept by `record` or by its `save`."""
+    async def read(self, schedule_id: str) -> Stored | None:
+        """Whatever holds the id, another tenant's or a deleted schedule included."""
 
-    async def load(self, schedule_id: str, tenant_id: str) -> ScheduleState | None:
-        """A live schedule of this tenant; another tenant's or a deleted one is None."""
-
-    async def exists(self, schedule_id: str) -> bool:
-        """Whether any schedule holds the id, another tenant's or a deleted one included."""
+    async def recorded(self, command_id: str) -> Recorded | None:
+        """The outputs of an accepted command kept by `record_many` (see also `Stored.outbox`)."""
 
     async def save(
         self,
@@ -77,8 +88,8 @@ class Schedules(Protocol):
         is stale, nothing is written and `ConcurrentChange` is raised.
         """
 
-    async def record(self, command_id: str, tenant_id: str, outputs: list[Output]) -> None:
-        """Keep a command's outputs by its id; the first record of an id stays."""
+    async def record_many(self, records: Sequence[tuple[str, Recorded]]) -> None:
+        """Keep commands' outputs by command id, in one write; the first record of an id stays."""
 
 
 class SlotSchedules(Protocol):

@@ -9,7 +9,6 @@ publishes them again instead of applying the command twice.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -19,9 +18,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from herald.services.scheduler.commands import ScheduleState
-from herald.services.scheduler.ports import ConcurrentChange, Output, Recorded
+from herald.services.scheduler.ports import ConcurrentChange, Output, Recorded, Stored
 from herald.shared.contract.schedule_spec import ScheduleSpec
-from herald.shared.runtime.mongo import Document, bulk_in_commands
+from herald.shared.runtime.mongo import Document, bulk_in_commands, insert_new
 
 SCHEDULES = "schedules"
 COMMANDS = "commands"
@@ -43,25 +42,16 @@ class SchedulerStore:
     async def ensure_indexes(self) -> None:
         await self._schedules.create_index([("tenant_id", ASCENDING)])
 
-    async def recorded(self, command_id: str, schedule_id: str) -> Recorded | None:
-        """The outputs of a command already handled, from either place they are kept."""
-        doc = await self._commands.find_one({"_id": command_id})
-        if doc is not None:
-            return Recorded(doc["tenant_id"], _outputs(doc["outputs"]))
-        schedule = await self._schedules.find_one({"_id": schedule_id}) or {}
-        for entry in schedule.get("outbox", []):
-            if entry["command_id"] == command_id:
-                outputs = _outputs(entry["outputs"])
-                await self.record(command_id, schedule["tenant_id"], outputs)
-                return Recorded(schedule["tenant_id"], outputs)
-        return None
-
-    async def load(self, schedule_id: str, tenant_id: str) -> ScheduleState | None:
-        """A live schedule of this tenant; another tenant's is as good as absent."""
+    async def read(self, schedule_id: str) -> Stored | None:
         doc = await self._schedules.find_one({"_id": schedule_id})
-        if doc is None or doc.get("deleted") or doc["tenant_id"] != tenant_id:
+        if doc is None:
             return None
-        return _state(doc)
+        outbox = {e["command_id"]: _outputs(e["outputs"]) for e in doc.get("outbox", [])}
+        return Stored(_state(doc), bool(doc.get("deleted")), outbox)
+
+    async def recorded(self, command_id: str) -> Recorded | None:
+        doc = await self._commands.find_one({"_id": command_id})
+        return None if doc is None else Recorded(doc["tenant_id"], _outputs(doc["outputs"]))
 
     async def raw(self, schedule_id: str) -> Document | None:
         return await self._schedules.find_one({"_id": schedule_id}, {"outbox": 0})
@@ -80,9 +70,6 @@ class SchedulerStore:
         # Equality is pushed down on FerretDB; `slot_spec` is looked at here.
         found = self._schedules.find({"deleted": True}, {"slot_spec": 1})
         return [doc["_id"] async for doc in found if doc.get("slot_spec")]
-
-    async def exists(self, schedule_id: str) -> bool:
-        return await self._schedules.find_one({"_id": schedule_id}, {"_id": 1}) is not None
 
     async def save(
         self,
@@ -128,15 +115,18 @@ class SchedulerStore:
         if docs:
             await self._schedules.insert_many(docs, ordered=False)
 
-    async def record(self, command_id: str, tenant_id: str, outputs: list[Output]) -> None:
-        doc = {
-            "_id": command_id,
-            "tenant_id": tenant_id,
-            "outputs": [o.to_document() for o in outputs],
-        }
-        # Already there when an earlier delivery of the same command recorded it.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._commands.insert_one(doc)
+    async def record_many(self, records: Sequence[tuple[str, Recorded]]) -> None:
+        docs = [
+            {
+                "_id": command_id,
+                "tenant_id": recorded.tenant_id,
+                "outputs": [o.to_document() for o in recorded.outputs],
+            }
+            for command_id, recorded in records
+        ]
+        # An id already there was recorded by an earlier delivery of the same command.
+        if docs:
+            await insert_new(self._commands, docs)
 
 
 def _document(state: ScheduleState) -> Document:

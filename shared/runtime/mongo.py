@@ -101,14 +101,17 @@ async def bulk_in_commands(
             raise outcome
 
 
-def connect(settings: Settings, app_name: str) -> AsyncMongoClient[Document]:
+def connect(
+    settings: Settings, app_name: str, *, pool_size: int | None = None
+) -> AsyncMongoClient[Document]:
+    """`pool_size` for a client beside the process's main one (`max_pool_size`)."""
     return AsyncMongoClient(
         settings.mongo.url.get_secret_value(),
         appname=app_name,
         tz_aware=True,
         uuidRepresentation="standard",
         serverSelectionTimeoutMS=settings.mongo.server_selection_timeout_ms,
-        maxPoolSize=settings.mongo.max_pool_size,
+        maxPoolSize=pool_size or settings.mongo.max_pool_size,
         event_listeners=[CommandCounter()],
     )
 

@@ -133,6 +133,10 @@ class SchedulerSettings(BaseModel):
     concurrency: int = Field(default=16, ge=1)
     #: Schedules whose commands one replica handles at once (each schedule's in order).
     command_concurrency: int = Field(default=32, ge=1)
+    #: MongoDB connections of the commands' own client: a herd's slot writes fill the
+    #: main pool, and a command waiting behind them waits for the herd. Counts
+    #: toward FerretDB's limit like `mongo.max_pool_size`.
+    command_pool_size: int = Field(default=4, ge=1, le=100)
     #: Run records the history projection keeps after writing them, to skip their reads.
     history_cache_mb: int = Field(default=32, ge=0)
 

@@ -26,6 +26,7 @@ from herald.services.scheduler.ports import (
     LeaseLost,
     Output,
     Recorded,
+    Stored,
 )
 from herald.services.scheduler.retries import Timer
 from herald.services.scheduler.slots import minute_of
@@ -59,28 +60,22 @@ class MemorySchedules:
         #: Another writer getting in first: the next save runs the first of these, then checks.
         self.races: list[Callable[[], Awaitable[None]]] = []
         self._racing = False
-        #: Raised by the next `record`, once (a crash between the write and its copy).
+        #: Raised by the next `record_many`, once (a crash between the write and its copy).
         self.fail_next_record: Exception | None = None
 
-    async def recorded(self, command_id: str, schedule_id: str) -> Recorded | None:
-        if command_id in self.commands:
-            return self.commands[command_id]
+    async def read(self, schedule_id: str) -> Stored | None:
         row = self.rows.get(schedule_id)
-        for entry_id, outputs in row.outbox if row else []:
-            if entry_id == command_id:
-                assert row is not None
-                await self.record(command_id, row.state.tenant_id, outputs)
-                return Recorded(row.state.tenant_id, outputs)
-        return None
+        if row is None:
+            return None
+        return Stored(row.state, row.deleted, {c: list(o) for c, o in row.outbox})
+
+    async def recorded(self, command_id: str) -> Recorded | None:
+        return self.commands.get(command_id)
 
     async def load(self, schedule_id: str, tenant_id: str) -> ScheduleState | None:
-        row = self.rows.get(schedule_id)
-        if row is None or row.deleted or row.state.tenant_id != tenant_id:
-            return None
-        return row.state
-
-    async def exists(self, schedule_id: str) -> bool:
-        return schedule_id in self.rows
+        """For tests: the schedule as `tenant_id` sees it."""
+        stored = await self.read(schedule_id)
+        return stored.live_for(tenant_id) if stored else None
 
     async def save(
         self,
@@ -116,11 +111,12 @@ class MemorySchedules:
                 row.state = new
         self.saves.append((command_id, new))
 
-    async def record(self, command_id: str, tenant_id: str, outputs: list[Output]) -> None:
+    async def record_many(self, records: Sequence[tuple[str, Recorded]]) -> None:
         if self.fail_next_record is not None:
             error, self.fail_next_record = self.fail_next_record, None
             raise error
-        self.commands.setdefault(command_id, Recorded(tenant_id, list(outputs)))
+        for command_id, recorded in records:
+            self.commands.setdefault(command_id, recorded)
 
     async def raw(self, schedule_id: str) -> dict[str, Any] | None:
         row = self.rows.get(schedule_id)

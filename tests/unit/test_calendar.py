@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from herald.services.scheduler import calendar
 from herald.services.scheduler.calendar import FIRE_CHUNK
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.firing import run_id_for
@@ -272,3 +273,28 @@ async def test_a_command_on_a_shard_being_fired_goes_in_between_two_chunks() -> 
 
     assert world.fired_ids() == sorted(run_id_for(i, DUE) for i in ids[:-1])
     assert world.pending() == dict.fromkeys(ids[:-1], DUE + DAY)
+
+
+async def test_a_herd_waits_between_chunks_while_commands_are_handled_but_not_for_good(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World(BEFORE)
+    ids = one_shard(2 * FIRE_CHUNK)
+    states = [ScheduleState(i, "acme", DAILY_SPEC, 1, None) for i in ids]
+    await world.first.calendar.import_schedules(states, BEFORE)
+    world.clock.now = ON_TIME
+    first = world.first.calendar.commands_first
+
+    async with first.handling_commands():
+        firing = asyncio.create_task(world.first.ticker.tick())
+        await asyncio.sleep(0.1)
+        assert world.fired() == [], "the herd waits while commands are handled"
+    await asyncio.wait_for(firing, 5)
+    assert len(world.fired()) == len(ids)
+
+    # A flood of commands slows a herd, a chunk at a time, but never stops it.
+    monkeypatch.setattr(calendar, "COMMANDS_FIRST_S", 0.05)
+    world.clock.now = ON_TIME + DAY
+    async with first.handling_commands():
+        await asyncio.wait_for(world.first.ticker.tick(), 5)
+    assert len(world.fired()) == 2 * len(ids)

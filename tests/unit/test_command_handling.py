@@ -13,6 +13,7 @@ import pytest
 
 from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.commands import ScheduleState, manual_run_id
+from herald.services.scheduler.ports import Recorded, Stored
 from herald.shared.contract.messages import (
     Command,
     CreateSchedule,
@@ -203,14 +204,28 @@ async def test_a_command_id_of_another_tenant_is_rejected_as_taken(world: World)
 async def test_a_command_id_reused_on_another_schedule_answers_the_first_again(
     world: World,
 ) -> None:
-    command = create()
+    await world.send(create("s-1"))
+    await world.send(create("s-2"))
+    command = RunNow(tenant_id="acme", schedule_id="s-1")
     first = await world.send(command)
-    reused = create("s-2").model_copy(update={"command_id": command.command_id})
+    reused = RunNow(tenant_id="acme", schedule_id="s-2", command_id=command.command_id)
     published = await world.send(reused)
 
     assert [body for _, _, body in published] == [body for _, _, body in first]
     assert {key for _, key, _ in published} == {"s-2"}
-    assert await world.schedules.exists("s-2") is False
+
+
+async def test_a_create_on_a_free_id_is_never_a_repeat(world: World) -> None:
+    """An accepted create leaves its schedule for good: no schedule, no earlier create.
+    The command id is not looked up, and a reused one does not stop the create."""
+    command = create()
+    await world.send(command)
+    reused = create("s-2").model_copy(update={"command_id": command.command_id})
+    published = await world.send(reused)
+
+    assert types(published) == ["ScheduleChanged", "CommandAccepted"]
+    assert reply(published)["schedule_id"] == "s-2"
+    assert await world.schedules.read("s-2") is not None
 
 
 async def test_a_crash_before_the_publish_is_finished_on_redelivery(world: World) -> None:
@@ -320,12 +335,12 @@ class SlowSchedules(MemorySchedules):
         self.reading = 0
         self.most_reading = 0
 
-    async def load(self, schedule_id: str, tenant_id: str) -> ScheduleState | None:
+    async def read(self, schedule_id: str) -> Stored | None:
         self.reading += 1
         self.most_reading = max(self.most_reading, self.reading)
         await asyncio.sleep(0.01)
         self.reading -= 1
-        return await super().load(schedule_id, tenant_id)
+        return await super().read(schedule_id)
 
 
 async def test_a_batch_handles_schedules_side_by_side_each_in_its_order() -> None:
@@ -397,3 +412,49 @@ async def test_a_transient_failure_fails_the_batch_which_is_answered_when_read_a
         "CommandAccepted",
     ] * 2
     assert sorted(world.calendar.synced) == ["s-1", "s-2"]
+
+
+class CountingSchedules(MemorySchedules):
+    """Schedules counting the reads a command costs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+
+    async def read(self, schedule_id: str) -> Stored | None:
+        self.reads.append(f"schedule {schedule_id}")
+        return await super().read(schedule_id)
+
+    async def recorded(self, command_id: str) -> Recorded | None:
+        self.reads.append("command")
+        return await super().recorded(command_id)
+
+
+async def test_a_command_reads_its_schedule_once_and_the_batch_records_in_one_write() -> None:
+    """A create on a free id reads nothing else; others look their id up once."""
+    world = World(schedules=CountingSchedules())
+    raws = [create(f"s-{n}").model_dump_json().encode() for n in range(3)]
+    assert await world.handler.handle_batch(raws) == [None] * 3
+    assert sorted(world.schedules.reads) == [f"schedule s-{n}" for n in range(3)]
+    assert len(world.schedules.commands) == 3
+
+    # A repeat is told by the schedule's outbox: no lookup by command id.
+    world.schedules.reads.clear()
+    assert await world.handler.handle_batch(raws[:1]) == [None]
+    assert world.schedules.reads == ["schedule s-0"]
+
+    world.schedules.reads.clear()
+    run_now = RunNow(tenant_id="acme", schedule_id="s-0").model_dump_json().encode()
+    assert await world.handler.handle_batch([run_now]) == [None]
+    assert world.schedules.reads == ["schedule s-0", "command"]
+
+
+async def test_a_repeat_inside_one_batch_is_answered_as_the_first(world: World) -> None:
+    await world.send(create())
+    command = RunNow(tenant_id="acme", schedule_id="s-1").model_dump_json().encode()
+    before = len(world.bodies.published)
+
+    assert await world.handler.handle_batch([command, command]) == [None, None]
+    published = world.bodies.published[before:]
+    assert types(published) == ["ReportDue", "DeliveryStatus", "CommandAccepted"] * 2
+    assert published[:3] == published[3:], "one run, answered twice byte for byte"

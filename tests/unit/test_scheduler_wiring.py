@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from herald.services.scheduler import handlers
+from herald.services.scheduler.calendar import CommandsFirst
 from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.projection import Projection
 from herald.shared.contract.messages import CreateSchedule, DeliveryStatus, RunStatus
@@ -44,7 +45,7 @@ async def test_commands_and_statuses_reach_their_use_cases_and_poison_the_dlq() 
     projection = Projection(history, MemoryTimers(), timedelta(minutes=15))
     quiet = asyncio.Event()
     quiet.set()
-    handlers.register(broker, TOPICS, "wiring", handler, projection, quiet)
+    handlers.register(broker, TOPICS, "wiring", handler, projection, quiet, CommandsFirst())
     dead: list[str] = []
     replies: list[str] = []
 
