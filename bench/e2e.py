@@ -94,7 +94,7 @@ from herald.shared.runtime.kafka import ensure_topics
 from herald.shared.runtime.mongo import Document, connect
 from herald.shared.runtime.settings import Settings, SmtpSettings
 from tests import helpers
-from tests.helpers import ServiceProcess, ops_get
+from tests.helpers import ServiceProcess, drop_topics, ops_get
 from tests.smtp_server import free_port
 
 DATABASE = "herald_bench_e2e"
@@ -459,6 +459,7 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
         sink.terminate()
         sink.wait(10)
         await client.close()
+        await drop_topics(settings)
     arrivals = read_arrivals(arrivals_path)
     ids = Counter(mid for _, mid in arrivals)
     result.emails = len(ids)

@@ -1,6 +1,6 @@
 """Mailer benchmark: emails per second with a 50 KB attachment, naive loop against Herald.
 
-    python bench/mailer.py [--quick] [--emails N] [--pool 10] [--server mailpit|sink]
+    python bench/mailer.py [--quick] [--emails N] [--pool 32] [--server mailpit|sink]
 
 The server is the project's Mailpit (SMTP 127.0.0.1:11025; only this run's
 messages, by their sender, are deleted through its HTTP API afterwards, since
@@ -173,7 +173,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 emails")
     parser.add_argument("--emails", type=int, default=None, help="default 5,000 (1,000 quick)")
-    parser.add_argument("--pool", type=int, default=10, help="pooled SMTP connections")
+    pool = SmtpSettings.model_fields["pool_size"].default
+    parser.add_argument(
+        "--pool", type=int, default=pool, help=f"pooled SMTP connections (the mailer's {pool})"
+    )
     parser.add_argument(
         "--server",
         choices=("mailpit", "sink"),

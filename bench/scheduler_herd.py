@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import contextlib
 import math
-import os
 import sys
 import tempfile
 import time
@@ -52,8 +51,8 @@ from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime.kafka import client_options, ensure_topics
 from herald.shared.runtime.mongo import connect
-from herald.shared.runtime.settings import MongoSettings, Settings
-from tests.helpers import ServiceProcess
+from herald.shared.runtime.settings import Settings
+from tests.helpers import ServiceProcess, drop_topics
 
 
 def spec_at(at: dtime) -> ScheduleSpec:
@@ -279,8 +278,10 @@ async def idle(count: int, log_dir: Path, seconds: float) -> tuple[float, float]
 
 
 async def cleanup() -> None:
-    """Drop the benchmark databases; their topics stay (cheap) until the broker's retention."""
-    client = connect(Settings(mongo=MongoSettings(url=os.environ["HERALD_MONGO__URL"])), "bench")
+    """Drop the benchmark databases and topics (every benchmark's: `bench-...`)."""
+    settings = bench_settings("cleanup")
+    await drop_topics(settings, prefix="bench-")
+    client = connect(settings, "bench")
     for name in await client.list_database_names():
         if name.startswith("bench_"):
             await client.drop_database(name)

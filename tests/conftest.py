@@ -16,14 +16,13 @@ from pathlib import Path
 # the assertion-rewritten module ("AST constructor recursion depth mismatch").
 import hypothesis  # noqa: F401
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from herald.shared.runtime.kafka import client_options, ensure_topics
+from herald.shared.runtime.kafka import ensure_topics
 from herald.shared.runtime.mongo import Document, connect, database
 from herald.shared.runtime.settings import KafkaSettings, MongoSettings, Settings, SmtpSettings
-from tests.helpers import Mailpit
+from tests.helpers import Mailpit, drop_topics
 from tests.infra import Endpoints, endpoints
 
 RUN = uuid.uuid4().hex[:8]
@@ -46,24 +45,11 @@ def fresh_settings(infra: Endpoints) -> Settings:
     )
 
 
-async def _drop_topics(settings: Settings) -> None:
-    """Delete a test's topics, so a broker kept between runs does not pile up partitions."""
-    admin = AIOKafkaAdminClient(**client_options(settings.kafka))
-    await admin.start()
-    try:
-        prefix = f"{settings.kafka.topic_prefix}."
-        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
-
-
 @pytest.fixture
 async def settings(infra: Endpoints) -> AsyncIterator[Settings]:
     made = fresh_settings(infra)
     yield made
-    await _drop_topics(made)
+    await drop_topics(made)
 
 
 @pytest.fixture

@@ -69,10 +69,11 @@ class SmtpSettings(BaseModel):
     from_address: str = "Herald Reports <reports@herald.localhost>"
     timeout_s: float = 30.0
     tls_ca_file: Path | None = None
-    #: Connections kept open and reused by one mailer: as many as the runs it works on at
-    #: once (`MAILER__CONCURRENCY`), so that a provider slow to answer does not hold them up.
-    #: Lower it to what the provider allows per client.
-    pool_size: int = Field(default=16, ge=1, le=100)
+    #: Connections kept open and reused by one mailer: as many as the emails it has in
+    #: flight (`MAILER__CONCURRENCY` runs, a run's recipients side by side), so that a
+    #: provider slow to answer does not hold them up. Lower it to what the provider
+    #: allows per client.
+    pool_size: int = Field(default=32, ge=1, le=100)
     #: The provider's allowed volume; a herd is spread out to stay under it. None: no limit.
     max_per_minute: int | None = Field(default=None, ge=1)
 
