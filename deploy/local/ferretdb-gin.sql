@@ -8,8 +8,8 @@
 -- one for `_id` of every table that holds documents and one for the first field of
 -- every btree index FerretDB creates (the field a query is picked by; more would only
 -- cost writes): as they are created (event trigger), and for the tables already there.
--- Without the pending list (`fastupdate`): a lookup never scans a backlog of inserts. FerretDB does not know of them and needs no change; MongoDB
--- needs none of this.
+-- Without the pending list (`fastupdate`): a lookup never scans a backlog of inserts.
+-- FerretDB does not know of them and needs no change; MongoDB needs none of this.
 
 SET client_min_messages = warning;
 

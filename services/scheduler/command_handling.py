@@ -141,17 +141,17 @@ class CommandHandler:
         command_id = str(parsed.command_id)
         stored = await self.schedules.read(parsed.schedule_id) if parsed.schedule_id else None
         recorded = decided.get(command_id)
+        # Found in the outbox alone, it is copied under the command id: the outbox
+        # keeps only the latest commands.
+        copy = None
         if recorded is None and stored is not None and command_id in stored.outbox:
-            recorded = Recorded(stored.state.tenant_id, stored.outbox[command_id])
-            # Copied under the command id: the outbox keeps only the latest commands.
-            return _Handled(
-                parsed.schedule_id, self._answer_again(parsed, recorded), True, recorded
-            )
+            recorded = copy = Recorded(stored.state.tenant_id, stored.outbox[command_id])
         if recorded is None and not (isinstance(parsed, CreateSchedule) and stored is None):
             recorded = await self.schedules.recorded(command_id)
         if recorded is not None:
             # Finish what a crash may have cut short, then answer as before.
-            return _Handled(parsed.schedule_id, self._answer_again(parsed, recorded), sync=True)
+            answer = self._answer_again(parsed, recorded)
+            return _Handled(parsed.schedule_id, answer, sync=True, record=copy)
         if isinstance(parsed, CommandRejected):
             log.info(
                 "command %s (%s) rejected: %s",
