@@ -40,7 +40,7 @@ def create_app() -> FastStream:
     handlers.register(
         runtime.broker, runtime.topics, runtime.group_id, due_runs, settings.renderer.concurrency
     )
-    app = make_app(runtime)
+    app = make_app(runtime, [artifacts.ensure_indexes])
 
     @app.after_shutdown
     async def _close() -> None:

@@ -15,4 +15,6 @@ def source_for(settings: Settings, db: AsyncDatabase[Document]) -> ReportSource:
     reports = settings.reports
     if reports.source is ReportSourceKind.HTTP:
         return HttpSource(reports.http)
-    return MongoSource(db, settings.data_zone, use_rollups=reports.use_rollups)
+    return MongoSource(
+        db, settings.data_zone, use_rollups=reports.use_rollups, reuse_s=reports.reuse_reads_s
+    )

@@ -26,6 +26,7 @@ from typing import Any
 
 from bson import Binary, ObjectId
 from gridfs.errors import CorruptGridFile, NoFile
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -58,6 +59,18 @@ class ArtifactStore:
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
+
+    async def ensure_indexes(self) -> None:
+        """Chunks by their artifact and upload, in order: every chunk read and delete asks so.
+
+        Not GridFS's unique `(files_id, n)`: two uploads of one artifact may hold the
+        same chunk number for a while. Without it each lookup read every chunk stored,
+        a cost growing with the bucket (on FerretDB it is the `files_id` GIN index of
+        `ferretdb-gin.sql` that serves them).
+        """
+        await self._db[f"{BUCKET}.chunks"].create_index(
+            [("files_id", ASCENDING), ("attempt", ASCENDING), ("n", ASCENDING)]
+        )
 
     async def find(self, file_id: str) -> StoredArtifact | None:
         doc = await self._db[f"{BUCKET}.files"].find_one({"_id": file_id})

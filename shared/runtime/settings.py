@@ -153,7 +153,9 @@ class RendererSettings(BaseModel):
     concurrency: int = Field(default=8, ge=1, le=256)
     #: PDF worker processes; each is replaced after `renders_per_worker` renders.
     pdf_workers: int = Field(default=2, ge=1)
-    renders_per_worker: int = Field(default=50, ge=1)
+    #: A replacement costs about two seconds of CPU (imports, fonts), 50 renders' worth;
+    #: a worker holds at about 85 MB meanwhile (see `formats.pdf._fonts`).
+    renders_per_worker: int = Field(default=500, ge=1)
     #: A PDF render running longer is killed and retried later as a transient failure.
     render_timeout_s: float = Field(default=120.0, gt=0)
     #: Runs asking for the same report, filters, window and format share one render.
@@ -220,6 +222,9 @@ class ReportSettings(BaseModel):
     data_timezone: str | None = None
     #: Whole days are read from the daily roll-ups; off, every report groups raw calls.
     use_rollups: bool = True
+    #: A roll-up, session or dimension read is reused by other renders for this long: a
+    #: herd reads each of a tenant's days once, not once per run (0: every render reads).
+    reuse_reads_s: float = Field(default=5.0, ge=0)
     http: HttpSourceSettings = HttpSourceSettings()
 
     @field_validator("data_timezone")

@@ -212,3 +212,13 @@ def test_a_million_row_csv_renders_in_bounded_memory(
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["rows"] == 1_000_000
     assert result["peak_mb"] < 200, result
+
+
+async def test_chunks_are_indexed_by_their_artifact(db: AsyncDatabase[Document]) -> None:
+    """Every chunk read and delete asks by `files_id`: unindexed, each scanned the bucket."""
+    store = ArtifactStore(db)
+    await store.ensure_indexes()
+    await store.ensure_indexes()  # at every start: a second time changes nothing
+    indexes = await db[f"{BUCKET}.chunks"].index_information()
+    keys = [list(index["key"]) for index in indexes.values()]
+    assert [("files_id", 1), ("attempt", 1), ("n", 1)] in keys

@@ -10,6 +10,7 @@ left `ingesting` by a crash is still answered right, from its raw calls, until
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.cli import demo
-from herald.services.renderer.calldata.days import day_bounds
+from herald.services.renderer.calldata.days import day_bounds, slices
 from herald.services.renderer.calldata.groupings import GROUPINGS, Cells, Grouping, add_calls
 from herald.services.renderer.calldata.records import Call
 from herald.services.renderer.calldata.store import (
@@ -28,6 +29,7 @@ from herald.services.renderer.calldata.store import (
     Scope,
     calls_collection,
 )
+from herald.shared.runtime.metrics import MONGO_COMMANDS
 from herald.shared.runtime.mongo import Document
 
 pytestmark = pytest.mark.integration
@@ -188,3 +190,27 @@ async def test_ingesting_into_a_crashed_day_rebuilds_its_rollup(
     (doc,) = [d for d in await _rollups(db) if d["day"] == day.isoformat()]
     assert doc["state"] == "ready"
     await _assert_correct(db, [*calls, late])
+
+
+def _finds() -> float:
+    return MONGO_COMMANDS.labels("find")._value.get()
+
+
+async def test_reports_within_reuse_s_read_each_day_once(db: AsyncDatabase[Document]) -> None:
+    """A herd's reports share each day's roll-up read; late calls show once that read is old."""
+    await _seed(db)
+    calls = _generated()
+    grouping = GROUPINGS[0]
+    store = CallStore(db, ZONE, reuse_s=60)
+    finds = _finds()
+    herd = await asyncio.gather(*(store.group(grouping, WHOLE) for _ in range(20)))
+    assert all(g.cells == _expected(grouping, WHOLE, calls) for g in herd)
+    days = len(slices(WHOLE.start, WHOLE.end, ZONE))
+    assert _finds() - finds == 2 * days  # each day's state and cells once, not 20 times
+
+    day = FIRST + timedelta(days=4)
+    late = calls[0].model_copy(update={"call_id": "late-1", "started_at": _local(day, 12, 0)})
+    assert await CallStore(db, ZONE).ingest([late]) == 1
+    assert (await store.group(grouping, WHOLE)).cells == _expected(grouping, WHOLE, calls)
+    fresh = CallStore(db, ZONE, reuse_s=60)
+    assert (await fresh.group(grouping, WHOLE)).cells == _expected(grouping, WHOLE, [*calls, late])

@@ -12,6 +12,9 @@ day's state. A day's roll-up is marked
 between leaves a day that is grouped from its raw calls until
 `rebuild_rollups` runs, never a wrong figure.
 
+Reports of the same seconds share their reads (`recent.py`): a herd of a
+tenant's schedules reads each day's roll-up once, not once per run.
+
 One writer per tenant ingests at a time: FerretDB has no atomic conditional
 update to guard the roll-up's read-modify-write against a second writer.
 """
@@ -47,6 +50,7 @@ from herald.services.renderer.calldata.groupings import (
     read_group,
     sum_stage,
 )
+from herald.services.renderer.calldata.recent import RecentReads
 from herald.services.renderer.calldata.records import (
     Agent,
     AgentSession,
@@ -119,12 +123,20 @@ class Scope:
 
 
 class CallStore:
+    """`reuse_s`: how long a read (roll-up, grouping, sessions, dimension) serves other reports."""
+
     def __init__(
-        self, db: AsyncDatabase[Document], zone: ZoneInfo, *, use_rollups: bool = True
+        self,
+        db: AsyncDatabase[Document],
+        zone: ZoneInfo,
+        *,
+        use_rollups: bool = True,
+        reuse_s: float = 0.0,
     ) -> None:
         self._db = db
         self.zone = zone
         self.use_rollups = use_rollups
+        self._recent = RecentReads(reuse_s)
         self._indexed: set[str] = set()
         self._single_accumulator: bool | None = None
 
@@ -138,8 +150,7 @@ class CallStore:
         doc = await self._db[ROLLUP_CELLS].find_one(
             {"_id": self._cells_id(tenant_id, day, grouping)}
         )
-        rows = json.loads(doc["cells"]) if doc is not None else []
-        return decode_day(grouping, day.isoformat(), rows)
+        return _decoded_cells(grouping, day, doc)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -163,10 +174,14 @@ class CallStore:
         return Grouped(grouping, cells)
 
     async def _rolled_up(self, grouping: Grouping, tenant_id: str, day: date) -> Cells | None:
-        state, cells = await asyncio.gather(
-            self._db[ROLLUPS].find_one({"_id": self._rollup_id(tenant_id, day)}),
-            self._stored_cells(tenant_id, day, grouping),
+        state, cells_doc = await self._recent.get(
+            (ROLLUPS, tenant_id, day, grouping.name),
+            lambda: asyncio.gather(
+                self._db[ROLLUPS].find_one({"_id": self._rollup_id(tenant_id, day)}),
+                self._db[ROLLUP_CELLS].find_one({"_id": self._cells_id(tenant_id, day, grouping)}),
+            ),
         )
+        cells = _decoded_cells(grouping, day, cells_doc)
         if state is None:
             # No roll-up: either no calls that day, or calls written around `ingest`.
             return None
@@ -189,11 +204,18 @@ class CallStore:
         keys: tuple[str, ...],
         sums: tuple[str, ...],
     ) -> Cells:
-        """`$match` + `$group` with `$sum`: the sums per distinct keys, as cells."""
+        """`$match` + `$group` with `$sum`: the sums per distinct keys, as cells.
+
+        The groups may come from a recent identical read (`RecentReads`).
+        """
         one = await self._one_accumulator()
         pipeline = [{"$match": match}, sum_stage(keys, sums, one_accumulator=one)]
+
+        async def read() -> list[Document]:
+            return await (await collection.aggregate(pipeline)).to_list()
+
         cells: Cells = {}
-        async for group in await collection.aggregate(pipeline):
+        for group in await self._recent.get((collection.name, repr(pipeline)), read):
             key, values = read_group(keys, sums, group, one_accumulator=one)
             merge(cells, {key: values})
         return cells
@@ -247,7 +269,9 @@ class CallStore:
     async def dimension(self, kind: type[Dimension], tenant_id: str) -> dict[str, Document]:
         """A tenant's agents, teams, campaigns or lists by their id."""
         name, id_field = DIMENSIONS[kind]
-        docs = await self._db[name].find({"tenant_id": tenant_id}).to_list()
+        docs = await self._recent.get(
+            (name, tenant_id), lambda: self._db[name].find({"tenant_id": tenant_id}).to_list()
+        )
         return {doc[id_field]: doc for doc in docs}
 
     # -- writing -------------------------------------------------------------------------
@@ -361,6 +385,11 @@ class CallStore:
             kept = (ROLLUPS, ROLLUP_CELLS, SESSIONS, *dimensions)
             if name.startswith(CALLS_PREFIX) or name in kept:
                 await self._db[name].delete_many({"tenant_id": tenant_id})
+
+
+def _decoded_cells(grouping: Grouping, day: date, doc: Document | None) -> Cells:
+    rows = json.loads(doc["cells"]) if doc is not None else []
+    return decode_day(grouping, day.isoformat(), rows)
 
 
 def _usable(rollup: Document | None) -> bool:

@@ -27,9 +27,14 @@ _TRANSIENT = (AutoReconnect, ServerSelectionTimeoutError, ExecutionTimeout)
 
 class MongoSource:
     def __init__(
-        self, db: AsyncDatabase[Document], zone: ZoneInfo, *, use_rollups: bool = True
+        self,
+        db: AsyncDatabase[Document],
+        zone: ZoneInfo,
+        *,
+        use_rollups: bool = True,
+        reuse_s: float = 0.0,
     ) -> None:
-        self.store = CallStore(db, zone, use_rollups=use_rollups)
+        self.store = CallStore(db, zone, use_rollups=use_rollups, reuse_s=reuse_s)
         self.definitions = db[CUSTOM_REPORTS]
 
     async def fetch(self, request: ReportRequest) -> ReportData:
