@@ -222,8 +222,8 @@ class ReportSettings(BaseModel):
     data_timezone: str | None = None
     #: Whole days are read from the daily roll-ups; off, every report groups raw calls.
     use_rollups: bool = True
-    #: A roll-up, session or dimension read is reused by other renders for this long: a
-    #: herd reads each of a tenant's days once, not once per run (0: every render reads).
+    #: A call-data read (roll-up, grouping, sessions, dimension) is reused by other renders
+    #: for this long: a herd reads each of a tenant's days once, not once per run (0: off).
     reuse_reads_s: float = Field(default=5.0, ge=0)
     http: HttpSourceSettings = HttpSourceSettings()
 

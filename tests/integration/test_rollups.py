@@ -29,7 +29,7 @@ from herald.services.renderer.calldata.store import (
     Scope,
     calls_collection,
 )
-from herald.shared.runtime.metrics import MONGO_COMMANDS
+from herald.shared.runtime.metrics import REGISTRY
 from herald.shared.runtime.mongo import Document
 
 pytestmark = pytest.mark.integration
@@ -193,7 +193,7 @@ async def test_ingesting_into_a_crashed_day_rebuilds_its_rollup(
 
 
 def _finds() -> float:
-    return MONGO_COMMANDS.labels("find")._value.get()
+    return REGISTRY.get_sample_value("herald_mongo_commands_total", {"command": "find"}) or 0.0
 
 
 async def test_reports_within_reuse_s_read_each_day_once(db: AsyncDatabase[Document]) -> None:

@@ -146,11 +146,13 @@ class CallStore:
     def _cells_id(self, tenant_id: str, day: date, grouping: Grouping) -> str:
         return f"{tenant_id}/{day.isoformat()}/{grouping.name}"
 
-    async def _stored_cells(self, tenant_id: str, day: date, grouping: Grouping) -> Cells:
-        doc = await self._db[ROLLUP_CELLS].find_one(
+    async def _cells_doc(self, tenant_id: str, day: date, grouping: Grouping) -> Document | None:
+        return await self._db[ROLLUP_CELLS].find_one(
             {"_id": self._cells_id(tenant_id, day, grouping)}
         )
-        return _decoded_cells(grouping, day, doc)
+
+    async def _stored_cells(self, tenant_id: str, day: date, grouping: Grouping) -> Cells:
+        return _decoded_cells(grouping, day, await self._cells_doc(tenant_id, day, grouping))
 
     # -- reading -------------------------------------------------------------------------
 
@@ -178,7 +180,7 @@ class CallStore:
             (ROLLUPS, tenant_id, day, grouping.name),
             lambda: asyncio.gather(
                 self._db[ROLLUPS].find_one({"_id": self._rollup_id(tenant_id, day)}),
-                self._db[ROLLUP_CELLS].find_one({"_id": self._cells_id(tenant_id, day, grouping)}),
+                self._cells_doc(tenant_id, day, grouping),
             ),
         )
         cells = _decoded_cells(grouping, day, cells_doc)
