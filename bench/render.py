@@ -1,12 +1,18 @@
-"""Renderer benchmark: Herald's PDF path against a naive WeasyPrint table, CSV speed, pool gain.
+"""Renderer benchmark: Herald's PDF path against a naive WeasyPrint table, charts, the email,
+CSV speed, pool gain.
 
     python bench/render.py [--quick]
 
 - PDF, side by side, for 30, 300, 1,000 and 2,000 rows (--quick skips 2,000):
-  WeasyPrint on a naive one-<table> HTML of the same data, and Herald's text
-  layout (`services/renderer/formats/pdf.py`). "cold" is a new process: the
-  time from importing WeasyPrint to the finished PDF, and its peak RSS;
-  "warm" is a later render in the same process, as in a pool worker.
+  WeasyPrint on a naive one-<table> HTML of the same data, and Herald's path
+  (`services/renderer/formats/pdf.py`: measured layout, tagged PDF/UA, as a
+  pool worker prints it), without a chart and with one (a 30-day trend).
+  "cold" is a new process: the time from importing WeasyPrint (and
+  matplotlib, for a chart) to the finished PDF, and its peak RSS; "warm" is
+  a later render in the same process, as in a pool worker.
+- The Executive Dashboard's PDF with its three charts and six tiles, warm.
+- The email: composing an HTML run's message (tiles, one inline chart PNG,
+  the table) once its render is stored, as the mailer does per run.
 - CSV: rows per second from a row stream through the CSV writer into GridFS
   (on the MongoDB at HERALD_MONGO__URL), and the writer alone. FerretDB's own
   cursor delivers far fewer rows per second than this (see bench/reports.py):
@@ -15,7 +21,8 @@
   one process rendering them one after another.
 
 Ends with: BENCH render naive1000_s=... pdf1000_s=... pdf1000_warm_s=...
-pdf1000_rss_mb=... csv_rows_per_s=... pool_ratio=...
+pdf1000_rss_mb=... chart_pdf1000_s=... chart_pdf1000_warm_s=... chart_pdf1000_rss_mb=...
+exec3_warm_s=... email_compose_ms=... csv_rows_per_s=... pool_ratio=...
 """
 
 from __future__ import annotations
@@ -39,8 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from herald.services.renderer.formats import pdf
 from herald.services.renderer.formats.cells import DisplayTable, display_row
-from herald.services.renderer.reports.model import Row
+from herald.services.renderer.reports.model import Chart, ChartKind, Row, Series
 from herald.services.renderer.reports.standard.activity import CAMPAIGN_SUMMARY
+from herald.shared.contract.messages import HeadlineTile, Tone
 from tests.memory import peak_rss_mb
 
 console = Console()
@@ -68,16 +76,36 @@ def rows(n: int) -> list[Row]:
     ]
 
 
-def herald_html(n: int) -> str:
-    data = rows(n)
-    table = DisplayTable(
-        None,
-        COLUMNS,
-        [display_row(COLUMNS, row) for row in data],
-        display_row(COLUMNS, data[0]),
-        n,
-    )
-    heading = pdf.Heading(
+BRAND = pdf.DEFAULT_ACCENT
+DAYS = tuple(f"{d} Nov" for d in range(1, 31))
+TREND = Chart(
+    "Calls per day",
+    ChartKind.TREND,
+    DAYS,
+    (
+        Series("Dialed", tuple(float(900 + 37 * d % 200) for d in range(30))),
+        Series("Answered", tuple(float(300 + 23 * d % 90) for d in range(30))),
+    ),
+    "calls",
+)
+EXEC_CHARTS = (
+    TREND,
+    Chart("Conversions per day", ChartKind.TREND, DAYS, (Series("Sales", TREND.series[1].values),)),
+    Chart(
+        "Net by campaign",
+        ChartKind.BARS,
+        ("Solar Panel Leads", "Fibre Broadband Upgrade", "Home Insurance Renewals"),
+        (Series("Net", (726.65, 429.02, 414.11)),),
+    ),
+)
+TILES = [
+    HeadlineTile(label=label, value="2,921", previous="3,079", change="\u22125.1 %", tone=Tone.BAD)
+    for label in ("Calls", "Contact rate %", "Conversions", "Revenue", "Net", "ROI %")
+]
+
+
+def heading() -> pdf.Heading:
+    return pdf.Heading(
         "Acme Contact Center",
         None,
         "https://platform.example.com/reports/standard/campaign_summary",
@@ -88,7 +116,21 @@ def herald_html(n: int) -> str:
         "2026-12-01 08:00 UTC",
         (),
     )
-    return pdf.compose(heading, [table])
+
+
+def table(n: int) -> DisplayTable:
+    data = rows(n)
+    return DisplayTable(
+        None, COLUMNS, [display_row(COLUMNS, row) for row in data], display_row(COLUMNS, data[0]), n
+    )
+
+
+def herald_html(n: int, charts: tuple[Chart, ...] = ()) -> str:
+    return pdf.compose(heading(), [table(n)], TILES[:5] if charts else (), charts)
+
+
+def exec_html() -> str:
+    return pdf.compose(heading(), [table(5)], TILES, EXEC_CHARTS)
 
 
 def naive_html(n: int) -> str:
@@ -106,18 +148,60 @@ def naive_html(n: int) -> str:
 
 
 def child(kind: str, n: int) -> None:
-    """One measurement in this fresh process; prints JSON."""
-    build = naive_html if kind == "naive" else herald_html
-    started = time.perf_counter()
-    import weasyprint
+    """One measurement in this fresh process; prints JSON.
 
-    first = weasyprint.HTML(string=build(n)).write_pdf()
-    cold = time.perf_counter() - started
+    `naive`: plain WeasyPrint on one <table>; `herald`: the pool worker's call
+    (`pdf.to_pdf`, tagged, shared fonts); `chart`: the same with one chart drawn
+    by matplotlib in this process; `exec`: the Executive Dashboard, 3 charts."""
+    charts: tuple[Chart, ...] = {"chart": (TREND,), "exec": EXEC_CHARTS}.get(kind, ())
+
+    def render() -> bytes:
+        if kind == "naive":
+            import weasyprint
+
+            naive: bytes = weasyprint.HTML(string=naive_html(n)).write_pdf()
+            return naive
+        html = exec_html() if kind == "exec" else herald_html(n, charts)
+        return pdf.to_pdf(html, charts, BRAND)
+
     started = time.perf_counter()
-    weasyprint.HTML(string=build(n)).write_pdf()
-    warm = time.perf_counter() - started
+    first = render()
+    cold = time.perf_counter() - started
+    warm = []
+    for _ in range(3):
+        started = time.perf_counter()
+        render()
+        warm.append(time.perf_counter() - started)
     rss = peak_rss_mb()
-    print(json.dumps({"cold_s": cold, "warm_s": warm, "rss_mb": rss, "bytes": len(first)}))
+    out = {"cold_s": cold, "warm_s": sorted(warm)[1], "rss_mb": rss, "bytes": len(first)}
+    print(json.dumps(out))
+
+
+def email_compose_ms(runs: int) -> float:
+    """Median time to compose an HTML run's email: tiles, one chart PNG, a 50-row table."""
+    from herald.services.mailer.compose import Attachment, Contents, prepare
+    from herald.services.renderer.formats import charts, html
+    from herald.shared.runtime.settings import BrandingSettings
+    from tests.samples import report_rendered, run_details
+
+    png = charts.png(TREND, BRAND)
+    fragment = html.fragment([table(50)], [TREND])
+    rendered = report_rendered(run_details(), headlines=TILES)
+    contents = Contents(
+        inline_html=fragment, images=((html.chart_cid(0), Attachment("c.png", "image/png", png)),)
+    )
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        prepare(
+            rendered,
+            branding=BrandingSettings(),
+            from_address="reports@example.com",
+            contents=contents,
+            now=datetime(2026, 12, 1, 8),
+        )
+        times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2] * 1000
 
 
 def measure(kind: str, n: int) -> dict[str, float]:
@@ -233,7 +317,7 @@ def main() -> None:
         "Herald cold s",
         "Herald warm s",
         "Herald MB",
-        title="PDF: WeasyPrint naive <table> vs Herald's text layout",
+        title="PDF: WeasyPrint naive <table> vs Herald's layout (tagged)",
     )
     results: dict[tuple[str, int], dict[str, float]] = {}
     for n in sizes:
@@ -251,6 +335,15 @@ def main() -> None:
         )
         console.print(f"measured {n} rows")
     console.print(shown)
+    chart = measure("chart", 1000)
+    exec3 = measure("exec", 0)
+    console.print(
+        f"PDF with one chart, 1,000 rows: cold {chart['cold_s']:.2f} s, warm "
+        f"{chart['warm_s']:.2f} s, {chart['rss_mb']:.0f} MB; Executive Dashboard, 3 charts "
+        f"and 6 tiles: warm {exec3['warm_s']:.2f} s"
+    )
+    compose_ms = email_compose_ms(50)
+    console.print(f"an HTML run's email (tiles, a chart, 50 rows) composed in {compose_ms:.1f} ms")
 
     total = 200_000 if args.quick else 1_000_000
     writer_rate, gridfs_rate, size = asyncio.run(csv_rates(total))
@@ -267,7 +360,9 @@ def main() -> None:
     print(
         f"BENCH render naive1000_s={naive['cold_s']:.2f} pdf1000_s={herald['cold_s']:.2f} "
         f"pdf1000_warm_s={herald['warm_s']:.2f} pdf1000_rss_mb={herald['rss_mb']:.0f} "
-        f"csv_rows_per_s={gridfs_rate:.0f} pool_ratio={ratio:.2f}"
+        f"chart_pdf1000_s={chart['cold_s']:.2f} chart_pdf1000_warm_s={chart['warm_s']:.2f} "
+        f"chart_pdf1000_rss_mb={chart['rss_mb']:.0f} exec3_warm_s={exec3['warm_s']:.2f} "
+        f"email_compose_ms={compose_ms:.1f} csv_rows_per_s={gridfs_rate:.0f} pool_ratio={ratio:.2f}"
     )
 
 

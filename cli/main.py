@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from herald.cli import demo
+from herald.cli import demo, look
 from herald.cli.data import data_app
 from herald.cli.replay import replay_command
 from herald.cli.reports import reports_app
@@ -40,10 +41,7 @@ from herald.cli.support import (
 from herald.client.commands import CommandRejectedError
 from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
 from herald.shared.contract.schedule_spec import (
-    Filters,
-    Frequency,
     ReportFormat,
-    ReportRef,
     ScheduleSpec,
 )
 from herald.shared.history import store as history_store
@@ -188,28 +186,29 @@ def demo_schedules(
 @demo_app.command("deliver")
 def demo_deliver(
     to: Annotated[list[str], typer.Option("--to", help="Recipient address (repeatable).")],
-    report_format: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.CSV,
     tenant: Annotated[str, typer.Option(help="Tenant of the demo schedule.")] = demo.DEMO_TENANT,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for delivery.")] = 120.0,
 ) -> None:
-    """Create the demo "Morning Brief" schedule and run it now; wait until it is delivered.
+    """Run the demo's "Morning Brief" (a PDF) now, creating it if needed; wait for delivery.
+
+    The schedule is the one `herald demo schedules` creates (`<tenant>-morning-brief`),
+    so running both leaves one Morning Brief, not two.
 
     Example: herald demo deliver --to ops@example.com
     """
 
     async def deliver() -> RunRecord:
         settings = Settings()
-        schedule_id = f"{tenant}-morning-brief-{uuid.uuid4().hex[:8]}"
-        spec = ScheduleSpec(
-            name="Morning Brief",
-            report=ReportRef(id="campaign_summary"),
-            filters=Filters(),
-            frequency=Frequency.DAILY,
-            recipients=to,
-            format=report_format,
-        )
+        schedule_id = f"{tenant}-morning-brief"
+        spec = demo.schedules(to)["morning-brief"]
         async with client(settings) as herald:
-            await herald.send(CreateSchedule(tenant_id=tenant, schedule_id=schedule_id, spec=spec))
+            try:
+                await herald.send(
+                    CreateSchedule(tenant_id=tenant, schedule_id=schedule_id, spec=spec)
+                )
+            except CommandRejectedError as exc:
+                if not all(error.code == "exists" for error in exc.errors):
+                    raise
             accepted = await herald.send(RunNow(tenant_id=tenant, schedule_id=schedule_id))
         assert accepted.run_id is not None
         console.print(f"run {accepted.run_id} is due; waiting for delivery ...")
@@ -228,6 +227,32 @@ def demo_deliver(
     if record.status is not RunStatus.DELIVERED:
         console.print(f"reason: {record.reason}")
         raise typer.Exit(1)
+
+
+@demo_app.command("look")
+def demo_look(
+    to: Annotated[str, typer.Option("--to", help="Recipient whose last email to keep.")],
+    out: Annotated[Path, typer.Option(help="Directory to write into.")],
+    mailpit: Annotated[
+        str, typer.Option(envvar="HERALD_MAILPIT_URL", help="Mailpit's HTTP address.")
+    ] = "http://127.0.0.1:18025",
+) -> None:
+    """Keep the last email to a recipient where a person can open it.
+
+    Writes the message (.eml), its HTML with images inline, its attachments, page
+    images of its PDFs (pdftoppm) and screenshots of the email in headless Chromium
+    at 375 and 800 px.
+
+    Example: herald demo look --to reports-demo@example.com --out /tmp/demo
+    """
+    try:
+        kept = look.keep(look.last_message(mailpit.rstrip("/"), to), out)
+    except (OSError, LookupError, ValueError, subprocess.CalledProcessError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"subject: {escape(kept.subject)}")
+    for path in kept.files:
+        console.print(f"  {path}")
 
 
 @app.command("history")

@@ -65,6 +65,8 @@ class Contents:
     attached: tuple[Attachment, ...] = ()
     linked: tuple[tuple[str, str], ...] = ()
     inline_html: str | None = None
+    #: Images the inline HTML shows as `cid:` (charts), by Content-ID.
+    images: tuple[tuple[str, Attachment], ...] = ()
 
 
 #: What ends a header line for some reader (CR, LF, VT, FF, NEL, U+2028/9, ...) or has no
@@ -142,6 +144,7 @@ def prepare(
         "period": period,
         "timezone": run.window.timezone,
         "filters_summary": rendered.filters_summary,
+        "tiles": list(rendered.headlines),
         "summary": _summary(rendered, contents),
         "inline_html": Markup(contents.inline_html or ""),
         "links": contents.linked,
@@ -163,18 +166,22 @@ def prepare(
     message.add_alternative(
         _templates.get_template("email.html.j2").render(context), subtype="html"
     )
+    related = [(cid, image) for cid, image in contents.images]
     if logo is not None:
+        related.insert(0, (LOGO_CID, Attachment(logo.filename, logo.content_type, logo.data)))
+    if related:
         html_part = message.get_body(("html",))
         assert html_part is not None
-        maintype, _, subtype = logo.content_type.partition("/")
-        html_part.add_related(
-            logo.data,
-            maintype=maintype,
-            subtype=subtype,
-            cid=f"<{LOGO_CID}>",
-            filename=logo.filename,
-            disposition="inline",
-        )
+        for cid, image in related:
+            maintype, _, subtype = image.content_type.partition("/")
+            html_part.add_related(
+                image.data,
+                maintype=maintype,
+                subtype=subtype,
+                cid=f"<{cid}>",
+                filename=image.filename,
+                disposition="inline",
+            )
     for attachment in contents.attached:
         maintype, _, subtype = attachment.content_type.partition(";")[0].strip().partition("/")
         message.add_attachment(

@@ -110,14 +110,20 @@ class Delivery:
         inline_html = None
         if inline is not None:
             inline_html = (await self.artifacts.read(inline)).decode()
+        images = []
+        for image in rendered.images:
+            images.append((image.cid, await self._attachment(image)))
         if rendered.too_large_to_attach:
             links = tuple((f.filename, self.branding.artifact_url(f.artifact_id)) for f in files)
-            return compose.Contents(linked=links, inline_html=inline_html)
-        attached = []
-        for ref in files:
-            data = await self.artifacts.read(ref.artifact_id)
-            attached.append(compose.Attachment(ref.filename, ref.content_type, data))
-        return compose.Contents(attached=tuple(attached), inline_html=inline_html)
+            return compose.Contents(linked=links, inline_html=inline_html, images=tuple(images))
+        attached = [await self._attachment(ref) for ref in files]
+        return compose.Contents(
+            attached=tuple(attached), inline_html=inline_html, images=tuple(images)
+        )
+
+    async def _attachment(self, ref: ArtifactRef) -> compose.Attachment:
+        data = await self.artifacts.read(ref.artifact_id)
+        return compose.Attachment(ref.filename, ref.content_type, data)
 
     async def _send(
         self,

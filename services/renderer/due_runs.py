@@ -17,7 +17,14 @@ from herald.services.renderer.ports import Complete, RunRenderer, ShareIndex
 from herald.services.renderer.render import Rendered, part_of
 from herald.services.renderer.reports.model import ReportUnavailable, SourceUnavailable
 from herald.services.renderer.shares import InFlight, complete, share_key
-from herald.shared.contract.messages import ArtifactRef, ReportDue, ReportRendered, RunStatus
+from herald.shared.contract.messages import (
+    ArtifactRef,
+    HeadlineTile,
+    InlineImage,
+    ReportDue,
+    ReportRendered,
+    RunStatus,
+)
 from herald.shared.contract.schedule_spec import ReportFormat
 from herald.shared.ports import Artifacts, Publisher, StoredArtifact
 from herald.shared.runs.events import failure_event, status_event
@@ -37,6 +44,11 @@ def _ref(artifact: StoredArtifact) -> ArtifactRef:
     )
 
 
+def _image(artifact: StoredArtifact) -> InlineImage:
+    meta = artifact.metadata
+    return InlineImage(**_ref(artifact).model_dump(), cid=meta["cid"], alt=meta["alt"])
+
+
 def _rendered(
     due: ReportDue,
     artifact: StoredArtifact,
@@ -45,6 +57,9 @@ def _rendered(
 ) -> ReportRendered:
     inline = FORMATS[ReportFormat(artifact.metadata["format"])].inline
     size = artifact.size + sum(c.size for c in companions)
+    # Companions the inline HTML shows (charts) are related parts; the rest are attachments.
+    images = [c for c in companions if "cid" in c.metadata]
+    files = [c for c in companions if "cid" not in c.metadata]
     return ReportRendered(
         tenant_id=due.tenant_id,
         schedule_id=due.schedule_id,
@@ -60,7 +75,9 @@ def _rendered(
         filters_summary=due.run.filters.summary(),
         html_artifact_id=artifact.artifact_id if inline else None,
         too_large_to_attach=size > attachment_limit,
-        companions=[_ref(c) for c in companions],
+        companions=[_ref(c) for c in files],
+        headlines=[HeadlineTile(**t) for t in artifact.metadata.get("headlines", [])],
+        images=[_image(c) for c in images],
     )
 
 

@@ -1,9 +1,10 @@
-"""PDF rendering in a pool of worker processes, off the event loop.
+"""PDF renders and chart drawings in a pool of worker processes, off the event loop.
 
-Pebble's process pool gives what WeasyPrint needs: a render that runs past its
-time limit is killed (its worker replaced), and each worker is recycled after
-a number of renders, so a slow leak or a fragmented heap cannot grow without
-bound. The consumer keeps its heartbeats and group membership meanwhile.
+Pebble's process pool gives what WeasyPrint and matplotlib need: a job that
+runs past its time limit is killed (its worker replaced), and each worker is
+recycled after a number of jobs, so a slow leak or a fragmented heap cannot
+grow without bound. The consumer keeps its heartbeats and group membership
+meanwhile.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
 from pebble import ProcessExpired, ProcessPool
 
-from herald.services.renderer.formats.pdf import to_pdf, warm_up
-from herald.services.renderer.reports.model import SourceUnavailable
+from herald.services.renderer.formats import charts as drawing
+from herald.services.renderer.formats.pdf import DEFAULT_ACCENT, to_pdf, warm_up
+from herald.services.renderer.reports.model import Chart, SourceUnavailable
 
 
 class RenderTimeout(SourceUnavailable):
@@ -38,16 +41,27 @@ class PdfPool:
             context=multiprocessing.get_context("spawn"),
         )
 
-    async def render(self, html: str) -> bytes:
-        future = self._pool.schedule(to_pdf, args=(html,), timeout=self._timeout_s)
+    async def render(
+        self, html: str, charts: Sequence[Chart] = (), brand: str = DEFAULT_ACCENT
+    ) -> bytes:
+        """The PDF, its charts drawn in the worker (`pdf.to_pdf`)."""
+        return await self._run("rendering the PDF", to_pdf, html, tuple(charts), brand)
+
+    async def png(self, chart: Chart, brand: str) -> bytes:
+        """The chart as a PNG for the email, drawn in a worker like the PDF's."""
+        return await self._run("drawing a chart", drawing.png, chart, brand)
+
+    async def _run(self, what: str, job: Callable[..., bytes], *args: object) -> bytes:
+        future = self._pool.schedule(job, args=args, timeout=self._timeout_s)
         try:
-            return await asyncio.wrap_future(future)
+            result: bytes = await asyncio.wrap_future(future)
         except FutureTimeout as exc:
             raise RenderTimeout(
-                f"the PDF render took longer than {self._timeout_s:.0f} s and was stopped"
+                f"{what} took longer than {self._timeout_s:.0f} s and was stopped"
             ) from exc
         except (BrokenProcessPool, ProcessExpired) as exc:
-            raise RenderCrashed(f"the PDF worker died while rendering: {exc}") from exc
+            raise RenderCrashed(f"the render worker died while {what}: {exc}") from exc
+        return result
 
     async def worker_pid(self) -> int:
         """The process id of the worker that takes the next job (it counts as a job)."""

@@ -10,12 +10,15 @@ companions, so finding it means the run is completely rendered.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from herald.services.renderer.formats import csv_writer
 from herald.services.renderer.formats.cells import DisplayTable, display_row
+from herald.services.renderer.formats.charts import alt_text
+from herald.services.renderer.formats.headlines import tiles
+from herald.services.renderer.formats.html import chart_cid
 from herald.services.renderer.formats.page import Page, PdfPrinter
 from herald.services.renderer.formats.registry import FORMATS
 from herald.services.renderer.reports.model import (
@@ -90,8 +93,9 @@ class _Kept:
     def display(self) -> DisplayTable:
         totals = self.table.totals
         shown_totals = display_row(self.table.columns, totals) if totals is not None else None
+        table = self.table
         return DisplayTable(
-            self.table.title, self.table.columns, self.rows, shown_totals, self.total
+            table.title, table.columns, self.rows, shown_totals, self.total, table.key_columns
         )
 
 
@@ -118,15 +122,22 @@ class Renderer:
             "format": run.format.value,
             "title": report.title,
         }
+        if report.headlines:
+            metadata["headlines"] = [t.model_dump(mode="json") for t in tiles(report.headlines)]
         fmt = FORMATS[run.format]
         if fmt.layout is None:
             return await self._csv_only(run, report, metadata)
-        cap = fmt.layout.cap(self._settings.renderer)
+        layout = fmt.layout
+        cap = layout.cap(self._settings.renderer)
         kept = [_Kept(table, cap) for table in report.tables]
-        companions = await self._full_csv(run, report, kept, metadata)
+        companions = await self._full_csv(
+            run, report, kept, metadata, lambda: layout.hides([k.display() for k in kept])
+        )
         rows = sum(k.total for k in kept)
         if rows == 0 and run.skip_if_empty:
             return Rendered(None, (), report.title, 0)
+        if fmt.inline:
+            companions += await self._images(run, report, metadata)
         page = Page(
             report,
             run,
@@ -136,7 +147,7 @@ class Renderer:
             self._logo_uri,
             self._printer,
         )
-        body = await fmt.layout.write(page)
+        body = await layout.write(page)
         stored = await self._artifacts.put(
             part_of(run),
             filename(report.title, run.window, fmt.extension),
@@ -157,9 +168,15 @@ class Renderer:
         return Rendered(stored, (), report.title, counter.rows)
 
     async def _full_csv(
-        self, run: RunDetails, report: ReportData, kept: list[_Kept], metadata: dict[str, Any]
+        self,
+        run: RunDetails,
+        report: ReportData,
+        kept: list[_Kept],
+        metadata: dict[str, Any],
+        hides: Callable[[], bool],
     ) -> tuple[StoredArtifact, ...]:
-        """Read every row once; keep the full data as CSV only if the cap cut a table."""
+        """Read every row once; keep the full data as CSV if the cap cut a table or a
+        layout hid columns (`hides`, asked once every row has been seen)."""
         longer = any(
             isinstance(t.rows, Sequence) and len(t.rows) > k.cap
             for t, k in zip(report.tables, kept, strict=True)
@@ -169,18 +186,46 @@ class Renderer:
             tuple(Table(k.table.columns, k.through(), k.table.totals, k.table.title) for k in kept),
             report.notes,
         )
+        part = artifact_id(run.run_id, FULL_CSV)
+        csv_metadata = metadata | {"format": "csv"}
         if not (report.streamed or longer):
             for table in tee.tables:
                 async for _ in rows_of(table):
                     pass
-            return ()
-        counter = csv_writer.RowCounter()
-        part = artifact_id(run.run_id, FULL_CSV)
-        stored = await self._put_csv(part, run, tee, counter, metadata | {"format": "csv"})
-        if all(k.total <= k.cap for k in kept):
+            if not hides():
+                return ()
+            # Every table is held in memory (not streamed): it can be read again.
+            return (await self._put_csv(part, run, report, csv_writer.RowCounter(), csv_metadata),)
+        stored = await self._put_csv(part, run, tee, csv_writer.RowCounter(), csv_metadata)
+        if all(k.total <= k.cap for k in kept) and not hides():
             await self._artifacts.delete(stored.artifact_id)
             return ()
         return (stored,)
+
+    async def _images(
+        self, run: RunDetails, report: ReportData, metadata: dict[str, Any]
+    ) -> tuple[StoredArtifact, ...]:
+        """The report's charts as PNGs for an inline email, drawn in the render pool."""
+        if not report.charts:
+            return ()
+        if self._printer is None:
+            raise RuntimeError("this renderer has no render pool to draw charts")
+        brand = self._settings.branding.brand_colour
+        stored = []
+        for n, chart in enumerate(report.charts):
+            png = await self._printer.png(chart, brand)
+            name = f"chart-{n + 1}.png"
+            image_metadata = metadata | {
+                "format": "png",
+                "cid": chart_cid(n),
+                "alt": alt_text(chart),
+            }
+            stored.append(
+                await self._artifacts.put(
+                    artifact_id(run.run_id, name), name, "image/png", _once(png), image_metadata
+                )
+            )
+        return tuple(stored)
 
     async def _put_csv(
         self,

@@ -33,8 +33,9 @@ from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 
 SHARES: Final = "render_shares"
-#: Part of every key: bump it when a change to the renderer changes its output.
-KEY_VERSION: Final = 1
+#: Part of every key: bump it when a change to the renderer changes its output
+#: (2: charts, headline tiles and inline images).
+KEY_VERSION: Final = 2
 #: Shares remembered in memory at most (one per distinct render within the TTL).
 _KNOWN_MAX: Final = 10_000
 
@@ -87,6 +88,7 @@ def share_key(
             "name": branding.platform_name,
             "logo": str(branding.logo_file) if branding.logo_file else None,
             "base_url": branding.platform_base_url,
+            "colour": branding.brand_colour,
         }
     canonical = json.dumps(shaping, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()

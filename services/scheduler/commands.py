@@ -188,7 +188,9 @@ def _manual_run(
 
 def _test_run(command: SendTestEmail, default_zone: str, now: datetime) -> RunDetails:
     """A small CSV of the previous day, through renderer and mailer like any run."""
-    start, end = timing.window_bounds(WindowKind.PREVIOUS_DAY, None, now, ZoneInfo(default_zone))
+    zone = ZoneInfo(default_zone)
+    today = now.astimezone(zone).date()
+    start, end = timing.window_bounds(WindowKind.PREVIOUS_DAY, None, today, now, zone)
     return RunDetails(
         run_id=manual_run_id(command.schedule_id, command.command_id),
         scheduled_for=now,

@@ -1,22 +1,24 @@
 """When a schedule fires and which data window each firing reports on.
 
 Pure functions, no I/O. Everything is computed on the schedule's local wall
-clock and converted to UTC with `to_utc`, which settles the two
-daylight-saving cases once: a local time skipped by a spring-forward gap
-fires at the first valid instant after the gap, and a local time that occurs
-twice fires at its first occurrence only.
+clock and converted to UTC with `to_utc` (`shared/contract/wall_clock.py`),
+which settles the two daylight-saving cases once: a local time skipped by a
+spring-forward gap fires at the first valid instant after the gap, and a local
+time that occurs twice fires at its first occurrence only. A firing's data window follows the
+wall time it was scheduled for (`nominal_time`), not the instant it fired.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
 from herald.shared.contract.messages import DataWindow
 from herald.shared.contract.schedule_spec import DataWindowSpec, Frequency, ScheduleSpec, WindowKind
+from herald.shared.contract.wall_clock import local_midnight, to_utc, wall_time
 
 #: No schedule fires less often than monthly or a yearly cron; a year and a day
 #: of candidates is enough to find the next firing of any valid schedule.
@@ -25,34 +27,6 @@ _HORIZON_DAYS = 367
 
 def zone_of(spec: ScheduleSpec, default_zone: str) -> ZoneInfo:
     return ZoneInfo(spec.timezone or default_zone)
-
-
-def _local(naive: datetime, tz: ZoneInfo, fold: int) -> datetime:
-    return naive.replace(tzinfo=tz, fold=fold)
-
-
-def _wall(instant: datetime, tz: ZoneInfo) -> datetime:
-    return instant.astimezone(tz).replace(tzinfo=None)
-
-
-def to_utc(naive: datetime, tz: ZoneInfo) -> datetime:
-    """The UTC instant of a local wall time, resolving DST gaps and folds."""
-    first = _local(naive, tz, 0).astimezone(UTC)
-    if _wall(first, tz) == naive:
-        return first  # exists; if it occurs twice, fold=0 is the first occurrence
-    # In a gap: the first instant whose wall time is not before `naive`.
-    low, high = sorted((first, _local(naive, tz, 1).astimezone(UTC)))
-    while high - low > timedelta(seconds=1):
-        middle = low + (high - low) / 2
-        if _wall(middle, tz) >= naive:
-            high = middle
-        else:
-            low = middle
-    return high.replace(microsecond=0)
-
-
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return to_utc(datetime.combine(day, time()), tz)
 
 
 def _first_of_month(day: date) -> date:
@@ -78,7 +52,7 @@ def _cron_firings(spec: ScheduleSpec, tz: ZoneInfo, after: datetime) -> Iterator
     assert spec.cron is not None
     # `to_utc` never decreases as wall time grows, so no wall time before
     # `after`'s own can land after it: starting there misses nothing.
-    start = _wall(after, tz)
+    start = wall_time(after, tz)
     times = croniter(spec.cron, start)
     while True:
         naive = times.get_next(datetime)
@@ -88,7 +62,7 @@ def _cron_firings(spec: ScheduleSpec, tz: ZoneInfo, after: datetime) -> Iterator
 
 
 def _fixed_firings(spec: ScheduleSpec, tz: ZoneInfo, after: datetime) -> Iterator[datetime]:
-    start = _wall(after, tz).date() - timedelta(days=1)
+    start = wall_time(after, tz).date() - timedelta(days=1)
     for day in _candidate_days(spec, start):
         yield to_utc(datetime.combine(day, spec.time_of_day), tz)
 
@@ -107,28 +81,61 @@ def next_firing(spec: ScheduleSpec, default_zone: str, after: datetime) -> datet
     raise ValueError(f"schedule {spec.name!r} has no firing within a year after {after}")
 
 
+def _scheduled_from(spec: ScheduleSpec, start: datetime) -> Iterator[datetime]:
+    """The schedule's wall times not before `start`, in order."""
+    if spec.frequency is Frequency.CUSTOM:
+        assert spec.cron is not None
+        yield from croniter(spec.cron, start - timedelta(seconds=1)).all_next(datetime)
+        return
+    for day in _candidate_days(spec, start.date()):
+        naive = datetime.combine(day, spec.time_of_day)
+        if naive >= start:
+            yield naive
+
+
+def nominal_time(spec: ScheduleSpec, tz: ZoneInfo, fired: datetime) -> datetime:
+    """The scheduled wall time a firing at `fired` stands for.
+
+    Every wall time skipped by a spring-forward gap fires at the gap's end, so
+    where a gap ends at midnight (23:00 -> 00:00) a 23:30 run fires on the next
+    day; its window must still follow 23:30 of its own day. Several cron times
+    in one gap fire once, for the earliest. An instant no schedule time maps to
+    (a manual run) stands for its own wall time.
+    """
+    wall = wall_time(fired, tz)
+    gap_start = wall_time(fired - timedelta(seconds=1), tz) + timedelta(seconds=1)
+    if gap_start >= wall:
+        return wall  # no gap ends at `fired`: only its own wall time maps to it
+    for naive in _scheduled_from(spec, gap_start):
+        if naive > wall:
+            break
+        if to_utc(naive, tz) == fired:
+            return naive
+    return wall
+
+
 def window_bounds(
-    kind: WindowKind, n: int | None, fired: datetime, tz: ZoneInfo
+    kind: WindowKind, n: int | None, today: date, fired: datetime, tz: ZoneInfo
 ) -> tuple[datetime, datetime]:
-    today = _wall(fired, tz).date()
+    """Day-based windows end by `today`, the nominal local date; hours and to-date at `fired`."""
     if kind is WindowKind.LAST_HOURS:
         assert n is not None
         return fired - timedelta(hours=n), fired
     if kind is WindowKind.LAST_DAYS:
         assert n is not None
-        return _local_midnight(today - timedelta(days=n), tz), _local_midnight(today, tz)
+        return local_midnight(today - timedelta(days=n), tz), local_midnight(today, tz)
     if kind is WindowKind.PREVIOUS_DAY:
-        return _local_midnight(today - timedelta(days=1), tz), _local_midnight(today, tz)
+        return local_midnight(today - timedelta(days=1), tz), local_midnight(today, tz)
     if kind is WindowKind.PREVIOUS_WEEK:
         monday = today - timedelta(days=today.weekday())
-        return _local_midnight(monday - timedelta(days=7), tz), _local_midnight(monday, tz)
+        return local_midnight(monday - timedelta(days=7), tz), local_midnight(monday, tz)
     if kind is WindowKind.PREVIOUS_MONTH:
         return (
-            _local_midnight(_previous_month_start(today), tz),
-            _local_midnight(_first_of_month(today), tz),
+            local_midnight(_previous_month_start(today), tz),
+            local_midnight(_first_of_month(today), tz),
         )
     # MONTH_TO_DATE
-    return _local_midnight(_first_of_month(today), tz), fired
+    return local_midnight(_first_of_month(today), tz), fired
 
 
 _FIXED_WINDOWS = {
@@ -143,5 +150,6 @@ def data_window(spec: ScheduleSpec, default_zone: str, fired: datetime) -> DataW
     tz = zone_of(spec, default_zone)
     window = spec.window if spec.frequency is Frequency.CUSTOM else _FIXED_WINDOWS[spec.frequency]
     assert window is not None
-    start, end = window_bounds(window.kind, window.n, fired, tz)
+    nominal = nominal_time(spec, tz, fired)
+    start, end = window_bounds(window.kind, window.n, nominal.date(), fired, tz)
     return DataWindow(start=start, end=end, timezone=tz.key)

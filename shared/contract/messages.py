@@ -216,6 +216,36 @@ class ArtifactRef(BaseModel):
     sha256: str
 
 
+class Tone(enum.StrEnum):
+    """How a headline's change reads: good news, bad news, or neither."""
+
+    GOOD = "good"
+    BAD = "bad"
+    NEUTRAL = "neutral"
+
+
+class HeadlineTile(BaseModel):
+    """One key figure shown at the top of the email, already formatted by the renderer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = Field(max_length=80)
+    value: str = Field(max_length=40)
+    #: The previous period's figure, or None when there is none to compare with.
+    previous: str | None = Field(default=None, max_length=40)
+    #: "+12.5 %" or "\u22123.0 %" (a true minus sign); None when there is no previous
+    #: figure to divide by.
+    change: str | None = Field(default=None, max_length=20)
+    tone: Tone = Tone.NEUTRAL
+
+
+class InlineImage(ArtifactRef):
+    """An image the inline HTML shows as `cid:<cid>` (a chart as PNG): a related part."""
+
+    cid: str = Field(pattern=r"^[A-Za-z0-9._-]+@herald$")
+    alt: str = Field(max_length=2000)
+
+
 class ReportRendered(Envelope):
     type: Literal["ReportRendered"] = "ReportRendered"
     run: RunDetails
@@ -233,6 +263,10 @@ class ReportRendered(Envelope):
     too_large_to_attach: bool = False
     #: Attached after the artifact (for a capped PDF or HTML report: the full CSV).
     companions: list[ArtifactRef] = Field(default_factory=list)
+    #: Key figures shown at the top of the email body, whatever the format.
+    headlines: list[HeadlineTile] = Field(default_factory=list, max_length=12)
+    #: For `html` runs: the charts the inline table refers to as `cid:` images.
+    images: list[InlineImage] = Field(default_factory=list, max_length=8)
 
 
 class RunStatus(enum.StrEnum):

@@ -83,6 +83,8 @@ class BrandingSettings(BaseModel):
     logo_url: str | None = None
     logo_file: Path | None = None
     platform_base_url: str = "http://127.0.0.1:8080"
+    #: The first series of every chart and the PDF's accents, as `#rrggbb`.
+    brand_colour: str = Field(default="#2f5d8a", pattern=r"^#[0-9a-fA-F]{6}$")
     #: Before the subject's title and period; None means the platform name, "" none.
     subject_prefix: str | None = None
     #: Where the platform serves Herald's artifacts (GridFS bucket `artifacts`) by id,
@@ -153,8 +155,8 @@ class RendererSettings(BaseModel):
     concurrency: int = Field(default=8, ge=1, le=256)
     #: PDF worker processes; each is replaced after `renders_per_worker` renders.
     pdf_workers: int = Field(default=2, ge=1)
-    #: A replacement costs about two seconds of CPU (imports, fonts), 50 renders' worth;
-    #: a worker holds at about 85 MB meanwhile (see `formats.pdf._fonts`).
+    #: A replacement costs about three seconds of CPU (WeasyPrint, matplotlib, fonts);
+    #: a worker holds at 125-165 MB meanwhile (see `formats.pdf._fonts`).
     renders_per_worker: int = Field(default=500, ge=1)
     #: A PDF render running longer is killed and retried later as a transient failure.
     render_timeout_s: float = Field(default=120.0, gt=0)

@@ -1,9 +1,9 @@
 """One email of each format, received by Mailpit and parsed back.
 
-Subject, the text and HTML alternatives, the logo inline (a related part
-referenced by `cid:`), attachments byte for byte equal to their GridFS
-artifacts, the link back to the platform, and the Message-ID derived from the
-run and the recipient.
+Subject, the text and HTML alternatives, the logo and the charts inline
+(related parts referenced by `cid:`), the headline tiles in every body,
+attachments byte for byte equal to their GridFS artifacts, the link back to
+the platform, and the Message-ID derived from the run and the recipient.
 """
 
 from __future__ import annotations
@@ -99,10 +99,25 @@ async def test_each_format_arrives_branded_with_its_files_and_a_link_back(
         assert f'src="cid:{LOGO_CID}"' in html.get_content()
         inline = [p for p in parsed.walk() if p["Content-ID"] == f"<{LOGO_CID}>"]
         assert [p.get_payload(decode=True) for p in inline] == [PNG]
+        # Every format's body opens with the headline tiles, beside the previous period.
+        assert "Conversions" in html.get_content()
+        assert "prev." in html.get_content()
+        assert "Conversions: " in text.get_content()
         attachments = list(parsed.iter_attachments())
         if fmt is ReportFormat.HTML:
-            assert attachments == []
             assert "Contact rate %" in html.get_content()  # the table, in the body
+            # Its charts are PNGs shown by Content-ID, byte for byte what the renderer stored.
+            for n, name in enumerate(("chart-1.png", "chart-2.png")):
+                assert f'src="cid:chart-{n}@herald"' in html.get_content()
+                (chart,) = [p for p in parsed.walk() if p["Content-ID"] == f"<chart-{n}@herald>"]
+                stored_chart = await artifacts.read(f"{runs[fmt]}/{name}")
+                assert chart.get_payload(decode=True) == stored_chart
+                assert stored_chart.startswith(b"\x89PNG")
+            # Twelve columns do not fit the email: the ones left out travel in the full CSV.
+            (full,) = attachments
+            assert "more columns are in the attached CSV" in html.get_content()
+            full_data = await artifacts.read(f"{runs[fmt]}/full.csv")
+            assert full.get_payload(decode=True) == full_data
             continue
         (attachment,) = attachments
         stored = await artifacts.find(f"{runs[fmt]}/{fmt.value}")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from herald.services.renderer.ports import Complete
-from herald.services.renderer.reports.model import ReportData, ReportRequest
+from herald.services.renderer.reports.model import Chart, ReportData, ReportRequest
 from herald.services.renderer.shares import complete
 from herald.shared.ports import Artifacts
 
@@ -85,11 +85,18 @@ class MemorySource:
 
 
 class FakePrinter:
-    """`PdfPrinter` whose "PDF" is the HTML behind a PDF header; counts its renders."""
+    """`PdfPrinter` whose "PDF" is the HTML behind a PDF header, and whose "PNG" names the
+    chart; counts its renders and keeps the charts it was asked to draw."""
 
     def __init__(self) -> None:
         self.calls = 0
+        self.charts: list[tuple[Chart, str]] = []
 
-    async def render(self, html: str) -> bytes:
+    async def render(self, html: str, charts: Sequence[Chart], brand: str) -> bytes:
         self.calls += 1
+        self.charts += [(chart, brand) for chart in charts]
         return b"%PDF-fake\n" + html.encode()
+
+    async def png(self, chart: Chart, brand: str) -> bytes:
+        self.charts.append((chart, brand))
+        return b"\x89PNG-fake\n" + chart.title.encode()

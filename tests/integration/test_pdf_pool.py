@@ -1,13 +1,25 @@
-"""PDF renders run in worker processes: time limits kill, workers recycle, the loop stays free."""
+"""PDF renders run in worker processes: time limits kill, workers recycle, the loop stays free;
+and what they print is a tagged PDF whose text, headers and charts survive extraction."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject
 
+from herald.services.renderer.formats.cells import DisplayTable
+from herald.services.renderer.formats.layout import CELL_BUDGET
+from herald.services.renderer.formats.pdf import Heading, compose
 from herald.services.renderer.pool import PdfPool, RenderTimeout
+from herald.services.renderer.reports.model import Chart, ChartKind, Column, ColumnKind, Series
+from herald.shared.contract.messages import HeadlineTile, Tone
 
 pytestmark = pytest.mark.integration
 
@@ -62,3 +74,153 @@ async def test_workers_are_recycled_after_their_quota() -> None:
         assert len(set(pids)) == 3
     finally:
         pool.close()
+
+
+LOGO = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwAD"
+    "hgGAWjR9awAAAABJRU5ErkJggg=="
+)
+DAYS = tuple(f"{day} Nov" for day in range(1, 15))
+CHART = Chart(
+    "Calls per day",
+    ChartKind.TREND,
+    DAYS,
+    (Series("Calls", tuple(float(100 + 7 * n) for n in range(14))),),
+    "calls",
+)
+WIDE = (
+    Column("campaign", "Campaign"),
+    Column("dialed", "Dialed", ColumnKind.INTEGER),
+    Column("no_answer", "No answer", ColumnKind.INTEGER),
+    Column("contact", "Contact rate %", ColumnKind.PERCENT),
+    Column("conversion", "Conversion %", ColumnKind.PERCENT),
+    Column("talk", "Talk minutes", ColumnKind.DECIMAL),
+    Column("sales_hour", "Sales per logged-in hour", ColumnKind.DECIMAL),
+    Column("aht", "Average handling time", ColumnKind.DURATION),
+    Column("revenue", "Revenue", ColumnKind.MONEY),
+    Column("cost", "Cost", ColumnKind.MONEY),
+    Column("net", "Net", ColumnKind.MONEY),
+    Column("roi", "ROI %", ColumnKind.PERCENT),
+)
+
+
+def _row(n: int) -> list[str]:
+    return [
+        f"Campaign {n:04d} renewals",
+        f"{1000 + n:,}",
+        str(n % 97),
+        f"{40 + n % 9}.5 %",
+        f"{n % 12}.0 %",
+        f"{1234 + n:,}.5",
+        f"{n % 7}.25",
+        f"0:0{n % 10}:12",
+        f"{12345 + n:,}.00",
+        f"{2345 + n:,}.00",
+        f"{10000 + n:,}.00",
+        f"{n % 50}.1 %",
+    ]
+
+
+def _walk(node: Any) -> Iterator[DictionaryObject]:
+    """Every structure element under this one (pypdf objects)."""
+    node = node.get_object()
+    if isinstance(node, ArrayObject):
+        for kid in node:
+            yield from _walk(kid)
+    elif isinstance(node, DictionaryObject):
+        yield node
+        if "/K" in node:
+            yield from _walk(node["/K"])
+
+
+def _pdftotext(path: Path) -> str:
+    """poppler's text in content order (`-raw`): what was written where, not how it looks.
+
+    Its default reading order rebuilds the page's look instead, and a header wrapped onto
+    two lines comes out as two lines, between the other headers' lines.
+    """
+    out = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, check=True)
+    return out.stdout.decode()
+
+
+def _images(reader: PdfReader) -> set[int]:
+    """The raster images the PDF draws, by object number (inside forms too)."""
+    found: set[int] = set()
+
+    def visit(resources: Any) -> None:
+        for ref in resources.get_object().get("/XObject", {}).values():
+            xobject = ref.get_object()
+            if xobject["/Subtype"] == "/Image":
+                found.add(ref.idnum)
+            elif "/Resources" in xobject:
+                visit(xobject["/Resources"])
+
+    for page in reader.pages:
+        visit(page["/Resources"])
+    return found
+
+
+async def test_a_report_pdf_is_tagged_text_with_whole_headers_tiles_and_a_vector_chart(
+    tmp_path: Path,
+) -> None:
+    small = DisplayTable(
+        "Headline figures",
+        (Column("metric", "Metric"), Column("value", "This period", ColumnKind.INTEGER)),
+        [["Calls", "1,204"], ["Conversions", "88"]],
+        None,
+        2,
+    )
+    rows = [_row(n) for n in range(120)]  # past the cell budget: set as lines
+    big = DisplayTable("By campaign", WIDE, rows, ["Total", *_row(0)[1:]], len(rows))
+    assert len(rows) * len(WIDE) > CELL_BUDGET
+    tiles = [
+        HeadlineTile(
+            label="Calls", value="1,204", previous="1,000", change="+20.4 %", tone=Tone.GOOD
+        )
+    ]
+    heading = Heading(
+        "Acme",
+        LOGO,
+        "https://acme.example.com/r",
+        "Campaign Summary",
+        "2026-11-01 to 2026-11-14",
+        "UTC",
+        "All campaigns",
+        "2026-11-15 08:00 UTC",
+        (),
+    )
+    html = compose(heading, [small, big], tiles, [CHART])
+    pool = PdfPool(workers=1, renders_per_worker=10, timeout_s=120)
+    try:
+        data = await pool.render(html, [CHART], "#2f5d8a")
+        png = await pool.png(CHART, "#2f5d8a")
+    finally:
+        pool.close()
+    assert png.startswith(b"\x89PNG")
+    path = tmp_path / "report.pdf"
+    path.write_bytes(data)
+    reader = PdfReader(path)
+
+    # Tagged (PDF/UA): a structure tree with tables, headers, cells and the chart's alt text.
+    root: Any = reader.root_object  # pypdf's objects are typed loosely
+    assert root["/MarkInfo"]["/Marked"]
+    assert root["/Lang"] == "en"
+    elements = list(_walk(root["/StructTreeRoot"]["/K"]))
+    kinds = {element.get("/S") for element in elements}
+    assert {"/Table", "/TH", "/TD", "/Figure", "/H1", "/L"} <= kinds
+    alts = [str(element["/Alt"]) for element in elements if element.get("/S") == "/Figure"]
+    assert any(alt.startswith("Line chart: Calls per day") for alt in alts)
+
+    # Text in the order it was written (the tag order): every header whole, every row.
+    pages = (await asyncio.to_thread(_pdftotext, path)).split("\f")[: len(reader.pages)]
+    text = " ".join(" ".join(pages).split())
+    for column in (*small.columns, *WIDE):
+        assert column.label in text, column.label
+    for row in [*small.rows, *rows]:
+        assert " ".join(row) in text, row
+    assert f"Page 1 of {len(reader.pages)}" in " ".join(pages[0].split())
+    assert "Calls 1,204 prev. 1,000 ▲ +20.4 %" in text
+    # The chart is vector, its words real text: the logo is the only raster image.
+    assert len(_images(reader)) == 1
+    assert "Calls per day" in pages[0]
+    assert all(day in text for day in ("1 Nov", "7 Nov"))

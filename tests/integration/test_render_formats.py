@@ -23,7 +23,8 @@ from pypdf import PdfReader
 
 from herald.cli import demo
 from herald.services.mailer.compose import Contents, compose
-from herald.services.renderer.formats.cells import display_row, plain
+from herald.services.renderer.formats.cells import DisplayTable, display_row, plain
+from herald.services.renderer.formats.html import dropped_columns, shown_columns
 from herald.services.renderer.pool import PdfPool
 from herald.services.renderer.render import FULL_CSV, Rendered, Renderer
 from herald.services.renderer.reports.model import ReportData, ReportRequest, rows_of
@@ -175,22 +176,42 @@ async def test_the_inline_html_table_shows_title_period_and_rows(
     assert STANDARD_REPORTS[report_id] in html_body
     assert period_text(WINDOW) in html_body
     report = await _report(env, report_id)
-    capped = False
+    capped = hidden = False
     for table in report.tables:
+        lines = []
         total = 0
         async for row in rows_of(table):
             total += 1
             if total <= HTML_CAP:
-                for cell in display_row(table.columns, row):
-                    assert html.escape(cell) in fragment
+                lines.append(display_row(table.columns, row))
+        totals = None if table.totals is None else display_row(table.columns, table.totals)
+        shown = DisplayTable(table.title, table.columns, lines, totals, total, table.key_columns)
+        # The columns too wide for the email are named, and left to the full CSV.
+        kept = shown_columns(shown)
+        for line in lines:
+            for i in kept:
+                assert html.escape(line[i]) in fragment
+        dropped = dropped_columns(shown)
+        if dropped and total:
+            hidden = True
+            assert html.escape(", ".join(c.label for c in dropped)) in fragment
         if total > HTML_CAP:
             capped = True
             assert f"Showing {HTML_CAP} of {total:,} rows" in fragment
-    if capped:
-        (companion,) = rendered.companions
+    # The charts travel as PNGs the fragment shows by Content-ID; the other companion, if
+    # any, is the full data.
+    images = [c for c in rendered.companions if "cid" in c.metadata]
+    files = [c for c in rendered.companions if "cid" not in c.metadata]
+    assert [image.metadata["cid"] for image in images] == [
+        f"chart-{n}@herald" for n in range(len(report.charts))
+    ]
+    for image in images:
+        assert f'src="cid:{image.metadata["cid"]}"' in fragment
+    if capped or hidden:
+        (companion,) = files
         assert companion.artifact_id == artifact_id(run.run_id, FULL_CSV)
     else:
-        assert not rendered.companions
+        assert not files
 
 
 def _pdftoppm(path: Path) -> int:
@@ -225,8 +246,13 @@ async def test_the_pdf_has_title_period_headers_and_page_numbers_on_every_page(
     first_labels = {table.columns[0].label.split()[0] for table in report.tables}
     for number, text in enumerate(pages, 1):
         assert f"Page {number} of {len(pages)}" in text
-        if rendered.rows:
-            assert any(label in text for label in first_labels), f"no header on page {number}"
+    if rendered.rows:
+        # Tiles and charts may fill the first page; from the first table on, every page
+        # repeats its header.
+        headed = [any(label in text for label in first_labels) for text in pages]
+        first = headed.index(True)
+        assert first <= 1, "the tables start after the second page"
+        assert all(headed[first:]), f"no header on page {headed.index(False, first) + 1}"
     images = await asyncio.to_thread(_pdftoppm, path)
     assert images == len(pages)
 

@@ -15,9 +15,12 @@ from herald.services.mailer.delivery import Delivery
 from herald.shared.contract.messages import (
     ArtifactRef,
     DeliveryStatus,
+    HeadlineTile,
+    InlineImage,
     RecipientOutcome,
     ReportRendered,
     RunStatus,
+    Tone,
     utcnow,
 )
 from herald.shared.contract.schedule_spec import ReportFormat
@@ -295,6 +298,38 @@ async def test_an_html_run_has_its_table_in_the_body_and_its_full_data_attached(
     assert "<table><td>a-1</td></table>" in html.get_content()
     attached = [(a.get_filename(), a.get_payload(decode=True)) for a in message.iter_attachments()]
     assert attached == [("brief-full.csv", FULL_CSV)]
+
+
+async def test_an_html_runs_charts_are_related_parts_and_its_tiles_head_the_body() -> None:
+    fakes = Fakes()
+    png = b"\x89PNG\r\n\x1a\nchart"
+    chart_id = "s-1@2026-11-27T08:00:00+00:00/chart-1.png"
+    await fakes.store(chart_id, "chart-1.png", "image/png", png)
+    image = InlineImage(
+        artifact_id=chart_id,
+        filename="chart-1.png",
+        content_type="image/png",
+        size=len(png),
+        sha256="0" * 64,
+        cid="chart-0@herald",
+        alt="Calls per day",
+    )
+    tile = HeadlineTile(label="Sales", value="6", previous="1", change="+500.0 %", tone=Tone.GOOD)
+    rendered = await fakes.html_run("ops@acme.example", images=[image], headlines=[tile])
+
+    await fakes.deliver(rendered)
+
+    [sent] = fakes.smtp.delivered
+    message = sent.message()
+    related = [p for p in message.walk() if p.get("Content-ID") == "<chart-0@herald>"]
+    assert [p.get_payload(decode=True) for p in related] == [png]
+    # The chart is shown in the body, not offered as a file.
+    assert [a.get_filename() for a in message.iter_attachments()] == ["brief-full.csv"]
+    html, text = message.get_body(("html",)), message.get_body(("plain",))
+    assert html is not None
+    assert text is not None
+    assert "+500.0 %" in html.get_content()
+    assert "Sales: 6" in text.get_content()
 
 
 async def test_a_redelivery_of_an_accepted_run_costs_one_ledger_read_and_no_email() -> None:

@@ -1,78 +1,150 @@
-"""The PDF's text layout: widths, alignment, orientation and pages, without WeasyPrint."""
+"""The PDF's table layout: widths from the font's metrics, wrapping, orientation and lines."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from herald.services.renderer.formats.layout import (
+    BAND_ROWS,
+    CELL_BUDGET,
+    GAP,
+    LANDSCAPE_PT,
     LARGEST_PT,
+    MIN_WIDTH,
     SMALLEST_PT,
-    TableLines,
-    cut,
-    header_lines,
-    line,
-    paginate,
+    UNITS_PER_EM,
+    as_cells,
+    bands,
+    fill,
+    row_lines,
     shape,
+    text_width,
+    wrap,
 )
 from herald.services.renderer.reports.model import Column, ColumnKind
 
 NAME = Column("name", "Campaign")
 CALLS = Column("calls", "Calls handled", ColumnKind.INTEGER)
+SALES = Column("sales", "Sales per logged-in hour", ColumnKind.DECIMAL)
+FONTS = Path("/usr/share/fonts/truetype/liberation2")
+#: What `fill` may fall short by, in font units: the spaces it combines are not continuous.
+FILL_SLACK = 56
 
 
-def test_numbers_align_right_text_left_and_cells_are_separated_by_spaces() -> None:
-    columns = [NAME, CALLS]
-    fitted = shape(columns, [["Renewals", "1,204"], ["Solar", "7"]])
-    # "Campaign" is 8 wide; "Calls handled" wraps to two lines as wide as "handled" (7).
-    assert fitted.widths == (8, 7)
-    assert line(columns, fitted, ["Solar", "7"]) == "Solar" + " " * 11 + "7"
-    assert header_lines(columns, fitted) == [" " * 12 + "Calls", "Campaign  handled"]
+@pytest.mark.parametrize(("bold", "file"), [(False, "Regular"), (True, "Bold")])
+def test_the_widths_are_the_fonts_own(bold: bool, file: str) -> None:
+    """The embedded table must agree with the Liberation Sans the PDF is printed in."""
+    ttlib = pytest.importorskip("fontTools.ttLib")
+    path = FONTS / f"LiberationSans-{file}.ttf"
+    if not path.exists():
+        pytest.skip(f"{path} is not installed")
+    font = ttlib.TTFont(path)
+    cmap, hmtx = font.getBestCmap(), font["hmtx"]
+    assert font["head"].unitsPerEm == UNITS_PER_EM
+    chars = [chr(c) for c in range(32, 127)] + list(
+        "\u00a0\u2003\u2009\u200a…\u2013—\u2212·€£\u00d7ßæøœ\u2018\u2019“”"
+    )
+    for char in chars:
+        assert text_width(char, bold) == hmtx[cmap[ord(char)]][0], repr(char)
 
 
-def test_long_values_are_cut_with_an_ellipsis() -> None:
-    assert cut("Insurance renewals, north region", 10) == "Insurance…"
-    assert cut("short", 10) == "short"
+def test_letters_beyond_the_table_are_estimated_not_refused() -> None:
+    assert text_width("é") == text_width("e")  # an accent adds no width
+    assert text_width("東") == UNITS_PER_EM  # a wide character: an em
+    assert text_width("Ж") > 0
 
 
-def test_narrow_reports_stay_portrait_wide_ones_turn_landscape_and_shrink() -> None:
+def test_spaces_fill_a_gap_to_within_a_few_hundredths_of_an_em() -> None:
+    assert fill(0) == fill(-40) == ""
+    for gap in range(1000, 30_000, 37):
+        spaces = fill(gap)
+        assert not spaces.strip()
+        assert gap - FILL_SLACK <= text_width(spaces) <= gap
+        assert text_width(spaces) == text_width(spaces, bold=True)  # the same in bold
+
+
+def test_long_values_wrap_at_spaces_and_are_never_cut() -> None:
+    value = "Insurance renewals, north region"
+    width = text_width("Insurance renewals")
+    lines = wrap(value, width)
+    assert lines == ["Insurance", "renewals, north", "region"]
+    assert all(text_width(line) <= width for line in lines)
+    assert " ".join(lines) == value
+    word = "call-0000000000000000000042"
+    broken = wrap(word, 3 * UNITS_PER_EM)
+    assert len(broken) > 1
+    assert "".join(broken) == word
+    assert all(text_width(part) <= 3 * UNITS_PER_EM for part in broken)
+    assert wrap("", 1000) == [""]
+
+
+def test_columns_are_as_wide_as_their_content_and_headers_wrap_between_words() -> None:
+    fitted = shape([NAME, CALLS, SALES], [["Renewals", "1,204", "12.5"], ["Solar", "7", "3.0"]])
+    name, calls, sales = fitted.widths
+    assert not fitted.landscape
+    assert fitted.font_pt == LARGEST_PT
+    assert name >= text_width("Campaign", bold=True)
+    # "Calls handled" fits on two lines as wide as its longer word.
+    assert text_width("handled", bold=True) <= calls < text_width("Calls handled", bold=True)
+    assert text_width("logged-in hour", bold=True) <= sales
+    assert min(fitted.widths) >= MIN_WIDTH
+
+
+def test_wide_tables_turn_landscape_and_shrink() -> None:
     assert not shape([NAME, CALLS], [["x", "1"]]).landscape
     wide = [Column(f"c{n}", f"Column number {n}", ColumnKind.INTEGER) for n in range(14)]
-    fitted = shape(wide, [["123456789012"] * 14])
+    fitted = shape(wide, [["1,234,567,890"] * 14])
     assert fitted.landscape
     assert SMALLEST_PT <= fitted.font_pt < LARGEST_PT
 
 
-def test_too_wide_even_when_small_text_columns_give_up_width_first() -> None:
+def test_when_even_small_type_is_too_wide_text_columns_give_way_and_numbers_keep_theirs() -> None:
     columns = [Column("d", "Disposition")] * 6 + [CALLS] * 6
-    fitted = shape(columns, [["x" * 48] * 6 + ["123456"] * 6])
+    rows = [["Customer asked to be called back next week " * 2] * 6 + ["123,456"] * 6]
+    fitted = shape(columns, rows)
     assert fitted.font_pt == SMALLEST_PT
-    assert fitted.widths[6:] == (7,) * 6  # numbers keep their width
-    assert max(fitted.widths[:6]) < 48
+    assert len(set(fitted.widths[6:])) == 1
+    assert fitted.widths[6] >= text_width("123,456")
+    room = LANDSCAPE_PT * UNITS_PER_EM / SMALLEST_PT - len(columns) * GAP
+    assert sum(fitted.widths) <= room
 
 
-def test_pages_repeat_the_header_and_every_row_lands_once() -> None:
+def test_a_row_as_lines_puts_text_left_and_numbers_right_in_their_columns() -> None:
     columns = [NAME, CALLS]
-    fitted = shape(columns, [["Solar", "7"]])
-    rows = [f"row {n}" for n in range(500)]
-    table = TableLines("By campaign", tuple(header_lines(columns, fitted)), rows, "Total")
-    pages = paginate([table], fitted)
-    assert len(pages) > 3
-    blocks = [block for page in pages for block in page]
-    assert [line for block in blocks for line in block.lines] == rows
-    assert all(block.header == table.header for block in blocks)
-    assert [block.totals for block in blocks].count("Total") == 1
-    assert blocks[-1].totals == "Total"
-    assert blocks[0].title == "By campaign"
-    assert blocks[1].title is None
-    # The first page also carries the report's heading, so it holds fewer rows.
-    assert len(blocks[0].lines) < len(blocks[1].lines)
+    fitted = shape(columns, [["Renewals", "1,204"], ["Solar", "7"]])
+    (line,) = row_lines(columns, fitted, ["Solar", "7"])
+    assert line.startswith("Solar")
+    assert line.endswith("7")
+    right_edge = fitted.widths[0] + GAP + fitted.widths[1]
+    assert right_edge - FILL_SLACK <= text_width(line) <= right_edge
+    (wide,) = row_lines(columns, fitted, ["Renewals", "1,204"])
+    assert right_edge - FILL_SLACK <= text_width(wide) <= right_edge
 
 
-def test_a_short_second_table_shares_the_page() -> None:
+def test_a_long_value_makes_its_row_taller_instead_of_being_cut() -> None:
+    columns = [Column("note", "Note"), CALLS]
+    value = "the customer asked for a call back after the holidays, not before the first week"
+    fitted = shape(columns, [[value, "42"]])
+    assert fitted.widths[0] < text_width(value)  # capped: long text wraps
+    lines = row_lines(columns, fitted, [value, "42"])
+    assert len(lines) > 1
+    assert lines[0].rstrip().endswith("42")  # the number sits on the row's first line
+    assert " ".join(line.replace("42", "").strip() for line in lines) == value
+
+
+def test_bands_hold_every_row_once_in_order() -> None:
     columns = [NAME, CALLS]
-    fitted = shape(columns, [["Solar", "7"]])
-    header = tuple(header_lines(columns, fitted))
-    pages = paginate(
-        [TableLines("Headline", header, ["a", "b"], None), TableLines("By", header, ["c"], "T")],
-        fitted,
-    )
-    assert len(pages) == 1
-    assert [block.table for block in pages[0]] == [0, 1]
+    rows = [[f"row {n}", str(n)] for n in range(12)]
+    fitted = shape(columns, rows)
+    shown = bands(columns, fitted, rows)
+    assert len(shown) == -(-len(rows) // BAND_ROWS)
+    lines = "\n".join(shown).split("\n")
+    assert [line.split()[:2] for line in lines] == [["row", str(n)] for n in range(12)]
+
+
+def test_cells_until_the_budget_is_spent_then_lines() -> None:
+    assert as_cells([]) == []
+    assert as_cells([10, CELL_BUDGET, 20]) == [True, False, True]
+    assert as_cells([CELL_BUDGET + 1]) == [False]

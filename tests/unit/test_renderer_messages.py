@@ -55,3 +55,22 @@ def test_an_html_run_names_its_fragment_for_the_email_body() -> None:
     rendered = _rendered(_due(ReportFormat.HTML), fragment, [], attachment_limit=10_000_000)
     assert rendered.html_artifact_id == fragment.artifact_id
     assert rendered.title == "CDR Report"
+
+
+def test_headline_tiles_and_chart_images_travel_to_the_mailer() -> None:
+    tile = {"label": "Sales", "value": "6", "previous": "1", "change": "+500.0 %", "tone": "good"}
+    fragment = _artifact("html", 40_000, "html")
+    fragment.metadata["headlines"] = [tile]
+    chart = _artifact("chart-1.png", 9_000, "png")
+    chart.metadata.update(cid="chart-0@herald", alt="Calls per day: 10 Jun 8")
+    full = _artifact("full.csv", 8_000, "csv")
+    rendered = _rendered(_due(ReportFormat.HTML), fragment, [full, chart], 10_000_000)
+    assert [t.model_dump(mode="json") for t in rendered.headlines] == [tile]
+    # The chart is a related part of the HTML, never an attachment.
+    assert [c.artifact_id for c in rendered.companions] == [full.artifact_id]
+    (image,) = rendered.images
+    assert (image.artifact_id, image.cid, image.alt) == (
+        chart.artifact_id,
+        "chart-0@herald",
+        "Calls per day: 10 Jun 8",
+    )

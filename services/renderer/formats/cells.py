@@ -153,6 +153,8 @@ class DisplayTable:
     totals: Sequence[str] | None
     #: Rows the report has, of which `len(rows)` are shown.
     total: int
+    #: Keys of the columns to show first when not all fit (`Table.key_columns`).
+    key_columns: tuple[str, ...] = ()
 
     @property
     def shown(self) -> int:

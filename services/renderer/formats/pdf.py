@@ -1,27 +1,46 @@
-"""The PDF: the report's heading and its tables laid out as text pages (see `layout.py`).
+"""The PDF: the report's heading, headline tiles, charts and tables (sized by `layout.py`).
 
-`compose` is pure and runs in the service; `to_pdf` is the only WeasyPrint
-call and runs in a pool worker (`pool.py`), never on the event loop.
+`compose` is pure and runs in the service: the HTML, with a placeholder where
+each chart goes. `to_pdf` runs in a pool worker (`pool.py`), never on the
+event loop: it draws the charts there (matplotlib, `charts.py`) as SVG, so
+they stay vector with real text, and prints a tagged PDF (PDF/UA-1: a
+structure tree a screen reader follows, a title, a language, alt text).
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from markupsafe import Markup
+
+from herald.services.renderer.formats import charts as drawing
 from herald.services.renderer.formats import layout
 from herald.services.renderer.formats.cells import DisplayTable
+from herald.services.renderer.formats.headlines import MINUS, tiles
 from herald.services.renderer.formats.page import Page
 from herald.services.renderer.formats.templates import templates
+from herald.services.renderer.reports.model import Chart, Column
+from herald.shared.contract.messages import HeadlineTile
 from herald.shared.runs.text import period_text, platform_link
+from herald.shared.runtime.settings import BrandingSettings
 
 if TYPE_CHECKING:
     from weasyprint.text.fonts import FontConfiguration
 
 CONTENT_TYPE = "application/pdf"
+#: A chart's width: as drawn (592 CSS px) on a portrait page; two to a row on a landscape one.
+CHART_PT = 444.0
+CHART_GAP_PT = 12.0
+#: The accent (rules, link, tiles) and the charts' first colour unless the branding sets one.
+DEFAULT_ACCENT: str = BrandingSettings.model_fields["brand_colour"].default
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +54,27 @@ class Heading:
     filters: str
     generated: str
     notes: tuple[str, ...]
+    #: `#rrggbb`: it goes into the style sheet, where escaping cannot help.
+    accent: str = DEFAULT_ACCENT
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """One table as the template places it: cells (`rows`), or lines of text (`bands`)."""
+
+    title: str | None
+    columns: tuple[Column, ...]
+    columns_pt: tuple[float, ...]
+    rows: Sequence[Sequence[str]]
+    totals: Sequence[str] | None
+    #: Bands of rows set as lines of text, and the totals as lines.
+    bands: tuple[str, ...]
+    totals_line: str | None
 
 
 async def write(page: Page) -> bytes:
-    """The run's PDF: its heading, a note when a table was cut, the tables, printed by the pool."""
+    """The run's PDF: heading, a note when a table was cut, tiles, charts, tables; printed
+    (and its charts drawn) by the pool."""
     if page.printer is None:
         raise RuntimeError("this renderer has no PDF pool")
     notes = list(page.report.notes)
@@ -58,44 +94,80 @@ async def write(page: Page) -> bytes:
         filters=run.filters.summary(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         notes=tuple(notes),
+        accent=page.branding.brand_colour,
     )
-    return await page.printer.render(compose(heading, page.tables))
+    charts = page.report.charts
+    html_ = compose(heading, page.tables, tiles(page.report.headlines), charts)
+    return await page.printer.render(html_, charts, page.branding.brand_colour)
 
 
-def compose(heading: Heading, tables: Sequence[DisplayTable]) -> str:
-    """The PDF's HTML: each table its own widths, all one orientation and font size."""
-    shapes = [layout.shape(t.columns, [*t.rows, *([t.totals] if t.totals else [])]) for t in tables]
-    if not shapes:
-        return _render(heading, [[]], layout.shape([], []))
+def chart_slot(n: int) -> str:
+    """Where `compose` leaves the n-th chart for the worker: a comment no escaped text can forge."""
+    return f"<!--chart {n}-->"
+
+
+def compose(
+    heading: Heading,
+    tables: Sequence[DisplayTable],
+    headline_tiles: Sequence[HeadlineTile] = (),
+    charts: Sequence[Chart] = (),
+) -> str:
+    """The PDF's HTML: every table in one orientation and font size, each its own widths."""
+    if not _COLOUR.fullmatch(heading.accent):
+        raise ValueError(f"the accent colour must be #rrggbb, not {heading.accent!r}")
+    shapes = [layout.shape(t.columns, t.rows, t.totals) for t in tables]
     landscape = any(s.landscape for s in shapes)
-    font_pt = min(s.font_pt for s in shapes)
-    lines = []
-    for table, own in zip(tables, shapes, strict=True):
-        fitted = layout.Shape(landscape, font_pt, own.widths)
-        lines.append(
-            layout.TableLines(
-                table.title,
-                tuple(layout.header_lines(table.columns, fitted)),
-                [layout.line(table.columns, fitted, row) for row in table.rows],
-                layout.line(table.columns, fitted, table.totals) if table.totals else None,
-            )
-        )
+    font_pt = min((s.font_pt for s in shapes), default=layout.LARGEST_PT)
+    fitted = [layout.Shape(landscape, font_pt, s.widths) for s in shapes]
+    sizes = [(len(t.rows) + (t.totals is not None)) * len(t.columns) for t in tables]
+    shown = (
+        [
+            _table(table, shape, cells)
+            for table, shape, cells in zip(tables, fitted, layout.as_cells(sizes), strict=True)
+        ]
+        if any(t.rows for t in tables)
+        else []  # the template says there is no data
+    )
     common = layout.Shape(landscape, font_pt, ())
-    pages = layout.paginate(lines, common) if any(t.rows for t in tables) else [[]]
-    return _render(heading, pages, common)
-
-
-def _render(heading: Heading, pages: list[list[layout.Block]], shape: layout.Shape) -> str:
     return templates.get_template("report.pdf.html.j2").render(
         heading=heading,
-        pages=pages,
-        landscape=shape.landscape,
-        font_pt=shape.font_pt,
-        line_pt=round(shape.line_pt, 3),
-        heading_pt=layout.HEADING_PT,
-        title_pt=layout.TITLE_PT,
-        gap_pt=layout.GAP_PT,
+        tiles=[(tile, _arrow(tile.change)) for tile in headline_tiles],
+        tiles_per_row=_per_row(len(headline_tiles), 6 if landscape else 4),
+        charts=[Markup(chart_slot(n)) for n in range(len(charts))],
+        chart_pt=CHART_PT if not landscape else (layout.LANDSCAPE_PT - CHART_GAP_PT) / 2,
+        chart_gap_pt=CHART_GAP_PT,
+        tables=shown,
+        landscape=landscape,
+        font_pt=font_pt,
+        line_pt=common.line_pt,
+        pad_pt=common.pt(layout.GAP // 2),
     )
+
+
+def _table(table: DisplayTable, shape: layout.Shape, cells: bool) -> _Table:
+    columns_pt = shape.columns_pt
+    if cells:
+        return _Table(table.title, table.columns, columns_pt, table.rows, table.totals, (), None)
+    bands = tuple(layout.bands(table.columns, shape, table.rows))
+    totals = (
+        "\n".join(layout.row_lines(table.columns, shape, table.totals, bold=True))
+        if table.totals is not None
+        else None
+    )
+    return _Table(table.title, table.columns, columns_pt, (), None, bands, totals)
+
+
+def _arrow(change: str | None) -> str:
+    """Which way the figure went, in text as well as colour."""
+    if change is None:
+        return ""
+    return "▲ " if change.startswith("+") else "▼ " if change.startswith((MINUS, "-")) else ""
+
+
+def _per_row(count: int, most: int) -> int:
+    """Tiles to a row: as few rows as `most` allows, evenly filled (six: two rows of three)."""
+    rows = max(1, -(-count // most))
+    return max(1, -(-count // rows))
 
 
 @functools.cache
@@ -104,22 +176,41 @@ def _fonts() -> FontConfiguration:
 
     A configuration of its own per render cost a quarter of the render's CPU
     (57 ms against 41), and the fonts each one loaded stayed in the worker: 25 MB
-    more every hundred renders. Shared, a worker holds at about 85 MB. The templates
-    declare no `@font-face`, so nothing a render adds reaches the next.
+    more every hundred renders. The templates declare no `@font-face`, so
+    nothing a render adds reaches the next.
     """
     from weasyprint.text.fonts import FontConfiguration
 
     return FontConfiguration()
 
 
-def to_pdf(html: str) -> bytes:
-    """Runs in a pool worker: the one expensive call, kept off the event loop."""
+def _figure(chart: Chart, brand: str) -> str:
+    """The chart as a vector image with its text alternative, drawn here in the worker."""
+    data = base64.b64encode(drawing.svg(chart, brand).encode()).decode()
+    alt = html.escape(drawing.alt_text(chart), quote=True)
+    return f'<img class="chart" src="data:image/svg+xml;base64,{data}" alt="{alt}">'
+
+
+def to_pdf(html_: str, charts: Sequence[Chart] = (), brand: str = DEFAULT_ACCENT) -> bytes:
+    """Runs in a pool worker: draws the charts into their slots and prints a tagged PDF."""
     import weasyprint  # imported by the worker's initializer already; cheap here
 
-    pdf: bytes = weasyprint.HTML(string=html).write_pdf(font_config=_fonts())
+    for n, chart in enumerate(charts):
+        html_ = html_.replace(chart_slot(n), _figure(chart, brand), 1)
+    pdf: bytes = weasyprint.HTML(string=html_).write_pdf(
+        font_config=_fonts(), pdf_variant="pdf/ua-1"
+    )
     return pdf
 
 
+#: A page in the report's fonts, so a worker's first render finds them loaded.
+_WARM = (
+    '<html lang="en"><head><title>warm</title></head>'
+    '<body style="font-family: Liberation Sans"><p>warm <b>1</b></p></body></html>'
+)
+
+
 def warm_up() -> None:
-    """A pool worker's initializer: import WeasyPrint and load fonts before the first job."""
-    to_pdf("<p>warm</p>")
+    """A pool worker's initializer: import WeasyPrint and matplotlib, load fonts, draw once."""
+    to_pdf(_WARM)
+    drawing.warm_up()

@@ -7,11 +7,12 @@ member, its writer module and one entry here (docs/architecture.md).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from herald.services.renderer.formats import csv_writer, html, pdf
+from herald.services.renderer.formats.cells import DisplayTable
 from herald.services.renderer.formats.page import Page
 from herald.shared.contract.schedule_spec import ReportFormat
 from herald.shared.runtime.settings import RendererSettings
@@ -23,6 +24,8 @@ class Layout:
 
     cap: Callable[[RendererSettings], int]
     write: Callable[[Page], Awaitable[bytes]]
+    #: True when the layout leaves columns out (too wide to show): the full CSV then travels too.
+    hides: Callable[[Sequence[DisplayTable]], bool] = lambda _tables: False
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +36,8 @@ class Format:
     layout: Layout | None
     #: Placed in the email's body rather than attached.
     inline: bool = False
-    #: Shows the platform's name, logo and link, so branding is part of what makes two renders one.
+    #: Shows the platform's name, logo, link or brand colour (charts), so branding is part of
+    #: what makes two renders one.
     branded: bool = False
 
 
@@ -49,8 +53,9 @@ FORMATS: Mapping[ReportFormat, Format] = MappingProxyType(
         ReportFormat.HTML: Format(
             html.CONTENT_TYPE,
             "html",
-            Layout(lambda renderer: renderer.html_max_rows, html.write),
+            Layout(lambda renderer: renderer.html_max_rows, html.write, html.hides_columns),
             inline=True,
+            branded=True,
         ),
     }
 )

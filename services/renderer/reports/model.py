@@ -52,6 +52,49 @@ class Table:
     rows: Sequence[Row] | AsyncIterator[Row]
     totals: Row | None = None
     title: str | None = None
+    #: Keys of the columns that matter most (the headline metrics): a layout too narrow
+    #: for every column shows these first.
+    key_columns: tuple[str, ...] = ()
+
+
+class ChartKind(enum.StrEnum):
+    #: Values over an ordered axis (days): a line per series.
+    TREND = "trend"
+    #: One bar per category (campaigns, agents, hours of the day), a bar per series.
+    BARS = "bars"
+    #: Shares of a whole (dispositions): horizontal bars, largest first, labelled with %.
+    SHARE = "share"
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    name: str
+    #: One value per category; None where there is nothing to show (no calls that day).
+    values: tuple[float | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A chart as data: drawn as SVG for the PDF and PNG for the email (`formats/charts.py`)."""
+
+    title: str
+    kind: ChartKind
+    categories: tuple[str, ...]
+    series: tuple[Series, ...]
+    #: What the values count, for the axis and the text alternative ("calls", "%").
+    unit: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """One headline tile: a figure this period, the previous period's, and which way is good."""
+
+    label: str
+    column: Column
+    value: Cell
+    previous: Cell
+    #: True: up is good (sales); False: down is good (abandon rate); None: neither.
+    up_is_good: bool | None = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +103,8 @@ class ReportData:
     tables: tuple[Table, ...]
     #: Lines shown under the title (definitions a reader needs, data caveats).
     notes: tuple[str, ...] = field(default=())
+    headlines: tuple[Headline, ...] = field(default=())
+    charts: tuple[Chart, ...] = field(default=())
 
     @property
     def streamed(self) -> bool:

@@ -12,8 +12,9 @@ from herald.services.renderer.calldata.groupings import (
 )
 from herald.services.renderer.calldata.records import CallList, Campaign
 from herald.services.renderer.reports.figures import minutes, money, pct, ratio
-from herald.services.renderer.reports.model import Column, Row
+from herald.services.renderer.reports.model import ChartKind, Column, Row
 from herald.services.renderer.reports.model import ColumnKind as K
+from herald.services.renderer.reports.standard.charting import DailyTrend, TableChart
 from herald.services.renderer.reports.standard.definition import (
     BOTH,
     CAMPAIGN_ONLY,
@@ -21,6 +22,7 @@ from herald.services.renderer.reports.standard.definition import (
     Figures,
     Inputs,
     Layout,
+    Metric,
     Reads,
     ReportDefinition,
     label,
@@ -80,6 +82,22 @@ CAMPAIGN_SUMMARY = ReportDefinition(
     ),
     reads=Reads(CALLS, dimensions=(Campaign,)),
     compute=_campaign_summary,
+    metrics=(
+        Metric("dialed", None),
+        Metric("answered"),
+        Metric("abandon_pct", up_is_good=False),
+        Metric("contact_rate"),
+        Metric("conversions"),
+    ),
+    charts=(
+        DailyTrend("Calls per day", (("Dialed", "calls"), ("Answered", "answered")), "calls"),
+        TableChart(
+            "Conversions by campaign",
+            ChartKind.BARS,
+            (("Conversions", "conversions"),),
+            unit="sales",
+        ),
+    ),
 )
 
 # -- 5. Disposition Summary ---------------------------------------------------------------
@@ -114,6 +132,10 @@ DISPOSITION_SUMMARY = ReportDefinition(
     ),
     reads=Reads(DISPOSITIONS),
     compute=_disposition_summary,
+    metrics=(Metric("calls", None),),
+    charts=(
+        TableChart("Calls by disposition", ChartKind.SHARE, (("Calls", "calls"),), unit="calls"),
+    ),
 )
 
 # -- 6. Hourly Activity -------------------------------------------------------------------
@@ -149,6 +171,21 @@ HOURLY_ACTIVITY = ReportDefinition(
     ),
     reads=Reads(HOURS),
     compute=_hourly_activity,
+    metrics=(
+        Metric("dialed", None),
+        Metric("answered"),
+        Metric("abandoned", up_is_good=False),
+        Metric("conversions"),
+    ),
+    charts=(
+        TableChart(
+            "Calls by hour of day",
+            ChartKind.BARS,
+            (("Dialed", "dialed"), ("Answered", "answered")),
+            unit="calls",
+            ranked=False,
+        ),
+    ),
 )
 
 # -- 7. List Penetration ------------------------------------------------------------------
@@ -205,6 +242,17 @@ LIST_PENETRATION = ReportDefinition(
     ),
     reads=Reads(LEADS, dimensions=(CallList, Campaign)),
     compute=_list_penetration,
+    metrics=(
+        Metric("dialed", None),
+        Metric("contacted"),
+        Metric("converted"),
+        Metric("penetration_pct"),
+    ),
+    charts=(
+        TableChart(
+            "Penetration by list", ChartKind.BARS, (("Penetration", "penetration_pct"),), unit="%"
+        ),
+    ),
 )
 
 # -- 10. Hangup Causes and Carriers ----------------------------------------------------------
@@ -241,6 +289,16 @@ HANGUP_CAUSES = ReportDefinition(
     ),
     reads=Reads(HANGUPS),
     compute=_hangup_causes,
+    metrics=(Metric("calls", None), Metric("cost", up_is_good=False)),
+    charts=(
+        TableChart(
+            "Calls by carrier and cause",
+            ChartKind.SHARE,
+            (("Calls", "calls"),),
+            unit="calls",
+            label_columns=2,
+        ),
+    ),
 )
 
 DEFINITIONS = (

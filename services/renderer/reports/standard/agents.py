@@ -5,8 +5,9 @@ from __future__ import annotations
 from herald.services.renderer.calldata.groupings import CALLS, Sums
 from herald.services.renderer.calldata.records import Agent, PauseReason, Team, pause_field
 from herald.services.renderer.reports.figures import pct, per_hour, ratio
-from herald.services.renderer.reports.model import Column, Row
+from herald.services.renderer.reports.model import ChartKind, Column, Row
 from herald.services.renderer.reports.model import ColumnKind as K
+from herald.services.renderer.reports.standard.charting import TableChart
 from herald.services.renderer.reports.standard.definition import (
     AGENT_ONLY,
     BOTH,
@@ -15,6 +16,7 @@ from herald.services.renderer.reports.standard.definition import (
     Figures,
     Inputs,
     Layout,
+    Metric,
     Reads,
     ReportDefinition,
     add,
@@ -75,6 +77,18 @@ AGENT_PERFORMANCE = ReportDefinition(
     layouts=(Layout((Column("agent", "Agent"), Column("team", "Team"), *_HANDLING)),),
     reads=_HANDLING_READS,
     compute=_agent_performance,
+    metrics=(
+        Metric("handled"),
+        Metric("aht", None),
+        Metric("conversions"),
+        Metric("conversion_pct"),
+        Metric("sales_per_hour"),
+    ),
+    charts=(
+        TableChart(
+            "Conversions by agent", ChartKind.BARS, (("Conversions", "conversions"),), unit="sales"
+        ),
+    ),
 )
 
 
@@ -111,6 +125,12 @@ TEAM_PERFORMANCE = ReportDefinition(
     layouts=(Layout((Column("team", "Team"), Column("agents", "Agents", K.INTEGER), *_HANDLING)),),
     reads=_HANDLING_READS,
     compute=_team_performance,
+    metrics=(Metric("handled"), Metric("conversions"), Metric("conversion_pct")),
+    charts=(
+        TableChart(
+            "Conversions by team", ChartKind.BARS, (("Conversions", "conversions"),), unit="sales"
+        ),
+    ),
 )
 
 # -- 3. Agent Time and Pauses ---------------------------------------------------------------
@@ -162,6 +182,12 @@ AGENT_TIME = ReportDefinition(
     ),
     reads=Reads(sessions=True, dimensions=(Agent, Team)),
     compute=_agent_time,
+    metrics=(Metric("login", None), Metric("talk", None), Metric("utilisation_pct")),
+    charts=(
+        TableChart(
+            "Utilisation by agent", ChartKind.BARS, (("Utilisation", "utilisation_pct"),), unit="%"
+        ),
+    ),
 )
 
 # -- 11. Callbacks ------------------------------------------------------------------------
@@ -201,6 +227,20 @@ CALLBACKS = ReportDefinition(
     ),
     reads=Reads(CALLS, dimensions=(Agent,)),
     compute=_callbacks,
+    metrics=(
+        Metric("scheduled", None),
+        Metric("completed"),
+        Metric("missed", up_is_good=False),
+        Metric("completion_pct"),
+    ),
+    charts=(
+        TableChart(
+            "Callbacks by agent",
+            ChartKind.BARS,
+            (("Completed", "completed"), ("Missed", "missed")),
+            unit="callbacks",
+        ),
+    ),
 )
 
 DEFINITIONS = (AGENT_PERFORMANCE, AGENT_TIME, TEAM_PERFORMANCE, CALLBACKS)

@@ -10,13 +10,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from herald.services.renderer.calldata.groupings import CALLS, Document, Grouped, Grouping, Sums
 from herald.services.renderer.calldata.records import Dimension
-from herald.services.renderer.reports.model import Column, ReportData, Row, Table
+from herald.services.renderer.reports.model import (
+    Chart,
+    Column,
+    Headline,
+    ReportData,
+    Row,
+    Table,
+)
+from herald.services.renderer.reports.standard.charting import (
+    ChartSpec,
+    DailyTrend,
+    daily_trend,
+    days_of,
+    table_chart,
+)
 from herald.shared.contract.catalog import AGENT, CAMPAIGN, refused_filters
 from herald.shared.contract.messages import DataWindow
 from herald.shared.contract.schedule_spec import Filters
@@ -58,6 +72,8 @@ class Inputs:
     sessions: Mapping[str, Sums] = field(default_factory=dict)
     dimensions: Mapping[type[Dimension], Mapping[str, Document]] = field(default_factory=dict)
     calls: AsyncIterator[Document] | None = None
+    #: The same reads over the previous period, for a report with headline figures.
+    previous: Inputs | None = None
 
     @property
     def cells(self) -> Grouped:
@@ -101,6 +117,16 @@ class Figures:
 class Computed:
     tables: tuple[Figures, ...]
     notes: tuple[str, ...] = ()
+    #: Headline figures a report works out itself (else they come from its `Metric`s).
+    headlines: tuple[Headline, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A headline tile: one column of the first table's totals, this period against the last."""
+
+    key: str
+    up_is_good: bool | None = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +139,49 @@ class ReportDefinition:
     layouts: tuple[Layout, ...]
     reads: Reads
     compute: Callable[[Inputs], Computed]
+    #: Tiles from the first table's totals; reading them adds the previous period's reads.
+    metrics: tuple[Metric, ...] = ()
+    charts: tuple[ChartSpec, ...] = ()
 
     def report(self, inputs: Inputs) -> ReportData:
         computed = self.compute(inputs)
+        keys = tuple(metric.key for metric in self.metrics)
         tables = tuple(
-            Table(layout.columns, figures.rows, figures.totals, layout.title)
-            for layout, figures in zip(self.layouts, computed.tables, strict=True)
+            Table(
+                layout.columns, figures.rows, figures.totals, layout.title, keys if n == 0 else ()
+            )
+            for n, (layout, figures) in enumerate(zip(self.layouts, computed.tables, strict=True))
         )
-        return ReportData(self.title, tables, computed.notes)
+        headlines = computed.headlines or self._headlines(computed, inputs.previous)
+        charts = tuple(self._chart(spec, inputs, computed) for spec in self.charts)
+        return ReportData(self.title, tables, computed.notes, headlines, charts)
+
+    def _headlines(self, computed: Computed, previous: Inputs | None) -> tuple[Headline, ...]:
+        totals = computed.tables[0].totals if computed.tables else None
+        if not self.metrics or totals is None:
+            return ()
+        before = self.compute(previous).tables[0].totals if previous is not None else None
+        columns = self.layouts[0].columns
+        keys = [column.key for column in columns]
+        headlines = []
+        for metric in self.metrics:
+            n = keys.index(metric.key)
+            was = None if before is None else before[n]
+            headlines.append(
+                Headline(columns[n].label, columns[n], totals[n], was, metric.up_is_good)
+            )
+        return tuple(headlines)
+
+    def _chart(self, spec: ChartSpec, inputs: Inputs, computed: Computed) -> Chart:
+        if isinstance(spec, DailyTrend):
+            first = inputs.window.start.astimezone(inputs.zone).date()
+            last = (inputs.window.end - timedelta(microseconds=1)).astimezone(inputs.zone).date()
+            by_day = {key[0]: sums for key, sums in inputs.cells.fold("day").items()}
+            return daily_trend(spec, by_day, days_of(first, last))
+        rows = computed.tables[spec.table].rows
+        if not isinstance(rows, Sequence):
+            raise TypeError(f"{self.id}: a chart needs a table held in memory, not a stream")
+        return table_chart(spec, self.layouts[spec.table].columns, rows)
 
     def refusals(self, filters: Filters) -> list[str]:
         """Reasons the report cannot take these filters (empty when it can)."""

@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 
 from herald.services.renderer.calldata.groupings import CALLS, Document, Grouped, Sums
 from herald.services.renderer.calldata.records import Agent, Campaign
+from herald.services.renderer.reports import periods
 from herald.services.renderer.reports.figures import change_pct, labour_cents, money, pct
-from herald.services.renderer.reports.model import Cell, Column, Row
+from herald.services.renderer.reports.model import Cell, ChartKind, Column, Headline, Row
 from herald.services.renderer.reports.model import ColumnKind as K
+from herald.services.renderer.reports.standard.charting import DailyTrend, TableChart
 from herald.services.renderer.reports.standard.definition import (
     BOTH,
     CAMPAIGN_ONLY,
@@ -21,6 +23,7 @@ from herald.services.renderer.reports.standard.definition import (
     Figures,
     Inputs,
     Layout,
+    Metric,
     Reads,
     ReportDefinition,
     add,
@@ -167,14 +170,22 @@ ROI = ReportDefinition(
     ),
     reads=_READS,
     compute=_roi,
+    metrics=(
+        Metric("revenue"),
+        Metric("total_cost", up_is_good=False),
+        Metric("net"),
+        Metric("roi_pct"),
+        Metric("cpa", up_is_good=False),
+    ),
+    charts=(TableChart("Net by campaign", ChartKind.BARS, (("Net", "net"),)),),
 )
 
 # -- 14. Executive Dashboard ----------------------------------------------------------------
 
 
 def _previous_period(window: DataWindow, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """As long as the window, just before it."""
-    return window.start - (window.end - window.start), window.start
+    """The calendar period before the window: October before November (`periods.py`)."""
+    return periods.previous_period(window, zone)
 
 
 def _headline(period: _Period) -> list[Cell]:
@@ -193,16 +204,17 @@ def _headline(period: _Period) -> list[Cell]:
     ]
 
 
-_HEADLINES = (
-    "Calls",
-    "Contact rate %",
-    "Conversions",
-    "Revenue",
-    "Cost",
-    "Net",
-    "ROI %",
-    "Cost per acquisition",
-    "Active agents",
+#: Each headline figure: its column (how it reads), which way is good, and whether it is a tile.
+_HEADLINES: tuple[tuple[Column, bool | None, bool], ...] = (
+    (Column("calls", "Calls", K.INTEGER), None, True),
+    (Column("contact_rate", "Contact rate %", K.PERCENT), True, True),
+    (Column("conversions", "Conversions", K.INTEGER), True, True),
+    (Column("revenue", "Revenue", K.MONEY), True, True),
+    (Column("cost", "Cost", K.MONEY), False, False),
+    (Column("net", "Net", K.MONEY), True, True),
+    (Column("roi_pct", "ROI %", K.PERCENT), True, True),
+    (Column("cpa", "Cost per acquisition", K.MONEY), False, False),
+    (Column("agents", "Active agents", K.INTEGER), None, False),
 )
 
 
@@ -210,10 +222,16 @@ def _executive_dashboard(inputs: Inputs) -> Computed:
     campaigns = inputs.dimensions[Campaign]
     now = _period(inputs.cells, campaigns)
     before = _period(inputs.earlier_cells, campaigns)
+    figures = list(zip(_HEADLINES, _headline(now), _headline(before), strict=True))
     headlines = [
-        (name, this, previous, change_pct(this, previous))  # type: ignore[arg-type]
-        for name, this, previous in zip(_HEADLINES, _headline(now), _headline(before), strict=True)
+        (column.label, this, previous, change_pct(this, previous))  # type: ignore[arg-type]
+        for (column, _, _), this, previous in figures
     ]
+    tiles = tuple(
+        Headline(column.label, column, this, previous, up_is_good)
+        for (column, up_is_good, tile), this, previous in figures
+        if tile
+    )
     campaign_rows: list[Row] = []
     for campaign_id, s in now.sums.items():
         part = now.money[campaign_id]
@@ -229,9 +247,8 @@ def _executive_dashboard(inputs: Inputs) -> Computed:
                 pct(part.net, part.total_cost),
             )
         )
-    length = inputs.window.end - inputs.window.start
-    note = f"Previous period: the {length.days or 1} day(s) before this one."
-    return Computed((Figures(headlines), Figures(campaign_rows)), (note,))
+    note = periods.describe(inputs.window, inputs.zone)
+    return Computed((Figures(headlines), Figures(campaign_rows)), (note,), tiles)
 
 
 EXECUTIVE_DASHBOARD = ReportDefinition(
@@ -264,6 +281,11 @@ EXECUTIVE_DASHBOARD = ReportDefinition(
     ),
     reads=Reads(CALLS, earlier=_previous_period, dimensions=(Campaign,)),
     compute=_executive_dashboard,
+    charts=(
+        DailyTrend("Calls per day", (("Calls", "calls"), ("Answered", "answered")), "calls"),
+        DailyTrend("Conversions per day", (("Conversions", "sale"),), "sales"),
+        TableChart("Net by campaign", ChartKind.BARS, (("Net", "net"),), table=1),
+    ),
 )
 
 DEFINITIONS = (ROI, EXECUTIVE_DASHBOARD)

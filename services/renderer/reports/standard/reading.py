@@ -11,7 +11,9 @@ from herald.services.renderer.calldata.groupings import Document, Grouped, Group
 from herald.services.renderer.calldata.records import Dimension
 from herald.services.renderer.calldata.store import Scope
 from herald.services.renderer.reports.model import ReportData, ReportRequest
+from herald.services.renderer.reports.periods import previous_period
 from herald.services.renderer.reports.standard.definition import Inputs, ReportDefinition
+from herald.shared.contract.messages import DataWindow
 
 
 class CallData(Protocol):
@@ -30,27 +32,43 @@ class CallData(Protocol):
 
 
 async def read(definition: ReportDefinition, data: CallData, request: ReportRequest) -> Inputs:
-    """Exactly what the definition reads, within the request's window and filters."""
+    """Exactly what the definition reads, within the request's window and filters.
+
+    A report with headline metrics also reads its grouping and sessions over the
+    previous period (`periods.py`), to set each figure beside the last one.
+    """
     reads, window, filters = definition.reads, request.window, request.filters
 
     def scope(start: datetime, end: datetime) -> Scope:
         campaigns, agents = tuple(filters.campaign_ids), tuple(filters.agent_ids)
         return Scope(request.tenant_id, start, end, campaigns, agents)
 
-    now = scope(window.start, window.end)
-    grouped = earlier = None
-    if reads.grouping is not None:
-        grouped = await data.group(reads.grouping, now)
-        if reads.earlier is not None:
-            earlier = await data.group(reads.grouping, scope(*reads.earlier(window, data.zone)))
+    async def over(start: datetime, end: datetime) -> tuple[Grouped | None, dict[str, Sums]]:
+        grouped = (
+            None if reads.grouping is None else await data.group(reads.grouping, scope(start, end))
+        )
+        return grouped, await data.sessions(scope(start, end)) if reads.sessions else {}
+
+    grouped, sessions = await over(window.start, window.end)
+    earlier = None
+    if reads.grouping is not None and reads.earlier is not None:
+        earlier = await data.group(reads.grouping, scope(*reads.earlier(window, data.zone)))
+    dimensions = {kind: await data.dimension(kind, request.tenant_id) for kind in reads.dimensions}
+    previous = None
+    if definition.metrics:
+        start, end = previous_period(window, data.zone)
+        before, before_sessions = await over(start, end)
+        last = DataWindow(start=start, end=end, timezone=window.timezone)
+        previous = Inputs(last, data.zone, before, None, before_sessions, dimensions)
     return Inputs(
         window,
         data.zone,
         grouped,
         earlier,
-        await data.sessions(now) if reads.sessions else {},
-        {kind: await data.dimension(kind, request.tenant_id) for kind in reads.dimensions},
-        data.calls(now) if reads.calls else None,
+        sessions,
+        dimensions,
+        data.calls(scope(window.start, window.end)) if reads.calls else None,
+        previous,
     )
 
 

@@ -11,8 +11,9 @@ from herald.services.renderer.calldata.days import day_bounds, slices
 from herald.services.renderer.calldata.groupings import CALLS, QUEUES, Key, Sums
 from herald.services.renderer.calldata.records import Campaign
 from herald.services.renderer.reports.figures import pct, ratio
-from herald.services.renderer.reports.model import Column, Row
+from herald.services.renderer.reports.model import ChartKind, Column, Row
 from herald.services.renderer.reports.model import ColumnKind as K
+from herald.services.renderer.reports.standard.charting import DailyTrend, TableChart
 from herald.services.renderer.reports.standard.definition import (
     CAMPAIGN_ONLY,
     NO_CALLS,
@@ -20,6 +21,7 @@ from herald.services.renderer.reports.standard.definition import (
     Figures,
     Inputs,
     Layout,
+    Metric,
     Reads,
     ReportDefinition,
     add,
@@ -106,6 +108,13 @@ COMPLIANCE = ReportDefinition(
     ),
     reads=Reads(CALLS, earlier=_rolling_history, dimensions=(Campaign,)),
     compute=_compliance,
+    charts=(
+        DailyTrend(
+            "Answered and abandoned calls per day",
+            (("Answered", "answered"), ("Abandoned", "abandoned")),
+            "calls",
+        ),
+    ),
 )
 
 # -- 12. Inbound Queues -------------------------------------------------------------------
@@ -154,6 +163,20 @@ INBOUND_QUEUES = ReportDefinition(
     ),
     reads=Reads(QUEUES),
     compute=_inbound_queues,
+    metrics=(
+        Metric("offered", None),
+        Metric("answered"),
+        Metric("abandoned", up_is_good=False),
+        Metric("service_level_pct"),
+    ),
+    charts=(
+        TableChart(
+            "Calls by queue",
+            ChartKind.BARS,
+            (("Offered", "offered"), ("Answered", "answered")),
+            unit="calls",
+        ),
+    ),
 )
 
 DEFINITIONS = (COMPLIANCE, INBOUND_QUEUES)

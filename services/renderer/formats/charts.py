@@ -1,0 +1,420 @@
+"""Report charts: vector SVG for the PDF, PNG for the email, and text for screen readers.
+
+Drawn with matplotlib's object-oriented API (`Figure`, never pyplot: no global
+figure registry to leak into, no GUI backend), sized in CSS pixels so a chart
+reads the same in the PDF and in the email. matplotlib is imported on first
+draw, not with this module: it costs about 1.5 s and 50 MB, which only the render
+pool's workers should pay (`warm_up`), not the service that imports `alt_text`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import math
+import textwrap
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from herald.services.renderer.reports.model import Chart, ChartKind, Series
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
+
+#: Okabe and Ito's colour-blind-safe palette, for the series after the brand-coloured first.
+OKABE_ITO = ("#e69f00", "#56b4e9", "#009e73", "#0072b2", "#d55e00", "#cc79a7", "#f0e442", "#000000")
+#: A share chart shows this many largest categories and sums the rest into one "Other" bar.
+SHARE_TOP = 10
+OTHER = "Other"
+#: The width a chart is laid out for, in CSS pixels: the email's content column.
+WIDTH_PX = 592
+#: Every category's number is read out up to this many categories; past it, a summary.
+ALT_ALL_UP_TO = 12
+ALT_FIRST = 5
+ALT_MAX_CHARS = 1500
+NO_DATA = "No data for this period"
+
+_CSS_DPI = 96
+_TITLE_PT = 11
+_TICK_PT = 8
+_LABEL_CHARS = 32
+_LEGEND_COLUMNS = 4
+#: The value axis's labels and unit, left of the plot, in CSS pixels.
+_VALUE_AXIS_PX = 70
+#: Deterministic output: fixed SVG ids, no creation date, real text in DejaVu Sans.
+_RC: dict[RcKeyType, Any] = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "herald",
+    "axes.titlesize": _TITLE_PT,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.titlepad": 8,
+    "axes.labelsize": 9,
+    "axes.labelcolor": "#444444",
+    "axes.edgecolor": "#999999",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.axisbelow": True,
+    "grid.color": "#e6e6e6",
+    "xtick.labelsize": _TICK_PT,
+    "ytick.labelsize": _TICK_PT,
+    "xtick.color": "#444444",
+    "ytick.color": "#444444",
+    "legend.frameon": False,
+    "legend.fontsize": 8,
+}
+
+
+def svg(chart: Chart, brand: str) -> str:
+    """The chart as a standalone SVG document with real text, for the PDF (WeasyPrint)."""
+    with _drawn(chart, brand, WIDTH_PX) as figure:
+        out = io.StringIO()
+        figure.savefig(out, format="svg", metadata={"Date": None})
+        return out.getvalue()
+
+
+def png(chart: Chart, brand: str, width_px: int = WIDTH_PX) -> bytes:
+    """The chart as a PNG for the email, twice `width_px` wide so it is crisp on 2x screens."""
+    with _drawn(chart, brand, width_px) as figure:
+        out = io.BytesIO()
+        figure.savefig(out, format="png", dpi=2 * _CSS_DPI)
+        return out.getvalue()
+
+
+def alt_text(chart: Chart) -> str:
+    """What a screen reader says instead of the image: the title, the unit and the numbers."""
+    unit = f" ({chart.unit})" if chart.unit else ""
+    head = f"{_KIND_TEXT[chart.kind]}: {chart.title}{unit}."
+    if not _has_data(chart):
+        return f"{head} {NO_DATA}."
+    if chart.kind is ChartKind.SHARE:
+        chart = shares(chart)
+        parts = [_share_text(chart, series) for series in chart.series]
+    elif len(chart.categories) <= ALT_ALL_UP_TO:
+        parts = [_all_text(chart, series) for series in chart.series]
+    else:
+        parts = [_summary_text(chart, series) for series in chart.series]
+    text = " ".join([head, *parts])
+    return text if len(text) <= ALT_MAX_CHARS else text[: ALT_MAX_CHARS - 1] + "…"
+
+
+def shares(chart: Chart) -> Chart:
+    """A share chart's `SHARE_TOP` largest categories (by the first series), the rest as "Other"."""
+    first = chart.series[0].values if chart.series else ()
+    order = sorted(
+        range(len(chart.categories)),
+        key=lambda i: (first[i] is None, -(first[i] or 0.0)),
+    )
+    top, rest = order[:SHARE_TOP], order[SHARE_TOP:]
+    if len(rest) == 1:
+        top, rest = order, []
+    categories = tuple(chart.categories[i] for i in top) + ((OTHER,) if rest else ())
+    series = tuple(
+        Series(
+            s.name,
+            tuple(s.values[i] for i in top) + ((_sum(s.values[i] for i in rest),) if rest else ()),
+        )
+        for s in chart.series
+    )
+    return dataclasses.replace(chart, categories=categories, series=series)
+
+
+def warm_up() -> None:
+    """For a render worker's initializer: import matplotlib and draw once before the first job."""
+    tiny = Chart("warm", ChartKind.BARS, ("a", "b"), (Series("x", (1.0, 2.0)),))
+    svg(tiny, OKABE_ITO[0])
+    png(tiny, OKABE_ITO[0])
+
+
+_KIND_TEXT = {
+    ChartKind.TREND: "Line chart",
+    ChartKind.BARS: "Bar chart",
+    ChartKind.SHARE: "Share chart",
+}
+
+
+@contextlib.contextmanager
+def _drawn(chart: Chart, brand: str, width_px: int) -> Iterator[Figure]:
+    """A drawn figure under Herald's chart style, its artists released on exit.
+
+    A figure is a web of reference cycles that only the cyclic collector frees;
+    clearing it on exit returns most of its memory at once.
+    """
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        figure = _draw(chart, _colours(brand, len(chart.series)), width_px)
+        try:
+            yield figure
+        finally:
+            figure.clear()
+
+
+def _draw(chart: Chart, colours: Sequence[str], width_px: int) -> Figure:
+    from matplotlib.figure import Figure
+
+    for series in chart.series:
+        if len(series.values) != len(chart.categories):
+            raise ValueError(
+                f"chart {chart.title!r}: series {series.name!r} has {len(series.values)} values "
+                f"for {len(chart.categories)} categories"
+            )
+    if chart.kind is ChartKind.SHARE and _has_data(chart):
+        chart = shares(chart)
+    lying = _lying(chart, width_px)
+    height_px = _height(chart, width_px, lying)
+    figure = Figure(figsize=(width_px / _CSS_DPI, height_px / _CSS_DPI), layout="constrained")
+    axes = figure.add_subplot()
+    axes.set_title(textwrap.fill(chart.title, int(width_px / _char_px(_TITLE_PT))))
+    if not _has_data(chart):
+        axes.set_axis_off()
+        axes.text(
+            0.5, 0.5, NO_DATA, ha="center", va="center", color="#666666", transform=axes.transAxes
+        )
+        return figure
+    if lying:
+        _lying_bars(axes, chart, colours)
+    else:
+        if chart.kind is ChartKind.TREND:
+            _lines(axes, chart, colours)
+        else:
+            _bars(axes, chart, colours)
+        _category_axis(axes, chart, _step(chart, width_px))
+        _value_axis(axes, chart)
+    if len(chart.series) > 1:
+        figure.legend(loc="outside lower center", ncols=min(len(chart.series), _LEGEND_COLUMNS))
+    return figure
+
+
+def _lines(axes: Axes, chart: Chart, colours: Sequence[str]) -> None:
+    """A line per series; a None leaves a gap, and markers keep a lone day visible."""
+    positions = range(len(chart.categories))
+    for series, colour in zip(chart.series, colours, strict=True):
+        values = [math.nan if v is None else v for v in series.values]
+        axes.plot(
+            positions,
+            values,
+            color=colour,
+            linewidth=1.8,
+            marker="o",
+            markersize=2.5,
+            label=series.name,
+        )
+
+
+def _bars(axes: Axes, chart: Chart, colours: Sequence[str]) -> None:
+    """A group of bars per category, one per series; a None draws no bar."""
+    width = 0.8 / len(chart.series)
+    for n, (series, colour) in enumerate(zip(chart.series, colours, strict=True)):
+        shown = [(i, v) for i, v in enumerate(series.values) if v is not None]
+        offset = -0.4 + width * (n + 0.5)
+        axes.bar(
+            [i + offset for i, _ in shown],
+            [v for _, v in shown],
+            width,
+            color=colour,
+            label=series.name,
+        )
+
+
+def _lying_bars(axes: Axes, chart: Chart, colours: Sequence[str]) -> None:
+    """Horizontal bars in the chart's order, first at the top, each labelled: a share with
+    its part of its series' total, other bars with their value. Names read level."""
+    height = 0.8 / len(chart.series)
+    largest = 0.0
+    for n, (series, colour) in enumerate(zip(chart.series, colours, strict=True)):
+        total = _sum(series.values) or 0.0
+        shown = [(i, v) for i, v in enumerate(series.values) if v is not None]
+        offset = -0.4 + height * (n + 0.5)
+        bars = axes.barh(
+            [i + offset for i, _ in shown],
+            [v for _, v in shown],
+            height,
+            color=colour,
+            label=series.name,
+        )
+        if chart.kind is ChartKind.SHARE:
+            labels = [_percent(v, total) for _, v in shown]
+        else:
+            labels = [_value(v, chart.unit) for _, v in shown]
+        axes.bar_label(bars, labels, padding=3, fontsize=_TICK_PT)
+        largest = max([largest, *(v for _, v in shown)])
+    axes.set_yticks(range(len(chart.categories)), [_short(c) for c in chart.categories])
+    axes.tick_params(axis="y", length=0)
+    axes.set_ylim(len(chart.categories) - 0.5, -0.5)
+    axes.set_xlim(0, largest * 1.2 or 1.0)
+    axes.xaxis.set_visible(False)
+    axes.spines["bottom"].set_visible(False)
+
+
+def _category_axis(axes: Axes, chart: Chart, step: int) -> None:
+    positions = range(0, len(chart.categories), step)
+    axes.set_xticks(positions, [_short(chart.categories[i]) for i in positions])
+    axes.set_xlim(-0.6, len(chart.categories) - 0.4)
+
+
+def _value_axis(axes: Axes, chart: Chart) -> None:
+    """From zero for counts, with grouped thousands and whole ticks when the data is whole."""
+    from matplotlib.ticker import Formatter, MaxNLocator
+
+    class Grouped(Formatter):
+        """1,500 and 2.5: as many places as the ticks' step needs, never 1e9 or an offset."""
+
+        places = 0
+
+        def set_locs(self, locs: list[float]) -> None:
+            self.places = _places(abs(locs[1] - locs[0])) if len(locs) > 1 else 0
+
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return f"{x:,.{self.places}f}"
+
+    values = [v for s in chart.series for v in s.values if v is not None]
+    whole = all(float(v).is_integer() for v in values)
+    axes.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=whole))
+    axes.yaxis.set_major_formatter(Grouped())
+    axes.grid(axis="y")
+    if min(values) >= 0:
+        axes.set_ylim(bottom=0)
+    if chart.unit:
+        axes.set_ylabel(chart.unit)
+
+
+def _places(step: float) -> int:
+    """The decimal places that tell ticks this far apart: 0 for 250, 1 for 2.5, 3 for 0.005."""
+    places = 0
+    while places < 9 and abs(step * 10**places - round(step * 10**places)) > 1e-6:
+        places += 1
+    return places
+
+
+def _level_px(chart: Chart) -> float:
+    """The width of the category labels set side by side, level."""
+    longest = max((len(_short(c)) for c in chart.categories), default=0)
+    return len(chart.categories) * (longest + 1) * _char_px(_TICK_PT)
+
+
+def _lying(chart: Chart, width_px: int) -> bool:
+    """Shares lie on their side, and so do bars whose names do not fit side by side under
+    them: a name turned on its end is hard to read, and a bar needs its name."""
+    too_wide = _level_px(chart) > width_px - _VALUE_AXIS_PX
+    return chart.kind is ChartKind.SHARE or (chart.kind is ChartKind.BARS and too_wide)
+
+
+def _step(chart: Chart, width_px: int) -> int:
+    """A trend too long for its day labels shows every k-th one."""
+    return max(1, math.ceil(_level_px(chart) / (width_px - _VALUE_AXIS_PX)))
+
+
+def _height(chart: Chart, width_px: int, lying: bool) -> float:
+    """A chart on its side grows with its bars; one standing is in proportion to its width."""
+    if not _has_data(chart):
+        return 120
+    if lying:
+        row = max(22, 12 * len(chart.series) + 10)
+        legend = 24 if len(chart.series) > 1 else 0
+        return max(150, 60 + legend + row * len(chart.categories))
+    return width_px * 0.45
+
+
+def _char_px(size_pt: float) -> float:
+    """A DejaVu Sans character's width, in CSS pixels: a little over its average, to be safe."""
+    return size_pt * 4 / 3 * 0.65
+
+
+def _line_px(size_pt: float) -> float:
+    """A line of text's height, in CSS pixels."""
+    return size_pt * 4 / 3 * 1.2
+
+
+def _colours(brand: str, count: int) -> list[str]:
+    """The brand first, then Okabe and Ito's colours (less the brand, if one), round again."""
+    from matplotlib.colors import to_hex
+
+    first = to_hex(brand)
+    palette = [first, *(c for c in OKABE_ITO if c != first)]
+    return [palette[n % len(palette)] for n in range(count)]
+
+
+def _has_data(chart: Chart) -> bool:
+    return any(v is not None for s in chart.series for v in s.values) and bool(chart.categories)
+
+
+def _sum(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= _LABEL_CHARS else label[: _LABEL_CHARS - 1] + "…"
+
+
+def _number(value: float) -> str:
+    """Grouped thousands, at most two places or three digits: 1,234, 12.5, 0.00352; never -0."""
+    if 0 < abs(value) < 0.01:
+        return f"{value:.3g}"
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "no data"
+    return f"{_number(value)} %" if unit == "%" else _number(value)
+
+
+def _percent(value: float, total: float) -> str:
+    return f"{100 * value / total:.1f} %" if total else "0.0 %"
+
+
+def _named(series: Series, text: str) -> str:
+    return f"{series.name}: {text}." if series.name else f"{text}."
+
+
+def _all_text(chart: Chart, series: Series) -> str:
+    pairs = zip(chart.categories, series.values, strict=True)
+    return _named(series, ", ".join(f"{c} {_value(v, chart.unit)}" for c, v in pairs))
+
+
+def _summary_text(chart: Chart, series: Series) -> str:
+    """Past a dozen categories: the range, the lowest, the highest, the total and the first few."""
+    shown = [(c, v) for c, v in zip(chart.categories, series.values, strict=True) if v is not None]
+    if not shown:
+        return _named(series, "no data")
+    low = min(shown, key=lambda cv: cv[1])
+    high = max(shown, key=lambda cv: cv[1])
+    values = [v for _, v in shown]
+    overall = (
+        f"average {_value(sum(values) / len(values), chart.unit)}"
+        if chart.unit == "%"
+        else f"total {_value(sum(values), chart.unit)}"
+    )
+    first = ", ".join(
+        f"{c} {_value(v, chart.unit)}"
+        for c, v in zip(chart.categories[:ALT_FIRST], series.values[:ALT_FIRST], strict=True)
+    )
+    return _named(
+        series,
+        f"{len(chart.categories)} values from {chart.categories[0]} to {chart.categories[-1]}; "
+        f"lowest {_value(low[1], chart.unit)} ({low[0]}), highest {_value(high[1], chart.unit)} "
+        f"({high[0]}), {overall}; first {ALT_FIRST}: {first}",
+    )
+
+
+def _share_text(chart: Chart, series: Series) -> str:
+    total = _sum(series.values) or 0.0
+    return _named(
+        series,
+        ", ".join(
+            f"{c} no data"
+            if v is None
+            else f"{c} {_percent(v, total)}"
+            if chart.unit == "%"
+            else f"{c} {_value(v, chart.unit)} ({_percent(v, total)})"
+            for c, v in zip(chart.categories, series.values, strict=True)
+        ),
+    )

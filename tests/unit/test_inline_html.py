@@ -1,0 +1,129 @@
+"""The inline HTML fragment: which columns fit the email's 592 px, and how the rest are named."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from markupsafe import escape
+
+from herald.services.renderer.formats import html
+from herald.services.renderer.formats.cells import DisplayTable
+from herald.services.renderer.formats.charts import alt_text
+from herald.services.renderer.reports.model import Chart, ChartKind, Column, Series
+from herald.services.renderer.reports.model import ColumnKind as K
+
+
+def _table(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], total: int | None = None
+) -> DisplayTable:
+    return DisplayTable("T", tuple(columns), rows, None, len(rows) if total is None else total)
+
+
+def _money(label: str) -> Column:
+    return Column(label.lower().replace(" ", "_"), label, K.MONEY)
+
+
+NAME = Column("campaign", "Campaign")
+
+
+def test_a_number_counts_in_full_and_text_wraps_at_the_wrap_width() -> None:
+    figures = html.column_px(_money("Revenue"), ["1,234,567.89"])
+    assert figures == 12 * html.DIGIT_PX + html.CELL_PADDING_PX
+    long_name = "Home Insurance Renewals for the North West region"
+    assert html.column_px(NAME, [long_name]) == html.TEXT_WRAP_PX + html.CELL_PADDING_PX
+    # A word cannot wrap (a break after a hyphen can), so the longest word still counts.
+    word = "Kundenrückgewinnungsaktion" * 2
+    assert html.column_px(NAME, [word]) == len(word) * html.TEXT_PX + html.CELL_PADDING_PX
+    split = html.column_px(NAME, ["Kundenrückgewinnungsaktion-" * 2])
+    assert split == len("Kundenrückgewinnungsaktion-") * html.TEXT_PX + html.CELL_PADDING_PX
+
+
+def test_a_header_wraps_to_two_lines_at_its_best_space() -> None:
+    # "Cost per" / "acquisition": the longer line has 11 characters.
+    width = html.column_px(_money("Cost per acquisition"), ["1.00"])
+    assert width == 11 * html.HEADER_PX + html.CELL_PADDING_PX
+    assert html.column_px(_money("Net"), ["1,000,000.00"]) > 3 * html.HEADER_PX + 16
+
+
+def test_a_narrow_table_keeps_every_column() -> None:
+    table = _table([NAME, Column("calls", "Calls", K.INTEGER)], [["Solar", "1,204"]])
+    assert html.shown_columns(table) == (0, 1)
+    assert html.dropped_columns(table) == ()
+    assert not html.hides_columns([table])
+    assert "more column" not in html.fragment([table])
+
+
+def test_columns_are_kept_in_order_while_they_fit_and_a_narrower_later_one_still_shows() -> None:
+    wide = [_money(f"Cost {n}") for n in range(1, 5)]  # 18 characters each: 136.6 px
+    narrow = Column("roi_pct", "ROI %", K.PERCENT)  # "12.5 %": 56.2 px
+    table = _table([NAME, *wide, narrow], [["Solar", *["123,456,789,012.34"] * 4, "12.5 %"]])
+    # Campaign 72 px and three wide columns make 481.8 px: a fourth would pass 592, ROI % not.
+    assert html.shown_columns(table) == (0, 1, 2, 3, 5)
+    assert html.dropped_columns(table) == (wide[3],)
+    assert html.hides_columns([table])
+    widths = [
+        html.column_px(c, [row[i] for row in table.rows]) for i, c in enumerate(table.columns)
+    ]
+    assert sum(widths[i] for i in html.shown_columns(table)) <= html.CONTENT_PX
+
+
+def test_the_first_column_shows_even_when_nothing_else_fits() -> None:
+    word = "x" * 120  # 780 px
+    table = _table([NAME, Column("calls", "Calls", K.INTEGER)], [[word, "1"]])
+    assert html.shown_columns(table) == (0,)
+    assert html.dropped_columns(table) == (table.columns[1],)
+
+
+def test_an_empty_table_hides_nothing_since_the_fragment_leaves_it_out() -> None:
+    table = _table([NAME, *[_money(f"Cost {n}") for n in range(12)]], [], total=0)
+    assert html.dropped_columns(table)
+    assert not html.hides_columns([table])
+
+
+def _roi(rows: int, total: int) -> DisplayTable:
+    columns = [NAME, *[_money(f"Cost {n}") for n in range(1, 8)]]
+    line = ["Solar <b>", *["1,234,567.89"] * 7]
+    return _table(columns, [line] * rows, total)
+
+
+def test_the_fragment_shows_the_kept_columns_and_names_the_rest() -> None:
+    fragment = html.fragment([_roi(2, 2)])
+    headers = re.findall(r"<th [^>]*>([^<]*)</th>", fragment)
+    assert headers == ["Campaign", "Cost 1", "Cost 2", "Cost 3", "Cost 4", "Cost 5"]
+    assert "2 more columns are in the attached CSV: Cost 6, Cost 7." in fragment
+    assert "Solar &lt;b&gt;" in fragment
+    # Text and headers wrap; figures never do.
+    cells = re.findall(r'<td style="([^"]*)">([^<]*)</td>', fragment)
+    assert all(("nowrap" in style) == (text != "Solar &lt;b&gt;") for style, text in cells)
+    assert "nowrap" not in "".join(re.findall(r"<th [^>]*>", fragment))
+
+
+def test_one_dropped_column_and_a_row_cap_share_one_note() -> None:
+    table = _table([NAME, *[_money(f"Cost {n}") for n in range(1, 7)]], [["a", *["9" * 12] * 6]])
+    capped = DisplayTable(table.title, table.columns, table.rows, None, 1200)
+    note = re.search(r"<p [^>]*>([^<]*)</p>", html.fragment([capped]))
+    assert note is not None
+    assert note[1] == (
+        "Showing 1 of 1,200 rows; the full data is attached as CSV. "
+        "1 more column is in the attached CSV: Cost 6."
+    )
+
+
+def test_charts_show_above_the_tables_by_content_id_with_their_text_alternative() -> None:
+    chart = Chart(
+        title='Calls by "day"',
+        kind=ChartKind.TREND,
+        categories=("Mon", "Tue"),
+        series=(Series("Calls", (10.0, 12.0)),),
+        unit="calls",
+    )
+    fragment = html.fragment([_roi(1, 1)], [chart, chart])
+    images = re.findall(r"<img [^>]*>", fragment)
+    assert images[0] == (
+        f'<img src="cid:chart-0@herald" alt="{escape(alt_text(chart))}" width="592"'
+        ' style="width:100%;max-width:592px;height:auto">'
+    )
+    assert 'src="cid:chart-1@herald"' in images[1]
+    assert html.chart_cid(1) == "chart-1@herald"
+    assert fragment.index("<img") < fragment.index("<table")

@@ -1,0 +1,115 @@
+"""Headline tiles and charts of the standard reports, from the hand-checked dataset.
+
+The dataset's window is Tue 10 - Thu 12 June 2025 (Berlin); its previous period is
+the three local days before, 7 - 9 June, holding calls p01 - p04 only
+(tests/report_dataset.py), so every previous figure below is worked out by hand.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from herald.services.renderer.formats.headlines import tiles
+from herald.services.renderer.reports.model import ChartKind, Headline, ReportData
+from herald.services.renderer.reports.standard import REPORTS
+from herald.shared.contract.messages import HeadlineTile, Tone
+from tests.report_dataset import computed, request
+
+D = Decimal
+
+
+async def report(report_id: str) -> ReportData:
+    return await computed(request(report_id))
+
+
+def figures(headlines: tuple[Headline, ...]) -> list[tuple[str, object, object]]:
+    return [(h.label, h.value, h.previous) for h in headlines]
+
+
+async def test_campaign_summary_tiles_set_each_total_beside_the_previous_period() -> None:
+    data = await report("campaign_summary")
+    assert figures(data.headlines) == [
+        # Now: the Total row (tests/unit/test_standard_reports.py): 25 dialed (11 Solar +
+        # 7 Insurance + 7 Support), 15 answered, 4 abandoned (k07 k08 k16 k23).
+        # Before: p01 p02 p03 p04 dialed; p01 p02 answered; p03 p04 abandoned.
+        ("Dialed", 25, 4),
+        ("Answered", 15, 2),
+        # Now 4 / (15 + 4) = 21.05 -> 21.1; before 2 / (2 + 2) = 50.0.
+        ("Abandon %", D("21.1"), D("50.0")),
+        # Now 15 / 25 = 60.0; before 2 / 4 = 50.0.
+        ("Contact rate %", D("60.0"), D("50.0")),
+        # Now k01 k09 k19 (Solar) + k04 k17 k24 (Insurance) = 6 sales; before p02 = 1.
+        ("Conversions", 6, 1),
+    ]
+    shown = {t.label: t for t in tiles(data.headlines)}
+    # The abandon rate fell from 50.0 to 21.1 %: (21.1 - 50) / 50 = -57.8 %, good news.
+    assert shown["Abandon %"] == HeadlineTile(
+        label="Abandon %", value="21.1 %", previous="50.0 %", change="\u221257.8 %", tone=Tone.GOOD
+    )
+    # Dialing more is neither good nor bad: (25 - 4) / 4 = +525.0 %.
+    assert shown["Dialed"].change == "+525.0 %"
+    assert shown["Dialed"].tone is Tone.NEUTRAL
+    assert shown["Conversions"].tone is Tone.GOOD
+
+
+async def test_executive_dashboard_tiles_come_from_its_headline_table() -> None:
+    data = await report("executive_dashboard")
+    table = data.tables[0]
+    assert isinstance(table.rows, list)
+    by_metric = {row[0]: (row[1], row[2]) for row in table.rows}
+    assert figures(data.headlines) == [(h.label, *by_metric[h.label]) for h in data.headlines]
+    assert [h.label for h in data.headlines] == [
+        "Calls",
+        "Contact rate %",
+        "Conversions",
+        "Revenue",
+        "Net",
+        "ROI %",
+    ]
+    # The previous period is 7 - 9 June: p01 - p04, four calls, p02's sale of 200.00.
+    previous = {h.label: h.previous for h in data.headlines}
+    assert previous["Calls"] == 4
+    assert previous["Conversions"] == 1
+    assert previous["Revenue"] == D("200.00")
+
+
+async def test_a_report_without_metrics_has_no_tiles_and_the_cdr_no_chart() -> None:
+    cdr = await report("cdr")
+    assert cdr.headlines == ()
+    assert cdr.charts == ()
+
+
+async def test_every_other_standard_report_declares_a_chart() -> None:
+    for report_id, definition in REPORTS.items():
+        if report_id == "cdr":
+            continue
+        data = await report(report_id)
+        assert len(data.charts) == len(definition.charts) >= 1, report_id
+        for chart in data.charts:
+            assert chart.categories, (report_id, chart.title)
+            assert all(len(s.values) == len(chart.categories) for s in chart.series)
+
+
+async def test_the_daily_trend_has_every_day_of_the_window_with_its_calls() -> None:
+    data = await report("campaign_summary")
+    trend = next(c for c in data.charts if c.kind is ChartKind.TREND)
+    assert trend.categories == ("10 Jun", "11 Jun", "12 Jun")
+    dialed, answered = trend.series
+    # By local day: 10 June k01 - k08 (8 calls), 11 June k09 - k17 (9), 12 June k18 - k25 (8).
+    assert dialed.values == (8.0, 9.0, 8.0)
+    assert sum(v or 0 for v in answered.values) == 15
+
+
+async def test_bars_rank_campaigns_and_the_hourly_chart_keeps_hour_order() -> None:
+    summary = await report("campaign_summary")
+    bars = next(c for c in summary.charts if c.kind is ChartKind.BARS)
+    values = bars.series[0].values
+    assert list(values) == sorted(values, key=lambda v: -(v or 0))
+    hourly = (await report("hourly_activity")).charts[0]
+    assert list(hourly.categories) == sorted(hourly.categories)
+
+
+async def test_shares_of_dispositions_are_a_share_chart() -> None:
+    chart = (await report("disposition_summary")).charts[0]
+    assert chart.kind is ChartKind.SHARE
+    assert "Sale" in chart.categories
