@@ -13,7 +13,7 @@ from herald.services.renderer.formats.headlines import tiles
 from herald.services.renderer.reports.model import ChartKind, Headline, ReportData
 from herald.services.renderer.reports.standard import REPORTS
 from herald.shared.contract.messages import HeadlineTile, Tone
-from tests.report_dataset import computed, request
+from tests.report_dataset import computed, local, request
 
 D = Decimal
 
@@ -98,6 +98,11 @@ async def test_the_daily_trend_has_every_day_of_the_window_with_its_calls() -> N
     # By local day: 10 June k01 - k08 (8 calls), 11 June k09 - k17 (9), 12 June k18 - k25 (8).
     assert dialed.values == (8.0, 9.0, 8.0)
     assert sum(v or 0 for v in answered.values) == 15
+
+
+async def test_a_one_day_window_has_no_daily_trend_only_its_bars() -> None:
+    data = await computed(request("campaign_summary", local(6, 11), local(6, 12)))
+    assert [c.kind for c in data.charts] == [ChartKind.BARS]
 
 
 async def test_bars_rank_campaigns_and_the_hourly_chart_keeps_hour_order() -> None:

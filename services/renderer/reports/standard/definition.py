@@ -153,8 +153,9 @@ class ReportDefinition:
             for n, (layout, figures) in enumerate(zip(self.layouts, computed.tables, strict=True))
         )
         headlines = computed.headlines or self._headlines(computed, inputs.previous)
-        charts = tuple(self._chart(spec, inputs, computed) for spec in self.charts)
-        return ReportData(self.title, tables, computed.notes, headlines, charts)
+        charts = [self._chart(spec, inputs, computed) for spec in self.charts]
+        shown = tuple(chart for chart in charts if chart is not None)
+        return ReportData(self.title, tables, computed.notes, headlines, shown)
 
     def _headlines(self, computed: Computed, previous: Inputs | None) -> tuple[Headline, ...]:
         totals = computed.tables[0].totals if computed.tables else None
@@ -172,10 +173,13 @@ class ReportDefinition:
             )
         return tuple(headlines)
 
-    def _chart(self, spec: ChartSpec, inputs: Inputs, computed: Computed) -> Chart:
+    def _chart(self, spec: ChartSpec, inputs: Inputs, computed: Computed) -> Chart | None:
+        """The chart, or None for a daily trend of a window of one day (a lone point)."""
         if isinstance(spec, DailyTrend):
             first = inputs.window.start.astimezone(inputs.zone).date()
             last = (inputs.window.end - timedelta(microseconds=1)).astimezone(inputs.zone).date()
+            if first == last:
+                return None
             by_day = {key[0]: sums for key, sums in inputs.cells.fold("day").items()}
             return daily_trend(spec, by_day, days_of(first, last))
         rows = computed.tables[spec.table].rows
