@@ -111,6 +111,19 @@ def test_when_even_small_type_is_too_wide_text_columns_give_way_and_numbers_keep
     assert sum(fitted.widths) <= room
 
 
+def test_squeezed_columns_of_words_wrap_before_a_column_of_codes_breaks_a_code() -> None:
+    code, words = Column("cause", "Hangup cause"), Column("d", "Disposition")
+    columns = [code] + [words] * 10 + [CALLS] * 6
+    rows = [["NORMAL_TEMPORARY_FAILURE"] + ["Customer asked to be called back " * 2] * 10]
+    rows[0] += ["123,456"] * 6
+    fitted = shape(columns, rows)
+    # The code keeps its width (it would break inside the word); the sentences wrap.
+    assert fitted.widths[0] >= text_width("NORMAL_TEMPORARY_FAILURE")
+    assert fitted.widths[1] < text_width(rows[0][1])
+    room = LANDSCAPE_PT * UNITS_PER_EM / fitted.font_pt - len(columns) * GAP
+    assert sum(fitted.widths) <= room
+
+
 def test_a_row_as_lines_puts_text_left_and_numbers_right_in_their_columns() -> None:
     columns = [NAME, CALLS]
     fitted = shape(columns, [["Renewals", "1,204"], ["Solar", "7"]])

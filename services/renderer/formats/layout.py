@@ -204,6 +204,14 @@ class Shape:
         return tuple(self.pt(width + GAP) for width in self.widths)
 
 
+def _unbroken(column: Column, values: Sequence[str]) -> int:
+    """A text column's narrowest width that breaks no word (a code, an id, a cause)."""
+    if column.numeric:
+        return 0
+    longest = max((text_width(w) for v in values for w in v.split()), default=0)
+    return max(MIN_WIDTH, longest) + SLACK
+
+
 def _natural(column: Column, values: Sequence[str], total: str | None) -> int:
     widest = max((text_width(v) for v in values), default=0)
     if total is not None:
@@ -218,21 +226,33 @@ def _room(page_pt: float, font_pt: float, columns: int) -> int:
     return int(page_pt * UNITS_PER_EM / font_pt) - columns * GAP
 
 
-def _narrowed(columns: Sequence[Column], widths: list[int], room: int) -> list[int]:
-    """Text columns capped at the widest width that fits (they wrap); numbers keep theirs."""
-    fixed = sum(w for c, w in zip(columns, widths, strict=True) if c.numeric)
-    text = sorted(w for c, w in zip(columns, widths, strict=True) if not c.numeric)
-    left, cap = room - fixed, MIN_WIDTH
-    for n, width in enumerate(text):
-        # Could every column from the n-th one (all at least `width` wide) share what is left?
-        share = left // (len(text) - n)
-        if share < width:
-            cap = max(MIN_WIDTH, share)
-            break
-        left -= width
-    else:
-        return widths
-    return [w if c.numeric else min(w, cap) for c, w in zip(columns, widths, strict=True)]
+def _narrowed(
+    columns: Sequence[Column], widths: list[int], floors: list[int], room: int
+) -> list[int]:
+    """Text columns capped at the widest width that fits (they wrap); numbers keep theirs.
+
+    No column is capped below its longest word while the floors fit: a column of
+    codes keeps "NORMAL_CLEARING" whole and the columns of words wrap instead.
+    """
+    text = [i for i, c in enumerate(columns) if not c.numeric]
+    left = room - sum(w for c, w in zip(columns, widths, strict=True) if c.numeric)
+    if sum(min(widths[i], floors[i]) for i in text) > left:
+        floors = [MIN_WIDTH] * len(widths)
+
+    def capped(cap: int) -> list[int]:
+        return [
+            w if c.numeric else min(w, max(cap, floors[i]))
+            for i, (c, w) in enumerate(zip(columns, widths, strict=True))
+        ]
+
+    low, high = MIN_WIDTH, max(widths)
+    while low < high:  # the widest cap whose columns still fit
+        middle = (low + high + 1) // 2
+        if sum(capped(middle)[i] for i in text) <= left:
+            low = middle
+        else:
+            high = middle - 1
+    return capped(low)
 
 
 def shape(
@@ -256,7 +276,8 @@ def shape(
         size = round(size - 0.25, 2)
     room = _room(LANDSCAPE_PT, size, len(widths))
     if content > room:
-        widths = _narrowed(columns, widths, room)
+        floors = [_unbroken(column, [row[i] for row in rows]) for i, column in enumerate(columns)]
+        widths = _narrowed(columns, widths, floors, room)
     return Shape(True, size, tuple(widths))
 
 
