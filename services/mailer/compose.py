@@ -25,7 +25,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from herald.shared.contract.messages import ReportRendered
-from herald.shared.runs.text import Logo, period_text, platform_link
+from herald.shared.runs.text import Logo, change_arrow, period_text, platform_link
 from herald.shared.runtime.settings import BrandingSettings
 
 _templates = Environment(
@@ -144,7 +144,7 @@ def prepare(
         "period": period,
         "timezone": run.window.timezone,
         "filters_summary": rendered.filters_summary,
-        "tiles": list(rendered.headlines),
+        "tiles": [(tile, change_arrow(tile.change)) for tile in rendered.headlines],
         "summary": _summary(rendered, contents),
         "inline_html": Markup(contents.inline_html or ""),
         "links": contents.linked,

@@ -91,11 +91,10 @@ class _Kept:
             yield row
 
     def display(self) -> DisplayTable:
-        totals = self.table.totals
-        shown_totals = display_row(self.table.columns, totals) if totals is not None else None
         table = self.table
+        totals = None if table.totals is None else display_row(table.columns, table.totals)
         return DisplayTable(
-            table.title, table.columns, self.rows, shown_totals, self.total, table.key_columns
+            table.title, table.columns, self.rows, totals, self.total, table.key_columns
         )
 
 

@@ -1,4 +1,4 @@
-"""What every artifact and email shows of a run: its period, its link back, the platform's logo."""
+"""What every artifact and email shows of a run: its period, its link back, the logo, a change."""
 
 from __future__ import annotations
 
@@ -8,6 +8,16 @@ from urllib.parse import urlencode
 
 from herald.shared.contract.messages import DataWindow, RunDetails
 from herald.shared.runtime.settings import BrandingSettings
+
+#: A true minus sign (U+2212): a change reads as a signed figure, not a hyphenated word.
+MINUS = "\u2212"
+
+
+def change_arrow(change: str | None) -> str:
+    """Which way a headline figure went, in text as well as colour: "▲ ", "▼ " or ""."""
+    if change is None:
+        return ""
+    return "▲ " if change.startswith("+") else "▼ " if change.startswith((MINUS, "-")) else ""
 
 
 def period_text(window: DataWindow) -> str:

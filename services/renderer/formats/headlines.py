@@ -15,9 +15,7 @@ from herald.services.renderer.formats.cells import display
 from herald.services.renderer.reports.figures import change_pct
 from herald.services.renderer.reports.model import Headline
 from herald.shared.contract.messages import HeadlineTile, Tone
-
-#: A true minus sign (U+2212): a change reads as a signed figure, not a hyphenated word.
-MINUS = "\u2212"
+from herald.shared.runs.text import MINUS
 
 
 def _number(value: object) -> int | Decimal | None:

@@ -23,12 +23,12 @@ from markupsafe import Markup
 from herald.services.renderer.formats import charts as drawing
 from herald.services.renderer.formats import layout
 from herald.services.renderer.formats.cells import DisplayTable
-from herald.services.renderer.formats.headlines import MINUS, tiles
+from herald.services.renderer.formats.headlines import tiles
 from herald.services.renderer.formats.page import Page
 from herald.services.renderer.formats.templates import templates
 from herald.services.renderer.reports.model import Chart, Column
 from herald.shared.contract.messages import HeadlineTile
-from herald.shared.runs.text import period_text, platform_link
+from herald.shared.runs.text import change_arrow, period_text, platform_link
 from herald.shared.runtime.settings import BrandingSettings
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def compose(
     common = layout.Shape(landscape, font_pt, ())
     return templates.get_template("report.pdf.html.j2").render(
         heading=heading,
-        tiles=[(tile, _arrow(tile.change)) for tile in headline_tiles],
+        tiles=[(tile, change_arrow(tile.change)) for tile in headline_tiles],
         tiles_per_row=_per_row(len(headline_tiles), 6 if landscape else 4),
         charts=[Markup(chart_slot(n)) for n in range(len(charts))],
         chart_pt=CHART_PT if not landscape else (layout.LANDSCAPE_PT - CHART_GAP_PT) / 2,
@@ -155,13 +155,6 @@ def _table(table: DisplayTable, shape: layout.Shape, cells: bool) -> _Table:
         else None
     )
     return _Table(table.title, table.columns, columns_pt, (), None, bands, totals)
-
-
-def _arrow(change: str | None) -> str:
-    """Which way the figure went, in text as well as colour."""
-    if change is None:
-        return ""
-    return "▲ " if change.startswith("+") else "▼ " if change.startswith((MINUS, "-")) else ""
 
 
 def _per_row(count: int, most: int) -> int:
