@@ -6,11 +6,16 @@ import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
 import pytest
 
 from herald.services.renderer.formats import charts
 from herald.services.renderer.reports.model import Chart, ChartKind, Series
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
 BRAND = "#2f5d8a"
 DAYS = tuple(f"{d} Nov" for d in range(1, 32))
@@ -254,3 +259,62 @@ def test_importing_the_module_leaves_matplotlib_to_the_first_draw() -> None:
 
 def test_warm_up_draws() -> None:
     charts.warm_up()
+
+
+def _long_names_below_zero() -> Chart:
+    names = ("Home Insurance Renewals", "Fibre Broadband Upgrade", "Solar Panel Leads North")
+    return Chart("Net by campaign", ChartKind.BARS, names, (Series("Net", (-3000.5, 2e3, 1e6)),))
+
+
+@pytest.mark.parametrize(
+    "chart",
+    [
+        trend(),
+        Chart(
+            "Revenue per day for every campaign of the tenant, a title long enough to wrap twice "
+            "across the width of the email's content column",
+            ChartKind.TREND,
+            tuple(f"2026-11-{d:02d}" for d in range(1, 31)),
+            tuple(Series(n, tuple(12345678.5 * d for d in range(30))) for n in "ABCDE"),
+            "EUR",
+        ),
+        bars(40, series=2),
+        share(15),
+        _long_names_below_zero(),
+        Chart(
+            "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW", ChartKind.SHARE, ("W" * 40,), (Series("", (9e9,)),)
+        ),
+    ],
+    ids=["month", "wrapped-title-legend", "forty-bars", "share", "below-zero", "wide-glyphs"],
+)
+def test_every_text_is_inside_the_picture_and_none_overlaps(chart: Chart) -> None:
+    """The margins are measured, not laid out by matplotlib: what they hold must fit."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import Bbox
+
+    with charts._drawn(chart, BRAND, charts.WIDTH_PX) as figure:
+        renderer = FigureCanvasAgg(figure).get_renderer()
+        figure.draw(renderer)
+        page = figure.bbox
+        boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in _drawn_texts(figure)]
+        for text, box in boxes:
+            inside = Bbox.intersection(box, page)
+            assert inside is not None, text
+            assert (inside.width, inside.height) == pytest.approx((box.width, box.height)), text
+        for n, (text, box) in enumerate(boxes):
+            for other, other_box in boxes[n + 1 :]:
+                assert not box.overlaps(other_box), (text, other)
+
+
+def _drawn_texts(figure: Figure) -> list[Text]:
+    """The texts a reader sees: the figure's and the legend's, the axes' own, their labels,
+    and the tick labels within the axes' view (matplotlib keeps spare ones it does not draw)."""
+    found = [*figure.texts, *(t for legend in figure.legends for t in legend.get_texts())]
+    for axes in figure.axes:
+        found += [*axes.texts, axes.xaxis.label, axes.yaxis.label]
+        for axis in (axes.xaxis, axes.yaxis):
+            if not axis.get_visible():
+                continue
+            low, high = sorted(axis.get_view_interval())
+            found += [t.label1 for t in axis.get_major_ticks() if low <= t.get_loc() <= high]
+    return [t for t in found if t.get_visible() and t.get_text()]

@@ -40,8 +40,16 @@ NO_DATA = "No data for this period"
 _CSS_DPI = 96
 _TITLE_PT = 11
 _TICK_PT = 8
+_LABEL_PT = 9
+#: Space around the chart, and between the title and the plot, in CSS pixels.
+_PAD_PX = 4
+_TITLE_GAP_PX = 10
+#: A tick's length plus its label's distance from it (matplotlib's 3.5 pt each), in CSS pixels.
+_TICK_PX = 7 * 4 / 3
+_BAR_LABEL_PAD_PT = 3
 _LABEL_CHARS = 32
 _LEGEND_COLUMNS = 4
+_LEGEND_PT = 8
 #: The value axis's labels and unit, left of the plot, in CSS pixels.
 _VALUE_AXIS_PX = 70
 #: Deterministic output: fixed SVG ids, no creation date, real text in DejaVu Sans.
@@ -50,11 +58,7 @@ _RC: dict[RcKeyType, Any] = {
     "font.size": 9,
     "svg.fonttype": "none",
     "svg.hashsalt": "herald",
-    "axes.titlesize": _TITLE_PT,
-    "axes.titleweight": "bold",
-    "axes.titlelocation": "left",
-    "axes.titlepad": 8,
-    "axes.labelsize": 9,
+    "axes.labelsize": _LABEL_PT,
     "axes.labelcolor": "#444444",
     "axes.edgecolor": "#999999",
     "axes.spines.top": False,
@@ -66,7 +70,7 @@ _RC: dict[RcKeyType, Any] = {
     "xtick.color": "#444444",
     "ytick.color": "#444444",
     "legend.frameon": False,
-    "legend.fontsize": 8,
+    "legend.fontsize": _LEGEND_PT,
 }
 
 
@@ -168,17 +172,28 @@ def _draw(chart: Chart, colours: Sequence[str], width_px: int) -> Figure:
         chart = shares(chart)
     lying = _lying(chart, width_px)
     height_px = _height(chart, width_px, lying)
-    figure = Figure(figsize=(width_px / _CSS_DPI, height_px / _CSS_DPI), layout="constrained")
+    figure = Figure(figsize=(width_px / _CSS_DPI, height_px / _CSS_DPI))
+    title = textwrap.fill(chart.title, int((width_px - 2 * _PAD_PX) / _char_px(_TITLE_PT)))
+    figure.text(
+        _PAD_PX / width_px,
+        1 - _PAD_PX / height_px,
+        title,
+        ha="left",
+        va="top",
+        fontsize=_TITLE_PT,
+        fontweight="bold",
+    )
     axes = figure.add_subplot()
-    axes.set_title(textwrap.fill(chart.title, int(width_px / _char_px(_TITLE_PT))))
+    top = _PAD_PX + _line_px(_TITLE_PT) * (title.count("\n") + 1) + _TITLE_GAP_PX
     if not _has_data(chart):
         axes.set_axis_off()
         axes.text(
             0.5, 0.5, NO_DATA, ha="center", va="center", color="#666666", transform=axes.transAxes
         )
+        _place(figure, width_px, height_px, _Margins(top, _PAD_PX, _PAD_PX, _PAD_PX))
         return figure
     if lying:
-        _lying_bars(axes, chart, colours)
+        values = _lying_bars(axes, chart, colours)
     else:
         if chart.kind is ChartKind.TREND:
             _lines(axes, chart, colours)
@@ -186,9 +201,86 @@ def _draw(chart: Chart, colours: Sequence[str], width_px: int) -> Figure:
             _bars(axes, chart, colours)
         _category_axis(axes, chart, _step(chart, width_px))
         _value_axis(axes, chart)
+    legend = 0.0
     if len(chart.series) > 1:
-        figure.legend(loc="outside lower center", ncols=min(len(chart.series), _LEGEND_COLUMNS))
+        columns = min(len(chart.series), _LEGEND_COLUMNS)
+        figure.legend(loc="lower center", bbox_to_anchor=(0.5, _PAD_PX / height_px), ncols=columns)
+        legend = math.ceil(len(chart.series) / columns) * _line_px(_LEGEND_PT) * 1.5 + _PAD_PX
+    margins = _lying_margins(axes, values, width_px) if lying else _standing_margins(axes, chart)
+    _place(
+        figure,
+        width_px,
+        height_px,
+        dataclasses.replace(margins, top=top + margins.top, bottom=margins.bottom + legend),
+    )
     return figure
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Margins:
+    """Room around the plot for what sits beside it, in CSS pixels."""
+
+    top: float
+    right: float
+    bottom: float
+    left: float
+
+
+def _place(figure: Figure, width_px: float, height_px: float, margins: _Margins) -> None:
+    """Margins measured from the labels that fill them: a layout engine would draw each chart
+    twice to find them, which was half of a chart's cost."""
+    figure.subplots_adjust(
+        left=margins.left / width_px,
+        right=1 - margins.right / width_px,
+        bottom=margins.bottom / height_px,
+        top=1 - margins.top / height_px,
+    )
+
+
+def _standing_margins(axes: Axes, chart: Chart) -> _Margins:
+    """Value labels (and the unit beside them) on the left, category labels below; the last
+    category's label may reach past the plot by half its width."""
+    axis = axes.yaxis
+    values = axis.get_major_formatter().format_ticks(list(axis.get_majorticklocs()))
+    names = [t.get_text() for t in axes.get_xticklabels()]
+    unit = _line_px(_LABEL_PT) + 4 * 4 / 3 if chart.unit else 0.0
+    return _Margins(
+        top=_line_px(_TICK_PT) / 2,  # the highest value's label, centred on its tick
+        right=_PAD_PX + max(_PAD_PX, _text_px(names[-1:], _TICK_PT) / 2),
+        bottom=_PAD_PX + _TICK_PX + _line_px(_TICK_PT),
+        left=_PAD_PX + unit + _text_px(values, _TICK_PT) + _TICK_PX,
+    )
+
+
+def _lying_margins(axes: Axes, values: _BarLabels, width_px: float) -> _Margins:
+    """The category names on the left, the widest value right of the plot; below zero, the
+    plot widens to hold it left of the lowest bar, clear of the names."""
+    names = [t.get_text() for t in axes.get_yticklabels()]
+    value = _BAR_LABEL_PAD_PT * 4 / 3 + _text_px(values.texts, _TICK_PT)
+    margins = _Margins(
+        top=0.0,
+        right=_PAD_PX + value,
+        bottom=_PAD_PX,
+        left=_PAD_PX + _text_px(names, _TICK_PT) + _TICK_PX,
+    )
+    if values.below_zero:
+        low, high = axes.get_xlim()
+        plot = max(width_px - margins.left - margins.right - value, 1.0)
+        axes.set_xlim(low - value / plot * (high - low), high)
+    return margins
+
+
+def _text_px(texts: Sequence[str], size_pt: float) -> float:
+    """The widest of these texts in the chart's font, in CSS pixels, from the font's own metrics."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    font = FontProperties(family=_RC["font.family"], size=size_pt)
+    widest = max(
+        (text_to_path.get_text_width_height_descent(t, font, ismath=False)[0] for t in texts),
+        default=0.0,
+    )
+    return float(widest) * _CSS_DPI / 72
 
 
 def _lines(axes: Axes, chart: Chart, colours: Sequence[str]) -> None:
@@ -222,11 +314,21 @@ def _bars(axes: Axes, chart: Chart, colours: Sequence[str]) -> None:
         )
 
 
-def _lying_bars(axes: Axes, chart: Chart, colours: Sequence[str]) -> None:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _BarLabels:
+    """The values written at the bars' ends, which the margins must hold."""
+
+    texts: tuple[str, ...]
+    #: A bar below zero ends on the left, its value between it and the names.
+    below_zero: bool
+
+
+def _lying_bars(axes: Axes, chart: Chart, colours: Sequence[str]) -> _BarLabels:
     """Horizontal bars in the chart's order, first at the top, each labelled: a share with
     its part of its series' total, other bars with their value. Names read level."""
     height = 0.8 / len(chart.series)
-    largest = 0.0
+    values: list[float] = []
+    labels: list[str] = []
     for n, (series, colour) in enumerate(zip(chart.series, colours, strict=True)):
         total = _sum(series.values) or 0.0
         shown = [(i, v) for i, v in enumerate(series.values) if v is not None]
@@ -239,17 +341,20 @@ def _lying_bars(axes: Axes, chart: Chart, colours: Sequence[str]) -> None:
             label=series.name,
         )
         if chart.kind is ChartKind.SHARE:
-            labels = [_percent(v, total) for _, v in shown]
+            texts = [_percent(v, total) for _, v in shown]
         else:
-            labels = [_value(v, chart.unit) for _, v in shown]
-        axes.bar_label(bars, labels, padding=3, fontsize=_TICK_PT)
-        largest = max([largest, *(v for _, v in shown)])
+            texts = [_value(v, chart.unit) for _, v in shown]
+        axes.bar_label(bars, texts, padding=_BAR_LABEL_PAD_PT, fontsize=_TICK_PT)
+        values += [v for _, v in shown]
+        labels += texts
     axes.set_yticks(range(len(chart.categories)), [_short(c) for c in chart.categories])
     axes.tick_params(axis="y", length=0)
     axes.set_ylim(len(chart.categories) - 0.5, -0.5)
-    axes.set_xlim(0, largest * 1.2 or 1.0)
+    low, high = min([0.0, *values]), max([0.0, *values])
+    axes.set_xlim(low, high if high > low else 1.0)
     axes.xaxis.set_visible(False)
     axes.spines["bottom"].set_visible(False)
+    return _BarLabels(tuple(labels), below_zero=low < 0)
 
 
 def _category_axis(axes: Axes, chart: Chart, step: int) -> None:
