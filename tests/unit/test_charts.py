@@ -130,6 +130,17 @@ def test_a_missing_day_leaves_a_gap_not_a_broken_path() -> None:
     assert "Calls per day" in svg_texts(document)
 
 
+def test_only_a_day_between_gaps_gets_a_dot() -> None:
+    """A lone day would not show at all as a line; a dot on every day costs the PDF twice."""
+
+    def uses(values: tuple[float | None, ...]) -> int:
+        return charts.svg(trend(values), BRAND).count("<use ")
+
+    whole = uses((1.0, 2.0, 3.0, 4.0, 5.0, 6.0))
+    assert uses((1.0, None, 3.0, 4.0, None, 6.0)) == whole + 2  # the first day and the last
+    assert uses((1.0, 2.0, None, 4.0, 5.0, 6.0)) == whole
+
+
 def test_value_ticks_keep_the_places_they_need_and_group_thousands() -> None:
     small = Chart("Rate", ChartKind.TREND, ("a", "b", "c"), (Series("", (0.001, 0.002, 0.0035)),))
     ticks = [t for t in svg_texts(charts.svg(small, BRAND)) if t.startswith("0.00")]

