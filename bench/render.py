@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from herald.services.renderer.formats import pdf
 from herald.services.renderer.formats.cells import DisplayTable, display_row
+from herald.services.renderer.pool import collected
 from herald.services.renderer.reports.model import Chart, ChartKind, Row, Series
 from herald.services.renderer.reports.standard.activity import CAMPAIGN_SUMMARY
 from herald.shared.contract.messages import HeadlineTile, Tone
@@ -151,8 +152,9 @@ def child(kind: str, n: int) -> None:
     """One measurement in this fresh process; prints JSON.
 
     `naive`: plain WeasyPrint on one <table>; `herald`: the pool worker's call
-    (`pdf.to_pdf`, tagged, shared fonts); `chart`: the same with one chart drawn
-    by matplotlib in this process; `exec`: the Executive Dashboard, 3 charts."""
+    (`pdf.to_pdf` as `pool.collected` runs it: tagged, shared fonts); `chart`: the
+    same with one chart drawn by matplotlib in this process; `exec`: the Executive
+    Dashboard, 3 charts."""
     charts: tuple[Chart, ...] = {"chart": (TREND,), "exec": EXEC_CHARTS}.get(kind, ())
 
     def render() -> bytes:
@@ -162,7 +164,7 @@ def child(kind: str, n: int) -> None:
             naive: bytes = weasyprint.HTML(string=naive_html(n)).write_pdf()
             return naive
         html = exec_html() if kind == "exec" else herald_html(n, charts)
-        return pdf.to_pdf(html, charts, BRAND)
+        return collected(pdf.to_pdf, html, charts, BRAND)
 
     started = time.perf_counter()
     first = render()
