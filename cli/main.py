@@ -38,6 +38,7 @@ from herald.cli.support import (
     run_row,
     wait_for_run,
 )
+from herald.cli.tenants import tenants_app
 from herald.client.commands import CommandRejectedError
 from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
 from herald.shared.contract.schedule_spec import (
@@ -59,6 +60,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(reports_app, name="reports")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(smtp_app, name="smtp")
+app.add_typer(tenants_app, name="tenants")
 app.command("replay")(replay_command)
 
 

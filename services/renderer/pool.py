@@ -37,9 +37,10 @@ def collected(job: Callable[..., bytes], *args: object) -> bytes:
 
     A render's boxes and a chart's artists are webs of reference cycles; left to
     the collector's own schedule they piled up between full collections (a peak
-    of 182 MB over 250 charts, against 147 MB collected after each). With the
-    worker's start-up frozen (`pdf.warm_up`) a collection walks only the job's
-    leftovers: no measurable time.
+    of 182 MB over 250 charts, against 147 MB collected after each; the e2e
+    herd's renderer 432 -> 396 MB). With the worker's start-up frozen
+    (`pdf.warm_up`) a collection walks only the job's leftovers: 12 ms after a
+    370 ms PDF, some of which the collector would have spent anyway.
     """
     try:
         return job(*args)

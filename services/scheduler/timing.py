@@ -67,17 +67,28 @@ def _fixed_firings(spec: ScheduleSpec, tz: ZoneInfo, after: datetime) -> Iterato
         yield to_utc(datetime.combine(day, spec.time_of_day), tz)
 
 
-def next_firing(spec: ScheduleSpec, default_zone: str, after: datetime) -> datetime:
-    """The first firing strictly after `after` (UTC)."""
+def firings(spec: ScheduleSpec, default_zone: str, after: datetime) -> Iterator[datetime]:
+    """The firings strictly after `after` (UTC), in order, for about a year.
+
+    Wall times a gap skips all fire at its end: that instant comes once.
+    """
     tz = zone_of(spec, default_zone)
-    firings = (
+    instants = (
         _cron_firings(spec, tz, after)
         if spec.frequency is Frequency.CUSTOM
         else _fixed_firings(spec, tz, after)
     )
-    for instant in firings:
-        if instant > after:
-            return instant
+    last = after
+    for instant in instants:
+        if instant > last:
+            yield instant
+            last = instant
+
+
+def next_firing(spec: ScheduleSpec, default_zone: str, after: datetime) -> datetime:
+    """The first firing strictly after `after` (UTC)."""
+    for instant in firings(spec, default_zone, after):
+        return instant
     raise ValueError(f"schedule {spec.name!r} has no firing within a year after {after}")
 
 

@@ -73,6 +73,7 @@ def test_every_command_has_help_with_an_example() -> None:
         ["schedules", "list"],
         ["schedules", "show"],
         ["smtp", "test"],
+        ["tenants", "volume"],
         ["replay"],
         ["history"],
     ]
@@ -162,6 +163,17 @@ async def test_schedule_commands_run_now_and_the_smtp_test(
         enabled = await herald("schedules", "enable", "brief", *tenant)
         assert enabled.exit_code == 0, enabled.output
         assert "enabled brief (version 4), next run" in enabled.output
+
+        # A week ahead: the daily brief seven times, the weekly once, one recipient each.
+        ahead = await herald("tenants", "volume", *tenant, "--json")
+        assert ahead.exit_code == 0, ahead.output
+        forecast = json.loads(ahead.stdout)
+        assert (forecast["enabled_schedules"], forecast["emails"]) == (2, 8)
+        busiest = forecast["busiest"]
+        assert (busiest["minute"]["emails"], busiest["day"]["emails"]) == (1, 2)
+        printed = await herald("tenants", "volume", *tenant)
+        assert printed.exit_code == 0, printed.output
+        assert "8 emails from 2 enabled schedule(s) of acme" in printed.output
 
         ran = await herald("schedules", "run-now", "brief", *tenant, "--wait", "90")
         assert ran.exit_code == 0, ran.output

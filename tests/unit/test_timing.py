@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
+from itertools import islice, pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from herald.services.scheduler.timing import data_window, next_firing, nominal_time
+from herald.services.scheduler.timing import data_window, firings, next_firing, nominal_time
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.wall_clock import to_utc, wall_time
 
@@ -215,6 +215,7 @@ def _fixed_and_now(draw: st.DrawFn) -> tuple[ScheduleSpec, datetime]:
 
 
 FIXED = _fixed_and_now()
+CRONS = st.sampled_from(["* * * * *", "*/7 1-3 * * *", "30 2 * * *", "0 0 1 * *", "15 1,2 * * 0"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -226,6 +227,21 @@ def test_firings_are_after_now_and_strictly_increasing(
     first = next_firing(spec, "UTC", now)
     second = next_firing(spec, "UTC", first)
     assert now < first < second
+
+
+@settings(max_examples=200, deadline=None)
+@given(spec_and_now=FIXED, cron=CRONS, zone=ZONES)
+def test_the_firings_in_a_row_are_each_the_next_after_the_one_before(
+    spec_and_now: tuple[ScheduleSpec, datetime], cron: str, zone: str
+) -> None:
+    fixed, now = spec_and_now
+    custom = _spec(frequency="custom", cron=cron, window={"kind": "previous_day"}, timezone=zone)
+    for spec in (fixed, custom):
+        chained, at = [], now
+        for _ in range(12):
+            at = next_firing(spec, "UTC", at)
+            chained.append(at)
+        assert list(islice(firings(spec, "UTC", now), 12)) == chained
 
 
 def assert_windows_tile(spec: ScheduleSpec, now: datetime) -> None:
@@ -250,9 +266,6 @@ def test_consecutive_windows_neither_overlap_nor_leave_gaps(
     spec_and_now: tuple[ScheduleSpec, datetime],
 ) -> None:
     assert_windows_tile(*spec_and_now)
-
-
-CRONS = st.sampled_from(["* * * * *", "*/7 1-3 * * *", "30 2 * * *", "0 0 1 * *", "15 1,2 * * 0"])
 
 
 @settings(max_examples=300, deadline=None)
