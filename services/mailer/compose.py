@@ -17,7 +17,7 @@ from datetime import datetime
 from email import message_from_bytes
 from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.policy import SMTP, default
 from email.utils import format_datetime, parseaddr
 
@@ -183,11 +183,27 @@ def prepare(
                 disposition="inline",
             )
     for attachment in contents.attached:
-        maintype, _, subtype = attachment.content_type.partition(";")[0].strip().partition("/")
+        maintype, subtype, params = _content_type(attachment.content_type)
         message.add_attachment(
-            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+            attachment.data,
+            maintype=maintype,
+            subtype=subtype,
+            filename=attachment.filename,
+            params=params,
         )
     return Prepared(run.run_id, from_address, encoded_subject + message.as_bytes())
+
+
+def _content_type(value: str) -> tuple[str, str, dict[str, str]]:
+    """Type, subtype and parameters of a stored artifact's content type.
+
+    The parameters travel with the attachment: without a CSV's `charset=utf-8`
+    a reader takes text/csv as US-ASCII, and "Zürich" reads "Z��rich".
+    """
+    header = Message()
+    header["Content-Type"] = value
+    params = header.get_params() or []
+    return header.get_content_maintype(), header.get_content_subtype(), dict(params[1:])
 
 
 def recipient_head(prepared: Prepared, recipient: str) -> bytes:

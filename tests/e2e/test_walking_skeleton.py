@@ -107,6 +107,7 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
     assert len(attachments) == 1
     assert attachments[0].get_filename() == artifact.filename
     assert attachments[0].get_content_type() == "text/csv"
+    assert attachments[0].get_content_charset() == "utf-8"
     payload = attachments[0].get_payload(decode=True)
     assert payload == stored
     assert test_record.test

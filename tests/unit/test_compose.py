@@ -98,6 +98,22 @@ def test_the_email_parses_back_with_its_parts_and_headers() -> None:
     assert parse_qs(url.query)["campaign"] == ["solar"]
 
 
+def test_a_csv_attachment_keeps_its_charset_so_names_read_right() -> None:
+    data = "Campaign,Dialed\r\nRückgewinnung \u2013 Mitglieder (Zürich),10\r\n".encode()
+    message = compose(
+        _rendered(),
+        "ops@example.com",
+        branding=BRANDING,
+        from_address=FROM,
+        contents=Contents(attached=(Attachment("c.csv", "text/csv; charset=utf-8", data),)),
+        now=datetime(2026, 11, 27, 8, 1, tzinfo=UTC),
+    )
+    (attached,) = _parsed(message).iter_attachments()
+    assert attached.get_content_type() == "text/csv"
+    assert attached.get_content_charset() == "utf-8"
+    assert attached.get_content() == data.decode()
+
+
 def test_message_id_is_stable_per_run_and_recipient() -> None:
     a = message_id("run-1", "X@example.com", FROM)
     assert a == message_id("run-1", "x@example.com", FROM)
