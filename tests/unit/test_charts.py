@@ -141,6 +141,16 @@ def test_only_a_day_between_gaps_gets_a_dot() -> None:
     assert uses((1.0, 2.0, None, 4.0, 5.0, 6.0)) == whole
 
 
+def test_the_legend_shows_a_dot_only_for_a_series_that_has_dots() -> None:
+    gaps = Series("Gaps", (1.0, None, 3.0, None))
+    chart = Chart("Calls", ChartKind.TREND, DAYS[:4], (Series("Whole", RISING[:4]), gaps))
+    with charts._drawn(chart, BRAND, charts.WIDTH_PX) as figure:
+        (legend,) = figure.legends
+        markers = [handle.get_marker() for handle in legend.legend_handles]
+    assert markers[0] in ("", "None")
+    assert markers[1] == "o"
+
+
 def test_value_ticks_keep_the_places_they_need_and_group_thousands() -> None:
     small = Chart("Rate", ChartKind.TREND, ("a", "b", "c"), (Series("", (0.001, 0.002, 0.0035)),))
     ticks = [t for t in svg_texts(charts.svg(small, BRAND)) if t.startswith("0.00")]

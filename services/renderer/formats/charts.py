@@ -284,14 +284,15 @@ def _lines(axes: Axes, chart: Chart, colours: Sequence[str]) -> None:
     positions = range(len(chart.categories))
     for series, colour in zip(chart.series, colours, strict=True):
         values = [math.nan if v is None else v for v in series.values]
+        lone = _lone(series.values)
         axes.plot(
             positions,
             values,
             color=colour,
             linewidth=1.8,
-            marker="o",
+            marker="o" if lone else "",  # so the legend shows a dot only where the line has one
             markersize=3,
-            markevery=_lone(series.values),
+            markevery=lone or None,
             label=series.name,
         )
 
