@@ -147,7 +147,7 @@ def _drawn(chart: Chart, brand: str, width_px: int) -> Iterator[Figure]:
     """A drawn figure, under Herald's chart style until it is saved.
 
     Not cleared after: `Figure.clear` builds fresh axes (8 % of a chart's cost), and
-    the collector frees the figure as soon (no growth over 300 charts)."""
+    the render pool collects what each job leaves behind (`pool.collected`)."""
     import matplotlib
 
     with matplotlib.rc_context(_RC):
