@@ -9,7 +9,7 @@ CSV speed, pool gain.
   pool worker prints it), without a chart and with one (a 30-day trend).
   "cold" is a new process: the time from importing WeasyPrint (and
   matplotlib, for a chart) to the finished PDF, and its peak RSS; "warm" is
-  a later render in the same process, set up as a pool worker is (`pdf.warm_up`).
+  a later render in the same process, set up as a pool worker is (`pool.start_worker`).
 - The Executive Dashboard's PDF with its three charts and six tiles, warm.
 - The email: composing an HTML run's message (tiles, one inline chart PNG,
   the table) once its render is stored, as the mailer does per run.
@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from herald.services.renderer.formats import pdf
 from herald.services.renderer.formats.cells import DisplayTable, display_row
-from herald.services.renderer.pool import collected
+from herald.services.renderer.pool import collected, start_worker
 from herald.services.renderer.reports.model import Chart, ChartKind, Row, Series
 from herald.services.renderer.reports.standard.activity import CAMPAIGN_SUMMARY
 from herald.shared.contract.messages import HeadlineTile, Tone
@@ -170,7 +170,7 @@ def child(kind: str, n: int) -> None:
     first = render()
     cold = time.perf_counter() - started
     if kind != "naive":
-        pdf.warm_up()  # as a pool worker is before its first job
+        start_worker()  # as a pool worker is before its first job
     warm = []
     for _ in range(3):
         started = time.perf_counter()

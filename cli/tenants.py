@@ -44,10 +44,13 @@ def _when(peak: Peak | None) -> str:
 
 
 def _as_json(
-    tenant: str, schedules: int, ahead: Forecast, per_minute: int | None
+    tenant: str,
+    schedules: int,
+    ahead: Forecast,
+    peaks: dict[Span, Peak | None],
+    per_minute: int | None,
 ) -> dict[str, Any]:
-    peaks = {span.value: ahead.peak(span) for span in Span}
-    minute = peaks[Span.MINUTE.value]
+    minute = peaks[Span.MINUTE]
     return {
         "tenant_id": tenant,
         "start": ahead.start.isoformat(),
@@ -55,8 +58,8 @@ def _as_json(
         "enabled_schedules": schedules,
         "emails": ahead.total,
         "busiest": {
-            name: {"start": peak.start.isoformat(), "emails": peak.emails} if peak else None
-            for name, peak in peaks.items()
+            span.value: {"start": peak.start.isoformat(), "emails": peak.emails} if peak else None
+            for span, peak in peaks.items()
         },
         "allowed_per_minute": per_minute,
         "busiest_minute_takes_min": (
@@ -82,19 +85,19 @@ def volume(
     ahead = forecast(specs, settings.default_timezone, now, timedelta(days=days))
     per_minute = settings.smtp.max_per_minute
     enabled = sum(s.enabled for s in specs)
+    peaks = {span: ahead.peak(span) for span in Span}
     if as_json:
-        sys.stdout.write(json.dumps(_as_json(tenant, enabled, ahead, per_minute)) + "\n")
+        sys.stdout.write(json.dumps(_as_json(tenant, enabled, ahead, peaks, per_minute)) + "\n")
         return
     console.print(
         f"{ahead.total:,} emails from {enabled} enabled schedule(s) of {escape(tenant)}, "
         f"{ahead.start:%Y-%m-%d %H:%M} to {ahead.end:%Y-%m-%d %H:%M} UTC"
     )
-    peaks = Table("busiest", "emails", "starting")
-    for span in Span:
-        peak = ahead.peak(span)
-        peaks.add_row(span.value, f"{peak.emails:,}" if peak else "0", _when(peak))
-    console.print(peaks)
-    minute = ahead.peak(Span.MINUTE)
+    busiest_spans = Table("busiest", "emails", "starting")
+    for span, peak in peaks.items():
+        busiest_spans.add_row(span.value, f"{peak.emails:,}" if peak else "0", _when(peak))
+    console.print(busiest_spans)
+    minute = peaks[Span.MINUTE]
     if per_minute is None:
         console.print("No allowed volume is set (HERALD_SMTP__MAX_PER_MINUTE): mail is not paced.")
     elif minute and minute.emails > per_minute:

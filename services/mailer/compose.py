@@ -173,7 +173,7 @@ def prepare(
         html_part = message.get_body(("html",))
         assert html_part is not None
         for cid, image in related:
-            maintype, _, subtype = image.content_type.partition("/")
+            maintype, subtype, params = _content_type(image.content_type)
             html_part.add_related(
                 image.data,
                 maintype=maintype,
@@ -181,6 +181,7 @@ def prepare(
                 cid=f"<{cid}>",
                 filename=image.filename,
                 disposition="inline",
+                params=params,
             )
     for attachment in contents.attached:
         maintype, subtype, params = _content_type(attachment.content_type)
@@ -195,7 +196,7 @@ def prepare(
 
 
 def _content_type(value: str) -> tuple[str, str, dict[str, str]]:
-    """Type, subtype and parameters of a stored artifact's content type.
+    """Type, subtype and parameters of a stored artifact's (or the logo's) content type.
 
     The parameters travel with the attachment: without a CSV's `charset=utf-8`
     a reader takes text/csv as US-ASCII, and "Zürich" reads "Z��rich".

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import gc
 import html
 import re
 from collections.abc import Sequence
@@ -205,13 +204,6 @@ _WARM = (
 
 
 def warm_up() -> None:
-    """A pool worker's initializer: import WeasyPrint and matplotlib, load fonts, draw once.
-
-    Then the objects of that start-up leave the garbage collector's view (`gc.freeze`):
-    a render allocates enough for several full collections, and each walked them all,
-    5 % of a 1,000-row PDF. Raising the thresholds instead saved 3 % more but cost 30 MB.
-    """
+    """Before a worker's first job: import WeasyPrint and matplotlib, load fonts, draw once."""
     to_pdf(_WARM)
     drawing.warm_up()
-    gc.collect()  # what start-up left over is freed, not frozen
-    gc.freeze()
