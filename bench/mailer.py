@@ -40,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import start_smtp_sink
 from herald.services.mailer.app import claim_lease
 from herald.services.mailer.delivery import Delivery
+from herald.services.mailer.outbound import SameForAll
+from herald.services.mailer.ports import Outbound
 from herald.services.mailer.smtp import SmtpPool
 from herald.services.mailer.store import Ledger
 from herald.shared.contract.messages import ReportRendered, RunStatus
@@ -118,10 +120,8 @@ async def herald(port: int, emails: int, pool_size: int, sender: str) -> tuple[f
     await artifacts.put(ARTIFACT, "campaign-summary.csv", "text/csv", _chunks(), {})
     delivery = Delivery(
         ledger=ledger,
-        smtp=pool,
+        outbounds=SameForAll(Outbound(pool, f"Reports <{sender}>", BrandingSettings())),
         artifacts=artifacts,
-        branding=BrandingSettings(),
-        from_address=f"Reports <{sender}>",
         retry=RetrySettings(),
         policy=RecipientPolicy(),
     )

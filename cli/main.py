@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from herald.cli import demo, look
+from herald.cli import demo, keys, look
 from herald.cli.data import data_app
 from herald.cli.replay import replay_command
 from herald.cli.reports import reports_app
@@ -61,6 +61,7 @@ app.add_typer(reports_app, name="reports")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(smtp_app, name="smtp")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(keys.app, name="keys")
 app.command("replay")(replay_command)
 
 

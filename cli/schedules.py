@@ -17,36 +17,33 @@ import sys
 from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 import yaml
-from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from rich.markup import escape
 from rich.table import Table
 
 from herald.cli.support import (
     RUN_COLUMNS,
-    client,
     console,
     fail,
     open_database,
-    print_invalid,
     run,
     run_row,
+    send_command,
+    valid_command,
     wait_for_run,
 )
-from herald.client.commands import CommandRejectedError
+from herald.client.diagnosis import diagnose
 from herald.shared.contract.messages import (
-    Command,
     CommandAccepted,
     CreateSchedule,
     DeleteSchedule,
     DisableSchedule,
     EnableSchedule,
-    RecipientOutcome,
     RunNow,
     RunStatus,
     SendTestEmail,
@@ -71,7 +68,6 @@ smtp_app = typer.Typer(
 SMTP_TEST_SCHEDULE = "smtp-test"
 _WEEKDAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 _RECENT_RUNS = 10
-C = TypeVar("C", bound=Command)
 
 Tenant = Annotated[str, typer.Option("--tenant", help="Tenant the schedule belongs to.")]
 ScheduleId = Annotated[str, typer.Argument(help="The schedule's id.")]
@@ -188,31 +184,6 @@ def _flags(
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def _send(command: Command) -> CommandAccepted:
-    """The scheduler's acceptance, or exit 1 with each field it rejected."""
-
-    async def exchange() -> CommandAccepted:
-        async with client(Settings()) as herald:
-            return await herald.send(command)
-
-    try:
-        return run(exchange())
-    except CommandRejectedError as exc:
-        raise fail(*(f"{error.field}: {error.message}" for error in exc.errors)) from exc
-    except TimeoutError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from exc
-
-
-def _valid(build: type[C], **fields: Any) -> C:
-    """The command, or exit 1 with every field-level reason it is not valid."""
-    try:
-        return build(**fields)
-    except ValidationError as exc:
-        print_invalid(exc)
-        raise typer.Exit(1) from exc
-
-
 def _next(accepted: CommandAccepted) -> str:
     when = accepted.next_run_at
     return f"next run {when:%Y-%m-%d %H:%M %Z}" if when else "no next run"
@@ -268,8 +239,8 @@ def create(
     )
     if enabled is not None:
         spec["enabled"] = enabled
-    command = _valid(CreateSchedule, tenant_id=tenant, schedule_id=schedule_id, spec=spec)
-    accepted = _send(command)
+    command = valid_command(CreateSchedule, tenant_id=tenant, schedule_id=schedule_id, spec=spec)
+    accepted = send_command(command)
     console.print(
         f"created {schedule_id} (version {accepted.version}), {_next(accepted)}", markup=False
     )
@@ -332,14 +303,14 @@ def update(
     version = (
         _current_version(tenant, schedule_id) if expected_version is None else expected_version
     )
-    command = _valid(
+    command = valid_command(
         UpdateSchedule,
         tenant_id=tenant,
         schedule_id=schedule_id,
         changes=changes,
         expected_version=version,
     )
-    accepted = _send(command)
+    accepted = send_command(command)
     console.print(
         f"updated {schedule_id} to version {accepted.version}, {_next(accepted)}", markup=False
     )
@@ -364,8 +335,8 @@ def enable(
 
     Example: herald schedules enable acme-brief --tenant acme
     """
-    accepted = _send(
-        _valid(
+    accepted = send_command(
+        valid_command(
             EnableSchedule,
             tenant_id=tenant,
             schedule_id=schedule_id,
@@ -385,8 +356,8 @@ def disable(
 
     Example: herald schedules disable acme-brief --tenant acme
     """
-    accepted = _send(
-        _valid(
+    accepted = send_command(
+        valid_command(
             DisableSchedule,
             tenant_id=tenant,
             schedule_id=schedule_id,
@@ -404,8 +375,8 @@ def delete(
 
     Example: herald schedules delete acme-brief --tenant acme
     """
-    _send(
-        _valid(
+    send_command(
+        valid_command(
             DeleteSchedule,
             tenant_id=tenant,
             schedule_id=schedule_id,
@@ -428,7 +399,7 @@ def run_now(
 
     Example: herald schedules run-now acme-brief --tenant acme --wait 120
     """
-    accepted = _send(_valid(RunNow, tenant_id=tenant, schedule_id=schedule_id))
+    accepted = send_command(valid_command(RunNow, tenant_id=tenant, schedule_id=schedule_id))
     assert accepted.run_id is not None
     console.print(f"run {accepted.run_id} is due", markup=False)
     if wait > 0:
@@ -453,10 +424,10 @@ def smtp_test(
 
     Example: herald smtp test --to ops@example.com
     """
-    command = _valid(
+    command = valid_command(
         SendTestEmail, tenant_id=tenant, schedule_id=SMTP_TEST_SCHEDULE, recipients=[to]
     )
-    accepted = _send(command)
+    accepted = send_command(command)
     assert accepted.run_id is not None
     console.print(f"test run {accepted.run_id} is due", markup=False)
     record = _wait(tenant, accepted.run_id, wait, FINAL_STATUSES | {RunStatus.PENDING_RETRY})
@@ -485,9 +456,7 @@ def _print_outcome(record: RunRecord) -> None:
         retried = f", retried until {until:%Y-%m-%d %H:%M:%S %Z}" if until else ""
         console.print(f"next attempt at {record.next_attempt_at:%Y-%m-%d %H:%M:%S %Z}{retried}")
     for result in record.recipients:
-        reply = f"{result.smtp_code or ''} {result.smtp_message or ''}".strip() or "no reply"
-        mark = "" if result.outcome is RecipientOutcome.ACCEPTED else f" ({result.outcome.value})"
-        console.print(f"  {result.address}: {reply}{mark}", markup=False, soft_wrap=True)
+        console.print(f"  {result.address}: {diagnose(result)}", markup=False, soft_wrap=True)
 
 
 # --- reading: list and show --------------------------------------------------

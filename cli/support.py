@@ -15,8 +15,8 @@ from pymongo.errors import PyMongoError
 from rich.console import Console
 from rich.markup import escape
 
-from herald.client.commands import HeraldClient, HeraldUnavailable
-from herald.shared.contract.messages import RunStatus
+from herald.client.commands import CommandRejectedError, HeraldClient, HeraldUnavailable
+from herald.shared.contract.messages import Command, CommandAccepted, RunStatus
 from herald.shared.history import store as history_store
 from herald.shared.history.fold import FINAL_STATUSES, RunRecord
 from herald.shared.history.replay import KafkaUnavailable
@@ -26,6 +26,7 @@ from herald.shared.runtime.settings import Settings
 
 console = Console()
 T = TypeVar("T")
+C = TypeVar("C", bound=Command)
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -113,3 +114,28 @@ def client(settings: Settings, timeout_s: float = 30.0) -> HeraldClient:
         topic_prefix=settings.kafka.topic_prefix,
         timeout_s=timeout_s,
     )
+
+
+def send_command(command: Command) -> CommandAccepted:
+    """The scheduler's acceptance, or exit 1 with each field it rejected."""
+
+    async def exchange() -> CommandAccepted:
+        async with client(Settings()) as herald:
+            return await herald.send(command)
+
+    try:
+        return run(exchange())
+    except CommandRejectedError as exc:
+        raise fail(*(f"{error.field}: {error.message}" for error in exc.errors)) from exc
+    except TimeoutError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+
+
+def valid_command(build: type[C], **fields: Any) -> C:
+    """The command, or exit 1 with every field-level reason it is not valid."""
+    try:
+        return build(**fields)
+    except ValidationError as exc:
+        print_invalid(exc)
+        raise typer.Exit(1) from exc

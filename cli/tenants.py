@@ -1,26 +1,38 @@
-"""`herald tenants ...`: what a tenant's schedules ask of its mail provider.
+"""`herald tenants ...`: a tenant's own email settings and branding, and its mail volume.
 
-`volume` reads the tenant's live schedules from the scheduler's `schedules`
-collection and forecasts their emails (`services/scheduler/volume.py`), set
-against the allowed volume the mailer keeps to (`HERALD_SMTP__MAX_PER_MINUTE`).
+`set-email`, `set-branding`, `set-timezone` and `reset` are commands the
+scheduler answers, like a platform's; `--password-stdin` seals the password
+here with `HERALD_SECRETS__PUBLIC_KEY`, so it leaves this process sealed.
+`show` and `volume` read the scheduler's `tenants` and `schedules` collections;
+`show` prints of the password only the key it is sealed with. `volume`
+forecasts the tenant's emails (`services/scheduler/volume.py`) against the
+allowed volume of its settings (else `HERALD_SMTP__MAX_PER_MINUTE`).
 
-Exit codes: 0 done, 2 MongoDB could not be reached.
+Exit codes: 0 done, 1 rejected or invalid input, 2 Kafka or MongoDB could not be reached.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import mimetypes
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from herald.cli.support import console, open_database, run
+from herald.cli.support import console, fail, open_database, run, send_command, valid_command
+from herald.services.scheduler.tenant_commands import TenantState
 from herald.services.scheduler.volume import Forecast, Peak, Span, forecast, minutes_to_send
+from herald.shared.contract.messages import ChangeTenantSettings
 from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.contract.secrets import seal
+from herald.shared.contract.tenant_settings import LOGO_TYPES, SmtpSecurity
+from herald.shared.runtime.keyring import sealing_key
 from herald.shared.runtime.settings import Settings
 
 tenants_app = typer.Typer(
@@ -29,6 +41,14 @@ tenants_app = typer.Typer(
 )
 
 _BUSIEST_SHOWN = 5
+
+
+async def _stored(settings: Settings, tenant: str) -> TenantState | None:
+    from herald.services.scheduler.tenant_store import TenantStore
+
+    async with open_database(settings) as db:
+        stored = await TenantStore(db).read(tenant)
+        return stored.state if stored else None
 
 
 async def _live_specs(settings: Settings, tenant: str) -> list[ScheduleSpec]:
@@ -81,9 +101,13 @@ def volume(
     """
     settings = Settings()
     specs = run(_live_specs(settings, tenant))
+    own = run(_stored(settings, tenant))
+    zone = (own.default_timezone if own else None) or settings.default_timezone
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    ahead = forecast(specs, settings.default_timezone, now, timedelta(days=days))
+    ahead = forecast(specs, zone, now, timedelta(days=days))
     per_minute = settings.smtp.max_per_minute
+    if own is not None and own.email is not None:
+        per_minute = own.email.max_per_minute
     enabled = sum(s.enabled for s in specs)
     peaks = {span: ahead.peak(span) for span in Span}
     if as_json:
@@ -99,7 +123,7 @@ def volume(
     console.print(busiest_spans)
     minute = peaks[Span.MINUTE]
     if per_minute is None:
-        console.print("No allowed volume is set (HERALD_SMTP__MAX_PER_MINUTE): mail is not paced.")
+        console.print("No allowed volume is set (tenant settings or HERALD_SMTP__MAX_PER_MINUTE).")
     elif minute and minute.emails > per_minute:
         console.print(
             f"[yellow]The busiest minute is over the allowed {per_minute:,} a minute:[/yellow] "
@@ -113,3 +137,181 @@ def volume(
         busiest.add_row(_when(peak), f"{peak.emails:,}")
     if ahead.by_minute:
         console.print(busiest)
+
+
+# --- settings ------------------------------------------------------------------
+
+Tenant = Annotated[str, typer.Option("--tenant", help="The tenant whose settings these are.")]
+Expected = Annotated[
+    int | None,
+    typer.Option(
+        "--expected-version", help="Apply only to this version of the settings (0: none yet)."
+    ),
+]
+
+
+def _change(tenant: str, expected: int | None, **fields: Any) -> None:
+    command = valid_command(
+        ChangeTenantSettings, tenant_id=tenant, expected_version=expected, **fields
+    )
+    accepted = send_command(command)
+    console.print(f"settings of {escape(tenant)} now at version {accepted.version}")
+
+
+@tenants_app.command("show")
+def show(
+    tenant: Tenant,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+) -> None:
+    """The tenant's settings as stored; of the password only the key it is sealed with.
+
+    Example: herald tenants show --tenant acme
+    """
+    state = run(_stored(Settings(), tenant))
+    if state is None:
+        console.print(f"{escape(tenant)} has no settings of its own: the environment's apply")
+        return
+    password = state.email.password if state.email else None
+    shown = {
+        "tenant_id": state.tenant_id,
+        "version": state.version,
+        "email": state.email.without_secret().model_dump(mode="json") if state.email else None,
+        "password": f"sealed with key {password.key_id}" if password else None,
+        "branding": state.branding.model_dump(mode="json") if state.branding else None,
+        "default_timezone": state.default_timezone,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(shown) + "\n")
+        return
+    console.print_json(json.dumps(shown))
+
+
+def _sealed_password(settings: Settings) -> dict[str, str]:
+    """The password from standard input, sealed: it is never held longer, nor printed."""
+    try:
+        public = sealing_key(settings.secrets)
+    except ValueError as exc:
+        raise fail(f"HERALD_SECRETS__PUBLIC_KEY: {exc}") from exc
+    if public is None:
+        raise fail("--password-stdin needs HERALD_SECRETS__PUBLIC_KEY (herald keys generate)")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise fail("no password on standard input")
+    return seal(public, password).model_dump()
+
+
+@tenants_app.command("set-email")
+def set_email(
+    tenant: Tenant,
+    host: Annotated[str, typer.Option(help="The SMTP server.")],
+    from_address: Annotated[str, typer.Option("--from", help="The sender address.")],
+    port: Annotated[int, typer.Option(help="The SMTP port.")] = 587,
+    security: Annotated[SmtpSecurity, typer.Option(help="none, starttls or tls.")] = (
+        SmtpSecurity.STARTTLS
+    ),
+    username: Annotated[str | None, typer.Option(help="The login.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    from_name: Annotated[str | None, typer.Option(help="The sender's display name.")] = None,
+    reply_to: Annotated[str | None, typer.Option(help="Where replies go.")] = None,
+    max_per_minute: Annotated[
+        int | None, typer.Option(help="Emails a minute the provider allows.")
+    ] = None,
+    max_per_day: Annotated[int | None, typer.Option(help="Emails a day it allows.")] = None,
+    enforce_volume: Annotated[
+        bool, typer.Option(help="Reject schedules whose forecast exceeds the allowed volume.")
+    ] = False,
+    expected: Expected = None,
+) -> None:
+    """Send the tenant's mail through its own SMTP server.
+
+    Without --password-stdin the password stored before is kept (with --username).
+
+    Example: printf '%s\\n' "$PASSWORD" | herald tenants set-email --tenant acme
+    --host smtp.acme.com --username reports --password-stdin --from reports@acme.com
+    """
+    password = _sealed_password(Settings()) if password_stdin else None
+    email = {
+        "host": host,
+        "port": port,
+        "security": security,
+        "username": username,
+        "password": password,
+        "from_address": from_address,
+        "from_name": from_name,
+        "reply_to": reply_to,
+        "max_per_minute": max_per_minute,
+        "max_per_day": max_per_day,
+        "enforce_volume": enforce_volume,
+    }
+    keep = password is None and username is not None
+    _change(tenant, expected, email=email, keep_password=keep)
+
+
+@tenants_app.command("set-branding")
+def set_branding(
+    tenant: Tenant,
+    name: Annotated[str, typer.Option(help="The platform name emails and PDFs show.")],
+    base_url: Annotated[str, typer.Option(help="The platform's address, for links.")],
+    colour: Annotated[str, typer.Option(help="The brand colour, #rrggbb.")] = "#2f5d8a",
+    subject_prefix: Annotated[
+        str | None, typer.Option(help="Before the subject (default: the name).")
+    ] = None,
+    footer: Annotated[str | None, typer.Option(help="A line at the end of every email.")] = None,
+    logo: Annotated[
+        Path | None, typer.Option(help="A PNG, JPEG or SVG file (256 KB at most).")
+    ] = None,
+    remove_logo: Annotated[bool, typer.Option(help="Drop the stored logo.")] = False,
+    expected: Expected = None,
+) -> None:
+    """Brand the tenant's emails and PDFs; the logo stored before is kept unless replaced.
+
+    Example: herald tenants set-branding --tenant acme --name "Acme Contact"
+    --base-url https://acme.example.com --logo acme.png
+    """
+    branding: dict[str, Any] = {
+        "platform_name": name,
+        "platform_base_url": base_url,
+        "brand_colour": colour,
+        "subject_prefix": subject_prefix,
+        "footer_text": footer,
+        "remove_logo": remove_logo,
+    }
+    if logo is not None:
+        kind = mimetypes.guess_type(logo.name)[0]
+        if kind not in LOGO_TYPES:
+            raise fail(f"--logo: {logo.name} is not a PNG, JPEG or SVG file")
+        try:
+            data = logo.read_bytes()
+        except OSError as exc:
+            raise fail(f"--logo: {exc}") from exc
+        encoded = base64.b64encode(data).decode()
+        branding["logo_upload"] = {"filename": logo.name, "content_type": kind, "data": encoded}
+    _change(tenant, expected, branding=branding)
+
+
+@tenants_app.command("set-timezone")
+def set_timezone(
+    tenant: Tenant,
+    zone: Annotated[str, typer.Argument(help="An IANA zone, e.g. Europe/Paris.")],
+    expected: Expected = None,
+) -> None:
+    """The zone of the tenant's new schedules that name none.
+
+    Example: herald tenants set-timezone --tenant acme Europe/Paris
+    """
+    _change(tenant, expected, default_timezone=zone)
+
+
+@tenants_app.command("reset")
+def reset(
+    tenant: Tenant,
+    sections: Annotated[list[str], typer.Argument(help="email, branding and/or default_timezone.")],
+    expected: Expected = None,
+) -> None:
+    """Back to the environment's defaults for these sections.
+
+    Example: herald tenants reset --tenant acme email
+    """
+    _change(tenant, expected, reset=sections)

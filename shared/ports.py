@@ -11,7 +11,14 @@ from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from herald.shared.contract.messages import Envelope
+from herald.shared.contract.messages import Envelope, TenantSettings
+
+
+class TenantDirectory(Protocol):
+    """Each tenant's latest settings (`runtime.tenant_table.TenantTable`)."""
+
+    def settings(self, tenant_id: str) -> TenantSettings | None:
+        """None: the tenant set none, the environment's defaults apply."""
 
 
 class Publisher(Protocol):

@@ -27,6 +27,7 @@ from tests.fakes.scheduler import (
     MemoryRunHistory,
     MemorySchedules,
     MemorySlots,
+    MemoryTenants,
     MemoryTimers,
     RecordingBodies,
     RecordingHerd,
@@ -92,6 +93,7 @@ class World:
             Topics("unit"),
             ZONE,
             RecipientPolicy(),
+            MemoryTenants(),
             clock=self.clock,
         )
         for command in commands:

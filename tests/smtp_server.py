@@ -1,9 +1,10 @@
 """A real SMTP server for tests (aiosmtpd, in a thread): plain, STARTTLS or implicit TLS, AUTH.
 
 It records every delivery (recipient, bytes, the client connection it came
-on), can refuse chosen recipients with 550, slow each message down, and be
-stopped and started again on the same port, as a mail server outage would.
-Certificates come from a throwaway CA (trustme); clients trust its PEM file.
+on), can refuse chosen senders with 553 and chosen recipients with 550, slow
+each message down, and be stopped and started again on the same port, as a
+mail server outage would. Certificates come from a throwaway CA (trustme);
+clients trust its PEM file.
 """
 
 from __future__ import annotations
@@ -33,8 +34,19 @@ class Delivery:
 class _Handler:
     refuse: set[str]
     delay_s: float
+    refuse_senders: set[str] = field(default_factory=set)
     deliveries: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.refuse_senders:
+            return "553 5.7.1 Sender address rejected: not owned by user"
+        # What aiosmtpd does itself when no handler answers MAIL.
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -101,7 +113,7 @@ class _StreamSession(SMTP):
         """The message is handled if its end arrived; a body cut short is dropped."""
         stalled = 0
         while self._in_data and stalled < 3:
-            stalled = 0 if self._reader._buffer else stalled + 1
+            stalled = 0 if self._reader._buffer else stalled + 1  # type: ignore[attr-defined]
             await asyncio.sleep(0.01)
         if self._handler_coroutine is not None:
             self._handler_coroutine.cancel()
@@ -139,11 +151,12 @@ class SmtpServer:
         tls: CertificateAuthority | None = None,
         credentials: tuple[str, str] | None = None,
         refuse: set[str] | None = None,
+        refuse_senders: set[str] | None = None,
         delay_s: float = 0.0,
         port: int | None = None,
     ) -> None:
         self.port = port or free_port()
-        self.handler = _Handler(refuse or set(), delay_s)
+        self.handler = _Handler(refuse or set(), delay_s, refuse_senders or set())
         self._security = security
         self._tls = tls
         self._credentials = credentials

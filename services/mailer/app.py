@@ -8,15 +8,18 @@ from faststream import FastStream
 
 from herald.services.mailer import handlers
 from herald.services.mailer.delivery import Delivery
+from herald.services.mailer.outbound import TenantOutbounds
 from herald.services.mailer.smtp import SmtpPool
 from herald.services.mailer.store import Ledger
+from herald.shared.runs.brand import Brands
 from herald.shared.runs.recipients import RecipientPolicy
-from herald.shared.runs.text import read_logo
 from herald.shared.runtime.artifact_cache import CachedArtifacts
-from herald.shared.runtime.artifacts import ArtifactStore
+from herald.shared.runtime.artifacts import BRAND_BUCKET, ArtifactStore
 from herald.shared.runtime.kafka import KafkaPublisher
+from herald.shared.runtime.keyring import load_keyring
 from herald.shared.runtime.service import build_runtime, make_app
 from herald.shared.runtime.settings import SmtpSettings
+from herald.shared.runtime.tenant_table import TenantTable
 
 
 def claim_lease(settings: SmtpSettings) -> timedelta:
@@ -29,16 +32,21 @@ def create_app() -> FastStream:
     settings = runtime.settings
     pool = SmtpPool(settings.smtp)
     ledger = Ledger(runtime.db, claim_lease(settings.smtp))
+    tenants = TenantTable(settings.kafka, runtime.topics.tenant_settings)
+    outbounds = TenantOutbounds(
+        directory=tenants,
+        brands=Brands(settings.branding, tenants, ArtifactStore(runtime.db, BRAND_BUCKET)),
+        keyring=load_keyring(settings.secrets),
+        default_pool=pool,
+        smtp_base=settings.smtp,
+    )
     delivery = Delivery(
         ledger=ledger,
-        smtp=pool,
+        outbounds=outbounds,
         # Runs that share a render attach the same files: read once per process.
         artifacts=CachedArtifacts(ArtifactStore(runtime.db)),
-        branding=settings.branding,
-        from_address=settings.smtp.from_address,
         retry=settings.retry,
         policy=RecipientPolicy.from_settings(settings.security),
-        logo=read_logo(settings.branding),
     )
     publisher = KafkaPublisher(runtime.broker, runtime.topics)
     handlers.register(
@@ -49,6 +57,9 @@ def create_app() -> FastStream:
         publisher,
         settings.mailer.concurrency,
     )
-    app = make_app(runtime, [ledger.ensure_indexes])
+    # The tenants' settings are read before the first delivery (start-up hooks run first).
+    app = make_app(runtime, [ledger.ensure_indexes, tenants.start])
     app.after_shutdown(pool.close)
+    app.after_shutdown(outbounds.close)
+    app.after_shutdown(tenants.stop)
     return app

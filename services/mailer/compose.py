@@ -133,6 +133,7 @@ def prepare(
     contents: Contents,
     now: datetime,
     logo: Logo | None = None,
+    reply_to: str | None = None,
 ) -> Prepared:
     """The run's email; a `logo` file travels inline (a related part), else `logo_url` is linked."""
     run = rendered.run
@@ -150,6 +151,8 @@ def prepare(
         "links": contents.linked,
         "link": platform_link(rendered.run, branding),
         "schedule_name": run.schedule_name,
+        "footer_text": branding.footer_text,
+        "brand_colour": branding.brand_colour,
     }
     message = EmailMessage(policy=SMTP)
     prefix = branding.platform_name if branding.subject_prefix is None else branding.subject_prefix
@@ -159,6 +162,8 @@ def prepare(
     if not encoded_subject:
         message["Subject"] = subject
     message["From"] = _header_safe(from_address, "from address")
+    if reply_to is not None:
+        message["Reply-To"] = _header_safe(reply_to, "reply-to address")
     message["Date"] = format_datetime(now)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Herald-Run-ID"] = _header_safe(run.run_id, "run id")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 
 from herald.services.mailer import compose, outcome
-from herald.services.mailer.ports import Claim, MailSender, SendLedger
+from herald.services.mailer.ports import Claim, Outbound, Outbounds, SendLedger, SettingsProblem
 from herald.services.mailer.smtp import wire_form
 from herald.shared.contract.messages import (
     ArtifactRef,
@@ -21,14 +21,14 @@ from herald.shared.contract.messages import (
     RecipientResult,
     ReportRendered,
     RunStatus,
+    SmtpStage,
     utcnow,
 )
 from herald.shared.ports import Artifacts
 from herald.shared.runs.events import failure_event, status_event
 from herald.shared.runs.recipients import RecipientPolicy
-from herald.shared.runs.text import Logo
-from herald.shared.runtime.metrics import EMAILS, EMAILS_REPLY_UNKNOWN
-from herald.shared.runtime.settings import BrandingSettings, RetrySettings
+from herald.shared.runtime.metrics import EMAILS, EMAILS_REPLY_UNKNOWN, TENANT_SETTINGS_FAILING
+from herald.shared.runtime.settings import RetrySettings
 
 log = logging.getLogger("herald.mailer")
 
@@ -38,13 +38,10 @@ class Delivery:
     """Sends a rendered run to its recipients; its status is the caller's to publish."""
 
     ledger: SendLedger
-    smtp: MailSender
+    outbounds: Outbounds
     artifacts: Artifacts
-    branding: BrandingSettings
-    from_address: str
     retry: RetrySettings
     policy: RecipientPolicy
-    logo: Logo | None = None
 
     async def deliver(self, rendered: ReportRendered) -> DeliveryStatus:
         """Each recipient its own transaction, as many at once as the sender allows.
@@ -60,6 +57,7 @@ class Delivery:
         sent = iter(await self._send_all(rendered, fresh) if fresh else [])
         results = [refused.get(r) or earlier.get(r) or next(sent) for r in run.recipients]
         verdict = outcome.verdict(results)
+        _watch_settings(rendered, results, verdict, fresh)
         if verdict is outcome.Verdict.DELIVERED:
             return status_event(
                 rendered,
@@ -72,6 +70,7 @@ class Delivery:
             rendered,
             "mailer",
             transient=verdict is outcome.Verdict.RETRY,
+            settings_problem=verdict is outcome.Verdict.SETTINGS,
             reason=outcome.reason(results) or "not delivered",
             policy=self.retry,
             artifact_id=rendered.artifact_id,
@@ -82,21 +81,29 @@ class Delivery:
         self, rendered: ReportRendered, recipients: list[str]
     ) -> list[RecipientResult]:
         """The run's email composed once, then each recipient's copy sent at once."""
+        try:
+            out = await self.outbounds.for_tenant(rendered.tenant_id)
+        except SettingsProblem as problem:
+            return [_unusable_settings(r, str(problem)) for r in recipients]
         prepared = compose.prepare(
             rendered,
-            branding=self.branding,
-            from_address=self.from_address,
-            contents=await self._contents(rendered),
+            branding=out.branding,
+            from_address=out.from_address,
+            contents=await self._contents(rendered, out),
             now=utcnow(),
-            logo=self.logo,
+            logo=out.logo,
+            reply_to=out.reply_to,
         )
         wire_rest = wire_form(prepared.rest)
-        sender = parseaddr(self.from_address)[1]
+        sender = parseaddr(out.from_address)[1]
         return await asyncio.gather(
-            *(self._send(prepared, wire_rest, sender, rendered.tenant_id, r) for r in recipients)
+            *(
+                self._send(out, prepared, wire_rest, sender, rendered.tenant_id, r)
+                for r in recipients
+            )
         )
 
-    async def _contents(self, rendered: ReportRendered) -> compose.Contents:
+    async def _contents(self, rendered: ReportRendered, out: Outbound) -> compose.Contents:
         """The run's files as attachments, or as links when together they are too large."""
         inline = rendered.html_artifact_id
         primary = ArtifactRef(
@@ -114,7 +121,7 @@ class Delivery:
         for image in rendered.images:
             images.append((image.cid, await self._attachment(image)))
         if rendered.too_large_to_attach:
-            links = tuple((f.filename, self.branding.artifact_url(f.artifact_id)) for f in files)
+            links = tuple((f.filename, out.branding.artifact_url(f.artifact_id)) for f in files)
             return compose.Contents(linked=links, inline_html=inline_html, images=tuple(images))
         attached = [await self._attachment(ref) for ref in files]
         return compose.Contents(
@@ -127,6 +134,7 @@ class Delivery:
 
     async def _send(
         self,
+        out: Outbound,
         prepared: compose.Prepared,
         wire_rest: bytes,
         sender: str,
@@ -151,7 +159,7 @@ class Delivery:
             return claim is not Claim.HELD
 
         wire = compose.recipient_head(prepared, recipient) + wire_rest
-        result = await self.smtp.send(wire, sender, recipient, commit)
+        result = await out.smtp.send(wire, sender, recipient, commit)
         if result is None:  # accepted already, or another delivery is sending it right now
             accepted = await self.ledger.acceptances(run_id, [recipient])
             return accepted.get(recipient) or _held_elsewhere(recipient)
@@ -195,4 +203,34 @@ def _held_elsewhere(recipient: str) -> RecipientResult:
         address=recipient,
         outcome=RecipientOutcome.REFUSED_TRANSIENT,
         smtp_message="another delivery of this run is sending it",
+    )
+
+
+def _watch_settings(
+    rendered: ReportRendered,
+    results: list[RecipientResult],
+    verdict: outcome.Verdict,
+    sent_to: list[str],
+) -> None:
+    """The tenant's settings-problem gauge and log line, from what this run's sends met."""
+    tenant = rendered.tenant_id
+    if verdict is outcome.Verdict.SETTINGS:
+        TENANT_SETTINGS_FAILING.labels(tenant).set(1)
+        log.error(
+            "tenant %s: its email settings are refused, run %s waits for a fix: %s",
+            tenant,
+            rendered.run.run_id,
+            outcome.reason(results),
+        )
+    elif sent_to:
+        TENANT_SETTINGS_FAILING.labels(tenant).set(0)
+
+
+def _unusable_settings(recipient: str, problem: str) -> RecipientResult:
+    """No exchange was tried: the settings cannot log in as they are."""
+    return RecipientResult(
+        address=recipient,
+        outcome=RecipientOutcome.REFUSED_TRANSIENT,
+        smtp_message=problem,
+        stage=SmtpStage.AUTH,
     )

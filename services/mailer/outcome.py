@@ -5,20 +5,35 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 
-from herald.shared.contract.messages import RecipientOutcome, RecipientResult
+from herald.shared.contract.messages import RecipientOutcome, RecipientResult, SmtpStage
+
+#: Refusals that say the tenant's settings are wrong, whatever the message.
+SETTINGS_STAGES = frozenset({SmtpStage.AUTH, SmtpStage.TLS})
 
 
 class Verdict(enum.Enum):
     DELIVERED = "delivered"
     RETRY = "retry"
+    #: Retried for long: the server refused the tenant's login or TLS settings.
+    SETTINGS = "settings"
     FAILED = "failed"
 
 
+def settings_refusal(results: Sequence[RecipientResult]) -> RecipientResult | None:
+    for result in results:
+        if result.outcome is not RecipientOutcome.ACCEPTED and result.stage in SETTINGS_STAGES:
+            return result
+    return None
+
+
 def verdict(results: Sequence[RecipientResult]) -> Verdict:
-    """Delivered when all accepted; retry while any was refused for now; else failed."""
+    """Delivered when all accepted; settings when the server refused them; retry while any
+    was refused for now; else failed."""
     outcomes = {r.outcome for r in results}
     if outcomes <= {RecipientOutcome.ACCEPTED}:
         return Verdict.DELIVERED
+    if settings_refusal(results) is not None:
+        return Verdict.SETTINGS
     if RecipientOutcome.REFUSED_TRANSIENT in outcomes:
         return Verdict.RETRY
     return Verdict.FAILED
@@ -28,6 +43,10 @@ def reason(results: Sequence[RecipientResult]) -> str | None:
     refused = [r for r in results if r.outcome is not RecipientOutcome.ACCEPTED]
     if not refused:
         return None
+    if (settings := settings_refusal(results)) is not None:
+        what = "authentication" if settings.stage is SmtpStage.AUTH else "TLS"
+        detail = f"{settings.smtp_code or ''} {settings.smtp_message or ''}".strip()
+        return f"SMTP {what} failed: check the tenant's email settings ({detail})"
     return "; ".join(
         f"{r.address}: {r.smtp_code or '-'} {r.smtp_message or ''}".strip() for r in refused
     )

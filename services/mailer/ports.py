@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 from herald.shared.contract.messages import RecipientResult
+from herald.shared.runs.text import Logo
+from herald.shared.runtime.settings import BrandingSettings
 
 #: Awaited with the body sent and before the end-of-data marker; False abandons the message.
 Commit = Callable[[], Awaitable[bool]]
@@ -62,3 +65,24 @@ class MailSender(Protocol):
 
     async def close(self) -> None:
         """Ends the open connections politely."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """How one tenant's mail goes out: the server, the sender, the brand."""
+
+    smtp: MailSender
+    from_address: str
+    branding: BrandingSettings
+    logo: Logo | None = None
+    reply_to: str | None = None
+
+
+class SettingsProblem(Exception):
+    """The tenant's email settings cannot be used as they are (a password sealed for a key
+    this mailer does not hold): the run waits for the settings to be fixed."""
+
+
+class Outbounds(Protocol):
+    async def for_tenant(self, tenant_id: str) -> Outbound:
+        """The tenant's own settings, or the environment's; `SettingsProblem` if unusable."""

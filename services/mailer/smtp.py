@@ -7,6 +7,13 @@ checked with NOOP after sitting idle, since servers drop idle clients; a
 connection that fails is closed and the next send opens a fresh one. A rate
 limit (messages per minute) spreads a herd over time instead of refusing it.
 
+Every result names the step the exchange ended at (`SmtpStage`), so a test
+email can say what to fix. Opening a connection is driven one step at a time
+(connect and greet, STARTTLS, AUTH) rather than by aiosmtplib's `connect()`,
+which does all three and leaves the failed step to guesswork. A TLS or AUTH
+failure is the tenant's settings at fault, not the message: it is refused for
+now whatever the server's code, so the run is retried once the settings are fixed.
+
 The DATA phase is driven here rather than by aiosmtplib's `sendmail`: the
 message goes out already dot-stuffed (stuffed once per run, not once per
 recipient), and a `commit` callback runs between the body and the
@@ -27,12 +34,16 @@ import aiosmtplib
 from aiolimiter import AsyncLimiter
 
 from herald.services.mailer.ports import Commit
-from herald.shared.contract.messages import RecipientOutcome, RecipientResult
-from herald.shared.runtime.settings import SmtpSecurity, SmtpSettings
+from herald.shared.contract.messages import RecipientOutcome, RecipientResult, SmtpStage
+from herald.shared.contract.tenant_settings import SmtpSecurity
+from herald.shared.runtime.settings import SmtpSettings
 
 #: A pooled connection idle longer than this is checked with NOOP before use.
 _IDLE_CHECK_S = 10.0
 _LONE_LINE_END = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+#: OpenSSL's decoration around the reason: "[SSL: CODE] reason (_ssl.c:1006)".
+_SSL_DECORATION = re.compile(r"^\[SSL(?:: \w+)?\]\s*|\s*\(_ssl\.c:\d+\)$")
+_FAILURES = (aiosmtplib.SMTPException, OSError, TimeoutError)
 
 
 def wire_form(message: bytes) -> bytes:
@@ -51,52 +62,123 @@ def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
-def _refused(address: str, code: int, text: str) -> RecipientResult:
+def _refused(address: str, code: int, text: str, stage: SmtpStage) -> RecipientResult:
     outcome = (
         RecipientOutcome.REFUSED_PERMANENT
         if 500 <= code < 600
         else RecipientOutcome.REFUSED_TRANSIENT
     )
-    return RecipientResult(address=address, outcome=outcome, smtp_code=code, smtp_message=text)
+    return RecipientResult(
+        address=address, outcome=outcome, smtp_code=code, smtp_message=text, stage=stage
+    )
 
 
-def _lost(address: str, exc: BaseException) -> RecipientResult:
+def _lost(address: str, exc: BaseException, stage: SmtpStage) -> RecipientResult:
     return RecipientResult(
         address=address,
         outcome=RecipientOutcome.REFUSED_TRANSIENT,
         smtp_message=f"{type(exc).__name__}: {exc}",
+        stage=stage,
     )
+
+
+def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind `exc` (aiosmtplib wraps an implicit TLS one in SMTPConnectError)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _tls_reason(exc: BaseException) -> str:
+    """Why a TLS handshake failed, in OpenSSL's words without its decoration."""
+    error = _ssl_error(exc)
+    if error is not None:
+        return _SSL_DECORATION.sub("", error.strerror or str(error)) or type(error).__name__
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"STARTTLS refused: {exc.code} {exc.message}"
+    if isinstance(exc, aiosmtplib.SMTPException) and "not supported" in exc.message:
+        return "the server does not offer STARTTLS"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, aiosmtplib.SMTPException):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _StepFailed(Exception):
+    """Opening a connection failed at `stage`, for the reason `error`."""
+
+    def __init__(self, stage: SmtpStage, error: BaseException) -> None:
+        super().__init__(stage, error)
+        self.stage = stage
+        self.error = error
 
 
 class _Connection:
     def __init__(self, settings: SmtpSettings) -> None:
         secure = settings.security is not SmtpSecurity.NONE
+        self._settings = settings
+        # No credentials and no STARTTLS here: `_open` drives each step itself.
         self.client = aiosmtplib.SMTP(
             hostname=settings.host,
             port=settings.port,
-            username=settings.username,
-            password=settings.password.get_secret_value() if settings.password else None,
             use_tls=settings.security is SmtpSecurity.TLS,
-            start_tls=settings.security is SmtpSecurity.STARTTLS,
+            start_tls=False,
             tls_context=_tls_context(settings) if secure else None,
             timeout=settings.timeout_s,
         )
         self.used_at = 0.0
 
     async def ready(self) -> None:
-        """Connected (and greeted, TLS-wrapped, authenticated) and still answering."""
+        """Connected (and greeted, TLS-wrapped, authenticated) and still answering.
+
+        Raises `_StepFailed` naming the step that failed; the caller closes the connection.
+        """
         if not self.client.is_connected:
-            await self.client.connect()
+            await self._open()
         elif time.monotonic() - self.used_at > _IDLE_CHECK_S:
             try:
                 await self.client.noop()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            except _FAILURES:
                 self.client.close()
-                await self.client.connect()
+                await self._open()
+
+    async def _open(self) -> None:
+        """Connect and greet, then STARTTLS and AUTH as configured, one step at a time."""
+        client, settings = self.client, self._settings
+        try:
+            # TCP, the implicit TLS handshake if configured, the greeting; then EHLO
+            # (HELO if refused), so that a refused EHLO counts as a refused greeting.
+            await client.connect()
+            if client.is_ehlo_or_helo_needed:
+                try:
+                    await client.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    if not client.is_connected:
+                        raise
+                    await client.helo()
+        except _FAILURES as exc:
+            stage = SmtpStage.TLS if _ssl_error(exc) is not None else SmtpStage.CONNECT
+            raise _StepFailed(stage, exc) from exc
+        if settings.security is SmtpSecurity.STARTTLS:
+            try:
+                await client.starttls()
+            except _FAILURES as exc:
+                raise _StepFailed(SmtpStage.TLS, exc) from exc
+        if settings.username is not None:
+            password = settings.password.get_secret_value() if settings.password else ""
+            try:
+                await client.login(settings.username, password)
+            except _FAILURES as exc:
+                raise _StepFailed(SmtpStage.AUTH, exc) from exc
 
     def close(self) -> None:
-        if self.client.is_connected:
-            self.client.close()
+        # Even when no longer connected: a step that failed after `connect()` (STARTTLS,
+        # AUTH) may leave aiosmtplib's connect lock held, and the next `connect()` waiting.
+        self.client.close()
 
 
 class SmtpPool:
@@ -133,21 +215,68 @@ class SmtpPool:
         async with self._connection() as connection:
             try:
                 await connection.ready()
-            except aiosmtplib.SMTPResponseException as exc:  # greeting, STARTTLS or AUTH refused
+            except _StepFailed as failed:
                 connection.close()
-                return _refused(recipient, exc.code, exc.message)
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                connection.close()
-                return _lost(recipient, exc)
-            return await self._transaction(connection, wire, sender, recipient, commit)
+                return self._hidden(self._not_ready(recipient, failed))
+            result = await self._transaction(connection, wire, sender, recipient, commit)
+            return None if result is None else self._hidden(result)
+
+    def _not_ready(self, recipient: str, failed: _StepFailed) -> RecipientResult:
+        """The result when a connection could not be opened, at the step that failed.
+
+        TLS and AUTH failures are refused for now whatever the code (a 535 too):
+        the tenant's settings are at fault, not the message, so the run is retried
+        once they are fixed rather than failed for good. A refused greeting keeps
+        its code's meaning; an unreachable server is refused for now.
+        """
+        error = failed.error
+        reply = error if isinstance(error, aiosmtplib.SMTPResponseException) else None
+        if failed.stage is SmtpStage.TLS:
+            where = f"{self._settings.host}:{self._settings.port}"
+            text = f"TLS handshake with {where} failed: {_tls_reason(error)}"
+        elif failed.stage is SmtpStage.AUTH:
+            text = error.message if isinstance(error, aiosmtplib.SMTPException) else str(error)
+        elif reply is not None:  # a refused greeting
+            return _refused(recipient, reply.code, reply.message, failed.stage)
+        elif isinstance(error, aiosmtplib.SMTPException):
+            # aiosmtplib's own words name the server and the cause:
+            # "Error connecting to host on port 25: [Errno 111] Connect call failed ...".
+            text = error.message
+        else:
+            return _lost(recipient, error, failed.stage)
+        return RecipientResult(
+            address=recipient,
+            outcome=RecipientOutcome.REFUSED_TRANSIENT,
+            smtp_code=reply.code if reply else None,
+            smtp_message=text,
+            stage=failed.stage,
+        )
+
+    def _hidden(self, result: RecipientResult) -> RecipientResult:
+        """`result` with the password masked, should a server or an error have echoed it.
+
+        Masked where it stands as a word of its own: a short password is found
+        inside ordinary words too ("x" in "extension"), which reveals nothing.
+        """
+        password = self._settings.password
+        secret = password.get_secret_value() if password else ""
+        if not secret or not result.smtp_message or secret not in result.smtp_message:
+            return result
+        alone = re.compile(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])")
+        return result.model_copy(
+            update={"smtp_message": alone.sub("********", result.smtp_message)}
+        )
 
     async def _transaction(
         self, connection: _Connection, wire: bytes, sender: str, recipient: str, commit: Commit
     ) -> RecipientResult | None:
         client = connection.client
+        stage = SmtpStage.SENDER
         try:
             await client.mail(sender)
+            stage = SmtpStage.RECIPIENT
             await client.rcpt(recipient)
+            stage = SmtpStage.DATA
             start = await client.execute_command(b"DATA")
             if start.code != aiosmtplib.SMTPStatus.start_input:
                 raise aiosmtplib.SMTPDataError(start.code, start.message)
@@ -157,10 +286,10 @@ class SmtpPool:
             protocol.write(wire)
         except aiosmtplib.SMTPResponseException as exc:
             await _reset(connection)
-            return _refused(recipient, exc.code, exc.message)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            return _refused(recipient, exc.code, exc.message, stage)
+        except _FAILURES as exc:
             connection.close()
-            return _lost(recipient, exc)
+            return _lost(recipient, exc, stage)
         try:
             committed = await commit()
         except BaseException:
@@ -174,32 +303,41 @@ class SmtpPool:
             # protocol for the reply before the event loop can deliver it.
             protocol.write(b".\r\n")
             reply = await protocol.read_response(timeout=self._settings.timeout_s)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except _FAILURES as exc:
             connection.close()
-            return _lost(recipient, exc)
+            return _lost(recipient, exc, SmtpStage.DATA)
         if reply.code != aiosmtplib.SMTPStatus.completed:
             await _reset(connection)
-            return _refused(recipient, reply.code, reply.message)
+            return _refused(recipient, reply.code, reply.message, SmtpStage.DATA)
         return RecipientResult(
             address=recipient,
             outcome=RecipientOutcome.ACCEPTED,
             smtp_code=reply.code,
             smtp_message=reply.message,
+            stage=SmtpStage.DATA,
         )
 
     async def close(self) -> None:
         while not self._idle.empty():
-            connection = self._idle.get_nowait()
-            if connection.client.is_connected:
-                try:
-                    await connection.client.quit()
-                except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                    connection.close()
+            await _quit(self._idle.get_nowait())
+
+    async def close_when_idle(self) -> None:
+        """Every connection, each once it is back from its send: a pool being replaced."""
+        for _ in range(self._settings.pool_size):
+            await _quit(await self._idle.get())
+
+
+async def _quit(connection: _Connection) -> None:
+    if connection.client.is_connected:
+        try:
+            await connection.client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            connection.close()
 
 
 async def _reset(connection: _Connection) -> None:
     """After a refusal the transaction is over; RSET leaves the connection clean for reuse."""
     try:
         await connection.client.rset()
-    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+    except _FAILURES:
         connection.close()

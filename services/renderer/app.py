@@ -10,9 +10,11 @@ from herald.services.renderer.pool import PdfPool
 from herald.services.renderer.render import Renderer
 from herald.services.renderer.shares import ShareStore
 from herald.services.renderer.sources import source_for
-from herald.shared.runtime.artifacts import ArtifactStore
+from herald.shared.runs.brand import Brands
+from herald.shared.runtime.artifacts import BRAND_BUCKET, ArtifactStore
 from herald.shared.runtime.kafka import KafkaPublisher
 from herald.shared.runtime.service import build_runtime, make_app
+from herald.shared.runtime.tenant_table import TenantTable
 
 
 def create_app() -> FastStream:
@@ -30,8 +32,10 @@ def create_app() -> FastStream:
         if settings.renderer.share_renders
         else None
     )
+    tenants = TenantTable(settings.kafka, runtime.topics.tenant_settings)
+    brands = Brands(settings.branding, tenants, ArtifactStore(runtime.db, BRAND_BUCKET))
     due_runs = DueRuns(
-        Renderer(source, artifacts, pool, settings),
+        Renderer(source, artifacts, pool, settings, brands),
         artifacts,
         shares,
         KafkaPublisher(runtime.broker, runtime.topics),
@@ -40,10 +44,12 @@ def create_app() -> FastStream:
     handlers.register(
         runtime.broker, runtime.topics, runtime.group_id, due_runs, settings.renderer.concurrency
     )
-    app = make_app(runtime, [artifacts.ensure_indexes])
+    # The tenants' brands are read before the first render (start-up hooks run first).
+    app = make_app(runtime, [artifacts.ensure_indexes, tenants.start])
 
     @app.after_shutdown
     async def _close() -> None:
+        await tenants.stop()
         await source.close()
         pool.close()
 

@@ -154,7 +154,8 @@ class DueRuns:
         definition = None
         if run.report.kind == "custom":
             definition = await shares.definition(due.tenant_id, run.report.id)
-        key = share_key(due.tenant_id, run, self._settings, definition)
+        brand = await self._renderer.brand(due.tenant_id)
+        key = share_key(due.tenant_id, run, self._settings, definition, brand)
         if key is None:
             return await self._fresh(due, None)
         found = await shares.find(key)

@@ -13,6 +13,7 @@ from typing import Protocol
 from herald.services.renderer.render import Rendered
 from herald.shared.contract.messages import RunDetails
 from herald.shared.ports import StoredArtifact
+from herald.shared.runs.brand import Brand
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,9 @@ class RunRenderer(Protocol):
 
     async def render(self, tenant_id: str, schedule_id: str, run: RunDetails) -> Rendered:
         """The run's artifact, written last; None in it when empty and skipped."""
+
+    async def brand(self, tenant_id: str) -> Brand:
+        """The brand the tenant's renders show now (part of what makes two renders alike)."""
 
 
 class ShareIndex(Protocol):

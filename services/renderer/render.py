@@ -33,7 +33,8 @@ from herald.services.renderer.reports.source import ReportSource
 from herald.shared.contract.messages import DataWindow, RunDetails
 from herald.shared.contract.schedule_spec import ReportFormat
 from herald.shared.ports import Artifacts, StoredArtifact, artifact_id
-from herald.shared.runs.text import Logo, read_logo
+from herald.shared.runs.brand import Brand, Brands
+from herald.shared.runs.text import Logo
 from herald.shared.runtime.settings import Settings
 
 #: The companion holding a capped report's full data.
@@ -105,15 +106,20 @@ class Renderer:
         artifacts: Artifacts,
         printer: PdfPrinter | None,
         settings: Settings,
+        brands: Brands | None = None,
     ) -> None:
         self._source = source
         self._artifacts = artifacts
         self._printer = printer
         self._settings = settings
-        self._logo_uri = _data_uri(read_logo(settings.branding))
+        self._brands = brands or Brands(settings.branding)
+
+    async def brand(self, tenant_id: str) -> Brand:
+        return await self._brands.of(tenant_id)
 
     async def render(self, tenant_id: str, schedule_id: str, run: RunDetails) -> Rendered:
         report = await report_data(self._source, tenant_id, run)
+        brand = await self.brand(tenant_id)
         metadata: dict[str, Any] = {
             "run_id": run.run_id,
             "tenant_id": tenant_id,
@@ -136,14 +142,14 @@ class Renderer:
         if rows == 0 and run.skip_if_empty:
             return Rendered(None, (), report.title, 0)
         if fmt.inline:
-            companions += await self._images(run, report, metadata)
+            companions += await self._images(run, report, metadata, brand.branding.brand_colour)
         page = Page(
             report,
             run,
             [k.display() for k in kept],
             cap,
-            self._settings.branding,
-            self._logo_uri,
+            brand.branding,
+            _data_uri(brand.logo),
             self._printer,
         )
         body = await layout.write(page)
@@ -202,14 +208,13 @@ class Renderer:
         return (stored,)
 
     async def _images(
-        self, run: RunDetails, report: ReportData, metadata: dict[str, Any]
+        self, run: RunDetails, report: ReportData, metadata: dict[str, Any], brand: str
     ) -> tuple[StoredArtifact, ...]:
         """The report's charts as PNGs for an inline email, drawn in the render pool."""
         if not report.charts:
             return ()
         if self._printer is None:
             raise RuntimeError("this renderer has no render pool to draw charts")
-        brand = self._settings.branding.brand_colour
         stored = []
         for n, chart in enumerate(report.charts):
             png = await self._printer.png(chart, brand)

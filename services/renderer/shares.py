@@ -29,6 +29,7 @@ from herald.services.renderer.ports import Complete
 from herald.services.renderer.reports.custom_store import CUSTOM_REPORTS
 from herald.shared.contract.messages import RunDetails
 from herald.shared.ports import Artifacts
+from herald.shared.runs.brand import Brand, environment_brand
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 
@@ -48,7 +49,11 @@ def _instant(value: datetime) -> str:
 
 
 def share_key(
-    tenant_id: str, run: RunDetails, settings: Settings, definition: str | None = None
+    tenant_id: str,
+    run: RunDetails,
+    settings: Settings,
+    definition: str | None = None,
+    brand: Brand | None = None,
 ) -> str | None:
     """The artifact's content key; None when the run must render on its own.
 
@@ -60,7 +65,7 @@ def share_key(
     report = run.report
     if report.kind == "test" or (report.kind == "custom" and definition is None):
         return None
-    renderer, reports, branding = settings.renderer, settings.reports, settings.branding
+    renderer, reports = settings.renderer, settings.reports
     shaping: dict[str, Any] = {
         "v": KEY_VERSION,
         "tenant": tenant_id,
@@ -84,12 +89,7 @@ def share_key(
     if fmt.layout is not None:
         shaping["cap"] = fmt.layout.cap(renderer)
     if fmt.branded:
-        shaping["branding"] = {
-            "name": branding.platform_name,
-            "logo": str(branding.logo_file) if branding.logo_file else None,
-            "base_url": branding.platform_base_url,
-            "colour": branding.brand_colour,
-        }
+        shaping["branding"] = (brand or environment_brand(settings.branding)).shaping()
     canonical = json.dumps(shaping, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -14,6 +14,7 @@ from herald.services.scheduler.leases import LEASES, LeaseStore
 from herald.services.scheduler.projection import Projection
 from herald.services.scheduler.slots import SlotStore
 from herald.services.scheduler.store import SchedulerStore
+from herald.services.scheduler.tenant_store import TenantStore
 from herald.services.scheduler.ticker import Ticker
 from herald.services.scheduler.timers import TimerStore
 from herald.shared.history import store as history_store
@@ -56,6 +57,7 @@ def create_app() -> FastStream:
         runtime.topics,
         settings.default_timezone,
         RecipientPolicy.from_settings(settings.security),
+        TenantStore(commands_db),
         concurrency=settings.scheduler.command_concurrency,
     )
     stuck_after = timedelta(seconds=settings.scheduler.stuck_after_s)

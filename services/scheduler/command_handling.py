@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from herald.services.scheduler import commands, firing
+from herald.services.scheduler import commands, firing, tenant_commands
 from herald.services.scheduler.ports import (
     Bodies,
     CalendarSync,
@@ -23,9 +23,12 @@ from herald.services.scheduler.ports import (
     Recorded,
     Schedules,
     Stored,
+    StoredTenant,
+    TenantSettingsStore,
 )
 from herald.shared.contract.messages import (
     AnyCommand,
+    ChangeTenantSettings,
     CommandAccepted,
     CommandRejected,
     CreateSchedule,
@@ -65,12 +68,15 @@ class CommandHandler:
     topics: Topics
     default_zone: str
     policy: RecipientPolicy
+    tenants: TenantSettingsStore
     clock: Clock = _now
     #: Schedules whose commands are handled at once.
     concurrency: int = 32
 
     def _output(self, message: Envelope) -> Output:
-        return Output(self.topics.for_message(message), message.model_dump_json())
+        key = message.key().decode()
+        topic = self.topics.for_message(message)
+        return Output(topic, message.model_dump_json(), None if key == message.schedule_id else key)
 
     async def handle(self, raw: bytes) -> None:
         """`PoisonMessage` for bytes that cannot be answered (for the DLQ)."""
@@ -124,7 +130,7 @@ class CommandHandler:
         await self.schedules.record_many(list(decided.items()))
         await self.calendar.sync_many(h.schedule_id for h in handled if h.sync)
         await self.bodies.publish_bodies(
-            [(o.topic, h.schedule_id, o.body) for h in handled for o in h.outputs]
+            [(o.topic, o.key or h.schedule_id, o.body) for h in handled for o in h.outputs]
         )
         return [r if isinstance(r, Exception) else None for r in results]
 
@@ -139,7 +145,12 @@ class CommandHandler:
         may have been used on another schedule, or left the outbox).
         """
         command_id = str(parsed.command_id)
-        stored = await self.schedules.read(parsed.schedule_id) if parsed.schedule_id else None
+        tenant: StoredTenant | None = None
+        stored: Stored | StoredTenant | None
+        if isinstance(parsed, ChangeTenantSettings):
+            stored = tenant = await self.tenants.read(parsed.tenant_id)
+        else:
+            stored = await self.schedules.read(parsed.schedule_id) if parsed.schedule_id else None
         recorded = decided.get(command_id)
         # Found in the outbox alone, it is copied under the command id: the outbox
         # keeps only the latest commands.
@@ -161,7 +172,48 @@ class CommandHandler:
             )
             # Nothing is written for a rejected command: a repeat is judged anew.
             return _Handled(parsed.schedule_id, [self._output(parsed)], sync=False)
+        if isinstance(parsed, ChangeTenantSettings):
+            return await self._apply_settings(parsed, tenant)
+        assert not isinstance(stored, StoredTenant)
         return await self._apply(parsed, stored)
+
+    async def _apply_settings(
+        self, command: ChangeTenantSettings, stored: StoredTenant | None
+    ) -> _Handled:
+        upload = command.branding.logo_upload if command.branding else None
+        logo = await self.tenants.put_logo(upload) if upload is not None else None
+        for attempt in range(_MAX_CONCURRENT_RETRIES):
+            if attempt:
+                stored = await self.tenants.read(command.tenant_id)
+            current = stored.state if stored else None
+            decision = tenant_commands.decide(command, current, logo)
+            messages: list[Envelope] = [decision.reply]
+            if decision.state is not None:
+                sections = list(decision.sections)
+                effects = [
+                    decision.state.audited(command, sections),
+                    decision.state.published(command),
+                ]
+                messages = [*effects, decision.reply]
+            outputs = [self._output(m) for m in messages]
+            if decision.state is not None:
+                try:
+                    await self.tenants.save(
+                        current, decision.state, str(command.command_id), outputs
+                    )
+                except ConcurrentChange:
+                    continue
+            log.info(
+                "command %s (%s) on the settings of tenant %s: %s",
+                command.command_id,
+                command.type,
+                command.tenant_id,
+                decision.reply.type,
+            )
+            accepted = decision.state is not None
+            record = Recorded(command.tenant_id, outputs) if accepted else None
+            return _Handled(command.schedule_id, outputs, sync=False, record=record)
+        raise RuntimeError(f"the settings of tenant {command.tenant_id} keep changing")
 
     def _answer_again(
         self, command: AnyCommand | CommandRejected, recorded: Recorded
@@ -182,7 +234,13 @@ class CommandHandler:
         )
         return [self._output(rejection)]
 
-    async def _apply(self, command: AnyCommand, stored: Stored | None) -> _Handled:
+    async def _apply(self, command: commands.ScheduleCommand, stored: Stored | None) -> _Handled:
+        if isinstance(command, CreateSchedule) and command.spec.timezone is None:
+            # The tenant's default zone, if it set one, is written into the schedule.
+            zone = await self.tenants.default_zone(command.tenant_id)
+            if zone is not None:
+                spec = command.spec.model_copy(update={"timezone": zone})
+                command = command.model_copy(update={"spec": spec})
         for attempt in range(_MAX_CONCURRENT_RETRIES):
             if attempt:
                 stored = await self.schedules.read(command.schedule_id)
@@ -222,7 +280,7 @@ class CommandHandler:
         raise RuntimeError(f"schedule {command.schedule_id} keeps changing under command")
 
     @staticmethod
-    def _messages(command: AnyCommand, decision: commands.Decision) -> list[Envelope]:
+    def _messages(command: commands.ScheduleCommand, decision: commands.Decision) -> list[Envelope]:
         envelope = {
             "tenant_id": command.tenant_id,
             "schedule_id": command.schedule_id,

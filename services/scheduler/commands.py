@@ -37,7 +37,19 @@ from herald.shared.contract.messages import (
     UpdateSchedule,
 )
 from herald.shared.contract.schedule_spec import ReportFormat, ReportRef, ScheduleSpec, WindowKind
+from herald.shared.contract.tenant_settings import TENANT_SETTINGS_ID
 from herald.shared.runs.recipients import ANY_DOMAIN, RecipientPolicy
+
+#: The commands on one schedule (`tenant_commands` decides the tenant's settings).
+ScheduleCommand = (
+    CreateSchedule
+    | UpdateSchedule
+    | EnableSchedule
+    | DisableSchedule
+    | DeleteSchedule
+    | RunNow
+    | SendTestEmail
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +139,7 @@ def parse(raw: bytes) -> AnyCommand | CommandRejected | Unanswerable:
             return Unanswerable(f"invalid command without a usable envelope: {exc}")
 
 
-def _rejection(command: AnyCommand, errors: list[FieldError]) -> CommandRejected:
+def _rejection(command: ScheduleCommand, errors: list[FieldError]) -> CommandRejected:
     return CommandRejected(
         tenant_id=command.tenant_id,
         schedule_id=command.schedule_id,
@@ -138,12 +150,12 @@ def _rejection(command: AnyCommand, errors: list[FieldError]) -> CommandRejected
     )
 
 
-def _reject(command: AnyCommand, field: str, message: str, code: str) -> Decision:
+def _reject(command: ScheduleCommand, field: str, message: str, code: str) -> Decision:
     return Decision(_rejection(command, [FieldError(field=field, message=message, code=code)]))
 
 
 def _accept(
-    command: AnyCommand,
+    command: ScheduleCommand,
     state: ScheduleState | None,
     change: ScheduleChangeKind | None,
     run: RunDetails | None = None,
@@ -203,7 +215,7 @@ def _test_run(command: SendTestEmail, default_zone: str, now: datetime) -> RunDe
     )
 
 
-def _named_recipients(command: AnyCommand) -> tuple[str, list[str]]:
+def _named_recipients(command: ScheduleCommand) -> tuple[str, list[str]]:
     """The recipients a command sets, and the field they are in ('' and none if it sets none)."""
     if isinstance(command, CreateSchedule):
         return "spec.recipients", command.spec.recipients
@@ -214,7 +226,7 @@ def _named_recipients(command: AnyCommand) -> tuple[str, list[str]]:
     return "", []
 
 
-def recipient_errors(command: AnyCommand, policy: RecipientPolicy) -> list[FieldError]:
+def recipient_errors(command: ScheduleCommand, policy: RecipientPolicy) -> list[FieldError]:
     """One error per recipient the tenant may not send to, at its position (`spec.recipients.2`)."""
     field, recipients = _named_recipients(command)
     return [
@@ -224,7 +236,7 @@ def recipient_errors(command: AnyCommand, policy: RecipientPolicy) -> list[Field
 
 
 def decide(
-    command: AnyCommand,
+    command: ScheduleCommand,
     current: ScheduleState | None,
     *,
     now: datetime,
@@ -243,6 +255,10 @@ def decide(
     if isinstance(command, SendTestEmail):
         return _accept(command, None, None, _test_run(command, default_zone, now))
     if isinstance(command, CreateSchedule):
+        if command.schedule_id == TENANT_SETTINGS_ID:
+            return _reject(
+                command, "schedule_id", "this id is reserved for tenant commands", "reserved"
+            )
         if current is not None or id_taken:
             return _reject(
                 command, "schedule_id", "a schedule with this id already exists", "exists"

@@ -19,7 +19,9 @@ from typing import Any, Protocol
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.firing import Pending
 from herald.services.scheduler.retries import Timer
-from herald.shared.contract.messages import DeliveryStatus, Envelope
+from herald.services.scheduler.tenant_commands import TenantState
+from herald.shared.contract.messages import DeliveryStatus, Envelope, LogoUpload
+from herald.shared.contract.tenant_settings import LogoRef
 from herald.shared.history.fold import RunRecord
 
 #: Now, as an aware UTC datetime.
@@ -28,13 +30,15 @@ Clock = Callable[[], datetime]
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """A message to publish: its topic and JSON body."""
+    """A message to publish: its topic and JSON body, and its key when not the schedule id."""
 
     topic: str
     body: str
+    key: str | None = None
 
     def to_document(self) -> dict[str, str]:
-        return {"topic": self.topic, "body": self.body}
+        keyed = {"key": self.key} if self.key is not None else {}
+        return {"topic": self.topic, "body": self.body} | keyed
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,32 @@ class Schedules(Protocol):
 
     async def record_many(self, records: Sequence[tuple[str, Recorded]]) -> None:
         """Keep commands' outputs by command id, in one write; the first record of an id stays."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTenant:
+    """A tenant's settings as stored, with the outputs of its recent commands by command id."""
+
+    state: TenantState
+    outbox: dict[str, list[Output]]
+
+
+class TenantSettingsStore(Protocol):
+    """Each tenant's settings, with the outputs of the commands that changed them."""
+
+    async def read(self, tenant_id: str) -> StoredTenant | None: ...
+
+    async def default_zone(self, tenant_id: str) -> str | None:
+        """The zone of the tenant's schedules that name none (None: the environment's)."""
+
+    async def save(
+        self, previous: TenantState | None, new: TenantState, command_id: str, outputs: list[Output]
+    ) -> None:
+        """Write `new` and the outputs at once if `previous` is still stored (compared by
+        version; None: no settings yet), else raise `ConcurrentChange`."""
+
+    async def put_logo(self, upload: LogoUpload) -> LogoRef:
+        """Store the logo's bytes (idempotent: one file per content) for readers by id."""
 
 
 class SlotSchedules(Protocol):

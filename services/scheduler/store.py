@@ -29,7 +29,7 @@ OUTBOX_SIZE = 20
 
 
 def _outputs(documents: list[dict[str, str]]) -> list[Output]:
-    return [Output(d["topic"], d["body"]) for d in documents]
+    return [Output(d["topic"], d["body"], d.get("key")) for d in documents]
 
 
 class SchedulerStore:

@@ -19,6 +19,7 @@ from herald.shared.contract.messages import (
     DeliveryStatus,
     ReportDue,
     ReportRendered,
+    TenantSettings,
 )
 from herald.shared.contract.topics import Topics
 
@@ -32,15 +33,18 @@ def contract() -> FastStream:
         (
             _TOPICS.commands,
             AnyCommand,
-            "Schedule commands from platform services (CreateSchedule, UpdateSchedule, "
-            "Enable/DisableSchedule, DeleteSchedule, RunNow, SendTestEmail). Keyed by "
-            "schedule_id. Read by the scheduler.",
+            "Commands from platform services: on schedules (CreateSchedule, UpdateSchedule, "
+            "Enable/DisableSchedule, DeleteSchedule, RunNow, SendTestEmail), keyed by "
+            "schedule_id; on the tenant's own settings (ChangeTenantSettings: email server, "
+            "branding, default time zone; the SMTP password sealed for the mailer's key), "
+            "with schedule_id `tenant-settings`. Read by the scheduler.",
         ),
         (
             _TOPICS.schedule_events,
             AnyScheduleEvent,
             "The scheduler's answers, by correlation id: CommandAccepted, CommandRejected "
-            "(with field-level reasons) and ScheduleChanged (the full state).",
+            "(with field-level reasons), ScheduleChanged (the full state) and "
+            "TenantSettingsChanged (the audit record of a settings change, without secrets).",
         ),
         (
             _TOPICS.report_due,
@@ -59,6 +63,13 @@ def contract() -> FastStream:
             "Every run status (due, rendered, pending_retry, delivered, failed, skipped, "
             "skipped_empty) from every stage: the audit log, retained and never compacted. "
             "The scheduler projects it into the history; `herald replay` rebuilds from it.",
+        ),
+        (
+            _TOPICS.tenant_settings,
+            TenantSettings,
+            "Each tenant's whole settings, latest wins: compacted, keyed by tenant_id. "
+            "Written by the scheduler; the mailer and the renderer read it whole into memory. "
+            "The SMTP password is in it only sealed.",
         ),
     )
     for topic, schema, description in documented:

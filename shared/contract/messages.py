@@ -13,7 +13,15 @@ from typing import Annotated, Literal
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AwareDatetime,
+    Base64Bytes,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    model_validator,
+)
 
 from herald.shared.contract.schedule_spec import (
     Filters,
@@ -23,6 +31,14 @@ from herald.shared.contract.schedule_spec import (
     ReportRef,
     ScheduleChanges,
     ScheduleSpec,
+    TimeZoneName,
+)
+from herald.shared.contract.tenant_settings import (
+    LOGO_TYPES,
+    MAX_LOGO_BYTES,
+    TENANT_SETTINGS_ID,
+    TenantBranding,
+    TenantEmail,
 )
 
 SCHEMA_VERSION = 1
@@ -96,6 +112,79 @@ class SendTestEmail(Command):
     recipients: Recipients
 
 
+class LogoUpload(BaseModel):
+    """A logo's bytes (base64 in JSON), checked to be what its content type says."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    filename: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    content_type: str
+    data: Base64Bytes = Field(min_length=1, max_length=MAX_LOGO_BYTES)
+
+    @model_validator(mode="after")
+    def _is_what_it_says(self) -> LogoUpload:
+        if self.content_type not in LOGO_TYPES:
+            raise ValueError(f"content_type must be one of {', '.join(LOGO_TYPES)}")
+        head = self.data[:512].lstrip()
+        looks = {
+            "image/png": self.data.startswith(b"\x89PNG\r\n\x1a\n"),
+            "image/jpeg": self.data.startswith(b"\xff\xd8\xff"),
+            "image/svg+xml": head.startswith((b"<svg", b"<?xml")) and b"<svg" in self.data,
+        }
+        if not looks[self.content_type]:
+            raise ValueError(f"data is not a {self.content_type} image")
+        if self.content_type == "image/svg+xml" and b"<script" in self.data.lower():
+            raise ValueError("an SVG logo may not carry scripts")
+        return self
+
+
+class BrandingChange(TenantBranding):
+    """The branding section as a command sets it: a new logo as bytes, or the stored one kept."""
+
+    logo: None = None
+    logo_upload: LogoUpload | None = None
+    #: Without an upload: drop the stored logo (else it is kept).
+    remove_logo: bool = False
+
+
+SettingsSection = Literal["email", "branding", "default_timezone"]
+
+
+class ChangeTenantSettings(Command):
+    """Sets sections of the tenant's settings; a section not named is left as it is.
+
+    `email` replaces the email section whole; its sealed password is kept from
+    before when `keep_password` is set and none is given. `reset` drops sections:
+    the tenant falls back to the environment's defaults for them.
+    """
+
+    type: Literal["ChangeTenantSettings"] = "ChangeTenantSettings"
+    schedule_id: Identifier = TENANT_SETTINGS_ID
+    #: The version the change applies to; 0: the tenant has no settings yet. None: any.
+    expected_version: int | None = Field(default=None, ge=0)
+    email: TenantEmail | None = None
+    keep_password: bool = False
+    branding: BrandingChange | None = None
+    default_timezone: TimeZoneName | None = None
+    reset: list[SettingsSection] = Field(default_factory=list, max_length=3)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> ChangeTenantSettings:
+        if self.schedule_id != TENANT_SETTINGS_ID:
+            raise ValueError(f"schedule_id of tenant commands is {TENANT_SETTINGS_ID!r}")
+        named: dict[str, object] = {
+            "email": self.email,
+            "branding": self.branding,
+            "default_timezone": self.default_timezone,
+        }
+        if not self.reset and all(v is None for v in named.values()):
+            raise ValueError("names no section to set or reset")
+        both = [s for s in self.reset if named[s] is not None]
+        if both:
+            raise ValueError(f"sets and resets {', '.join(both)}")
+        return self
+
+
 AnyCommand = Annotated[
     CreateSchedule
     | UpdateSchedule
@@ -103,7 +192,8 @@ AnyCommand = Annotated[
     | DisableSchedule
     | DeleteSchedule
     | RunNow
-    | SendTestEmail,
+    | SendTestEmail
+    | ChangeTenantSettings,
     Field(discriminator="type"),
 ]
 COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
@@ -153,8 +243,43 @@ class ScheduleChanged(Envelope):
     next_run_at: AwareDatetime | None = None
 
 
+class TenantSettingsChanged(Envelope):
+    """The audit record of a settings change: the new settings, never a secret.
+
+    Of the password only the key it is sealed with shows (None: no password).
+    """
+
+    type: Literal["TenantSettingsChanged"] = "TenantSettingsChanged"
+    schedule_id: Identifier = TENANT_SETTINGS_ID
+    version: int = Field(ge=1)
+    sections: list[SettingsSection]
+    email: TenantEmail | None = None
+    password_key_id: str | None = None
+    branding: TenantBranding | None = None
+    default_timezone: str | None = None
+
+
+class TenantSettings(Envelope):
+    """A tenant's whole settings, latest wins: the compacted `tenant.settings` topic.
+
+    Keyed by tenant, so compaction keeps each tenant's latest; the mailer and the
+    renderer read the whole topic into memory. The password is in it sealed.
+    """
+
+    type: Literal["TenantSettings"] = "TenantSettings"
+    schedule_id: Identifier = TENANT_SETTINGS_ID
+    version: int = Field(ge=1)
+    email: TenantEmail | None = None
+    branding: TenantBranding | None = None
+    default_timezone: str | None = None
+
+    def key(self) -> bytes:
+        return self.tenant_id.encode()
+
+
 AnyScheduleEvent = Annotated[
-    CommandAccepted | CommandRejected | ScheduleChanged, Field(discriminator="type")
+    CommandAccepted | CommandRejected | ScheduleChanged | TenantSettingsChanged,
+    Field(discriminator="type"),
 ]
 SCHEDULE_EVENT_ADAPTER: TypeAdapter[AnyScheduleEvent] = TypeAdapter(AnyScheduleEvent)
 
@@ -285,6 +410,17 @@ class RecipientOutcome(enum.StrEnum):
     REFUSED_TRANSIENT = "refused_transient"
 
 
+class SmtpStage(enum.StrEnum):
+    """Where an SMTP exchange ended: what a test email's diagnosis names."""
+
+    CONNECT = "connect"
+    TLS = "tls"
+    AUTH = "auth"
+    SENDER = "sender"
+    RECIPIENT = "recipient"
+    DATA = "data"
+
+
 class RecipientResult(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -292,6 +428,8 @@ class RecipientResult(BaseModel):
     outcome: RecipientOutcome
     smtp_code: int | None = None
     smtp_message: str | None = None
+    #: The step the exchange ended at (`data` for an accepted message); None: no exchange.
+    stage: SmtpStage | None = None
 
 
 class DeliveryStatus(Envelope):

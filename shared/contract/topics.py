@@ -13,6 +13,8 @@ from herald.shared.contract.messages import (
     ReportDue,
     ReportRendered,
     ScheduleChanged,
+    TenantSettings,
+    TenantSettingsChanged,
 )
 
 
@@ -44,6 +46,11 @@ class Topics:
         return self._name("delivery.status")
 
     @property
+    def tenant_settings(self) -> str:
+        """Compacted: each tenant's latest `TenantSettings`, keyed by tenant."""
+        return self._name("tenant.settings")
+
+    @property
     def dlq(self) -> str:
         return self._name("dlq")
 
@@ -54,6 +61,7 @@ class Topics:
             self.report_due,
             self.report_rendered,
             self.delivery_status,
+            self.tenant_settings,
             self.dlq,
         )
 
@@ -61,7 +69,9 @@ class Topics:
         """The topic a message belongs on (docs/architecture.md, "Topics")."""
         if isinstance(message, Command):
             return self.commands
-        if isinstance(message, CommandAccepted | CommandRejected | ScheduleChanged):
+        if isinstance(
+            message, CommandAccepted | CommandRejected | ScheduleChanged | TenantSettingsChanged
+        ):
             return self.schedule_events
         if isinstance(message, ReportDue):
             return self.report_due
@@ -69,4 +79,6 @@ class Topics:
             return self.report_rendered
         if isinstance(message, DeliveryStatus):
             return self.delivery_status
+        if isinstance(message, TenantSettings):
+            return self.tenant_settings
         raise TypeError(f"no topic for {type(message).__name__}")

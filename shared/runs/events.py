@@ -50,16 +50,27 @@ def failure_event(
     transient: bool,
     reason: str,
     policy: RetrySettings,
+    settings_problem: bool = False,
     **fields: Any,
 ) -> DeliveryStatus:
-    """`pending_retry` with its next attempt time; `failed` when permanent or past the deadline."""
+    """`pending_retry` with its next attempt time; `failed` when permanent or past the deadline.
+
+    `settings_problem`: transient, and waiting for the tenant to fix its settings.
+    """
     run = cause.run
     now = utcnow()
-    when = retry.next_attempt_at(run, now, policy) if transient else None
+    transient = transient or settings_problem
+    when = (
+        retry.next_attempt_at(run, now, policy, settings_problem=settings_problem)
+        if transient
+        else None
+    )
     if when is not None:
         return status_event(
             cause, RunStatus.PENDING_RETRY, stage, reason=reason, next_attempt_at=when, **fields
         )
     if transient:
-        reason = f"{reason} ({retry.give_up_reason(run, policy)})"
+        reason = (
+            f"{reason} ({retry.give_up_reason(run, policy, settings_problem=settings_problem)})"
+        )
     return status_event(cause, RunStatus.FAILED, stage, reason=reason, **fields)

@@ -30,26 +30,37 @@ def backoff(run_id: str, attempt: int, policy: RetrySettings) -> timedelta:
     return timedelta(seconds=delay * (1 - policy.jitter * fraction))
 
 
-def deadline(run: RunDetails, policy: RetrySettings) -> datetime:
-    """Until when the run's transient failures are retried."""
+def deadline(run: RunDetails, policy: RetrySettings, *, settings_problem: bool = False) -> datetime:
+    """Until when the run's transient failures are retried.
+
+    A failure of the tenant's email settings waits `settings_problem_s` for a fix,
+    the next firing notwithstanding: the report is not lost to a wrong password.
+    """
+    if settings_problem:
+        return run.scheduled_for + timedelta(seconds=policy.settings_problem_s)
     latest = run.scheduled_for + timedelta(seconds=policy.give_up_after_s)
     return min(run.retry_until, latest) if run.retry_until is not None else latest
 
 
-def next_attempt_at(run: RunDetails, failed_at: datetime, policy: RetrySettings) -> datetime | None:
+def next_attempt_at(
+    run: RunDetails, failed_at: datetime, policy: RetrySettings, *, settings_problem: bool = False
+) -> datetime | None:
     """When attempt `run.attempt + 1` goes out after `run.attempt` failed; None: give up."""
     if run.attempt >= policy.max_attempts:
         return None
-    until = deadline(run, policy)
+    until = deadline(run, policy, settings_problem=settings_problem)
     if failed_at >= until:
         return None
     return min(failed_at + backoff(run.run_id, run.attempt, policy), until)
 
 
-def give_up_reason(run: RunDetails, policy: RetrySettings) -> str:
+def give_up_reason(
+    run: RunDetails, policy: RetrySettings, *, settings_problem: bool = False
+) -> str:
     if run.attempt >= policy.max_attempts:
         return f"gave up after {run.attempt} attempts"
+    until = deadline(run, policy, settings_problem=settings_problem)
     return (
         f"gave up after {run.attempt} attempts: transient failures are retried until "
-        f"{deadline(run, policy).isoformat()}"
+        f"{until.isoformat()}"
     )

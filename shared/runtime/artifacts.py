@@ -34,6 +34,8 @@ from herald.shared.ports import StoredArtifact
 from herald.shared.runtime.mongo import Document
 
 BUCKET = "artifacts"
+#: Tenants' logos, by `logo-<sha256>`: written by the scheduler, read by renderer and mailer.
+BRAND_BUCKET = "brand_assets"
 #: Bigger than GridFS's default 255 KB: FerretDB stores a document per row, and
 #: a few 1 MB rows ingest at twice the bytes per second of many small ones.
 #: Readers take the size from each files document, so older artifacts still read.
@@ -57,8 +59,9 @@ def _chunk(file_id: str, attempt: ObjectId, number: int, data: bytearray) -> Doc
 class ArtifactStore:
     """The `Artifacts` port on GridFS."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], bucket: str = BUCKET) -> None:
         self._db = db
+        self._bucket = bucket
 
     async def ensure_indexes(self) -> None:
         """Chunks by their artifact and upload, in order: every chunk read and delete asks so.
@@ -68,12 +71,12 @@ class ArtifactStore:
         a cost growing with the bucket (on FerretDB it is the `files_id` GIN index of
         `ferretdb-gin.sql` that serves them).
         """
-        await self._db[f"{BUCKET}.chunks"].create_index(
+        await self._db[f"{self._bucket}.chunks"].create_index(
             [("files_id", ASCENDING), ("attempt", ASCENDING), ("n", ASCENDING)]
         )
 
     async def find(self, file_id: str) -> StoredArtifact | None:
-        doc = await self._db[f"{BUCKET}.files"].find_one({"_id": file_id})
+        doc = await self._db[f"{self._bucket}.files"].find_one({"_id": file_id})
         if doc is None:
             return None
         metadata: dict[str, Any] = doc.get("metadata") or {}
@@ -108,7 +111,7 @@ class ArtifactStore:
         pending = bytearray()
         batch: list[Document] = []
         inserts: deque[asyncio.Task[Any]] = deque()
-        chunk_docs = self._db[f"{BUCKET}.chunks"]
+        chunk_docs = self._db[f"{self._bucket}.chunks"]
 
         async def insert(docs: list[Document]) -> None:
             if len(inserts) >= _INSERTS_IN_FLIGHT:
@@ -149,7 +152,7 @@ class ArtifactStore:
                     "attempt": attempt,
                 }
             )
-            await self._db[f"{BUCKET}.files"].insert_one(
+            await self._db[f"{self._bucket}.files"].insert_one(
                 {
                     "_id": file_id,
                     "length": size,
@@ -175,18 +178,18 @@ class ArtifactStore:
 
     async def delete(self, file_id: str) -> None:
         """Remove an artifact and its chunks; a missing one is not an error."""
-        await self._db[f"{BUCKET}.files"].delete_one({"_id": file_id})
-        await self._db[f"{BUCKET}.chunks"].delete_many({"files_id": file_id})
+        await self._db[f"{self._bucket}.files"].delete_one({"_id": file_id})
+        await self._db[f"{self._bucket}.chunks"].delete_many({"files_id": file_id})
 
     async def read(self, file_id: str) -> bytes:
         """The artifact's bytes from its own upload's chunks; NoFile when it does not exist."""
-        doc = await self._db[f"{BUCKET}.files"].find_one({"_id": file_id})
+        doc = await self._db[f"{self._bucket}.files"].find_one({"_id": file_id})
         if doc is None:
             raise NoFile(f"no artifact {file_id!r}")
         query: Document = {"files_id": file_id}
         if (attempt := (doc.get("metadata") or {}).get("attempt")) is not None:
             query["attempt"] = attempt
-        chunks = self._db[f"{BUCKET}.chunks"].find(query, {"data": 1, "n": 1}).sort("n", 1)
+        chunks = self._db[f"{self._bucket}.chunks"].find(query, {"data": 1, "n": 1}).sort("n", 1)
         data = bytearray()
         number = 0
         async for chunk in chunks:

@@ -273,6 +273,9 @@ async def ensure_topics(settings: Settings) -> None:
     # The audit log is retained for good and never compacted (docs/architecture.md); the
     # other topics keep the broker's retention.
     audit = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+    # Each tenant's latest settings, for good: the mailers and renderers read it whole.
+    latest = {"cleanup.policy": "compact", "retention.ms": "-1"}
+    configs = {topics.delivery_status: audit, topics.tenant_settings: latest}
     try:
         existing = set(await admin.list_topics())
         wanted = [
@@ -280,7 +283,7 @@ async def ensure_topics(settings: Settings) -> None:
                 name,
                 num_partitions=settings.kafka.partitions,
                 replication_factor=settings.kafka.replication_factor,
-                topic_configs=audit if name == topics.delivery_status else {},
+                topic_configs=configs.get(name, {}),
             )
             for name in topics.all()
             if name not in existing
@@ -297,7 +300,7 @@ async def publish_many(broker: KafkaBroker, topics: Topics, messages: Sequence[E
     """Publish a batch without a round trip per message; returns once all are acknowledged."""
     await publish_bodies(
         broker,
-        [(topics.for_message(m), m.schedule_id, m.model_dump_json()) for m in messages],
+        [(topics.for_message(m), m.key().decode(), m.model_dump_json()) for m in messages],
     )
 
 

@@ -1,7 +1,7 @@
 """Herald's Prometheus metrics, one registry per process (FastStream's Kafka metrics join it).
 
 Names and meanings are listed in docs/operations.md; labels stay low-cardinality
-(no tenant or run ids).
+(no run ids; a tenant only where an operator must act on that tenant).
 """
 
 from __future__ import annotations
@@ -74,5 +74,12 @@ CONSUMER_LAG = Gauge(
     "herald_consumer_lag",
     "Messages on a partition not yet consumed by this process, when last scraped.",
     ["topic", "partition"],
+    registry=REGISTRY,
+)
+TENANT_SETTINGS_FAILING = Gauge(
+    "herald_tenant_email_settings_failing",
+    "1 while a tenant's own SMTP server refuses its settings (login, TLS, sealed password); "
+    "its runs wait in pending_retry for a fix.",
+    ["tenant"],
     registry=REGISTRY,
 )

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from herald.shared.contract.schedule_spec import normalise_domain, valid_zone
+from herald.shared.contract.tenant_settings import SmtpSecurity
 
 
 class KafkaSecurity(enum.StrEnum):
@@ -54,12 +55,6 @@ class MongoSettings(BaseModel):
     max_pool_size: int = Field(default=8, ge=1, le=500)
 
 
-class SmtpSecurity(enum.StrEnum):
-    NONE = "none"
-    STARTTLS = "starttls"
-    TLS = "tls"
-
-
 class SmtpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 25
@@ -87,6 +82,8 @@ class BrandingSettings(BaseModel):
     brand_colour: str = Field(default="#2f5d8a", pattern=r"^#[0-9a-fA-F]{6}$")
     #: Before the subject's title and period; None means the platform name, "" none.
     subject_prefix: str | None = None
+    #: A line at the end of every email (a tenant's own, from its settings).
+    footer_text: str | None = None
     #: Where the platform serves Herald's artifacts (GridFS bucket `artifacts`) by id,
     #: for files too large to attach; default `<platform_base_url>/herald/artifacts`.
     artifact_base_url: str | None = None
@@ -115,6 +112,9 @@ class RetrySettings(BaseModel):
     cap_s: float = Field(default=3600.0, gt=0)
     #: The longest a run's transient failures are retried (the next firing may end it sooner).
     give_up_after_s: float = Field(default=86400.0, gt=0)
+    #: How long a run waits for a tenant to fix email settings the server refuses (a
+    #: failed login, a failed TLS handshake): past the next firing, if need be.
+    settings_problem_s: float = Field(default=86400.0, gt=0)
     #: A backstop for a run that keeps failing fast; the deadline is what normally ends it.
     max_attempts: int = Field(default=100, ge=1)
     #: Fraction of each delay drawn at random (deterministically per run and attempt).
@@ -201,6 +201,20 @@ class SecuritySettings(BaseModel):
         return {tenant: cls._domains(domains) for tenant, domains in value.items()}
 
 
+class SecretsSettings(BaseModel):
+    """Keys of the sealed secrets in tenant settings (`shared/contract/secrets.py`).
+
+    Only the mailer holds private keys; the CLI holds the public key to seal with.
+    """
+
+    #: The key new secrets are sealed with: `<key id>:<base64 public key>`.
+    public_key: str | None = None
+    #: Every key the mailer accepts, JSON `{"<key id>": "<base64 private key>"}`.
+    private_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    #: Or a file holding that JSON (a mounted Kubernetes Secret); both are merged.
+    private_keys_file: Path | None = None
+
+
 class ReportSourceKind(enum.StrEnum):
     MONGO = "mongo"
     HTTP = "http"
@@ -260,6 +274,7 @@ class Settings(BaseSettings):
     renderer: RendererSettings = RendererSettings()
     ops: OpsSettings = OpsSettings()
     security: SecuritySettings = SecuritySettings()
+    secrets: SecretsSettings = SecretsSettings()
     default_timezone: str = "UTC"
 
     @field_validator("default_timezone")

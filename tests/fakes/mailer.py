@@ -19,7 +19,7 @@ from typing import Literal
 
 from herald.services.mailer.ports import Claim, Commit
 from herald.services.mailer.store import send_id
-from herald.shared.contract.messages import RecipientOutcome, RecipientResult, utcnow
+from herald.shared.contract.messages import RecipientOutcome, RecipientResult, SmtpStage, utcnow
 
 
 class Clock:
@@ -110,6 +110,8 @@ class Reply(enum.Enum):
     REFUSE_TRANSIENT = enum.auto()
     #: The server takes the message; its reply never arrives.
     LOSE_AFTER_DATA = enum.auto()
+    #: The server refuses the login before any transaction (a wrong password).
+    REFUSE_LOGIN = enum.auto()
 
 
 #: The server's answer to the end-of-data marker.
@@ -151,6 +153,14 @@ class ScriptedSmtp:
     async def send(
         self, wire: bytes, sender: str, recipient: str, commit: Commit
     ) -> RecipientResult | None:
+        if self.script.get(recipient) is Reply.REFUSE_LOGIN:
+            return RecipientResult(
+                address=recipient,
+                outcome=RecipientOutcome.REFUSED_TRANSIENT,
+                smtp_code=535,
+                smtp_message="5.7.8 Authentication credentials invalid",
+                stage=SmtpStage.AUTH,
+            )
         self.transactions.append(recipient)
         if not await commit():
             self.abandoned.append(recipient)

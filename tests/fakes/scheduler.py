@@ -11,6 +11,7 @@ last sync. `MemorySlots`, `MemoryLeases` and `MemoryTimers` keep those of
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,12 +28,15 @@ from herald.services.scheduler.ports import (
     Output,
     Recorded,
     Stored,
+    StoredTenant,
 )
 from herald.services.scheduler.retries import Timer
 from herald.services.scheduler.slots import minute_of
 from herald.services.scheduler.store import OUTBOX_SIZE
+from herald.services.scheduler.tenant_commands import TenantState
 from herald.services.scheduler.timers import BUCKET, ring_bucket
-from herald.shared.contract.messages import DeliveryStatus, Envelope, utcnow
+from herald.shared.contract.messages import DeliveryStatus, Envelope, LogoUpload, utcnow
+from herald.shared.contract.tenant_settings import LogoRef
 from herald.shared.history import fold
 from herald.shared.history.fold import RunRecord
 
@@ -152,6 +156,45 @@ class MemorySchedules:
             )
         if taken:
             raise ConcurrentChange(", ".join(taken))
+
+
+class MemoryTenants:
+    """The `TenantSettingsStore` in memory; logos are kept by content like GridFS's ids."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, StoredTenant] = {}
+        self.logos: dict[str, bytes] = {}
+        #: Raised by the next `save`, once, after writing (a crash before the publish).
+        self.crash_after_save: Exception | None = None
+
+    async def read(self, tenant_id: str) -> StoredTenant | None:
+        return self.rows.get(tenant_id)
+
+    async def default_zone(self, tenant_id: str) -> str | None:
+        row = self.rows.get(tenant_id)
+        return row.state.default_timezone if row else None
+
+    async def save(
+        self, previous: TenantState | None, new: TenantState, command_id: str, outputs: list[Output]
+    ) -> None:
+        row = self.rows.get(new.tenant_id)
+        if (row.state.version if row else None) != (previous.version if previous else None):
+            raise ConcurrentChange(new.tenant_id)
+        outbox = dict(list((row.outbox if row else {}).items())[-(OUTBOX_SIZE - 1) :])
+        self.rows[new.tenant_id] = StoredTenant(new, outbox | {command_id: list(outputs)})
+        if self.crash_after_save is not None:
+            error, self.crash_after_save = self.crash_after_save, None
+            raise error
+
+    async def put_logo(self, upload: LogoUpload) -> LogoRef:
+        asset_id = f"logo-{hashlib.sha256(upload.data).hexdigest()}"
+        self.logos[asset_id] = upload.data
+        return LogoRef(
+            asset_id=asset_id,
+            content_type=upload.content_type,
+            size=len(upload.data),
+            filename=upload.filename,
+        )
 
 
 class MemoryCalendar:

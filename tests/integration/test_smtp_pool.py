@@ -1,4 +1,8 @@
-"""The mailer's SMTP pool against a real server: TLS, AUTH, refusals, reuse, outages, rate."""
+"""The mailer's SMTP pool against a real server: TLS, AUTH, refusals, reuse, outages, rate.
+
+Every result names the step where the exchange ended (`SmtpStage`): each step's
+failure is provoked here on the real server, and checked to be reported as such.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,10 @@ from pydantic import SecretStr
 
 from herald.services.mailer.outcome import Verdict, verdict
 from herald.services.mailer.smtp import SmtpPool, wire_form
-from herald.shared.contract.messages import RecipientOutcome, RecipientResult
-from herald.shared.runtime.settings import SmtpSecurity, SmtpSettings
-from tests.smtp_server import CertificateAuthority, SmtpServer
+from herald.shared.contract.messages import RecipientOutcome, RecipientResult, SmtpStage
+from herald.shared.contract.tenant_settings import SmtpSecurity
+from herald.shared.runtime.settings import SmtpSettings
+from tests.smtp_server import CertificateAuthority, SmtpServer, free_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -90,6 +95,7 @@ async def test_starttls_with_auth_delivers_over_one_reused_connection(
         await pool.close()
     assert [r.outcome for r in results] == [RecipientOutcome.ACCEPTED] * 3
     assert {r.smtp_code for r in results} == {250}
+    assert {r.stage for r in results} == {SmtpStage.DATA}  # an accepted message ends at DATA
     assert [d.recipient for d in server.deliveries] == addresses
     assert len({d.peer for d in server.deliveries}) == 1  # one connection served all three
     received = email.message_from_bytes(server.deliveries[0].content, policy=default_policy)
@@ -128,31 +134,153 @@ async def test_an_untrusted_certificate_is_not_accepted(
     finally:
         await pool.close()
     assert result.outcome is RecipientOutcome.REFUSED_TRANSIENT
-    assert "CERTIFICATE_VERIFY_FAILED" in (result.smtp_message or "")
+    assert result.stage is SmtpStage.TLS
+    assert (result.smtp_message or "").startswith(
+        f"TLS handshake with 127.0.0.1:{server.port} failed: certificate verify failed: "
+    ), result.smtp_message
+    assert verdict([result]) is Verdict.RETRY
     assert server.deliveries == []
 
 
-async def test_wrong_credentials_fail_with_the_servers_reply(
+async def test_an_untrusted_certificate_offered_by_starttls_is_not_accepted(
     ca: CertificateAuthority, started: list[SmtpServer]
 ) -> None:
     server = _serve(started, SmtpServer(security="starttls", tls=ca, credentials=(USER, PASSWORD)))
     settings = _settings(
-        server,
-        security=SmtpSecurity.STARTTLS,
-        username=USER,
-        password=SecretStr("wrong"),
-        tls_ca_file=ca.ca_file,
-    )
+        server, security=SmtpSecurity.STARTTLS, username=USER, password=SecretStr(PASSWORD)
+    )  # no CA file given
     pool = SmtpPool(settings)
     try:
         result = await _send(pool, "ops@example.com")
     finally:
         await pool.close()
-    assert result.outcome is RecipientOutcome.REFUSED_PERMANENT
-    assert result.smtp_code == 535
-    assert "Authentication credentials invalid" in (result.smtp_message or "")
-    assert verdict([result]) is Verdict.FAILED
+    assert result.outcome is RecipientOutcome.REFUSED_TRANSIENT
+    assert result.stage is SmtpStage.TLS
+    assert (result.smtp_message or "").startswith(
+        f"TLS handshake with 127.0.0.1:{server.port} failed: certificate verify failed: "
+    ), result.smtp_message
     assert server.deliveries == []
+
+
+async def test_starttls_asked_of_a_server_that_does_not_offer_it_fails_at_tls(
+    ca: CertificateAuthority, started: list[SmtpServer]
+) -> None:
+    server = _serve(started, SmtpServer())  # plain: no STARTTLS offered
+    pool = SmtpPool(_settings(server, security=SmtpSecurity.STARTTLS, tls_ca_file=ca.ca_file))
+    try:
+        result = await _send(pool, "ops@example.com")
+    finally:
+        await pool.close()
+    assert result.outcome is RecipientOutcome.REFUSED_TRANSIENT
+    assert (result.stage, result.smtp_code) == (SmtpStage.TLS, None)
+    assert result.smtp_message == (
+        f"TLS handshake with 127.0.0.1:{server.port} failed: the server does not offer STARTTLS"
+    )
+    assert server.deliveries == []
+
+
+async def test_implicit_tls_to_a_plain_server_fails_at_tls(
+    ca: CertificateAuthority, started: list[SmtpServer]
+) -> None:
+    server = _serve(started, SmtpServer())  # answers in plain text
+    pool = SmtpPool(_settings(server, security=SmtpSecurity.TLS, tls_ca_file=ca.ca_file))
+    try:
+        result = await _send(pool, "ops@example.com")
+    finally:
+        await pool.close()
+    assert result.outcome is RecipientOutcome.REFUSED_TRANSIENT
+    assert result.stage is SmtpStage.TLS
+    assert (result.smtp_message or "").startswith(f"TLS handshake with 127.0.0.1:{server.port}")
+    assert "_ssl.c" not in (result.smtp_message or "")
+
+
+async def test_a_closed_port_fails_at_connect_and_is_retried() -> None:
+    port = free_port()  # nothing listens there
+    pool = SmtpPool(SmtpSettings(host="127.0.0.1", port=port, timeout_s=5))
+    try:
+        result = await _send(pool, "ops@example.com")
+    finally:
+        await pool.close()
+    assert result.outcome is RecipientOutcome.REFUSED_TRANSIENT
+    assert (result.stage, result.smtp_code) == (SmtpStage.CONNECT, None)
+    assert f"port {port}" in (result.smtp_message or "")
+    assert verdict([result]) is Verdict.RETRY
+
+
+async def test_a_host_that_does_not_resolve_fails_at_connect() -> None:
+    pool = SmtpPool(SmtpSettings(host="no-such-host.invalid", port=25, timeout_s=5))
+    try:
+        result = await _send(pool, "ops@example.com")
+    finally:
+        await pool.close()
+    assert result.outcome is RecipientOutcome.REFUSED_TRANSIENT
+    assert result.stage is SmtpStage.CONNECT
+    assert "no-such-host.invalid" in (result.smtp_message or "")
+
+
+async def test_wrong_credentials_fail_at_auth_with_the_servers_reply_and_are_retried(
+    ca: CertificateAuthority, started: list[SmtpServer]
+) -> None:
+    """A 535 is the tenant's settings at fault, not the message: retried once they are fixed."""
+    server = _serve(started, SmtpServer(security="starttls", tls=ca, credentials=(USER, PASSWORD)))
+    wrong = "wr0ng-Passw0rd"
+    settings = _settings(
+        server,
+        security=SmtpSecurity.STARTTLS,
+        username=USER,
+        password=SecretStr(wrong),
+        tls_ca_file=ca.ca_file,
+        pool_size=1,
+    )
+    pool = SmtpPool(settings)
+    try:
+        result = await _send(pool, "ops@example.com")
+        again = await _send(pool, "ops@example.com")  # the failed connection was closed
+    finally:
+        await pool.close()
+    assert result.outcome is RecipientOutcome.REFUSED_TRANSIENT
+    assert (result.stage, result.smtp_code) == (SmtpStage.AUTH, 535)
+    assert "5.7.8 Authentication credentials invalid" in (result.smtp_message or "")
+    assert wrong not in result.model_dump_json()
+    assert again == result
+    assert verdict([result]) is Verdict.RETRY
+    assert server.deliveries == []
+
+
+async def test_a_username_for_a_server_without_auth_fails_at_auth(
+    started: list[SmtpServer],
+) -> None:
+    server = _serve(started, SmtpServer())  # offers no AUTH
+    pool = SmtpPool(_settings(server, username=USER, password=SecretStr(PASSWORD)))
+    try:
+        result = await _send(pool, "ops@example.com")
+    finally:
+        await pool.close()
+    assert result.outcome is RecipientOutcome.REFUSED_TRANSIENT
+    assert (result.stage, result.smtp_code) == (SmtpStage.AUTH, None)
+    assert "AUTH extension is not supported" in (result.smtp_message or "")
+    assert PASSWORD not in result.model_dump_json()
+    assert server.deliveries == []
+
+
+async def test_a_refused_sender_fails_at_sender_and_leaves_the_connection_usable(
+    started: list[SmtpServer],
+) -> None:
+    server = _serve(started, SmtpServer(refuse_senders={SENDER}))
+    pool = SmtpPool(_settings(server, pool_size=1))
+    try:
+        refused = await _send(pool, "ops@example.com")
+        other = await pool.send(
+            wire_form(_message("ops@example.com")), "other@example.com", "ops@example.com", _commit
+        )
+    finally:
+        await pool.close()
+    assert refused.outcome is RecipientOutcome.REFUSED_PERMANENT
+    assert (refused.stage, refused.smtp_code) == (SmtpStage.SENDER, 553)
+    assert refused.smtp_message == "5.7.1 Sender address rejected: not owned by user"
+    assert other is not None
+    assert (other.outcome, other.stage) == (RecipientOutcome.ACCEPTED, SmtpStage.DATA)
+    assert len({d.peer for d in server.deliveries}) == 1
 
 
 async def test_a_refused_recipient_leaves_the_connection_usable_for_the_next(
@@ -167,7 +295,9 @@ async def test_a_refused_recipient_leaves_the_connection_usable_for_the_next(
         await pool.close()
     assert gone.outcome is RecipientOutcome.REFUSED_PERMANENT
     assert (gone.smtp_code, gone.smtp_message) == (550, "5.1.1 No such user here")
+    assert gone.stage is SmtpStage.RECIPIENT
     assert ok.outcome is RecipientOutcome.ACCEPTED
+    assert (ok.stage, ok.smtp_code, ok.smtp_message) == (SmtpStage.DATA, 250, "2.0.0 Queued")
     assert verdict([gone, ok]) is Verdict.FAILED
 
 
@@ -181,6 +311,13 @@ async def test_a_server_outage_is_transient_and_the_pool_reconnects_after_it(
         server.stop()
         down = await _send(pool, "b@example.com")
         assert down.outcome is RecipientOutcome.REFUSED_TRANSIENT
+        # The pooled connection is lost at MAIL FROM, or already seen lost: then no connect.
+        assert down.stage in {SmtpStage.SENDER, SmtpStage.CONNECT}
+        still_down = await _send(pool, "b@example.com")
+        assert (still_down.outcome, still_down.stage) == (
+            RecipientOutcome.REFUSED_TRANSIENT,
+            SmtpStage.CONNECT,
+        )
         assert verdict([down]) is Verdict.RETRY
         started.append(SmtpServer(port=server.port).start())
         back = await _send(pool, "b@example.com")

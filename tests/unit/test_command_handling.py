@@ -27,7 +27,13 @@ from herald.shared.contract.schedule_spec import ScheduleChanges
 from herald.shared.contract.topics import Topics
 from herald.shared.runs.recipients import RecipientPolicy
 from herald.shared.runtime.kafka import PoisonMessage
-from tests.fakes.scheduler import Crash, MemoryCalendar, MemorySchedules, RecordingBodies
+from tests.fakes.scheduler import (
+    Crash,
+    MemoryCalendar,
+    MemorySchedules,
+    MemoryTenants,
+    RecordingBodies,
+)
 from tests.samples import DAILY_SPEC
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -39,6 +45,7 @@ class World:
     schedules: MemorySchedules = field(default_factory=MemorySchedules)
     calendar: MemoryCalendar = field(default_factory=MemoryCalendar)
     bodies: RecordingBodies = field(default_factory=RecordingBodies)
+    tenants: MemoryTenants = field(default_factory=MemoryTenants)
 
     @property
     def handler(self) -> CommandHandler:
@@ -49,6 +56,7 @@ class World:
             TOPICS,
             "UTC",
             RecipientPolicy.of(["example.com"], {}),
+            self.tenants,
             clock=lambda: NOW,
         )
 

@@ -12,6 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 from herald.services.mailer.delivery import Delivery
+from herald.services.mailer.outbound import SameForAll
+from herald.services.mailer.ports import Outbound
 from herald.shared.contract.messages import (
     ArtifactRef,
     DeliveryStatus,
@@ -53,10 +55,8 @@ class Fakes:
     async def deliver(self, rendered: ReportRendered) -> DeliveryStatus:
         delivery = Delivery(
             ledger=self.ledger,
-            smtp=self.smtp,
+            outbounds=SameForAll(Outbound(self.smtp, FROM, BRANDING)),
             artifacts=self.artifacts,
-            branding=BRANDING,
-            from_address=FROM,
             retry=RetrySettings(),
             policy=self.policy,
         )

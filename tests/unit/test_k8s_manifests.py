@@ -35,6 +35,9 @@ SECRET_KEYS = {
     "HERALD_KAFKA__SASL_PASSWORD",
     "HERALD_REPORTS__HTTP__TOKEN",
 }
+#: The mailer's private keys for sealed secrets: a file in a Secret of its own, nowhere else.
+MAILER_KEYS = "herald-mailer-keys"
+SECRET_FILES = {"herald-secrets": SECRET_KEYS, MAILER_KEYS: {"keys.json"}}
 PLACEHOLDER = "CHANGE-ME"
 #: ConfigMap keys outside the Settings model: the process's own, and the log level
 #: (read by shared.service.configure_logging).
@@ -254,11 +257,11 @@ def test_secrets_hold_placeholders_only(docs: list[Doc]) -> None:
     """Real values come from the secret manager; production renders no Secret at all."""
     secrets = of_kind(docs, "Secret")
     namespaced = any(d["kind"] == "Namespace" for d in docs)
-    assert set(secrets) == (set() if namespaced else {"herald-secrets"})
-    for secret in secrets.values():
+    assert set(secrets) == (set() if namespaced else set(SECRET_FILES))
+    for name, secret in secrets.items():
         values = dict(secret.get("stringData", {}))
         values |= {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
-        assert set(values) == SECRET_KEYS
+        assert set(values) == SECRET_FILES[name]
         for key, value in values.items():
             assert PLACEHOLDER in value, key
     for name, spec in pod_specs(docs):
@@ -268,6 +271,31 @@ def test_secrets_hold_placeholders_only(docs: list[Doc]) -> None:
             plain = {e["name"] for e in container.get("env", []) if "value" in e}
             assert not plain & SECRET_KEYS, name
     assert not set(settings_map(docs)) & SECRET_KEYS
+
+
+def test_only_the_mailer_holds_the_private_keys(docs: list[Doc]) -> None:
+    """Sealed SMTP passwords are opened by the mailer alone: no other pod mounts, names or
+    points at its keys, and the shared settings carry none."""
+    referrers = {name for name, spec in pod_specs(docs) if MAILER_KEYS in yaml.safe_dump(spec)}
+    assert referrers == {"herald-mailer"}
+    for name, spec in pod_specs(docs):
+        for container in spec["containers"]:
+            env = {e["name"] for e in container.get("env", [])}
+            assert ("HERALD_SECRETS__PRIVATE_KEYS_FILE" in env) == (name == "herald-mailer"), name
+            assert "HERALD_SECRETS__PRIVATE_KEYS" not in env, name
+    assert not {k for k in settings_map(docs) if k.startswith("HERALD_SECRETS__PRIVATE_KEYS")}
+
+    spec = of_kind(docs, "Deployment")["herald-mailer"]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    (volume,) = [v for v in spec["volumes"] if v.get("secret", {}).get("secretName") == MAILER_KEYS]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount["readOnly"] is True
+    assert volume["secret"]["defaultMode"] & 0o007 == 0, "keys readable by other users"
+    path = {e["name"]: e["value"] for e in container["env"]}["HERALD_SECRETS__PRIVATE_KEYS_FILE"]
+    files = {item["path"]: item["key"] for item in volume["secret"]["items"]}
+    assert files[path.removeprefix(mount["mountPath"] + "/")] == "keys.json"
+    # The files are root's; the process reads them through the pod's fsGroup (mode 0440).
+    assert "fsGroup" in spec["securityContext"]
 
 
 def test_settings_are_known_and_valid(docs: list[Doc], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,8 @@ from faststream.kafka import TestKafkaBroker
 
 from herald.services.mailer import handlers
 from herald.services.mailer.delivery import Delivery
+from herald.services.mailer.outbound import SameForAll
+from herald.services.mailer.ports import Outbound
 from herald.shared.contract.messages import DeliveryStatus, RecipientOutcome, RunStatus
 from herald.shared.contract.topics import Topics
 from herald.shared.runs.recipients import RecipientPolicy
@@ -32,10 +34,8 @@ async def test_a_report_rendered_comes_back_as_its_delivery_status() -> None:
     smtp = ScriptedSmtp()
     delivery = Delivery(
         ledger=MemoryLedger(timedelta(seconds=70)),
-        smtp=smtp,
+        outbounds=SameForAll(Outbound(smtp, SETTINGS.smtp.from_address, SETTINGS.branding)),
         artifacts=artifacts,
-        branding=SETTINGS.branding,
-        from_address=SETTINGS.smtp.from_address,
         retry=SETTINGS.retry,
         policy=RecipientPolicy(),
     )

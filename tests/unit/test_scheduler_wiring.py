@@ -24,6 +24,7 @@ from tests.fakes.scheduler import (
     MemoryCalendar,
     MemoryRunHistory,
     MemorySchedules,
+    MemoryTenants,
     MemoryTimers,
 )
 from tests.samples import DAILY_SPEC
@@ -41,6 +42,7 @@ async def test_commands_and_statuses_reach_their_use_cases_and_poison_the_dlq() 
         TOPICS,
         "UTC",
         RecipientPolicy(),
+        MemoryTenants(),
     )
     projection = Projection(history, MemoryTimers(), timedelta(minutes=15))
     quiet = asyncio.Event()

@@ -33,7 +33,8 @@ def test_topic_names_carry_the_prefix() -> None:
     topics = Topics("acme-prod")
     assert topics.commands == "acme-prod.schedule.commands"
     assert topics.dlq == "acme-prod.dlq"
-    assert len(set(topics.all())) == 6
+    assert topics.tenant_settings == "acme-prod.tenant.settings"
+    assert len(set(topics.all())) == 7
 
 
 def test_each_message_goes_to_its_topic() -> None:

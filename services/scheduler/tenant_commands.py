@@ -1,0 +1,147 @@
+"""What a `ChangeTenantSettings` does to a tenant's settings: pure decisions, no I/O.
+
+Versioned like schedules: each accepted change is the next version, and
+`expected_version` (0: none yet) makes a change conditional. The handler
+stores a new logo before deciding and passes its reference in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from herald.shared.contract.messages import (
+    ChangeTenantSettings,
+    CommandAccepted,
+    CommandRejected,
+    FieldError,
+    SettingsSection,
+    TenantSettings,
+    TenantSettingsChanged,
+)
+from herald.shared.contract.tenant_settings import LogoRef, TenantBranding, TenantEmail
+
+
+@dataclass(frozen=True, slots=True)
+class TenantState:
+    tenant_id: str
+    version: int
+    email: TenantEmail | None = None
+    branding: TenantBranding | None = None
+    default_timezone: str | None = None
+
+    def published(self, command: ChangeTenantSettings) -> TenantSettings:
+        """The state as the compacted topic carries it (the password sealed)."""
+        return TenantSettings(
+            tenant_id=self.tenant_id,
+            correlation_id=command.command_id,
+            version=self.version,
+            email=self.email,
+            branding=self.branding,
+            default_timezone=self.default_timezone,
+        )
+
+    def audited(
+        self, command: ChangeTenantSettings, sections: list[SettingsSection]
+    ) -> TenantSettingsChanged:
+        """The audit record: everything but the secret."""
+        password = self.email.password if self.email else None
+        return TenantSettingsChanged(
+            tenant_id=self.tenant_id,
+            correlation_id=command.command_id,
+            version=self.version,
+            sections=sections,
+            email=self.email.without_secret() if self.email else None,
+            password_key_id=password.key_id if password else None,
+            branding=self.branding,
+            default_timezone=self.default_timezone,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsDecision:
+    reply: CommandAccepted | CommandRejected
+    #: The settings after the change; None when rejected.
+    state: TenantState | None = None
+    sections: tuple[SettingsSection, ...] = ()
+
+
+def _reject(command: ChangeTenantSettings, field: str, message: str, code: str) -> SettingsDecision:
+    return SettingsDecision(
+        CommandRejected(
+            tenant_id=command.tenant_id,
+            schedule_id=command.schedule_id,
+            command_id=command.command_id,
+            correlation_id=command.command_id,
+            command_type=command.type,
+            errors=[FieldError(field=field, message=message, code=code)],
+        )
+    )
+
+
+def _email(command: ChangeTenantSettings, current: TenantEmail | None) -> TenantEmail | None:
+    email = command.email
+    if email is None or email.password is not None or not command.keep_password:
+        return email
+    kept = current.password if current else None
+    return email.model_copy(update={"password": kept})
+
+
+def _branding(
+    command: ChangeTenantSettings, current: TenantBranding | None, logo: LogoRef | None
+) -> TenantBranding | None:
+    change = command.branding
+    if change is None:
+        return None
+    if logo is None and not change.remove_logo:
+        logo = current.logo if current else None
+    fields = change.model_dump(exclude={"logo", "logo_upload", "remove_logo"})
+    return TenantBranding(**fields, logo=logo)
+
+
+def decide(
+    command: ChangeTenantSettings, current: TenantState | None, logo: LogoRef | None = None
+) -> SettingsDecision:
+    """Apply the command to the tenant's settings (`current` None: it has none yet).
+
+    `logo` is the stored form of the command's logo upload, if it has one.
+    """
+    version = current.version if current else 0
+    expected = command.expected_version
+    if expected is not None and expected != version:
+        return _reject(
+            command,
+            "expected_version",
+            f"version conflict: expected {expected}, the settings are at {version}",
+            "version_conflict",
+        )
+    email = _email(command, current.email if current else None)
+    if command.keep_password and email is not None and email.password is None:
+        return _reject(command, "keep_password", "no stored password to keep", "no_password")
+    if email is not None and email.password is not None and email.username is None:
+        return _reject(command, "email.username", "a password needs a username", "missing")
+    state = current or TenantState(command.tenant_id, 0)
+    branding = _branding(command, state.branding, logo)
+    zone = command.default_timezone
+    reset = set(command.reset)
+    new = TenantState(
+        tenant_id=command.tenant_id,
+        version=version + 1,
+        email=None if "email" in reset else email or state.email,
+        branding=None if "branding" in reset else branding or state.branding,
+        default_timezone=None if "default_timezone" in reset else zone or state.default_timezone,
+    )
+    named: tuple[tuple[SettingsSection, object], ...] = (
+        ("email", email),
+        ("branding", branding),
+        ("default_timezone", zone),
+    )
+    sections = [*command.reset, *(section for section, value in named if value is not None)]
+    reply = CommandAccepted(
+        tenant_id=command.tenant_id,
+        schedule_id=command.schedule_id,
+        command_id=command.command_id,
+        correlation_id=command.command_id,
+        command_type=command.type,
+        version=new.version,
+    )
+    return SettingsDecision(reply, new, tuple(sections))

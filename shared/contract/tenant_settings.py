@@ -1,0 +1,138 @@
+"""A tenant's own email server, branding and default time zone, as commands set them.
+
+Tenants without settings are served from the environment (`HERALD_SMTP__*`,
+`HERALD_BRANDING__*`, `HERALD_DEFAULT_TIMEZONE`). The SMTP password never
+appears here in plain text: it is a `SealedSecret` (see `secrets.py`) from
+the platform to the mailer, stored and forwarded as it came.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from herald.shared.contract.schedule_spec import normalise_address
+
+#: A logo travels in the command that sets it (base64 in JSON): well under Kafka's 1 MB.
+MAX_LOGO_BYTES = 256 * 1024
+LOGO_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+#: Tenant-level messages name this pseudo-schedule (every message has a `schedule_id`).
+TENANT_SETTINGS_ID = "tenant-settings"
+
+
+class SmtpSecurity(enum.StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+
+
+def _host(value: str) -> str:
+    if not (_HOSTNAME.match(value) or _IPV4.match(value)):
+        raise ValueError(f"not a host name or IPv4 address: {value!r}")
+    return value.lower()
+
+
+def _one_line(value: str) -> str:
+    """Names reach headers (From, Subject): a line break there would start a header of its own."""
+    if not value.isprintable():
+        raise ValueError(f"must be one line of printable text, got {value!r}")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/?#]+[^\s]*$", value):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value
+
+
+Host = Annotated[str, AfterValidator(_host)]
+OneLine = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_one_line)]
+Address = Annotated[str, Field(max_length=254), AfterValidator(normalise_address)]
+KeyId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+
+
+class SealedSecret(_Strict):
+    """A libsodium sealed box (X25519 + XSalsa20-Poly1305), base64, for the key `key_id`."""
+
+    key_id: KeyId
+    ciphertext: str = Field(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9+/]+={0,2}$")
+
+
+class TenantEmail(_Strict):
+    """The tenant's SMTP server and sender, and the volume its provider allows."""
+
+    host: Host
+    port: int = Field(ge=1, le=65535)
+    security: SmtpSecurity = SmtpSecurity.STARTTLS
+    username: str | None = Field(default=None, min_length=1, max_length=254)
+    password: SealedSecret | None = None
+    from_address: Address
+    from_name: OneLine | None = None
+    reply_to: Address | None = None
+    #: What the provider allows; None: no limit of that kind.
+    max_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_per_day: int | None = Field(default=None, ge=1, le=100_000_000)
+    #: Reject a schedule change whose forecast exceeds the allowed volume (else: warn).
+    enforce_volume: bool = False
+
+    @model_validator(mode="after")
+    def _password_needs_user(self) -> TenantEmail:
+        if self.password is not None and self.username is None:
+            raise ValueError("a password needs a username")
+        return self
+
+    def without_secret(self) -> TenantEmail:
+        return self.model_copy(update={"password": None})
+
+
+Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+class LogoRef(_Strict):
+    """A stored logo: GridFS bucket `brand_assets`, by id (its sha256: the same bytes, one file)."""
+
+    asset_id: str = Field(pattern=r"^logo-[0-9a-f]{64}$")
+    content_type: str
+    size: int = Field(ge=1, le=MAX_LOGO_BYTES)
+    filename: str
+
+
+class TenantBranding(_Strict):
+    """What every email and PDF of the tenant shows instead of the platform's defaults."""
+
+    platform_name: OneLine
+    platform_base_url: Annotated[str, Field(max_length=500), AfterValidator(_http_url)]
+    brand_colour: Colour = "#2f5d8a"
+    #: Before the subject's title; None: the platform name, "" none.
+    subject_prefix: Annotated[str, Field(max_length=60), AfterValidator(_one_line)] | None = None
+    footer_text: Annotated[str, Field(max_length=500)] | None = None
+    logo: LogoRef | None = None
+
+
+class Volume(_Strict):
+    """The provider's allowed volume, as the volume guard compares forecasts with it."""
+
+    per_minute: int | None = None
+    per_day: int | None = None
+    enforce: bool = False
+
+
+def volume_of(email: TenantEmail | None) -> Volume:
+    if email is None:
+        return Volume()
+    return Volume(
+        per_minute=email.max_per_minute, per_day=email.max_per_day, enforce=email.enforce_volume
+    )

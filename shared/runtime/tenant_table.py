@@ -1,0 +1,90 @@
+"""Every tenant's latest settings in memory, read whole from the compacted `tenant.settings`.
+
+Each process reads the topic from its beginning (no consumer group: every
+replica needs every tenant) and then follows it. `start` returns once the
+table has caught up with what the topic held when it began, so a mailer never
+sends a tenant's mail on the defaults while that tenant's settings are still
+unread. A record that does not parse is logged with its offset and skipped;
+an older version after a newer one (two writers racing) never wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from herald.shared.contract.messages import TenantSettings
+from herald.shared.runtime.kafka import Record, client_options
+from herald.shared.runtime.settings import KafkaSettings
+
+log = logging.getLogger("herald.tenants")
+
+
+class TenantTable:
+    """The `TenantDirectory` port on the compacted topic."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str) -> None:
+        self._kafka = kafka
+        self._topic = topic
+        self._latest: dict[str, TenantSettings] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._follow: asyncio.Task[None] | None = None
+
+    def settings(self, tenant_id: str) -> TenantSettings | None:
+        return self._latest.get(tenant_id)
+
+    def all(self) -> list[TenantSettings]:
+        return sorted(self._latest.values(), key=lambda s: s.tenant_id)
+
+    async def start(self, timeout_s: float = 60.0) -> None:
+        """Read the topic up to its end as of now, then follow it in the background."""
+        consumer = AIOKafkaConsumer(
+            group_id=None, enable_auto_commit=False, **client_options(self._kafka)
+        )
+        await consumer.start()
+        self._consumer = consumer
+        await consumer.topics()  # fetches the metadata the partitions come from
+        partitions = [
+            TopicPartition(self._topic, p) for p in consumer.partitions_for_topic(self._topic) or ()
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        async with asyncio.timeout(timeout_s):
+            for partition, end in ends.items():
+                while await consumer.position(partition) < end:
+                    self._take(await consumer.getmany(timeout_ms=500))
+        log.info("tenant settings read: %d tenants", len(self._latest))
+        self._follow = asyncio.create_task(self._follow_topic(consumer), name="tenant-settings")
+
+    async def _follow_topic(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            self._take(await consumer.getmany(timeout_ms=1000))
+
+    def _take(self, batches: dict[TopicPartition, list[Record]]) -> None:
+        for records in batches.values():
+            for record in records:
+                self.add(record.value or b"", f"{record.partition}@{record.offset}")
+
+    def add(self, raw: bytes, origin: str) -> None:
+        """One record of the topic; `origin` names it in the log if it is unusable."""
+        try:
+            settings = TenantSettings.model_validate_json(raw)
+        except ValidationError as exc:
+            log.error("tenant settings at %s unusable, skipped: %s", origin, exc)
+            return
+        known = self._latest.get(settings.tenant_id)
+        if known is None or known.version <= settings.version:
+            self._latest[settings.tenant_id] = settings
+
+    async def stop(self) -> None:
+        if self._follow is not None:
+            self._follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follow
+        if self._consumer is not None:
+            await self._consumer.stop()
