@@ -82,6 +82,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HERALD_SECURITY__TENANT_ALLOWED_RECIPIENT_DOMAINS": json.dumps(
             settings.security.tenant_allowed_recipient_domains
         ),
+        "HERALD_SECRETS__PRIVATE_KEYS": json.dumps(
+            {k: v.get_secret_value() for k, v in settings.secrets.private_keys.items()}
+        ),
+        "HERALD_RETRY__SETTINGS_PROBLEM_S": str(settings.retry.settings_problem_s),
     } | {
         name: value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         for name, value in (
@@ -94,6 +98,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             ("HERALD_SMTP__MAX_PER_MINUTE", settings.smtp.max_per_minute),
             ("HERALD_BRANDING__LOGO_FILE", settings.branding.logo_file),
             ("HERALD_REPORTS__HTTP__URL", settings.reports.http.url),
+            ("HERALD_SECRETS__PUBLIC_KEY", settings.secrets.public_key),
         )
         if value is not None
     }

@@ -42,19 +42,20 @@ class TenantTable:
 
     async def start(self, timeout_s: float = 60.0) -> None:
         """Read the topic up to its end as of now, then follow it in the background."""
+        # Subscribed without a group: every partition is this process's, from the earliest.
         consumer = AIOKafkaConsumer(
-            group_id=None, enable_auto_commit=False, **client_options(self._kafka)
+            self._topic,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **client_options(self._kafka),
         )
         await consumer.start()
         self._consumer = consumer
-        await consumer.topics()  # fetches the metadata the partitions come from
-        partitions = [
-            TopicPartition(self._topic, p) for p in consumer.partitions_for_topic(self._topic) or ()
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
         async with asyncio.timeout(timeout_s):
+            while not consumer.assignment():  # once the metadata names the partitions
+                await asyncio.sleep(0.05)
+            ends = await consumer.end_offsets(list(consumer.assignment()))
             for partition, end in ends.items():
                 while await consumer.position(partition) < end:
                     self._take(await consumer.getmany(timeout_ms=500))

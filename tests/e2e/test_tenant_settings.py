@@ -1,0 +1,269 @@
+"""Each tenant's own SMTP server, password and brand, set by command, on the real parts.
+
+Two tenants, each with its own real SMTP server (aiosmtpd with STARTTLS and
+AUTH) and logo, configured with `herald tenants set-email --password-stdin`
+and `set-branding` as processes: the CLI seals each password with the public
+key, only the mailer holds the private one. The platform's own server (the
+environment's) must see none of their mail. Acme then moves to a new server
+mid-run, then gets a wrong password (its run waits in `pending_retry` with the
+reason) and the right one again (the run is delivered, each recipient once).
+Finally no password is found in any topic, collection, log or CLI output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from pydantic import SecretStr
+from pymongo.asynchronous.database import AsyncDatabase
+
+from herald.cli import demo
+from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
+from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from herald.shared.contract.secrets import generate_key_pair
+from herald.shared.contract.topics import Topics
+from herald.shared.history import store as history_store
+from herald.shared.history.fold import RunRecord
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import (
+    RetrySettings,
+    SecretsSettings,
+    Settings,
+    SmtpSecurity,
+    SmtpSettings,
+)
+from tests.helpers import command_client, read_topic, settings_env, three_services, wait_until
+from tests.smtp_server import CertificateAuthority, SmtpServer
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass(frozen=True)
+class Cli:
+    exit_code: int
+    output: str
+
+
+async def herald(settings: Settings, *args: str, stdin: str = "") -> Cli:
+    """`herald ARGS...` as its own process, configured by the environment alone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+    env |= settings_env(settings) | {"COLUMNS": "200"}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [str(Path(sys.executable).with_name("herald")), *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return Cli(done.returncode, done.stdout + done.stderr)
+
+
+def _logo(path: Path, colour: str) -> Path:
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 16), colour).save(buffer, format="PNG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+async def _run_now(settings: Settings, tenant: str, schedule_id: str, to: list[str]) -> str:
+    spec = ScheduleSpec(
+        name=f"{tenant} brief",
+        report=ReportRef(id="campaign_summary"),
+        frequency=Frequency.DAILY,
+        recipients=to,
+        format=ReportFormat.HTML,
+    )
+    async with command_client(settings) as client:
+        await client.send(CreateSchedule(tenant_id=tenant, schedule_id=schedule_id, spec=spec))
+        ran = await client.send(RunNow(tenant_id=tenant, schedule_id=schedule_id))
+    assert ran.run_id is not None
+    return ran.run_id
+
+
+async def _status(
+    db: AsyncDatabase[Document], tenant: str, run_id: str, *wanted: RunStatus
+) -> RunRecord | None:
+    record = await history_store.get_run(db[history_store.RUNS], tenant, run_id)
+    return record if record is not None and record.status in wanted else None
+
+
+def _message(server: SmtpServer, recipient: str) -> EmailMessage:
+    (delivery,) = [d for d in server.deliveries if d.recipient == recipient]
+    parsed = message_from_bytes(delivery.content, policy=default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def _html_and_images(message: EmailMessage) -> tuple[str, list[bytes]]:
+    html = message.get_body(("html",))
+    assert html is not None
+    images = [
+        part.get_payload(decode=True)
+        for part in message.walk()
+        if part.get_content_maintype() == "image"
+    ]
+    return html.get_content(), [i for i in images if isinstance(i, bytes)]
+
+
+@pytest.mark.timeout(600)
+async def test_two_tenants_each_get_their_own_server_brand_and_sealed_password(
+    topics_ready: Settings, db: AsyncDatabase[Document], tmp_path: Path
+) -> None:
+    for tenant in ("acme", "globex"):
+        await demo.seed(db, tenant_id=tenant, calls=150, days=3, anchor=date.today())
+    ca = CertificateAuthority(tmp_path)
+    secret = {name: f"{name}-{uuid.uuid4().hex}" for name in ("acme", "wrong", "globex")}
+    acme_server = SmtpServer(security="starttls", tls=ca, credentials=("acme", secret["acme"]))
+    acme_moved = SmtpServer(security="starttls", tls=ca)
+    globex_server = SmtpServer(
+        security="starttls", tls=ca, credentials=("globex", secret["globex"])
+    )
+    platform = SmtpServer()
+    servers = [acme_server.start(), acme_moved.start(), globex_server.start(), platform.start()]
+    public, private = generate_key_pair("e2e-1")
+    settings = topics_ready.model_copy(
+        update={
+            "smtp": SmtpSettings(
+                host="127.0.0.1",
+                port=platform.port,
+                timeout_s=5,
+                pool_size=4,
+                tls_ca_file=ca.ca_file,
+            ),
+            "retry": RetrySettings(base_s=1, cap_s=2, max_attempts=60, jitter=0),
+            "secrets": SecretsSettings(public_key=public),
+        }
+    )
+    mailer = settings.model_copy(
+        update={"secrets": SecretsSettings(private_keys={"e2e-1": SecretStr(private)})}
+    )
+    clis: list[Cli] = []
+
+    async def cli(*args: str, stdin: str = "") -> Cli:
+        done = await herald(settings, *args, stdin=stdin)
+        clis.append(done)
+        assert done.exit_code == 0, done.output
+        return done
+
+    async def set_email(tenant: str, server: SmtpServer, password: str | None) -> None:
+        login = ["--username", tenant, "--password-stdin"] if password else []
+        await cli(
+            "tenants", "set-email", "--tenant", tenant, "--host", "127.0.0.1",
+            "--port", str(server.port), "--security", SmtpSecurity.STARTTLS.value,
+            "--from", f"reports@{tenant}.example", "--from-name", f"{tenant.title()} Reports",
+            *login, stdin=f"{password}\n" if password else "",
+        )  # fmt: skip
+
+    acme_logo, globex_logo = _logo(tmp_path / "acme.png", "red"), _logo(tmp_path / "g.png", "blue")
+    try:
+        async with three_services(settings, tmp_path, mailer=mailer) as services:
+            await set_email("acme", acme_server, secret["acme"])
+            await set_email("globex", globex_server, secret["globex"])
+            for tenant, name, logo, colour in (
+                ("acme", "Acme Contact", acme_logo, "#aa0000"),
+                ("globex", "Globex Calls", globex_logo, "#0000aa"),
+            ):
+                await cli(
+                    "tenants", "set-branding", "--tenant", tenant, "--name", name,
+                    "--base-url", f"https://{tenant}.example", "--colour", colour,
+                    "--logo", str(logo), "--footer", f"{name} footer",
+                )  # fmt: skip
+            shown = await cli("tenants", "show", "--tenant", "acme")
+            assert "sealed with key e2e-1" in shown.output
+            assert "ciphertext" not in shown.output
+
+            # Each tenant's run goes to its own server, in its own brand.
+            a, g = f"a{uuid.uuid4().hex[:8]}@example.com", f"g{uuid.uuid4().hex[:8]}@example.com"
+            runs = {
+                "acme": await _run_now(settings, "acme", "acme-brief", [a]),
+                "globex": await _run_now(settings, "globex", "globex-brief", [g]),
+            }
+            for tenant, run_id in runs.items():
+                await wait_until(
+                    lambda t=tenant, r=run_id: _status(db, t, r, RunStatus.DELIVERED),
+                    120,
+                    f"{tenant}'s run",
+                )
+            assert acme_server.received(a) == 1
+            assert globex_server.received(g) == 1
+            assert acme_server.received(g) == globex_server.received(a) == 0
+            for tenant, server, to, logo, own, other in (
+                ("acme", acme_server, a, acme_logo, "Acme Contact", "Globex"),
+                ("globex", globex_server, g, globex_logo, "Globex Calls", "Acme"),
+            ):
+                message = _message(server, to)
+                assert message["From"] == f"{tenant.title()} Reports <reports@{tenant}.example>"
+                html, images = _html_and_images(message)
+                assert own in html
+                assert f"{own} footer" in html
+                assert logo.read_bytes() in images
+                assert other not in html
+                assert other not in str(message["Subject"])
+
+            # Acme moves to a new server: the next delivery goes there.
+            await set_email("acme", acme_moved, None)
+            moved = f"m{uuid.uuid4().hex[:8]}@example.com"
+            moved_run = await _run_now(settings, "acme", "acme-moved", [moved])
+            await wait_until(
+                lambda: _status(db, "acme", moved_run, RunStatus.DELIVERED), 120, "the moved run"
+            )
+            assert acme_moved.received(moved) == 1
+            assert acme_server.received(moved) == 0
+
+            # A wrong password: the run waits for the settings, then they are fixed.
+            await set_email("acme", acme_server, secret["wrong"])
+            waiting = [f"w{n}{uuid.uuid4().hex[:8]}@example.com" for n in range(2)]
+            waiting_run = await _run_now(settings, "acme", "acme-waiting", waiting)
+            record = await wait_until(
+                lambda: _status(db, "acme", waiting_run, RunStatus.PENDING_RETRY),
+                120,
+                "the run to wait for new settings",
+            )
+            assert record.reason is not None
+            assert record.reason.startswith(
+                "SMTP authentication failed: check the tenant's email settings"
+            ), record.reason
+            line = "tenant acme: its email settings are refused, run " + waiting_run
+            assert line in services[2].log()
+            await set_email("acme", acme_server, secret["acme"])
+            await wait_until(
+                lambda: _status(db, "acme", waiting_run, RunStatus.DELIVERED),
+                120,
+                "the waiting run, once the settings were fixed",
+            )
+            assert [acme_server.received(w) for w in waiting] == [1, 1]
+            logs = [service.log() for service in services]
+    finally:
+        for server in servers:
+            server.stop()
+
+    assert platform.deliveries == []  # the environment's server carried no tenant's mail
+
+    # No password in plain text anywhere: topics, collections, logs, CLI output.
+    places: dict[str, bytes] = {}
+    for topic in Topics(settings.kafka.topic_prefix).all():
+        records = await read_topic(settings, topic)
+        places[topic] = b"\n".join(r.value or b"" for r in records)
+    for name in await db.list_collection_names():
+        places[f"mongo:{name}"] = "\n".join([repr(doc) async for doc in db[name].find({})]).encode()
+    places |= {f"log:{n}": log.encode() for n, log in enumerate(logs)}
+    places |= {f"cli:{n}": c.output.encode() for n, c in enumerate(clis)}
+    assert places[Topics(settings.kafka.topic_prefix).tenant_settings]  # sealed, it is there
+    for label, password in secret.items():
+        found = [where for where, text in places.items() if password.encode() in text]
+        assert not found, f"the {label} password in plain text in {found}"
