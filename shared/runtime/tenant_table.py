@@ -54,7 +54,7 @@ class TenantTable:
         self._consumer = consumer
         async with asyncio.timeout(timeout_s):
             while not consumer.assignment():  # once the metadata names the partitions
-                await asyncio.sleep(0.05)
+                self._take(await consumer.getmany(timeout_ms=100))
             ends = await consumer.end_offsets(list(consumer.assignment()))
             for partition, end in ends.items():
                 while await consumer.position(partition) < end:
