@@ -124,12 +124,18 @@ def send_command(command: Command) -> CommandAccepted:
             return await herald.send(command)
 
     try:
-        return run(exchange())
+        accepted = run(exchange())
     except CommandRejectedError as exc:
         raise fail(*(f"{error.field}: {error.message}" for error in exc.errors)) from exc
     except TimeoutError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
+    for warning in accepted.warnings:
+        console.print(
+            f"[yellow]warning:[/yellow] {escape(warning.field)}: {escape(warning.message)}",
+            soft_wrap=True,
+        )
+    return accepted
 
 
 def valid_command(build: type[C], **fields: Any) -> C:

@@ -27,7 +27,14 @@ from rich.table import Table
 
 from herald.cli.support import console, fail, open_database, run, send_command, valid_command
 from herald.services.scheduler.tenant_commands import TenantState
-from herald.services.scheduler.volume import Forecast, Peak, Span, forecast, minutes_to_send
+from herald.services.scheduler.volume import (
+    Forecast,
+    Peak,
+    Span,
+    excesses,
+    forecast,
+    minutes_to_send,
+)
 from herald.shared.contract.messages import ChangeTenantSettings
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.secrets import seal
@@ -52,11 +59,10 @@ async def _stored(settings: Settings, tenant: str) -> TenantState | None:
 
 
 async def _live_specs(settings: Settings, tenant: str) -> list[ScheduleSpec]:
-    from herald.services.scheduler.store import SCHEDULES
+    from herald.services.scheduler.store import SchedulerStore
 
     async with open_database(settings) as db:
-        cursor = db[SCHEDULES].find({"tenant_id": tenant, "deleted": False}, {"spec": 1})
-        return [ScheduleSpec.model_validate(doc["spec"]) async for doc in cursor]
+        return list((await SchedulerStore(db).live_specs(tenant)).values())
 
 
 def _when(peak: Peak | None) -> str:
@@ -105,13 +111,18 @@ def volume(
     zone = (own.default_timezone if own else None) or settings.default_timezone
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     ahead = forecast(specs, zone, now, timedelta(days=days))
-    per_minute = settings.smtp.max_per_minute
+    per_minute, per_day = settings.smtp.max_per_minute, None
     if own is not None and own.email is not None:
-        per_minute = own.email.max_per_minute
+        per_minute, per_day = own.email.max_per_minute, own.email.max_per_day
     enabled = sum(s.enabled for s in specs)
     peaks = {span: ahead.peak(span) for span in Span}
     if as_json:
-        sys.stdout.write(json.dumps(_as_json(tenant, enabled, ahead, peaks, per_minute)) + "\n")
+        shown = _as_json(tenant, enabled, ahead, peaks, per_minute)
+        shown["allowed_per_day"] = per_day
+        shown["over_allowed"] = [
+            excess.message() for excess in excesses(ahead, per_minute, per_day)
+        ]
+        sys.stdout.write(json.dumps(shown) + "\n")
         return
     console.print(
         f"{ahead.total:,} emails from {enabled} enabled schedule(s) of {escape(tenant)}, "
@@ -121,17 +132,19 @@ def volume(
     for span, peak in peaks.items():
         busiest_spans.add_row(span.value, f"{peak.emails:,}" if peak else "0", _when(peak))
     console.print(busiest_spans)
-    minute = peaks[Span.MINUTE]
-    if per_minute is None:
+    over = excesses(ahead, per_minute, per_day)
+    for excess in over:
+        console.print(f"[yellow]Over the allowed volume:[/yellow] {escape(excess.message())}")
+        if excess.span is Span.MINUTE:
+            console.print(
+                f"The mailers spread those {excess.peak.emails:,} emails over "
+                f"{minutes_to_send(excess.peak.emails, excess.allowed)} minutes."
+            )
+    if per_minute is None and per_day is None:
         console.print("No allowed volume is set (tenant settings or HERALD_SMTP__MAX_PER_MINUTE).")
-    elif minute and minute.emails > per_minute:
-        console.print(
-            f"[yellow]The busiest minute is over the allowed {per_minute:,} a minute:[/yellow] "
-            f"one mailer spreads its {minute.emails:,} emails over "
-            f"{minutes_to_send(minute.emails, per_minute)} minutes (the limit is per replica)."
-        )
-    else:
-        console.print(f"Within the allowed {per_minute:,} emails a minute.")
+    elif not over:
+        allowed = [f"{n:,} a {span}" for n, span in ((per_minute, "minute"), (per_day, "day")) if n]
+        console.print(f"Within the allowed {' and '.join(allowed)}.")
     busiest = Table("minute", "emails", title="Busiest minutes")
     for peak in ahead.busiest_minutes(_BUSIEST_SHOWN):
         busiest.add_row(_when(peak), f"{peak.emails:,}")

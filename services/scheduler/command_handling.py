@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from herald.services.scheduler import commands, firing, tenant_commands
+from herald.services.scheduler import commands, firing, tenant_commands, volume
 from herald.services.scheduler.ports import (
     Bodies,
     CalendarSync,
@@ -35,6 +35,7 @@ from herald.shared.contract.messages import (
     Envelope,
     FieldError,
     ScheduleChanged,
+    ScheduleChangeKind,
 )
 from herald.shared.contract.topics import Topics
 from herald.shared.runs.recipients import RecipientPolicy
@@ -43,6 +44,10 @@ from herald.shared.runtime.kafka import TRANSIENT_ERRORS, PoisonMessage
 log = logging.getLogger("herald.scheduler")
 
 _MAX_CONCURRENT_RETRIES = 20
+#: The changes that can add emails to a tenant's forecast.
+_GUARDED = frozenset(
+    {ScheduleChangeKind.CREATED, ScheduleChangeKind.UPDATED, ScheduleChangeKind.ENABLED}
+)
 
 
 def _now() -> datetime:
@@ -245,14 +250,16 @@ class CommandHandler:
             if attempt:
                 stored = await self.schedules.read(command.schedule_id)
             current = stored.live_for(command.tenant_id) if stored else None
+            now = self.clock()
             decision = commands.decide(
                 command,
                 current,
-                now=self.clock(),
+                now=now,
                 default_zone=self.default_zone,
                 id_taken=stored is not None,
                 policy=self.policy,
             )
+            decision = await self._guard_volume(command, decision, now)
             outputs = [self._output(m) for m in self._messages(command, decision)]
             if decision.change is not None:
                 try:
@@ -278,6 +285,36 @@ class CommandHandler:
             record = Recorded(command.tenant_id, outputs) if accepted else None
             return _Handled(command.schedule_id, outputs, sync=True, record=record)
         raise RuntimeError(f"schedule {command.schedule_id} keeps changing under command")
+
+    async def _guard_volume(
+        self, command: commands.ScheduleCommand, decision: commands.Decision, now: datetime
+    ) -> commands.Decision:
+        """A change that would take the tenant's schedules over its provider's allowed volume
+        is accepted with a warning, or rejected when the tenant's settings say `enforce`.
+
+        Only tenants that set an allowed volume pay for it: their live schedules are read
+        and forecast (`volume.py`) with this schedule as it would be.
+        """
+        state = decision.state
+        if decision.change not in _GUARDED or state is None or not state.spec.enabled:
+            return decision
+        tenant = await self.tenants.read(command.tenant_id)
+        email = tenant.state.email if tenant else None
+        if email is None or (email.max_per_minute is None and email.max_per_day is None):
+            return decision
+        specs = await self.schedules.live_specs(command.tenant_id)
+        specs[command.schedule_id] = state.spec
+        zone = (tenant.state.default_timezone if tenant else None) or self.default_zone
+        ahead = volume.forecast(specs.values(), zone, now)
+        errors = [
+            FieldError(field="volume", message=excess.message(), code="volume_over_allowed")
+            for excess in volume.excesses(ahead, email.max_per_minute, email.max_per_day)
+        ]
+        if not errors:
+            return decision
+        if email.enforce_volume:
+            return commands.Decision(commands.rejection(command, errors))
+        return replace(decision, reply=decision.reply.model_copy(update={"warnings": errors}))
 
     @staticmethod
     def _messages(command: commands.ScheduleCommand, decision: commands.Decision) -> list[Envelope]:

@@ -139,7 +139,7 @@ def parse(raw: bytes) -> AnyCommand | CommandRejected | Unanswerable:
             return Unanswerable(f"invalid command without a usable envelope: {exc}")
 
 
-def _rejection(command: ScheduleCommand, errors: list[FieldError]) -> CommandRejected:
+def rejection(command: ScheduleCommand, errors: list[FieldError]) -> CommandRejected:
     return CommandRejected(
         tenant_id=command.tenant_id,
         schedule_id=command.schedule_id,
@@ -151,7 +151,7 @@ def _rejection(command: ScheduleCommand, errors: list[FieldError]) -> CommandRej
 
 
 def _reject(command: ScheduleCommand, field: str, message: str, code: str) -> Decision:
-    return Decision(_rejection(command, [FieldError(field=field, message=message, code=code)]))
+    return Decision(rejection(command, [FieldError(field=field, message=message, code=code)]))
 
 
 def _accept(
@@ -251,7 +251,7 @@ def decide(
     command sets are checked against `policy` first, like any invalid field.
     """
     if errors := recipient_errors(command, policy):
-        return Decision(_rejection(command, errors))
+        return Decision(rejection(command, errors))
     if isinstance(command, SendTestEmail):
         return _accept(command, None, None, _test_run(command, default_zone, now))
     if isinstance(command, CreateSchedule):
@@ -287,7 +287,7 @@ def decide(
     try:
         spec, change = _changed_spec(command, current.spec)
     except ValidationError as exc:
-        return Decision(_rejection(command, _field_errors(exc, None, prefix="changes")))
+        return Decision(rejection(command, _field_errors(exc, None, prefix="changes")))
     state = replace(
         current,
         spec=spec,

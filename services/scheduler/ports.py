@@ -21,6 +21,7 @@ from herald.services.scheduler.firing import Pending
 from herald.services.scheduler.retries import Timer
 from herald.services.scheduler.tenant_commands import TenantState
 from herald.shared.contract.messages import DeliveryStatus, Envelope, LogoUpload
+from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tenant_settings import LogoRef
 from herald.shared.history.fold import RunRecord
 
@@ -94,6 +95,9 @@ class Schedules(Protocol):
 
     async def record_many(self, records: Sequence[tuple[str, Recorded]]) -> None:
         """Keep commands' outputs by command id, in one write; the first record of an id stays."""
+
+    async def live_specs(self, tenant_id: str) -> dict[str, ScheduleSpec]:
+        """The tenant's schedules that are not deleted, by id (for its volume forecast)."""
 
 
 @dataclass(frozen=True, slots=True)

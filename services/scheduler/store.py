@@ -53,6 +53,11 @@ class SchedulerStore:
         doc = await self._commands.find_one({"_id": command_id})
         return None if doc is None else Recorded(doc["tenant_id"], _outputs(doc["outputs"]))
 
+    async def live_specs(self, tenant_id: str) -> dict[str, ScheduleSpec]:
+        # Equalities, pushed down on FerretDB; `tenant_id` is indexed on MongoDB.
+        found = self._schedules.find({"tenant_id": tenant_id, "deleted": False}, {"spec": 1})
+        return {doc["_id"]: ScheduleSpec.model_validate(doc["spec"]) async for doc in found}
+
     async def raw(self, schedule_id: str) -> Document | None:
         return await self._schedules.find_one({"_id": schedule_id}, {"outbox": 0})
 

@@ -106,3 +106,29 @@ def forecast(
 def minutes_to_send(emails: int, per_minute: int) -> int:
     """How long a mailer held to `per_minute` takes over `emails` due at once, in whole minutes."""
     return -(-emails // per_minute)
+
+
+@dataclass(frozen=True, slots=True)
+class Excess:
+    """A span whose forecast emails exceed what the tenant's provider allows in it."""
+
+    span: Span
+    peak: Peak
+    allowed: int
+
+    def message(self) -> str:
+        return (
+            f"the tenant's enabled schedules would send {self.peak.emails:,} emails in the "
+            f"{self.span.value} from {self.peak.start:%Y-%m-%d %H:%M} UTC; its provider "
+            f"allows {self.allowed:,} a {self.span.value}"
+        )
+
+
+def excesses(ahead: Forecast, per_minute: int | None, per_day: int | None) -> list[Excess]:
+    """The busiest minute and day of the forecast, where they exceed the allowed volume."""
+    found = []
+    for span, allowed in ((Span.MINUTE, per_minute), (Span.DAY, per_day)):
+        peak = ahead.peak(span) if allowed is not None else None
+        if peak is not None and allowed is not None and peak.emails > allowed:
+            found.append(Excess(span, peak, allowed))
+    return found

@@ -217,6 +217,8 @@ class CommandAccepted(Envelope):
     version: int | None = None
     next_run_at: AwareDatetime | None = None
     run_id: str | None = None
+    #: Accepted all the same: e.g. the tenant's schedules would exceed its allowed volume.
+    warnings: list[FieldError] = Field(default_factory=list)
 
 
 class CommandRejected(Envelope):

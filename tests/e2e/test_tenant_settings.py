@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import subprocess
 import sys
@@ -45,7 +46,14 @@ from herald.shared.runtime.settings import (
     SmtpSecurity,
     SmtpSettings,
 )
-from tests.helpers import command_client, read_topic, settings_env, three_services, wait_until
+from tests.helpers import (
+    command_client,
+    read_topic,
+    running_scheduler,
+    settings_env,
+    three_services,
+    wait_until,
+)
 from tests.smtp_server import CertificateAuthority, SmtpServer
 
 pytestmark = pytest.mark.e2e
@@ -267,3 +275,48 @@ async def test_two_tenants_each_get_their_own_server_brand_and_sealed_password(
     for label, password in secret.items():
         found = [where for where, text in places.items() if password.encode() in text]
         assert not found, f"the {label} password in plain text in {found}"
+
+
+@pytest.mark.timeout(300)
+async def test_the_volume_guard_warns_then_rejects_and_the_cli_shows_the_forecast(
+    topics_ready: Settings, tmp_path: Path
+) -> None:
+    """The provider allows 3 emails a day: the second two-recipient daily schedule is over it."""
+    settings = topics_ready
+    tenant = ["--tenant", "vol"]
+
+    async def create(schedule_id: str) -> Cli:
+        return await herald(
+            settings, "schedules", "create", schedule_id, *tenant, "--name", schedule_id,
+            "--report", "campaign_summary", "--frequency", "daily", "--time", "07:30",
+            "--to", "a@example.com", "--to", "b@example.com", "--format", "csv",
+        )  # fmt: skip
+
+    async def limit(*enforce: str) -> None:
+        done = await herald(
+            settings, "tenants", "set-email", *tenant, "--host", "smtp.vol.example",
+            "--from", "reports@vol.example", "--max-per-day", "3", *enforce,
+        )  # fmt: skip
+        assert done.exit_code == 0, done.output
+
+    async with running_scheduler(settings, tmp_path):
+        await limit()
+        first = await create("vol-1")
+        assert first.exit_code == 0, first.output
+        assert "warning" not in first.output
+        second = await create("vol-2")
+        assert second.exit_code == 0, second.output
+        assert "warning: volume: the tenant's enabled schedules would send 4 emails in the day" in (
+            " ".join(second.output.split())
+        ), second.output
+        await limit("--enforce-volume")
+        third = await create("vol-3")
+        assert third.exit_code == 1, third.output
+        assert "volume:" in third.output
+        assert "allows 3 a day" in " ".join(third.output.split())
+        forecast = await herald(settings, "tenants", "volume", *tenant, "--json")
+        assert forecast.exit_code == 0, forecast.output
+        shown = json.loads(forecast.output)
+        assert shown["allowed_per_day"] == 3
+        assert shown["busiest"]["day"]["emails"] == 4
+        assert len(shown["over_allowed"]) == 1

@@ -36,6 +36,7 @@ from herald.services.scheduler.store import OUTBOX_SIZE
 from herald.services.scheduler.tenant_commands import TenantState
 from herald.services.scheduler.timers import BUCKET, ring_bucket
 from herald.shared.contract.messages import DeliveryStatus, Envelope, LogoUpload, utcnow
+from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tenant_settings import LogoRef
 from herald.shared.history import fold
 from herald.shared.history.fold import RunRecord
@@ -75,6 +76,13 @@ class MemorySchedules:
 
     async def recorded(self, command_id: str) -> Recorded | None:
         return self.commands.get(command_id)
+
+    async def live_specs(self, tenant_id: str) -> dict[str, ScheduleSpec]:
+        return {
+            schedule_id: row.state.spec
+            for schedule_id, row in self.rows.items()
+            if row.state.tenant_id == tenant_id and not row.deleted
+        }
 
     async def load(self, schedule_id: str, tenant_id: str) -> ScheduleState | None:
         """For tests: the schedule as `tenant_id` sees it."""

@@ -402,3 +402,47 @@ async def test_unusable_settings_leave_the_run_pending_with_the_reason() -> None
     assert status.reason is not None
     assert "k9" in status.reason
     assert PASSWORD not in status.reason
+
+
+# --- the volume guard ------------------------------------------------------------
+
+
+def _two_recipients(tenant: str, schedule_id: str) -> CreateSchedule:
+    spec = DAILY_SPEC.model_copy(update={"recipients": ["a@example.com", "b@example.com"]})
+    return CreateSchedule(tenant_id=tenant, schedule_id=schedule_id, spec=spec)
+
+
+async def test_a_schedule_over_the_allowed_volume_is_accepted_with_a_warning() -> None:
+    world = World()
+    await world.send(change(email=email(max_per_minute=3, password=None, username=None)))
+    first = json.loads((await world.send(_two_recipients("acme", "s-1")))[-1][2])
+    assert first["type"] == "CommandAccepted"
+    assert first["warnings"] == []
+    # Another tenant's schedules at the same minute do not count.
+    await world.send(_two_recipients("globex", "s-9"))
+    second = json.loads((await world.send(_two_recipients("acme", "s-2")))[-1][2])
+    assert second["type"] == "CommandAccepted"
+    (warning,) = second["warnings"]
+    assert warning["code"] == "volume_over_allowed"
+    assert "would send 4 emails in the minute" in warning["message"]
+    assert "allows 3 a minute" in warning["message"]
+    assert "s-2" in world.schedules.rows
+
+
+async def test_with_enforce_the_schedule_over_the_allowed_volume_is_rejected() -> None:
+    world = World()
+    limits = {"max_per_day": 3, "enforce_volume": True, "password": None, "username": None}
+    await world.send(change(email=email(**limits)))
+    await world.send(_two_recipients("acme", "s-1"))
+    rejected = json.loads((await world.send(_two_recipients("acme", "s-2")))[-1][2])
+    assert rejected["type"] == "CommandRejected"
+    assert rejected["errors"][0]["field"] == "volume"
+    assert "4 emails in the day" in rejected["errors"][0]["message"]
+    assert "s-2" not in world.schedules.rows
+
+
+async def test_tenants_without_an_allowed_volume_get_no_warning() -> None:
+    world = World()
+    for n in range(3):
+        reply = json.loads((await world.send(_two_recipients("acme", f"s-{n}")))[-1][2])
+        assert reply["warnings"] == []
