@@ -32,9 +32,10 @@ from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.cli import demo
+from herald.services.scheduler.tenant_store import TenantStore
 from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
 from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
-from herald.shared.contract.secrets import generate_key_pair
+from herald.shared.contract.secrets import Keyring, generate_key_pair
 from herald.shared.contract.topics import Topics
 from herald.shared.history import store as history_store
 from herald.shared.history.fold import RunRecord
@@ -320,3 +321,48 @@ async def test_the_volume_guard_warns_then_rejects_and_the_cli_shows_the_forecas
         assert shown["allowed_per_day"] == 3
         assert shown["busiest"]["day"]["emails"] == 4
         assert len(shown["over_allowed"]) == 1
+
+
+@pytest.mark.timeout(300)
+async def test_keys_rotate_reseals_what_it_can_read_and_names_what_it_cannot(
+    topics_ready: Settings, db: AsyncDatabase[Document], tmp_path: Path
+) -> None:
+    old_public, old_private = generate_key_pair("k1")
+    lost_public, _ = generate_key_pair("k9")  # a key whose private half is gone
+    new_public, new_private = generate_key_pair("k2")
+    password = f"rotate-{uuid.uuid4().hex}"
+
+    async def set_email(tenant: str, public: str) -> None:
+        sealing = topics_ready.model_copy(update={"secrets": SecretsSettings(public_key=public)})
+        done = await herald(
+            sealing, "tenants", "set-email", "--tenant", tenant, "--host", "smtp.rot.example",
+            "--from", f"reports@{tenant}.example", "--username", tenant, "--password-stdin",
+            stdin=f"{password}\n",
+        )  # fmt: skip
+        assert done.exit_code == 0, done.output
+
+    rotating = topics_ready.model_copy(
+        update={
+            "secrets": SecretsSettings(
+                public_key=new_public, private_keys={"k1": SecretStr(old_private)}
+            )
+        }
+    )
+    async with running_scheduler(topics_ready, tmp_path):
+        await set_email("rot", old_public)
+        await set_email("lost", lost_public)
+        rotated = await herald(rotating, "keys", "rotate")
+        states = {s.tenant_id: s for s in await TenantStore(db).all_states()}
+    assert rotated.exit_code == 1, rotated.output  # one password could not be rotated
+    assert "rot: re-sealed for k2" in rotated.output
+    assert "lost: left as it is: sealed with key 'k9'" in rotated.output
+    assert "1 password(s) re-sealed, 1 left as they are" in rotated.output
+    assert password not in rotated.output
+    rot, lost = states["rot"].email, states["lost"].email
+    assert rot is not None
+    assert rot.password is not None
+    assert (states["rot"].version, rot.password.key_id) == (2, "k2")
+    assert Keyring.from_texts({"k2": new_private}).open(rot.password) == password
+    assert lost is not None
+    assert lost.password is not None
+    assert (states["lost"].version, lost.password.key_id) == (1, "k9")
