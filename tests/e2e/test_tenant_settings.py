@@ -30,6 +30,7 @@ import pytest
 from PIL import Image
 from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
+from pypdf import PdfReader
 
 from herald.cli import demo
 from herald.services.scheduler.tenant_store import TenantStore
@@ -89,13 +90,19 @@ def _logo(path: Path, colour: str) -> Path:
     return path
 
 
-async def _run_now(settings: Settings, tenant: str, schedule_id: str, to: list[str]) -> str:
+async def _run_now(
+    settings: Settings,
+    tenant: str,
+    schedule_id: str,
+    to: list[str],
+    format: ReportFormat = ReportFormat.HTML,
+) -> str:
     spec = ScheduleSpec(
         name=f"{tenant} brief",
         report=ReportRef(id="campaign_summary"),
         frequency=Frequency.DAILY,
         recipients=to,
-        format=ReportFormat.HTML,
+        format=format,
     )
     async with command_client(settings) as client:
         await client.send(CreateSchedule(tenant_id=tenant, schedule_id=schedule_id, spec=spec))
@@ -200,7 +207,7 @@ async def test_two_tenants_each_get_their_own_server_brand_and_sealed_password(
             a, g = f"a{uuid.uuid4().hex[:8]}@example.com", f"g{uuid.uuid4().hex[:8]}@example.com"
             runs = {
                 "acme": await _run_now(settings, "acme", "acme-brief", [a]),
-                "globex": await _run_now(settings, "globex", "globex-brief", [g]),
+                "globex": await _run_now(settings, "globex", "globex-brief", [g], ReportFormat.PDF),
             }
             for tenant, run_id in runs.items():
                 await wait_until(
@@ -223,6 +230,16 @@ async def test_two_tenants_each_get_their_own_server_brand_and_sealed_password(
                 assert logo.read_bytes() in images
                 assert other not in html
                 assert other not in str(message["Subject"])
+            # Globex's report is a PDF: its brand is in the document too.
+            (pdf,) = [
+                part.get_payload(decode=True)
+                for part in _message(globex_server, g).iter_attachments()
+                if part.get_content_type() == "application/pdf"
+            ]
+            assert isinstance(pdf, bytes)
+            text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+            assert "Globex Calls" in text
+            assert "Acme" not in text
 
             # Acme moves to a new server: the next delivery goes there.
             await set_email("acme", acme_moved, None)
@@ -249,6 +266,12 @@ async def test_two_tenants_each_get_their_own_server_brand_and_sealed_password(
             ), record.reason
             line = "tenant acme: its email settings are refused, run " + waiting_run
             assert line in services[2].log()
+            tested = await herald(
+                settings, "smtp", "test", "--tenant", "acme", "--to", f"ops-{moved}", "--wait", "60"
+            )
+            clis.append(tested)
+            assert tested.exit_code == 1, tested.output
+            assert "authentication failed: 535" in tested.output, tested.output
             await set_email("acme", acme_server, secret["acme"])
             await wait_until(
                 lambda: _status(db, "acme", waiting_run, RunStatus.DELIVERED),
