@@ -14,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -293,3 +294,25 @@ async def drop_topics(settings: Settings, prefix: str | None = None) -> None:
             await admin.delete_topics(mine)
     finally:
         await admin.close()
+
+
+@dataclass(frozen=True)
+class Cli:
+    exit_code: int
+    output: str
+
+
+async def run_cli(settings: Settings, *args: str, stdin: str = "", timeout_s: float = 180) -> Cli:
+    """`herald ARGS...` as its own process, configured by the environment alone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+    env |= settings_env(settings) | {"COLUMNS": "200"}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [str(Path(sys.executable).with_name("herald")), *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    return Cli(done.returncode, done.stdout + done.stderr)

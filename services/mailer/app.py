@@ -9,6 +9,7 @@ from faststream import FastStream
 from herald.services.mailer import handlers
 from herald.services.mailer.delivery import Delivery
 from herald.services.mailer.outbound import TenantOutbounds
+from herald.services.mailer.pacing import VolumeGate
 from herald.services.mailer.smtp import SmtpPool
 from herald.services.mailer.store import Ledger
 from herald.shared.runs.brand import Brands
@@ -30,8 +31,10 @@ def claim_lease(settings: SmtpSettings) -> timedelta:
 def create_app() -> FastStream:
     runtime = build_runtime("mailer")
     settings = runtime.settings
-    pool = SmtpPool(settings.smtp)
+    # The gate paces the environment's allowed volume across replicas: no limiter in the pool.
+    pool = SmtpPool(settings.smtp.model_copy(update={"max_per_minute": None}))
     ledger = Ledger(runtime.db, claim_lease(settings.smtp))
+    gate = VolumeGate(runtime.db)
     tenants = TenantTable(settings.kafka, runtime.topics.tenant_settings)
     outbounds = TenantOutbounds(
         directory=tenants,
@@ -47,6 +50,7 @@ def create_app() -> FastStream:
         artifacts=CachedArtifacts(ArtifactStore(runtime.db)),
         retry=settings.retry,
         policy=RecipientPolicy.from_settings(settings.security),
+        gate=gate,
     )
     publisher = KafkaPublisher(runtime.broker, runtime.topics)
     handlers.register(
@@ -58,8 +62,9 @@ def create_app() -> FastStream:
         settings.mailer.concurrency,
     )
     # The tenants' settings are read before the first delivery (start-up hooks run first).
-    app = make_app(runtime, [ledger.ensure_indexes, tenants.start])
+    app = make_app(runtime, [ledger.ensure_indexes, gate.ensure_indexes, tenants.start])
     app.after_shutdown(pool.close)
+    app.after_shutdown(gate.close)
     app.after_shutdown(outbounds.close)
     app.after_shutdown(tenants.stop)
     return app

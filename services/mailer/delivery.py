@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 
 from herald.services.mailer import compose, outcome
-from herald.services.mailer.ports import Claim, Outbound, Outbounds, SendLedger, SettingsProblem
+from herald.services.mailer.ports import (
+    Claim,
+    Outbound,
+    Outbounds,
+    SendLedger,
+    SettingsProblem,
+    VolumeGate,
+)
 from herald.services.mailer.smtp import wire_form
 from herald.shared.contract.messages import (
     ArtifactRef,
@@ -27,10 +34,44 @@ from herald.shared.contract.messages import (
 from herald.shared.ports import Artifacts
 from herald.shared.runs.events import failure_event, status_event
 from herald.shared.runs.recipients import RecipientPolicy
-from herald.shared.runtime.metrics import EMAILS, EMAILS_REPLY_UNKNOWN, TENANT_SETTINGS_FAILING
+from herald.shared.runtime.metrics import (
+    EMAILS,
+    EMAILS_REPLY_UNKNOWN,
+    TENANT_SETTINGS_FAILING,
+    VOLUME_WAIT,
+)
 from herald.shared.runtime.settings import RetrySettings
 
 log = logging.getLogger("herald.mailer")
+#: A run whose longest wait for the allowed volume was longer says so in its status.
+WAIT_WORTH_TELLING_S = 1.0
+
+
+@dataclass(slots=True)
+class _Pacing:
+    """The run's longest wait for its allowed volume: its status tells the user why it was late."""
+
+    per_minute: int | None = None
+    per_day: int | None = None
+    longest_s: float = 0.0
+
+    def note(self) -> str | None:
+        if self.longest_s <= WAIT_WORTH_TELLING_S:
+            return None
+        limits = [
+            f"{limit} a {unit}"
+            for limit, unit in ((self.per_minute, "minute"), (self.per_day, "day"))
+            if limit is not None
+        ]
+        return (
+            f"waited {self.longest_s:.0f} s for the tenant's allowed volume ({' / '.join(limits)})"
+        )
+
+
+@dataclass(slots=True)
+class _Sent:
+    results: list[RecipientResult]
+    pacing: _Pacing = field(default_factory=_Pacing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +83,8 @@ class Delivery:
     artifacts: Artifacts
     retry: RetrySettings
     policy: RecipientPolicy
+    #: Paces each tenant to its provider's allowed volume across replicas; None: unpaced here.
+    gate: VolumeGate | None = None
 
     async def deliver(self, rendered: ReportRendered) -> DeliveryStatus:
         """Each recipient its own transaction, as many at once as the sender allows.
@@ -54,37 +97,39 @@ class Delivery:
         candidates = [r for r in run.recipients if r not in refused]
         earlier = await self.ledger.acceptances(run.run_id, candidates) if candidates else {}
         fresh = [r for r in candidates if r not in earlier]
-        sent = iter(await self._send_all(rendered, fresh) if fresh else [])
+        done = await self._send_all(rendered, fresh) if fresh else _Sent([])
+        sent = iter(done.results)
         results = [refused.get(r) or earlier.get(r) or next(sent) for r in run.recipients]
         verdict = outcome.verdict(results)
         _watch_settings(rendered, results, verdict, fresh)
+        waited = done.pacing.note()
         if verdict is outcome.Verdict.DELIVERED:
             return status_event(
                 rendered,
                 RunStatus.DELIVERED,
                 "mailer",
+                reason=waited,
                 artifact_id=rendered.artifact_id,
                 recipients=results,
             )
+        reason = outcome.reason(results) or "not delivered"
         return failure_event(
             rendered,
             "mailer",
             transient=verdict is outcome.Verdict.RETRY,
             settings_problem=verdict is outcome.Verdict.SETTINGS,
-            reason=outcome.reason(results) or "not delivered",
+            reason=f"{reason}; {waited}" if waited else reason,
             policy=self.retry,
             artifact_id=rendered.artifact_id,
             recipients=results,
         )
 
-    async def _send_all(
-        self, rendered: ReportRendered, recipients: list[str]
-    ) -> list[RecipientResult]:
+    async def _send_all(self, rendered: ReportRendered, recipients: list[str]) -> _Sent:
         """The run's email composed once, then each recipient's copy sent at once."""
         try:
             out = await self.outbounds.for_tenant(rendered.tenant_id)
         except SettingsProblem as problem:
-            return [_unusable_settings(r, str(problem)) for r in recipients]
+            return _Sent([_unusable_settings(r, str(problem)) for r in recipients])
         prepared = compose.prepare(
             rendered,
             branding=out.branding,
@@ -96,12 +141,14 @@ class Delivery:
         )
         wire_rest = wire_form(prepared.rest)
         sender = parseaddr(out.from_address)[1]
-        return await asyncio.gather(
+        pacing = _Pacing(out.max_per_minute, out.max_per_day)
+        results = await asyncio.gather(
             *(
-                self._send(out, prepared, wire_rest, sender, rendered.tenant_id, r)
+                self._send(out, prepared, wire_rest, sender, rendered.tenant_id, r, pacing)
                 for r in recipients
             )
         )
+        return _Sent(list(results), pacing)
 
     async def _contents(self, rendered: ReportRendered, out: Outbound) -> compose.Contents:
         """The run's files as attachments, or as links when together they are too large."""
@@ -140,8 +187,12 @@ class Delivery:
         sender: str,
         tenant_id: str,
         recipient: str,
+        pacing: _Pacing,
     ) -> RecipientResult:
-        """Once per recipient and run: the claim decides, just before the end-of-data marker."""
+        """Once per recipient and run: the claim decides, just before the end-of-data marker.
+
+        Within the allowed volume first: the provider counts what reaches it, taken or not.
+        """
         run_id = prepared.run_id
         claim = Claim.HELD
 
@@ -159,6 +210,12 @@ class Delivery:
             return claim is not Claim.HELD
 
         wire = compose.recipient_head(prepared, recipient) + wire_rest
+        if self.gate is not None and out.limited:
+            key = out.volume_key or tenant_id
+            waited = await self.gate.admit(key, out.max_per_minute, out.max_per_day)
+            if waited > 0:
+                VOLUME_WAIT.observe(waited)
+                pacing.longest_s = max(pacing.longest_s, waited)
         result = await out.smtp.send(wire, sender, recipient, commit)
         if result is None:  # accepted already, or another delivery is sending it right now
             accepted = await self.ledger.acceptances(run_id, [recipient])

@@ -29,8 +29,17 @@ from herald.shared.runtime.settings import SmtpSettings
 log = logging.getLogger("herald.mailer")
 
 
+#: The `volume_key` of tenants on the environment's server: one allowance for them all
+#: (never a tenant id, which starts with a letter or digit).
+ENVIRONMENT_VOLUME = "(environment)"
+
+
 def smtp_settings(email: TenantEmail, password: str | None, base: SmtpSettings) -> SmtpSettings:
-    """The tenant's server with the environment's timeouts, CA file and pool size."""
+    """The tenant's server with the environment's timeouts, CA file and pool size.
+
+    No pool limiter: the tenant's volume is paced by the delivery's `VolumeGate`,
+    across replicas (and not by the environment's limit, which is another server's).
+    """
     return base.model_copy(
         update={
             "host": email.host,
@@ -39,7 +48,7 @@ def smtp_settings(email: TenantEmail, password: str | None, base: SmtpSettings) 
             "username": email.username,
             "password": SecretStr(password) if password is not None else None,
             "from_address": from_header(email),
-            "max_per_minute": email.max_per_minute,
+            "max_per_minute": None,
         }
     )
 
@@ -75,7 +84,8 @@ class TenantOutbounds:
     directory: TenantDirectory
     brands: Brands
     keyring: Keyring
-    #: The environment's server (and the sender in `smtp_base`).
+    #: The environment's server (and the sender in `smtp_base`); under a `VolumeGate`,
+    #: made without its own limiter (`smtp_base.max_per_minute` is paced by the gate).
     default_pool: MailSender
     smtp_base: SmtpSettings
     max_pools: int = 64
@@ -89,13 +99,22 @@ class TenantOutbounds:
         email = settings.email if settings else None
         if settings is None or email is None:
             sender = self.smtp_base.from_address
-            return Outbound(self.default_pool, sender, brand.branding, brand.logo)
+            return Outbound(
+                self.default_pool,
+                sender,
+                brand.branding,
+                brand.logo,
+                max_per_minute=self.smtp_base.max_per_minute,
+                volume_key=ENVIRONMENT_VOLUME,
+            )
         return Outbound(
             self._pool(tenant_id, settings.version, email),
             from_header(email),
             brand.branding,
             brand.logo,
             reply_to=email.reply_to,
+            max_per_minute=email.max_per_minute,
+            max_per_day=email.max_per_day,
         )
 
     def _pool(self, tenant_id: str, version: int, email: TenantEmail) -> MailSender:

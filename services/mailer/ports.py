@@ -1,7 +1,7 @@
 """What the mailer needs from outside besides the shared ports, as Protocols.
 
-The adapters are `store.Ledger` (MongoDB) and `smtp.SmtpPool` (aiosmtplib);
-the in-memory fakes are in `tests/fakes/mailer.py`.
+The adapters are `store.Ledger` and `pacing.VolumeGate` (MongoDB) and
+`smtp.SmtpPool` (aiosmtplib); the in-memory fakes are in `tests/fakes/mailer.py`.
 """
 
 from __future__ import annotations
@@ -76,6 +76,24 @@ class Outbound:
     branding: BrandingSettings
     logo: Logo | None = None
     reply_to: str | None = None
+    #: The volume the provider allows (None: no limit of that kind), paced by the `VolumeGate`.
+    max_per_minute: int | None = None
+    max_per_day: int | None = None
+    #: Whose allowance the mail counts against; None: the tenant's own. Tenants sharing
+    #: the environment's server share its allowance.
+    volume_key: str | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.max_per_minute is not None or self.max_per_day is not None
+
+
+class VolumeGate(Protocol):
+    """The provider's allowed volume is per account, so it is counted across replicas."""
+
+    async def admit(self, tenant_id: str, per_minute: int | None, per_day: int | None) -> float:
+        """Wait until one more email of the tenant fits its allowed volume in every window,
+        counting every mailer replica; returns the seconds waited (0.0 when it fit at once)."""
 
 
 class SettingsProblem(Exception):

@@ -36,6 +36,7 @@ from herald.shared.contract.messages import (
     FieldError,
     ScheduleChanged,
     ScheduleChangeKind,
+    ScheduleCommand,
 )
 from herald.shared.contract.topics import Topics
 from herald.shared.runs.recipients import RecipientPolicy
@@ -239,7 +240,7 @@ class CommandHandler:
         )
         return [self._output(rejection)]
 
-    async def _apply(self, command: commands.ScheduleCommand, stored: Stored | None) -> _Handled:
+    async def _apply(self, command: ScheduleCommand, stored: Stored | None) -> _Handled:
         if isinstance(command, CreateSchedule) and command.spec.timezone is None:
             # The tenant's default zone, if it set one, is written into the schedule.
             zone = await self.tenants.default_zone(command.tenant_id)
@@ -287,7 +288,7 @@ class CommandHandler:
         raise RuntimeError(f"schedule {command.schedule_id} keeps changing under command")
 
     async def _guard_volume(
-        self, command: commands.ScheduleCommand, decision: commands.Decision, now: datetime
+        self, command: ScheduleCommand, decision: commands.Decision, now: datetime
     ) -> commands.Decision:
         """A change that would take the tenant's schedules over its provider's allowed volume
         is accepted with a warning, or rejected when the tenant's settings say `enforce`.
@@ -317,7 +318,7 @@ class CommandHandler:
         return replace(decision, reply=decision.reply.model_copy(update={"warnings": errors}))
 
     @staticmethod
-    def _messages(command: commands.ScheduleCommand, decision: commands.Decision) -> list[Envelope]:
+    def _messages(command: ScheduleCommand, decision: commands.Decision) -> list[Envelope]:
         envelope = {
             "tenant_id": command.tenant_id,
             "schedule_id": command.schedule_id,

@@ -33,23 +33,13 @@ from herald.shared.contract.messages import (
     RunDetails,
     RunNow,
     ScheduleChangeKind,
+    ScheduleCommand,
     SendTestEmail,
     UpdateSchedule,
 )
 from herald.shared.contract.schedule_spec import ReportFormat, ReportRef, ScheduleSpec, WindowKind
 from herald.shared.contract.tenant_settings import TENANT_SETTINGS_ID
 from herald.shared.runs.recipients import ANY_DOMAIN, RecipientPolicy
-
-#: The commands on one schedule (`tenant_commands` decides the tenant's settings).
-ScheduleCommand = (
-    CreateSchedule
-    | UpdateSchedule
-    | EnableSchedule
-    | DisableSchedule
-    | DeleteSchedule
-    | RunNow
-    | SendTestEmail
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +129,7 @@ def parse(raw: bytes) -> AnyCommand | CommandRejected | Unanswerable:
             return Unanswerable(f"invalid command without a usable envelope: {exc}")
 
 
-def rejection(command: ScheduleCommand, errors: list[FieldError]) -> CommandRejected:
+def rejection(command: AnyCommand, errors: list[FieldError]) -> CommandRejected:
     return CommandRejected(
         tenant_id=command.tenant_id,
         schedule_id=command.schedule_id,

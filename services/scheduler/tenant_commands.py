@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from herald.services.scheduler.commands import rejection
 from herald.shared.contract.messages import (
     ChangeTenantSettings,
     CommandAccepted,
@@ -67,14 +68,7 @@ class SettingsDecision:
 
 def _reject(command: ChangeTenantSettings, field: str, message: str, code: str) -> SettingsDecision:
     return SettingsDecision(
-        CommandRejected(
-            tenant_id=command.tenant_id,
-            schedule_id=command.schedule_id,
-            command_id=command.command_id,
-            correlation_id=command.command_id,
-            command_type=command.type,
-            errors=[FieldError(field=field, message=message, code=code)],
-        )
+        rejection(command, [FieldError(field=field, message=message, code=code)])
     )
 
 

@@ -185,7 +185,8 @@ class ChangeTenantSettings(Command):
         return self
 
 
-AnyCommand = Annotated[
+#: The commands on one schedule; the tenant's own settings have `ChangeTenantSettings`.
+ScheduleCommand = (
     CreateSchedule
     | UpdateSchedule
     | EnableSchedule
@@ -193,9 +194,8 @@ AnyCommand = Annotated[
     | DeleteSchedule
     | RunNow
     | SendTestEmail
-    | ChangeTenantSettings,
-    Field(discriminator="type"),
-]
+)
+AnyCommand = Annotated[ScheduleCommand | ChangeTenantSettings, Field(discriminator="type")]
 COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
 
 

@@ -83,3 +83,10 @@ TENANT_SETTINGS_FAILING = Gauge(
     ["tenant"],
     registry=REGISTRY,
 )
+VOLUME_WAIT = Histogram(
+    "herald_volume_wait_seconds",
+    "How long an email waited for its tenant's allowed volume (per minute, per day), "
+    "counted across replicas; only emails that waited.",
+    buckets=(0.1, 1, 5, 15, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600),
+    registry=REGISTRY,
+)

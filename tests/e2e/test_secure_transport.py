@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import re
 import shlex
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -43,7 +41,7 @@ from herald.shared.runtime.settings import (
     SmtpSecurity,
     SmtpSettings,
 )
-from tests.helpers import ServiceProcess, command_client, read_topic, settings_env
+from tests.helpers import Cli, ServiceProcess, command_client, read_topic, run_cli
 from tests.infra import INFRA
 from tests.smtp_server import CertificateAuthority, SmtpServer
 
@@ -107,27 +105,6 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
     return CertificateAuthority(tmp_path_factory.mktemp("smtp-tls"))
 
 
-@dataclass(frozen=True)
-class Cli:
-    exit_code: int
-    output: str
-
-
-async def herald(settings: Settings, *args: str, timeout_s: float = 180) -> Cli:
-    """`herald ARGS...` as its own process, configured by the environment alone."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
-    env |= settings_env(settings) | {"COLUMNS": "200"}
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [str(Path(sys.executable).with_name("herald")), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
-    return Cli(done.returncode, done.stdout + done.stderr)
-
-
 @pytest.fixture
 async def secure_db(secure: Secure) -> AsyncIterator[tuple[Settings, AsyncDatabase[Document]]]:
     settings = secure.settings()
@@ -183,7 +160,7 @@ async def test_services_deliver_over_sasl_ssl_and_authenticated_stores_without_l
 
         # A mailer with the wrong SMTP password: the server refuses the login; the run fails
         # or waits for a retry, and the CLI shows the server's reply.
-        refused = await herald(settings, "smtp", "test", "--to", ops, "--wait", "120")
+        refused = await run_cli(settings, "smtp", "test", "--to", ops, "--wait", "120")
         outputs.append(refused)
         assert refused.exit_code == 1, refused.output
         assert "535 5.7.8 Authentication credentials invalid" in refused.output, refused.output
@@ -194,18 +171,18 @@ async def test_services_deliver_over_sasl_ssl_and_authenticated_stores_without_l
         mailer = ServiceProcess("mailer", settings, tmp_path)
         services.append(mailer)
         await mailer.wait_started()
-        tested = await herald(settings, "smtp", "test", "--to", ops, "--wait", "120")
+        tested = await run_cli(settings, "smtp", "test", "--to", ops, "--wait", "120")
         outputs.append(tested)
         assert tested.exit_code == 0, tested.output
         assert ": delivered" in tested.output, tested.output
-        created = await herald(
+        created = await run_cli(
             settings, "schedules", "create", "secure-brief", "--tenant", "acme",
             "--name", "Secure Brief", "--report", "campaign_summary", "--frequency", "daily",
             "--time", "07:30", "--to", recipient, "--format", "csv",
         )  # fmt: skip
         outputs.append(created)
         assert created.exit_code == 0, created.output
-        ran = await herald(
+        ran = await run_cli(
             settings, "schedules", "run-now", "secure-brief", "--tenant", "acme", "--wait", "120"
         )
         outputs.append(ran)
@@ -269,7 +246,7 @@ async def test_a_wrong_sasl_password_is_refused_at_once_with_the_reason(secure: 
         update={"kafka": settings.kafka.model_copy(update={"sasl_password": SecretStr(wrong)})}
     )
     started = time.monotonic()
-    cli = await herald(settings, "schedules", "run-now", "any", "--tenant", "acme", timeout_s=60)
+    cli = await run_cli(settings, "schedules", "run-now", "any", "--tenant", "acme", timeout_s=60)
     assert time.monotonic() - started < 45, "a refused login must not look like a slow broker"
     assert cli.exit_code == 2, cli.output
     assert f"cannot reach Kafka at {settings.kafka.bootstrap_servers}" in cli.output

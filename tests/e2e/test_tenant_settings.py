@@ -12,14 +12,9 @@ Finally no password is found in any topic, collection, log or CLI output.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-import os
-import subprocess
-import sys
 import uuid
-from dataclasses import dataclass
 from datetime import date
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -49,38 +44,17 @@ from herald.shared.runtime.settings import (
     SmtpSettings,
 )
 from tests.helpers import (
+    Cli,
     command_client,
     read_topic,
+    run_cli,
     running_scheduler,
-    settings_env,
     three_services,
     wait_until,
 )
 from tests.smtp_server import CertificateAuthority, SmtpServer
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass(frozen=True)
-class Cli:
-    exit_code: int
-    output: str
-
-
-async def herald(settings: Settings, *args: str, stdin: str = "") -> Cli:
-    """`herald ARGS...` as its own process, configured by the environment alone."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
-    env |= settings_env(settings) | {"COLUMNS": "200"}
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [str(Path(sys.executable).with_name("herald")), *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return Cli(done.returncode, done.stdout + done.stderr)
 
 
 def _logo(path: Path, colour: str) -> Path:
@@ -171,7 +145,7 @@ async def test_two_tenants_each_get_their_own_server_brand_and_sealed_password(
     clis: list[Cli] = []
 
     async def cli(*args: str, stdin: str = "") -> Cli:
-        done = await herald(settings, *args, stdin=stdin)
+        done = await run_cli(settings, *args, stdin=stdin)
         clis.append(done)
         assert done.exit_code == 0, done.output
         return done
@@ -266,7 +240,7 @@ async def test_two_tenants_each_get_their_own_server_brand_and_sealed_password(
             ), record.reason
             line = "tenant acme: its email settings are refused, run " + waiting_run
             assert line in services[2].log()
-            tested = await herald(
+            tested = await run_cli(
                 settings, "smtp", "test", "--tenant", "acme", "--to", f"ops-{moved}", "--wait", "60"
             )
             clis.append(tested)
@@ -310,14 +284,14 @@ async def test_the_volume_guard_warns_then_rejects_and_the_cli_shows_the_forecas
     tenant = ["--tenant", "vol"]
 
     async def create(schedule_id: str) -> Cli:
-        return await herald(
+        return await run_cli(
             settings, "schedules", "create", schedule_id, *tenant, "--name", schedule_id,
             "--report", "campaign_summary", "--frequency", "daily", "--time", "07:30",
             "--to", "a@example.com", "--to", "b@example.com", "--format", "csv",
         )  # fmt: skip
 
     async def limit(*enforce: str) -> None:
-        done = await herald(
+        done = await run_cli(
             settings, "tenants", "set-email", *tenant, "--host", "smtp.vol.example",
             "--from", "reports@vol.example", "--max-per-day", "3", *enforce,
         )  # fmt: skip
@@ -338,7 +312,7 @@ async def test_the_volume_guard_warns_then_rejects_and_the_cli_shows_the_forecas
         assert third.exit_code == 1, third.output
         assert "volume:" in third.output
         assert "allows 3 a day" in " ".join(third.output.split())
-        forecast = await herald(settings, "tenants", "volume", *tenant, "--json")
+        forecast = await run_cli(settings, "tenants", "volume", *tenant, "--json")
         assert forecast.exit_code == 0, forecast.output
         shown = json.loads(forecast.output)
         assert shown["allowed_per_day"] == 3
@@ -357,7 +331,7 @@ async def test_keys_rotate_reseals_what_it_can_read_and_names_what_it_cannot(
 
     async def set_email(tenant: str, public: str) -> None:
         sealing = topics_ready.model_copy(update={"secrets": SecretsSettings(public_key=public)})
-        done = await herald(
+        done = await run_cli(
             sealing, "tenants", "set-email", "--tenant", tenant, "--host", "smtp.rot.example",
             "--from", f"reports@{tenant}.example", "--username", tenant, "--password-stdin",
             stdin=f"{password}\n",
@@ -374,7 +348,7 @@ async def test_keys_rotate_reseals_what_it_can_read_and_names_what_it_cannot(
     async with running_scheduler(topics_ready, tmp_path):
         await set_email("rot", old_public)
         await set_email("lost", lost_public)
-        rotated = await herald(rotating, "keys", "rotate")
+        rotated = await run_cli(rotating, "keys", "rotate")
         states = {s.tenant_id: s for s in await TenantStore(db).all_states()}
     assert rotated.exit_code == 1, rotated.output  # one password could not be rotated
     assert "rot: re-sealed for k2" in rotated.output

@@ -4,12 +4,16 @@
 a claim held for its lease and taken over once after it, a release that drops
 only an open claim. `ScriptedSmtp` answers each recipient as scripted and,
 like the pool, awaits `commit` between the body and the end-of-data marker:
-declined, the server delivers nothing.
+declined, the server delivers nothing. `MemoryVolumeGate` keeps
+`pacing.VolumeGate`'s: fixed UTC minutes and days, at most the limit admitted
+in each, whoever asks; its waits move its clock instead of sleeping.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -184,3 +188,44 @@ class ScriptedSmtp:
 
     def sent_to(self) -> list[str]:
         return [sent.recipient for sent in self.delivered]
+
+
+class MemoryVolumeGate:
+    """One gate for every "replica" that shares it, as they share the database.
+
+    A wait moves the clock to the end of the full window (never back) once the
+    other admits ready to run had their turn: every admit sees the time move,
+    as it would in real time, and no test sleeps.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
+        #: (key, "m" or "d", window start) -> emails admitted in it.
+        self.taken: Counter[tuple[str, str, datetime]] = Counter()
+        #: Every admit, in order: the key and the time it was let through.
+        self.admitted: list[tuple[str, datetime]] = []
+
+    async def admit(self, tenant_id: str, per_minute: int | None, per_day: int | None) -> float:
+        began = self.clock.now
+        while True:
+            now = self.clock.now
+            minute = now.replace(second=0, microsecond=0)
+            day = minute.replace(hour=0, minute=0)
+            windows = [
+                (("m", minute), per_minute, minute + timedelta(minutes=1)),
+                (("d", day), per_day, day + timedelta(days=1)),
+            ]
+            full = [
+                end
+                for (kind, start), limit, end in windows
+                if limit is not None and self.taken[(tenant_id, kind, start)] >= limit
+            ]
+            if not full:
+                for (kind, start), limit, _ in windows:
+                    if limit is not None:
+                        self.taken[(tenant_id, kind, start)] += 1
+                self.admitted.append((tenant_id, now))
+                return (now - began).total_seconds()
+            # The others of the moment ask first (they began now too), then time moves.
+            await asyncio.sleep(0)
+            self.clock.now = max(self.clock.now, max(full))
