@@ -50,6 +50,7 @@ from herald.shared.contract.messages import (
     UpdateSchedule,
 )
 from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ScheduleSpec, WindowKind
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.history import store as history_store
 from herald.shared.history.fold import FINAL_STATUSES, RunRecord
 from herald.shared.runtime.mongo import Document
@@ -494,7 +495,7 @@ def _local(when: datetime | None, zone: str) -> str:
 
 def _summary(doc: Document, last: RunRecord | None, default_zone: str) -> dict[str, Any]:
     """One schedule as the list shows it (and as `--json` prints it)."""
-    spec = ScheduleSpec.model_validate(doc["spec"])
+    spec = ScheduleSpec.model_validate(doc["spec"], context=TOLERANT)
     zone = spec.timezone or default_zone
     return {
         "schedule_id": doc["_id"],

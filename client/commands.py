@@ -31,6 +31,7 @@ from herald.shared.contract.messages import (
     CommandRejected,
     FieldError,
 )
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.contract.topics import Topics
 
 
@@ -103,7 +104,7 @@ class HeraldClient:
     async def _listen(self) -> None:
         async for record in self._consumer:
             try:
-                event = SCHEDULE_EVENT_ADAPTER.validate_json(record.value)
+                event = SCHEDULE_EVENT_ADAPTER.validate_json(record.value, context=TOLERANT)
             except ValidationError:
                 continue  # not for us to judge; the services' DLQ covers bad input
             if isinstance(event, CommandAccepted | CommandRejected):

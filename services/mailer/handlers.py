@@ -12,6 +12,7 @@ from faststream.kafka import KafkaBroker
 
 from herald.services.mailer.delivery import Delivery
 from herald.shared.contract.messages import ReportRendered
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.contract.topics import Topics
 from herald.shared.ports import Publisher
 from herald.shared.runtime.batches import subscribe_concurrently
@@ -28,7 +29,7 @@ def register(
     concurrency: int,
 ) -> None:
     async def on_report_rendered(raw: bytes) -> None:
-        rendered = ReportRendered.model_validate_json(raw)
+        rendered = ReportRendered.model_validate_json(raw, context=TOLERANT)
         status = await delivery.deliver(rendered)
         log.info(
             "run %s of schedule %s (tenant %s): %s",

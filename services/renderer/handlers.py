@@ -10,6 +10,7 @@ from faststream.kafka import KafkaBroker
 
 from herald.services.renderer.due_runs import DueRuns
 from herald.shared.contract.messages import ReportDue
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime.batches import subscribe_concurrently
 
@@ -18,7 +19,7 @@ def register(
     broker: KafkaBroker, topics: Topics, group_id: str, due_runs: DueRuns, concurrency: int
 ) -> None:
     async def on_report_due(raw: bytes) -> None:
-        await due_runs.handle(ReportDue.model_validate_json(raw))
+        await due_runs.handle(ReportDue.model_validate_json(raw, context=TOLERANT))
 
     subscribe_concurrently(
         broker,

@@ -31,6 +31,7 @@ from herald.services.scheduler.slots import SlotStore, minute_of, shard_lease, s
 from herald.services.scheduler.store import SchedulerStore
 from herald.shared.contract.messages import DeliveryStatus, Envelope, utcnow
 from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.runtime.kafka import BulkPublisher
 from herald.shared.runtime.metrics import FIRING_LATENESS
 from herald.shared.runtime.mongo import Document
@@ -256,7 +257,7 @@ class Calendar:
             schedule_id = doc["_id"]
             after = now
             if doc.get("slot_spec"):
-                old = ScheduleSpec.model_validate(doc["slot_spec"])
+                old = ScheduleSpec.model_validate(doc["slot_spec"], context=TOLERANT)
                 for minute in sorted(m for m in minutes if _fires_in(old, self._zone, m)):
                     if (await slot(minute)).pop(schedule_id, None) is None:
                         continue
@@ -264,7 +265,7 @@ class Calendar:
                     # A firing the ticker has not reached yet is kept, under the new terms.
                     if minute <= now and after == now:
                         after = minute - timedelta(microseconds=1)
-            spec = ScheduleSpec.model_validate(doc["spec"])
+            spec = ScheduleSpec.model_validate(doc["spec"], context=TOLERANT)
             live = not doc.get("deleted") and spec.enabled
             if live:
                 due = timing.next_firing(spec, self._zone, after)

@@ -14,6 +14,7 @@ from herald.services.scheduler.calendar import CommandsFirst
 from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.projection import Projection
 from herald.shared.contract.messages import DeliveryStatus
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime.kafka import (
     TRANSIENT_ERRORS,
@@ -75,7 +76,12 @@ def register(
         events: list[tuple[Record, DeliveryStatus]] = []
         for record in records:
             try:
-                events.append((record, DeliveryStatus.model_validate_json(record.value or b"")))
+                events.append(
+                    (
+                        record,
+                        DeliveryStatus.model_validate_json(record.value or b"", context=TOLERANT),
+                    )
+                )
             except ValidationError as exc:
                 await poisoned(record, exc)
         await quiet.wait()

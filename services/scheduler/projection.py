@@ -28,7 +28,7 @@ from herald.shared.contract.messages import DeliveryStatus, RunStatus, utcnow
 from herald.shared.history.fold import RunRecord
 from herald.shared.runtime.kafka import TRANSIENT_ERRORS
 from herald.shared.runtime.logs import bound
-from herald.shared.runtime.metrics import RETRIES, RUNS
+from herald.shared.runtime.metrics import DELIVERY_LATENESS, RETRIES, RUNS
 
 log = logging.getLogger("herald.scheduler")
 
@@ -76,6 +76,9 @@ class Projection:
                 RUNS.labels(event.status.value).inc()
                 if event.status is RunStatus.PENDING_RETRY:
                     RETRIES.labels(event.stage).inc()
+                elif event.status is RunStatus.DELIVERED and event.scheduled_for and not event.test:
+                    late = (event.occurred_at - event.scheduled_for).total_seconds()
+                    DELIVERY_LATENESS.observe(max(late, 0.0))
         try:
             await self._time_all(records)
         except TRANSIENT_ERRORS:

@@ -14,6 +14,7 @@ from herald.services.scheduler import firing, retries
 from herald.services.scheduler.ports import Herd, RunHistory, Timers
 from herald.shared.contract.messages import DeliveryStatus, Envelope, RunStatus
 from herald.shared.runs.events import status_id
+from herald.shared.runtime.metrics import STUCK_RUNS
 from herald.shared.runtime.settings import RetrySettings
 
 log = logging.getLogger("herald.scheduler.ticker")
@@ -37,6 +38,8 @@ class Ringing:
         messages: list[Envelope] = []
         if isinstance(action, retries.Refire):
             log.info("run %s: attempt %d (%s)", timer.run_id, action.run.attempt, action.reason)
+            if timer.kind is retries.TimerKind.DEADLINE:
+                STUCK_RUNS.inc()
             messages = list(firing.due_messages(timer.tenant_id, timer.schedule_id, action.run))
         elif isinstance(action, retries.GiveUp):
             log.warning("run %s failed: %s", timer.run_id, action.reason)

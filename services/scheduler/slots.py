@@ -26,6 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.scheduler.firing import Pending
 from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.runtime.mongo import Document
 
 SHARDS = 64
@@ -86,7 +87,10 @@ def _encode(entries: Iterable[Pending]) -> tuple[dict[str, Any], dict[str, Any]]
 
 def _decode(entries: dict[str, Any], specs: dict[str, Any]) -> list[Pending]:
     """Each distinct spec validated once; an entry written before issue 14 holds its own."""
-    parsed = {ref: ScheduleSpec.model_validate(document) for ref, document in specs.items()}
+    parsed = {
+        ref: ScheduleSpec.model_validate(document, context=TOLERANT)
+        for ref, document in specs.items()
+    }
     return [
         Pending(
             schedule_id=entry["schedule_id"],
@@ -94,7 +98,7 @@ def _decode(entries: dict[str, Any], specs: dict[str, Any]) -> list[Pending]:
             version=entry["version"],
             spec=parsed[entry["spec_ref"]]
             if "spec_ref" in entry
-            else ScheduleSpec.model_validate(entry["spec"]),
+            else ScheduleSpec.model_validate(entry["spec"], context=TOLERANT),
             due=datetime.fromisoformat(entry["due"]),
             spec_document=specs[entry["spec_ref"]] if "spec_ref" in entry else entry["spec"],
         )

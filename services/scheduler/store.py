@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.ports import ConcurrentChange, Output, Recorded, Stored
 from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.runtime.mongo import Document, bulk_in_commands, insert_new
 
 SCHEDULES = "schedules"
@@ -56,7 +57,10 @@ class SchedulerStore:
     async def live_specs(self, tenant_id: str) -> dict[str, ScheduleSpec]:
         # Equalities, pushed down on FerretDB; `tenant_id` is indexed on MongoDB.
         found = self._schedules.find({"tenant_id": tenant_id, "deleted": False}, {"spec": 1})
-        return {doc["_id"]: ScheduleSpec.model_validate(doc["spec"]) async for doc in found}
+        return {
+            doc["_id"]: ScheduleSpec.model_validate(doc["spec"], context=TOLERANT)
+            async for doc in found
+        }
 
     async def raw(self, schedule_id: str) -> Document | None:
         return await self._schedules.find_one({"_id": schedule_id}, {"outbox": 0})
@@ -150,7 +154,7 @@ def _state(doc: Document) -> ScheduleState:
     return ScheduleState(
         schedule_id=doc["_id"],
         tenant_id=doc["tenant_id"],
-        spec=ScheduleSpec.model_validate(doc["spec"]),
+        spec=ScheduleSpec.model_validate(doc["spec"], context=TOLERANT),
         version=doc["version"],
         next_run_at=next_run_at,
     )

@@ -18,6 +18,7 @@ from herald.services.scheduler.ports import ConcurrentChange, Output, StoredTena
 from herald.services.scheduler.tenant_commands import TenantState
 from herald.shared.contract.messages import LogoUpload
 from herald.shared.contract.tenant_settings import LogoRef, TenantBranding, TenantEmail
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.runtime.artifacts import BRAND_BUCKET, ArtifactStore
 from herald.shared.runtime.mongo import Document
 
@@ -104,7 +105,7 @@ def _state(doc: Document) -> TenantState:
     return TenantState(
         tenant_id=doc["_id"],
         version=doc["version"],
-        email=TenantEmail.model_validate(email) if email else None,
-        branding=TenantBranding.model_validate(branding) if branding else None,
+        email=TenantEmail.model_validate(email, context=TOLERANT) if email else None,
+        branding=TenantBranding.model_validate(branding, context=TOLERANT) if branding else None,
         default_timezone=doc.get("default_timezone"),
     )

@@ -16,8 +16,6 @@ from zoneinfo import ZoneInfo
 from pydantic import (
     AwareDatetime,
     Base64Bytes,
-    BaseModel,
-    ConfigDict,
     Field,
     TypeAdapter,
     model_validator,
@@ -40,6 +38,7 @@ from herald.shared.contract.tenant_settings import (
     TenantBranding,
     TenantEmail,
 )
+from herald.shared.contract.tolerance import Contract
 
 SCHEMA_VERSION = 1
 
@@ -50,10 +49,8 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-class Envelope(BaseModel):
+class Envelope(Contract):
     """Fields every message carries; `correlation_id` is the command id that caused it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
     event_id: UUID = Field(default_factory=uuid4)
@@ -112,10 +109,8 @@ class SendTestEmail(Command):
     recipients: Recipients
 
 
-class LogoUpload(BaseModel):
+class LogoUpload(Contract):
     """A logo's bytes (base64 in JSON), checked to be what its content type says."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     filename: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
     content_type: str
@@ -202,9 +197,7 @@ COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
 # --- replies and schedule state (topic schedule.events) --------------------
 
 
-class FieldError(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class FieldError(Contract):
     field: str
     message: str
     code: str
@@ -289,10 +282,8 @@ SCHEDULE_EVENT_ADAPTER: TypeAdapter[AnyScheduleEvent] = TypeAdapter(AnyScheduleE
 # --- the run pipeline --------------------------------------------------------
 
 
-class DataWindow(BaseModel):
+class DataWindow(Contract):
     """The report's data period, half-open [start, end), shown in `timezone`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     start: AwareDatetime
     end: AwareDatetime
@@ -305,10 +296,8 @@ class DataWindow(BaseModel):
         return self.start.astimezone(zone).date(), last.astimezone(zone).date()
 
 
-class RunDetails(BaseModel):
+class RunDetails(Contract):
     """What every stage of a run needs, carried along so no stage reads another's store."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     run_id: str = Field(min_length=1, max_length=300)
     attempt: int = Field(default=1, ge=1)
@@ -331,10 +320,8 @@ class ReportDue(Envelope):
     run: RunDetails
 
 
-class ArtifactRef(BaseModel):
+class ArtifactRef(Contract):
     """A further file the email carries (the full data of a capped PDF or HTML report)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     artifact_id: str
     filename: str
@@ -351,10 +338,8 @@ class Tone(enum.StrEnum):
     NEUTRAL = "neutral"
 
 
-class HeadlineTile(BaseModel):
+class HeadlineTile(Contract):
     """One key figure shown at the top of the email, already formatted by the renderer."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     label: str = Field(max_length=80)
     value: str = Field(max_length=40)
@@ -423,9 +408,7 @@ class SmtpStage(enum.StrEnum):
     DATA = "data"
 
 
-class RecipientResult(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class RecipientResult(Contract):
     address: str
     outcome: RecipientOutcome
     smtp_code: int | None = None

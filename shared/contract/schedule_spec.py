@@ -19,8 +19,6 @@ from croniter import CroniterError, croniter
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     model_serializer,
@@ -28,6 +26,7 @@ from pydantic import (
 )
 
 from herald.shared.contract.catalog import STANDARD_REPORTS, TEST_REPORT_ID, unaccepted_filters
+from herald.shared.contract.tolerance import Contract
 
 MAX_RECIPIENTS = 1000
 #: A year: no firing is worth sending later than that (and MongoDB stores 64-bit ints).
@@ -162,8 +161,8 @@ class WindowKind(enum.StrEnum):
     MONTH_TO_DATE = "month_to_date"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(Contract):
+    """Forbids unknown fields, except to tolerant readers (`tolerance.py`)."""
 
 
 class DataWindowSpec(_Strict):

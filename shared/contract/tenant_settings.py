@@ -12,9 +12,10 @@ import enum
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from herald.shared.contract.schedule_spec import normalise_address
+from herald.shared.contract.tolerance import Contract
 
 #: A logo travels in the command that sets it (base64 in JSON): well under Kafka's 1 MB.
 MAX_LOGO_BYTES = 256 * 1024
@@ -29,8 +30,8 @@ class SmtpSecurity(enum.StrEnum):
     TLS = "tls"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(Contract):
+    """Forbids unknown fields, except to tolerant readers (`tolerance.py`)."""
 
 
 _HOSTNAME = re.compile(

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from herald.shared.contract.messages import (
     DeliveryStatus,
@@ -28,6 +28,7 @@ from herald.shared.contract.messages import (
     RunDetails,
     RunStatus,
 )
+from herald.shared.contract.tolerance import Contract
 
 FINAL_STATUSES = frozenset(
     {RunStatus.DELIVERED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.SKIPPED_EMPTY}
@@ -57,7 +58,7 @@ def _recency(event: DeliveryStatus) -> tuple[int, datetime, str]:
     return (event.attempt, event.occurred_at, str(event.event_id))
 
 
-class RunRecord(BaseModel):
+class RunRecord(Contract):
     """One document of the `runs` collection (`_id` = `run_id`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -25,6 +25,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.shared.contract.messages import DeliveryStatus
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.contract.topics import Topics
 from herald.shared.history import store as history_store
 from herald.shared.runtime.kafka import client_options
@@ -101,7 +102,7 @@ async def read_events(
     topic = Topics(settings.kafka.topic_prefix).delivery_status
     async for record in read_records(settings, topic, since, on_total):
         try:
-            yield DeliveryStatus.model_validate_json(record.value)
+            yield DeliveryStatus.model_validate_json(record.value, context=TOLERANT)
         except ValidationError as exc:
             yield (record.value, str(exc))
 

@@ -32,6 +32,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, WriteError
 
 from herald.shared.contract.messages import DeliveryStatus, RunStatus
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.history import fold as history
 from herald.shared.runtime.mongo import (
     COMMANDS_AT_ONCE,
@@ -60,7 +61,9 @@ async def ensure_indexes(runs: AsyncCollection[Document]) -> None:
 
 
 def _record(doc: Document) -> history.RunRecord:
-    return history.RunRecord.model_validate({k: v for k, v in doc.items() if k != "rev"})
+    return history.RunRecord.model_validate(
+        {k: v for k, v in doc.items() if k != "rev"}, context=TOLERANT
+    )
 
 
 class RecordCache(LRUCache[str, bytes]):

@@ -27,6 +27,17 @@ RUNS = Counter(
     ["status"],
     registry=REGISTRY,
 )
+DELIVERY_LATENESS = Histogram(
+    "herald_delivery_lateness_seconds",
+    "From a run's due time (scheduled_for) to its delivered status: on time means within 300 s.",
+    buckets=(10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400),
+    registry=REGISTRY,
+)
+STUCK_RUNS = Counter(
+    "herald_stuck_runs_total",
+    "Runs fired again because they sat in due or rendered past the stuck limit (a stage died).",
+    registry=REGISTRY,
+)
 RENDER_SECONDS = Histogram(
     "herald_render_seconds",
     "Time to render a run's artifacts, by format.",

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from herald.shared.contract.messages import TenantSettings
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.runtime.kafka import Record, client_options
 from herald.shared.runtime.settings import KafkaSettings
 
@@ -74,7 +75,7 @@ class TenantTable:
     def add(self, raw: bytes, origin: str) -> None:
         """One record of the topic; `origin` names it in the log if it is unusable."""
         try:
-            settings = TenantSettings.model_validate_json(raw)
+            settings = TenantSettings.model_validate_json(raw, context=TOLERANT)
         except ValidationError as exc:
             log.error("tenant settings at %s unusable, skipped: %s", origin, exc)
             return

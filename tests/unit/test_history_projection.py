@@ -13,6 +13,7 @@ from herald.services.scheduler.projection import Projection
 from herald.services.scheduler.retries import Timer, TimerKind
 from herald.shared.contract.messages import DeliveryStatus, RunStatus
 from herald.shared.history.fold import RunRecord
+from herald.shared.runtime.metrics import REGISTRY
 from tests.fakes.scheduler import MemoryRunHistory, MemoryTimers
 from tests.samples import DAILY_SPEC
 
@@ -234,3 +235,26 @@ async def test_a_batch_arms_and_disarms_its_timers_in_one_call_each() -> None:
     await use_case.apply(delivered)
     assert timers.calls == ["first 50", "disarm 25"]
     assert len(timers.armed) == 25
+
+
+def _lateness(bucket: str) -> float:
+    labels = {"le": bucket}
+    return REGISTRY.get_sample_value("herald_delivery_lateness_seconds_bucket", labels) or 0.0
+
+
+async def test_a_delivery_is_measured_against_its_due_time() -> None:
+    """Due at NOW - 1 min, delivered 4 min later: late by 5 min, in the 300 s bucket."""
+    due, *_ = attempt()
+    delivered = DeliveryStatus(
+        tenant_id="acme",
+        schedule_id="s",
+        run_id="s@1",
+        attempt=1,
+        status=RunStatus.DELIVERED,
+        stage="mailer",
+        scheduled_for=NOW - timedelta(minutes=1),
+        occurred_at=NOW + timedelta(minutes=4),
+    )
+    on_time, late = _lateness("300.0"), _lateness("120.0")
+    await project([due, delivered])
+    assert (_lateness("300.0"), _lateness("120.0")) == (on_time + 1, late)

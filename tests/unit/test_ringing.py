@@ -8,6 +8,7 @@ from herald.services.scheduler import retries
 from herald.services.scheduler.firing import run_details
 from herald.services.scheduler.ringing import Ringing
 from herald.shared.contract.messages import DeliveryStatus, ReportDue, RunStatus
+from herald.shared.runtime.metrics import REGISTRY
 from herald.shared.runtime.settings import RetrySettings
 from tests.fakes.scheduler import MemoryRunHistory, MemoryTimers, RecordingHerd
 from tests.samples import DAILY_SPEC
@@ -71,13 +72,23 @@ async def test_a_timer_rung_early_is_armed_again_for_when_it_is_due() -> None:
     assert world.timers.armed == {("s@1", 1): timer}
 
 
-async def test_a_stuck_run_is_fired_again() -> None:
+def _stuck_runs() -> float:
+    return REGISTRY.get_sample_value("herald_stuck_runs_total") or 0.0
+
+
+async def test_a_stuck_run_is_fired_again_and_counted() -> None:
     world = World()
+    before = _stuck_runs()
     timer = await world.run(RunStatus.DUE)
     await world.ringing.ring(timer, NOW + STUCK)
 
     assert world.attempts() == [("s@1", 2)]
     assert world.timers.armed == {}
+    assert _stuck_runs() == before + 1
+    # A retry fired again is not a stuck run.
+    retried = World()
+    await retried.ringing.ring(await retried.run(RunStatus.DUE, RunStatus.PENDING_RETRY), RETRY_AT)
+    assert _stuck_runs() == before + 1
 
 
 async def test_a_run_stuck_past_its_deadline_is_given_up() -> None:
