@@ -29,6 +29,7 @@ from herald.cli.data import data_app
 from herald.cli.replay import replay_command
 from herald.cli.reports import reports_app
 from herald.cli.schedules import schedules_app, smtp_app
+from herald.cli.storage import storage_command
 from herald.cli.support import (
     RUN_COLUMNS,
     client,
@@ -63,6 +64,7 @@ app.add_typer(smtp_app, name="smtp")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys.app, name="keys")
 app.command("replay")(replay_command)
+app.command("storage")(storage_command)
 
 
 @topics_app.command("create")

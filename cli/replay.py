@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -242,8 +242,13 @@ def _verify(settings: Settings, since: datetime | None, tenant: str | None) -> N
                         on_total=total,
                     )
                 tally.not_events = len(rejected)
+                kept = timedelta(days=settings.retention.runs_days)
                 return await replay.compare(
-                    db[history_store.RUNS], scratch, tenant_id=tenant, since=since
+                    db[history_store.RUNS],
+                    scratch,
+                    tenant_id=tenant,
+                    since=since,
+                    expired_before=datetime.now(UTC) - kept,
                 )
             finally:
                 await scratch.drop()

@@ -108,11 +108,18 @@ def settings_env(settings: Settings) -> dict[str, str]:
 class ServiceProcess:
     """One Herald service as its own process (`python -m herald.services.<name>`)."""
 
-    def __init__(self, name: str, settings: Settings, log_dir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        log_dir: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        """`extra_env`: variables other than the settings' (`OTEL_*`, say)."""
         self.name = name
         self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
-        env |= settings_env(settings)
+        env |= settings_env(settings) | (extra_env or {})
         #: Each process its own health and metrics port: several run side by side here.
         self.ops_port = free_port()
         env["HERALD_OPS__PORT"] = str(self.ops_port)
@@ -153,14 +160,18 @@ class ServiceProcess:
 
 @contextlib.asynccontextmanager
 async def three_services(
-    settings: Settings, log_dir: Path, **own: Settings
+    settings: Settings,
+    log_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    **own: Settings,
 ) -> AsyncIterator[list[ServiceProcess]]:
     """Scheduler, renderer and mailer started and ready; stopped (SIGTERM) on the way out.
 
-    `own` gives a service settings of its own (`mailer=strict`).
+    `own` gives a service settings of its own (`mailer=strict`); `extra_env`, variables
+    every process gets besides its settings (`OTEL_*`, say).
     """
     services = [
-        ServiceProcess(name, own.get(name, settings), log_dir)
+        ServiceProcess(name, own.get(name, settings), log_dir, extra_env)
         for name in ("scheduler", "renderer", "mailer")
     ]
     try:
@@ -258,8 +269,11 @@ async def read_topic(
 command_client = support.client
 
 
-async def daily_briefs_run_now(settings: Settings, recipients: list[list[str]]) -> list[str]:
-    """Schedule `acme-NN` per recipient list (a daily Campaign Summary CSV), each run now.
+async def daily_briefs_run_now(
+    settings: Settings, recipients: list[list[str]], prefix: str = "acme"
+) -> list[str]:
+    """Schedule `<prefix>-NN` of tenant acme per recipient list (a daily Campaign Summary CSV),
+    each run now.
 
     Returns the run ids in order.
     """
@@ -273,7 +287,7 @@ async def daily_briefs_run_now(settings: Settings, recipients: list[list[str]]) 
                 recipients=to,
                 format=ReportFormat.CSV,
             )
-            schedule_id = f"acme-{n:02d}"
+            schedule_id = f"{prefix}-{n:02d}"
             await herald.send(CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec))
             ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
             assert ran.run_id is not None

@@ -7,6 +7,7 @@ from datetime import timedelta
 from faststream import FastStream
 
 from herald.services.mailer import handlers
+from herald.services.mailer.cleanup import mailer_cleanup
 from herald.services.mailer.delivery import Delivery
 from herald.services.mailer.outbound import TenantOutbounds
 from herald.services.mailer.pacing import VolumeGate
@@ -62,7 +63,11 @@ def create_app() -> FastStream:
         settings.mailer.concurrency,
     )
     # The tenants' settings are read before the first delivery (start-up hooks run first).
-    app = make_app(runtime, [ledger.ensure_indexes, gate.ensure_indexes, tenants.start])
+    cleanup = mailer_cleanup(runtime.db, settings)  # retention: sends, send_takeovers
+    app = make_app(
+        runtime, [ledger.ensure_indexes, gate.ensure_indexes, tenants.start, cleanup.start]
+    )
+    app.on_shutdown(cleanup.stop)
     app.after_shutdown(pool.close)
     app.after_shutdown(gate.close)
     app.after_shutdown(outbounds.close)

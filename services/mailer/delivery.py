@@ -34,6 +34,7 @@ from herald.shared.contract.messages import (
 from herald.shared.ports import Artifacts
 from herald.shared.runs.events import failure_event, status_event
 from herald.shared.runs.recipients import RecipientPolicy
+from herald.shared.runtime import tracing
 from herald.shared.runtime.metrics import (
     EMAILS,
     EMAILS_REPLY_UNKNOWN,
@@ -142,9 +143,13 @@ class Delivery:
         wire_rest = wire_form(prepared.rest)
         sender = parseaddr(out.from_address)[1]
         pacing = _Pacing(out.max_per_minute, out.max_per_day)
+        # Spans name a recipient by its place in the run's list, never by its address.
+        place = {r: n for n, r in enumerate(rendered.run.recipients)}
         results = await asyncio.gather(
             *(
-                self._send(out, prepared, wire_rest, sender, rendered.tenant_id, r, pacing)
+                self._send(
+                    out, prepared, wire_rest, sender, rendered.tenant_id, r, pacing, place.get(r)
+                )
                 for r in recipients
             )
         )
@@ -188,6 +193,7 @@ class Delivery:
         tenant_id: str,
         recipient: str,
         pacing: _Pacing,
+        place: int | None = None,
     ) -> RecipientResult:
         """Once per recipient and run: the claim decides, just before the end-of-data marker.
 
@@ -216,7 +222,10 @@ class Delivery:
             if waited > 0:
                 VOLUME_WAIT.observe(waited)
                 pacing.longest_s = max(pacing.longest_s, waited)
-        result = await out.smtp.send(wire, sender, recipient, commit)
+        where = {} if place is None else {"herald.recipient_index": place}
+        with tracing.span("herald.smtp.send", where) as span:
+            result = await out.smtp.send(wire, sender, recipient, commit)
+            _traced(span, result)
         if result is None:  # accepted already, or another delivery is sending it right now
             accepted = await self.ledger.acceptances(run_id, [recipient])
             return accepted.get(recipient) or _held_elsewhere(recipient)
@@ -252,6 +261,23 @@ class Delivery:
                     smtp_message=reason,
                 )
         return refused
+
+
+def _traced(span: tracing.Span, result: RecipientResult | None) -> None:
+    """The SMTP transaction's reply on its span: code, stage, outcome (never the address)."""
+    if not span.is_recording():
+        return
+    if result is None:
+        span.set_attribute("herald.smtp.outcome", "not_sent_claimed_elsewhere")
+        return
+    span.set_attribute("herald.smtp.outcome", result.outcome.value)
+    if result.smtp_code is not None:
+        span.set_attribute("herald.smtp.reply_code", result.smtp_code)
+    if result.stage is not None:
+        span.set_attribute("herald.smtp.stage", result.stage.value)
+    if result.outcome is not RecipientOutcome.ACCEPTED:
+        refused = f"{result.outcome.value} {result.smtp_code or ''}".strip()
+        span.set_status(tracing.StatusCode.ERROR, refused)
 
 
 def _held_elsewhere(recipient: str) -> RecipientResult:

@@ -47,10 +47,15 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError
 from herald.services.mailer.ports import Claim
 from herald.shared.contract.messages import RecipientOutcome, RecipientResult, utcnow
 from herald.shared.runtime.mongo import UPDATES_PER_COMMAND, Document, insert_new
+from herald.shared.runtime.retention import expiry_fields
 
 SENDS = "sends"
 #: One marker per lapsed claim taken over (so only after a mailer stopped mid-send).
 TAKEOVERS = "send_takeovers"
+#: An accepted entry's time and day, a takeover marker's: what they expire by (retention).
+#: A claim (`sending`) has neither: it never expires.
+ACCEPTED_AT, ACCEPTED_DAY = "accepted_at", "accepted_day"
+TAKEN_AT, TAKEN_DAY = "at", "day"
 #: Pause between tries of a reply's record while the database is away.
 OUTAGE_PAUSE_S = 1.0
 #: Claims in one insert at most (FerretDB inserts them in one SQL statement).
@@ -187,7 +192,9 @@ class Ledger:
         if now - claimed_at < self._lease:
             return Claim.HELD
         try:
-            await self._takeovers.insert_one({"_id": f"{key}@{claimed_at.isoformat()}", "at": now})
+            await self._takeovers.insert_one(
+                {"_id": f"{key}@{claimed_at.isoformat()}"} | expiry_fields(TAKEN_AT, TAKEN_DAY, now)
+            )
         except DuplicateKeyError:
             return Claim.HELD
         moved = await self._sends.update_one(
@@ -202,8 +209,7 @@ class Ledger:
             "state": "accepted",
             "smtp_code": result.smtp_code,
             "smtp_message": result.smtp_message,
-            "accepted_at": self._clock(),
-        }
+        } | expiry_fields(ACCEPTED_AT, ACCEPTED_DAY, self._clock())
         await self._records.submit(
             UpdateOne({"_id": send_id(run_id, result.address)}, {"$set": fields})
         )

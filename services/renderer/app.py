@@ -5,6 +5,7 @@ from __future__ import annotations
 from faststream import FastStream
 
 from herald.services.renderer import handlers
+from herald.services.renderer.cleanup import renderer_cleanup
 from herald.services.renderer.due_runs import DueRuns
 from herald.services.renderer.pool import PdfPool
 from herald.services.renderer.render import Renderer
@@ -45,7 +46,9 @@ def create_app() -> FastStream:
         runtime.broker, runtime.topics, runtime.group_id, due_runs, settings.renderer.concurrency
     )
     # The tenants' brands are read before the first render (start-up hooks run first).
-    app = make_app(runtime, [artifacts.ensure_indexes, tenants.start])
+    cleanup = renderer_cleanup(runtime.db, settings)  # retention: shares, artifacts
+    app = make_app(runtime, [artifacts.ensure_indexes, tenants.start, cleanup.start])
+    app.on_shutdown(cleanup.stop)
 
     @app.after_shutdown
     async def _close() -> None:

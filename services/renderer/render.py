@@ -10,8 +10,9 @@ companions, so finding it means the run is completely rendered.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from herald.services.renderer.formats import csv_writer
@@ -33,8 +34,10 @@ from herald.services.renderer.reports.source import ReportSource
 from herald.shared.contract.messages import DataWindow, RunDetails
 from herald.shared.contract.schedule_spec import ReportFormat
 from herald.shared.ports import Artifacts, StoredArtifact, artifact_id
+from herald.shared.runs import retry
 from herald.shared.runs.brand import Brand, Brands
 from herald.shared.runs.text import Logo
+from herald.shared.runtime import tracing
 from herald.shared.runtime.settings import Settings
 
 #: The companion holding a capped report's full data.
@@ -69,10 +72,15 @@ def _delivery_test(run: RunDetails) -> ReportData:
     return ReportData("Herald test email", (Table(columns, [row]),))
 
 
-async def report_data(source: ReportSource, tenant_id: str, run: RunDetails) -> ReportData:
+async def report_data(
+    source: ReportSource, tenant_id: str, run: RunDetails, deadline: datetime | None = None
+) -> ReportData:
     if run.report.kind == "test":
         return _delivery_test(run)
-    return await source.fetch(ReportRequest(tenant_id, run.report, run.window, run.filters))
+    # The query; a streamed report reads the rest of its rows while it is rendered.
+    with tracing.span("herald.report.query", {"herald.report": run.report.id}):
+        request = ReportRequest(tenant_id, run.report, run.window, run.filters, deadline)
+        return await source.fetch(request)
 
 
 @dataclass(slots=True)
@@ -118,7 +126,14 @@ class Renderer:
         return await self._brands.of(tenant_id)
 
     async def render(self, tenant_id: str, schedule_id: str, run: RunDetails) -> Rendered:
-        report = await report_data(self._source, tenant_id, run)
+        attributes = tracing.run_attributes(tenant_id, run.run_id, schedule_id)
+        attributes |= {"herald.report": run.report.id, "herald.format": run.format.value}
+        with tracing.span("herald.render", attributes):
+            return await self._render(tenant_id, schedule_id, run)
+
+    async def _render(self, tenant_id: str, schedule_id: str, run: RunDetails) -> Rendered:
+        deadline = retry.deadline(run, self._settings.retry)
+        report = await report_data(self._source, tenant_id, run, deadline)
         brand = await self.brand(tenant_id)
         metadata: dict[str, Any] = {
             "run_id": run.run_id,
@@ -153,7 +168,7 @@ class Renderer:
             self._printer,
         )
         body = await layout.write(page)
-        stored = await self._artifacts.put(
+        stored = await self._put(
             part_of(run),
             filename(report.title, run.window, fmt.extension),
             fmt.content_type,
@@ -225,7 +240,7 @@ class Renderer:
                 "alt": alt_text(chart),
             }
             stored.append(
-                await self._artifacts.put(
+                await self._put(
                     artifact_id(run.run_id, name), name, "image/png", _once(png), image_metadata
                 )
             )
@@ -239,7 +254,7 @@ class Renderer:
         counter: csv_writer.RowCounter,
         metadata: dict[str, Any],
     ) -> StoredArtifact:
-        return await self._artifacts.put(
+        return await self._put(
             part,
             filename(report.title, run.window, FORMATS[ReportFormat.CSV].extension),
             FORMATS[ReportFormat.CSV].content_type,
@@ -247,6 +262,23 @@ class Renderer:
             metadata,
             late_metadata=lambda: {"rows": counter.rows},
         )
+
+    async def _put(
+        self,
+        file_id: str,
+        name: str,
+        content_type: str,
+        chunks: AsyncIterable[bytes],
+        metadata: dict[str, Any],
+        late_metadata: Callable[[], dict[str, Any]] = dict,
+    ) -> StoredArtifact:
+        """`Artifacts.put`, one span per GridFS write (a streamed CSV is rendered in it too)."""
+        with tracing.span("herald.artifact.write", {"herald.artifact_id": file_id}) as span:
+            stored = await self._artifacts.put(
+                file_id, name, content_type, chunks, metadata, late_metadata=late_metadata
+            )
+            span.set_attribute("herald.artifact_bytes", stored.size)
+            return stored
 
 
 async def _once(body: bytes) -> AsyncIterator[bytes]:

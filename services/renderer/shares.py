@@ -31,12 +31,16 @@ from herald.shared.contract.messages import RunDetails
 from herald.shared.ports import Artifacts
 from herald.shared.runs.brand import Brand, environment_brand
 from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.retention import expiry_fields
 from herald.shared.runtime.settings import Settings
 
 SHARES: Final = "render_shares"
 #: Part of every key: bump it when a change to the renderer changes its output
 #: (2: charts, headline tiles and inline images).
 KEY_VERSION: Final = 2
+#: When a share was recorded, and that day: what it expires by (retention).
+RECORDED_AT: Final = "recorded_at"
+RECORDED_DAY: Final = "day"
 #: Shares remembered in memory at most (one per distinct render within the TTL).
 _KNOWN_MAX: Final = 10_000
 
@@ -168,8 +172,7 @@ class ShareStore:
             "artifact_id": artifact_id,
             "tenant_id": tenant_id,
             "run_id": run_id,
-            "recorded_at": self._clock(),
-        }
+        } | expiry_fields(RECORDED_AT, RECORDED_DAY, self._clock())
         try:
             await self._shares.insert_one(doc)
         except DuplicateKeyError:

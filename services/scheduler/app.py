@@ -9,6 +9,7 @@ from faststream import FastStream
 
 from herald.services.scheduler import handlers
 from herald.services.scheduler.calendar import Calendar
+from herald.services.scheduler.cleanup import scheduler_cleanup
 from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.leases import LEASES, LeaseStore
 from herald.services.scheduler.projection import Projection
@@ -53,7 +54,7 @@ def create_app() -> FastStream:
             SlotStore(commands_db),
             LeaseStore(commands_db[LEASES], lease_ttl),
         ),
-        handlers.BrokerBodies(runtime.broker),
+        handlers.BrokerBodies(runtime.broker, runtime.topics),
         runtime.topics,
         settings.default_timezone,
         RecipientPolicy.from_settings(settings.security),
@@ -81,7 +82,9 @@ def create_app() -> FastStream:
         await history_store.ensure_indexes(runs)
         await calendar.forget_deleted()
 
-    app = make_app(runtime, [prepare])
+    cleanup = scheduler_cleanup(runtime.db, settings)  # retention: runs, commands, timers
+    app = make_app(runtime, [prepare, cleanup.start])
+    app.on_shutdown(cleanup.stop)
 
     @app.after_startup
     async def start_ticker() -> None:

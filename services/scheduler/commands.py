@@ -129,15 +129,19 @@ def parse(raw: bytes) -> AnyCommand | CommandRejected | Unanswerable:
             return Unanswerable(f"invalid command without a usable envelope: {exc}")
 
 
+def answering(command: AnyCommand) -> dict[str, Any]:
+    """The envelope of a command's reply: its tenant and schedule, correlated by its id."""
+    return {
+        "tenant_id": command.tenant_id,
+        "schedule_id": command.schedule_id,
+        "command_id": command.command_id,
+        "correlation_id": command.command_id,
+        "command_type": command.type,
+    }
+
+
 def rejection(command: AnyCommand, errors: list[FieldError]) -> CommandRejected:
-    return CommandRejected(
-        tenant_id=command.tenant_id,
-        schedule_id=command.schedule_id,
-        command_id=command.command_id,
-        correlation_id=command.command_id,
-        command_type=command.type,
-        errors=errors,
-    )
+    return CommandRejected(**answering(command), errors=errors)
 
 
 def _reject(command: ScheduleCommand, field: str, message: str, code: str) -> Decision:
@@ -151,11 +155,7 @@ def _accept(
     run: RunDetails | None = None,
 ) -> Decision:
     reply = CommandAccepted(
-        tenant_id=command.tenant_id,
-        schedule_id=command.schedule_id,
-        command_id=command.command_id,
-        correlation_id=command.command_id,
-        command_type=command.type,
+        **answering(command),
         version=state.version if state else None,
         next_run_at=state.next_run_at if state else None,
         run_id=run.run_id if run else None,

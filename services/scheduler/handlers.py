@@ -16,6 +16,7 @@ from herald.services.scheduler.projection import Projection
 from herald.shared.contract.messages import DeliveryStatus
 from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.contract.topics import Topics
+from herald.shared.runtime import tracing
 from herald.shared.runtime.kafka import (
     TRANSIENT_ERRORS,
     Record,
@@ -28,13 +29,21 @@ from herald.shared.runtime.logs import bound, ids_of
 
 
 class BrokerBodies:
-    """The `Bodies` port on the service's broker: replies go out as the bytes recorded."""
+    """The `Bodies` port on the service's broker: replies go out as the bytes recorded.
 
-    def __init__(self, broker: KafkaBroker) -> None:
+    With tracing on, a `ReportDue` among them (a RunNow) starts its run's trace, and
+    the run's other bodies go out in it (`tracing.fired_bodies`).
+    """
+
+    def __init__(self, broker: KafkaBroker, topics: Topics | None = None) -> None:
         self._broker = broker
+        self._topics = topics
 
     async def publish_bodies(self, bodies: Sequence[tuple[str, str, str]]) -> None:
-        await publish_bodies(self._broker, bodies)
+        traces = None
+        if tracing.enabled() and self._topics is not None:
+            traces = tracing.fired_bodies(bodies, self._topics.report_due)
+        await publish_bodies(self._broker, bodies, traces)
 
 
 #: Records one poll hands the subscriber at most; a batch's status events are projected together.

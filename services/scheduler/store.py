@@ -10,7 +10,7 @@ publishes them again instead of applying the command twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
@@ -22,9 +22,13 @@ from herald.services.scheduler.ports import ConcurrentChange, Output, Recorded, 
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.runtime.mongo import Document, bulk_in_commands, insert_new
+from herald.shared.runtime.retention import expiry_fields
 
 SCHEDULES = "schedules"
 COMMANDS = "commands"
+#: When a command's record was written, and that day: what it expires by (retention).
+RECORDED_AT = "at"
+RECORDED_DAY = "day"
 #: Outputs of this many recent commands stay in the schedule document.
 OUTBOX_SIZE = 20
 
@@ -125,12 +129,14 @@ class SchedulerStore:
             await self._schedules.insert_many(docs, ordered=False)
 
     async def record_many(self, records: Sequence[tuple[str, Recorded]]) -> None:
+        expiry = expiry_fields(RECORDED_AT, RECORDED_DAY, datetime.now(UTC))
         docs = [
             {
                 "_id": command_id,
                 "tenant_id": recorded.tenant_id,
                 "outputs": [o.to_document() for o in recorded.outputs],
             }
+            | expiry
             for command_id, recorded in records
         ]
         # An id already there was recorded by an earlier delivery of the same command.

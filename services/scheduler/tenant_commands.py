@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from herald.services.scheduler.commands import rejection
+from herald.services.scheduler.commands import answering, rejection
 from herald.shared.contract.messages import (
     ChangeTenantSettings,
     CommandAccepted,
@@ -130,12 +130,5 @@ def decide(
         ("default_timezone", zone),
     )
     sections = [*command.reset, *(section for section, value in named if value is not None)]
-    reply = CommandAccepted(
-        tenant_id=command.tenant_id,
-        schedule_id=command.schedule_id,
-        command_id=command.command_id,
-        correlation_id=command.command_id,
-        command_type=command.type,
-        version=new.version,
-    )
+    reply = CommandAccepted(**answering(command), version=new.version)
     return SettingsDecision(reply, new, tuple(sections))

@@ -223,11 +223,15 @@ async def compare(
     *,
     tenant_id: str | None = None,
     since: datetime | None = None,
+    expired_before: datetime | None = None,
 ) -> Comparison:
     """Both collections run by run, without `rev` (a count of writes, not history).
 
     With `since`, live runs that began before it are left out: the replay saw
-    only their later events.
+    only their later events. With `expired_before`, a run the replay finished
+    before it and the live history lacks is left out too: retention removed it
+    (`HERALD_RETENTION__RUNS_DAYS`). The retention fields are not compared
+    (runs written before they existed lack them).
     """
     query: Document = {} if tenant_id is None else {"tenant_id": tenant_id}
     result = Comparison()
@@ -237,6 +241,12 @@ async def compare(
     ):
         if ours is not None and since is not None and ours["first_event_at"] < since:
             continue
+        if ours is None and theirs is not None and _expired(theirs, expired_before):
+            continue
+        for doc in (ours, theirs):
+            if doc is not None:
+                doc.pop(history_store.FINISHED_AT, None)
+                doc.pop(history_store.FINISHED_DAY, None)
         result.compared += 1
         if ours is None or theirs is None:
             result.differences.append(Difference(run_id, None, ours or ABSENT, theirs or ABSENT))
@@ -245,6 +255,11 @@ async def compare(
                 Difference(run_id, path, a, b) for path, a, b in field_differences(ours, theirs)
             ]
     return result
+
+
+def _expired(doc: Document, before: datetime | None) -> bool:
+    finished = doc.get(history_store.FINISHED_AT)
+    return before is not None and isinstance(finished, datetime) and finished < before
 
 
 async def _merged(

@@ -40,8 +40,15 @@ from herald.shared.runtime.mongo import (
     UPDATES_PER_COMMAND,
     Document,
 )
+from herald.shared.runtime.retention import expiry_fields
 
 RUNS = "runs"
+#: Written with a run once it is final, for retention (`shared/runtime/retention.py`):
+#: its last event's time and that day. Derived from the events like the rest, so a
+#: replay writes the same; not part of the record.
+FINISHED_AT = "finished_at"
+FINISHED_DAY = "finished_day"
+_STORAGE_FIELDS = frozenset({"rev", FINISHED_AT, FINISHED_DAY})
 #: Rounds of read, fold and write before a run still contended is given up on (for now).
 _MAX_CONFLICTS = 50
 #: Statements of one `update` command (see `write`).
@@ -62,8 +69,15 @@ async def ensure_indexes(runs: AsyncCollection[Document]) -> None:
 
 def _record(doc: Document) -> history.RunRecord:
     return history.RunRecord.model_validate(
-        {k: v for k, v in doc.items() if k != "rev"}, context=TOLERANT
+        {k: v for k, v in doc.items() if k not in _STORAGE_FIELDS}, context=TOLERANT
     )
+
+
+def finished(record: history.RunRecord) -> Document:
+    """The retention fields of a final run's document (none for a run in flight)."""
+    if record.status not in history.FINAL_STATUSES:
+        return {}
+    return expiry_fields(FINISHED_AT, FINISHED_DAY, record.updated_at)
 
 
 class RecordCache(LRUCache[str, bytes]):
@@ -94,7 +108,7 @@ def folded(doc: Document | None, events: Sequence[DeliveryStatus]) -> history.Ru
         assert record is not None
         return record
     rev = doc["rev"] if doc else 0
-    new_doc = updated.to_document() | {"rev": rev + 1}
+    new_doc = updated.to_document() | {"rev": rev + 1} | finished(updated)
     if doc is None:
         return Change(updated, InsertOne(new_doc), new_doc)
     return Change(updated, ReplaceOne({"_id": updated.run_id, "rev": rev}, new_doc), new_doc)

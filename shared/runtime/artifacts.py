@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 from collections import deque
 from collections.abc import AsyncIterable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import Binary, ObjectId
@@ -32,10 +32,15 @@ from pymongo.errors import DuplicateKeyError
 
 from herald.shared.ports import StoredArtifact
 from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.retention import DayBuckets, delete_by_id, expiry_fields
 
 BUCKET = "artifacts"
 #: Tenants' logos, by `logo-<sha256>`: written by the scheduler, read by renderer and mailer.
 BRAND_BUCKET = "brand_assets"
+#: When an artifact's upload finished (GridFS's own field) and that day: what it
+#: expires by (retention, the renderer's clean-up).
+UPLOADED_AT = "uploadDate"
+UPLOADED_DAY = "upload_day"
 #: Bigger than GridFS's default 255 KB: FerretDB stores a document per row, and
 #: a few 1 MB rows ingest at twice the bytes per second of many small ones.
 #: Readers take the size from each files document, so older artifacts still read.
@@ -157,10 +162,10 @@ class ArtifactStore:
                     "_id": file_id,
                     "length": size,
                     "chunkSize": CHUNK_SIZE,
-                    "uploadDate": datetime.now(UTC),
                     "filename": filename,
                     "metadata": full_metadata,
                 }
+                | expiry_fields(UPLOADED_AT, UPLOADED_DAY, datetime.now(UTC))
             )
         except DuplicateKeyError:
             await drop_own_chunks()
@@ -180,6 +185,35 @@ class ArtifactStore:
         """Remove an artifact and its chunks; a missing one is not an error."""
         await self._db[f"{self._bucket}.files"].delete_one({"_id": file_id})
         await self._db[f"{self._bucket}.chunks"].delete_many({"files_id": file_id})
+
+    def expiry(self, keep: timedelta, lookback_days: int) -> DayBuckets:
+        """The bucket's uploads older than `keep`, for a service's clean-up (retention).
+
+        Always swept, MongoDB included: a TTL index would remove the files
+        documents and leave their chunks. Each goes chunks first (its own
+        upload's), then its files document, so an interrupted removal leaves
+        a files document the next pass finds again, never chunks nobody names.
+        """
+        return DayBuckets(
+            self._db[f"{self._bucket}.files"],
+            UPLOADED_AT,
+            UPLOADED_DAY,
+            keep,
+            lookback_days=lookback_days,
+            ttl=False,
+            fields={"metadata.attempt": 1},
+            remove=self._remove_uploads,
+            name=self._bucket,
+        )
+
+    async def _remove_uploads(self, day: str, docs: list[Document]) -> None:
+        chunks = self._db[f"{self._bucket}.chunks"]
+        for doc in docs:
+            query: Document = {"files_id": doc["_id"]}
+            if (attempt := (doc.get("metadata") or {}).get("attempt")) is not None:
+                query["attempt"] = attempt  # not a newer upload's chunks under the same id
+            await chunks.delete_many(query)
+        await delete_by_id(self._db[f"{self._bucket}.files"], docs, {UPLOADED_DAY: day})
 
     async def read(self, file_id: str) -> bytes:
         """The artifact's bytes from its own upload's chunks; NoFile when it does not exist."""

@@ -27,6 +27,7 @@ from typing import Protocol, TypeVar
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from herald.shared.runtime import tracing
 from herald.shared.runtime.kafka import (
     RETRY_PAUSE_S,
     TRANSIENT_ERRORS,
@@ -91,15 +92,24 @@ class BatchRunner:
             raise failed.exceptions[0] from failed
 
     async def _one(self, record: Record) -> None:
-        with bound(ids_of(record.value)), IN_FLIGHT.track_inprogress():
+        ids = ids_of(record.value)
+        # Tracing on: handled in the trace its headers carry, a span of its own per record
+        # (FastStream's middleware gives the batch a trace of its own).
+        with (
+            bound(ids),
+            IN_FLIGHT.track_inprogress(),
+            tracing.consuming(record.topic, record.headers, ids) as span,
+        ):
             while True:
                 try:
                     await self.handle(record.value or b"")
                     return
                 except TRANSIENT_ERRORS as exc:
                     log.warning("transient failure, handling the message again: %r", exc)
+                    span.record_exception(exc)
                     await asyncio.sleep(self.pause_s)
                 except Exception as exc:
+                    tracing.failed(span, exc)
                     await self.poisoned(record, exc)
                     return
 

@@ -22,13 +22,16 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from opentelemetry.context import Context
 from pymongo.errors import ConnectionFailure
 
 from herald.shared.contract.messages import Envelope
 from herald.shared.contract.topics import Topics
+from herald.shared.runtime import tracing
 from herald.shared.runtime.logs import LogContext
 from herald.shared.runtime.metrics import DEAD_LETTERS, REGISTRY
 from herald.shared.runtime.settings import KafkaSecurity, KafkaSettings, SaslMechanism, Settings
@@ -241,6 +244,9 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         return broker
 
     log.addFilter(_REBALANCED_COMMIT)  # once: the same filter is never added twice
+    # Tracing on (`tracing.configure`): the trace context travels in each message's
+    # headers. Off, the broker has no telemetry middleware at all.
+    traced = [KafkaTelemetryMiddleware()] if tracing.enabled() else []
     broker = KafkaBroker(
         settings.kafka.bootstrap_servers,
         security=broker_security(settings.kafka),
@@ -250,6 +256,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         ack_policy=AckPolicy.NACK_ON_ERROR,
         parser=lenient_headers,
         middlewares=[
+            *traced,
             LogContext,
             KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"herald-{service}"),
             dead_letter_middleware(current, topics.dlq),
@@ -304,18 +311,27 @@ async def publish_many(broker: KafkaBroker, topics: Topics, messages: Sequence[E
     )
 
 
-async def publish_bodies(broker: KafkaBroker, bodies: Sequence[tuple[str, str, str]]) -> None:
-    """Publish (topic, schedule id, JSON body) triples together; wait for all acknowledgements."""
-    pending = [
-        await broker.publish(
-            body.encode(),
-            topic,
-            key=schedule_id.encode(),
-            headers={"content-type": "application/json"},
-            no_confirm=True,
-        )
-        for topic, schedule_id, body in bodies
-    ]
+async def publish_bodies(
+    broker: KafkaBroker,
+    bodies: Sequence[tuple[str, str, str]],
+    traces: Sequence[Context | None] | None = None,
+) -> None:
+    """Publish (topic, schedule id, JSON body) triples together; wait for all acknowledgements.
+
+    `traces`: per body, the trace context to publish it in (`tracing.fired_bodies`).
+    """
+
+    async def publish(n: int, topic: str, schedule_id: str, body: str) -> Any:
+        with tracing.within(traces[n] if traces else None):
+            return await broker.publish(
+                body.encode(),
+                topic,
+                key=schedule_id.encode(),
+                headers={"content-type": "application/json"},
+                no_confirm=True,
+            )
+
+    pending = [await publish(n, *triple) for n, triple in enumerate(bodies)]
     # FastStream's in-memory test broker delivers at once and hands back None.
     await asyncio.gather(*(confirmation for confirmation in pending if confirmation is not None))
 
@@ -364,14 +380,16 @@ class BulkPublisher:
         if self._producer is None:
             raise RuntimeError("BulkPublisher.publish before start")
         headers = [("content-type", b"application/json")]
+        # Tracing on, each run's trace starts here, in its messages' headers.
+        traced = tracing.run_headers(messages, headers) if tracing.enabled() else None
         producer = self._producer
         pending = [
             await producer.send(
                 self._topics.for_message(m),
                 m.model_dump_json().encode(),
                 key=m.key(),
-                headers=headers,
+                headers=traced[n] if traced else headers,
             )
-            for m in messages
+            for n, m in enumerate(messages)
         ]
         await asyncio.gather(*pending)

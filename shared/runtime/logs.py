@@ -3,8 +3,10 @@
 A FastStream middleware reads `tenant_id`, `schedule_id`, `command_id` and
 `run_id` from each message it consumes into a context variable; a logging
 filter adds them to every record written while that message is handled, so
-`grep run_id` finds a run's whole story across services. Secrets never reach a
-log line: settings hold them as `SecretStr`, and messages carry none.
+`grep run_id` finds a run's whole story across services. With tracing on, a
+line written inside a span also carries its `trace_id` and `span_id`
+(`shared/runtime/tracing.py`). Secrets never reach a log line: settings hold
+them as `SecretStr`, and messages carry none.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from typing import Any
 
 from faststream import BaseMiddleware
 from faststream.message import StreamMessage
+from opentelemetry import trace
 
 #: The ids of the message being handled in this task.
 _context: ContextVar[dict[str, str]] = ContextVar("herald_log_context", default={})  # noqa: B039
 FIELDS = ("tenant_id", "schedule_id", "command_id", "run_id")
+#: The current span's ids, when there is one (tracing on).
+TRACE_FIELDS = ("trace_id", "span_id")
 
 
 def ids_of(body: object) -> dict[str, str]:
@@ -65,9 +70,17 @@ def bound(ids: dict[str, str]) -> Iterator[None]:
         _context.reset(token)
 
 
+def _trace_ids() -> dict[str, str]:
+    """The current span's trace and span ids, in hex; none outside a span."""
+    found = trace.get_current_span().get_span_context()
+    if not found.is_valid:
+        return {}
+    return {"trace_id": format(found.trace_id, "032x"), "span_id": format(found.span_id, "016x")}
+
+
 class _WithContext(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in _context.get().items():
+        for name, value in (_context.get() | _trace_ids()).items():
             setattr(record, name, value)
         return True
 
@@ -86,6 +99,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         line.update({name: getattr(record, name) for name in FIELDS if hasattr(record, name)})
+        # Stamped by the handler's filter when the line was written; else the span current now.
+        traced = {n: getattr(record, n) for n in TRACE_FIELDS if hasattr(record, n)}
+        line.update(traced or _trace_ids())
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)

@@ -101,3 +101,9 @@ VOLUME_WAIT = Histogram(
     buckets=(0.1, 1, 5, 15, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600),
     registry=REGISTRY,
 )
+RETENTION_REMOVED = Counter(
+    "herald_retention_removed_total",
+    "Expired documents a service's clean-up removed, by collection (where TTL is missing).",
+    ["collection"],
+    registry=REGISTRY,
+)

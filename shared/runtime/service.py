@@ -6,6 +6,7 @@ Each service's `app.py` builds a `Runtime`, registers its subscribers on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,7 +18,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.shared.contract.topics import Topics
-from herald.shared.runtime import logs
+from herald.shared.runtime import logs, tracing
 from herald.shared.runtime.kafka import ensure_topics, group_id, make_broker
 from herald.shared.runtime.mongo import Document, connect, database
 from herald.shared.runtime.ops import OpsServer
@@ -50,6 +51,8 @@ def configure_logging(service: str) -> None:
 
 def build_runtime(service: str, settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
+    # First: the MongoDB client and the broker are made traced or not (OTEL_* variables).
+    tracing.configure(service)
     mongo = connect(settings, f"herald-{service}")
     return Runtime(
         service=service,
@@ -76,5 +79,6 @@ def make_app(runtime: Runtime, startup: Sequence[StartupHook] = ()) -> FastStrea
     async def _close() -> None:
         await ops.stop()
         await runtime.mongo.close()
+        await asyncio.to_thread(tracing.shutdown)  # the spans still queued are exported
 
     return app

@@ -215,6 +215,39 @@ class SecretsSettings(BaseModel):
     private_keys_file: Path | None = None
 
 
+class RetentionSettings(BaseModel):
+    """How long finished documents are kept (docs/operations.md, "Retention").
+
+    Enforced by TTL indexes where the server has them (MongoDB) and by each
+    service's periodic clean-up where it does not (FerretDB 1.x); documents
+    still in use (a run in flight or waiting for a retry, an unfinished send
+    claim, an armed timer) are never removed.
+    """
+
+    #: Finished runs in the history (`runs`), counted from their last event.
+    runs_days: int = Field(default=400, ge=1)
+    #: The send ledger (`sends`, `send_takeovers`), from the acceptance (the takeover);
+    #: longer than any run's retry deadline, or a late retry would mail someone again.
+    ledger_days: int = Field(default=30, ge=1)
+    #: Answered commands (`commands`): a command id repeated later than this is applied again.
+    commands_days: int = Field(default=30, ge=1)
+    #: Shared-render records (`render_shares`); None: twice `RENDERER__SHARE_TTL_S`.
+    shares_s: float | None = Field(default=None, gt=0)
+    #: Artifacts (GridFS `artifacts`) after the last email that can link to them went out:
+    #: kept from their upload this long plus the longest a run using them can last.
+    artifacts_days: int = Field(default=30, ge=1)
+    #: Timer documents left behind the ticker's cursor for runs that are final (or gone).
+    timers_s: float = Field(default=3600.0, gt=0)
+    #: How often each service cleans up its collections where TTL indexes are missing.
+    every_s: float = Field(default=3600.0, gt=0)
+    #: Documents one pass removes from one collection at most; a pass that reaches it is
+    #: followed by another at once (a second later), not after `every_s`.
+    batch: int = Field(default=1000, ge=1, le=100_000)
+    #: Days before the oldest one due that a replica's first pass looks at (day by day):
+    #: what a clean-up that did not run (or a shorter retention) left behind.
+    lookback_days: int = Field(default=60, ge=1, le=3660)
+
+
 class ReportSourceKind(enum.StrEnum):
     MONGO = "mongo"
     HTTP = "http"
@@ -230,6 +263,11 @@ class HttpSourceSettings(BaseModel):
     #: Further attempts on a timeout, connection error or 5xx, with doubling delays.
     retries: int = Field(default=2, ge=0)
     retry_base_s: float = Field(default=0.5, ge=0)
+    #: The longest a `Retry-After` is waited out in place; a longer one (or one past the
+    #: run's retry deadline) ends the fetch as a transient failure, left to the retry policy.
+    max_retry_after_s: float = Field(default=60.0, ge=0)
+    #: A larger body is refused (permanent), checked while it streams in.
+    max_response_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
 
 
 class ReportSettings(BaseModel):
@@ -275,12 +313,30 @@ class Settings(BaseSettings):
     ops: OpsSettings = OpsSettings()
     security: SecuritySettings = SecuritySettings()
     secrets: SecretsSettings = SecretsSettings()
+    retention: RetentionSettings = RetentionSettings()
     default_timezone: str = "UTC"
 
     @field_validator("default_timezone")
     @classmethod
     def _known_default_zone(cls, value: str) -> str:
         return valid_zone(value)
+
+    @model_validator(mode="after")
+    def _ledger_outlives_retries(self) -> Settings:
+        """A ledger entry gone while its run may still retry: a recipient mailed twice."""
+        if self.retention.ledger_days * 86400 <= self.longest_run_s:
+            raise ValueError(
+                "HERALD_RETENTION__LEDGER_DAYS must be longer than any run's retry deadline "
+                f"({self.longest_run_s / 86400:.1f} days: HERALD_RETRY__GIVE_UP_AFTER_S or "
+                "__SETTINGS_PROBLEM_S, plus HERALD_SCHEDULER__STUCK_AFTER_S)"
+            )
+        return self
+
+    @property
+    def longest_run_s(self) -> float:
+        """The longest a run can be retried after it was due, its last attempt included."""
+        retry = self.retry
+        return max(retry.give_up_after_s, retry.settings_problem_s) + self.scheduler.stuck_after_s
 
     @property
     def data_zone(self) -> ZoneInfo:

@@ -21,8 +21,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.cli import demo
-from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
-from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
+from herald.shared.contract.messages import RunStatus
 from herald.shared.contract.topics import Topics
 from herald.shared.history import store as history_store
 from herald.shared.history.fold import RunRecord
@@ -30,7 +29,7 @@ from herald.shared.runtime.kafka import make_broker, publish_bodies
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 from tests.e2e.test_mail_delivery import _with_smtp
-from tests.helpers import ServiceProcess, command_client, read_topic, wait_until
+from tests.helpers import ServiceProcess, daily_briefs_run_now, read_topic, wait_until
 from tests.smtp_server import SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -53,23 +52,9 @@ async def _delivered(db: AsyncDatabase[Document], run_id: str) -> RunRecord | No
 
 
 async def _herd(settings: Settings, prefix: str, count: int) -> list[str]:
-    """`count` daily briefs, each run now; their run ids."""
-    runs = []
-    async with command_client(settings) as herald:
-        for n in range(count):
-            spec = ScheduleSpec(
-                name=f"{prefix} {n}",
-                report=ReportRef(id="campaign_summary"),
-                frequency=Frequency.DAILY,
-                recipients=[f"{prefix}{n}-{uuid.uuid4().hex[:6]}@example.com"],
-                format=ReportFormat.CSV,
-            )
-            schedule_id = f"{prefix}-{n:02d}"
-            await herald.send(CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec))
-            ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
-            assert ran.run_id is not None
-            runs.append(ran.run_id)
-    return runs
+    """`count` daily briefs, each run now, each to an address of its own; their run ids."""
+    to = [[f"{prefix}{n}-{uuid.uuid4().hex[:6]}@example.com"] for n in range(count)]
+    return await daily_briefs_run_now(settings, to, prefix)
 
 
 def _due_status(message: dict[str, Any], run_id: str) -> dict[str, Any]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 import time
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -18,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import SecretStr
 
-from herald.services.renderer.reports.http_source import HttpSource
+from herald.services.renderer.reports.http_source import HttpSource, ServerAskedToWait
 from herald.services.renderer.reports.model import (
     ColumnKind,
     ReportRequest,
@@ -83,6 +86,13 @@ class Reply:
     #: Sent as JSON unless already bytes.
     body: Any = b""
     delay_s: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
+    #: Sends `Retry-After` as the HTTP date this many seconds after the reply goes out.
+    retry_after_date_s: float | None = None
+    #: Without it the body ends when the connection closes (the server speaks HTTP/1.0).
+    content_length: bool = True
+    #: The body is streamed this many times over.
+    repeat: int = 1
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,8 @@ class ReportServer:
     url: str = ""
     replies: list[Reply] = field(default_factory=lambda: [Reply()])
     seen: list[Seen] = field(default_factory=list)
+    #: Body bytes written per reply, counted as the client takes them.
+    written: list[int] = field(default_factory=list)
     #: Set at teardown, so a delayed reply does not outlive its test.
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -125,14 +137,23 @@ def _handler(server: ReportServer) -> type[BaseHTTPRequestHandler]:
             if reply.delay_s:
                 server.stop.wait(reply.delay_s)
             body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+            server.written.append(0)
             try:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                if reply.content_length:
+                    self.send_header("Content-Length", str(len(body) * reply.repeat))
+                for name, value in reply.headers:
+                    self.send_header(name, value)
+                if reply.retry_after_date_s is not None:
+                    when = time.time() + reply.retry_after_date_s
+                    self.send_header("Retry-After", formatdate(when, usegmt=True))
                 self.end_headers()
-                self.wfile.write(body)
+                for _ in range(reply.repeat):
+                    self.wfile.write(body)
+                    server.written[-1] += len(body)
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up waiting, as the timeout tests intend
+                pass  # the client gave up, as the timeout and size tests intend
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the tests read what the server saw from `ReportServer.seen`."""
@@ -379,3 +400,232 @@ async def test_a_malformed_body_is_permanent_and_says_where(
         f"report service at {report_server.url} returned a malformed body: {place}"
     )
     assert len(report_server.seen) == 1
+
+
+def _waits(server: ReportServer) -> list[float]:
+    return [b.at - a.at for a, b in zip(server.seen, server.seen[1:], strict=False)]
+
+
+@pytest.mark.parametrize(
+    ("reply", "least", "most"),
+    [
+        pytest.param(
+            Reply(status=503, body=b"down", headers=(("Retry-After", "1"),)), 1.0, 1.5, id="503-s"
+        ),
+        pytest.param(
+            Reply(status=429, body=b"slow down", headers=(("Retry-After", " 2 "),)),
+            2.0,
+            2.5,
+            id="429-s",
+        ),
+        # An HTTP date has whole seconds: two seconds ahead is a wait of one to two.
+        pytest.param(Reply(status=503, retry_after_date_s=2.0), 0.9, 2.5, id="503-date"),
+        pytest.param(Reply(status=502, retry_after_date_s=-60.0), 0.0, 0.3, id="date-passed"),
+    ],
+)
+async def test_retry_after_is_waited_out_instead_of_the_backoff(
+    report_server: ReportServer,
+    caplog: pytest.LogCaptureFixture,
+    reply: Reply,
+    least: float,
+    most: float,
+) -> None:
+    report_server.script(reply, Reply(body=MULTI_TABLE))
+    source = HttpSource(_settings(report_server.url, retry_base_s=0.01, max_retry_after_s=2.0))
+    try:
+        with caplog.at_level(logging.WARNING):
+            report = await source.fetch(
+                replace(REQUEST, deadline=datetime.now(UTC) + timedelta(hours=1))
+            )
+    finally:
+        await source.close()
+
+    assert report.title == "Calls"
+    (wait,) = _waits(report_server)
+    assert least <= wait < most
+    assert "Retry-After: " in caplog.text
+    assert "as it asked" in caplog.text
+
+
+async def test_retry_after_replaces_each_backoff_and_the_last_one_is_in_the_reason(
+    report_server: ReportServer,
+) -> None:
+    report_server.script(Reply(status=503, body=b"maintenance", headers=(("Retry-After", "0"),)))
+    source = HttpSource(_settings(report_server.url, retries=2, retry_base_s=1.0))
+    try:
+        with pytest.raises(SourceUnavailable) as raised:
+            await source.fetch(REQUEST)
+    finally:
+        await source.close()
+
+    assert len(report_server.seen) == 3
+    assert all(wait < 0.3 for wait in _waits(report_server))  # not 1 s, then 2 s
+    assert str(raised.value).endswith("HTTP 503 Service Unavailable: maintenance (Retry-After: 0)")
+
+
+@pytest.mark.parametrize(
+    ("reply", "deadline_s", "why"),
+    [
+        pytest.param(
+            Reply(status=503, body=b"back later", headers=(("Retry-After", "3600"),)),
+            7200.0,
+            "; it asks for 3600 s, more than the 2 s the source waits in place",
+            id="seconds-over-the-cap",
+        ),
+        pytest.param(
+            Reply(status=429, body=b"quota", retry_after_date_s=600.0),
+            7200.0,
+            "s, more than the 2 s the source waits in place",
+            id="date-over-the-cap",
+        ),
+        pytest.param(
+            Reply(status=503, body=b"back soon", headers=(("Retry-After", "2"),)),
+            1.0,
+            "; a wait of 2 s would pass the run's retry deadline ",
+            id="past-the-deadline",
+        ),
+    ],
+)
+async def test_a_retry_after_the_source_may_not_wait_out_is_transient_at_once_with_it(
+    report_server: ReportServer, reply: Reply, deadline_s: float, why: str
+) -> None:
+    report_server.script(reply, Reply(body=MULTI_TABLE))
+    source = HttpSource(_settings(report_server.url, retries=3, max_retry_after_s=2.0))
+    started = time.monotonic()
+    try:
+        with pytest.raises(ServerAskedToWait) as raised:
+            await source.fetch(
+                replace(REQUEST, deadline=datetime.now(UTC) + timedelta(seconds=deadline_s))
+            )
+    finally:
+        await source.close()
+
+    assert time.monotonic() - started < 0.5  # no wait at all
+    assert len(report_server.seen) == 1
+    message = str(raised.value)
+    assert isinstance(raised.value, SourceUnavailable)  # so the run goes to pending_retry
+    assert message.startswith(
+        f"report service at {report_server.url} failed 1 time(s) for report standard/cdr "
+        f"of tenant acme; last: HTTP {reply.status} "
+    )
+    assert "(Retry-After: " in message
+    assert why in message
+    if reply.retry_after_date_s is None:
+        header = dict(reply.headers)["Retry-After"]
+        assert f"(Retry-After: {header})" in message
+        asked = float(header)
+    else:
+        asked = reply.retry_after_date_s
+    expected = datetime.now(UTC) + timedelta(seconds=asked)
+    assert abs((raised.value.retry_at - expected).total_seconds()) < 2
+
+
+async def test_the_own_backoff_does_not_wait_past_the_deadline_either(
+    report_server: ReportServer,
+) -> None:
+    report_server.script(Reply(status=500, body=b"boom"), Reply(body=MULTI_TABLE))
+    source = HttpSource(_settings(report_server.url, retry_base_s=1.0))
+    try:
+        with pytest.raises(
+            SourceUnavailable, match="would pass the run's retry deadline"
+        ) as raised:
+            await source.fetch(
+                replace(REQUEST, deadline=datetime.now(UTC) + timedelta(seconds=0.5))
+            )
+    finally:
+        await source.close()
+
+    assert not isinstance(raised.value, ServerAskedToWait)
+    assert len(report_server.seen) == 1
+
+
+LIMIT = 1000
+
+
+def _padded(size: int) -> bytes:
+    """A valid report body of exactly `size` bytes."""
+    body = json.dumps({**MULTI_TABLE, "padding": ""}).encode()
+    assert len(body) <= size
+    return body.replace(b'"padding": ""', b'"padding": "' + b"x" * (size - len(body)) + b'"')
+
+
+@pytest.mark.parametrize("content_length", [True, False], ids=["content-length", "streamed"])
+async def test_a_body_up_to_the_limit_is_read(
+    report_server: ReportServer, content_length: bool
+) -> None:
+    report_server.script(Reply(body=_padded(LIMIT), content_length=content_length))
+    source = HttpSource(_settings(report_server.url, max_response_bytes=LIMIT))
+    try:
+        report = await source.fetch(REQUEST)
+    finally:
+        await source.close()
+
+    assert report.title == "Calls"
+
+
+@pytest.mark.parametrize(
+    ("content_length", "size"),
+    [(True, "1001 bytes"), (False, "at least 1001 bytes")],
+    ids=["content-length", "streamed"],
+)
+async def test_a_body_over_the_limit_is_permanent_and_says_both_sizes(
+    report_server: ReportServer, content_length: bool, size: str
+) -> None:
+    report_server.script(Reply(body=_padded(LIMIT + 1), content_length=content_length))
+    source = HttpSource(_settings(report_server.url, max_response_bytes=LIMIT))
+    try:
+        with pytest.raises(ReportUnavailable) as raised:
+            await source.fetch(REQUEST)
+    finally:
+        await source.close()
+
+    assert str(raised.value) == (
+        f"report service at {report_server.url} answered report standard/cdr of tenant acme "
+        f"with {size}, more than the allowed 1000 (HERALD_REPORTS__HTTP__MAX_RESPONSE_BYTES)"
+    )
+    assert len(report_server.seen) == 1
+
+
+MIB = 1024 * 1024
+LIMIT_HUGE = 4 * MIB
+
+
+@pytest.mark.parametrize(
+    ("status", "content_length", "failure"),
+    [
+        (200, False, ReportUnavailable),
+        (200, True, ReportUnavailable),
+        (503, False, SourceUnavailable),  # only the start of an error's body is read
+    ],
+    ids=["streamed", "content-length", "error-body"],
+)
+async def test_a_huge_body_is_not_read_past_the_limit(
+    report_server: ReportServer, status: int, content_length: bool, failure: type[Exception]
+) -> None:
+    """The server offers 256 MiB; the source holds at most the 4 MiB limit, and stops reading."""
+    chunk = b"[" * (64 * 1024)
+    report_server.script(
+        Reply(status=status, body=chunk, content_length=content_length, repeat=4096)
+    )
+    source = HttpSource(_settings(report_server.url, retries=0, max_response_bytes=LIMIT_HUGE))
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        started = time.monotonic()
+        with pytest.raises(failure) as raised:
+            await source.fetch(REQUEST)
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await source.close()
+
+    # The body so far, and the chunks httpx and the event loop hold meanwhile (1 to 1.2 MiB
+    # measured); reading on would hold the 256 MiB.
+    assert peak - base < 2 * LIMIT_HUGE
+    assert elapsed < 1.5
+    if status == 200:
+        assert f"more than the allowed {LIMIT_HUGE}" in str(raised.value)
+    await asyncio.sleep(0.5)  # had the source gone on reading, 256 MiB would be gone by now
+    assert report_server.written[0] < 64 * MIB

@@ -129,8 +129,10 @@ def test_a_new_run_is_inserted_and_a_stored_one_replaced_on_the_rev_it_was_read_
     stored = insert.record.to_document() | {"rev": 3}
     replace = folded(stored, LIFE[2:])
     assert isinstance(replace, Change)
+    # Final now: with the fields retention expires it by, derived from its events.
+    finished = {"finished_at": LIFE[-1].occurred_at, "finished_day": "2026-11-27"}
     assert replace.write == ReplaceOne(
-        {"_id": "s1@r", "rev": 3}, replace.record.to_document() | {"rev": 4}
+        {"_id": "s1@r", "rev": 3}, replace.record.to_document() | {"rev": 4} | finished
     )
     assert replace.record == fold(LIFE)
 

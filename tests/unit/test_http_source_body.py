@@ -1,16 +1,21 @@
-"""Reading a report service's body: every cell kind, and errors that name their place."""
+"""Reading a report service's answer: every cell kind, errors that name their place, Retry-After."""
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from herald.services.renderer.reports.http_source import MalformedBody, excerpt, parse_report
+from herald.services.renderer.reports.http_source import (
+    MalformedBody,
+    excerpt,
+    parse_report,
+    retry_after,
+)
 from herald.services.renderer.reports.model import Cell
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -172,3 +177,28 @@ def test_an_excerpt_is_one_printable_line_of_bounded_length() -> None:
     assert excerpt("é".encode() + b"\xff") == "é\ufffd"
     long = excerpt(b"x" * 5000)
     assert long == "x" * 200 + "..."
+
+
+NOW = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 0 ", 0.0),
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
+        ("Wed, 21 Oct 2015 09:28:30 +0200", 30.0),
+        ("Wednesday, 21-Oct-15 07:29:00 GMT", 60.0),  # RFC 850, still allowed to arrive
+        ("Wed Oct 21 07:28:05 2015", 5.0),  # asctime
+        ("Wed, 21 Oct 2015 07:00:00 GMT", 0.0),  # already past: no wait
+        ("9" * 400, float("inf")),
+    ],
+)
+def test_retry_after_is_seconds_or_an_http_date(value: str, seconds: float) -> None:
+    assert retry_after(value, NOW) == seconds
+
+
+@pytest.mark.parametrize("value", ["", "-5", "1.5", "soon", "1e3", "٣", "Wed, 32 Oct 2015"])
+def test_a_retry_after_that_is_neither_is_ignored(value: str) -> None:
+    assert retry_after(value, NOW) is None

@@ -14,8 +14,10 @@ from herald.shared.contract.messages import (
     ReportRendered,
     RunStatus,
 )
+from herald.shared.contract.schedule_spec import ReportFormat
 from herald.shared.contract.topics import Topics
 from herald.shared.ports import artifact_id
+from herald.shared.runs import retry
 from herald.shared.runtime.kafka import KafkaPublisher, group_id, make_broker
 from herald.shared.runtime.settings import Settings
 from tests.fakes.artifacts import MemoryArtifacts
@@ -57,3 +59,15 @@ async def test_a_report_due_comes_back_rendered_with_its_status() -> None:
     ]
     assert [(s.status, s.artifact_id) for s in statuses] == [(RunStatus.RENDERED, stored)]
     assert artifacts.ids() == {stored}
+
+
+async def test_the_source_is_told_the_runs_retry_deadline() -> None:
+    """A source asked to wait (`Retry-After`) never waits in place past it."""
+    report = ReportData("Campaign Summary", (Table((Column("c", "C"),), [("x",)]),))
+    source = MemorySource(report)
+    renderer = Renderer(source, MemoryArtifacts(), FakePrinter(), SETTINGS)
+    run = run_details(format=ReportFormat.CSV)
+    await renderer.render("acme", "s-1", run)
+    (request,) = source.requests
+    assert request.deadline == retry.deadline(run, SETTINGS.retry)
+    assert request.deadline is not None

@@ -4,7 +4,10 @@ A body that breaks the contract is a permanent failure (`ReportUnavailable`)
 whose message names the offending place, because only a change on the
 platform's side will fix it. Timeouts, connection errors and 5xx answers are
 retried here a few times, then reported as transient (`SourceUnavailable`) so
-the run is retried later.
+the run is retried later. A `Retry-After` replaces the source's own delay when
+it is no longer than `max_retry_after_s` and ends before the run's retry
+deadline; a longer one ends the fetch as transient at once, naming it. A body
+larger than `max_response_bytes` is refused (permanent) while it streams in.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import logging
 import re
 from collections.abc import Sequence
 from contextlib import suppress
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -39,6 +44,11 @@ from herald.shared.runtime.settings import HttpSourceSettings
 log = logging.getLogger("herald.renderer.http_source")
 
 _EXCERPT_CHARS = 200
+#: What an excerpt reads of a body at most (a character is up to 4 bytes of UTF-8).
+_EXCERPT_BYTES = _EXCERPT_CHARS * 4
+_DIGITS = re.compile(r"[0-9]+")
+#: A wait the service asks for is clamped to this when turned into an instant.
+_FAR_S = 100 * 365 * 86400.0
 #: Numbers are shown with up to 10 places; 15 digits before the point keep that within
 #: Decimal's 28 significant digits.
 _LARGEST_DIGITS = 15
@@ -91,7 +101,7 @@ class _SingleTableBody(BaseModel):
     notes: list[str] = []
 
 
-def parse_report(content: bytes, zone: ZoneInfo) -> ReportData:
+def parse_report(content: bytes | bytearray, zone: ZoneInfo) -> ReportData:
     """The report in a response body; datetimes come out naive, local to `zone`."""
     try:
         data = json.loads(content, parse_float=Decimal, parse_constant=_no_constant)
@@ -113,9 +123,9 @@ def parse_report(content: bytes, zone: ZoneInfo) -> ReportData:
     )
 
 
-def excerpt(content: bytes) -> str:
+def excerpt(content: bytes | bytearray) -> str:
     """A short, single-line, printable piece of a body, safe to put in a message or log."""
-    head = content[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+    head = content[:_EXCERPT_BYTES].decode("utf-8", errors="replace")
     text = _UNPRINTABLE.sub(" ", head).strip()
     if len(text) > _EXCERPT_CHARS:
         return text[:_EXCERPT_CHARS] + "..."
@@ -224,6 +234,48 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One response: its whole body when it succeeded, the start of it when not."""
+
+    status_code: int
+    reason_phrase: str
+    headers: httpx.Headers
+    content: bytes | bytearray
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+class ServerAskedToWait(SourceUnavailable):
+    """Transient: the service's `Retry-After` is longer than the source may wait in place.
+
+    `retry_at` is the instant the service named, for a caller that can schedule by it.
+    """
+
+    def __init__(self, message: str, retry_at: datetime) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+def retry_after(value: str, now: datetime) -> float | None:
+    """Seconds a `Retry-After` value asks for (delay-seconds or an HTTP date); None: invalid.
+
+    A date in the past asks for no wait.
+    """
+    value = value.strip()
+    if _DIGITS.fullmatch(value):
+        return float(value)  # inf for an absurd number of digits, which no cap allows
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, says RFC 5322
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
 class HttpSource:
     """Fetches each report with one GET, retrying what a later attempt may fix."""
 
@@ -245,37 +297,48 @@ class HttpSource:
         self._client = httpx.AsyncClient(headers=headers, timeout=None)
 
     async def fetch(self, request: ReportRequest) -> ReportData:
+        """The report; `request.deadline`, the run's retry deadline, is never waited past
+        (without one, only `max_retry_after_s` bounds a wait the service asks for)."""
+        deadline = request.deadline
         attempts = self.settings.retries + 1
         problem = ""
         for attempt in range(attempts):
+            asked: float | None = None
             try:
-                response = await self._attempt(request)
+                answer = await self._attempt(request)
             except TimeoutError:
                 problem = f"no complete answer within {self.settings.timeout_s:g} s"
             except httpx.RequestError as exc:
                 problem = f"{type(exc).__name__}: {exc}".removesuffix(": ")
             else:
-                if response.is_success:
-                    return self._report(response, request)
-                status = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
-                problem = f"{status}: {excerpt(response.content)}"
-                if not _transient(response.status_code):
+                if answer.is_success:
+                    return self._report(answer, request)
+                status = f"HTTP {answer.status_code} {answer.reason_phrase}".rstrip()
+                problem = f"{status}: {excerpt(answer.content)}"
+                if not _transient(answer.status_code):
                     raise ReportUnavailable(
                         f"report service at {self.shown_url} answered {_what(request)} "
                         f"with {problem}"
                     )
-            if attempt + 1 < attempts:
-                delay = self.settings.retry_base_s * 2**attempt
-                log.warning(
-                    "report service at %s failed (%s) for %s; attempt %d of %d, next in %g s",
-                    self.shown_url,
-                    problem,
-                    _what(request),
-                    attempt + 1,
-                    attempts,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+                header = answer.headers.get("retry-after")
+                if header is not None:
+                    asked = retry_after(header, datetime.now(UTC))
+                    problem += f" (Retry-After: {excerpt(header.encode())})"
+            if attempt + 1 == attempts:
+                break
+            delay = self.settings.retry_base_s * 2**attempt if asked is None else asked
+            self._may_wait(request, attempt + 1, problem, delay, asked is not None, deadline)
+            log.warning(
+                "report service at %s failed (%s) for %s; attempt %d of %d, next in %g s%s",
+                self.shown_url,
+                problem,
+                _what(request),
+                attempt + 1,
+                attempts,
+                delay,
+                " as it asked" if asked is not None else "",
+            )
+            await asyncio.sleep(delay)
         raise SourceUnavailable(
             f"report service at {self.shown_url} failed {attempts} time(s) for "
             f"{_what(request)}; last: {problem}"
@@ -284,19 +347,87 @@ class HttpSource:
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def _attempt(self, request: ReportRequest) -> httpx.Response:
-        async with asyncio.timeout(self.settings.timeout_s):
-            return await self._client.get(
-                self.url, params=_query(request), headers={"X-Herald-Tenant": request.tenant_id}
-            )
+    def _may_wait(
+        self,
+        request: ReportRequest,
+        failed: int,
+        problem: str,
+        delay: float,
+        asked: bool,
+        deadline: datetime | None,
+    ) -> None:
+        """Raises the transient failure when waiting `delay` s in place is not allowed."""
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=min(delay, _FAR_S))
+        cap = self.settings.max_retry_after_s
+        if asked and delay > cap:
+            why = f"it asks for {delay:g} s, more than the {cap:g} s the source waits in place"
+        elif deadline is not None and until > deadline:
+            why = f"a wait of {delay:g} s would pass the run's retry deadline {_utc(deadline)}"
+        else:
+            return
+        message = (
+            f"report service at {self.shown_url} failed {failed} time(s) for "
+            f"{_what(request)}; last: {problem}; {why}"
+        )
+        raise ServerAskedToWait(message, until) if asked else SourceUnavailable(message)
 
-    def _report(self, response: httpx.Response, request: ReportRequest) -> ReportData:
+    async def _attempt(self, request: ReportRequest) -> _Answer:
+        async with (
+            asyncio.timeout(self.settings.timeout_s),
+            self._client.stream(
+                "GET",
+                self.url,
+                params=_query(request),
+                headers={"X-Herald-Tenant": request.tenant_id},
+            ) as response,
+        ):
+            if response.is_success:
+                content = await self._body(response, request)
+            else:
+                content = await _head(response, _EXCERPT_BYTES)
+            return _Answer(response.status_code, response.reason_phrase, response.headers, content)
+
+    async def _body(self, response: httpx.Response, request: ReportRequest) -> bytearray:
+        """The whole body, refused once it is known to pass `max_response_bytes`.
+
+        Content-Length is believed when it is over the limit; the bytes read are
+        counted in any case, and reading stops before the buffer would pass it.
+        """
+        limit = self.settings.max_response_bytes
+        declared = response.headers.get("content-length")
+        if declared is not None and _DIGITS.fullmatch(declared) and int(declared) > limit:
+            raise self._too_large(request, declared, limit)
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            if len(body) + len(chunk) > limit:
+                raise self._too_large(request, f"at least {len(body) + len(chunk)}", limit)
+            body += chunk
+        return body
+
+    def _too_large(self, request: ReportRequest, size: str, limit: int) -> ReportUnavailable:
+        return ReportUnavailable(
+            f"report service at {self.shown_url} answered {_what(request)} with {size} bytes, "
+            f"more than the allowed {limit} (HERALD_REPORTS__HTTP__MAX_RESPONSE_BYTES)"
+        )
+
+    def _report(self, answer: _Answer, request: ReportRequest) -> ReportData:
         try:
-            return parse_report(response.content, ZoneInfo(request.window.timezone))
+            return parse_report(answer.content, ZoneInfo(request.window.timezone))
         except MalformedBody as exc:
             raise ReportUnavailable(
                 f"report service at {self.shown_url} returned a malformed body: {exc}"
             ) from exc
+
+
+async def _head(response: httpx.Response, size: int) -> bytearray:
+    """The first `size` bytes of a body, for a message; the rest is not read."""
+    head = bytearray()
+    async for chunk in response.aiter_bytes():
+        head += chunk[: size - len(head)]
+        if len(head) >= size:
+            break
+    return head
 
 
 def _query(request: ReportRequest) -> dict[str, str | list[str]]:

@@ -119,6 +119,8 @@ class ReportRequest:
     report: ReportRef
     window: DataWindow
     filters: Filters
+    #: The run's retry deadline: a source never waits in place past it (a `Retry-After`).
+    deadline: datetime | None = None
 
 
 class ReportUnavailable(Exception):

@@ -1,0 +1,56 @@
+"""The mailer's share of bounded storage: the send ledger and its takeover markers.
+
+An accepted entry is kept `RETENTION__LEDGER_DAYS` after its acceptance,
+longer than any run's retry deadline (the settings refuse less), so no retry
+can find a recipient missing and mail them again. A claim still `sending`
+has no acceptance time and never expires. Takeover markers matter for a
+claim's lease only; they go after the same time. (`send_volume` keeps its
+own two days, `pacing.py`.)
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from herald.services.mailer.store import (
+    ACCEPTED_AT,
+    ACCEPTED_DAY,
+    SENDS,
+    TAKEN_AT,
+    TAKEN_DAY,
+    TAKEOVERS,
+)
+from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.retention import Cleanup, Clock, DayBuckets, utcnow
+from herald.shared.runtime.settings import Settings
+
+
+def _accepted(doc: Document) -> bool:
+    return bool(doc.get("state", "accepted") == "accepted")
+
+
+def mailer_cleanup(
+    db: AsyncDatabase[Document], settings: Settings, clock: Clock = utcnow
+) -> Cleanup:
+    kept = settings.retention
+    keep = timedelta(days=kept.ledger_days)
+    return Cleanup(
+        "mailer",
+        [
+            DayBuckets(
+                db[SENDS],
+                ACCEPTED_AT,
+                ACCEPTED_DAY,
+                keep,
+                lookback_days=kept.lookback_days,
+                fields={"state": 1},
+                may_go=_accepted,
+            ),
+            DayBuckets(db[TAKEOVERS], TAKEN_AT, TAKEN_DAY, keep, lookback_days=kept.lookback_days),
+        ],
+        every_s=kept.every_s,
+        batch=kept.batch,
+        clock=clock,
+    )
