@@ -24,6 +24,7 @@ from herald.shared.contract.messages import (
     RunStatus,
 )
 from herald.shared.contract.schedule_spec import ReportFormat
+from herald.shared.contract.tolerance import TOLERANT
 from tests.samples import report_rendered, run_details
 
 T = TypeVar("T")
@@ -345,13 +346,14 @@ def raw_payloads(valid: bytes) -> st.SearchStrategy[bytes]:
 
 
 def accepted_by(model: type[BaseModel], raw: bytes) -> bool:
-    """Whether a subscriber of `model` might take these bytes.
+    """Whether a subscriber of event `model` might take these bytes.
 
     Either way a service reads them: FastStream's JSON decoding then pydantic
-    (renderer, mailer), or pydantic's own JSON parser (the scheduler).
+    (renderer, mailer), or pydantic's own JSON parser (the scheduler); both as
+    tolerant readers, which leave out fields they do not know.
     """
     try:
-        model.model_validate_json(raw)
+        model.model_validate_json(raw, context=TOLERANT)
         return True
     except ValidationError:
         pass
@@ -362,7 +364,7 @@ def accepted_by(model: type[BaseModel], raw: bytes) -> bool:
     except (ValueError, RecursionError):
         return False
     try:
-        model.model_validate(decoded)
+        model.model_validate(decoded, context=TOLERANT)
     except ValidationError:
         return False
     return True
