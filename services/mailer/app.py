@@ -63,13 +63,10 @@ def create_app() -> FastStream:
         settings.mailer.concurrency,
     )
     # The tenants' settings are read before the first delivery (start-up hooks run first).
-    cleanup = mailer_cleanup(runtime.db, settings)  # retention: sends, send_takeovers
-    app = make_app(
-        runtime, [ledger.ensure_indexes, gate.ensure_indexes, tenants.start, cleanup.start]
-    )
+    cleanup = mailer_cleanup(runtime.db, settings)  # retention: sends, send_takeovers, send_volume
+    app = make_app(runtime, [ledger.ensure_indexes, tenants.start, cleanup.start])
     app.on_shutdown(cleanup.stop)
     app.after_shutdown(pool.close)
-    app.after_shutdown(gate.close)
     app.after_shutdown(outbounds.close)
     app.after_shutdown(tenants.stop)
     return app

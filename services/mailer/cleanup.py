@@ -4,8 +4,8 @@ An accepted entry is kept `RETENTION__LEDGER_DAYS` after its acceptance,
 longer than any run's retry deadline (the settings refuse less), so no retry
 can find a recipient missing and mail them again. A claim still `sending`
 has no acceptance time and never expires. Takeover markers matter for a
-claim's lease only; they go after the same time. (`send_volume` keeps its
-own two days, `pacing.py`.)
+claim's lease only; they go after the same time. The volume slots
+(`send_volume`, `pacing.py`) count a minute or a day: they go two days on.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from herald.services.mailer.pacing import KEEP, VOLUME
 from herald.services.mailer.store import (
     ACCEPTED_AT,
     ACCEPTED_DAY,
@@ -49,6 +50,7 @@ def mailer_cleanup(
                 may_go=_accepted,
             ),
             DayBuckets(db[TAKEOVERS], TAKEN_AT, TAKEN_DAY, keep, lookback_days=kept.lookback_days),
+            DayBuckets(db[VOLUME], "at", "day", KEEP, lookback_days=kept.lookback_days),
         ],
         every_s=kept.every_s,
         batch=kept.batch,

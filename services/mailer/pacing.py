@@ -23,16 +23,14 @@ and never retry one they know is taken; their inserts are group-committed
 insert failed or was abandoned is lost for that window: the count errs on the
 low side, never the high.
 
-Old slots expire by a TTL index on `at` on MongoDB. FerretDB 1.24 refuses TTL
-indexes ("not implemented", measured), so there each replica deletes slots of
-days past the retention itself, by equality on `day` (pushed down, indexed).
+Each slot carries `at` and `day`, so the mailer's retention (`cleanup.py`,
+through `shared/runtime/retention.py`) expires them after `KEEP`: by a TTL
+index on MongoDB, by day on FerretDB, which has no TTL indexes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import math
 import time
 from collections.abc import Callable
@@ -40,7 +38,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure, PyMongoError
 
 from herald.services.mailer.store import GroupCommit
 from herald.shared.runtime.mongo import Document, insert_new
@@ -52,15 +49,8 @@ DAY = "d"
 KEEP = timedelta(days=2)
 #: Slot inserts in one command at most.
 SLOTS_PER_WRITE = 64
-#: The server's code for an index option it lacks (FerretDB 1.24 and `expireAfterSeconds`).
-NOT_IMPLEMENTED = 238
-#: Where TTL is missing: how often a replica deletes expired days, and how far back it looks.
-SWEEP_EVERY_S = 3600.0
-SWEEP_DAYS_BACK = 7
 #: Past a window's computed end, so that a sleeper wakes inside the next window.
 _WAKE_MARGIN_S = 0.001
-
-log = logging.getLogger("herald.mailer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,19 +104,6 @@ class VolumeGate:
         #: (key, kind) -> (window index, next slot number to try): only goes up in a window.
         self._next: dict[tuple[str, str], tuple[int, int]] = {}
         self._inserts = GroupCommit(self._insert, SLOTS_PER_WRITE)
-        self._sweep_due: float | None = None  # set where TTL is missing
-        self._sweeping: asyncio.Task[None] | None = None
-
-    async def ensure_indexes(self) -> None:
-        """TTL on `at` where the server has it; otherwise `day`, for this gate's own sweep."""
-        try:
-            await self._slots.create_index("at", expireAfterSeconds=int(KEEP.total_seconds()))
-        except OperationFailure as exc:
-            if exc.code != NOT_IMPLEMENTED:
-                raise
-            log.info("send_volume: no TTL index on this server, expired slots are swept")
-            await self._slots.create_index("day")
-            self._sweep_due = time.monotonic()
 
     async def admit(self, tenant_id: str, per_minute: int | None, per_day: int | None) -> float:
         began = self._clock()
@@ -134,7 +111,6 @@ class VolumeGate:
         # The slot this email holds per kind of window, kept while its window lasts.
         held: dict[str, _Window] = {}
         while True:
-            self._maybe_sweep()
             now = self._clock()
             full: _Window | None = None
             for kind, limit, length in (
@@ -188,28 +164,3 @@ class VolumeGate:
 
     async def _insert(self, docs: list[Document]) -> list[bool]:
         return await insert_new(self._slots, docs)
-
-    def _maybe_sweep(self) -> None:
-        if self._sweep_due is None or time.monotonic() < self._sweep_due:
-            return
-        if self._sweeping is not None and not self._sweeping.done():
-            return
-        self._sweep_due = time.monotonic() + SWEEP_EVERY_S
-        self._sweeping = asyncio.create_task(self.sweep())
-
-    async def sweep(self) -> None:
-        """Slots of the days past `KEEP`, a day at a time by equality (FerretDB pushes it down)."""
-        today = datetime.fromtimestamp(self._clock(), UTC).date()
-        first = KEEP.days + 1
-        try:
-            for back in range(first, first + SWEEP_DAYS_BACK):
-                day = (today - timedelta(days=back)).isoformat()
-                await self._slots.delete_many({"day": day})
-        except PyMongoError as exc:  # tried again at the next sweep
-            log.warning("send_volume: sweeping expired slots failed: %s", exc)
-
-    async def close(self) -> None:
-        if self._sweeping is not None:
-            self._sweeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeping

@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from herald.services.mailer.cleanup import mailer_cleanup
 from herald.services.mailer.pacing import VOLUME, VolumeGate
 from herald.shared.runtime.mongo import Document
+from herald.shared.runtime.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +46,6 @@ async def test_two_replicas_admit_at_most_the_limit_in_each_window(
 ) -> None:
     minute_s = 2.0
     gates = [VolumeGate(db, minute_s=minute_s) for _ in range(2)]
-    await gates[0].ensure_indexes()
     began = time.time()
 
     admitted = await _admit_all(gates, 30, per_minute=10, per_day=None)
@@ -81,9 +82,10 @@ async def test_the_day_window_holds_the_rest_until_the_next_day(
 
 
 async def test_slots_expire(db: AsyncDatabase[Document]) -> None:
-    """By the TTL index on MongoDB; FerretDB 1.24 has none, so the gate sweeps old days."""
-    gate = VolumeGate(db)
-    await gate.ensure_indexes()
+    """By the TTL index on MongoDB; FerretDB 1.24 has none, so the mailer's clean-up
+    sweeps old days (`cleanup.py`, `shared/runtime/retention.py`)."""
+    cleanup = mailer_cleanup(db, Settings())
+    await cleanup.prepare()
     today = datetime.now(UTC)
     old, recent = today - timedelta(days=5), today - timedelta(days=1)
     await db[VOLUME].insert_many(
@@ -92,7 +94,6 @@ async def test_slots_expire(db: AsyncDatabase[Document]) -> None:
             {"_id": f"{TENANT}|d|recent|0", "at": recent, "day": recent.date().isoformat()},
         ]
     )
-    await gate.sweep()
+    await cleanup.run_once()
     left = [doc["_id"] async for doc in db[VOLUME].find({})]
     assert left == [f"{TENANT}|d|recent|0"]
-    await gate.close()

@@ -171,7 +171,7 @@ def test_each_service_cleans_only_its_own_collections() -> None:
     assert owned == {
         "scheduler": {"runs", "commands", "timers"},
         "renderer": {"render_shares", "artifacts"},
-        "mailer": {"sends", "send_takeovers"},
+        "mailer": {"sends", "send_takeovers", "send_volume"},
     }
 
 
