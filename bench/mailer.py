@@ -13,7 +13,13 @@ process of its own. Then, side by side:
   ledger in a fresh database on `HERALD_MONGO__URL` (its claims, records and
   reads are part of the figure), the artifact from GridFS through the artifact
   cache, `SmtpPool` over pooled connections; runs of 5 recipients, as many at
-  once as the mailer's subscriber delivers (`MailerSettings.concurrency`).
+  once as the mailer's subscriber delivers (`MailerSettings.concurrency`);
+- the server alone: Herald's email, no ledger, over as many connections as
+  Herald's pool, each a bare asyncio client awaiting every reply: the most
+  any client gets from the server on this machine.
+
+Each figure comes with the load average and the server's CPU per email (its
+process's, from the system), Herald's with its own CPU per email.
 
 Ends with: BENCH mailer emails=N naive_per_s=... herald_per_s=... ratio=... server=...
 """
@@ -22,27 +28,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import smtplib
 import sys
 import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TypeVar
 
+import psutil
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import start_smtp_sink
+from herald.services.mailer import compose
 from herald.services.mailer.app import claim_lease
 from herald.services.mailer.delivery import Delivery
 from herald.services.mailer.outbound import SameForAll
 from herald.services.mailer.ports import Outbound
-from herald.services.mailer.smtp import SmtpPool
+from herald.services.mailer.smtp import SmtpPool, wire_form
 from herald.services.mailer.store import Ledger
 from herald.shared.contract.messages import ReportRendered, RunStatus
 from herald.shared.runs.recipients import RecipientPolicy
@@ -101,12 +112,20 @@ async def _chunks() -> AsyncIterator[bytes]:
     yield ATTACHMENT
 
 
-async def herald(port: int, emails: int, pool_size: int, sender: str) -> tuple[float, int]:
+@dataclass(frozen=True, slots=True)
+class HeraldRun:
+    per_s: float
+    #: Database commands and this process's CPU seconds, while the runs were delivered.
+    commands: int
+    cpu_s: float
+
+
+async def herald(port: int, emails: int, pool_size: int, sender: str) -> HeraldRun:
     """The mailer's use case end to end but for Kafka: the real ledger on the database.
 
     `Delivery.deliver` for runs of `PER_RUN` recipients, `MailerSettings.concurrency`
     runs at once (as the subscriber delivers them); the one shared artifact comes
-    from GridFS through the artifact cache. Returns emails/s and database commands.
+    from GridFS through the artifact cache.
     """
     settings = Settings()
     database = f"herald_bench_mailer_{uuid.uuid4().hex[:8]}"
@@ -135,12 +154,12 @@ async def herald(port: int, emails: int, pool_size: int, sender: str) -> tuple[f
         async with gate:
             return (await delivery.deliver(rendered)).status
 
-    commands = _mongo_commands()
+    commands, cpu = _mongo_commands(), time.process_time()
     try:
         started = time.perf_counter()
         statuses = await asyncio.gather(*(deliver(rendered) for rendered in runs))
         rate = len(runs) * PER_RUN / (time.perf_counter() - started)
-        commands = _mongo_commands() - commands
+        done = HeraldRun(rate, round(_mongo_commands() - commands), time.process_time() - cpu)
     finally:
         await pool.close()
         await client.drop_database(database)
@@ -148,7 +167,58 @@ async def herald(port: int, emails: int, pool_size: int, sender: str) -> tuple[f
     failed = len(statuses) - statuses.count(RunStatus.DELIVERED)
     if failed:
         raise SystemExit(f"{failed} runs were not delivered")
-    return rate, round(commands)
+    return done
+
+
+async def server_alone(port: int, emails: int, connections: int, sender: str) -> float:
+    """Herald's email (`compose`, `wire_form`) with no ledger, over bare asyncio clients.
+
+    Each awaits every reply, as the mailer does: Mailpit offers no PIPELINING.
+    Returns emails/s.
+    """
+    rendered = _rendered(0, ["r0@example.com"])
+    prepared = compose.prepare(
+        rendered,
+        branding=BrandingSettings(),
+        from_address=f"Reports <{sender}>",
+        contents=compose.Contents(
+            attached=(compose.Attachment(rendered.filename, rendered.content_type, ATTACHMENT),)
+        ),
+        now=datetime.now(UTC),
+    )
+    rest = wire_form(prepared.rest)
+    numbers = iter(range(emails))
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+        async def reply(code: int) -> None:
+            line = await reader.readline()
+            while line[3:4] == b"-":
+                line = await reader.readline()
+            if not line.startswith(str(code).encode()):
+                raise SystemExit(f"the server answered {line!r}, not {code}")
+
+        await reply(220)
+        writer.write(b"EHLO bench.localhost\r\n")
+        await reply(250)
+        for n in numbers:  # shared by the clients: each takes the next email
+            to = f"r{n}@example.com"
+            for command, code in ((f"MAIL FROM:<{sender}>", 250), (f"RCPT TO:<{to}>", 250)):
+                writer.write(f"{command}\r\n".encode())
+                await reply(code)
+            writer.write(b"DATA\r\n")
+            await reply(354)
+            writer.write(compose.recipient_head(prepared, to) + rest + b".\r\n")
+            await reply(250)
+        writer.write(b"QUIT\r\n")
+        await reply(221)
+        writer.close()
+        await writer.wait_closed()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(connections)))
+    return emails / (time.perf_counter() - started)
 
 
 def _mongo_commands() -> float:
@@ -159,6 +229,28 @@ def _mongo_commands() -> float:
         for sample in metric.samples
         if sample.name == "herald_mongo_commands_total"
     )
+
+
+T = TypeVar("T")
+
+
+def _measured(server: psutil.Process, emails: int, measure: Callable[[], T]) -> tuple[T, str]:
+    """`measure()`, and the server's CPU per email and the load average while it ran."""
+    before = sum(server.cpu_times()[:2])
+    result = measure()
+    cpu_ms = (sum(server.cpu_times()[:2]) - before) / emails * 1000
+    load = ", ".join(f"{average:.1f}" for average in os.getloadavg())
+    return result, f"server CPU {cpu_ms:.2f} ms per email; load average {load}"
+
+
+def _mailpit_process() -> psutil.Process:
+    """The Mailpit listening on `MAILPIT_SMTP_PORT`, whose CPU time is read from the system."""
+    for process in psutil.process_iter(["name", "cmdline"]):
+        if process.info["name"] == "mailpit" and any(
+            arg.endswith(f":{MAILPIT_SMTP_PORT}") for arg in process.info["cmdline"] or ()
+        ):
+            return process
+    raise SystemExit(f"no Mailpit process listens on {MAILPIT_SMTP_PORT}")
 
 
 def _mailpit_delete(sender: str) -> None:
@@ -192,21 +284,34 @@ def main() -> None:
     port = MAILPIT_SMTP_PORT if mailpit else free_port()
     server = None if mailpit else start_smtp_sink(port)
     try:
-        naive_rate = naive(port, emails, sender)
-        console.print(f"naive, a new smtplib connection per email: {naive_rate:,.0f} emails/s")
+        process = _mailpit_process() if server is None else psutil.Process(server.pid)
+        naive_rate, conditions = _measured(process, emails, lambda: naive(port, emails, sender))
+        console.print(
+            f"naive, a new smtplib connection per email: {naive_rate:,.0f} emails/s ({conditions})"
+        )
         if mailpit:
             _mailpit_delete(sender)
-        cpu = time.process_time()
-        herald_rate, commands = asyncio.run(herald(port, emails, args.pool, sender))
-        cpu_ms = (time.process_time() - cpu) / emails * 1000
+        run, conditions = _measured(
+            process, emails, lambda: asyncio.run(herald(port, emails, args.pool, sender))
+        )
+        herald_rate, cpu_ms = run.per_s, run.cpu_s / emails * 1000
         console.print(
             f"Herald, Delivery with the ledger on the database, {args.pool} pooled "
-            f"connections: {herald_rate:,.0f} emails/s, {commands / emails:.2f} database "
-            "commands per email"
+            f"connections: {herald_rate:,.0f} emails/s, {run.commands / emails:.2f} database "
+            f"commands per email ({conditions})"
         )
         console.print(
             f"Herald's own CPU: {cpu_ms:.2f} ms per email, {1000 / cpu_ms:,.0f}/s if the "
             "server and the database kept up"
+        )
+        if mailpit:
+            _mailpit_delete(sender)
+        alone, conditions = _measured(
+            process, emails, lambda: asyncio.run(server_alone(port, emails, args.pool, sender))
+        )
+        console.print(
+            f"the server alone, Herald's email over {args.pool} bare connections: "
+            f"{alone:,.0f} emails/s ({conditions})"
         )
     finally:
         if server is not None:

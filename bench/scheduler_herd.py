@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -45,7 +46,8 @@ from pymongo import MongoClient
 
 from bench.common import bench_settings, herd_minute, import_schedules, log
 from herald.client.commands import HeraldClient
-from herald.services.scheduler.firing import run_details, run_id_for
+from herald.services.scheduler.firing import run_details
+from herald.shared.contract.identity import ScheduleRef, fired_run_id
 from herald.shared.contract.messages import CreateSchedule, ReportDue
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.topics import Topics
@@ -113,7 +115,9 @@ def probe_spec() -> ScheduleSpec:
 async def create(client: HeraldClient, schedule_id: str, spec: ScheduleSpec) -> tuple[float, float]:
     """(sent at, seconds to its reply) of one CreateSchedule through the real topics."""
     sent = time.time()
-    command = CreateSchedule(tenant_id="tenant-probe", schedule_id=schedule_id, spec=spec)
+    command = CreateSchedule(
+        command_id=uuid4(), tenant_id="tenant-probe", schedule_id=schedule_id, spec=spec
+    )
     await client.send(command, timeout_s=300)
     return sent, time.time() - sent
 
@@ -195,7 +199,9 @@ _APS: dict[str, Any] = {}
 async def aps_fire(schedule_id: str, tenant_id: str) -> None:
     """APScheduler's job: the same `ReportDue` Herald publishes, with the same producer settings."""
     herd: datetime = _APS["herd"]
-    details = run_details(run_id_for(schedule_id, herd), _APS["spec"], "UTC", herd)
+    details = run_details(
+        fired_run_id(ScheduleRef(tenant_id, schedule_id), herd), _APS["spec"], "UTC", herd
+    )
     due = ReportDue(tenant_id=tenant_id, schedule_id=schedule_id, run=details)
     await _APS["producer"].send(
         _APS["topic"], due.model_dump_json().encode(), key=schedule_id.encode()

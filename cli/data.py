@@ -1,7 +1,8 @@
 """`herald data ...`: load the platform's contact-center data and maintain its roll-ups.
 
 Input is JSON Lines, one record per line, validated by the same models the
-reports rely on. A bad line is reported with its number and field reasons and
+reports rely on (a session also against the data's zone, its spans within its
+local day there). A bad line is reported with its number and field reasons and
 skipped; the good ones are loaded, and the command exits 1 if any was bad.
 """
 
@@ -13,12 +14,14 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import BaseModel, ValidationError
 
 from herald.cli.support import console, open_database, print_invalid, run
 from herald.services.renderer.calldata.records import (
+    DATA_ZONE,
     Agent,
     AgentSession,
     Call,
@@ -52,13 +55,13 @@ MODELS: dict[Kind, type[BaseModel]] = {
 }
 
 
-def _records(path: Path, model: type[BaseModel], bad: list[int]) -> Iterator[Any]:
+def _records(path: Path, model: type[BaseModel], zone: ZoneInfo, bad: list[int]) -> Iterator[Any]:
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                yield model.model_validate(json.loads(line))
+                yield model.model_validate(json.loads(line), context={DATA_ZONE: zone})
             except json.JSONDecodeError as exc:
                 console.print(f"[red]error:[/red] line {number}: not JSON ({exc.msg})")
                 bad.append(number)
@@ -83,7 +86,7 @@ def import_records(
         async with open_database(settings) as db:
             store = CallStore(db, settings.data_zone)
             written, batch = 0, []
-            for record in _records(path, MODELS[kind], bad):
+            for record in _records(path, MODELS[kind], settings.data_zone, bad):
                 batch.append(record)
                 if len(batch) >= _BATCH:
                     written += await _write(store, kind, batch)

@@ -24,15 +24,18 @@ from zoneinfo import ZoneInfo
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from herald.services.renderer.calldata.days import day_bounds
 from herald.services.renderer.calldata.records import (
     Agent,
     AgentSession,
+    AgentState,
     Call,
     CallList,
     CallStatus,
     Campaign,
     Direction,
     PauseReason,
+    StateSpan,
     Team,
 )
 from herald.services.renderer.calldata.store import CallStore
@@ -385,6 +388,8 @@ class _Agent:
     shift_s: int
     #: Relative likelihood of closing a sale.
     skill: float
+    #: When the shift starts, in seconds after local midnight (earlier when it runs long).
+    start_s: int = 8 * 3600
 
 
 def _agents() -> list[_Agent]:
@@ -397,7 +402,8 @@ def _agents() -> list[_Agent]:
             name = f"{_FIRST[(n - 1) % len(_FIRST)]} {_LAST[n * 7 % len(_LAST)]}"
             shift_h = 6 if n % 6 == 0 else 9
             skill = 0.6 + (n * 37 % 10) / 10
-            agents.append(_Agent(f"agent-{n:02d}", name, team_id, shift_h * 3600, skill))
+            start_s = (7 + n % 4) * 3600  # shifts staggered from 07:00 to 10:00
+            agents.append(_Agent(f"agent-{n:02d}", name, team_id, shift_h * 3600, skill, start_s))
     return agents
 
 
@@ -651,6 +657,9 @@ class _Generator:
             busy = done.talk_s + done.wrap_s + sum(pauses.values())
             # An overloaded day runs long, still with some time ready between calls.
             login = max(agent.shift_s + rng.randint(-900, 900), math.ceil(busy * 1.05) + 300)
+            midnight, next_midnight = day_bounds(day, self.zone)
+            day_s = int((next_midnight - midnight).total_seconds())
+            start = midnight + timedelta(seconds=max(0, min(agent.start_s, day_s - login)))
             sessions.append(
                 AgentSession(
                     tenant_id=self.tenant_id,
@@ -662,9 +671,56 @@ class _Generator:
                     talk_s=done.talk_s,
                     wrap_s=done.wrap_s,
                     pauses=pauses,
+                    spans=_timeline(start, login, done, pauses),
                 )
             )
         return sessions
+
+
+#: Where in a shift each pause falls, as a share of it.
+_PAUSE_AT = {
+    PauseReason.TRAINING: 0.15,
+    PauseReason.BREAK: 0.3,
+    PauseReason.LUNCH: 0.5,
+    PauseReason.MEETING: 0.65,
+    PauseReason.PERSONAL: 0.85,
+}
+
+
+def _timeline(
+    start: datetime, login: int, done: _Worked, pauses: dict[PauseReason, int]
+) -> tuple[StateSpan, ...]:
+    """The session as spans from `start`: each pause at its point of the shift, the work
+    between them in stretches of about an hour of talk, then wrap, then ready."""
+    placed = sorted(pauses, key=_PAUSE_AT.__getitem__)
+    points = [0.0, *(_PAUSE_AT[reason] for reason in placed), 1.0]
+    gaps = [after - before for before, after in itertools.pairwise(points)]
+    stretches = [
+        _allocate(work, [1] * max(1, round(work / 3600)))
+        for work in _allocate(login - sum(pauses.values()), gaps)
+    ]
+    sizes = [size for stretch in stretches for size in stretch]
+    talks = iter(_allocate(done.talk_s, sizes))
+    wraps = iter(_allocate(done.wrap_s, sizes))
+    spans: list[StateSpan] = []
+    at = start
+
+    def add(state: AgentState, seconds: int, reason: PauseReason | None = None) -> None:
+        nonlocal at
+        if seconds > 0:
+            end = at + timedelta(seconds=seconds)
+            spans.append(StateSpan(state=state, start=at, end=end, reason=reason))
+            at = end
+
+    for n, stretch in enumerate(stretches):
+        for size in stretch:
+            talk, wrap = next(talks), next(wraps)
+            add(AgentState.TALK, talk)
+            add(AgentState.WRAP, wrap)
+            add(AgentState.READY, size - talk - wrap)
+        if n < len(placed):
+            add(AgentState.PAUSE, pauses[placed[n]], placed[n])
+    return tuple(spans)
 
 
 def generate(

@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from uuid import uuid4
 
 import typer
 from pydantic import ValidationError
@@ -155,7 +156,9 @@ def demo_schedules(
         async with client(Settings()) as herald:
             for name, spec in specs.items():
                 schedule_id = f"{tenant}-{name}"
-                command = CreateSchedule(tenant_id=tenant, schedule_id=schedule_id, spec=spec)
+                command = CreateSchedule(
+                    command_id=uuid4(), tenant_id=tenant, schedule_id=schedule_id, spec=spec
+                )
                 try:
                     accepted = await herald.send(command)
                 except CommandRejectedError as exc:
@@ -209,12 +212,16 @@ def demo_deliver(
         async with client(settings) as herald:
             try:
                 await herald.send(
-                    CreateSchedule(tenant_id=tenant, schedule_id=schedule_id, spec=spec)
+                    CreateSchedule(
+                        command_id=uuid4(), tenant_id=tenant, schedule_id=schedule_id, spec=spec
+                    )
                 )
             except CommandRejectedError as exc:
                 if not all(error.code == "exists" for error in exc.errors):
                     raise
-            accepted = await herald.send(RunNow(tenant_id=tenant, schedule_id=schedule_id))
+            accepted = await herald.send(
+                RunNow(command_id=uuid4(), tenant_id=tenant, schedule_id=schedule_id)
+            )
         assert accepted.run_id is not None
         console.print(f"run {accepted.run_id} is due; waiting for delivery ...")
         return await wait_for_run(settings, tenant, accepted.run_id, timeout)

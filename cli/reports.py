@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
@@ -35,8 +36,11 @@ def show(
     custom: Annotated[bool, typer.Option(help="REPORT names a saved custom report.")] = False,
     limit: Annotated[int, typer.Option(help="Rows shown per table.")] = 50,
     as_csv: Annotated[bool, typer.Option("--csv", help="All rows as CSV on stdout.")] = False,
+    timezone: Annotated[
+        str | None, typer.Option(help="The days' zone (default: HERALD_DEFAULT_TIMEZONE).")
+    ] = None,
 ) -> None:
-    """Compute a report as a schedule would, and print it.
+    """Compute a report as a schedule would (with the tenant's compliance settings), and print it.
 
     Example: herald reports show campaign_summary --tenant demo --from 2026-11-01 --to 2026-11-07
     """
@@ -44,9 +48,10 @@ def show(
     # service's code just to be imported.
     from herald.services.renderer.reports.model import ReportRequest, ReportUnavailable
     from herald.services.renderer.sources import source_for
+    from herald.services.scheduler.tenant_store import TenantStore
 
     settings = Settings()
-    zone = settings.default_timezone
+    zone = timezone or settings.default_timezone
     try:
         ref = ReportRef(kind="custom" if custom else "standard", id=report)
         filters = Filters(campaign_ids=campaign or [], agent_ids=agent or [])
@@ -57,17 +62,27 @@ def show(
     except ValueError as exc:
         console.print(f"[red]error:[/red] --from/--to: {exc}")
         raise typer.Exit(1) from exc
+    try:
+        days_zone = ZoneInfo(zone)
+    except (ValueError, KeyError) as exc:
+        console.print(f"[red]error:[/red] --timezone: unknown zone {zone!r}")
+        raise typer.Exit(1) from exc
     window = DataWindow(
-        start=datetime.combine(start, time(0), ZoneInfo(zone)),
-        end=datetime.combine(end, time(0), ZoneInfo(zone)),
+        start=datetime.combine(start, time(0), days_zone),
+        end=datetime.combine(end, time(0), days_zone),
         timezone=zone,
     )
 
     async def compute() -> None:
         async with open_database(settings) as db:
             source = source_for(settings, db)
+            stored = await TenantStore(db).read(tenant)
+            own = stored.state.compliance if stored else None
+            request = ReportRequest(tenant, ref, window, filters)
+            if own is not None:
+                request = replace(request, compliance=own)
             try:
-                data = await source.fetch(ReportRequest(tenant, ref, window, filters))
+                data = await source.fetch(request)
                 if as_csv:
                     await _write_csv(data)
                     return
@@ -87,7 +102,7 @@ def show(
 
 
 async def _print_table(table: Table, limit: int) -> None:
-    from herald.services.renderer.formats.cells import display_row
+    from herald.services.renderer.formats.cells import display_row, rounding_note
     from herald.services.renderer.reports.model import rows_of
 
     shown = RichTable(*(c.label for c in table.columns), title=table.title)
@@ -101,6 +116,8 @@ async def _print_table(table: Table, limit: int) -> None:
     console.print(shown)
     if count > limit:
         console.print(f"showing {limit} of {count} rows")
+    if note := rounding_note(table):
+        console.print(note, markup=False)
 
 
 async def _write_csv(data: ReportData) -> None:

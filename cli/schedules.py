@@ -38,6 +38,8 @@ from herald.cli.support import (
     wait_for_run,
 )
 from herald.client.diagnosis import diagnose
+from herald.services.scheduler.store import SCHEDULES, SchedulerStore, schedule_id_of
+from herald.shared.contract.identity import ScheduleRef
 from herald.shared.contract.messages import (
     CommandAccepted,
     CreateSchedule,
@@ -463,19 +465,10 @@ def _print_outcome(record: RunRecord) -> None:
 # --- reading: list and show --------------------------------------------------
 
 
-def _schedules() -> str:
-    # Imported here: `shared` must not need the scheduler's code just to be imported.
-    from herald.services.scheduler.store import SCHEDULES
-
-    return SCHEDULES
-
-
 async def _load(db: AsyncDatabase[Document], tenant: str, schedule_id: str) -> Document | None:
-    """A live schedule of this tenant; another tenant's is as good as absent."""
-    doc = await db[_schedules()].find_one({"_id": schedule_id}, {"outbox": 0, "slot_spec": 0})
-    if doc is None or doc.get("deleted") or doc["tenant_id"] != tenant:
-        return None
-    return doc
+    """A live schedule of this tenant (ids are the tenant's own: another's is not seen)."""
+    doc = await SchedulerStore(db).find(ScheduleRef(tenant, schedule_id))
+    return None if doc is None or doc.get("deleted") else doc
 
 
 def _when(spec: ScheduleSpec, zone: str) -> str:
@@ -498,7 +491,7 @@ def _summary(doc: Document, last: RunRecord | None, default_zone: str) -> dict[s
     spec = ScheduleSpec.model_validate(doc["spec"], context=TOLERANT)
     zone = spec.timezone or default_zone
     return {
-        "schedule_id": doc["_id"],
+        "schedule_id": schedule_id_of(doc),
         "name": spec.name,
         "report": f"{spec.report.kind}:{spec.report.id}",
         "when": _when(spec, zone),
@@ -526,14 +519,14 @@ def list_schedules(
 
     async def query() -> list[dict[str, Any]]:
         async with open_database(settings) as db:
-            cursor = db[_schedules()].find(
+            cursor = db[SCHEDULES].find(
                 {"tenant_id": tenant, "deleted": False}, {"outbox": 0, "slot_spec": 0}
             )
             docs = [doc async for doc in cursor.sort("_id").limit(limit)]
             runs = db[history_store.RUNS]
             lasts = await asyncio.gather(
                 *(
-                    history_store.query_runs(runs, tenant, schedule_id=doc["_id"], limit=1)
+                    history_store.query_runs(runs, tenant, schedule_id=schedule_id_of(doc), limit=1)
                     for doc in docs
                 )
             )

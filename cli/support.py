@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Collection, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
+from uuid import uuid4
 
 import typer
 from pydantic import ValidationError
@@ -139,9 +140,10 @@ def send_command(command: Command) -> CommandAccepted:
 
 
 def valid_command(build: type[C], **fields: Any) -> C:
-    """The command, or exit 1 with every field-level reason it is not valid."""
+    """The command under a new `command_id`, or exit 1 with every field-level reason it is
+    not valid."""
     try:
-        return build(**fields)
+        return build(command_id=uuid4(), **fields)
     except ValidationError as exc:
         print_invalid(exc)
         raise typer.Exit(1) from exc

@@ -1,6 +1,6 @@
-"""`herald tenants ...`: a tenant's own email settings and branding, and its mail volume.
+"""`herald tenants ...`: a tenant's own email settings, branding and compliance, its mail volume.
 
-`set-email`, `set-branding`, `set-timezone` and `reset` are commands the
+`set-email`, `set-branding`, `set-timezone`, `set-compliance` and `reset` are commands the
 scheduler answers, like a platform's; `--password-stdin` seals the password
 here with `HERALD_SECRETS__PUBLIC_KEY`, so it leaves this process sealed.
 `show` and `volume` read the scheduler's `tenants` and `schedules` collections;
@@ -192,6 +192,7 @@ def show(
         "password": f"sealed with key {password.key_id}" if password else None,
         "branding": state.branding.model_dump(mode="json") if state.branding else None,
         "default_timezone": state.default_timezone,
+        "compliance": state.compliance.model_dump(mode="json") if state.compliance else None,
     }
     if as_json:
         sys.stdout.write(json.dumps(shown) + "\n")
@@ -317,10 +318,32 @@ def set_timezone(
     _change(tenant, expected, default_timezone=zone)
 
 
+@tenants_app.command("set-compliance")
+def set_compliance(
+    tenant: Tenant,
+    period: Annotated[
+        str, typer.Option(help="The trailing period of the abandon rate: 30d (US) or 24h (UK).")
+    ] = "30d",
+    threshold: Annotated[
+        float, typer.Option(help="Flag a campaign whose outbound abandon rate is above this %.")
+    ] = 3.0,
+    expected: Expected = None,
+) -> None:
+    """The regulator's ceiling on outbound abandoned calls that Campaign Summary and
+    Compliance flag.
+
+    Example: herald tenants set-compliance --tenant acme --period 24h --threshold 3
+    """
+    compliance = {"abandon_period": period, "abandon_threshold_pct": threshold}
+    _change(tenant, expected, compliance=compliance)
+
+
 @tenants_app.command("reset")
 def reset(
     tenant: Tenant,
-    sections: Annotated[list[str], typer.Argument(help="email, branding and/or default_timezone.")],
+    sections: Annotated[
+        list[str], typer.Argument(help="email, branding, default_timezone and/or compliance.")
+    ],
     expected: Expected = None,
 ) -> None:
     """Back to the environment's defaults for these sections.

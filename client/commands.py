@@ -1,7 +1,9 @@
 """An async client for platform services: send a schedule command, await its reply.
 
     async with HeraldClient({"bootstrap_servers": "kafka:9092"}, topic_prefix="herald") as herald:
-        accepted = await herald.send(CreateSchedule(tenant_id=..., schedule_id=..., spec=...))
+        accepted = await herald.send(
+            CreateSchedule(command_id=uuid4(), tenant_id=..., schedule_id=..., spec=...)
+        )
 
 Replies are matched by correlation id (the command id) on `schedule.events`;
 the client listens from the end of that topic, positioned before it sends, so
@@ -107,7 +109,7 @@ class HeraldClient:
                 event = SCHEDULE_EVENT_ADAPTER.validate_json(record.value, context=TOLERANT)
             except ValidationError:
                 continue  # not for us to judge; the services' DLQ covers bad input
-            if isinstance(event, CommandAccepted | CommandRejected):
+            if isinstance(event, CommandAccepted | CommandRejected) and event.command_id:
                 future = self._waiting.get(event.command_id)
                 if future is not None and not future.done():
                     future.set_result(event)

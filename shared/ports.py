@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from herald.shared.contract.messages import Envelope, TenantSettings
@@ -41,6 +42,8 @@ class StoredArtifact:
     size: int
     sha256: str
     metadata: dict[str, Any]
+    #: When it was stored: what a stage reports it happened at, the same on every repeat.
+    stored_at: datetime
 
 
 class Artifacts(Protocol):

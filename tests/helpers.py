@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from uuid import uuid4
 
 from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
@@ -63,6 +64,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HERALD_OPS__SHUTDOWN_GRACE_S": str(settings.ops.shutdown_grace_s),
         "HERALD_BRANDING__PLATFORM_NAME": settings.branding.platform_name,
         "HERALD_BRANDING__PLATFORM_BASE_URL": settings.branding.platform_base_url,
+        "HERALD_BRANDING__SCHEDULE_URL": settings.branding.schedule_url,
         "HERALD_RETRY__CAP_S": str(settings.retry.cap_s),
         "HERALD_RETRY__JITTER": str(settings.retry.jitter),
         "HERALD_MONGO__SERVER_SELECTION_TIMEOUT_MS": str(
@@ -98,6 +100,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             ("HERALD_SMTP__TLS_CA_FILE", settings.smtp.tls_ca_file),
             ("HERALD_SMTP__MAX_PER_MINUTE", settings.smtp.max_per_minute),
             ("HERALD_BRANDING__LOGO_FILE", settings.branding.logo_file),
+            ("HERALD_BRANDING__UNSUBSCRIBE_URL", settings.branding.unsubscribe_url),
             ("HERALD_REPORTS__HTTP__URL", settings.reports.http.url),
             ("HERALD_SECRETS__PUBLIC_KEY", settings.secrets.public_key),
         )
@@ -288,8 +291,14 @@ async def daily_briefs_run_now(
                 format=ReportFormat.CSV,
             )
             schedule_id = f"{prefix}-{n:02d}"
-            await herald.send(CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec))
-            ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
+            await herald.send(
+                CreateSchedule(
+                    command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=spec
+                )
+            )
+            ran = await herald.send(
+                RunNow(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id)
+            )
             assert ran.run_id is not None
             runs.append(ran.run_id)
     return runs

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from herald.services.renderer.calldata.groupings import (
 from herald.services.renderer.calldata.records import (
     Agent,
     AgentSession,
+    AgentState,
     Call,
     CallList,
     CallStatus,
@@ -38,9 +39,11 @@ from herald.services.renderer.calldata.records import (
     Dimension,
     Direction,
     PauseReason,
+    StateSpan,
     Team,
 )
-from herald.services.renderer.calldata.store import DIMENSIONS, SESSION_SUMS, Scope
+from herald.services.renderer.calldata.sessions import clipped, per_agent, whole
+from herald.services.renderer.calldata.store import DIMENSIONS, Scope
 from herald.services.renderer.reports import custom
 from herald.services.renderer.reports.custom_definitions import CustomReport
 from herald.services.renderer.reports.model import ReportData, ReportRequest, Row, rows_of
@@ -48,6 +51,7 @@ from herald.services.renderer.reports.standard import REPORTS
 from herald.services.renderer.reports.standard.reading import build
 from herald.shared.contract.messages import DataWindow
 from herald.shared.contract.schedule_spec import Filters, ReportRef
+from herald.shared.contract.tenant_settings import TenantCompliance
 from herald.shared.runtime.mongo import Document
 
 Record = Agent | Team | Campaign | CallList | AgentSession
@@ -102,6 +106,39 @@ def _session(
     )
 
 
+def timed_session(
+    agent: str, team: str | None, day: date, start: datetime, *parts: tuple[Any, ...]
+) -> AgentSession:
+    """A session of spans laid end to end from `start`, its totals theirs: each part is
+    (state, seconds) or ("pause", seconds, reason); ("off", seconds) is logged out."""
+    spans: list[StateSpan] = []
+    totals = dict.fromkeys(("ready", "talk", "wrap"), 0)
+    pauses: dict[PauseReason, int] = {}
+    at = start
+    for state, seconds, *reason in parts:
+        end = at + timedelta(seconds=seconds)
+        if state != "off":
+            why = PauseReason(reason[0]) if reason else None
+            spans.append(StateSpan(state=AgentState(state), start=at, end=end, reason=why))
+            if why is None:
+                totals[state] += seconds
+            else:
+                pauses[why] = pauses.get(why, 0) + seconds
+        at = end
+    return AgentSession(
+        tenant_id=TENANT,
+        agent_id=agent,
+        team_id=team,
+        day=day,
+        login_s=sum(totals.values()) + sum(pauses.values()),
+        ready_s=totals["ready"],
+        talk_s=totals["talk"],
+        wrap_s=totals["wrap"],
+        pauses=pauses,
+        spans=tuple(spans),
+    )
+
+
 def dataset() -> tuple[list[Call], list[Agent | Team | Campaign | CallList | AgentSession]]:
     """The hand-checked dataset: calls, then dimensions and agent sessions.
 
@@ -125,7 +162,6 @@ def dataset() -> tuple[list[Call], list[Agent | Team | Campaign | CallList | Age
             revenue_per_sale_cents=14000,
             cost_per_call_cents=9,
             cost_per_agent_hour_cents=1800,
-            abandon_threshold_pct=30.0,
         ),
         Campaign(
             tenant_id=t,
@@ -134,9 +170,7 @@ def dataset() -> tuple[list[Call], list[Agent | Team | Campaign | CallList | Age
             revenue_per_sale_cents=26000,
             cost_per_call_cents=9,
             cost_per_agent_hour_cents=2400,
-            abandon_threshold_pct=20.0,
         ),
-        # The default abandon threshold: 3 %.
         Campaign(
             tenant_id=t, campaign_id="c3", name="Support Inbound", cost_per_agent_hour_cents=1200
         ),
@@ -150,8 +184,34 @@ def dataset() -> tuple[list[Call], list[Agent | Team | Campaign | CallList | Age
         _session("a2", "t1", 11, 7200, 5400, 1200, 300, **{"break": 300}),
         _session("a2", "t1", 12, 10800, 6600, 2400, 600, **{"break": 600, "meeting": 600}),
         _session("a3", "t2", 10, 28800, 18000, 5400, 1800, lunch=3600),
-        _session("a3", "t2", 11, 28800, 19800, 3600, 1800, lunch=3600),
-        _session("a3", "t2", 12, 14400, 9000, 2700, 900, **{"break": 1800}),
+        # Chloe's state times are known on the 11th and 12th: a window cutting those days
+        # counts only their part inside it. 08:00-16:00, the same totals as her others.
+        timed_session(
+            "a3",
+            "t2",
+            date(2025, 6, 11),
+            local(6, 11, 8),
+            ("ready", 7200),
+            ("talk", 1800),
+            ("wrap", 900),
+            ("ready", 4500),
+            ("pause", 3600, "lunch"),
+            ("talk", 1800),
+            ("wrap", 900),
+            ("ready", 8100),
+        ),
+        # 09:00-13:00.
+        timed_session(
+            "a3",
+            "t2",
+            date(2025, 6, 12),
+            local(6, 12, 9),
+            ("ready", 3600),
+            ("talk", 2700),
+            ("wrap", 900),
+            ("pause", 1800, "break"),
+            ("ready", 5400),
+        ),
         _session("a4", "t2", 10, 14400, 10800, 1800, 600, **{"break": 1200}),
         _session("a4", "t2", 11, 14400, 9000, 2700, 900, **{"break": 900, "meeting": 900}),
         _session("a4", "t2", 12, 7200, 4500, 1500, 300, lunch=900),
@@ -289,7 +349,8 @@ class MemoryCallData:
     """`CallStore`'s reads over documents in memory (the integration tests hold it to FerretDB).
 
     A scope's calls are its tenant's started in [start, end), narrowed by its campaigns
-    and agents; sessions are whole local days the scope touches, narrowed by agent only.
+    and agents; sessions are the local days the scope touches, each day it cuts clipped
+    to it, narrowed by agent only.
     """
 
     zone: ZoneInfo
@@ -299,7 +360,7 @@ class MemoryCallData:
 
     @classmethod
     def of(cls, calls: Sequence[Call], records: Sequence[Record], zone: ZoneInfo) -> MemoryCallData:
-        sessions = [r.document() for r in records if isinstance(r, AgentSession)]
+        sessions = [r.document(zone) for r in records if isinstance(r, AgentSession)]
         dimensions = [(type(r), r.document()) for r in records if not isinstance(r, AgentSession)]
         return cls(zone, [c.document(zone) for c in calls], sessions, dimensions)
 
@@ -322,11 +383,18 @@ class MemoryCallData:
         return Grouped(grouping, cells)
 
     async def sessions(self, scope: Scope) -> dict[str, Sums]:
-        """Per agent, from `session_sums`, as `CallStore.sessions` does."""
-        cells = await self.session_sums(scope, ("agent_id",), SESSION_SUMS)
-        return {
-            key[0]: dict(zip(SESSION_SUMS, values, strict=True)) for key, values in cells.items()
-        }
+        """Per agent: whole days' totals, cut days clipped, as `CallStore.sessions` does."""
+        parts = {part.day.isoformat(): part for part in slices(scope.start, scope.end, self.zone)}
+        return per_agent(
+            (
+                doc["agent_id"],
+                whole(doc) if part.whole else clipped(doc, part.start, part.end),
+            )
+            for doc in self.session_docs
+            if (part := parts.get(doc["day"])) is not None
+            and doc["tenant_id"] == scope.tenant_id
+            and (not scope.agent_ids or doc["agent_id"] in scope.agent_ids)
+        )
 
     async def session_sums(
         self, scope: Scope, keys: tuple[str, ...], sums: tuple[str, ...]
@@ -368,6 +436,7 @@ def request(
     campaigns: tuple[str, ...] = (),
     agents: tuple[str, ...] = (),
     timezone: str = ZONE,
+    compliance: TenantCompliance | None = None,
 ) -> ReportRequest:
     """The report over [start, end) of the dataset's tenant, as a schedule would ask for it."""
     return ReportRequest(
@@ -375,12 +444,13 @@ def request(
         ReportRef(id=report_id),
         DataWindow(start=start, end=end, timezone=timezone),
         Filters(campaign_ids=list(campaigns), agent_ids=list(agents)),
+        compliance=compliance or TenantCompliance(),
     )
 
 
-async def computed(ask: ReportRequest) -> ReportData:
-    """The report computed in memory from the dataset."""
-    return await build(REPORTS[ask.report.id], DATA, ask)
+async def computed(ask: ReportRequest, data: MemoryCallData = DATA) -> ReportData:
+    """The report computed in memory, from the dataset unless told otherwise."""
+    return await build(REPORTS[ask.report.id], data, ask)
 
 
 @dataclass(frozen=True)

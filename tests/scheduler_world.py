@@ -17,6 +17,7 @@ from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.slots import SlotStore, shard_of
 from herald.services.scheduler.store import SchedulerStore
 from herald.services.scheduler.ticker import Ticker
+from herald.shared.contract.identity import ScheduleRef
 from herald.shared.contract.messages import Command, DeliveryStatus, ReportDue, RunStatus
 from herald.shared.contract.topics import Topics
 from herald.shared.runs.recipients import RecipientPolicy
@@ -31,17 +32,22 @@ from tests.fakes.scheduler import (
     MemoryTimers,
     RecordingBodies,
     RecordingHerd,
+    keyed,
 )
 
 LEASE_TTL = timedelta(seconds=30)
 ZONE = "UTC"
 
 
-def one_shard(count: int) -> list[str]:
-    """Schedule ids that share a shard, so one slot holds them all."""
+def one_shard(count: int, tenant_id: str = "acme") -> list[str]:
+    """Schedule ids of the tenant that share a shard, so one slot holds them all."""
+
+    def shard(schedule_id: str) -> int:
+        return shard_of(ScheduleRef(tenant_id, schedule_id).key)
+
     ids = (f"s-{n}" for n in itertools.count())
     first = next(ids)
-    return [first, *itertools.islice((i for i in ids if shard_of(i) == shard_of(first)), count - 1)]
+    return [first, *itertools.islice((i for i in ids if shard(i) == shard(first)), count - 1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,7 @@ class World:
             clock=self.clock,
         )
         for command in commands:
-            await handler.handle(command.model_dump_json().encode())
+            await handler.handle(*keyed(command.model_dump_json().encode()))
 
     async def tick_at(self, at: datetime) -> None:
         """The first replica's tick at `at`."""

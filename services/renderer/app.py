@@ -5,6 +5,7 @@ from __future__ import annotations
 from faststream import FastStream
 
 from herald.services.renderer import handlers
+from herald.services.renderer.calldata.store import CallStore
 from herald.services.renderer.cleanup import renderer_cleanup
 from herald.services.renderer.due_runs import DueRuns
 from herald.services.renderer.pool import PdfPool
@@ -35,8 +36,10 @@ def create_app() -> FastStream:
     )
     tenants = TenantTable(settings.kafka, runtime.topics.tenant_settings)
     brands = Brands(settings.branding, tenants, ArtifactStore(runtime.db, BRAND_BUCKET))
+    # The filters' names: the tenant's campaigns and agents, whichever source computes reports.
+    names = CallStore(runtime.db, settings.data_zone, reuse_s=settings.reports.reuse_reads_s)
     due_runs = DueRuns(
-        Renderer(source, artifacts, pool, settings, brands),
+        Renderer(source, artifacts, pool, settings, brands, names, tenants),
         artifacts,
         shares,
         KafkaPublisher(runtime.broker, runtime.topics),

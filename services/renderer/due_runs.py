@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from herald.services.renderer.filter_names import filters_line
 from herald.services.renderer.formats.registry import FORMATS
 from herald.services.renderer.ports import Complete, RunRenderer, ShareIndex
 from herald.services.renderer.render import Rendered, part_of
@@ -27,7 +28,7 @@ from herald.shared.contract.messages import (
 )
 from herald.shared.contract.schedule_spec import ReportFormat
 from herald.shared.ports import Artifacts, Publisher, StoredArtifact
-from herald.shared.runs.events import failure_event, status_event
+from herald.shared.runs.events import failure_event, rendered_id, status_event
 from herald.shared.runtime.metrics import ARTIFACT_BYTES, RENDER_SECONDS
 from herald.shared.runtime.settings import Settings
 
@@ -60,7 +61,14 @@ def _rendered(
     # Companions the inline HTML shows (charts) are related parts; the rest are attachments.
     images = [c for c in companions if "cid" in c.metadata]
     files = [c for c in companions if "cid" not in c.metadata]
+    filters = due.run.filters
+    # A render stored before its metadata named the filters shows their ids.
+    named = artifact.metadata.get("filters") or filters_line(
+        filters.campaign_ids, filters.agent_ids
+    )
     return ReportRendered(
+        event_id=rendered_id(due.run.run_id, due.run.attempt, artifact.stored_at),
+        occurred_at=artifact.stored_at,
         tenant_id=due.tenant_id,
         schedule_id=due.schedule_id,
         correlation_id=due.correlation_id,
@@ -72,7 +80,7 @@ def _rendered(
         rows=int(artifact.metadata.get("rows", 0)),
         sha256=artifact.sha256,
         title=str(artifact.metadata.get("title", artifact.filename)),
-        filters_summary=due.run.filters.summary(),
+        filters_summary=str(named),
         html_artifact_id=artifact.artifact_id if inline else None,
         too_large_to_attach=size > attachment_limit,
         companions=[_ref(c) for c in files],
@@ -130,7 +138,14 @@ class DueRuns:
             artifact, companions = result.artifact, list(result.companions)
         limit = self._settings.renderer.attachment_limit_bytes
         await self._publisher.publish(_rendered(due, artifact, companions, limit))
-        status = status_event(due, RunStatus.RENDERED, "renderer", artifact_id=artifact.artifact_id)
+        # Said to have happened when the artifact was stored: a repeat is the same event.
+        status = status_event(
+            due,
+            RunStatus.RENDERED,
+            "renderer",
+            at=artifact.stored_at,
+            artifact_id=artifact.artifact_id,
+        )
         await self._publisher.publish(status)
 
     async def _fail(self, due: ReportDue, exc: Exception, transient: bool) -> None:
@@ -155,7 +170,8 @@ class DueRuns:
         if run.report.kind == "custom":
             definition = await shares.definition(due.tenant_id, run.report.id)
         brand = await self._renderer.brand(due.tenant_id)
-        key = share_key(due.tenant_id, run, self._settings, definition, brand)
+        compliance = self._renderer.compliance(due.tenant_id)
+        key = share_key(due.tenant_id, run, self._settings, definition, brand, compliance)
         if key is None:
             return await self._fresh(due, None)
         found = await shares.find(key)

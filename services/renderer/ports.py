@@ -12,6 +12,7 @@ from typing import Protocol
 
 from herald.services.renderer.render import Rendered
 from herald.shared.contract.messages import RunDetails
+from herald.shared.contract.tenant_settings import TenantCompliance
 from herald.shared.ports import StoredArtifact
 from herald.shared.runs.brand import Brand
 
@@ -32,6 +33,9 @@ class RunRenderer(Protocol):
 
     async def brand(self, tenant_id: str) -> Brand:
         """The brand the tenant's renders show now (part of what makes two renders alike)."""
+
+    def compliance(self, tenant_id: str) -> TenantCompliance:
+        """The abandon-rate ceiling the tenant's reports flag now (part of it too)."""
 
 
 class ShareIndex(Protocol):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from herald.services.renderer.filter_names import Dimensions, named_filters
 from herald.services.renderer.formats import csv_writer
 from herald.services.renderer.formats.cells import DisplayTable, display_row
 from herald.services.renderer.formats.charts import alt_text
@@ -33,7 +34,8 @@ from herald.services.renderer.reports.model import (
 from herald.services.renderer.reports.source import ReportSource
 from herald.shared.contract.messages import DataWindow, RunDetails
 from herald.shared.contract.schedule_spec import ReportFormat
-from herald.shared.ports import Artifacts, StoredArtifact, artifact_id
+from herald.shared.contract.tenant_settings import TenantCompliance
+from herald.shared.ports import Artifacts, StoredArtifact, TenantDirectory, artifact_id
 from herald.shared.runs import retry
 from herald.shared.runs.brand import Brand, Brands
 from herald.shared.runs.text import Logo
@@ -73,13 +75,24 @@ def _delivery_test(run: RunDetails) -> ReportData:
 
 
 async def report_data(
-    source: ReportSource, tenant_id: str, run: RunDetails, deadline: datetime | None = None
+    source: ReportSource,
+    tenant_id: str,
+    run: RunDetails,
+    deadline: datetime | None = None,
+    compliance: TenantCompliance | None = None,
 ) -> ReportData:
     if run.report.kind == "test":
         return _delivery_test(run)
     # The query; a streamed report reads the rest of its rows while it is rendered.
     with tracing.span("herald.report.query", {"herald.report": run.report.id}):
-        request = ReportRequest(tenant_id, run.report, run.window, run.filters, deadline)
+        request = ReportRequest(
+            tenant_id,
+            run.report,
+            run.window,
+            run.filters,
+            deadline,
+            compliance or TenantCompliance(),
+        )
         return await source.fetch(request)
 
 
@@ -115,15 +128,26 @@ class Renderer:
         printer: PdfPrinter | None,
         settings: Settings,
         brands: Brands | None = None,
+        dimensions: Dimensions | None = None,
+        tenants: TenantDirectory | None = None,
     ) -> None:
+        """`dimensions` names the filters' campaigns and agents; None shows their ids.
+        `tenants` holds their compliance settings; None gives every tenant the defaults."""
         self._source = source
         self._artifacts = artifacts
         self._printer = printer
         self._settings = settings
         self._brands = brands or Brands(settings.branding)
+        self._dimensions = dimensions
+        self._tenants = tenants
 
     async def brand(self, tenant_id: str) -> Brand:
         return await self._brands.of(tenant_id)
+
+    def compliance(self, tenant_id: str) -> TenantCompliance:
+        """The tenant's abandon-rate ceiling: its settings' section, else the defaults."""
+        own = self._tenants.settings(tenant_id) if self._tenants else None
+        return own.compliance if own and own.compliance else TenantCompliance()
 
     async def render(self, tenant_id: str, schedule_id: str, run: RunDetails) -> Rendered:
         attributes = tracing.run_attributes(tenant_id, run.run_id, schedule_id)
@@ -133,14 +157,19 @@ class Renderer:
 
     async def _render(self, tenant_id: str, schedule_id: str, run: RunDetails) -> Rendered:
         deadline = retry.deadline(run, self._settings.retry)
-        report = await report_data(self._source, tenant_id, run, deadline)
+        report = await report_data(
+            self._source, tenant_id, run, deadline, self.compliance(tenant_id)
+        )
         brand = await self.brand(tenant_id)
+        filters = await named_filters(run.filters, tenant_id, self._dimensions)
         metadata: dict[str, Any] = {
             "run_id": run.run_id,
             "tenant_id": tenant_id,
             "schedule_id": schedule_id,
             "format": run.format.value,
             "title": report.title,
+            # The email's filter line, as the PDF shows it (and a shared render's too).
+            "filters": filters,
         }
         if report.headlines:
             metadata["headlines"] = [t.model_dump(mode="json") for t in tiles(report.headlines)]
@@ -166,6 +195,7 @@ class Renderer:
             brand.branding,
             _data_uri(brand.logo),
             self._printer,
+            filters,
         )
         body = await layout.write(page)
         stored = await self._put(

@@ -28,6 +28,7 @@ from herald.services.renderer.formats.registry import FORMATS
 from herald.services.renderer.ports import Complete
 from herald.services.renderer.reports.custom_store import CUSTOM_REPORTS
 from herald.shared.contract.messages import RunDetails
+from herald.shared.contract.tenant_settings import TenantCompliance
 from herald.shared.ports import Artifacts
 from herald.shared.runs.brand import Brand, environment_brand
 from herald.shared.runtime.mongo import Document
@@ -36,8 +37,8 @@ from herald.shared.runtime.settings import Settings
 
 SHARES: Final = "render_shares"
 #: Part of every key: bump it when a change to the renderer changes its output
-#: (2: charts, headline tiles and inline images).
-KEY_VERSION: Final = 2
+#: (2: charts, headline tiles and inline images; 3: filters named, in the PDF and email).
+KEY_VERSION: Final = 3
 #: When a share was recorded, and that day: what it expires by (retention).
 RECORDED_AT: Final = "recorded_at"
 RECORDED_DAY: Final = "day"
@@ -58,13 +59,15 @@ def share_key(
     settings: Settings,
     definition: str | None = None,
     brand: Brand | None = None,
+    compliance: TenantCompliance | None = None,
 ) -> str | None:
     """The artifact's content key; None when the run must render on its own.
 
     `definition` is the saved custom report's version (its `updated_at`): a
     custom report whose version is unknown is never shared, nor is the SMTP
     test report (it shows its run id). Filters keep their order: the PDF's
-    heading and platform link show them as written.
+    heading and platform link show them as written. A tenant's compliance
+    settings (what its abandon rates are flagged against) count when it has any.
     """
     report = run.report
     if report.kind == "test" or (report.kind == "custom" and definition is None):
@@ -94,6 +97,8 @@ def share_key(
         shaping["cap"] = fmt.layout.cap(renderer)
     if fmt.branded:
         shaping["branding"] = (brand or environment_brand(settings.branding)).shaping()
+    if compliance is not None and compliance != TenantCompliance():
+        shaping["compliance"] = compliance.model_dump(mode="json")
     canonical = json.dumps(shaping, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -28,7 +28,7 @@ from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.leases import LEASES, LeaseStore
 from herald.services.scheduler.ports import Clock, Herd, Lease, Leases, Slots, SlotSchedules
 from herald.services.scheduler.slots import SlotStore, minute_of, shard_lease, shard_of
-from herald.services.scheduler.store import SchedulerStore
+from herald.services.scheduler.store import SchedulerStore, schedule_id_of
 from herald.shared.contract.messages import DeliveryStatus, Envelope, utcnow
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tolerance import TOLERANT
@@ -210,11 +210,11 @@ class Calendar:
                 raise TimeoutError(f"lease {name} is busy")
             await asyncio.sleep(_LEASE_POLL_S)
 
-    async def sync(self, schedule_id: str) -> None:
+    async def sync(self, stored_id: str) -> None:
         """Make the slots hold exactly the stored schedule's next firing. Idempotent."""
-        await self.sync_many([schedule_id])
+        await self.sync_many([stored_id])
 
-    async def sync_many(self, schedule_ids: Iterable[str]) -> None:
+    async def sync_many(self, stored_ids: Iterable[str]) -> None:
         """`sync` for many schedules: one turn and lease per shard, each slot read and
         written once, the shards side by side.
 
@@ -222,8 +222,8 @@ class Calendar:
         would cost a round trip more for every command, to spare a repeat the lease.
         """
         by_shard: dict[int, list[str]] = {}
-        for schedule_id in dict.fromkeys(schedule_ids):
-            by_shard.setdefault(shard_of(schedule_id), []).append(schedule_id)
+        for stored_id in dict.fromkeys(stored_ids):
+            by_shard.setdefault(shard_of(stored_id), []).append(stored_id)
         room = asyncio.Semaphore(_SYNC_CONCURRENCY)
 
         async def sync_shard(shard: int, shard_ids: list[str]) -> None:
@@ -232,10 +232,10 @@ class Calendar:
 
         await asyncio.gather(*(sync_shard(shard, i) for shard, i in by_shard.items()))
 
-    async def _sync_shard(self, shard: int, schedule_ids: list[str]) -> None:
+    async def _sync_shard(self, shard: int, stored_ids: list[str]) -> None:
         """Under the shard's turn and lease: read again, then change the slots at once."""
         stored, listed = await asyncio.gather(
-            asyncio.gather(*(self._schedules.raw(i) for i in schedule_ids)),
+            asyncio.gather(*(self._schedules.raw(i) for i in stored_ids)),
             self._slots.minutes(shard),
         )
         docs = [doc for doc in stored if doc is not None and not _synced(doc)]
@@ -248,18 +248,18 @@ class Calendar:
         async def slot(minute: datetime) -> dict[str, firing.Pending]:
             if minute not in slots:
                 entries = await self._slots.read(minute, shard)
-                slots[minute] = {p.schedule_id: p for p in entries}
+                slots[minute] = {p.slot_key: p for p in entries}
             return slots[minute]
 
         changed: set[datetime] = set()
         marks: list[tuple[str, int, dict[str, Any] | None]] = []
         for doc in docs:
-            schedule_id = doc["_id"]
+            stored_id = doc["_id"]
             after = now
             if doc.get("slot_spec"):
                 old = ScheduleSpec.model_validate(doc["slot_spec"], context=TOLERANT)
                 for minute in sorted(m for m in minutes if _fires_in(old, self._zone, m)):
-                    if (await slot(minute)).pop(schedule_id, None) is None:
+                    if (await slot(minute)).pop(stored_id, None) is None:
                         continue
                     changed.add(minute)
                     # A firing the ticker has not reached yet is kept, under the new terms.
@@ -269,10 +269,17 @@ class Calendar:
             live = not doc.get("deleted") and spec.enabled
             if live:
                 due = timing.next_firing(spec, self._zone, after)
-                pending = firing.Pending(schedule_id, doc["tenant_id"], doc["version"], spec, due)
-                (await slot(minute_of(due)))[schedule_id] = pending
+                pending = firing.Pending(
+                    schedule_id_of(doc),
+                    doc["tenant_id"],
+                    doc["version"],
+                    spec,
+                    due,
+                    stored_id=stored_id,
+                )
+                (await slot(minute_of(due)))[stored_id] = pending
                 changed.add(minute_of(due))
-            marks.append((schedule_id, doc["version"], doc["spec"] if live else None))
+            marks.append((stored_id, doc["version"], doc["spec"] if live else None))
         # The minutes first: a slot nobody lists would never fire.
         if changed - minutes:
             await self._slots.set_minutes(shard, minutes | changed)
@@ -299,7 +306,7 @@ class Calendar:
         for state in states:
             if state.spec.enabled:
                 due = timing.next_firing(state.spec, self._zone, now)
-                by_shard.setdefault(shard_of(state.schedule_id), []).append(
+                by_shard.setdefault(shard_of(state.ref.key), []).append(
                     firing.Pending(
                         state.schedule_id, state.tenant_id, state.version, state.spec, due
                     )

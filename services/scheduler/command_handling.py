@@ -26,6 +26,7 @@ from herald.services.scheduler.ports import (
     StoredTenant,
     TenantSettingsStore,
 )
+from herald.shared.contract.identity import ScheduleRef
 from herald.shared.contract.messages import (
     AnyCommand,
     ChangeTenantSettings,
@@ -60,9 +61,11 @@ class _Handled:
     """A command handled: what to publish, whether its schedule's slots may need a sync,
     and the record to keep under its command id (None: kept already, or rejected)."""
 
+    #: The Kafka key of its outputs that name none.
     schedule_id: str
     outputs: list[Output]
-    sync: bool
+    #: The document id of the schedule whose slots may need a sync; None: none.
+    sync: str | None
     record: Recorded | None = None
 
 
@@ -84,13 +87,15 @@ class CommandHandler:
         topic = self.topics.for_message(message)
         return Output(topic, message.model_dump_json(), None if key == message.schedule_id else key)
 
-    async def handle(self, raw: bytes) -> None:
+    async def handle(self, key: bytes | None, raw: bytes) -> None:
         """`PoisonMessage` for bytes that cannot be answered (for the DLQ)."""
-        (error,) = await self.handle_batch([raw])
+        (error,) = await self.handle_batch([(key, raw)])
         if error is not None:
             raise error
 
-    async def handle_batch(self, raws: Sequence[bytes]) -> list[Exception | None]:
+    async def handle_batch(
+        self, records: Sequence[tuple[bytes | None, bytes]]
+    ) -> list[Exception | None]:
         """Many commands: each schedule's in order, different schedules side by side.
 
         Then the calendar of every schedule changed in one `sync_many`, then every
@@ -98,14 +103,15 @@ class CommandHandler:
         the error that stopped it (for the DLQ) or None; a transient error stops
         the whole batch, which is read again and answered from what was recorded.
         """
-        results: list[_Handled | Exception] = [PoisonMessage("not handled")] * len(raws)
-        by_schedule: dict[str | None, list[tuple[int, AnyCommand | CommandRejected]]] = {}
-        for index, raw in enumerate(raws):
-            parsed = commands.parse(raw)
+        results: list[_Handled | Exception] = [PoisonMessage("not handled")] * len(records)
+        by_schedule: dict[ScheduleRef, list[tuple[int, AnyCommand | CommandRejected]]] = {}
+        for index, (key, raw) in enumerate(records):
+            parsed = commands.parse(raw, key)
             if isinstance(parsed, commands.Unanswerable):
                 results[index] = PoisonMessage(parsed.reason)
             else:
-                by_schedule.setdefault(parsed.schedule_id, []).append((index, parsed))
+                ref = ScheduleRef(parsed.tenant_id, parsed.schedule_id)
+                by_schedule.setdefault(ref, []).append((index, parsed))
         room = asyncio.Semaphore(self.concurrency)
         # What this batch decided, by command id: a repeat inside the batch is answered so.
         decided: dict[str, Recorded] = {}
@@ -134,7 +140,7 @@ class CommandHandler:
         handled = [r for r in results if isinstance(r, _Handled)]
         # Kept before anything is published: a reply out is a reply that can be given again.
         await self.schedules.record_many(list(decided.items()))
-        await self.calendar.sync_many(h.schedule_id for h in handled if h.sync)
+        await self.calendar.sync_many(h.sync for h in handled if h.sync is not None)
         await self.bodies.publish_bodies(
             [(o.topic, o.key or h.schedule_id, o.body) for h in handled for o in h.outputs]
         )
@@ -156,7 +162,7 @@ class CommandHandler:
         if isinstance(parsed, ChangeTenantSettings):
             stored = tenant = await self.tenants.read(parsed.tenant_id)
         else:
-            stored = await self.schedules.read(parsed.schedule_id) if parsed.schedule_id else None
+            stored = await self.schedules.read(ScheduleRef(parsed.tenant_id, parsed.schedule_id))
         recorded = decided.get(command_id)
         # Found in the outbox alone, it is copied under the command id: the outbox
         # keeps only the latest commands.
@@ -168,7 +174,8 @@ class CommandHandler:
         if recorded is not None:
             # Finish what a crash may have cut short, then answer as before.
             answer = self._answer_again(parsed, recorded)
-            return _Handled(parsed.schedule_id, answer, sync=True, record=copy)
+            sync = stored.stored_id if isinstance(stored, Stored) else None
+            return _Handled(parsed.schedule_id, answer, sync=sync, record=copy)
         if isinstance(parsed, CommandRejected):
             log.info(
                 "command %s (%s) rejected: %s",
@@ -177,7 +184,7 @@ class CommandHandler:
                 "; ".join(f"{e.field}: {e.message}" for e in parsed.errors),
             )
             # Nothing is written for a rejected command: a repeat is judged anew.
-            return _Handled(parsed.schedule_id, [self._output(parsed)], sync=False)
+            return _Handled(parsed.schedule_id, [self._output(parsed)], sync=None)
         if isinstance(parsed, ChangeTenantSettings):
             return await self._apply_settings(parsed, tenant)
         assert not isinstance(stored, StoredTenant)
@@ -218,7 +225,7 @@ class CommandHandler:
             )
             accepted = decision.state is not None
             record = Recorded(command.tenant_id, outputs) if accepted else None
-            return _Handled(command.schedule_id, outputs, sync=False, record=record)
+            return _Handled(command.schedule_id, outputs, sync=None, record=record)
         raise RuntimeError(f"the settings of tenant {command.tenant_id} keep changing")
 
     def _answer_again(
@@ -247,10 +254,12 @@ class CommandHandler:
             if zone is not None:
                 spec = command.spec.model_copy(update={"timezone": zone})
                 command = command.model_copy(update={"spec": spec})
+        ref = ScheduleRef(command.tenant_id, command.schedule_id)
         for attempt in range(_MAX_CONCURRENT_RETRIES):
             if attempt:
-                stored = await self.schedules.read(command.schedule_id)
-            current = stored.live_for(command.tenant_id) if stored else None
+                stored = await self.schedules.read(ref)
+            current = stored.live() if stored else None
+            stored_id = stored.stored_id if stored else ref.key
             now = self.clock()
             decision = commands.decide(
                 command,
@@ -267,7 +276,7 @@ class CommandHandler:
                     await self.schedules.save(
                         current,
                         decision.state,
-                        schedule_id=command.schedule_id,
+                        stored_id=stored_id,
                         tenant_id=command.tenant_id,
                         command_id=str(command.command_id),
                         outputs=outputs,
@@ -284,7 +293,7 @@ class CommandHandler:
             )
             accepted = isinstance(decision.reply, CommandAccepted)
             record = Recorded(command.tenant_id, outputs) if accepted else None
-            return _Handled(command.schedule_id, outputs, sync=True, record=record)
+            return _Handled(command.schedule_id, outputs, sync=stored_id, record=record)
         raise RuntimeError(f"schedule {command.schedule_id} keeps changing under command")
 
     async def _guard_volume(

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from herald.services.scheduler import timing
 from herald.shared.contract.catalog import TEST_REPORT_ID
+from herald.shared.contract.identity import ScheduleRef, manual_run_id
 from herald.shared.contract.messages import (
     COMMAND_ADAPTER,
     AnyCommand,
@@ -49,6 +50,14 @@ class ScheduleState:
     spec: ScheduleSpec
     version: int
     next_run_at: datetime | None
+
+    @property
+    def ref(self) -> ScheduleRef:
+        return ScheduleRef(self.tenant_id, self.schedule_id)
+
+
+def _ref(command: ScheduleCommand) -> ScheduleRef:
+    return ScheduleRef(command.tenant_id, command.schedule_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +111,9 @@ def _field_errors(
     ]
 
 
-def parse(raw: bytes) -> AnyCommand | CommandRejected | Unanswerable:
+def parse(raw: bytes, key: bytes | None) -> AnyCommand | CommandRejected | Unanswerable:
+    """`key` is the record's Kafka key: it must be the command's `schedule_id`, so that
+    all of one schedule's commands share a partition and stay in order."""
     try:
         data: Any = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -111,22 +122,49 @@ def parse(raw: bytes) -> AnyCommand | CommandRejected | Unanswerable:
         return Unanswerable(f"not JSON: {exc}")
     if not isinstance(data, dict):
         return Unanswerable("not a JSON object")
+    tag = data.get("type")
+    command_type = printable(tag) if isinstance(tag, str) else None
     try:
-        return COMMAND_ADAPTER.validate_python(data)
+        command = COMMAND_ADAPTER.validate_python(data)
     except ValidationError as exc:
-        tag = data.get("type")
-        command_type = printable(tag) if isinstance(tag, str) else None
-        try:
-            return CommandRejected(
-                tenant_id=data.get("tenant_id"),
-                schedule_id=data.get("schedule_id"),
-                command_id=UUID(str(data.get("command_id"))),
-                correlation_id=UUID(str(data.get("command_id"))),
-                command_type=command_type or "unknown",
-                errors=_field_errors(exc, command_type),
-            )
-        except (ValueError, ValidationError):
-            return Unanswerable(f"invalid command without a usable envelope: {exc}")
+        return _rejected(data, command_type, _field_errors(exc, command_type), exc)
+    if key != command.schedule_id.encode():
+        return rejection(command, [_key_error(key, command.schedule_id)])
+    return command
+
+
+def _key_error(key: bytes | None, schedule_id: str) -> FieldError:
+    given = "none" if key is None else repr(key.decode("utf-8", "backslashreplace")[:140])
+    return FieldError(
+        field="key",
+        message=f"the Kafka key must be the schedule_id {schedule_id!r} in UTF-8, was {given}",
+        code="key_mismatch",
+    )
+
+
+def _rejected(
+    data: dict[str, Any], command_type: str | None, errors: list[FieldError], cause: Exception
+) -> CommandRejected | Unanswerable:
+    """The rejection of an invalid command, if it names a tenant and schedule to answer to.
+
+    A command without a usable `command_id` is answered too, with `command_id` null:
+    its sender cannot match the reply, but whoever watches the topic sees why.
+    """
+    try:
+        command_id: UUID | None = UUID(str(data.get("command_id")))
+    except ValueError:
+        command_id = None
+    try:
+        return CommandRejected(
+            tenant_id=data.get("tenant_id"),
+            schedule_id=data.get("schedule_id"),
+            command_id=command_id,
+            correlation_id=command_id,
+            command_type=command_type or "unknown",
+            errors=errors,
+        )
+    except ValidationError:
+        return Unanswerable(f"invalid command without a usable envelope: {cause}")
 
 
 def answering(command: AnyCommand) -> dict[str, Any]:
@@ -167,15 +205,11 @@ def _next_run(spec: ScheduleSpec, default_zone: str, now: datetime) -> datetime 
     return timing.next_firing(spec, default_zone, now) if spec.enabled else None
 
 
-def manual_run_id(schedule_id: str, command_id: UUID) -> str:
-    return f"{schedule_id}@manual-{command_id}"
-
-
 def _manual_run(
     command: RunNow, spec: ScheduleSpec, default_zone: str, now: datetime
 ) -> RunDetails:
     return RunDetails(
-        run_id=manual_run_id(command.schedule_id, command.command_id),
+        run_id=manual_run_id(_ref(command), command.command_id),
         scheduled_for=now,
         schedule_name=spec.name,
         report=spec.report,
@@ -194,7 +228,7 @@ def _test_run(command: SendTestEmail, default_zone: str, now: datetime) -> RunDe
     today = now.astimezone(zone).date()
     start, end = timing.window_bounds(WindowKind.PREVIOUS_DAY, None, today, now, zone)
     return RunDetails(
-        run_id=manual_run_id(command.schedule_id, command.command_id),
+        run_id=manual_run_id(_ref(command), command.command_id),
         scheduled_for=now,
         schedule_name="SMTP test email",
         report=ReportRef(kind="test", id=TEST_REPORT_ID),

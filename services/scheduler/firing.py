@@ -10,17 +10,19 @@ Never both, and never neither.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from herald.services.scheduler import timing
+from herald.shared.contract.identity import ScheduleRef, fired_run_id
 from herald.shared.contract.messages import (
     DataWindow,
     DeliveryStatus,
     ReportDue,
     RunDetails,
     RunStatus,
+    utcnow,
 )
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.runs.events import status_id
@@ -29,10 +31,6 @@ from herald.shared.runs.events import status_id
 MAX_MISSED = 1000
 #: ... out of at most this many looked at (a minutely cron down for ten weeks).
 MAX_SCAN = 100_000
-
-
-def run_id_for(schedule_id: str, scheduled_for: datetime) -> str:
-    return f"{schedule_id}@{scheduled_for.astimezone(UTC).isoformat()}"
 
 
 def run_details(
@@ -70,6 +68,17 @@ class Pending:
     due: datetime
     #: The spec as stored, kept to be stored again without serialising it anew.
     spec_document: dict[str, Any] | None = None
+    #: The schedule's document id, when it is not `ref.key` (see `stored_id_of`).
+    stored_id: str | None = None
+
+    @property
+    def ref(self) -> ScheduleRef:
+        return ScheduleRef(self.tenant_id, self.schedule_id)
+
+    @property
+    def slot_key(self) -> str:
+        """The schedule's document id, which its slot entries and shard go by."""
+        return self.stored_id or self.ref.key
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +148,7 @@ def plan(pending: Pending, now: datetime, default_zone: str, known: Timeline | N
     line = known or timeline(spec, pending.due, now, default_zone)
     fire = (
         run_details(
-            run_id_for(pending.schedule_id, line.fire_at),
+            fired_run_id(pending.ref, line.fire_at),
             spec,
             default_zone,
             line.fire_at,
@@ -149,7 +158,7 @@ def plan(pending: Pending, now: datetime, default_zone: str, known: Timeline | N
         if line.fire_at is not None
         else None
     )
-    skipped = [(run_id_for(pending.schedule_id, t), t, reason) for t, reason in line.skipped]
+    skipped = [(fired_run_id(pending.ref, t), t, reason) for t, reason in line.skipped]
     return Plan(fire, skipped, line.next_due)
 
 
@@ -157,12 +166,18 @@ def due_messages(
     tenant_id: str, schedule_id: str, run: RunDetails, correlation_id: UUID | None = None
 ) -> list[ReportDue | DeliveryStatus]:
     """The two messages that fire a run: the work and its `due` transition."""
+    at = utcnow()
     return [
         ReportDue(
-            tenant_id=tenant_id, schedule_id=schedule_id, correlation_id=correlation_id, run=run
+            tenant_id=tenant_id,
+            schedule_id=schedule_id,
+            correlation_id=correlation_id,
+            occurred_at=at,
+            run=run,
         ),
         DeliveryStatus(
-            event_id=status_id(run.run_id, run.attempt, "scheduler", RunStatus.DUE),
+            event_id=status_id(run.run_id, run.attempt, "scheduler", RunStatus.DUE, at),
+            occurred_at=at,
             tenant_id=tenant_id,
             schedule_id=schedule_id,
             correlation_id=correlation_id,
@@ -180,8 +195,10 @@ def due_messages(
 def skipped_message(
     tenant_id: str, schedule_id: str, run_id: str, scheduled_for: datetime, reason: str
 ) -> DeliveryStatus:
+    at = utcnow()
     return DeliveryStatus(
-        event_id=status_id(run_id, 1, "scheduler", RunStatus.SKIPPED),
+        event_id=status_id(run_id, 1, "scheduler", RunStatus.SKIPPED, at),
+        occurred_at=at,
         tenant_id=tenant_id,
         schedule_id=schedule_id,
         run_id=run_id,

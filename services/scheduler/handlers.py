@@ -71,7 +71,9 @@ def register(
         """Each schedule's in order, schedules side by side (see `CommandHandler.handle_batch`)."""
         try:
             async with commands_first.handling_commands():
-                errors = await handler.handle_batch([record.value or b"" for record in records])
+                errors = await handler.handle_batch(
+                    [(record.key, record.value or b"") for record in records]
+                )
         except TRANSIENT_ERRORS:
             raise
         except Exception as exc:

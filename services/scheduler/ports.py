@@ -20,6 +20,7 @@ from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.firing import Pending
 from herald.services.scheduler.retries import Timer
 from herald.services.scheduler.tenant_commands import TenantState
+from herald.shared.contract.identity import ScheduleRef
 from herald.shared.contract.messages import DeliveryStatus, Envelope, LogoUpload
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tenant_settings import LogoRef
@@ -56,23 +57,26 @@ class ConcurrentChange(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """A schedule id as stored, in one read: whose, whether deleted, and its outbox."""
+    """A schedule as stored, in one read: whether deleted, and its outbox."""
 
     state: ScheduleState
     deleted: bool
     #: The outputs of the schedule's recent commands, by command id.
     outbox: dict[str, list[Output]]
 
-    def live_for(self, tenant_id: str) -> ScheduleState | None:
-        """The schedule as this tenant sees it: another tenant's or a deleted one is absent."""
-        return None if self.deleted or self.state.tenant_id != tenant_id else self.state
+    #: The document's id: `ref.key`, or the bare id of a schedule from before issue 18.
+    stored_id: str
+
+    def live(self) -> ScheduleState | None:
+        """The schedule as its tenant sees it: a deleted one is absent."""
+        return None if self.deleted else self.state
 
 
 class Schedules(Protocol):
     """The schedules, with the outputs of the commands that changed them."""
 
-    async def read(self, schedule_id: str) -> Stored | None:
-        """Whatever holds the id, another tenant's or a deleted schedule included."""
+    async def read(self, ref: ScheduleRef) -> Stored | None:
+        """The tenant's schedule of that id, a deleted one included."""
 
     async def recorded(self, command_id: str) -> Recorded | None:
         """The outputs of an accepted command kept by `record_many` (see also `Stored.outbox`)."""
@@ -82,12 +86,14 @@ class Schedules(Protocol):
         previous: ScheduleState | None,
         new: ScheduleState | None,
         *,
-        schedule_id: str,
+        stored_id: str,
         tenant_id: str,
         command_id: str,
         outputs: list[Output],
     ) -> None:
         """Write `new` (None: deleted) and the outputs at once, if `previous` is still stored.
+
+        `stored_id` is the document's id (`Stored.stored_id`; for a new one, `ref.key`).
 
         `previous` is compared by version (None: no schedule has the id); when it
         is stale, nothing is written and `ConcurrentChange` is raised.
@@ -129,7 +135,7 @@ class TenantSettingsStore(Protocol):
 class SlotSchedules(Protocol):
     """The schedules as the calendar reads them: each with the version its slot entry holds."""
 
-    async def raw(self, schedule_id: str) -> dict[str, Any] | None:
+    async def raw(self, stored_id: str) -> dict[str, Any] | None:
         """The stored document (outbox aside): `tenant_id`, `spec`, `version`, `deleted`,
         and `slot_version`/`slot_spec` once synced. A deleted schedule keeps its version."""
 
@@ -145,8 +151,9 @@ class SlotSchedules(Protocol):
 
 
 class CalendarSync(Protocol):
-    async def sync_many(self, schedule_ids: Iterable[str]) -> None:
-        """Make the firing slots hold each stored schedule's next firing; idempotent.
+    async def sync_many(self, stored_ids: Iterable[str]) -> None:
+        """Make the firing slots hold each stored schedule's next firing (by document id);
+        idempotent.
 
         Safe to call concurrently: each shard's slots change under its lease.
         """

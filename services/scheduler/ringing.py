@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from herald.services.scheduler import firing, retries
 from herald.services.scheduler.ports import Herd, RunHistory, Timers
-from herald.shared.contract.messages import DeliveryStatus, Envelope, RunStatus
+from herald.shared.contract.messages import DeliveryStatus, Envelope, RunStatus, utcnow
 from herald.shared.runs.events import status_id
 from herald.shared.runtime.metrics import STUCK_RUNS
 from herald.shared.runtime.settings import RetrySettings
@@ -43,9 +43,12 @@ class Ringing:
             messages = list(firing.due_messages(timer.tenant_id, timer.schedule_id, action.run))
         elif isinstance(action, retries.GiveUp):
             log.warning("run %s failed: %s", timer.run_id, action.reason)
+            at = utcnow()
+            failed = RunStatus.FAILED
             messages = [
                 DeliveryStatus(
-                    event_id=status_id(timer.run_id, timer.attempt, "scheduler", RunStatus.FAILED),
+                    event_id=status_id(timer.run_id, timer.attempt, "scheduler", failed, at),
+                    occurred_at=at,
                     tenant_id=timer.tenant_id,
                     schedule_id=timer.schedule_id,
                     run_id=timer.run_id,

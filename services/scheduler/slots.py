@@ -35,17 +35,18 @@ PENDING = "slot_pending"
 NEXT = "slot_next"
 
 
-def _digest(schedule_id: str) -> bytes:
-    return hashlib.blake2b(schedule_id.encode(), digest_size=8).digest()
+def _digest(stored_id: str) -> bytes:
+    return hashlib.blake2b(stored_id.encode(), digest_size=8).digest()
 
 
-def shard_of(schedule_id: str) -> int:
-    return int.from_bytes(_digest(schedule_id), "big") % SHARDS
+def shard_of(stored_id: str) -> int:
+    """By the schedule's document id, which never changes: its firings stay in one shard."""
+    return int.from_bytes(_digest(stored_id), "big") % SHARDS
 
 
-def entry_key(schedule_id: str) -> str:
+def entry_key(stored_id: str) -> str:
     """A field name for the schedule (ids may hold dots, which field paths may not)."""
-    return _digest(schedule_id).hex()
+    return _digest(stored_id).hex()
 
 
 def minute_of(instant: datetime) -> datetime:
@@ -75,7 +76,8 @@ def _encode(entries: Iterable[Pending]) -> tuple[dict[str, Any], dict[str, Any]]
             document = pending.spec_document or pending.spec.model_dump(mode="json")
             ref = refs[id(pending.spec)] = _spec_ref(document)
             specs[ref] = document
-        encoded[entry_key(pending.schedule_id)] = {
+        encoded[entry_key(pending.slot_key)] = {
+            "stored_id": pending.slot_key,
             "schedule_id": pending.schedule_id,
             "tenant_id": pending.tenant_id,
             "version": pending.version,
@@ -101,6 +103,8 @@ def _decode(entries: dict[str, Any], specs: dict[str, Any]) -> list[Pending]:
             else ScheduleSpec.model_validate(entry["spec"], context=TOLERANT),
             due=datetime.fromisoformat(entry["due"]),
             spec_document=specs[entry["spec_ref"]] if "spec_ref" in entry else entry["spec"],
+            # Written before issue 18, an entry's schedule id was its document id.
+            stored_id=entry.get("stored_id", entry["schedule_id"]),
         )
         for entry in entries.values()
     ]

@@ -1,5 +1,14 @@
 """The scheduler's MongoDB collections: `schedules` and `commands`.
 
+A schedule's document id is `<tenant>/<schedule_id>` (`ScheduleRef.key`): ids
+are the tenant's own. Schedules created before issue 18 keep their bare id as
+document id (an `_id` cannot change, and their slot entries go by it); they
+are found by tenant and id instead, and lack the `schedule_id` field. Only a
+database that holds such schedules pays that second lookup for an id it does
+not have (a create): `ensure_indexes`, at start, looks whether it does. (No
+scheduler of an older release may run beside this one: it would neither see
+the new documents nor stop writing bare ids.)
+
 A command's outputs (reply, `ScheduleChanged`, `ReportDue`, ...) are written
 with the schedule change in the same single-document update (the schedule's
 `outbox`), then copied to `commands` keyed by `command_id`. A command read
@@ -19,6 +28,7 @@ from pymongo.errors import DuplicateKeyError
 
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.ports import ConcurrentChange, Output, Recorded, Stored
+from herald.shared.contract.identity import ScheduleRef
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.runtime.mongo import Document, bulk_in_commands, insert_new
@@ -43,16 +53,30 @@ class SchedulerStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._schedules = db[SCHEDULES]
         self._commands = db[COMMANDS]
+        #: Whether schedules stored before issue 18 may be here; until looked, they may.
+        self._legacy = True
 
     async def ensure_indexes(self) -> None:
         await self._schedules.create_index([("tenant_id", ASCENDING)])
+        bare = await self._schedules.find_one({"schedule_id": {"$exists": False}}, {"_id": 1})
+        self._legacy = bare is not None
 
-    async def read(self, schedule_id: str) -> Stored | None:
-        doc = await self._schedules.find_one({"_id": schedule_id})
+    async def find(self, ref: ScheduleRef) -> Document | None:
+        """The tenant's schedule of that id, whatever its document id (see the module)."""
+        doc = await self._schedules.find_one({"_id": ref.key})
+        if doc is None and self._legacy:
+            # Equalities, pushed down on FerretDB.
+            doc = await self._schedules.find_one(
+                {"_id": ref.schedule_id, "tenant_id": ref.tenant_id}
+            )
+        return doc
+
+    async def read(self, ref: ScheduleRef) -> Stored | None:
+        doc = await self.find(ref)
         if doc is None:
             return None
         outbox = {e["command_id"]: _outputs(e["outputs"]) for e in doc.get("outbox", [])}
-        return Stored(_state(doc), bool(doc.get("deleted")), outbox)
+        return Stored(_state(doc), bool(doc.get("deleted")), outbox, doc["_id"])
 
     async def recorded(self, command_id: str) -> Recorded | None:
         doc = await self._commands.find_one({"_id": command_id})
@@ -62,12 +86,12 @@ class SchedulerStore:
         # Equalities, pushed down on FerretDB; `tenant_id` is indexed on MongoDB.
         found = self._schedules.find({"tenant_id": tenant_id, "deleted": False}, {"spec": 1})
         return {
-            doc["_id"]: ScheduleSpec.model_validate(doc["spec"], context=TOLERANT)
+            schedule_id_of(doc): ScheduleSpec.model_validate(doc["spec"], context=TOLERANT)
             async for doc in found
         }
 
-    async def raw(self, schedule_id: str) -> Document | None:
-        return await self._schedules.find_one({"_id": schedule_id}, {"outbox": 0})
+    async def raw(self, stored_id: str) -> Document | None:
+        return await self._schedules.find_one({"_id": stored_id}, {"outbox": 0})
 
     async def mark_synced(self, marks: Sequence[tuple[str, int, Document | None]]) -> None:
         """Record which version's firing the slots hold (None: none, it is off or deleted)."""
@@ -89,7 +113,7 @@ class SchedulerStore:
         previous: ScheduleState | None,
         new: ScheduleState | None,
         *,
-        schedule_id: str,
+        stored_id: str,
         tenant_id: str,
         command_id: str,
         outputs: list[Output],
@@ -101,7 +125,7 @@ class SchedulerStore:
             try:
                 await self._schedules.insert_one(_document(new) | {"outbox": [entry]})
             except DuplicateKeyError as exc:
-                raise ConcurrentChange(schedule_id) from exc
+                raise ConcurrentChange(stored_id) from exc
             return
         fields: dict[str, Any] = (
             _document(new)
@@ -109,15 +133,15 @@ class SchedulerStore:
             else {"tenant_id": tenant_id, "deleted": True, "next_run_at": None}
         )
         fields.pop("_id", None)
-        current = await self._schedules.find_one({"_id": schedule_id}, {"outbox": 1})
+        current = await self._schedules.find_one({"_id": stored_id}, {"outbox": 1})
         fields["outbox"] = [*(current or {}).get("outbox", []), entry][-OUTBOX_SIZE:]
         # The version in the filter makes read-and-write one atomic step.
         result = await self._schedules.update_one(
-            {"_id": schedule_id, "version": previous.version, "deleted": False},
+            {"_id": stored_id, "version": previous.version, "deleted": False},
             {"$set": fields},
         )
         if result.matched_count != 1:
-            raise ConcurrentChange(schedule_id)
+            raise ConcurrentChange(stored_id)
 
     async def import_many(self, states: list[ScheduleState]) -> None:
         """Insert new schedules in bulk, their firings already in the slots (see Calendar)."""
@@ -144,9 +168,15 @@ class SchedulerStore:
             await insert_new(self._commands, docs)
 
 
+def schedule_id_of(doc: Document) -> str:
+    """The tenant's id of a stored schedule (one stored before issue 18: its document id)."""
+    return str(doc.get("schedule_id", doc["_id"]))
+
+
 def _document(state: ScheduleState) -> Document:
     return {
-        "_id": state.schedule_id,
+        "_id": state.ref.key,
+        "schedule_id": state.schedule_id,
         "tenant_id": state.tenant_id,
         "spec": state.spec.model_dump(mode="json"),
         "version": state.version,
@@ -158,7 +188,7 @@ def _document(state: ScheduleState) -> Document:
 def _state(doc: Document) -> ScheduleState:
     next_run_at: datetime | None = doc.get("next_run_at")
     return ScheduleState(
-        schedule_id=doc["_id"],
+        schedule_id=schedule_id_of(doc),
         tenant_id=doc["tenant_id"],
         spec=ScheduleSpec.model_validate(doc["spec"], context=TOLERANT),
         version=doc["version"],

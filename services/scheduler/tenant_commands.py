@@ -19,7 +19,12 @@ from herald.shared.contract.messages import (
     TenantSettings,
     TenantSettingsChanged,
 )
-from herald.shared.contract.tenant_settings import LogoRef, TenantBranding, TenantEmail
+from herald.shared.contract.tenant_settings import (
+    LogoRef,
+    TenantBranding,
+    TenantCompliance,
+    TenantEmail,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,7 @@ class TenantState:
     email: TenantEmail | None = None
     branding: TenantBranding | None = None
     default_timezone: str | None = None
+    compliance: TenantCompliance | None = None
 
     def published(self, command: ChangeTenantSettings) -> TenantSettings:
         """The state as the compacted topic carries it (the password sealed)."""
@@ -39,6 +45,7 @@ class TenantState:
             email=self.email,
             branding=self.branding,
             default_timezone=self.default_timezone,
+            compliance=self.compliance,
         )
 
     def audited(
@@ -55,6 +62,7 @@ class TenantState:
             password_key_id=password.key_id if password else None,
             branding=self.branding,
             default_timezone=self.default_timezone,
+            compliance=self.compliance,
         )
 
 
@@ -115,7 +123,7 @@ def decide(
         return _reject(command, "email.username", "a password needs a username", "missing")
     state = current or TenantState(command.tenant_id, 0)
     branding = _branding(command, state.branding, logo)
-    zone = command.default_timezone
+    zone, compliance = command.default_timezone, command.compliance
     reset = set(command.reset)
     new = TenantState(
         tenant_id=command.tenant_id,
@@ -123,11 +131,13 @@ def decide(
         email=None if "email" in reset else email or state.email,
         branding=None if "branding" in reset else branding or state.branding,
         default_timezone=None if "default_timezone" in reset else zone or state.default_timezone,
+        compliance=None if "compliance" in reset else compliance or state.compliance,
     )
     named: tuple[tuple[SettingsSection, object], ...] = (
         ("email", email),
         ("branding", branding),
         ("default_timezone", zone),
+        ("compliance", compliance),
     )
     sections = [*command.reset, *(section for section, value in named if value is not None)]
     reply = CommandAccepted(**answering(command), version=new.version)

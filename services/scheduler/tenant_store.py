@@ -17,7 +17,12 @@ from pymongo.errors import DuplicateKeyError
 from herald.services.scheduler.ports import ConcurrentChange, Output, StoredTenant
 from herald.services.scheduler.tenant_commands import TenantState
 from herald.shared.contract.messages import LogoUpload
-from herald.shared.contract.tenant_settings import LogoRef, TenantBranding, TenantEmail
+from herald.shared.contract.tenant_settings import (
+    LogoRef,
+    TenantBranding,
+    TenantCompliance,
+    TenantEmail,
+)
 from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.runtime.artifacts import BRAND_BUCKET, ArtifactStore
 from herald.shared.runtime.mongo import Document
@@ -97,15 +102,19 @@ def _document(state: TenantState) -> Document:
         "email": state.email.model_dump(mode="json") if state.email else None,
         "branding": state.branding.model_dump(mode="json") if state.branding else None,
         "default_timezone": state.default_timezone,
+        "compliance": state.compliance.model_dump(mode="json") if state.compliance else None,
     }
 
 
 def _state(doc: Document) -> TenantState:
-    email, branding = doc.get("email"), doc.get("branding")
+    email, branding, compliance = doc.get("email"), doc.get("branding"), doc.get("compliance")
     return TenantState(
         tenant_id=doc["_id"],
         version=doc["version"],
         email=TenantEmail.model_validate(email, context=TOLERANT) if email else None,
         branding=TenantBranding.model_validate(branding, context=TOLERANT) if branding else None,
         default_timezone=doc.get("default_timezone"),
+        compliance=(
+            TenantCompliance.model_validate(compliance, context=TOLERANT) if compliance else None
+        ),
     )

@@ -20,9 +20,10 @@ from herald.shared.contract.messages import DataWindow
 from herald.shared.contract.schedule_spec import DataWindowSpec, Frequency, ScheduleSpec, WindowKind
 from herald.shared.contract.wall_clock import local_midnight, to_utc, wall_time
 
-#: No schedule fires less often than monthly or a yearly cron; a year and a day
-#: of candidates is enough to find the next firing of any valid schedule.
-_HORIZON_DAYS = 367
+#: No schedule fires less often than monthly or a yearly cron; a leap year and a day
+#: of candidates is enough to find the next firing of any valid schedule, and
+#: `firings` yields a whole year of them (its candidates start the day before).
+_HORIZON_DAYS = 368
 
 
 def zone_of(spec: ScheduleSpec, default_zone: str) -> ZoneInfo:

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from pydantic import (
     AwareDatetime,
     Base64Bytes,
+    ConfigDict,
     Field,
     TypeAdapter,
     model_validator,
 )
 
+from herald.shared.contract.rejections import code_schema
 from herald.shared.contract.schedule_spec import (
+    EMAIL_ADDRESS_SCHEMA,
     Filters,
     Identifier,
     Recipients,
@@ -36,11 +39,14 @@ from herald.shared.contract.tenant_settings import (
     MAX_LOGO_BYTES,
     TENANT_SETTINGS_ID,
     TenantBranding,
+    TenantCompliance,
     TenantEmail,
 )
 from herald.shared.contract.tolerance import Contract
 
 SCHEMA_VERSION = 1
+#: A run id holds its tenant's and schedule's ids (`identity.py`), 128 characters each.
+MAX_RUN_ID = 320
 
 
 def utcnow() -> datetime:
@@ -49,16 +55,41 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+#: What the AsyncAPI document says of ids (`identity.py`).
+_SCHEDULE_ID = (
+    "The schedule: unique within its tenant only (two tenants may both have `daily-sales`). "
+    "The Kafka key of every topic but tenant.settings."
+)
+_RUN_ID = (
+    "The run, an opaque string: compare it whole, never parse it. New ones look like "
+    "`<tenant_id>/<schedule_id>@<ISO 8601 instant>` for a firing and "
+    "`<tenant_id>/<schedule_id>@manual-<command_id>` for RunNow and SendTestEmail."
+)
+_SETTINGS_ID: dict[str, Any] = {
+    "const": TENANT_SETTINGS_ID,
+    "description": "Tenant-level messages name the pseudo-schedule `tenant-settings`.",
+}
+_ZONE = "An IANA time zone name."
+
+
 class Envelope(Contract):
     """Fields every message carries; `correlation_id` is the command id that caused it."""
 
     type: str
-    event_id: UUID = Field(default_factory=uuid4)
-    occurred_at: AwareDatetime = Field(default_factory=utcnow)
-    tenant_id: Identifier
-    schedule_id: Identifier
+    event_id: UUID = Field(
+        default_factory=uuid4,
+        description="This message's id: the same id, the same message (a status event's "
+        "is derived from its run, attempt, stage and status).",
+    )
+    occurred_at: AwareDatetime = Field(default_factory=utcnow, description="When it was made.")
+    tenant_id: Identifier = Field(description="The tenant; a message concerns its data alone.")
+    schedule_id: Identifier = Field(description=_SCHEDULE_ID)
     schema_version: int = SCHEMA_VERSION
-    correlation_id: UUID | None = None
+    correlation_id: UUID | None = Field(
+        default=None,
+        description="The command_id of the command that caused this message; null when none "
+        "did (a firing, a retry). Not the Kafka header `correlation_id`.",
+    )
 
     def key(self) -> bytes:
         """The Kafka key: all of one schedule's messages share a partition."""
@@ -69,7 +100,13 @@ class Envelope(Contract):
 
 
 class Command(Envelope):
-    command_id: UUID = Field(default_factory=uuid4)
+    """Sent on `schedule.commands` keyed by `schedule_id`; answered by `command_id`."""
+
+    #: Chosen by the sender, which matches the reply by it: required.
+    command_id: UUID = Field(
+        description="A new UUID per command, chosen by the sender: the reply carries it back. "
+        "Required: a command without a usable one is rejected, with command_id null."
+    )
 
 
 class CreateSchedule(Command):
@@ -113,8 +150,17 @@ class LogoUpload(Contract):
     """A logo's bytes (base64 in JSON), checked to be what its content type says."""
 
     filename: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
-    content_type: str
-    data: Base64Bytes = Field(min_length=1, max_length=MAX_LOGO_BYTES)
+    content_type: str = Field(json_schema_extra={"enum": [*LOGO_TYPES]})
+    data: Base64Bytes = Field(
+        min_length=1,
+        max_length=MAX_LOGO_BYTES,
+        json_schema_extra={
+            "maxLength": -(-MAX_LOGO_BYTES // 3) * 4,
+            "description": f"The image in base64, at most {MAX_LOGO_BYTES // 1024} KiB decoded. "
+            "It must be what content_type says: a PNG or JPEG by its signature, an SVG "
+            "starting with `<svg` or `<?xml`, without scripts.",
+        },
+    )
 
     @model_validator(mode="after")
     def _is_what_it_says(self) -> LogoUpload:
@@ -142,7 +188,23 @@ class BrandingChange(TenantBranding):
     remove_logo: bool = False
 
 
-SettingsSection = Literal["email", "branding", "default_timezone"]
+SettingsSection = Literal["email", "branding", "default_timezone", "compliance"]
+
+
+def _settings_rules(schema: dict[str, Any]) -> None:
+    """A change names a section to set or reset, and never sets and resets the same one."""
+    sections = get_args(SettingsSection)
+    schema["anyOf"] = [
+        {"required": ["reset"], "properties": {"reset": {"minItems": 1}}},
+        *({"required": [s], "properties": {s: {"not": {"type": "null"}}}} for s in sections),
+    ]
+    schema["allOf"] = [
+        {
+            "if": {"required": ["reset"], "properties": {"reset": {"contains": {"const": s}}}},
+            "then": {"properties": {s: {"type": "null"}}},
+        }
+        for s in sections
+    ]
 
 
 class ChangeTenantSettings(Command):
@@ -153,15 +215,18 @@ class ChangeTenantSettings(Command):
     the tenant falls back to the environment's defaults for them.
     """
 
+    model_config = ConfigDict(json_schema_extra=_settings_rules)
+
     type: Literal["ChangeTenantSettings"] = "ChangeTenantSettings"
-    schedule_id: Identifier = TENANT_SETTINGS_ID
+    schedule_id: Identifier = Field(default=TENANT_SETTINGS_ID, json_schema_extra=_SETTINGS_ID)
     #: The version the change applies to; 0: the tenant has no settings yet. None: any.
     expected_version: int | None = Field(default=None, ge=0)
     email: TenantEmail | None = None
     keep_password: bool = False
     branding: BrandingChange | None = None
     default_timezone: TimeZoneName | None = None
-    reset: list[SettingsSection] = Field(default_factory=list, max_length=3)
+    compliance: TenantCompliance | None = None
+    reset: list[SettingsSection] = Field(default_factory=list, max_length=4)
 
     @model_validator(mode="after")
     def _changes_something(self) -> ChangeTenantSettings:
@@ -171,6 +236,7 @@ class ChangeTenantSettings(Command):
             "email": self.email,
             "branding": self.branding,
             "default_timezone": self.default_timezone,
+            "compliance": self.compliance,
         }
         if not self.reset and all(v is None for v in named.values()):
             raise ValueError("names no section to set or reset")
@@ -198,9 +264,13 @@ COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
 
 
 class FieldError(Contract):
-    field: str
+    field: str = Field(
+        description="The field refused, as a dotted path (`spec.recipients.2`, "
+        "`changes.cron`); `key` for the Kafka key, `type` for the command's type, `command` "
+        "for the command as a whole, `volume` for the tenant's allowed volume."
+    )
     message: str
-    code: str
+    code: str = Field(json_schema_extra=code_schema)
 
 
 class CommandAccepted(Envelope):
@@ -209,14 +279,17 @@ class CommandAccepted(Envelope):
     command_type: str
     version: int | None = None
     next_run_at: AwareDatetime | None = None
-    run_id: str | None = None
+    run_id: str | None = Field(default=None, description=_RUN_ID)
     #: Accepted all the same: e.g. the tenant's schedules would exceed its allowed volume.
     warnings: list[FieldError] = Field(default_factory=list)
 
 
 class CommandRejected(Envelope):
     type: Literal["CommandRejected"] = "CommandRejected"
-    command_id: UUID
+    #: None when the command carried no usable `command_id` (then it is the first error).
+    command_id: UUID | None = Field(
+        description="The command's command_id; null when it had no usable one."
+    )
     command_type: str
     errors: list[FieldError] = Field(min_length=1)
 
@@ -232,7 +305,7 @@ class ScheduleChangeKind(enum.StrEnum):
 class ScheduleChanged(Envelope):
     type: Literal["ScheduleChanged"] = "ScheduleChanged"
     change: ScheduleChangeKind
-    version: int
+    version: int = Field(description="The schedule's version after the change; 0 once deleted.")
     #: The full new state; None once deleted.
     spec: ScheduleSpec | None
     next_run_at: AwareDatetime | None = None
@@ -245,13 +318,14 @@ class TenantSettingsChanged(Envelope):
     """
 
     type: Literal["TenantSettingsChanged"] = "TenantSettingsChanged"
-    schedule_id: Identifier = TENANT_SETTINGS_ID
+    schedule_id: Identifier = Field(default=TENANT_SETTINGS_ID, json_schema_extra=_SETTINGS_ID)
     version: int = Field(ge=1)
     sections: list[SettingsSection]
     email: TenantEmail | None = None
     password_key_id: str | None = None
     branding: TenantBranding | None = None
-    default_timezone: str | None = None
+    default_timezone: str | None = Field(default=None, description=_ZONE)
+    compliance: TenantCompliance | None = None
 
 
 class TenantSettings(Envelope):
@@ -262,11 +336,12 @@ class TenantSettings(Envelope):
     """
 
     type: Literal["TenantSettings"] = "TenantSettings"
-    schedule_id: Identifier = TENANT_SETTINGS_ID
+    schedule_id: Identifier = Field(default=TENANT_SETTINGS_ID, json_schema_extra=_SETTINGS_ID)
     version: int = Field(ge=1)
     email: TenantEmail | None = None
     branding: TenantBranding | None = None
-    default_timezone: str | None = None
+    default_timezone: str | None = Field(default=None, description=_ZONE)
+    compliance: TenantCompliance | None = None
 
     def key(self) -> bytes:
         return self.tenant_id.encode()
@@ -287,7 +362,7 @@ class DataWindow(Contract):
 
     start: AwareDatetime
     end: AwareDatetime
-    timezone: str
+    timezone: str = Field(description=_ZONE)
 
     def local_dates(self) -> tuple[date, date]:
         """First and last local day the window covers (its end is exclusive)."""
@@ -299,7 +374,7 @@ class DataWindow(Contract):
 class RunDetails(Contract):
     """What every stage of a run needs, carried along so no stage reads another's store."""
 
-    run_id: str = Field(min_length=1, max_length=300)
+    run_id: str = Field(min_length=1, max_length=MAX_RUN_ID, description=_RUN_ID)
     attempt: int = Field(default=1, ge=1)
     scheduled_for: AwareDatetime
     schedule_name: str
@@ -409,7 +484,7 @@ class SmtpStage(enum.StrEnum):
 
 
 class RecipientResult(Contract):
-    address: str
+    address: str = Field(json_schema_extra=EMAIL_ADDRESS_SCHEMA)
     outcome: RecipientOutcome
     smtp_code: int | None = None
     smtp_message: str | None = None
@@ -421,7 +496,7 @@ class DeliveryStatus(Envelope):
     """One transition of a run; the `runs` history is a projection of these."""
 
     type: Literal["DeliveryStatus"] = "DeliveryStatus"
-    run_id: str = Field(min_length=1, max_length=300)
+    run_id: str = Field(min_length=1, max_length=MAX_RUN_ID, description=_RUN_ID)
     attempt: int = Field(ge=1)
     status: RunStatus
     stage: Literal["scheduler", "renderer", "mailer"]

@@ -12,6 +12,7 @@ import functools
 import re
 import unicodedata
 from datetime import datetime, time, timedelta
+from importlib import metadata, resources
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,13 +20,22 @@ from croniter import CroniterError, croniter
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
+    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     model_serializer,
     model_validator,
 )
+from typing_extensions import TypeAliasType
 
-from herald.shared.contract.catalog import STANDARD_REPORTS, TEST_REPORT_ID, unaccepted_filters
+from herald.shared.contract.catalog import (
+    AGENT,
+    CAMPAIGN,
+    REPORT_FILTERS,
+    STANDARD_REPORTS,
+    TEST_REPORT_ID,
+    unaccepted_filters,
+)
 from herald.shared.contract.tolerance import Contract
 
 MAX_RECIPIENTS = 1000
@@ -126,12 +136,79 @@ def _valid_recipients(values: list[str]) -> list[str]:
     return normalised
 
 
-CleanText = Annotated[str, AfterValidator(_no_control_chars)]
-TimeZoneName = Annotated[str, AfterValidator(valid_zone)]
-CronExpression = Annotated[str, Field(max_length=200), AfterValidator(_valid_cron)]
-Recipients = Annotated[
-    list[str], Field(min_length=1, max_length=MAX_RECIPIENTS), AfterValidator(_valid_recipients)
+# --- the rules above as JSON Schema, for the AsyncAPI document (validation is the code's) ---
+
+
+def _zone_names(schema: dict[str, Any]) -> None:
+    """The zones of the pinned `tzdata` package: the same list on every machine.
+
+    The services also know the host's zones; a name outside this list may work
+    there, but the contract promises these.
+    """
+    schema["enum"] = sorted(resources.files("tzdata").joinpath("zones").read_text().split())
+    schema["description"] = (
+        "An IANA time zone name (`Europe/Berlin`, `UTC`), as listed by the IANA "
+        f"database of tzdata {metadata.version('tzdata')}."
+    )
+
+
+def _wall_time(schema: dict[str, Any]) -> None:
+    """A local time without an offset: JSON Schema's `time` format would demand one."""
+    del schema["format"]
+    schema["pattern"] = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+    schema["description"] = "Local wall-clock time, HH:MM or HH:MM:SS, in the schedule's zone."
+
+
+#: What `normalise_address` takes: ASCII mailbox (no SMTPUTF8), a domain with a dot.
+EMAIL_ADDRESS_SCHEMA: dict[str, Any] = {
+    "format": "email",
+    "maxLength": 254,
+    "pattern": r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[^@\s]+\.[^@\s]+$",
+    "description": "An email address without display name, quotes or IP literal; its part "
+    "before the @ in ASCII (no SMTPUTF8), its domain with a dot and not a special-use one "
+    "(.test, .invalid, .local, localhost, ...). Herald keeps the domain in lowercase ASCII "
+    "(an international one in its IDNA form).",
+}
+_CRON_ALIASES = "yearly|annually|monthly|weekly|daily|midnight|hourly"
+_CRON_FIELD = "[0-9A-Za-z*?,/#-]+"
+
+CleanText = Annotated[
+    str,
+    AfterValidator(_no_control_chars),
+    Field(json_schema_extra={"pattern": r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$"}),
 ]
+TimeZoneName = TypeAliasType(
+    "TimeZoneName",
+    Annotated[str, AfterValidator(valid_zone), Field(json_schema_extra=_zone_names)],
+)
+CronExpression = Annotated[
+    str,
+    Field(
+        max_length=200,
+        json_schema_extra={
+            "pattern": rf"^(@({_CRON_ALIASES})|\s*{_CRON_FIELD}(\s+{_CRON_FIELD}){{4}}\s*)$",
+            "description": "Five fields, minute hour day-of-month month day-of-week (Herald "
+            "fires by the minute: no seconds or year field), with names, ranges, steps, lists, "
+            "L, W, # and ? as croniter reads them; or one of "
+            f"@{_CRON_ALIASES.replace('|', ', @')}. No random fields (R). It must fire at "
+            "least once a year.",
+        },
+    ),
+    AfterValidator(_valid_cron),
+]
+Recipients = Annotated[
+    list[Annotated[str, Field(json_schema_extra=EMAIL_ADDRESS_SCHEMA)]],
+    Field(
+        min_length=1,
+        max_length=MAX_RECIPIENTS,
+        description="Each address is normalised (domain in lowercase ASCII) and a repeat "
+        "(case-insensitive) dropped; the tenant's allowed recipient domains, if the server "
+        "sets any, apply (code `recipient_not_allowed`).",
+    ),
+    AfterValidator(_valid_recipients),
+]
+WallTime = Annotated[time, Field(json_schema_extra=_wall_time)]
+
 Identifier = Annotated[
     str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")
 ]
@@ -165,14 +242,39 @@ class _Strict(Contract):
     """Forbids unknown fields, except to tolerant readers (`tolerance.py`)."""
 
 
+def _when(
+    condition: dict[str, Any], then: dict[str, Any], otherwise: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A JSON Schema if/then(/else) on the given properties' values."""
+    rule: dict[str, Any] = {"if": {"properties": condition}, "then": then}
+    if otherwise is not None:
+        rule["else"] = otherwise
+    return rule
+
+
+_COUNTED_WINDOWS = (WindowKind.LAST_HOURS, WindowKind.LAST_DAYS)
+
+
 class DataWindowSpec(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _when(
+                    {"kind": {"enum": [kind.value for kind in _COUNTED_WINDOWS]}},
+                    {"required": ["n"], "properties": {"n": {"type": "integer"}}},
+                    {"properties": {"n": {"type": "null"}}},
+                )
+            ]
+        }
+    )
+
     kind: WindowKind
     #: Only for `last_hours` and `last_days`.
     n: int | None = Field(default=None, ge=1, le=366 * 24)
 
     @model_validator(mode="after")
     def _n_matches_kind(self) -> DataWindowSpec:
-        counted = self.kind in (WindowKind.LAST_HOURS, WindowKind.LAST_DAYS)
+        counted = self.kind in _COUNTED_WINDOWS
         if counted and self.n is None:
             raise ValueError(f"window kind {self.kind.value!r} needs n")
         if not counted and self.n is not None:
@@ -180,8 +282,72 @@ class DataWindowSpec(_Strict):
         return self
 
 
+#: The catalog's filter names as `Filters` fields.
+_FILTER_FIELDS = {CAMPAIGN: "campaign_ids", AGENT: "agent_ids"}
+
+
+def _report_ids(schema: dict[str, Any]) -> None:
+    """Which ids each kind of report takes: the catalog's, or the test report's one."""
+    catalog = "\n".join(
+        f"- `{id_}`: {title} (filters: {', '.join(sorted(REPORT_FILTERS[id_]))})"
+        for id_, title in STANDARD_REPORTS.items()
+    )
+    schema["description"] = (
+        "A standard report by id, a saved custom report by id (checked when it runs), or the "
+        f"SMTP test report (`{TEST_REPORT_ID}`, SendTestEmail's alone). Standard reports:\n"
+        f"{catalog}"
+    )
+    schema["allOf"] = [
+        _when(
+            {"kind": {"const": "standard"}}, {"properties": {"id": {"enum": [*STANDARD_REPORTS]}}}
+        ),
+        {
+            "if": {"properties": {"kind": {"const": "test"}}, "required": ["kind"]},
+            "then": {"properties": {"id": {"const": TEST_REPORT_ID}}},
+        },
+    ]
+
+
+def _schedule_rules(schema: dict[str, Any]) -> None:
+    """The fields each frequency needs or forbids, and the filters each report accepts."""
+    refusing = {
+        name: [id_ for id_, accepted in REPORT_FILTERS.items() if name not in accepted]
+        for name in _FILTER_FIELDS
+    }
+    schema["allOf"] = [
+        {"properties": {"report": {"properties": {"kind": {"not": {"const": "test"}}}}}},
+        _when(
+            {"frequency": {"const": Frequency.WEEKLY.value}},
+            {"required": ["weekday"], "properties": {"weekday": {"type": "integer"}}},
+            {"properties": {"weekday": {"type": "null"}}},
+        ),
+        _when(
+            {"frequency": {"const": Frequency.CUSTOM.value}},
+            {
+                "required": ["cron", "window"],
+                "properties": {"cron": {"type": "string"}, "window": {"type": "object"}},
+            },
+            {"properties": {"cron": {"type": "null"}, "window": {"type": "null"}}},
+        ),
+        *(
+            _when(
+                {"report": {"properties": {"kind": {"const": "standard"}, "id": {"enum": ids}}}},
+                {
+                    "properties": {
+                        "filters": {"properties": {_FILTER_FIELDS[name]: {"maxItems": 0}}}
+                    }
+                },
+            )
+            for name, ids in sorted(refusing.items())
+            if ids
+        ),
+    ]
+
+
 class ReportRef(_Strict):
     """A standard report by id, a saved custom report by id, or the SMTP test report."""
+
+    model_config = ConfigDict(json_schema_extra=_report_ids)
 
     kind: Literal["standard", "custom", "test"] = "standard"
     id: Identifier
@@ -201,35 +367,42 @@ class Filters(_Strict):
     campaign_ids: list[Identifier] = Field(default_factory=list, max_length=1000)
     agent_ids: list[Identifier] = Field(default_factory=list, max_length=1000)
 
-    def summary(self) -> str:
-        parts = []
-        if self.campaign_ids:
-            parts.append("Campaigns: " + ", ".join(self.campaign_ids))
-        if self.agent_ids:
-            parts.append("Agents: " + ", ".join(self.agent_ids))
-        return "; ".join(parts) or "All campaigns and agents"
+
+_WEEKDAY = "0 = Monday ... 6 = Sunday: weekly schedules need it, others take none."
+_CRON = "Custom schedules need it (with window), others take none."
+_TIMEZONE = (
+    "The zone of time_of_day and of the data window. Null in a CreateSchedule: the tenant's "
+    "default zone (ChangeTenantSettings.default_timezone), written into the schedule, else the "
+    "server's HERALD_DEFAULT_TIMEZONE. A schedule that holds null (its tenant had no default "
+    "when it was created, or an update cleared it) fires in the server's HERALD_DEFAULT_TIMEZONE."
+)
+_CATCH_UP = "How late (seconds) a missed firing may still be sent; null: one period."
 
 
 class ScheduleSpec(_Strict):
     """The full, valid state of a schedule as the user defined it."""
+
+    model_config = ConfigDict(json_schema_extra=_schedule_rules)
 
     name: CleanText = Field(min_length=1, max_length=200)
     report: ReportRef
     filters: Filters = Filters()
     frequency: Frequency
     #: 0 = Monday ... 6 = Sunday; weekly schedules only.
-    weekday: int | None = Field(default=None, ge=0, le=6)
-    cron: CronExpression | None = None
-    window: DataWindowSpec | None = None
-    time_of_day: time = time(8, 0)
+    weekday: int | None = Field(default=None, ge=0, le=6, description=_WEEKDAY)
+    cron: CronExpression | None = Field(default=None, description=_CRON)
+    window: DataWindowSpec | None = Field(default=None, description=_CRON)
+    time_of_day: WallTime = time(8, 0)
     #: IANA zone; None means the server's configured default zone.
-    timezone: TimeZoneName | None = None
+    timezone: TimeZoneName | None = Field(default=None, description=_TIMEZONE)
     recipients: Recipients
     format: ReportFormat = ReportFormat.PDF
     enabled: bool = True
     skip_if_empty: bool = False
     #: How late a missed firing may still be sent; None means one period.
-    catch_up_seconds: int | None = Field(default=None, ge=0, le=MAX_CATCH_UP_S)
+    catch_up_seconds: int | None = Field(
+        default=None, ge=0, le=MAX_CATCH_UP_S, description=_CATCH_UP
+    )
 
     @model_validator(mode="after")
     def _frequency_fields(self) -> ScheduleSpec:
@@ -267,15 +440,17 @@ class ScheduleChanges(_Strict):
     report: ReportRef | None = None
     filters: Filters | None = None
     frequency: Frequency | None = None
-    weekday: int | None = Field(default=None, ge=0, le=6)
-    cron: CronExpression | None = None
-    window: DataWindowSpec | None = None
-    time_of_day: time | None = None
-    timezone: TimeZoneName | None = None
+    weekday: int | None = Field(default=None, ge=0, le=6, description=_WEEKDAY)
+    cron: CronExpression | None = Field(default=None, description=_CRON)
+    window: DataWindowSpec | None = Field(default=None, description=_CRON)
+    time_of_day: WallTime | None = None
+    timezone: TimeZoneName | None = Field(default=None, description=_TIMEZONE)
     recipients: Recipients | None = None
     format: ReportFormat | None = None
     skip_if_empty: bool | None = None
-    catch_up_seconds: int | None = Field(default=None, ge=0, le=MAX_CATCH_UP_S)
+    catch_up_seconds: int | None = Field(
+        default=None, ge=0, le=MAX_CATCH_UP_S, description=_CATCH_UP
+    )
 
     def apply_to(self, spec: ScheduleSpec) -> ScheduleSpec:
         """The new spec, validated again as a whole (raises pydantic's ValidationError)."""

@@ -1,7 +1,8 @@
-"""A tenant's own email server, branding and default time zone, as commands set them.
+"""A tenant's own email server, branding, default time zone and compliance ceiling, as set.
 
 Tenants without settings are served from the environment (`HERALD_SMTP__*`,
-`HERALD_BRANDING__*`, `HERALD_DEFAULT_TIMEZONE`). The SMTP password never
+`HERALD_BRANDING__*`, `HERALD_DEFAULT_TIMEZONE`; the compliance ceiling's
+defaults are `TenantCompliance()`). The SMTP password never
 appears here in plain text: it is a `SealedSecret` (see `secrets.py`) from
 the platform to the mailer, stored and forwarded as it came.
 """
@@ -10,11 +11,11 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from herald.shared.contract.schedule_spec import normalise_address
+from herald.shared.contract.schedule_spec import EMAIL_ADDRESS_SCHEMA, normalise_address
 from herald.shared.contract.tolerance import Contract
 
 #: A logo travels in the command that sets it (base64 in JSON): well under Kafka's 1 MB.
@@ -38,6 +39,12 @@ _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 _IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_HTTP_URL = r"^https?://[^\s/?#]+[^\s]*$"
+#: `str.isprintable` as near as a JSON Schema pattern gets: no control characters.
+_PRINTABLE: dict[str, Any] = {
+    "pattern": r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$",
+    "description": "One line of printable text.",
+}
 
 
 def _host(value: str) -> str:
@@ -54,14 +61,31 @@ def _one_line(value: str) -> str:
 
 
 def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/?#]+[^\s]*$", value):
+    if not re.match(_HTTP_URL, value):
         raise ValueError(f"must be an http(s) URL, got {value!r}")
     return value
 
 
-Host = Annotated[str, AfterValidator(_host)]
-OneLine = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_one_line)]
-Address = Annotated[str, Field(max_length=254), AfterValidator(normalise_address)]
+Host = Annotated[
+    str,
+    AfterValidator(_host),
+    Field(
+        json_schema_extra={
+            "pattern": f"{_HOSTNAME.pattern}|{_IPV4.pattern}",
+            "description": "A host name or an IPv4 address (kept in lowercase).",
+        }
+    ),
+]
+OneLine = Annotated[
+    str,
+    Field(min_length=1, max_length=120, json_schema_extra=_PRINTABLE),
+    AfterValidator(_one_line),
+]
+Address = Annotated[
+    str,
+    Field(max_length=254, json_schema_extra=EMAIL_ADDRESS_SCHEMA),
+    AfterValidator(normalise_address),
+]
 KeyId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 
 
@@ -74,6 +98,23 @@ class SealedSecret(_Strict):
 
 class TenantEmail(_Strict):
     """The tenant's SMTP server and sender, and the volume its provider allows."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {
+                        "properties": {"password": {"type": "object"}},
+                        "required": ["password"],
+                    },
+                    "then": {
+                        "properties": {"username": {"type": "string"}},
+                        "required": ["username"],
+                    },
+                }
+            ]
+        }
+    )
 
     host: Host
     port: int = Field(ge=1, le=65535)
@@ -115,12 +156,34 @@ class TenantBranding(_Strict):
     """What every email and PDF of the tenant shows instead of the platform's defaults."""
 
     platform_name: OneLine
-    platform_base_url: Annotated[str, Field(max_length=500), AfterValidator(_http_url)]
+    platform_base_url: Annotated[
+        str,
+        Field(max_length=500, json_schema_extra={"pattern": _HTTP_URL}),
+        AfterValidator(_http_url),
+    ]
     brand_colour: Colour = "#2f5d8a"
     #: Before the subject's title; None: the platform name, "" none.
-    subject_prefix: Annotated[str, Field(max_length=60), AfterValidator(_one_line)] | None = None
+    subject_prefix: (
+        Annotated[
+            str, Field(max_length=60, json_schema_extra=_PRINTABLE), AfterValidator(_one_line)
+        ]
+        | None
+    ) = None
     footer_text: Annotated[str, Field(max_length=500)] | None = None
     logo: LogoRef | None = None
+
+
+class TenantCompliance(_Strict):
+    """The regulator's ceiling on outbound abandoned calls the tenant's reports flag.
+
+    US rules measure it over 30 days per campaign, UK ones over 24 hours; both
+    cap it at 3 % of the outbound calls a person answered.
+    """
+
+    #: The trailing period the compliance abandon rate is measured over.
+    abandon_period: Literal["30d", "24h"] = "30d"
+    #: Flagged when the rate is above this many percent.
+    abandon_threshold_pct: float = Field(default=3.0, gt=0, le=100)
 
 
 class Volume(_Strict):

@@ -17,6 +17,11 @@ from herald.shared.contract.messages import (
     TenantSettingsChanged,
 )
 
+#: A dead letter's headers, beside the original record's own (`runtime/kafka.dead_letter`).
+ERROR_HEADER = "x-herald-error"
+ERROR_TYPE_HEADER = "x-herald-error-type"
+ORIGIN_HEADER = "x-herald-origin"
+
 
 @dataclass(frozen=True, slots=True)
 class Topics:

@@ -31,6 +31,8 @@ class Brand:
             "logo": self.logo_id,
             "base_url": branding.platform_base_url,
             "colour": branding.brand_colour,
+            # Every report's footer links the definitions of its figures.
+            "definitions": branding.definitions_link(),
         }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID, uuid5
 
@@ -19,17 +20,36 @@ Stage = Literal["scheduler", "renderer", "mailer"]
 _EVENT_NAMESPACE = UUID("5b0b8a0e-6d3c-4a51-9a8e-2f1f6c1d7e42")
 
 
-def status_id(run_id: str, attempt: int, stage: Stage, status: RunStatus) -> UUID:
-    """Deterministic: a stage reporting the same outcome twice is one event to the history."""
-    return uuid5(_EVENT_NAMESPACE, f"{run_id}|{attempt}|{stage}|{status.value}")
+def status_id(
+    run_id: str, attempt: int, stage: Stage, status: RunStatus, occurred_at: datetime
+) -> UUID:
+    """Named by what it reports and when: an event published again is the same event, byte
+    for byte (its stage gives it the same `occurred_at`), and a later report of the same
+    outcome is a new one. Never one id on two different messages."""
+    return uuid5(
+        _EVENT_NAMESPACE, f"{run_id}|{attempt}|{stage}|{status.value}|{occurred_at.isoformat()}"
+    )
+
+
+def rendered_id(run_id: str, attempt: int, stored_at: datetime) -> UUID:
+    """A `ReportRendered`'s id, by its artifact's storing: published again, the same event."""
+    return uuid5(_EVENT_NAMESPACE, f"{run_id}|{attempt}|ReportRendered|{stored_at.isoformat()}")
 
 
 def status_event(
-    cause: ReportDue | ReportRendered, status: RunStatus, stage: Stage, **fields: Any
+    cause: ReportDue | ReportRendered,
+    status: RunStatus,
+    stage: Stage,
+    *,
+    at: datetime | None = None,
+    **fields: Any,
 ) -> DeliveryStatus:
+    """`at`: when it happened, if the stage keeps it (so a repeat says the same); else now."""
     run = cause.run
+    occurred_at = at or utcnow()
     return DeliveryStatus(
-        event_id=status_id(run.run_id, run.attempt, stage, status),
+        event_id=status_id(run.run_id, run.attempt, stage, status, occurred_at),
+        occurred_at=occurred_at,
         tenant_id=cause.tenant_id,
         schedule_id=cause.schedule_id,
         correlation_id=cause.correlation_id,
@@ -67,10 +87,16 @@ def failure_event(
     )
     if when is not None:
         return status_event(
-            cause, RunStatus.PENDING_RETRY, stage, reason=reason, next_attempt_at=when, **fields
+            cause,
+            RunStatus.PENDING_RETRY,
+            stage,
+            at=now,
+            reason=reason,
+            next_attempt_at=when,
+            **fields,
         )
     if transient:
         reason = (
             f"{reason} ({retry.give_up_reason(run, policy, settings_problem=settings_problem)})"
         )
-    return status_event(cause, RunStatus.FAILED, stage, reason=reason, **fields)
+    return status_event(cause, RunStatus.FAILED, stage, at=now, reason=reason, **fields)

@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 from collections import deque
 from collections.abc import AsyncIterable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from bson import Binary, ObjectId
@@ -30,6 +30,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from herald.shared.contract.messages import utcnow
 from herald.shared.ports import StoredArtifact
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.retention import DayBuckets, delete_by_id, expiry_fields
@@ -92,6 +93,7 @@ class ArtifactStore:
             size=int(doc["length"]),
             sha256=metadata.get("sha256", ""),
             metadata=metadata,
+            stored_at=doc[UPLOADED_AT],
         )
 
     async def put(
@@ -146,6 +148,7 @@ class ArtifactStore:
                 await insert(batch)
             while inserts:
                 await inserts.popleft()
+            stored_at = utcnow()
             full_metadata = (
                 metadata
                 | late_metadata()
@@ -165,7 +168,7 @@ class ArtifactStore:
                     "filename": filename,
                     "metadata": full_metadata,
                 }
-                | expiry_fields(UPLOADED_AT, UPLOADED_DAY, datetime.now(UTC))
+                | expiry_fields(UPLOADED_AT, UPLOADED_DAY, stored_at)
             )
         except DuplicateKeyError:
             await drop_own_chunks()
@@ -178,7 +181,7 @@ class ArtifactStore:
             raise
         await chunk_docs.delete_many({"files_id": file_id, "attempt": {"$ne": attempt}})
         return StoredArtifact(
-            file_id, filename, content_type, size, digest.hexdigest(), full_metadata
+            file_id, filename, content_type, size, digest.hexdigest(), full_metadata, stored_at
         )
 
     async def delete(self, file_id: str) -> None:

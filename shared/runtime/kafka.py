@@ -30,6 +30,9 @@ from opentelemetry.context import Context
 from pymongo.errors import ConnectionFailure
 
 from herald.shared.contract.messages import Envelope
+from herald.shared.contract.topics import ERROR_HEADER as ERROR_HEADER
+from herald.shared.contract.topics import ERROR_TYPE_HEADER as ERROR_TYPE_HEADER
+from herald.shared.contract.topics import ORIGIN_HEADER as ORIGIN_HEADER
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime import tracing
 from herald.shared.runtime.logs import LogContext
@@ -51,11 +54,6 @@ RETRY_PAUSE_S = 2.0
 
 class PoisonMessage(Exception):
     """Raised by a handler for a message that can never be processed: it goes to the DLQ."""
-
-
-ERROR_HEADER = "x-herald-error"
-ERROR_TYPE_HEADER = "x-herald-error-type"
-ORIGIN_HEADER = "x-herald-origin"
 
 
 def _ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:

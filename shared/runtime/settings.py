@@ -8,6 +8,7 @@ ConfigMap/Secret pair configures a deployment.
 from __future__ import annotations
 
 import enum
+import string
 from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -73,6 +74,37 @@ class SmtpSettings(BaseModel):
     max_per_minute: int | None = Field(default=None, ge=1)
 
 
+def _link_template(template: str, needs: set[str], schemes: tuple[str, ...]) -> str:
+    """A URL template naming each value it needs, plainly, and nothing it cannot be given.
+
+    Checked at start: a typo would otherwise fail every email, or a link lose its tenant.
+    """
+    if not template.startswith((*schemes, "{platform_base_url}")):
+        raise ValueError(
+            f"{template!r} must start with {' or '.join(schemes)} or {{platform_base_url}}"
+        )
+    allowed = needs | {"platform_base_url"}
+    try:
+        fields = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(template)
+            if name is not None
+        ]
+    except ValueError as exc:
+        raise ValueError(f"{template!r} is not a link template: {exc}") from exc
+    names = {name for name, _, _ in fields}
+    if not needs <= names <= allowed or any(spec or conversion for _, spec, conversion in fields):
+        raise ValueError(
+            f"{template!r} must name {_braced(needs)}, may name {{platform_base_url}}, "
+            "and nothing else (no format specs)"
+        )
+    return template
+
+
+def _braced(names: set[str]) -> str:
+    return ", ".join(f"{{{name}}}" for name in sorted(names))
+
+
 class BrandingSettings(BaseModel):
     platform_name: str = "Contact Center"
     logo_url: str | None = None
@@ -87,6 +119,18 @@ class BrandingSettings(BaseModel):
     #: Where the platform serves Herald's artifacts (GridFS bucket `artifacts`) by id,
     #: for files too large to attach; default `<platform_base_url>/herald/artifacts`.
     artifact_base_url: str | None = None
+    #: The definitions of the reports' figures (docs/reports.md), linked from every report's
+    #: footer: a template that may name `{platform_base_url}` (the tenant's own, if it has one).
+    definitions_url: str = "{platform_base_url}/docs/reports"
+    #: The schedule's page in the platform, where a recipient changes or stops it: every
+    #: report email's List-Unsubscribe. A template of `{platform_base_url}` (the tenant's
+    #: own, if it has one), `{tenant_id}` and `{schedule_id}` (schedule ids are unique per
+    #: tenant only, so both are needed).
+    schedule_url: str = "{platform_base_url}/herald/schedules/{tenant_id}/{schedule_id}"
+    #: The platform's one-click unsubscribe (RFC 8058): an https template of the same
+    #: placeholders and `{recipient}`, whom a one-click POST cannot otherwise name. Set, it
+    #: replaces the schedule's page in List-Unsubscribe and adds List-Unsubscribe-Post.
+    unsubscribe_url: str | None = None
 
     @field_validator("platform_name", "subject_prefix")
     @classmethod
@@ -96,9 +140,50 @@ class BrandingSettings(BaseModel):
             raise ValueError(f"must be one line of printable text, got {value!r}")
         return value
 
+    @field_validator("schedule_url")
+    @classmethod
+    def _schedule_template(cls, value: str) -> str:
+        return _link_template(value, {"tenant_id", "schedule_id"}, ("https://", "http://"))
+
+    @field_validator("unsubscribe_url")
+    @classmethod
+    def _one_click_template(cls, value: str | None) -> str | None:
+        """https only (RFC 8058); a tenant's own platform address is checked per email."""
+        if value is None:
+            return None
+        return _link_template(value, {"tenant_id", "schedule_id", "recipient"}, ("https://",))
+
+    @field_validator("definitions_url")
+    @classmethod
+    def _definitions_template(cls, value: str) -> str:
+        return _link_template(value, set(), ("https://", "http://"))
+
     def artifact_url(self, artifact_id: str) -> str:
         base = self.artifact_base_url or f"{self.platform_base_url.rstrip('/')}/herald/artifacts"
         return f"{base.rstrip('/')}/{quote(artifact_id, safe='')}"
+
+    def definitions_link(self) -> str:
+        return self._link(self.definitions_url)
+
+    def schedule_page(self, tenant_id: str, schedule_id: str) -> str:
+        return self._link(self.schedule_url, tenant_id=tenant_id, schedule_id=schedule_id)
+
+    def one_click_unsubscribe(self, tenant_id: str, schedule_id: str, recipient: str) -> str | None:
+        """The recipient's one-click unsubscribe, if the platform offers one here.
+
+        None for a tenant whose platform address is plain http: RFC 8058 allows https only.
+        """
+        if self.unsubscribe_url is None:
+            return None
+        url = self._link(
+            self.unsubscribe_url, tenant_id=tenant_id, schedule_id=schedule_id, recipient=recipient
+        )
+        return url if url.startswith("https://") else None
+
+    def _link(self, template: str, **values: str) -> str:
+        """The template filled in, each value URL-encoded whole (an id may hold `@` or `:`)."""
+        quoted = {name: quote(value, safe="") for name, value in values.items()}
+        return template.format(platform_base_url=self.platform_base_url.rstrip("/"), **quoted)
 
 
 class RetrySettings(BaseModel):

@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.scheduler.calendar import Calendar
 from herald.services.scheduler.commands import ScheduleState
-from herald.services.scheduler.firing import run_id_for
+from herald.shared.contract.identity import ScheduleRef, fired_run_id
 from herald.shared.contract.messages import RunStatus
 from herald.shared.contract.schedule_spec import ReportFormat, ScheduleSpec
 from herald.shared.runtime.mongo import Document
@@ -98,7 +98,7 @@ async def import_herd(
         recipients = tuple(f"r{n:05d}.{k}@chaos.example" for k in range(1 + n % 2))
         spec = _spec(n, minute, recipients, campaign if campaign_filters else None)
         states.append(ScheduleState(schedule_id, TENANT, spec, 1, None))
-        run_id = run_id_for(schedule_id, minute)
+        run_id = fired_run_id(ScheduleRef("acme", schedule_id), minute)
         herd.runs[run_id] = PlannedRun(run_id, schedule_id, campaign, recipients, expect(n))
     # Imported as of just before the minute: its firing is this minute, already due.
     await Calendar.for_import(db, settings).import_schedules(

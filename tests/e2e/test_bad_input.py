@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -77,6 +77,8 @@ class Junk:
     topic: str
     value: bytes | None
     dead_letter: bool
+    #: A well-keyed command's key; None: one of the odd `KEYS`.
+    key: bytes | None = None
 
 
 def _dead_letter_value(value: bytes | None) -> bytes:
@@ -121,7 +123,7 @@ async def _publish(settings: Settings, junk: list[Junk]) -> None:
                 item.topic,
                 item.value,
                 # aiokafka refuses a record with neither key nor value.
-                key=KEYS[i % len(KEYS)] if item.value is not None else b"\x00",
+                key=item.key or (KEYS[i % len(KEYS)] if item.value is not None else b"\x00"),
                 headers=HEADERS[i % len(HEADERS)],  # null header values are valid Kafka
                 partition=i % partitions,  # odd headers reach every partition
             )
@@ -151,6 +153,7 @@ async def test_junk_on_every_consumed_topic_is_dead_lettered_or_answered_never_s
     for i, raw in enumerate(_command_payloads()):
         if i % VALID_EVERY == 0:
             valid = CreateSchedule(
+                command_id=uuid4(),
                 tenant_id="acme",
                 schedule_id=f"valid-{i}",
                 spec=ScheduleSpec(
@@ -162,16 +165,17 @@ async def test_junk_on_every_consumed_topic_is_dead_lettered_or_answered_never_s
             )
             valid_ids.add(str(valid.command_id))
             answerable[str(valid.command_id)] = valid.schedule_id
-            junk.append(Junk(topics.commands, valid.model_dump_json().encode(), False))
+            junk.append(Junk(topics.commands, valid.model_dump_json().encode(), False, valid.key()))
         value = None if i % 97 == 96 else raw
-        parsed = scheduler_commands.parse(_dead_letter_value(value))
+        parsed = scheduler_commands.parse(_dead_letter_value(value), None)
         if isinstance(parsed, scheduler_commands.Unanswerable):
             junk.append(Junk(topics.commands, value, True))
             continue
-        if "command_id" in json.loads(_dead_letter_value(value)):
-            answerable[str(parsed.command_id)] = parsed.schedule_id
+        if parsed.command_id is None:
+            anonymous += 1  # answered with command_id null: its sender cannot match it
         else:
-            anonymous += 1  # the scheduler gives it an id of its own: answered, not predictable
+            # Under an odd key, a valid command too is rejected (`key_mismatch`).
+            answerable[str(parsed.command_id)] = parsed.schedule_id
         junk.append(Junk(topics.commands, value, False))
     junk += _topic_junk(DeliveryStatus, topics.delivery_status)
     junk += _topic_junk(ReportDue, topics.report_due)
@@ -204,13 +208,14 @@ async def test_junk_on_every_consumed_topic_is_dead_lettered_or_answered_never_s
                 if event.get("type") == "CommandAccepted":
                     found[event["command_id"]].append(CommandAccepted.model_validate(event))
                 elif event.get("type") == "CommandRejected":
-                    found[event["command_id"]].append(CommandRejected.model_validate(event))
+                    # A command without a usable id is answered under a null one.
+                    found[str(event["command_id"])].append(CommandRejected.model_validate(event))
             return found
 
         async def all_answered() -> dict[str, list[Reply]] | None:
             found = await replies()
             complete = set(answerable) <= set(found)
-            return found if complete and len(set(found) - set(answerable)) >= anonymous else None
+            return found if complete and len(found.get("None", [])) >= anonymous else None
 
         try:
             answered = await wait_until(all_answered, WAIT_S / 2, "every command answered", 3)
@@ -234,10 +239,14 @@ async def test_junk_on_every_consumed_topic_is_dead_lettered_or_answered_never_s
         )
         async with command_client(settings, timeout_s=60) as herald:
             created = await herald.send(
-                CreateSchedule(tenant_id="acme", schedule_id="after-junk", spec=spec)
+                CreateSchedule(
+                    command_id=uuid4(), tenant_id="acme", schedule_id="after-junk", spec=spec
+                )
             )
             assert isinstance(created, CommandAccepted)
-            ran = await herald.send(RunNow(tenant_id="acme", schedule_id="after-junk"))
+            ran = await herald.send(
+                RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="after-junk")
+            )
         run_id = ran.run_id
         assert run_id is not None
 
@@ -249,19 +258,21 @@ async def test_junk_on_every_consumed_topic_is_dead_lettered_or_answered_never_s
         assert len(mailpit.to(recipient)) == 1
 
     assert dlq == expected
-    assert len(set(answered) - set(answerable)) == anonymous
+    assert set(answered) - set(answerable) <= {"None"}
+    assert len(answered.get("None", [])) == anonymous
     for command_id in valid_ids:
         assert [type(r) for r in answered[command_id]] == [CommandAccepted], answered[command_id]
     every = [reply for answers in answered.values() for reply in answers]
-    # Stored only through an accepted command, whatever order the partitions were read
-    # in: an id reused across tenants is accepted once and rejected as taken after.
-    rejected = {r.schedule_id for r in every if isinstance(r, CommandRejected)}
-    accepted = {r.schedule_id for r in every if isinstance(r, CommandAccepted)}
+    # Stored only through an accepted command, whatever order the partitions were read in
+    # (a schedule is its tenant's: the pairs are compared).
+    rejected = {(r.tenant_id, r.schedule_id) for r in every if isinstance(r, CommandRejected)}
+    accepted = {(r.tenant_id, r.schedule_id) for r in every if isinstance(r, CommandAccepted)}
     for reply in every:
         if isinstance(reply, CommandRejected):
             assert reply.errors, reply
             # Every reason names its field; an extra key may itself be named "".
             assert all(e.message for e in reply.errors), reply
             assert all(e.field or e.code == "extra_forbidden" for e in reply.errors), reply
-    stored = await db[SCHEDULES].distinct("_id", {"_id": {"$in": sorted(rejected - accepted)}})
-    assert stored == []
+    never = rejected - accepted
+    found = db[SCHEDULES].find({"schedule_id": {"$in": sorted({s for _, s in never})}})
+    assert [d["_id"] async for d in found if (d["tenant_id"], d["schedule_id"]) in never] == []

@@ -18,15 +18,17 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.cli import demo
 from herald.client.commands import CommandRejectedError
-from herald.services.scheduler.firing import Pending, run_id_for
+from herald.services.scheduler.firing import Pending
 from herald.services.scheduler.slots import SlotStore, shard_of
 from herald.services.scheduler.store import SCHEDULES
+from herald.shared.contract.identity import ScheduleRef, fired_run_id
 from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
 from herald.shared.contract.schedule_spec import (
     MAX_RECIPIENTS,
@@ -107,8 +109,12 @@ def _body(content: bytes, subtype: str) -> str:
 
 async def _run_now(settings: Settings, schedule_id: str, spec: ScheduleSpec) -> str:
     async with command_client(settings, timeout_s=60) as herald:
-        await herald.send(CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec))
-        ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
+        await herald.send(
+            CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=spec)
+        )
+        ran = await herald.send(
+            RunNow(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id)
+        )
     assert ran.run_id is not None
     return ran.run_id
 
@@ -147,15 +153,17 @@ async def test_a_cron_of_every_minute_fires_and_is_due_again_a_minute_later(
     async with _herald(topics_ready, log_dir, smtp_server) as settings:
         async with command_client(settings) as herald:
             created = await herald.send(
-                CreateSchedule(tenant_id="acme", schedule_id="acme-minutely", spec=spec)
+                CreateSchedule(
+                    command_id=uuid4(), tenant_id="acme", schedule_id="acme-minutely", spec=spec
+                )
             )
         first = created.next_run_at
         assert first is not None
         assert first.second == first.microsecond == 0
-        run_id = run_id_for("acme-minutely", first)
+        run_id = fired_run_id(ScheduleRef("acme", "acme-minutely"), first)
         # Fired for real at the minute, and the next firing stored a minute later.
         slots = SlotStore(db)
-        shard = shard_of("acme-minutely")
+        shard = shard_of("acme/acme-minutely")
         second = first + timedelta(minutes=1)
 
         async def next_firing() -> dict[str, Pending]:

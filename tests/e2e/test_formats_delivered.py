@@ -16,6 +16,7 @@ from datetime import date
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -89,9 +90,13 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
                     skip_if_empty="empty" in to,
                 )
                 await herald.send(
-                    CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec)
+                    CreateSchedule(
+                        command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=spec
+                    )
                 )
-                ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
+                ran = await herald.send(
+                    RunNow(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id)
+                )
                 assert ran.run_id is not None
                 run_ids[schedule_id] = ran.run_id
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -59,8 +60,14 @@ async def test_sigterm_during_a_render_finishes_or_hands_back_the_run(
             format=ReportFormat.PDF,
         )
         async with command_client(settings) as herald:
-            await herald.send(CreateSchedule(tenant_id="acme", schedule_id="acme-cdr", spec=spec))
-            ran = await herald.send(RunNow(tenant_id="acme", schedule_id="acme-cdr"))
+            await herald.send(
+                CreateSchedule(
+                    command_id=uuid4(), tenant_id="acme", schedule_id="acme-cdr", spec=spec
+                )
+            )
+            ran = await herald.send(
+                RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="acme-cdr")
+            )
         run_id = ran.run_id
         assert run_id is not None
 

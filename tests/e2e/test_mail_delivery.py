@@ -14,6 +14,7 @@ import asyncio
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -56,8 +57,12 @@ async def _schedule(settings: Settings, schedule_id: str, recipients: list[str])
         format=ReportFormat.CSV,
     )
     async with command_client(settings) as herald:
-        await herald.send(CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec))
-        ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
+        await herald.send(
+            CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=spec)
+        )
+        ran = await herald.send(
+            RunNow(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id)
+        )
     assert ran.run_id is not None
     return ran.run_id
 

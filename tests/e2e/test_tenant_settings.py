@@ -79,8 +79,14 @@ async def _run_now(
         format=format,
     )
     async with command_client(settings) as client:
-        await client.send(CreateSchedule(tenant_id=tenant, schedule_id=schedule_id, spec=spec))
-        ran = await client.send(RunNow(tenant_id=tenant, schedule_id=schedule_id))
+        await client.send(
+            CreateSchedule(
+                command_id=uuid.uuid4(), tenant_id=tenant, schedule_id=schedule_id, spec=spec
+            )
+        )
+        ran = await client.send(
+            RunNow(command_id=uuid.uuid4(), tenant_id=tenant, schedule_id=schedule_id)
+        )
     assert ran.run_id is not None
     return ran.run_id
 

@@ -14,6 +14,7 @@ from datetime import date
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -50,14 +51,18 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
         )
         async with command_client(settings) as herald:
             created = await herald.send(
-                CreateSchedule(tenant_id="acme", schedule_id="acme-brief", spec=spec)
+                CreateSchedule(
+                    command_id=uuid4(), tenant_id="acme", schedule_id="acme-brief", spec=spec
+                )
             )
             assert created.version == 1
             assert created.next_run_at is not None
-            ran = await herald.send(RunNow(tenant_id="acme", schedule_id="acme-brief"))
+            ran = await herald.send(
+                RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="acme-brief")
+            )
         run_id = ran.run_id
         assert run_id is not None
-        assert run_id.startswith("acme-brief@manual-")
+        assert run_id.startswith("acme/acme-brief@manual-")
 
         runs = db[history_store.RUNS]
 
@@ -71,7 +76,12 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
         tester = recipient.replace("@", ".check@")
         async with command_client(settings) as herald:
             checked = await herald.send(
-                SendTestEmail(tenant_id="acme", schedule_id="smtp-test", recipients=[tester])
+                SendTestEmail(
+                    command_id=uuid4(),
+                    tenant_id="acme",
+                    schedule_id="smtp-test",
+                    recipients=[tester],
+                )
             )
         test_run = checked.run_id
         assert test_run is not None

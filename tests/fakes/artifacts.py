@@ -8,6 +8,7 @@ from typing import Any
 
 from gridfs.errors import NoFile
 
+from herald.shared.contract.messages import utcnow
 from herald.shared.ports import StoredArtifact
 
 
@@ -48,6 +49,7 @@ class MemoryArtifacts:
                 "content_type": content_type,
                 "filename": filename,
             },
+            stored_at=utcnow(),
         )
         self._files[file_id] = (stored, data)
         return stored

@@ -1,11 +1,15 @@
-"""The renderer's ports in memory: the share index, the report source, the PDF printer."""
+"""The renderer's ports in memory: the share index, the report source, the PDF printer,
+the reference data that names the filters."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from herald.services.renderer.calldata.records import Dimension
+from herald.services.renderer.calldata.store import DIMENSIONS
 from herald.services.renderer.ports import Complete
 from herald.services.renderer.reports.model import Chart, ReportData, ReportRequest
 from herald.services.renderer.shares import complete
@@ -100,3 +104,19 @@ class FakePrinter:
     async def png(self, chart: Chart, brand: str) -> bytes:
         self.charts.append((chart, brand))
         return b"\x89PNG-fake\n" + chart.title.encode()
+
+
+class MemoryDimensions:
+    """`filter_names.Dimensions`: each tenant's records of a kind, by id; counts its reads."""
+
+    def __init__(self, records: Sequence[Dimension] = ()) -> None:
+        self._records = list(records)
+        self.reads = 0
+
+    async def dimension(
+        self, kind: type[Dimension], tenant_id: str
+    ) -> Mapping[str, Mapping[str, Any]]:
+        self.reads += 1
+        _, id_field = DIMENSIONS[kind]
+        docs = [r.document() for r in self._records if isinstance(r, kind)]
+        return {d[id_field]: d for d in docs if d["tenant_id"] == tenant_id}

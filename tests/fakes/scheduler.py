@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from herald.services.scheduler import commands
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.firing import Pending
 from herald.services.scheduler.ports import (
@@ -35,7 +37,15 @@ from herald.services.scheduler.slots import minute_of
 from herald.services.scheduler.store import OUTBOX_SIZE
 from herald.services.scheduler.tenant_commands import TenantState
 from herald.services.scheduler.timers import BUCKET, ring_bucket
-from herald.shared.contract.messages import DeliveryStatus, Envelope, LogoUpload, utcnow
+from herald.shared.contract.identity import ScheduleRef
+from herald.shared.contract.messages import (
+    AnyCommand,
+    CommandRejected,
+    DeliveryStatus,
+    Envelope,
+    LogoUpload,
+    utcnow,
+)
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tenant_settings import LogoRef
 from herald.shared.history import fold
@@ -68,33 +78,33 @@ class MemorySchedules:
         #: Raised by the next `record_many`, once (a crash between the write and its copy).
         self.fail_next_record: Exception | None = None
 
-    async def read(self, schedule_id: str) -> Stored | None:
-        row = self.rows.get(schedule_id)
+    async def read(self, ref: ScheduleRef) -> Stored | None:
+        row = self.rows.get(ref.key)
         if row is None:
             return None
-        return Stored(row.state, row.deleted, {c: list(o) for c, o in row.outbox})
+        return Stored(row.state, row.deleted, {c: list(o) for c, o in row.outbox}, ref.key)
 
     async def recorded(self, command_id: str) -> Recorded | None:
         return self.commands.get(command_id)
 
     async def live_specs(self, tenant_id: str) -> dict[str, ScheduleSpec]:
         return {
-            schedule_id: row.state.spec
-            for schedule_id, row in self.rows.items()
+            row.state.schedule_id: row.state.spec
+            for row in self.rows.values()
             if row.state.tenant_id == tenant_id and not row.deleted
         }
 
     async def load(self, schedule_id: str, tenant_id: str) -> ScheduleState | None:
         """For tests: the schedule as `tenant_id` sees it."""
-        stored = await self.read(schedule_id)
-        return stored.live_for(tenant_id) if stored else None
+        stored = await self.read(ScheduleRef(tenant_id, schedule_id))
+        return stored.live() if stored else None
 
     async def save(
         self,
         previous: ScheduleState | None,
         new: ScheduleState | None,
         *,
-        schedule_id: str,
+        stored_id: str,
         tenant_id: str,
         command_id: str,
         outputs: list[Output],
@@ -105,16 +115,16 @@ class MemorySchedules:
                 await self.races.pop(0)()
             finally:
                 self._racing = False
-        row = self.rows.get(schedule_id)
+        row = self.rows.get(stored_id)
         entry = (command_id, list(outputs))
         if previous is None:
             assert new is not None
             if row is not None:
-                raise ConcurrentChange(schedule_id)
-            self.rows[schedule_id] = _Row(new, outbox=[entry])
+                raise ConcurrentChange(stored_id)
+            self.rows[stored_id] = _Row(new, outbox=[entry])
         else:
             if row is None or row.deleted or row.state.version != previous.version:
-                raise ConcurrentChange(schedule_id)
+                raise ConcurrentChange(stored_id)
             row.outbox = [*row.outbox, entry][-OUTBOX_SIZE:]
             if new is None:
                 row.deleted = True
@@ -130,12 +140,13 @@ class MemorySchedules:
         for command_id, recorded in records:
             self.commands.setdefault(command_id, recorded)
 
-    async def raw(self, schedule_id: str) -> dict[str, Any] | None:
-        row = self.rows.get(schedule_id)
+    async def raw(self, stored_id: str) -> dict[str, Any] | None:
+        row = self.rows.get(stored_id)
         if row is None:
             return None
         doc = {
-            "_id": schedule_id,
+            "_id": stored_id,
+            "schedule_id": row.state.schedule_id,
             "tenant_id": row.state.tenant_id,
             "spec": row.state.spec.model_dump(mode="json"),
             "version": row.state.version,
@@ -146,8 +157,8 @@ class MemorySchedules:
         return doc if row.slot_version is None else doc | synced
 
     async def mark_synced(self, marks: Sequence[tuple[str, int, dict[str, Any] | None]]) -> None:
-        for schedule_id, version, spec in marks:
-            row = self.rows.get(schedule_id)
+        for stored_id, version, spec in marks:
+            row = self.rows.get(stored_id)
             if row is not None:
                 row.slot_version, row.slot_spec = version, spec
 
@@ -156,11 +167,11 @@ class MemorySchedules:
 
     async def import_many(self, states: list[ScheduleState]) -> None:
         """Stores the new ones; a taken id raises once the rest are in, like `insert_many`."""
-        taken = [s.schedule_id for s in states if s.schedule_id in self.rows]
+        taken = [s.ref.key for s in states if s.ref.key in self.rows]
         for state in states:
             spec = state.spec.model_dump(mode="json")
             self.rows.setdefault(
-                state.schedule_id, _Row(state, slot_version=state.version, slot_spec=spec)
+                state.ref.key, _Row(state, slot_version=state.version, slot_spec=spec)
             )
         if taken:
             raise ConcurrentChange(", ".join(taken))
@@ -359,12 +370,12 @@ class MemorySlots:
         written: set[datetime] = set()
         for pending in entries:
             minute = minute_of(pending.due)
-            self.slots.setdefault((minute, shard), {})[pending.schedule_id] = pending
+            self.slots.setdefault((minute, shard), {})[pending.slot_key] = pending
             written.add(minute)
         return written
 
     async def replace(self, minute: datetime, shard: int, entries: Iterable[Pending]) -> None:
-        kept = {p.schedule_id: p for p in entries}
+        kept = {p.slot_key: p for p in entries}
         if kept:
             self.slots[(minute, shard)] = kept
         else:
@@ -445,3 +456,19 @@ class MemoryLeases:
             yield lease
         finally:
             await self.release(lease)
+
+
+def keyed(raw: bytes) -> tuple[bytes | None, bytes]:
+    """A command record as a well-behaved client sends it: keyed by its schedule id."""
+    try:
+        schedule_id = json.loads(raw).get("schedule_id")
+    except (ValueError, AttributeError, RecursionError):
+        schedule_id = None
+    key = schedule_id.encode("utf-8", "surrogatepass") if isinstance(schedule_id, str) else None
+    return key, raw
+
+
+def parse_keyed(raw: bytes) -> AnyCommand | CommandRejected | commands.Unanswerable:
+    """`commands.parse` of a command keyed as a client keys it."""
+    key, _ = keyed(raw)
+    return commands.parse(raw, key)

@@ -75,11 +75,13 @@ def test_bad_lines_are_named_and_skipped_good_ones_land_in_the_report(
     )
     assert shown.exit_code == 0, shown.output
     rows = list(csv.reader(io.StringIO(shown.stdout, newline="")))
-    # 3 dialed, 2 answered, 1 no answer; contact rate 2/3 = 66.7 %; 1 sale of 2 answered
-    # = 50.0 %; 120 s of talk = 2.0 minutes; AHT 120 s / 2 answered = 1:00.
-    expected = ["3", "2", "1", "0", "0", "0.0", "66.7", "1", "50.0", "2.0", "0:01:00"]
-    assert rows[1] == ["Renewals Q4", *expected]
-    assert rows[2] == ["Total", *expected]
+    # The outbound table: 3 dialed, 2 answered, 1 no answer; contact rate 2/3 = 66.7 %;
+    # nothing abandoned, 0.0 % over the day and over its trailing 30 days (not flagged);
+    # 1 sale of 2 answered = 50.0 %; 120 s of talk = 2.0 minutes; AHT 120 s / 2 = 1:00.
+    assert rows[0] == ["Outbound"]
+    expected = ["3", "2", "1", "0", "0", "66.7", "0.0", "0.0", "", "1", "50.0", "2.0"]
+    assert rows[2] == ["Renewals Q4", *expected, "0:01:00"]
+    assert rows[3] == ["Total", *expected[:7], "", "", *expected[9:], "0:01:00"]
 
     table = cli.invoke(
         app,
@@ -87,6 +89,59 @@ def test_bad_lines_are_named_and_skipped_good_ones_land_in_the_report(
     )
     assert table.exit_code == 0, table.output
     assert "Campaign Summary  2026-11-03 to 2026-11-03" in table.output
+
+
+def _session(agent: str, start: str, end: str) -> dict[str, object]:
+    """An hour ready on 2 November, spent from `start` to `end`."""
+    span = {"state": "ready", "start": start, "end": end}
+    return {
+        "tenant_id": "acme",
+        "agent_id": agent,
+        "day": "2026-11-02",
+        "login_s": 3600,
+        "ready_s": 3600,
+        "spans": [span],
+    }
+
+
+def test_a_session_outside_its_day_is_a_named_bad_line_and_the_others_load(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session is a local day of the data's zone: spans outside it are bad input, named by
+    line and session, never a traceback."""
+    monkeypatch.setenv("HERALD_REPORTS__DATA_TIMEZONE", "Europe/Berlin")  # UTC+1 in November
+    sessions = _jsonl(
+        tmp_path / "sessions.jsonl",
+        [
+            json.dumps(_session("a1", "2026-11-02T08:00:00+01:00", "2026-11-02T09:00:00+01:00")),
+            # 23:30 UTC on the 2nd is 00:30 on the 3rd in Berlin.
+            json.dumps(_session("a2", "2026-11-02T23:30:00Z", "2026-11-03T00:30:00Z")),
+            json.dumps(_session("a3", "2026-11-02T10:00:00+01:00", "2026-11-02T11:00:00+01:00")),
+        ],
+    )
+    result = cli.invoke(app, ["data", "import", "sessions", str(sessions)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # typer's exit, not an error raised
+    assert "line 2: (whole record): Value error, session acme/2026-11-02/a2: its spans" in (
+        " ".join(result.output.split())
+    )
+    assert "lie outside 2026-11-02 in Europe/Berlin" in " ".join(result.output.split())
+    assert "2 new sessions stored; 1 bad line(s)" in result.output
+
+    shown = cli.invoke(
+        app,
+        [
+            "reports", "show", "agent_time", "--tenant", "acme", "--csv", *DAY_2,
+            "--timezone", "Europe/Berlin",
+        ],
+    )  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    rows = list(csv.reader(io.StringIO(shown.stdout, newline="")))
+    assert [row[:3] for row in rows[1:]] == [
+        ["a1", "(no team)", "1:00:00"],
+        ["a3", "(no team)", "1:00:00"],
+        ["Total", "", "2:00:00"],
+    ]
 
 
 def test_a_filter_the_report_refuses_is_a_clear_error(cli: CliRunner) -> None:

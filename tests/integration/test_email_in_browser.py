@@ -195,7 +195,7 @@ def _cases() -> dict[str, Case]:
     image = Attachment("chart-1.png", "image/png", charts.png(chart, BRANDING.brand_colour))
     wide = Contents(
         attached=(csv,),
-        inline_html=html.fragment([roi], [chart]),
+        inline_html=html.fragment([roi], [chart], definitions=BRANDING.definitions_link()),
         images=((html.chart_cid(0), image),),
     )
     pdf = Contents(attached=(Attachment("campaign-roi.pdf", "application/pdf", b"%PDF-1.7\n"),))
@@ -209,7 +209,15 @@ def _cases() -> dict[str, Case]:
             fits_phone=False,
         ),
         "narrow-table": Case(
-            _email(ReportFormat.HTML, (), Contents(inline_html=html.fragment([narrow])), 2), ()
+            _email(
+                ReportFormat.HTML,
+                (),
+                Contents(
+                    inline_html=html.fragment([narrow], definitions=BRANDING.definitions_link())
+                ),
+                2,
+            ),
+            (),
         ),
         "pdf-tiles-only": Case(_email(ReportFormat.PDF, TILES[:4], pdf, 4, LONG_FILTER), TILES[:4]),
     }

@@ -188,6 +188,7 @@ async def test_a_report_pdf_is_tagged_text_with_whole_headers_tiles_and_a_vector
         "All campaigns",
         "2026-11-15 08:00 UTC",
         (),
+        "https://acme.example.com/docs/reports",
     )
     html = compose(heading, [small, big], tiles, [CHART])
     pool = PdfPool(workers=1, renders_per_worker=10, timeout_s=120)

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 import yaml
@@ -191,8 +192,12 @@ async def _schedule(settings: Settings, schedule_id: str, recipient: str) -> str
         format=ReportFormat.CSV,
     )
     async with command_client(settings) as herald:
-        await herald.send(CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec))
-        ran = await herald.send(RunNow(tenant_id="acme", schedule_id=schedule_id))
+        await herald.send(
+            CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=spec)
+        )
+        ran = await herald.send(
+            RunNow(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id)
+        )
     assert ran.run_id is not None
     return ran.run_id
 

@@ -23,6 +23,7 @@ from pypdf import PdfReader
 
 from herald.cli import demo
 from herald.services.mailer.compose import Contents, compose
+from herald.services.renderer.filter_names import filters_line
 from herald.services.renderer.formats.cells import DisplayTable, display_row, plain
 from herald.services.renderer.formats.html import dropped_columns, shown_columns
 from herald.services.renderer.pool import PdfPool
@@ -147,7 +148,7 @@ def _email(rendered: Rendered, run: RunDetails, fragment: str) -> str:
         rows=rendered.rows,
         sha256=rendered.artifact.sha256,
         title=rendered.title,
-        filters_summary=run.filters.summary(),
+        filters_summary=filters_line(run.filters.campaign_ids, run.filters.agent_ids),
         html_artifact_id=rendered.artifact.artifact_id,
     )
     email = compose(

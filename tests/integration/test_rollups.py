@@ -50,9 +50,19 @@ def _local(day: date, hour: int, minute: int) -> datetime:
 WHOLE = Scope(TENANT, day_bounds(FIRST - timedelta(days=1), ZONE)[0], day_bounds(ANCHOR, ZONE)[1])
 #: Cuts the first and the last day of the data, keeps the days between whole.
 CUT = Scope(TENANT, _local(FIRST, 13, 17), _local(LAST, 10, 42))
+NEW_YORK = ZoneInfo("America/New_York")
 SCOPES = {
     "whole days": WHOLE,
     "days cut at both ends": CUT,
+    # Read from the cells by hour: 06:00 on the first day to 18:00 on the last.
+    "days cut at whole hours": Scope(TENANT, _local(FIRST, 6, 0), _local(LAST, 18, 0)),
+    # New York's 28-30 March: Berlin's 28th from 05:00 (CET) to the 31st at 06:00 (CEST),
+    # the 23-hour 29th whole between them.
+    "New York days across the clock change": Scope(
+        TENANT,
+        datetime(2026, 3, 28, tzinfo=NEW_YORK),
+        datetime(2026, 3, 31, tzinfo=NEW_YORK),
+    ),
     "campaigns": Scope(TENANT, WHOLE.start, WHOLE.end, campaign_ids=("solar", "care")),
     "agents, days cut": Scope(
         TENANT, CUT.start, CUT.end, agent_ids=("agent-01", "agent-12", "agent-33")
@@ -91,7 +101,7 @@ async def _crash(db: AsyncDatabase[Document], day: date) -> None:
     stale = await db[ROLLUP_CELLS].update_many(
         {"tenant_id": TENANT, "day": day.isoformat()}, {"$set": {"cells": "[]"}}
     )
-    assert stale.modified_count == len(GROUPINGS)
+    assert stale.modified_count == 2 * len(GROUPINGS)  # by day and by hour
 
 
 async def _rollups(db: AsyncDatabase[Document]) -> list[Document]:

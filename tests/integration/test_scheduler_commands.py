@@ -57,6 +57,7 @@ async def scheduler(
 
 def _create(tenant: str = "acme", **changes: Any) -> CreateSchedule:
     return CreateSchedule(
+        command_id=uuid4(),
         tenant_id=tenant,
         schedule_id=f"s-{uuid4().hex[:10]}",
         spec=ScheduleSpec.model_validate(SPEC | changes),
@@ -130,7 +131,7 @@ async def test_invalid_schedules_are_rejected_per_field_and_not_stored(
         },
     )
     assert fragment in reasons[field], reasons
-    assert await sdb["schedules"].find_one({"_id": schedule_id}) is None
+    assert await sdb["schedules"].find_one({"_id": f"acme/{schedule_id}"}) is None
     assert await sdb["commands"].count_documents({}) == recorded_before, "a rejection was stored"
 
 
@@ -139,18 +140,25 @@ async def test_unknown_schedule_version_conflict_and_taken_id_are_rejected(
 ) -> None:
     assert (
         "not found"
-        in (await _rejected(herald, RunNow(tenant_id="acme", schedule_id="nope")))["schedule_id"]
+        in (
+            await _rejected(
+                herald, RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="nope")
+            )
+        )["schedule_id"]
     )
     created = _create()
     await herald.send(created)
     conflict = UpdateSchedule(
+        command_id=uuid4(),
         tenant_id="acme",
         schedule_id=created.schedule_id,
         changes=ScheduleChanges(name="Renamed"),
         expected_version=7,
     )
     assert "version conflict" in (await _rejected(herald, conflict))["expected_version"]
-    again = CreateSchedule(tenant_id="acme", schedule_id=created.schedule_id, spec=created.spec)
+    again = CreateSchedule(
+        command_id=uuid4(), tenant_id="acme", schedule_id=created.schedule_id, spec=created.spec
+    )
     assert "exists" in (await _rejected(herald, again))["schedule_id"]
 
 
@@ -160,6 +168,7 @@ async def test_update_enable_disable_delete(herald: HeraldClient) -> None:
     sid = created.schedule_id
     updated = await herald.send(
         UpdateSchedule(
+            command_id=uuid4(),
             tenant_id="acme",
             schedule_id=sid,
             changes=ScheduleChanges(time_of_day="09:30"),  # type: ignore[arg-type]
@@ -169,24 +178,29 @@ async def test_update_enable_disable_delete(herald: HeraldClient) -> None:
     assert updated.version == 2
     assert updated.next_run_at is not None
     assert (updated.next_run_at.hour, updated.next_run_at.minute) in ((8, 30), (7, 30))
-    disabled = await herald.send(DisableSchedule(tenant_id="acme", schedule_id=sid))
+    disabled = await herald.send(
+        DisableSchedule(command_id=uuid4(), tenant_id="acme", schedule_id=sid)
+    )
     assert (disabled.version, disabled.next_run_at) == (3, None)
     enabled = await herald.send(
-        EnableSchedule(tenant_id="acme", schedule_id=sid, expected_version=3)
+        EnableSchedule(command_id=uuid4(), tenant_id="acme", schedule_id=sid, expected_version=3)
     )
     assert enabled.version == 4
     assert enabled.next_run_at is not None
     bad = UpdateSchedule(
+        command_id=uuid4(),
         tenant_id="acme",
         schedule_id=sid,
         changes=ScheduleChanges(frequency="daily"),  # type: ignore[arg-type]
         expected_version=4,
     )
     assert "weekday is only for weekly" in (await _rejected(herald, bad))["changes"]
-    await herald.send(DeleteSchedule(tenant_id="acme", schedule_id=sid))
+    await herald.send(DeleteSchedule(command_id=uuid4(), tenant_id="acme", schedule_id=sid))
     assert (
         "not found"
-        in (await _rejected(herald, RunNow(tenant_id="acme", schedule_id=sid)))["schedule_id"]
+        in (await _rejected(herald, RunNow(command_id=uuid4(), tenant_id="acme", schedule_id=sid)))[
+            "schedule_id"
+        ]
     )
 
 
@@ -197,10 +211,11 @@ async def test_another_tenants_schedule_is_not_found_and_untouched(
     await herald.send(created)
     sid = created.schedule_id
     for command in (
-        RunNow(tenant_id="globex", schedule_id=sid),
-        DisableSchedule(tenant_id="globex", schedule_id=sid),
-        DeleteSchedule(tenant_id="globex", schedule_id=sid),
+        RunNow(command_id=uuid4(), tenant_id="globex", schedule_id=sid),
+        DisableSchedule(command_id=uuid4(), tenant_id="globex", schedule_id=sid),
+        DeleteSchedule(command_id=uuid4(), tenant_id="globex", schedule_id=sid),
         UpdateSchedule(
+            command_id=uuid4(),
             tenant_id="globex",
             schedule_id=sid,
             changes=ScheduleChanges(recipients=["thief@example.com"]),
@@ -208,7 +223,8 @@ async def test_another_tenants_schedule_is_not_found_and_untouched(
         ),
     ):
         assert "not found" in (await _rejected(herald, command))["schedule_id"]
-    stored = await sdb["schedules"].find_one({"_id": sid})
+    stored = await sdb["schedules"].find_one({"_id": f"acme/{sid}"})
+    assert await sdb["schedules"].find_one({"_id": f"globex/{sid}"}) is None
     assert stored is not None
     assert (stored["tenant_id"], stored["version"], stored["deleted"]) == ("acme", 1, False)
     assert stored["spec"]["recipients"] == ["lead@example.com"]
@@ -220,6 +236,7 @@ async def test_a_repeated_command_id_gets_the_same_reply_and_changes_nothing(
     created = _create()
     await herald.send(created)
     update = UpdateSchedule(
+        command_id=uuid4(),
         tenant_id="acme",
         schedule_id=created.schedule_id,
         changes=ScheduleChanges(name="Once"),
@@ -229,7 +246,7 @@ async def test_a_repeated_command_id_gets_the_same_reply_and_changes_nothing(
     second = await herald.send(update)
     assert first == second
     assert isinstance(first, CommandAccepted)
-    stored = await sdb["schedules"].find_one({"_id": created.schedule_id})
+    stored = await sdb["schedules"].find_one({"_id": f"acme/{created.schedule_id}"})
     assert stored is not None
     assert stored["version"] == 2
 

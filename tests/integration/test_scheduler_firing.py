@@ -9,22 +9,25 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.scheduler.calendar import Calendar
 from herald.services.scheduler.commands import ScheduleState
-from herald.services.scheduler.firing import Pending, run_details, run_id_for
+from herald.services.scheduler.firing import Pending, run_details
 from herald.services.scheduler.slots import SLOTS, SlotStore, entry_key, shard_of, slot_id
 from herald.services.scheduler.store import SCHEDULES, SchedulerStore
+from herald.shared.contract.identity import ScheduleRef, fired_run_id
 from herald.shared.contract.messages import (
     CreateSchedule,
     DeleteSchedule,
     DeliveryStatus,
     RunStatus,
+    UpdateSchedule,
 )
-from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.contract.schedule_spec import ScheduleChanges, ScheduleSpec
 from herald.shared.contract.topics import Topics
 from herald.shared.history import store as history_store
 from herald.shared.runtime.kafka import publish_many
@@ -88,7 +91,9 @@ async def test_three_replicas_fire_every_run_exactly_once(
     duplicated = {run_id: n for run_id, n in counts.items() if n > 1}
     assert duplicated == {}
     herd_ids = {r["run_id"] for r in runs if datetime.fromisoformat(r["scheduled_for"]) == herd}
-    assert herd_ids == {run_id_for(f"herd-{n:04d}", herd) for n in range(2000)}
+    assert herd_ids == {
+        fired_run_id(ScheduleRef("acme", f"herd-{n:04d}"), herd) for n in range(2000)
+    }
     logs = "".join(r.log() for r in replicas)
     assert sum(1 for r in replicas if "fired" in r.log()) >= 2, "the herd was shared"
     assert "Traceback" not in logs
@@ -113,13 +118,15 @@ async def test_after_three_missed_periods_the_last_fires_once_and_the_rest_are_s
     scheduler = ServiceProcess("scheduler", settings, log_dir)
     await scheduler.wait_started()
     async with command_client(settings) as herald:
-        await herald.send(CreateSchedule(tenant_id="acme", schedule_id="brief", spec=spec))
+        await herald.send(
+            CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="brief", spec=spec)
+        )
     scheduler.stop()
 
     # What a scheduler that stopped three days ago leaves behind: the pending
     # firing of three periods back, never fired.
     slots = SlotStore(db)
-    shard = shard_of("brief")
+    shard = shard_of("acme/brief")
     minutes = await slots.minutes(shard)
     (pending,) = [p for m in minutes for p in await slots.read(m, shard)]
     for minute in minutes:
@@ -135,14 +142,20 @@ async def test_after_three_missed_periods_the_last_fires_once_and_the_rest_are_s
 
         async def all_recorded() -> bool:
             found = [
-                await history_store.get_run(runs, "acme", run_id_for("brief", t)) for t in missed
+                await history_store.get_run(
+                    runs, "acme", fired_run_id(ScheduleRef("acme", "brief"), t)
+                )
+                for t in missed
             ]
             return all(found)
 
         await wait_until(all_recorded, 60, "the missed firings in the history")
     finally:
         restarted.stop()
-    records = [await history_store.get_run(runs, "acme", run_id_for("brief", t)) for t in missed]
+    records = [
+        await history_store.get_run(runs, "acme", fired_run_id(ScheduleRef("acme", "brief"), t))
+        for t in missed
+    ]
     assert [r.status if r else None for r in records] == [
         RunStatus.SKIPPED,
         RunStatus.SKIPPED,
@@ -151,7 +164,7 @@ async def test_after_three_missed_periods_the_last_fires_once_and_the_rest_are_s
     ]
     assert all(r and r.reason and "missed" in r.reason for r in records[:3])
     fired = _due_records(await read_topic(settings, Topics(settings.kafka.topic_prefix).report_due))
-    assert [r["run_id"] for r in fired] == [run_id_for("brief", missed[-1])]
+    assert [r["run_id"] for r in fired] == [fired_run_id(ScheduleRef("acme", "brief"), missed[-1])]
     assert datetime.fromisoformat(fired[0]["window"]["end"]) == missed[-1].replace(hour=0, minute=0)
 
 
@@ -245,12 +258,16 @@ async def test_on_the_real_stores_a_deleted_schedule_never_fires(
     due = datetime(2026, 11, 27, 8, tzinfo=UTC)  # DAILY_SPEC's firing
     world = World(due - timedelta(hours=1), store, SlotStore(db))
     created = [
-        CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=DAILY_SPEC)
+        CreateSchedule(
+            command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=DAILY_SPEC
+        )
         for schedule_id in ("kept", "deleted")
     ]
-    await world.send(*created, DeleteSchedule(tenant_id="acme", schedule_id="deleted"))
+    await world.send(
+        *created, DeleteSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="deleted")
+    )
     await world.tick_at(due + timedelta(seconds=2))
-    assert world.fired_ids() == [run_id_for("kept", due)]
+    assert world.fired_ids() == [fired_run_id(ScheduleRef("acme", "kept"), due)]
 
 
 async def test_on_the_real_stores_a_schedule_deleted_before_the_fix_is_cleared_at_start(
@@ -263,18 +280,20 @@ async def test_on_the_real_stores_a_schedule_deleted_before_the_fix_is_cleared_a
     world = World(due - timedelta(hours=1), store, SlotStore(db))
     await world.send(
         *(
-            CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=DAILY_SPEC)
+            CreateSchedule(
+                command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=DAILY_SPEC
+            )
             for schedule_id in ("kept", "deleted")
         )
     )
     # As an older scheduler deleted it: marked, same version, its firing left in the slots.
     await db[SCHEDULES].update_one(
-        {"_id": "deleted"}, {"$set": {"deleted": True, "next_run_at": None}}
+        {"_id": "acme/deleted"}, {"$set": {"deleted": True, "next_run_at": None}}
     )
     assert await world.first.calendar.forget_deleted() == 1
     assert await world.first.calendar.forget_deleted() == 0
     await world.tick_at(due + timedelta(seconds=2))
-    assert world.fired_ids() == [run_id_for("kept", due)]
+    assert world.fired_ids() == [fired_run_id(ScheduleRef("acme", "kept"), due)]
 
 
 async def test_a_slot_holds_each_spec_once_and_reads_slots_written_before(
@@ -312,5 +331,74 @@ async def test_a_slot_holds_each_spec_once_and_reads_slots_written_before(
     await slots.put(shard, fresh[:1])
     read = {p.schedule_id: p for p in await slots.read(due, shard)}
     assert read.keys() == {"old-1", ids[0]}
+    # Before issue 18 an entry's schedule id was its schedule's document id.
+    assert (read["old-1"].slot_key, read[ids[0]].slot_key) == ("old-1", f"acme/{ids[0]}")
     assert (read["old-1"].version, read["old-1"].spec) == (3, DAILY_SPEC)
     assert (read[ids[0]].spec, read[ids[0]].due) == (DAILY_SPEC, due)
+
+
+async def test_a_schedule_stored_before_ids_were_scoped_by_tenant_keeps_working(
+    db: AsyncDatabase[Document],
+) -> None:
+    """Before issue 18 a schedule's document id, and its slot entry's, was its bare id.
+
+    Such a schedule is found by tenant and id, changed in place (its firing stays in
+    its shard), and fires once, under a run id that names its tenant. Another tenant
+    may take the same id meanwhile.
+    """
+    store, slots = SchedulerStore(db), SlotStore(db)
+    due = datetime(2026, 11, 27, 8, tzinfo=UTC)
+    world = World(due - timedelta(hours=1), store, slots)
+    # As an older scheduler stored it: the bare id, no `schedule_id`, its entry by the bare id.
+    old_shard = shard_of("legacy")
+    await db[SCHEDULES].insert_one(
+        {
+            "_id": "legacy",
+            "tenant_id": "acme",
+            "spec": DAILY_SPEC.model_dump(mode="json"),
+            "version": 1,
+            "next_run_at": due,
+            "deleted": False,
+            "slot_version": 1,
+            "slot_spec": DAILY_SPEC.model_dump(mode="json"),
+        }
+    )
+    entry = {
+        "schedule_id": "legacy",
+        "tenant_id": "acme",
+        "version": 1,
+        "spec": DAILY_SPEC.model_dump(mode="json"),
+        "due": due.isoformat(),
+    }
+    await db[SLOTS].insert_one(
+        {
+            "_id": slot_id(due, old_shard),
+            "minute": due,
+            "shard": old_shard,
+            "entries": json.dumps({entry_key("legacy"): entry}),
+        }
+    )
+    await slots.set_minutes(old_shard, [due])
+    await store.ensure_indexes()  # the new scheduler starts on the old database
+
+    renamed = DAILY_SPEC.model_copy(update={"name": "Renamed"})
+    await world.send(
+        UpdateSchedule(
+            command_id=uuid4(),
+            tenant_id="acme",
+            schedule_id="legacy",
+            changes=ScheduleChanges(name="Renamed"),
+            expected_version=1,
+        ),
+        CreateSchedule(command_id=uuid4(), tenant_id="globex", schedule_id="legacy", spec=renamed),
+    )
+    stored = await db[SCHEDULES].find_one({"_id": "legacy"})
+    assert stored is not None
+    assert (stored["version"], stored["spec"]["name"]) == (2, "Renamed")
+    assert await db[SCHEDULES].find_one({"_id": "acme/legacy"}) is None
+    assert (await slots.read(due, old_shard))[0].spec == renamed, "replaced in its own shard"
+
+    await world.tick_at(due + timedelta(seconds=2))
+    assert world.fired_ids() == sorted(
+        fired_run_id(ScheduleRef(tenant, "legacy"), due) for tenant in ("acme", "globex")
+    )

@@ -4,8 +4,8 @@ The hand-checked dataset (tests/report_dataset.py) is ingested once. Its
 figures are checked in memory by tests/unit/test_standard_reports.py; here each
 distinct read a report makes of the database (a grouping per local day, from
 the roll-ups and from raw calls only; days cut by the window; filters pushed to
-the query; sessions; an earlier span; the call stream) must give exactly the
-report computed from `MemoryCallData`.
+the query; sessions, whole or clipped to the window; an earlier span; the call
+stream) must give exactly the report computed from `MemoryCallData`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from herald.services.renderer.calldata.store import ROLLUPS
 from herald.services.renderer.reports.model import ReportUnavailable
 from herald.services.renderer.reports.mongo_source import MongoSource
 from herald.shared.contract.catalog import STANDARD_REPORTS
+from herald.shared.contract.tenant_settings import TenantCompliance
 from herald.shared.runtime.mongo import Document
 from tests.report_dataset import (
     BERLIN,
@@ -79,6 +80,9 @@ SHAPES: dict[str, tuple[str, dict[str, Any]]] = {
         {"start": local(6, 12), "end": local(6, 13), "agents": ("a3",)},
     ),
     "sessions under a campaign filter": ("agent_performance", {"campaigns": ("c3",)}),
+    # Days the window cuts: each session's spans clipped to it (Chloe's), or whole.
+    "sessions of days the window cuts": ("agent_time", _NOON_TO_NOON),
+    "calls and sessions of days the window cuts": ("agent_performance", _NOON_TO_NOON),
     # The other groupings.
     "dispositions": ("disposition_summary", {}),
     "hours": ("hourly_activity", {}),
@@ -87,6 +91,11 @@ SHAPES: dict[str, tuple[str, dict[str, Any]]] = {
     "inbound queues (inbound calls only)": ("inbound_queues", {}),
     # The same grouping over an earlier span too.
     "rolling 30-day history": ("compliance", {"start": local(6, 12), "end": local(6, 13)}),
+    "trailing 30 days cut at noon": ("campaign_summary", _NOON_TO_NOON),
+    "trailing 24 hours": (
+        "campaign_summary",
+        {"compliance": TenantCompliance(abandon_period="24h", abandon_threshold_pct=20)},
+    ),
     "previous period": ("executive_dashboard", {}),
     # The calls themselves, oldest first, in the schedule's zone.
     "call stream": ("cdr", {}),

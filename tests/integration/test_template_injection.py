@@ -26,6 +26,7 @@ from pypdf import PdfReader
 from herald.services.mailer.compose import Contents, compose
 from herald.services.renderer.calldata.records import Call, Campaign
 from herald.services.renderer.calldata.store import CallStore
+from herald.services.renderer.filter_names import filters_line
 from herald.services.renderer.pool import PdfPool
 from herald.services.renderer.render import Rendered, Renderer
 from herald.services.renderer.reports import custom_store as custom_report_store
@@ -138,7 +139,7 @@ def _email(rendered: Rendered, fmt: ReportFormat, fragment: str | None) -> Email
         rows=rendered.rows,
         sha256=rendered.artifact.sha256,
         title=rendered.title,
-        filters_summary=run.filters.summary(),
+        filters_summary=filters_line(run.filters.campaign_ids, run.filters.agent_ids),
     )
     return compose(
         message,

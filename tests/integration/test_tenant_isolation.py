@@ -94,7 +94,9 @@ def _spec(*recipients: str) -> ScheduleSpec:
 
 
 async def _created(herald: HeraldClient, tenant: str) -> CreateSchedule:
-    command = CreateSchedule(tenant_id=tenant, schedule_id=f"s-{uuid4().hex[:10]}", spec=_spec())
+    command = CreateSchedule(
+        command_id=uuid4(), tenant_id=tenant, schedule_id=f"s-{uuid4().hex[:10]}", spec=_spec()
+    )
     await herald.send(command)
     return command
 
@@ -105,8 +107,10 @@ async def _reasons(herald: HeraldClient, command: Command) -> dict[str, str]:
     return {e.field: e.message for e in caught.value.errors}
 
 
-async def _stored(sdb: AsyncDatabase[Document], schedule_id: str) -> dict[str, Any]:
-    doc = await sdb["schedules"].find_one({"_id": schedule_id}, {"outbox": 0})
+async def _stored(
+    sdb: AsyncDatabase[Document], schedule_id: str, tenant_id: str = A
+) -> dict[str, Any]:
+    doc = await sdb["schedules"].find_one({"_id": f"{tenant_id}/{schedule_id}"}, {"outbox": 0})
     assert doc is not None
     return {k: doc[k] for k in ("tenant_id", "version", "deleted", "spec", "next_run_at")}
 
@@ -119,6 +123,7 @@ async def test_recipients_off_the_tenants_list_are_rejected_by_position_and_noth
 ) -> None:
     commands_before = await sdb["commands"].count_documents({})
     create = CreateSchedule(
+        command_id=uuid4(),
         tenant_id=A,
         schedule_id=f"s-{uuid4().hex[:10]}",
         spec=_spec("lead@example.com", "ops@eu.example.com", "thief@evil.net"),
@@ -126,14 +131,17 @@ async def test_recipients_off_the_tenants_list_are_rejected_by_position_and_noth
     assert await _reasons(herald, create) == {
         "spec.recipients.2": f"domain evil.net is not on the allowed list for tenant {A}"
     }
-    assert await sdb["schedules"].find_one({"_id": create.schedule_id}) is None
-    test_email = SendTestEmail(tenant_id=A, schedule_id="smtp-test", recipients=["x@gmail.com"])
+    assert await sdb["schedules"].find_one({"schedule_id": create.schedule_id}) is None
+    test_email = SendTestEmail(
+        command_id=uuid4(), tenant_id=A, schedule_id="smtp-test", recipients=["x@gmail.com"]
+    )
     assert list(await _reasons(herald, test_email)) == ["recipients.0"]
     assert await sdb["commands"].count_documents({}) == commands_before, "a rejection was stored"
 
     saved = await _created(herald, A)
     before = await _stored(sdb, saved.schedule_id)
     update = UpdateSchedule(
+        command_id=uuid4(),
         tenant_id=A,
         schedule_id=saved.schedule_id,
         changes=ScheduleChanges(recipients=["thief@example.com.evil.net"]),
@@ -147,7 +155,12 @@ async def test_recipients_off_the_tenants_list_are_rejected_by_position_and_noth
     assert await _stored(sdb, saved.schedule_id) == before
     # Another tenant is held to the global list, which is empty here: any domain.
     await herald.send(
-        CreateSchedule(tenant_id=B, schedule_id=f"s-{uuid4().hex[:10]}", spec=_spec("x@evil.net"))
+        CreateSchedule(
+            command_id=uuid4(),
+            tenant_id=B,
+            schedule_id=f"s-{uuid4().hex[:10]}",
+            spec=_spec("x@evil.net"),
+        )
     )
 
 
@@ -162,19 +175,24 @@ async def test_no_command_of_another_tenant_touches_a_schedule(
     before = await _stored(sdb, sid)
     for command in (
         UpdateSchedule(
+            command_id=uuid4(),
             tenant_id=B,
             schedule_id=sid,
             changes=ScheduleChanges(recipients=["thief@example.com"]),
             expected_version=1,
         ),
-        EnableSchedule(tenant_id=B, schedule_id=sid),
-        DisableSchedule(tenant_id=B, schedule_id=sid, expected_version=1),
-        DeleteSchedule(tenant_id=B, schedule_id=sid),
-        RunNow(tenant_id=B, schedule_id=sid),
+        EnableSchedule(command_id=uuid4(), tenant_id=B, schedule_id=sid),
+        DisableSchedule(command_id=uuid4(), tenant_id=B, schedule_id=sid, expected_version=1),
+        DeleteSchedule(command_id=uuid4(), tenant_id=B, schedule_id=sid),
+        RunNow(command_id=uuid4(), tenant_id=B, schedule_id=sid),
     ):
         assert "not found" in (await _reasons(herald, command))["schedule_id"], command.type
-    taken = CreateSchedule(tenant_id=B, schedule_id=sid, spec=_spec("thief@example.com"))
-    assert "already exists" in (await _reasons(herald, taken))["schedule_id"]
+    # Ids are the tenant's own: B may have a schedule of that id too, and learns nothing of A's.
+    own = CreateSchedule(
+        command_id=uuid4(), tenant_id=B, schedule_id=sid, spec=_spec("b-lead@example.com")
+    )
+    assert (await herald.send(own)).version == 1
+    assert (await _stored(sdb, sid, B))["spec"]["recipients"] == ["b-lead@example.com"]
     # A's own command id, replayed under B: never A's answer, never applied.
     replayed = RunNow(tenant_id=B, schedule_id=sid, command_id=created.command_id)
     assert (await _reasons(herald, replayed)) == {"command_id": "command id already used"}
@@ -183,7 +201,7 @@ async def test_no_command_of_another_tenant_touches_a_schedule(
     topics = Topics(scheduler.kafka.topic_prefix)
     events = [json.loads(r.value) for r in await read_topic(scheduler, topics.schedule_events)]
     changes = [e for e in events if e["schedule_id"] == sid and e["type"] == "ScheduleChanged"]
-    assert [(e["tenant_id"], e["change"]) for e in changes] == [(A, "created")]
+    assert [(e["tenant_id"], e["change"]) for e in changes] == [(A, "created"), (B, "created")]
     due = [json.loads(r.value) for r in await read_topic(scheduler, topics.report_due)]
     assert not [d for d in due if d["schedule_id"] == sid], "another tenant fired the schedule"
 

@@ -12,6 +12,7 @@ from herald.services.scheduler.ports import ConcurrentChange, Output
 from herald.services.scheduler.tenant_commands import TenantState
 from herald.services.scheduler.tenant_store import TenantStore
 from herald.shared.contract.messages import LogoUpload, TenantSettings
+from herald.shared.contract.tenant_settings import TenantCompliance
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime.artifacts import BRAND_BUCKET, ArtifactStore
 from herald.shared.runtime.kafka import make_broker, publish_many
@@ -31,7 +32,8 @@ async def test_a_write_from_a_stale_version_changes_nothing(db: AsyncDatabase[Do
     await store.save(None, first, "c-1", [Output("t", "{}", "acme")])
     with pytest.raises(ConcurrentChange):
         await store.save(None, first, "c-2", [])  # a second first write
-    second = TenantState("acme", 2, default_timezone="Asia/Tokyo")
+    uk = TenantCompliance(abandon_period="24h", abandon_threshold_pct=2.5)
+    second = TenantState("acme", 2, default_timezone="Asia/Tokyo", compliance=uk)
     await store.save(first, second, "c-3", [])
     with pytest.raises(ConcurrentChange):
         await store.save(first, TenantState("acme", 2), "c-4", [])  # from version 1 again

@@ -6,15 +6,16 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
 from herald.services.scheduler import calendar
 from herald.services.scheduler.calendar import FIRE_CHUNK
 from herald.services.scheduler.commands import ScheduleState
-from herald.services.scheduler.firing import run_id_for
 from herald.services.scheduler.ports import LeaseLost
 from herald.services.scheduler.slots import shard_lease, shard_of
+from herald.shared.contract.identity import ScheduleRef, fired_run_id
 from herald.shared.contract.messages import (
     CreateSchedule,
     DeleteSchedule,
@@ -38,7 +39,7 @@ DAY = timedelta(days=1)
 
 
 def create(schedule_id: str, spec: ScheduleSpec = DAILY_SPEC) -> CreateSchedule:
-    return CreateSchedule(tenant_id="acme", schedule_id=schedule_id, spec=spec)
+    return CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=spec)
 
 
 async def test_a_due_minute_fires_each_schedule_once_and_plans_its_next_firing() -> None:
@@ -52,12 +53,12 @@ async def test_a_due_minute_fires_each_schedule_once_and_plans_its_next_firing()
     await world.tick_at(ON_TIME)
     await world.tick_at(ON_TIME + timedelta(seconds=1))  # the minute is done: nothing again
 
-    runs = [run_id_for(i, DUE) for i in ids]
+    runs = [fired_run_id(ScheduleRef("acme", i), DUE) for i in ids]
     assert world.fired_ids() == runs
     due = world.statuses(RunStatus.DUE)
-    assert sorted((m.run_id, m.event_id) for m in due) == [
-        (run, status_id(run, 1, "scheduler", RunStatus.DUE)) for run in runs
-    ]
+    assert sorted(m.run_id for m in due) == runs
+    for m in due:
+        assert m.event_id == status_id(m.run_id, 1, "scheduler", RunStatus.DUE, m.occurred_at)
     assert world.statuses(RunStatus.SKIPPED) == []
     for message in world.fired():
         (status,) = [m for m in due if m.run_id == message.run.run_id]
@@ -66,26 +67,30 @@ async def test_a_due_minute_fires_each_schedule_once_and_plans_its_next_firing()
         assert message.run.window.end == DUE.replace(hour=0)  # yesterday's data
         assert message.run.retry_until == DUE + DAY  # retries end at the next firing
     assert world.pending() == dict.fromkeys(ids, DUE + DAY)
-    assert await world.slots.next_due() == {shard_of(i): DUE + DAY for i in ids}
+    assert await world.slots.next_due() == {shard_of(f"acme/{i}"): DUE + DAY for i in ids}
 
 
 async def test_a_disabled_schedule_does_not_fire_until_enabled_again() -> None:
     world = World(BEFORE)
-    await world.send(create("s-1"), DisableSchedule(tenant_id="acme", schedule_id="s-1"))
+    await world.send(
+        create("s-1"), DisableSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1")
+    )
     assert world.pending() == {}
     await world.tick_at(ON_TIME)
     assert world.herd.published == []
 
     world.clock.now = DUE + timedelta(hours=1)
-    await world.send(EnableSchedule(tenant_id="acme", schedule_id="s-1"))
+    await world.send(EnableSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1"))
     await world.tick_at(ON_TIME + DAY)
-    assert world.fired_ids() == [run_id_for("s-1", DUE + DAY)]
+    assert world.fired_ids() == [fired_run_id(ScheduleRef("acme", "s-1"), DUE + DAY)]
 
 
 async def test_a_deleted_schedule_does_not_fire() -> None:
     """A delete keeps the version; it still empties the schedule's slots (it once did not)."""
     world = World(BEFORE)
-    await world.send(create("s-1"), DeleteSchedule(tenant_id="acme", schedule_id="s-1"))
+    await world.send(
+        create("s-1"), DeleteSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1")
+    )
     assert world.pending() == {}
     await world.tick_at(ON_TIME)
     assert world.herd.published == []
@@ -94,6 +99,7 @@ async def test_a_deleted_schedule_does_not_fire() -> None:
 async def test_an_update_moves_the_firing_to_the_new_time() -> None:
     world = World(BEFORE)
     later = UpdateSchedule(
+        command_id=uuid4(),
         tenant_id="acme",
         schedule_id="s-1",
         changes=ScheduleChanges(time_of_day=DUE.replace(hour=9).time()),
@@ -103,7 +109,7 @@ async def test_an_update_moves_the_firing_to_the_new_time() -> None:
     await world.tick_at(ON_TIME)
     assert world.herd.published == []
     await world.tick_at(ON_TIME + timedelta(hours=1))
-    assert world.fired_ids() == [run_id_for("s-1", DUE + timedelta(hours=1))]
+    assert world.fired_ids() == [fired_run_id(ScheduleRef("acme", "s-1"), DUE + timedelta(hours=1))]
 
 
 async def test_a_due_firing_changed_before_the_ticker_reached_it_fires_on_the_new_terms() -> None:
@@ -112,6 +118,7 @@ async def test_a_due_firing_changed_before_the_ticker_reached_it_fires_on_the_ne
     world.clock.now = DUE + timedelta(seconds=30)  # due, but no tick yet
     await world.send(
         UpdateSchedule(
+            command_id=uuid4(),
             tenant_id="acme",
             schedule_id="s-1",
             changes=ScheduleChanges(recipients=["b@example.com"]),
@@ -120,7 +127,10 @@ async def test_a_due_firing_changed_before_the_ticker_reached_it_fires_on_the_ne
     )
     await world.tick_at(DUE + timedelta(seconds=31))
     (fired,) = world.fired()
-    assert (fired.run.run_id, fired.run.recipients) == (run_id_for("s-1", DUE), ["b@example.com"])
+    assert (fired.run.run_id, fired.run.recipients) == (
+        fired_run_id(ScheduleRef("acme", "s-1"), DUE),
+        ["b@example.com"],
+    )
 
 
 async def test_imported_schedules_fire_from_their_first_slot() -> None:
@@ -131,14 +141,17 @@ async def test_imported_schedules_fire_from_their_first_slot() -> None:
     await world.first.calendar.sync("s-1")  # stored as synced: nothing to redo
     assert world.pending() == {"s-1": DUE, "s-2": DUE}
     await world.tick_at(ON_TIME)
-    assert world.fired_ids() == [run_id_for("s-1", DUE), run_id_for("s-2", DUE)]
+    assert world.fired_ids() == [
+        fired_run_id(ScheduleRef("acme", "s-1"), DUE),
+        fired_run_id(ScheduleRef("acme", "s-2"), DUE),
+    ]
 
 
 async def test_a_shard_leased_by_another_replica_is_left_to_it() -> None:
     world = World(BEFORE)
     await world.send(create("s-1"))
     other = world.replica()
-    held = await other.leases.acquire(shard_lease(shard_of("s-1")), ON_TIME)
+    held = await other.leases.acquire(shard_lease(shard_of("acme/s-1")), ON_TIME)
     assert held is not None
 
     await world.tick_at(ON_TIME)
@@ -147,7 +160,7 @@ async def test_a_shard_leased_by_another_replica_is_left_to_it() -> None:
 
     # The holder dies without releasing: once its lease runs out, this replica fires.
     await world.tick_at(ON_TIME + LEASE_TTL + timedelta(seconds=1))
-    assert world.fired_ids() == [run_id_for("s-1", DUE)]
+    assert world.fired_ids() == [fired_run_id(ScheduleRef("acme", "s-1"), DUE)]
     with pytest.raises(LeaseLost):
         await other.leases.renew(held)
 
@@ -155,7 +168,7 @@ async def test_a_shard_leased_by_another_replica_is_left_to_it() -> None:
 async def test_a_replica_whose_lease_was_taken_over_publishes_nothing() -> None:
     world = World(BEFORE)
     await world.send(create("s-1"))
-    shard = shard_of("s-1")
+    shard = shard_of("acme/s-1")
     late = await world.first.leases.acquire(shard_lease(shard), ON_TIME)
     assert late is not None
     world.clock.now = ON_TIME + LEASE_TTL + timedelta(seconds=1)  # stalled past its ttl
@@ -167,13 +180,13 @@ async def test_a_replica_whose_lease_was_taken_over_publishes_nothing() -> None:
         await world.first.calendar.fire_shard(shard, late, world.clock())
     assert world.herd.published == []
     assert await other.calendar.fire_shard(shard, taken, world.clock()) == 1
-    assert world.fired_ids() == [run_id_for("s-1", DUE)]
+    assert world.fired_ids() == [fired_run_id(ScheduleRef("acme", "s-1"), DUE)]
 
 
 async def test_a_crash_after_publishing_fires_the_same_run_ids_again() -> None:
     world = World(BEFORE)
     ids = one_shard(3)
-    shard = shard_of(ids[0])
+    shard = shard_of(f"acme/{ids[0]}")
     await world.send(*(create(i) for i in ids))
     world.clock.now = ON_TIME
     lease = await world.first.leases.acquire(shard_lease(shard))
@@ -189,9 +202,12 @@ async def test_a_crash_after_publishing_fires_the_same_run_ids_again() -> None:
     world.clock.now = ON_TIME + LEASE_TTL + timedelta(seconds=1)
     await world.replica().ticker.tick()
 
-    runs = sorted(run_id_for(i, DUE) for i in ids)
+    runs = sorted(fired_run_id(ScheduleRef("acme", i), DUE) for i in ids)
     assert world.fired_ids() == sorted(runs * 2)
-    assert world.published_ids() == before_crash * 2, "the same runs, the same event ids"
+    # The same runs (downstream deduplicates by run); their `due` said again, later: new events.
+    again = world.published_ids()[len(before_crash) :]
+    assert [(kind, run) for kind, run, _ in again] == [(kind, run) for kind, run, _ in before_crash]
+    assert not {i for *_, i in again if i} & {i for *_, i in before_crash if i}
     assert await world.slots.minutes(shard) == [DUE + DAY]
     assert sorted(p.schedule_id for p in world.slots.entries()) == sorted(ids)
     assert world.pending() == dict.fromkeys(ids, DUE + DAY)
@@ -200,7 +216,7 @@ async def test_a_crash_after_publishing_fires_the_same_run_ids_again() -> None:
 async def test_start_up_clears_the_firings_that_older_deletes_left() -> None:
     world = World(BEFORE)
     await world.send(create("s-1"), create("s-2"))
-    world.schedules.rows["s-1"].deleted = True  # as a delete before issue 13 left it
+    world.schedules.rows["acme/s-1"].deleted = True  # as a delete before issue 13 left it
     assert await world.first.calendar.forget_deleted() == 1
     assert world.pending() == {"s-2": DUE}
     assert await world.first.calendar.forget_deleted() == 0
@@ -209,13 +225,18 @@ async def test_start_up_clears_the_firings_that_older_deletes_left() -> None:
 async def test_sync_many_changes_a_shards_slots_under_one_lease() -> None:
     world = World(BEFORE)
     ids = one_shard(5)
-    lease = shard_lease(shard_of(ids[0]))
+    lease = shard_lease(shard_of(f"acme/{ids[0]}"))
     for schedule_id in ids:
         state = ScheduleState(schedule_id, "acme", DAILY_SPEC, 1, None)
         await world.schedules.save(
-            None, state, schedule_id=schedule_id, tenant_id="acme", command_id="c", outputs=[]
+            None,
+            state,
+            stored_id=f"acme/{schedule_id}",
+            tenant_id="acme",
+            command_id="c",
+            outputs=[],
         )
-    await world.first.calendar.sync_many(ids)
+    await world.first.calendar.sync_many(f"acme/{i}" for i in ids)
     assert world.pending() == dict.fromkeys(ids, DUE)
     assert world.first.leases.latest[lease].lease.generation == 0, "taken once"
 
@@ -226,14 +247,19 @@ async def test_sync_many_changes_a_shards_slots_under_one_lease() -> None:
         assert current is not None
         changed = replace(current, spec=new, version=2) if new else None
         await world.schedules.save(
-            current, changed, schedule_id=schedule_id, tenant_id="acme", command_id="d", outputs=[]
+            current,
+            changed,
+            stored_id=f"acme/{schedule_id}",
+            tenant_id="acme",
+            command_id="d",
+            outputs=[],
         )
-    await world.first.calendar.sync_many([moved, gone, moved])
+    await world.first.calendar.sync_many(f"acme/{i}" for i in (moved, gone, moved))
     assert world.pending() == {moved: DUE + timedelta(hours=1)} | dict.fromkeys(ids[2:], DUE)
     assert world.first.leases.latest[lease].lease.generation == 1
 
     await world.tick_at(ON_TIME)
-    assert world.fired_ids() == sorted(run_id_for(i, DUE) for i in ids[2:])
+    assert world.fired_ids() == sorted(fired_run_id(ScheduleRef("acme", i), DUE) for i in ids[2:])
 
 
 class GatedHerd(RecordingHerd):
@@ -261,7 +287,9 @@ async def test_a_command_on_a_shard_being_fired_goes_in_between_two_chunks() -> 
     await herd.publishing.wait()  # the first chunk is on its way
 
     deleted = ids[-1]  # in the slot's last chunk
-    command = asyncio.create_task(world.send(DeleteSchedule(tenant_id="acme", schedule_id=deleted)))
+    command = asyncio.create_task(
+        world.send(DeleteSchedule(command_id=uuid4(), tenant_id="acme", schedule_id=deleted))
+    )
     for _ in range(50):  # in memory, the command reaches the shard's turn in a few steps
         await asyncio.sleep(0)
     herd.go.release()  # the first chunk goes out; the command goes next
@@ -271,7 +299,7 @@ async def test_a_command_on_a_shard_being_fired_goes_in_between_two_chunks() -> 
         herd.go.release()
     await firing
 
-    assert world.fired_ids() == sorted(run_id_for(i, DUE) for i in ids[:-1])
+    assert world.fired_ids() == sorted(fired_run_id(ScheduleRef("acme", i), DUE) for i in ids[:-1])
     assert world.pending() == dict.fromkeys(ids[:-1], DUE + DAY)
 
 

@@ -12,8 +12,9 @@ from uuid import uuid4
 import pytest
 
 from herald.services.scheduler.command_handling import CommandHandler
-from herald.services.scheduler.commands import ScheduleState, manual_run_id
+from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.ports import Recorded, Stored
+from herald.shared.contract.identity import ScheduleRef, manual_run_id
 from herald.shared.contract.messages import (
     Command,
     CreateSchedule,
@@ -33,6 +34,7 @@ from tests.fakes.scheduler import (
     MemorySchedules,
     MemoryTenants,
     RecordingBodies,
+    keyed,
 )
 from tests.samples import DAILY_SPEC
 
@@ -64,7 +66,7 @@ class World:
         """What handling the command published."""
         before = len(self.bodies.published)
         raw = command if isinstance(command, bytes) else command.model_dump_json().encode()
-        await self.handler.handle(raw)
+        await self.handler.handle(*keyed(raw))
         return self.bodies.published[before:]
 
 
@@ -87,7 +89,7 @@ async def bump(schedules: MemorySchedules, schedule_id: str) -> None:
     await schedules.save(
         current,
         replace(current, version=current.version + 1),
-        schedule_id=schedule_id,
+        stored_id=f"acme/{schedule_id}",
         tenant_id="acme",
         command_id=str(uuid4()),
         outputs=[],
@@ -95,7 +97,9 @@ async def bump(schedules: MemorySchedules, schedule_id: str) -> None:
 
 
 def create(schedule_id: str = "s-1", tenant_id: str = "acme") -> CreateSchedule:
-    return CreateSchedule(tenant_id=tenant_id, schedule_id=schedule_id, spec=DAILY_SPEC)
+    return CreateSchedule(
+        command_id=uuid4(), tenant_id=tenant_id, schedule_id=schedule_id, spec=DAILY_SPEC
+    )
 
 
 @pytest.fixture
@@ -113,7 +117,7 @@ async def test_a_create_is_written_synced_and_answered_after_its_change(world: W
     assert (changed["change"], changed["version"]) == ("created", 1)
     assert changed["correlation_id"] == str(command.command_id)
     assert (reply(published)["version"], reply(published)["command_type"]) == (1, "CreateSchedule")
-    assert world.calendar.synced == ["s-1"]
+    assert world.calendar.synced == ["acme/s-1"]
     assert [c for c, _ in world.schedules.saves] == [str(command.command_id)]
     assert str(command.command_id) in world.schedules.commands
 
@@ -123,6 +127,7 @@ async def test_a_create_is_written_synced_and_answered_after_its_change(world: W
     [
         (
             UpdateSchedule(
+                command_id=uuid4(),
                 tenant_id="acme",
                 schedule_id="s-1",
                 changes=ScheduleChanges(name="Renamed"),
@@ -132,8 +137,18 @@ async def test_a_create_is_written_synced_and_answered_after_its_change(world: W
             2,
             True,
         ),
-        (DisableSchedule(tenant_id="acme", schedule_id="s-1"), "disabled", 2, False),
-        (EnableSchedule(tenant_id="acme", schedule_id="s-1"), "enabled", 2, True),
+        (
+            DisableSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1"),
+            "disabled",
+            2,
+            False,
+        ),
+        (
+            EnableSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1"),
+            "enabled",
+            2,
+            True,
+        ),
     ],
 )
 async def test_a_change_to_a_schedule_bumps_its_version_and_says_so(
@@ -150,12 +165,14 @@ async def test_a_change_to_a_schedule_bumps_its_version_and_says_so(
     stored = await world.schedules.load("s-1", "acme")
     assert stored is not None
     assert (stored.version, stored.spec.enabled) == (version, enabled)
-    assert world.calendar.synced == ["s-1", "s-1"]
+    assert world.calendar.synced == ["acme/s-1", "acme/s-1"]
 
 
 async def test_a_delete_leaves_the_id_taken_and_the_schedule_gone(world: World) -> None:
     await world.send(create())
-    published = await world.send(DeleteSchedule(tenant_id="acme", schedule_id="s-1"))
+    published = await world.send(
+        DeleteSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1")
+    )
 
     assert types(published) == ["ScheduleChanged", "CommandAccepted"]
     changed = json.loads(published[0][2])
@@ -168,7 +185,7 @@ async def test_a_delete_leaves_the_id_taken_and_the_schedule_gone(world: World) 
 
 async def test_run_now_fires_a_manual_run_without_changing_the_schedule(world: World) -> None:
     await world.send(create())
-    command = RunNow(tenant_id="acme", schedule_id="s-1")
+    command = RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="s-1")
     published = await world.send(command)
 
     assert types(published) == ["ReportDue", "DeliveryStatus", "CommandAccepted"]
@@ -177,7 +194,7 @@ async def test_run_now_fires_a_manual_run_without_changing_the_schedule(world: W
         TOPICS.delivery_status,
         TOPICS.schedule_events,
     ]
-    run_id = manual_run_id("s-1", command.command_id)
+    run_id = manual_run_id(ScheduleRef("acme", "s-1"), command.command_id)
     assert json.loads(published[0][2])["run"]["run_id"] == run_id
     assert reply(published)["run_id"] == run_id
     assert len(world.schedules.saves) == 1, "only the create wrote the schedule"
@@ -193,20 +210,20 @@ async def test_a_repeated_command_is_answered_again_byte_for_byte_without_a_writ
 
     assert again == first
     assert len(world.schedules.saves) == 1
-    assert world.calendar.synced == ["s-1", "s-1"], "a crash may have cut the sync short"
+    assert world.calendar.synced == ["acme/s-1", "acme/s-1"], "a crash may have cut the sync short"
 
 
 async def test_a_command_id_of_another_tenant_is_rejected_as_taken(world: World) -> None:
     command = create()
     await world.send(command)
-    intruder = create(tenant_id="globex").model_copy(update={"command_id": command.command_id})
+    await world.send(create(tenant_id="globex"))
+    intruder = RunNow(command_id=command.command_id, tenant_id="globex", schedule_id="s-1")
     published = await world.send(intruder)
 
     assert types(published) == ["CommandRejected"]
     assert reply(published)["tenant_id"] == "globex"
     assert reply(published)["errors"][0]["code"] == "duplicate"
-    assert len(world.schedules.saves) == 1
-    assert await world.schedules.load("s-1", "globex") is None
+    assert len(world.schedules.saves) == 2
 
 
 async def test_a_command_id_reused_on_another_schedule_answers_the_first_again(
@@ -214,7 +231,7 @@ async def test_a_command_id_reused_on_another_schedule_answers_the_first_again(
 ) -> None:
     await world.send(create("s-1"))
     await world.send(create("s-2"))
-    command = RunNow(tenant_id="acme", schedule_id="s-1")
+    command = RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="s-1")
     first = await world.send(command)
     reused = RunNow(tenant_id="acme", schedule_id="s-2", command_id=command.command_id)
     published = await world.send(reused)
@@ -233,7 +250,7 @@ async def test_a_create_on_a_free_id_is_never_a_repeat(world: World) -> None:
 
     assert types(published) == ["ScheduleChanged", "CommandAccepted"]
     assert reply(published)["schedule_id"] == "s-2"
-    assert await world.schedules.read("s-2") is not None
+    assert await world.schedules.load("s-2", "acme") is not None
 
 
 async def test_a_crash_before_the_publish_is_finished_on_redelivery(world: World) -> None:
@@ -261,7 +278,7 @@ async def test_a_crash_before_the_command_is_recorded_is_answered_from_the_outbo
     published = await world.send(command)
     assert types(published) == ["ScheduleChanged", "CommandAccepted"]
     assert len(world.schedules.saves) == 1
-    assert world.calendar.synced == ["s-1"]
+    assert world.calendar.synced == ["acme/s-1"]
     assert str(command.command_id) in world.schedules.commands
 
 
@@ -280,7 +297,9 @@ async def test_an_invalid_command_is_rejected_and_judged_anew_each_time(world: W
 
 
 async def test_a_refused_command_writes_nothing(world: World) -> None:
-    published = await world.send(EnableSchedule(tenant_id="acme", schedule_id="nope"))
+    published = await world.send(
+        EnableSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="nope")
+    )
     elsewhere = DAILY_SPEC.model_copy(update={"recipients": ["a@elsewhere.org"]})
     refused = await world.send(create().model_copy(update={"spec": elsewhere}))
 
@@ -302,18 +321,20 @@ async def test_a_concurrent_change_is_read_again_and_the_command_applied_on_top(
 ) -> None:
     await world.send(create())
     world.schedules.races.append(lambda: bump(world.schedules, "s-1"))
-    published = await world.send(DisableSchedule(tenant_id="acme", schedule_id="s-1"))
+    published = await world.send(
+        DisableSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1")
+    )
 
     assert types(published) == ["ScheduleChanged", "CommandAccepted"]
     assert json.loads(published[0][2])["version"] == reply(published)["version"] == 3
     assert len(world.schedules.saves) == 3, "create, the other writer's, the disable"
 
 
-async def test_a_create_racing_another_tenant_for_the_id_is_rejected(world: World) -> None:
-    theirs = ScheduleState("s-1", "globex", DAILY_SPEC, 1, None)
+async def test_a_create_racing_another_create_of_the_id_is_rejected(world: World) -> None:
+    theirs = ScheduleState("s-1", "acme", DAILY_SPEC.model_copy(update={"name": "Theirs"}), 1, None)
     world.schedules.races.append(
         lambda: world.schedules.save(
-            None, theirs, schedule_id="s-1", tenant_id="globex", command_id="c", outputs=[]
+            None, theirs, stored_id="acme/s-1", tenant_id="acme", command_id="c", outputs=[]
         )
     )
     published = await world.send(create())
@@ -321,7 +342,20 @@ async def test_a_create_racing_another_tenant_for_the_id_is_rejected(world: Worl
     assert types(published) == ["CommandRejected"]
     assert reply(published)["errors"][0]["code"] == "exists"
     assert world.schedules.commands == {}
-    assert await world.schedules.load("s-1", "acme") is None
+    assert await world.schedules.load("s-1", "acme") == theirs
+
+
+async def test_two_tenants_may_use_one_schedule_id_without_learning_of_each_other(
+    world: World,
+) -> None:
+    ours = await world.send(create())
+    theirs = await world.send(create(tenant_id="globex"))
+
+    assert types(ours) == types(theirs) == ["ScheduleChanged", "CommandAccepted"]
+    assert await world.schedules.load("s-1", "acme") is not None
+    assert await world.schedules.load("s-1", "globex") is not None
+    ran = reply(await world.send(RunNow(command_id=uuid4(), tenant_id="globex", schedule_id="s-1")))
+    assert ran["run_id"].startswith("globex/s-1@manual-")
 
 
 async def test_a_schedule_that_keeps_changing_fails_the_command_unanswered(
@@ -330,7 +364,7 @@ async def test_a_schedule_that_keeps_changing_fails_the_command_unanswered(
     await world.send(create())
     world.schedules.races += [lambda: bump(world.schedules, "s-1")] * 20
     with pytest.raises(RuntimeError, match="keeps changing"):
-        await world.send(EnableSchedule(tenant_id="acme", schedule_id="s-1"))
+        await world.send(EnableSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1"))
     assert types(world.bodies.published) == ["ScheduleChanged", "CommandAccepted"], "the create's"
     assert world.schedules.races == []
 
@@ -343,12 +377,12 @@ class SlowSchedules(MemorySchedules):
         self.reading = 0
         self.most_reading = 0
 
-    async def read(self, schedule_id: str) -> Stored | None:
+    async def read(self, ref: ScheduleRef) -> Stored | None:
         self.reading += 1
         self.most_reading = max(self.most_reading, self.reading)
         await asyncio.sleep(0.01)
         self.reading -= 1
-        return await super().read(schedule_id)
+        return await super().read(ref)
 
 
 async def test_a_batch_handles_schedules_side_by_side_each_in_its_order() -> None:
@@ -358,17 +392,20 @@ async def test_a_batch_handles_schedules_side_by_side_each_in_its_order() -> Non
         create("s-2"),
         b"not json",
         UpdateSchedule(
+            command_id=uuid4(),
             tenant_id="acme",
             schedule_id="s-1",
             changes=ScheduleChanges(name="Renamed"),
             expected_version=1,
         ),
-        DisableSchedule(tenant_id="acme", schedule_id="s-2", expected_version=1),
+        DisableSchedule(
+            command_id=uuid4(), tenant_id="acme", schedule_id="s-2", expected_version=1
+        ),
         create("s-3"),
     ]
     raws = [c if isinstance(c, bytes) else c.model_dump_json().encode() for c in batch]
 
-    errors = await world.handler.handle_batch(raws)
+    errors = await world.handler.handle_batch([keyed(r) for r in raws])
 
     assert [type(e) for e in errors] == [type(None)] * 2 + [PoisonMessage] + [type(None)] * 3
     # Each schedule's commands in order: the update and the disable saw the creates.
@@ -388,7 +425,9 @@ async def test_a_batch_handles_schedules_side_by_side_each_in_its_order() -> Non
     ], "published in the batch's order"
     assert isinstance(world.schedules, SlowSchedules)
     assert world.schedules.most_reading == 3, "the three schedules side by side"
-    assert world.calendar.calls == [["s-1", "s-2", "s-1", "s-2", "s-3"]], "one sync for all"
+    assert world.calendar.calls == [[f"acme/{i}" for i in ("s-1", "s-2", "s-1", "s-2", "s-3")]], (
+        "one sync for all"
+    )
 
 
 async def test_a_batch_answers_a_repeat_again_next_to_new_commands(world: World) -> None:
@@ -397,11 +436,11 @@ async def test_a_batch_answers_a_repeat_again_next_to_new_commands(world: World)
     before = list(world.bodies.published)
     raws = [c.model_dump_json().encode() for c in (first, create("s-2"))]
 
-    assert await world.handler.handle_batch(raws) == [None, None]
+    assert await world.handler.handle_batch([keyed(r) for r in raws]) == [None, None]
     again, new = world.bodies.published[2:4], world.bodies.published[4:]
     assert again == before, "byte for byte"
     assert types(new) == ["ScheduleChanged", "CommandAccepted"]
-    assert world.calendar.calls[-1] == ["s-1", "s-2"]
+    assert world.calendar.calls[-1] == ["acme/s-1", "acme/s-2"]
 
 
 async def test_a_transient_failure_fails_the_batch_which_is_answered_when_read_again(
@@ -411,15 +450,15 @@ async def test_a_transient_failure_fails_the_batch_which_is_answered_when_read_a
     world.schedules.fail_next_record = ConnectionError("database gone")
 
     with pytest.raises(ConnectionError):
-        await world.handler.handle_batch(raws)
+        await world.handler.handle_batch([keyed(r) for r in raws])
     assert world.bodies.published == [], "nothing answered from a failed batch"
 
-    assert await world.handler.handle_batch(raws) == [None, None]
+    assert await world.handler.handle_batch([keyed(r) for r in raws]) == [None, None]
     assert [reply([p])["type"] for p in world.bodies.published] == [
         "ScheduleChanged",
         "CommandAccepted",
     ] * 2
-    assert sorted(world.calendar.synced) == ["s-1", "s-2"]
+    assert sorted(world.calendar.synced) == ["acme/s-1", "acme/s-2"]
 
 
 class CountingSchedules(MemorySchedules):
@@ -429,9 +468,9 @@ class CountingSchedules(MemorySchedules):
         super().__init__()
         self.reads: list[str] = []
 
-    async def read(self, schedule_id: str) -> Stored | None:
-        self.reads.append(f"schedule {schedule_id}")
-        return await super().read(schedule_id)
+    async def read(self, ref: ScheduleRef) -> Stored | None:
+        self.reads.append(f"schedule {ref.schedule_id}")
+        return await super().read(ref)
 
     async def recorded(self, command_id: str) -> Recorded | None:
         self.reads.append("command")
@@ -442,27 +481,31 @@ async def test_a_command_reads_its_schedule_once_and_the_batch_records_in_one_wr
     """A create on a free id reads nothing else; others look their id up once."""
     world = World(schedules=CountingSchedules())
     raws = [create(f"s-{n}").model_dump_json().encode() for n in range(3)]
-    assert await world.handler.handle_batch(raws) == [None] * 3
+    assert await world.handler.handle_batch([keyed(r) for r in raws]) == [None] * 3
     assert sorted(world.schedules.reads) == [f"schedule s-{n}" for n in range(3)]
     assert len(world.schedules.commands) == 3
 
     # A repeat is told by the schedule's outbox: no lookup by command id.
     world.schedules.reads.clear()
-    assert await world.handler.handle_batch(raws[:1]) == [None]
+    assert await world.handler.handle_batch([keyed(raws[0])]) == [None]
     assert world.schedules.reads == ["schedule s-0"]
 
     world.schedules.reads.clear()
-    run_now = RunNow(tenant_id="acme", schedule_id="s-0").model_dump_json().encode()
-    assert await world.handler.handle_batch([run_now]) == [None]
+    run_now = (
+        RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="s-0").model_dump_json().encode()
+    )
+    assert await world.handler.handle_batch([keyed(run_now)]) == [None]
     assert world.schedules.reads == ["schedule s-0", "command"]
 
 
 async def test_a_repeat_inside_one_batch_is_answered_as_the_first(world: World) -> None:
     await world.send(create())
-    command = RunNow(tenant_id="acme", schedule_id="s-1").model_dump_json().encode()
+    command = (
+        RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="s-1").model_dump_json().encode()
+    )
     before = len(world.bodies.published)
 
-    assert await world.handler.handle_batch([command, command]) == [None, None]
+    assert await world.handler.handle_batch([keyed(command), keyed(command)]) == [None, None]
     published = world.bodies.published[before:]
     assert types(published) == ["ReportDue", "DeliveryStatus", "CommandAccepted"] * 2
     assert published[:3] == published[3:], "one run, answered twice byte for byte"

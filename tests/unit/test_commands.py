@@ -8,9 +8,9 @@ from herald.services.scheduler.commands import (
     ScheduleState,
     Unanswerable,
     decide,
-    manual_run_id,
     parse,
 )
+from herald.shared.contract.identity import ScheduleRef, manual_run_id
 from herald.shared.contract.messages import (
     CommandAccepted,
     CommandRejected,
@@ -23,6 +23,7 @@ from herald.shared.contract.messages import (
     UpdateSchedule,
 )
 from herald.shared.contract.schedule_spec import Frequency, ReportRef, ScheduleChanges, ScheduleSpec
+from tests.fakes.scheduler import parse_keyed
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SPEC = ScheduleSpec(
@@ -35,9 +36,9 @@ STATE = ScheduleState("s-1", "acme", SPEC, 3, datetime(2026, 11, 28, 8, tzinfo=U
 
 
 def test_unparsable_bytes_cannot_be_answered() -> None:
-    assert isinstance(parse(b"\xff\xfe"), Unanswerable)
-    assert isinstance(parse(b"[1, 2]"), Unanswerable)
-    assert isinstance(parse(b'{"type": "CreateSchedule"}'), Unanswerable)
+    assert isinstance(parse(b"\xff\xfe", None), Unanswerable)
+    assert isinstance(parse(b"[1, 2]", None), Unanswerable)
+    assert isinstance(parse(b'{"type": "CreateSchedule"}', None), Unanswerable)
 
 
 def test_an_invalid_command_with_an_envelope_is_rejected_per_field() -> None:
@@ -55,7 +56,7 @@ def test_an_invalid_command_with_an_envelope_is_rejected_per_field() -> None:
             "recipients": ["bad"],
         },
     }
-    rejected = parse(json.dumps(raw).encode())
+    rejected = parse_keyed(json.dumps(raw).encode())
     assert isinstance(rejected, CommandRejected)
     assert rejected.command_id == command_id
     assert rejected.correlation_id == command_id
@@ -64,7 +65,7 @@ def test_an_invalid_command_with_an_envelope_is_rejected_per_field() -> None:
 
 
 def test_create_sets_version_one_and_the_next_firing() -> None:
-    command = CreateSchedule(tenant_id="acme", schedule_id="s-2", spec=SPEC)
+    command = CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-2", spec=SPEC)
     decision = decide(command, None, now=NOW, default_zone="UTC")
     assert isinstance(decision.reply, CommandAccepted)
     assert decision.change is ScheduleChangeKind.CREATED
@@ -74,7 +75,7 @@ def test_create_sets_version_one_and_the_next_firing() -> None:
 
 
 def test_create_over_a_taken_id_is_rejected() -> None:
-    command = CreateSchedule(tenant_id="acme", schedule_id="s-1", spec=SPEC)
+    command = CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1", spec=SPEC)
     for current, taken in ((STATE, False), (None, True)):
         decision = decide(command, current, now=NOW, default_zone="UTC", id_taken=taken)
         assert isinstance(decision.reply, CommandRejected)
@@ -84,12 +85,19 @@ def test_create_over_a_taken_id_is_rejected() -> None:
 
 def test_unknown_schedules_and_version_conflicts_are_rejected() -> None:
     missing = decide(
-        RunNow(tenant_id="acme", schedule_id="s-404"), None, now=NOW, default_zone="UTC"
+        RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="s-404"),
+        None,
+        now=NOW,
+        default_zone="UTC",
     )
     assert isinstance(missing.reply, CommandRejected)
     assert missing.reply.errors[0].code == "not_found"
     update = UpdateSchedule(
-        tenant_id="acme", schedule_id="s-1", changes=ScheduleChanges(name="New"), expected_version=2
+        command_id=uuid4(),
+        tenant_id="acme",
+        schedule_id="s-1",
+        changes=ScheduleChanges(name="New"),
+        expected_version=2,
     )
     conflict = decide(update, STATE, now=NOW, default_zone="UTC")
     assert isinstance(conflict.reply, CommandRejected)
@@ -98,12 +106,17 @@ def test_unknown_schedules_and_version_conflicts_are_rejected() -> None:
 
 def test_update_bumps_the_version_and_revalidates() -> None:
     update = UpdateSchedule(
-        tenant_id="acme", schedule_id="s-1", changes=ScheduleChanges(name="New"), expected_version=3
+        command_id=uuid4(),
+        tenant_id="acme",
+        schedule_id="s-1",
+        changes=ScheduleChanges(name="New"),
+        expected_version=3,
     )
     decision = decide(update, STATE, now=NOW, default_zone="UTC")
     assert decision.state is not None
     assert (decision.state.version, decision.state.spec.name) == (4, "New")
     bad = UpdateSchedule(
+        command_id=uuid4(),
         tenant_id="acme",
         schedule_id="s-1",
         changes=ScheduleChanges(frequency=Frequency.WEEKLY),
@@ -117,31 +130,37 @@ def test_update_bumps_the_version_and_revalidates() -> None:
 
 def test_disable_clears_the_next_firing_and_delete_removes() -> None:
     disabled = decide(
-        DisableSchedule(tenant_id="acme", schedule_id="s-1"), STATE, now=NOW, default_zone="UTC"
+        DisableSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1"),
+        STATE,
+        now=NOW,
+        default_zone="UTC",
     )
     assert disabled.state is not None
     assert disabled.state.next_run_at is None
     assert disabled.change is ScheduleChangeKind.DISABLED
     deleted = decide(
-        DeleteSchedule(tenant_id="acme", schedule_id="s-1"), STATE, now=NOW, default_zone="UTC"
+        DeleteSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1"),
+        STATE,
+        now=NOW,
+        default_zone="UTC",
     )
     assert deleted.state is None
     assert deleted.change is ScheduleChangeKind.DELETED
 
 
 def test_run_now_fires_its_own_run_without_changing_the_schedule() -> None:
-    command = RunNow(tenant_id="acme", schedule_id="s-1")
+    command = RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="s-1")
     decision = decide(command, STATE, now=NOW, default_zone="UTC")
     assert decision.change is None
     assert decision.run is not None
-    assert decision.run.run_id == manual_run_id("s-1", command.command_id)
+    assert decision.run.run_id == manual_run_id(ScheduleRef("acme", "s-1"), command.command_id)
     assert decision.run.recipients == SPEC.recipients
     assert decision.run.window.start == datetime(2026, 11, 26, tzinfo=UTC)
 
 
 def test_test_email_is_a_run_of_the_test_report() -> None:
     command = SendTestEmail(
-        tenant_id="acme", schedule_id="smtp-test", recipients=["me@example.com"]
+        command_id=uuid4(), tenant_id="acme", schedule_id="smtp-test", recipients=["me@example.com"]
     )
     decision = decide(command, None, now=NOW, default_zone="UTC")
     assert decision.run is not None

@@ -3,10 +3,13 @@ from __future__ import annotations
 import email
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.policy import default as default_policy
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pydantic import ValidationError
 
 from herald.services.mailer.compose import (
     LOGO_CID,
@@ -14,7 +17,9 @@ from herald.services.mailer.compose import (
     Contents,
     HeaderInjection,
     compose,
+    for_recipient,
     message_id,
+    prepare,
 )
 from herald.shared.contract.messages import DataWindow, ReportRendered
 from herald.shared.contract.schedule_spec import Filters
@@ -28,26 +33,30 @@ BRANDING = BrandingSettings(
     platform_base_url="https://app.example.com/",
 )
 FROM = "Reports <reports@mail.example.com>"
+ZURICH = "Rückgewinnung \u2013 Mitglieder (Zürich)"
+#: The renderer's line for campaigns `winback` and `care` (`filter_names`).
+NAMED = f"Campaigns: {ZURICH}, Care"
 
 
-def _rendered(title: str = "Campaign Summary") -> ReportRendered:
-    run = run_details(
+def _rendered(title: str = "Campaign Summary", **run: Any) -> ReportRendered:
+    details = run_details(
         schedule_name="Morning <Brief>",
-        filters=Filters(campaign_ids=["solar"]),
+        filters=Filters(campaign_ids=["winback", "care"]),
         window=DataWindow(
             start=datetime(2026, 11, 19, 23, tzinfo=UTC),
             end=datetime(2026, 11, 26, 23, tzinfo=UTC),
             timezone="Europe/Berlin",
         ),
+        **run,
     )
     return report_rendered(
-        run,
+        details,
         filename="campaign-summary_2026-11-20_2026-11-26.csv",
         size=12,
         rows=2,
         sha256="x",
         title=title,
-        filters_summary=run.filters.summary(),
+        filters_summary=NAMED,
     )
 
 
@@ -95,7 +104,7 @@ def test_the_email_parses_back_with_its_parts_and_headers() -> None:
     link = next(line for line in body.get_content().splitlines() if "https://" in line)
     url = urlsplit(link.split(": ", 1)[1])
     assert url.path == "/reports/standard/campaign_summary"
-    assert parse_qs(url.query)["campaign"] == ["solar"]
+    assert parse_qs(url.query)["campaign"] == ["winback", "care"]
 
 
 def test_a_csv_attachment_keeps_its_charset_so_names_read_right() -> None:
@@ -204,6 +213,32 @@ def test_a_logo_file_travels_inline_as_a_related_part() -> None:
     assert not list(parsed.iter_attachments())  # inline, not an attachment
 
 
+def test_files_travel_in_the_email_packages_own_base64_lines() -> None:
+    """Attachments and inline images are encoded apart from the rest (`_Bodies`), to the byte
+    what the email package writes: 76-character lines, the last one short, none for no data."""
+    noise = bytes(range(256)) * 200
+    files = [noise[:size] for size in (0, 1, 57, 58, 50 * 1024)]
+    contents = Contents(
+        attached=tuple(Attachment(f"{n}.csv", "text/csv", data) for n, data in enumerate(files)),
+        images=(("chart@herald", Attachment("chart.png", "image/png", noise[:3000])),),
+    )
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    logo = Logo("logo.png", "image/png", noise[:700])
+    prepared = prepare(
+        _rendered(), branding=BRANDING, from_address=FROM, contents=contents, now=now, logo=logo
+    )
+    parsed = email.message_from_bytes(for_recipient(prepared, "ops@example.com"))
+    sent = [p for p in parsed.walk() if p["Content-Transfer-Encoding"] == "base64"]
+    assert [p.get_payload(decode=True) for p in sent] == [noise[:700], noise[:3000], *files]
+    for part in sent:
+        data, lines = part.get_payload(decode=True), part.get_payload()
+        assert isinstance(data, bytes)
+        assert isinstance(lines, str)
+        expected = EmailMessage(policy=SMTP)
+        expected.set_content(data, part.get_content_maintype(), part.get_content_subtype())
+        assert lines.replace("\r\n", "\n") == expected.get_payload()
+
+
 def test_the_subject_prefix_is_configurable() -> None:
     plain = BRANDING.model_copy(update={"subject_prefix": ""})
     message = compose(
@@ -215,3 +250,166 @@ def test_the_subject_prefix_is_configurable() -> None:
         now=datetime(2026, 11, 27, tzinfo=UTC),
     )
     assert message["Subject"] == "Campaign Summary, 2026-11-20 to 2026-11-26"
+
+
+def _email(
+    rendered: ReportRendered,
+    recipient: str = "ops@example.com",
+    branding: BrandingSettings = BRANDING,
+) -> EmailMessage:
+    """As received: parsed from the bytes sent, not flattened again (that refolds headers)."""
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    return compose(
+        rendered, recipient, branding=branding, from_address=FROM, contents=Contents(), now=now
+    )
+
+
+def _text_parts(message: EmailMessage) -> list[EmailMessage]:
+    return [
+        part
+        for part in message.walk()
+        if isinstance(part, EmailMessage) and part.get_content_maintype() == "text"
+    ]
+
+
+def test_every_text_part_and_attachment_declares_utf8_and_travels_7bit_clean() -> None:
+    csv_data = f"Campaign,Dialed\r\n{ZURICH},10\r\n".encode()
+    contents = Contents(
+        attached=(
+            Attachment("c.csv", "text/csv; charset=utf-8", csv_data),
+            # Stored without its charset (as an older render was): Herald writes UTF-8.
+            Attachment("full.csv", "text/csv", csv_data),
+        ),
+        inline_html=f"<table><tr><td>{ZURICH}</td></tr></table>",
+    )
+    raw = for_recipient(
+        prepare(
+            _rendered(),
+            branding=BRANDING,
+            from_address=FROM,
+            contents=contents,
+            now=datetime(2026, 11, 27, tzinfo=UTC),
+        ),
+        "ops@example.com",
+    )
+    assert raw.isascii()  # no 8-bit body: the mailer never asks the server for 8BITMIME
+    parsed = email.message_from_bytes(raw, policy=default_policy)
+    assert isinstance(parsed, EmailMessage)
+    parts = _text_parts(parsed)
+    assert [p.get_content_type() for p in parts] == [
+        "text/plain",
+        "text/html",
+        "text/csv",
+        "text/csv",
+    ]
+    for part in parts:
+        assert part.get_param("charset") == "utf-8", part.get_content_type()
+        assert part["Content-Transfer-Encoding"] in ("quoted-printable", "base64", "7bit")
+    plain, html, *csvs = parts
+    assert NAMED in plain.get_content()
+    assert NAMED in html.get_content()
+    assert ZURICH in html.get_content()  # the inline table, read back whole
+    assert [c.get_content() for c in csvs] == [csv_data.decode()] * 2
+
+
+def test_the_filter_line_names_campaigns_and_the_link_carries_their_ids() -> None:
+    parsed = _email(_rendered())
+    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    assert NAMED in text.get_content().splitlines()
+    assert f'<p style="margin:4px 0 0 0;color:#52606d;font-size:13px;">{NAMED}</p>' in (
+        html.get_content()
+    )
+    link = next(line for line in text.get_content().splitlines() if line.startswith("Open in"))
+    url = urlsplit(link.split(": ", 1)[1])
+    assert parse_qs(url.query)["campaign"] == ["winback", "care"]
+    assert "winback" not in text.get_content().replace(link, "")  # ids in the link alone
+
+
+def test_list_unsubscribe_links_the_schedule_page_of_its_tenant() -> None:
+    rendered = _rendered().model_copy(update={"tenant_id": "acme eu", "schedule_id": "brief@8"})
+    parsed = _email(rendered)
+    assert parsed["List-Unsubscribe"] == (
+        "<https://app.example.com/herald/schedules/acme%20eu/brief%408>"
+    )
+    assert "List-Unsubscribe-Post" not in parsed  # the page is no one-click unsubscribe
+
+
+def test_a_platform_schedule_url_template_is_used_as_set() -> None:
+    branding = BRANDING.model_copy(
+        update={"schedule_url": "https://cc.example/t/{tenant_id}/reports?schedule={schedule_id}"}
+    )
+    parsed = _email(_rendered(), branding=branding)
+    assert parsed["List-Unsubscribe"] == "<https://cc.example/t/acme/reports?schedule=s-1>"
+
+
+ONE_CLICK = (
+    "{platform_base_url}/unsubscribe?tenant={tenant_id}&schedule={schedule_id}&to={recipient}"
+)
+
+
+@pytest.mark.parametrize("recipient", ["ops+eu@example.com", "jurgen@bücher.de"])
+def test_a_one_click_url_names_the_recipient_and_adds_the_post_header(recipient: str) -> None:
+    branding = BrandingSettings.model_validate(
+        BRANDING.model_dump() | {"unsubscribe_url": ONE_CLICK}
+    )
+    parsed = _email(_rendered(), recipient, branding=branding)
+    header = parsed["List-Unsubscribe"]
+    assert header.startswith("<https://app.example.com/unsubscribe?tenant=acme&schedule=s-1&to=")
+    url = urlsplit(header.strip("<>"))
+    assert parse_qs(url.query)["to"] == [recipient]
+    assert str(header).isascii()
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_no_one_click_where_the_tenants_platform_is_plain_http() -> None:
+    branding = BrandingSettings.model_validate(
+        BRANDING.model_dump()
+        | {"unsubscribe_url": ONE_CLICK, "platform_base_url": "http://cc.local"}
+    )
+    parsed = _email(_rendered(), branding=branding)
+    assert parsed["List-Unsubscribe"] == "<http://cc.local/herald/schedules/acme/s-1>"
+    assert "List-Unsubscribe-Post" not in parsed
+
+
+def test_a_long_unsubscribe_url_stays_one_url_not_encoded_words() -> None:
+    parsed = _email(
+        _rendered(),
+        "a-rather-long-recipient-name@example.com",
+        branding=BRANDING.model_copy(update={"platform_base_url": "https://" + "p" * 80}),
+    )
+    header = parsed["List-Unsubscribe"]
+    assert header == f"<https://{'p' * 80}/herald/schedules/acme/s-1>"
+
+
+def test_the_smtp_test_email_has_no_list_unsubscribe() -> None:
+    parsed = _email(_rendered(test=True))
+    assert "List-Unsubscribe" not in parsed
+    assert "List-Unsubscribe-Post" not in parsed
+
+
+@pytest.mark.parametrize(
+    ("field", "template"),
+    [
+        ("schedule_url", "{platform_base_url}/schedules/{schedule_id}"),  # no tenant
+        ("schedule_url", "/schedules/{tenant_id}/{schedule_id}"),  # no scheme
+        ("schedule_url", "{platform_base_url}/{tenant_id}/{schedule_id}/{recipient}"),
+        ("unsubscribe_url", "http://cc.example/u/{tenant_id}/{schedule_id}/{recipient}"),
+        ("unsubscribe_url", "https://cc.example/u/{tenant_id}/{schedule_id}"),  # whom?
+        ("unsubscribe_url", "https://cc.example/u/{tenant_id}/{schedule_id}/{recipient!r}"),
+    ],
+)
+def test_link_templates_are_checked_at_start(field: str, template: str) -> None:
+    with pytest.raises(ValidationError):
+        BrandingSettings.model_validate({field: template})
+
+
+def test_the_email_links_the_definitions_of_the_figures() -> None:
+    parsed = _email(_rendered())
+    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    definitions = BRANDING.definitions_link()
+    assert f"How these figures are computed: {definitions}" in text.get_content()
+    assert f'<a href="{definitions}"' in html.get_content()

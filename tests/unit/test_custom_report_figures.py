@@ -215,16 +215,16 @@ async def test_a_ratio_with_nothing_to_divide_by_is_empty() -> None:
     # Revenue, revenue / sales, handle / answered, abandoned / (answered + abandoned):
     # Ann #1, 2, 7: 120.00, 2 sales -> 60.00; 450 / 2 = 225; 0 / 2 = 0 %.
     # Bob #3, 8, 9: 0.00 and no sale -> empty; 290 / 2 = 145; 0 / 2 = 0 %.
-    # Cid #5, 10, 12: 30.00 over 1 sale; 290 / 3 = 96.67; 0 / 3 = 0 %.
+    # Cid #5, 10, 12: 30.00 over 1 sale; 290 / 3 = 96.67 -> 97 s; 0 / 3 = 0 %.
     # No agent #4, 6, 11: nothing sold, nothing answered -> empty, empty; 2 / 2 = 100 %.
-    # Total: 150.00 over 3 -> 50.00; 1030 / 7 = 147.14; 2 / 9 = 22.22 %.
+    # Total: 150.00 over 3 -> 50.00; 1030 / 7 = 147.14 -> 147 s; 2 / 9 = 22.22 %.
     assert _rows(data) == [
-        ("Ann", D("120.00"), D("60.00"), D("225.0"), D("0.0")),
-        ("Bob", D("0.00"), None, D("145.0"), D("0.0")),
-        ("Cid", D("30.00"), D("30.00"), D("96.7"), D("0.0")),
+        ("Ann", D("120.00"), D("60.00"), D("225"), D("0.0")),
+        ("Bob", D("0.00"), None, D("145"), D("0.0")),
+        ("Cid", D("30.00"), D("30.00"), D("97"), D("0.0")),
         ("(none)", D("0.00"), None, None, D("100.0")),
     ]
-    assert _totals(data) == ("Total", D("150.00"), D("50.00"), D("147.1"), D("22.2"))
+    assert _totals(data) == ("Total", D("150.00"), D("50.00"), D("147"), D("22.2"))
 
 
 async def test_no_calls_give_no_rows_and_zero_or_empty_totals() -> None:
@@ -248,14 +248,14 @@ async def test_two_dimensions() -> None:
     assert _columns(data)[-1] == ("aht", K.DURATION)
     # AHT = handle / answered. c1 D1: #1-4, answered #1,3, handle 120+240 -> 180;
     # c1 D2: #7-9, answered #7,9, 330+50 -> 190; c2 D1: #5,6, answered #5, 60 -> 60;
-    # c2 D2: #10-12, answered #10,12, 140+90 -> 115. Total: 1030 / 7 = 147.14.
+    # c2 D2: #10-12, answered #10,12, 140+90 -> 115. Total: 1030 / 7 = 147.14 -> 147.
     assert _rows(data) == [
-        ("Sales", D1, 4, 2, D("180.0")),
-        ("Sales", D2, 3, 2, D("190.0")),
-        ("Support", D1, 2, 1, D("60.0")),
-        ("Support", D2, 3, 2, D("115.0")),
+        ("Sales", D1, 4, 2, D("180")),
+        ("Sales", D2, 3, 2, D("190")),
+        ("Support", D1, 2, 1, D("60")),
+        ("Support", D2, 3, 2, D("115")),
     ]
-    assert _totals(data) == ("Total", "", 12, 7, D("147.1"))
+    assert _totals(data) == ("Total", "", 12, 7, D("147"))
     assert data.notes == (
         "Aht = handle_s / answered.",
         "Days and hours are local to UTC, the zone of the data.",
@@ -264,21 +264,22 @@ async def test_two_dimensions() -> None:
 
 async def test_hours() -> None:
     data = await _run(BY_HOUR)
-    # Average wait = waits / (answered + abandoned); conversion = sales / answered.
-    # 09: #1, 2, 7, 8; answered #1, 7; waits 5+2 = 7 / 2 = 3.5; 2 sales / 2 = 100 %.
-    # 10: #3, 4, 9; answered #3, 9; 8+3 = 11 / 2 = 5.5; 0 / 2 = 0 %.
+    # Average wait = waits / (answered + abandoned), to the second (half up); conversion =
+    # sales / answered.
+    # 09: #1, 2, 7, 8; answered #1, 7; waits 5+2 = 7 / 2 = 3.5 -> 4; 2 sales / 2 = 100 %.
+    # 10: #3, 4, 9; answered #3, 9; 8+3 = 11 / 2 = 5.5 -> 6; 0 / 2 = 0 %.
     # 11: #5, 6; answered #5, abandoned #6; 10+40 = 50 / 2 = 25; 0 / 1 = 0 %.
-    # 14: #10, 11; answered #10, abandoned #11; 30+15 = 45 / 2 = 22.5; 0 / 1 = 0 %.
+    # 14: #10, 11; answered #10, abandoned #11; 30+15 = 45 / 2 = 22.5 -> 23; 0 / 1 = 0 %.
     # 15: #12; 5 / 1 = 5; 1 / 1 = 100 %.
-    # Total: 12 calls, 2 abandoned; 118 / (7 + 2) = 13.11; 3 / 7 = 42.86 %.
+    # Total: 12 calls, 2 abandoned; 118 / (7 + 2) = 13.11 -> 13; 3 / 7 = 42.86 %.
     assert _rows(data) == [
-        ("09:00", 4, 0, D("3.5"), D("100.0")),
-        ("10:00", 3, 0, D("5.5"), D("0.0")),
-        ("11:00", 2, 1, D("25.0"), D("0.0")),
-        ("14:00", 2, 1, D("22.5"), D("0.0")),
-        ("15:00", 1, 0, D("5.0"), D("100.0")),
+        ("09:00", 4, 0, D("4"), D("100.0")),
+        ("10:00", 3, 0, D("6"), D("0.0")),
+        ("11:00", 2, 1, D("25"), D("0.0")),
+        ("14:00", 2, 1, D("23"), D("0.0")),
+        ("15:00", 1, 0, D("5"), D("100.0")),
     ]
-    assert _totals(data) == ("Total", 12, 2, D("13.1"), D("42.9"))
+    assert _totals(data) == ("Total", 12, 2, D("13"), D("42.9"))
 
 
 async def test_a_dimension_sorts_by_the_name_shown() -> None:
@@ -307,10 +308,10 @@ async def test_a_fixed_filter_on_an_ad_hoc_grouping() -> None:
     # q2: #12: 1 offered, answered, 0 abandoned -> 0 %; waited 5 s -> 100 %; ASA 5.
     # Total: 5 offered, 3 answered; 2 / 5 = 40 % abandoned; 2 / 5 = 40 % in SL; 45 / 3 = 15.
     assert _rows(data) == [
-        ("q1", 4, 2, D("50.0"), D("25.0"), D("20.0")),
-        ("q2", 1, 1, D("0.0"), D("100.0"), D("5.0")),
+        ("q1", 4, 2, D("50.0"), D("25.0"), D("20")),
+        ("q2", 1, 1, D("0.0"), D("100.0"), D("5")),
     ]
-    assert _totals(data) == ("Total", 5, 3, D("40.0"), D("40.0"), D("15.0"))
+    assert _totals(data) == ("Total", 5, 3, D("40.0"), D("40.0"), D("15"))
     assert "Fixed filters: Direction = inbound." in data.notes
 
 
@@ -331,10 +332,10 @@ async def test_a_fixed_filter_on_a_dimension() -> None:
     # Hours 09 and 14 as above. Total: 6 calls, 1 abandoned; waits 7 + 45 = 52 over
     # 3 answered + 1 abandoned = 13; 2 sales / 3 answered = 66.67 %.
     assert _rows(data) == [
-        ("09:00", 4, 0, D("3.5"), D("100.0")),
-        ("14:00", 2, 1, D("22.5"), D("0.0")),
+        ("09:00", 4, 0, D("4"), D("100.0")),
+        ("14:00", 2, 1, D("23"), D("0.0")),
     ]
-    assert _totals(data) == ("Total", 6, 1, D("13.0"), D("66.7"))
+    assert _totals(data) == ("Total", 6, 1, D("13"), D("66.7"))
     assert "Fixed filters: Hour = 9, 14." in data.notes
 
 

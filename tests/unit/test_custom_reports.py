@@ -89,7 +89,7 @@ def test_the_allow_lists_name_stored_integer_fields() -> None:
     ).document(ZoneInfo("UTC"))
     session = AgentSession(
         tenant_id="acme", agent_id="a", day=date(2026, 3, 2), login_s=60
-    ).document()
+    ).document(ZoneInfo("UTC"))
     for dataset, doc in ((CALLS, call), (SESSIONS, session)):
         assert set(dataset.dimensions) <= set(doc)
         assert all(type(doc[name]) is int for name in dataset.sums)

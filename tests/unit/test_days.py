@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from herald.services.renderer.calldata.days import DaySlice, day_bounds, slices
+from herald.services.renderer.calldata.days import DaySlice, day_bounds, hours_of, slices
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = timedelta(hours=1)
@@ -107,3 +107,20 @@ def test_the_window_end_is_exclusive_and_an_empty_window_has_no_days() -> None:
     assert part == DaySlice(date(2025, 6, 10), utc(6, 10, 8), utc(6, 10, 8, 1), whole=False)
     assert slices(berlin(6, 10), berlin(6, 10), BERLIN) == []
     assert slices(berlin(6, 11), berlin(6, 10), BERLIN) == []
+
+
+def test_a_day_cut_at_whole_hours_names_them() -> None:
+    """A New York week over Berlin data: its first day from 06:00, its last until 06:00."""
+    first, *_, last = slices(berlin(6, 9, 6), berlin(6, 16, 6), BERLIN)
+    assert hours_of(first, BERLIN) == (6, 24)
+    assert hours_of(last, BERLIN) == (0, 6)
+    (noon,) = slices(berlin(6, 10, 12), berlin(6, 10, 13), BERLIN)
+    assert hours_of(noon, BERLIN) == (12, 13)
+
+
+def test_other_cuts_have_no_hours_to_read() -> None:
+    (minutes,) = slices(berlin(6, 10, 12) + timedelta(minutes=30), berlin(6, 10, 13), BERLIN)
+    assert hours_of(minutes, BERLIN) is None
+    # 30 March 2025 has 23 hours: its calls' hours are not its hours since midnight.
+    (spring,) = slices(berlin(3, 30, 5), berlin(3, 30, 9), BERLIN)
+    assert hours_of(spring, BERLIN) is None

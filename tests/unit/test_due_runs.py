@@ -143,6 +143,9 @@ async def test_a_repeated_due_publishes_the_stored_artifact_again_without_render
     assert again.artifact_id == first.artifact_id
     assert again.sha256 == first.sha256
     assert world.statuses() == [RunStatus.RENDERED, RunStatus.RENDERED]
+    # Published again, the same events byte for byte: same ids, same times.
+    once, twice = world.publisher.published[:2], world.publisher.published[2:]
+    assert [m.model_dump_json() for m in twice] == [m.model_dump_json() for m in once]
 
 
 async def test_an_identical_run_publishes_the_stored_share() -> None:

@@ -7,8 +7,10 @@ the case is chosen so that only half up passes.
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 from herald.services.renderer.reports.figures import (
+    average_s,
     change_pct,
     labour_cents,
     minutes,
@@ -19,6 +21,7 @@ from herald.services.renderer.reports.figures import (
 )
 
 D = Decimal
+F = Fraction
 
 
 def test_ratio_rounds_half_up_to_one_decimal_by_default() -> None:
@@ -48,7 +51,7 @@ def test_pct_is_a_percentage_rounded_half_up() -> None:
     assert str(pct(6, 11)) == "54.5"  # 54.545...: only the first dropped digit counts
     assert str(pct(15, 25)) == "60.0"
     assert str(pct(5, 5)) == "100.0"
-    assert str(pct(1, 3, 2)) == "33.33"
+    assert str(pct(1, 3)) == "33.3"  # every percentage has one decimal (model.PLACES)
 
 
 def test_negative_values_round_half_away_from_zero_and_never_show_minus_zero() -> None:
@@ -72,17 +75,42 @@ def test_money_turns_cents_into_currency_units_with_two_places() -> None:
     assert str(money(D(775) / 3)) == "2.58"  # 258.33 cents
 
 
-def test_labour_cost_is_handle_hours_at_the_hourly_rate_to_the_cent() -> None:
+def test_labour_cost_is_handle_hours_at_the_hourly_rate_exact_to_a_fraction_of_a_cent() -> None:
     assert labour_cents(3600, 2400) == 2400  # one hour at 24.00
     assert labour_cents(1680, 2400) == 1120  # 1680 s = 0.4667 h x 2400
-    assert labour_cents(1445, 1800) == 723  # 722.5: half up
-    assert labour_cents(845, 1800) == 423  # 422.5
-    assert labour_cents(181, 1200) == 60  # 60.33
-    assert labour_cents(1800, 1) == 1  # 0.5 cent
-    assert labour_cents(1, 1) == 0
+    assert labour_cents(1445, 1800) == F(1445, 2)  # 722.5 cents, not yet rounded
+    assert labour_cents(181, 1200) == F(181, 3)  # 60.333... cents
+    assert labour_cents(1800, 1) == F(1, 2)
+    assert labour_cents(1, 1) == F(1, 3600)
     assert labour_cents(0, 2400) == 0
     assert labour_cents(3600, 0) == 0
-    assert isinstance(labour_cents(1445, 1800), int)
+    # Rounded once, where it is shown: 722.5 cents is 7.23, 60.33 cents 0.60.
+    assert (money(labour_cents(1445, 1800)), money(labour_cents(181, 1200))) == (
+        D("7.23"),
+        D("0.60"),
+    )
+
+
+def test_labour_of_several_campaigns_adds_up_exactly_before_it_is_rounded() -> None:
+    """Rounded per campaign, 722.5 and 490.5 cents would be 7.23 + 4.91 = 11.46; the
+    total of the unrounded cents, 1213, is 12.13. Held as Decimals, the thirds of a cent
+    of these three add up to a hair under the half cent they make: 34460 s at 10.00/h
+    is 9572.22 cents, 100102 s at 13.00/h 36147.94, 33959 s at 24.00/h 22639.33, in all
+    68359.5 exactly, so 683.60, not 683.59."""
+    assert money(labour_cents(1445, 1800) + labour_cents(981, 1800)) == D("12.13")
+    parts = [labour_cents(34460, 1000), labour_cents(100102, 1300), labour_cents(33959, 2400)]
+    assert sum(parts) == F(136719, 2)
+    assert money(sum(parts, F(0))) == D("683.60")
+    assert money(sum(Decimal(p.numerator) / p.denominator for p in parts)) == D("683.59")
+
+
+def test_money_and_percentages_of_exact_fractions_of_a_cent_round_once_half_up() -> None:
+    assert money(F(1, 2)) == D("0.01")  # half a cent
+    assert money(F(-1, 2)) == D("-0.01")
+    assert money(F(2306 * 2 + 1, 2) / 6) == D("3.84")  # 2306.5 / 6 = 384.42 cents
+    # 12.25 % exactly, from two amounts in thirds of a cent: half up gives 12.3.
+    assert pct(F(49, 3), F(400, 3)) == D("12.3")
+    assert pct(F(-1, 3), F(1, 3)) == D("-100.0")
 
 
 def test_change_pct_is_the_relative_change_against_the_previous_period() -> None:
@@ -113,14 +141,34 @@ def test_change_pct_is_empty_when_it_cannot_be_computed() -> None:
     assert change_pct(None, None) is None
 
 
-def test_minutes_and_per_hour() -> None:
+def test_an_average_of_seconds_rounds_once_to_the_second_it_is_shown_with() -> None:
+    """90.45 s: rounded to 0.1 s first it would be 90.5 and show 0:01:31; it is 90."""
+    assert average_s(1809, 20) == D("90")  # 90.45
+    assert average_s(1445, 6) == D("241")  # 240.83
+    assert average_s(981, 4) == D("245")  # 245.25
+    assert average_s(815, 2) == D("408")  # 407.5: half up
+    assert average_s(0, 3) == D("0")
+    assert average_s(5, 0) is None
+
+
+def test_minutes() -> None:
     assert str(minutes(1170)) == "19.5"
     assert str(minutes(1300)) == "21.7"  # 21.666...
     assert str(minutes(3)) == "0.1"  # 0.05
     assert str(minutes(0)) == "0.0"
-    assert str(per_hour(2, 36000)) == "0.2"  # 2 sales in 10 h
-    assert str(per_hour(1, 14400)) == "0.3"  # 0.25
-    assert str(per_hour(1, 28800)) == "0.1"  # 0.125
-    assert str(per_hour(1, 28800, 2)) == "0.13"
-    assert str(per_hour(0, 3600)) == "0.0"
+
+
+def test_a_rate_per_hour_has_two_decimals_so_one_sale_is_not_four() -> None:
+    """Over a day's logged-in time 1 to 4 sales all read 0.1 with one decimal (issue 19)."""
+    day = 8 * 3600
+    assert [str(per_hour(sales, 4 * day)) for sales in (1, 2, 3, 4)] == [
+        "0.03",  # 1 / 32 h = 0.03125
+        "0.06",  # 0.0625
+        "0.09",  # 0.09375
+        "0.13",  # 0.125: half up
+    ]
+    assert str(per_hour(2, 36000)) == "0.20"  # 2 sales in 10 h
+    assert str(per_hour(1, 28800)) == "0.13"  # 0.125
+    assert str(per_hour(1, 3 * 3600)) == "0.33"  # 0.333...
+    assert str(per_hour(0, 3600)) == "0.00"
     assert per_hour(3, 0) is None

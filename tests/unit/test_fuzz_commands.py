@@ -20,7 +20,7 @@ import typing
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, get_args, get_origin
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import bson
 import pytest
@@ -45,6 +45,7 @@ from herald.shared.contract.messages import (
     UpdateSchedule,
 )
 from herald.shared.contract.schedule_spec import Frequency, ReportRef, ScheduleSpec
+from tests.fakes.scheduler import parse_keyed
 from tests.fuzz import REPRODUCIBLE, dump
 from tests.fuzz import commands as command_documents
 
@@ -120,7 +121,9 @@ def _usable_envelope(doc: Any) -> bool:
     """Whether a reply can be addressed: a command id, a tenant and a schedule id."""
     try:
         UUID(str(doc.get("command_id")))
-        RunNow(tenant_id=doc.get("tenant_id"), schedule_id=doc.get("schedule_id"))
+        RunNow(
+            command_id=uuid4(), tenant_id=doc.get("tenant_id"), schedule_id=doc.get("schedule_id")
+        )
     except (ValueError, ValidationError):
         return False
     return True
@@ -151,7 +154,7 @@ def _check_accepted(command: Any) -> str:
 
 def _check(raw: bytes, doc: Any) -> str:
     """Check one case; says which way it went."""
-    outcome = commands.parse(raw)
+    outcome = parse_keyed(raw)
     if isinstance(outcome, commands.Unanswerable):
         assert outcome.reason
         # Only bytes nobody can be answered about go to the DLQ.
@@ -223,18 +226,18 @@ def test_found_by_fuzzing_rejected_with_a_field_reason(
 ) -> None:
     """Each of these once raised past `parse`/`decide` (no reply) or was stored as is."""
     doc = _CREATE | {"spec": _CREATE["spec"] | spec_changes}
-    rejected = commands.parse(json.dumps(doc).encode())
+    rejected = parse_keyed(json.dumps(doc).encode())
     assert isinstance(rejected, CommandRejected), rejected
     assert {e.field: e.message for e in rejected.errors}[field].count(fragment) == 1
 
 
 @pytest.mark.parametrize("raw", [b"[" * 100_000, b"1" * 5_000, b'{"a": ' + b"1" * 5_000 + b"}"])
 def test_json_beyond_the_parser_is_unanswerable_not_an_exception(raw: bytes) -> None:
-    assert isinstance(commands.parse(raw), commands.Unanswerable)
+    assert isinstance(commands.parse(raw, None), commands.Unanswerable)
 
 
 def test_a_lone_surrogate_in_the_type_is_escaped_in_the_reply() -> None:
-    rejected = commands.parse(json.dumps(_CREATE | {"type": "\ud800", "\udfff": 1}).encode())
+    rejected = parse_keyed(json.dumps(_CREATE | {"type": "\ud800", "\udfff": 1}).encode())
     assert isinstance(rejected, CommandRejected)
     assert rejected.command_type == "\\ud800"
     assert {e.field for e in rejected.errors} == {"type"}
@@ -243,6 +246,6 @@ def test_a_lone_surrogate_in_the_type_is_escaped_in_the_reply() -> None:
 
 def test_a_catch_up_window_beyond_a_year_is_rejected_not_a_storage_error() -> None:
     doc = _CREATE | {"spec": _CREATE["spec"] | {"catch_up_seconds": 2**63}}
-    rejected = commands.parse(json.dumps(doc).encode())
+    rejected = parse_keyed(json.dumps(doc).encode())
     assert isinstance(rejected, CommandRejected)
     assert [e.field for e in rejected.errors] == ["spec.catch_up_seconds"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from herald.services.renderer.calldata.groupings import (
+    DISPOSITIONS,
     HOURS,
     QUEUES,
     Cells,
@@ -15,6 +16,7 @@ from herald.services.renderer.calldata.groupings import (
     keep,
     read_group,
     sum_stage,
+    within_hours,
 )
 
 
@@ -29,6 +31,8 @@ def _call(**fields: Any) -> dict[str, Any]:
         "sale": 0,
         "wait_s": 4,
         "inbound": 0,
+        "disposition": "",
+        "handle_s": 0,
     }
     return base | fields
 
@@ -85,6 +89,28 @@ def test_filters_keep_matching_campaigns_and_agents() -> None:
 def test_a_day_round_trips_through_its_stored_form() -> None:
     cells = _cells()
     assert decode_day(HOURS, "2026-11-02", encode_day(cells)) == cells
+
+
+def test_cells_by_hour_fold_back_to_the_days_and_to_any_run_of_hours() -> None:
+    """The hourly roll-up: the same cells with the hour last; [0, 24) is the whole day."""
+    hourly: Cells = {}
+    add_calls(DISPOSITIONS, hourly, CALLS, by_hour=True)
+    # sums: calls, handle_s; k01 and k03 at 9, k02 and k04 at 10.
+    assert hourly == {
+        ("2026-11-02", "c1", "a1", "", 9): [1, 0],
+        ("2026-11-02", "c1", "a1", "", 10): [1, 0],
+        ("2026-11-02", "c1", None, "", 9): [1, 0],
+        ("2026-11-02", "c2", "a2", "", 10): [1, 0],
+    }
+    daily: Cells = {}
+    add_calls(DISPOSITIONS, daily, CALLS)
+    assert within_hours(hourly, 0, 24) == daily
+    assert within_hours(hourly, 10, 24) == {
+        ("2026-11-02", "c1", "a1", ""): [1, 0],
+        ("2026-11-02", "c2", "a2", ""): [1, 0],
+    }
+    assert within_hours(hourly, 0, 9) == {}
+    assert decode_day(DISPOSITIONS, "2026-11-02", encode_day(hourly), by_hour=True) == hourly
 
 
 def test_one_accumulator_groups_give_the_same_sums() -> None:

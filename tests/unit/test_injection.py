@@ -27,6 +27,7 @@ from herald.shared.contract.messages import CommandRejected, DataWindow, ReportR
 from herald.shared.contract.schedule_spec import ReportRef
 from herald.shared.runs.recipients import ANY_DOMAIN
 from herald.shared.runtime.settings import BrandingSettings
+from tests.fakes.scheduler import parse_keyed
 from tests.samples import report_rendered, run_details
 
 BRANDING = BrandingSettings(platform_name="Dialer Pro")
@@ -36,6 +37,7 @@ PERIOD = "2026-11-20 to 2026-11-26"
 HEADERS = {
     "To",
     "Message-ID",
+    "List-Unsubscribe",
     "Subject",
     "From",
     "Date",
@@ -172,7 +174,7 @@ def _create(spec: dict[str, Any]) -> bytes:
 
 
 def _rejected_fields(raw: bytes) -> set[str]:
-    parsed = commands.parse(raw)
+    parsed = parse_keyed(raw)
     if not isinstance(parsed, CommandRejected):
         assert not isinstance(parsed, commands.Unanswerable)
         decided = commands.decide(

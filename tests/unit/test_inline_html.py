@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
+from decimal import Decimal
 
 from markupsafe import escape
 
 from herald.services.renderer.formats import html
 from herald.services.renderer.formats.cells import DisplayTable
 from herald.services.renderer.formats.charts import alt_text
-from herald.services.renderer.reports.model import Chart, ChartKind, Column, Series
+from herald.services.renderer.formats.page import HOW_COMPUTED, Page
+from herald.services.renderer.reports.model import (
+    Chart,
+    ChartKind,
+    Column,
+    ReportData,
+    Row,
+    Series,
+    Table,
+)
 from herald.services.renderer.reports.model import ColumnKind as K
+from herald.shared.contract.schedule_spec import ReportFormat
+from herald.shared.runtime.settings import BrandingSettings
+from tests.samples import run_details
+
+D = Decimal
 
 
 def _table(
@@ -25,6 +41,7 @@ def _money(label: str) -> Column:
 
 
 NAME = Column("campaign", "Campaign")
+DEFINITIONS = "https://acme.example.com/docs/reports"
 
 
 def test_a_number_counts_in_full_and_text_wraps_at_the_wrap_width() -> None:
@@ -51,7 +68,7 @@ def test_a_narrow_table_keeps_every_column() -> None:
     assert html.shown_columns(table) == (0, 1)
     assert html.dropped_columns(table) == ()
     assert not html.hides_columns([table])
-    assert "more column" not in html.fragment([table])
+    assert "more column" not in html.fragment([table], definitions=DEFINITIONS)
 
 
 def test_columns_are_kept_in_order_while_they_fit_and_a_narrower_later_one_still_shows() -> None:
@@ -88,7 +105,7 @@ def _roi(rows: int, total: int) -> DisplayTable:
 
 
 def test_the_fragment_shows_the_kept_columns_and_names_the_rest() -> None:
-    fragment = html.fragment([_roi(2, 2)])
+    fragment = html.fragment([_roi(2, 2)], definitions=DEFINITIONS)
     headers = re.findall(r"<th [^>]*>([^<]*)</th>", fragment)
     assert headers == ["Campaign", "Cost 1", "Cost 2", "Cost 3", "Cost 4", "Cost 5"]
     assert "2 more columns are in the attached CSV: Cost 6, Cost 7." in fragment
@@ -102,7 +119,7 @@ def test_the_fragment_shows_the_kept_columns_and_names_the_rest() -> None:
 def test_one_dropped_column_and_a_row_cap_share_one_note() -> None:
     table = _table([NAME, *[_money(f"Cost {n}") for n in range(1, 7)]], [["a", *["9" * 12] * 6]])
     capped = DisplayTable(table.title, table.columns, table.rows, None, 1200)
-    note = re.search(r"<p [^>]*>([^<]*)</p>", html.fragment([capped]))
+    note = re.search(r"<p [^>]*>([^<]*)</p>", html.fragment([capped], definitions=DEFINITIONS))
     assert note is not None
     assert note[1] == (
         "Showing 1 of 1,200 rows; the full data is attached as CSV. "
@@ -118,7 +135,7 @@ def test_charts_show_above_the_tables_by_content_id_with_their_text_alternative(
         series=(Series("Calls", (10.0, 12.0)),),
         unit="calls",
     )
-    fragment = html.fragment([_roi(1, 1)], [chart, chart])
+    fragment = html.fragment([_roi(1, 1)], [chart, chart], definitions=DEFINITIONS)
     images = re.findall(r"<img [^>]*>", fragment)
     assert images[0] == (
         f'<img src="cid:chart-0@herald" alt="{escape(alt_text(chart))}" width="592"'
@@ -127,3 +144,35 @@ def test_charts_show_above_the_tables_by_content_id_with_their_text_alternative(
     assert 'src="cid:chart-1@herald"' in images[1]
     assert html.chart_cid(1) == "chart-1@herald"
     assert fragment.index("<img") < fragment.index("<table")
+
+
+def test_the_fragment_ends_with_how_the_figures_are_computed_and_a_link_to_them() -> None:
+    for tables in ([_roi(2, 2)], []):  # with data, and without
+        fragment = html.fragment(tables, definitions=DEFINITIONS + "?a=1&b=2")
+        footer = fragment.rstrip().splitlines()[-1]
+        assert str(escape(HOW_COMPUTED)) in footer
+        link = DEFINITIONS + "?a=1&amp;b=2"
+        assert f'<a href="{link}" style="color:#2563eb;">{link}</a></p>' in footer
+
+
+def test_a_footnote_follows_its_table_even_when_columns_are_left_out() -> None:
+    note = "Totals are computed from unrounded values, so the rounded rows of X do not add up."
+    narrowed = replace(_roi(2, 2), footnote=note)  # too wide: two columns are left out
+    fragment = html.fragment([narrowed, _roi(1, 1)], definitions=DEFINITIONS)
+    assert fragment.count(note) == 1
+    first_end = fragment.index("</table>")
+    assert first_end < fragment.index(note) < fragment.index("<table", first_end)
+    assert note not in html.fragment([_roi(2, 2)], definitions=DEFINITIONS)
+
+
+async def test_write_footnotes_a_table_from_every_row_and_links_the_tenants_definitions() -> None:
+    share = Column("share_pct", "Share %", K.PERCENT, summed=True)
+    columns = (Column("disposition", "Disposition"), share)
+    rows: list[Row] = [("Sale", D("33.3")), ("Callback", D("33.3")), ("No interest", D("33.3"))]
+    report = ReportData("Disposition Summary", (Table(columns, rows, ("Total", D("100.0"))),))
+    shown = DisplayTable(None, columns, [["Sale", "33.3 %"]], ["Total", "100.0 %"], 3)
+    tenant = BrandingSettings(platform_base_url="https://acme.example.com")
+    run = run_details(format=ReportFormat.HTML)
+    fragment = (await html.write(Page(report, run, [shown], 1, tenant, None, None, ""))).decode()
+    assert "the rounded rows of Share % do not add up to them exactly." in fragment
+    assert 'href="https://acme.example.com/docs/reports"' in fragment

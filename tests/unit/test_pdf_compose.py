@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
+from markupsafe import escape
 
 from herald.services.renderer.formats import layout
 from herald.services.renderer.formats.cells import DisplayTable
-from herald.services.renderer.formats.page import Page
+from herald.services.renderer.formats.page import HOW_COMPUTED, Page
 from herald.services.renderer.formats.pdf import Heading, chart_slot, compose, write
 from herald.services.renderer.reports.model import (
     Chart,
@@ -19,13 +22,17 @@ from herald.services.renderer.reports.model import (
     Headline,
     ReportData,
     Series,
+    Table,
 )
 from herald.shared.contract.messages import DataWindow, HeadlineTile, RunDetails, Tone
 from herald.shared.contract.schedule_spec import ReportFormat, ReportRef
 from herald.shared.runtime.settings import BrandingSettings
 from tests.fakes.renderer import FakePrinter
+from tests.samples import run_details
 
 LOGO = "data:image/png;base64,iVBORw0KGgo="
+DEFINITIONS = "https://acme.example.com/docs/reports?a=1&b=2"
+D = Decimal
 CHART = Chart("Calls per day", ChartKind.TREND, ("1 Nov", "2 Nov"), (Series("Calls", (3, 4)),))
 
 
@@ -40,6 +47,7 @@ def _heading(title: str = "Campaign Summary", accent: str = "#2f5d8a") -> Headin
         filters="Campaigns: solar",
         generated="2026-11-27 08:00 UTC",
         notes=("Hours are local to Europe/Berlin.",),
+        definitions=DEFINITIONS,
         accent=accent,
     )
 
@@ -199,7 +207,7 @@ async def test_write_hands_the_charts_and_the_brand_colour_to_the_printer() -> N
     column = Column("sales", "Sales", ColumnKind.INTEGER)
     report = ReportData(
         "Campaign Summary",
-        (),
+        (Table(_table(3, 2).columns, []),),
         headlines=(Headline("Sales", column, 120, 100),),
         charts=(CHART,),
     )
@@ -217,9 +225,59 @@ async def test_write_hands_the_charts_and_the_brand_colour_to_the_printer() -> N
         recipients=["ops@example.com"],
     )
     branding = BrandingSettings(brand_colour="#c0ffee")
-    body = await write(Page(report, run, [_table(3, 2)], 100, branding, None, printer))
+    page = Page(report, run, [_table(3, 2)], 100, branding, None, printer, "Campaigns: Zürich")
+    body = await write(page)
     assert printer.charts == [(CHART, "#c0ffee")]
     html = body.decode()
+    assert "Campaigns: Zürich" in html  # the line the email shows too, names and all
     assert chart_slot(0) in html
     assert "prev. 100" in html
     assert "▲ +20" in html
+
+
+def test_every_pdf_ends_with_how_its_figures_are_computed_and_where_they_are_defined() -> None:
+    for tables in ([_table(3, 5), _table(3, 2)], [_table(3, 0)]):  # with data, and without
+        html = compose(_heading(), tables)
+        footer = re.search(r"<footer>(.*?)</footer>", html, re.S)
+        assert footer is not None
+        assert str(escape(HOW_COMPUTED)) in footer[1]
+        link = "https://acme.example.com/docs/reports?a=1&amp;b=2"
+        assert f'<a href="{link}">{link}</a>' in footer[1]
+        assert html.index("<footer>") > max(html.rfind("</table>"), html.rfind("No data"))
+
+
+def test_the_rounding_footnote_sits_under_the_table_whose_rows_miss_its_total() -> None:
+    note = "Totals are computed from unrounded values, so the rounded rows of X do not add up."
+    missed = replace(_table(3, 2), footnote=note)
+    html = compose(_heading(), [_table(3, 2), missed, _table(3, 2)])
+    assert html.count('class="footnote"') == 1
+    at = html.index(f'<p class="footnote">{note}</p>')
+    tables = [m.start() for m in re.finditer("<table", html)]
+    assert tables[1] < at < tables[2]
+    # Set as lines of text (past the cell budget), a table keeps its footnote.
+    long = replace(_table(12, 120), footnote=note)
+    assert 'td class="lines"' in compose(_heading(), [long])
+    assert f'<p class="footnote">{note}</p>' in compose(_heading(), [long])
+
+
+async def test_write_adds_the_footnote_from_every_row_and_links_the_tenants_definitions() -> None:
+    minutes = Column("talk_minutes", "Talk minutes", ColumnKind.DECIMAL, summed=True)
+    columns = (Column("campaign", "Campaign"), minutes)
+    # 87 s of talk each: 1.45 min shows 1.5; the total 261 s, 4.35 min, shows 4.4, not 4.5.
+    table = Table(columns, [("Solar", D("1.5")), ("Care", D("1.5")), ("Home", D("1.5"))])
+    report = ReportData("Campaign Summary", (replace(table, totals=("Total", D("4.4"))),))
+    # The PDF shows the first row only: the footnote is about all three.
+    shown = DisplayTable(None, columns, [["Solar", "1.5"]], ["Total", "4.4"], 3)
+    tenant = BrandingSettings(platform_base_url="https://acme.example.com/")
+    run = run_details(format=ReportFormat.PDF)
+    page = Page(report, run, [shown], 1, tenant, None, FakePrinter(), "All campaigns")
+    html = (await write(page)).decode()
+    assert "the rounded rows of Talk minutes do not add up to them exactly." in html
+    assert 'href="https://acme.example.com/docs/reports"' in html
+
+    adding_up = replace(report, tables=(replace(table, totals=("Total", D("4.5"))),))
+    own = BrandingSettings(definitions_url="https://docs.example.com/herald/reports.html")
+    page = Page(adding_up, run, [shown], 1, own, None, FakePrinter(), "All campaigns")
+    html = (await write(page)).decode()
+    assert "footnote" not in html.split("</style>")[1]
+    assert 'href="https://docs.example.com/herald/reports.html"' in html

@@ -4,6 +4,7 @@ and the scheduler's command decision applying it field by field."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from uuid import uuid4
 
 import pytest
 from pydantic import ValidationError
@@ -129,6 +130,7 @@ def _errors(command: AnyCommand, current: commands.ScheduleState | None = None) 
 
 def test_create_naming_a_foreign_domain_is_rejected_at_that_recipient() -> None:
     command = CreateSchedule(
+        command_id=uuid4(),
         tenant_id="acme",
         schedule_id="s1",
         spec=_spec("a@example.com", "b@eu.example.com", "c@evil.net", "d@gmail.com"),
@@ -137,13 +139,16 @@ def test_create_naming_a_foreign_domain_is_rejected_at_that_recipient() -> None:
         "spec.recipients.2": "domain evil.net is not on the allowed list for tenant acme",
         "spec.recipients.3": "domain gmail.com is not on the allowed list for tenant acme",
     }
-    allowed = CreateSchedule(tenant_id="acme", schedule_id="s1", spec=_spec("a@example.com"))
+    allowed = CreateSchedule(
+        command_id=uuid4(), tenant_id="acme", schedule_id="s1", spec=_spec("a@example.com")
+    )
     assert _decide(allowed) == CommandAccepted.__name__
 
 
 def test_update_and_test_email_are_checked_and_run_now_is_left_to_the_mailer() -> None:
     state = commands.ScheduleState("s1", "acme", _spec("a@example.com"), 1, None)
     update = UpdateSchedule(
+        command_id=uuid4(),
         tenant_id="acme",
         schedule_id="s1",
         changes=ScheduleChanges(recipients=["a@example.com", "b@evil.net"]),
@@ -151,10 +156,19 @@ def test_update_and_test_email_are_checked_and_run_now_is_left_to_the_mailer() -
     )
     assert list(_errors(update, state)) == ["changes.recipients.1"]
     rename = UpdateSchedule(
-        tenant_id="acme", schedule_id="s1", changes=ScheduleChanges(name="New"), expected_version=1
+        command_id=uuid4(),
+        tenant_id="acme",
+        schedule_id="s1",
+        changes=ScheduleChanges(name="New"),
+        expected_version=1,
     )
     assert _decide(rename, state) == CommandAccepted.__name__
-    test = SendTestEmail(tenant_id="acme", schedule_id="smtp-test", recipients=["x@evil.net"])
+    test = SendTestEmail(
+        command_id=uuid4(), tenant_id="acme", schedule_id="smtp-test", recipients=["x@evil.net"]
+    )
     assert list(_errors(test)) == ["recipients.0"]
     stale = commands.ScheduleState("s1", "acme", _spec("a@evil.net"), 1, None)
-    assert _decide(RunNow(tenant_id="acme", schedule_id="s1"), stale) == CommandAccepted.__name__
+    assert (
+        _decide(RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="s1"), stale)
+        == CommandAccepted.__name__
+    )

@@ -12,6 +12,7 @@ from herald.services.renderer.shares import InFlight, share_key
 from herald.shared.contract.catalog import TEST_REPORT_ID
 from herald.shared.contract.messages import DataWindow, RunDetails
 from herald.shared.contract.schedule_spec import Filters, ReportFormat, ReportRef
+from herald.shared.contract.tenant_settings import TenantCompliance
 from herald.shared.runtime.settings import (
     BrandingSettings,
     RendererSettings,
@@ -127,6 +128,15 @@ def test_custom_reports_share_only_with_a_known_and_equal_definition_version() -
     assert saved is not None
     assert share_key("acme", custom, SETTINGS, "2026-03-01T10:00:00+00:00") == saved
     assert share_key("acme", custom, SETTINGS, "2026-03-02T09:00:00+00:00") != saved
+
+
+def test_a_tenants_own_compliance_ceiling_changes_the_key_the_defaults_do_not() -> None:
+    """Campaign Summary flags its abandon rates against it: another ceiling, another render."""
+    run = _run()
+    plain = share_key("acme", run, SETTINGS)
+    assert share_key("acme", run, SETTINGS, compliance=TenantCompliance()) == plain
+    own = share_key("acme", run, SETTINGS, compliance=TenantCompliance(abandon_period="24h"))
+    assert own not in (None, plain)
 
 
 def test_the_smtp_test_report_is_never_shared() -> None:

@@ -9,6 +9,8 @@ from herald.shared.contract.messages import DataWindow, ReportDue, RunDetails
 from herald.shared.contract.schedule_spec import ReportFormat, ReportRef
 from herald.shared.ports import StoredArtifact
 
+STORED_AT = datetime(2026, 11, 27, 8, 1, tzinfo=UTC)
+
 
 def _due(fmt: ReportFormat) -> ReportDue:
     run = RunDetails(
@@ -35,6 +37,7 @@ def _artifact(part: str, size: int, fmt: str) -> StoredArtifact:
         size,
         "digest",
         {"rows": 5000, "title": "CDR Report", "format": fmt},
+        STORED_AT,
     )
 
 

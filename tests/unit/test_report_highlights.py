@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from herald.services.renderer.formats.headlines import tiles
-from herald.services.renderer.reports.model import ChartKind, Headline, ReportData
+from herald.services.renderer.reports.model import ChartKind, Figure, Headline, ReportData
 from herald.services.renderer.reports.standard import REPORTS
 from herald.shared.contract.messages import HeadlineTile, Tone
 from tests.report_dataset import computed, local, request
@@ -29,35 +29,48 @@ def figures(headlines: tuple[Headline, ...]) -> list[tuple[str, object, object]]
 async def test_campaign_summary_tiles_set_each_total_beside_the_previous_period() -> None:
     data = await report("campaign_summary")
     assert figures(data.headlines) == [
-        # Now: the Total row (tests/unit/test_standard_reports.py): 25 dialed (11 Solar +
-        # 7 Insurance + 7 Support), 15 answered, 4 abandoned (k07 k08 k16 k23).
-        # Before: p01 p02 p03 p04 dialed; p01 p02 answered; p03 p04 abandoned.
-        ("Dialed", 25, 4),
-        ("Answered", 15, 2),
-        # Now 4 / (15 + 4) = 21.05 -> 21.1; before 2 / (2 + 2) = 50.0.
-        ("Abandon %", D("21.1"), D("50.0")),
-        # Now 15 / 25 = 60.0; before 2 / 4 = 50.0.
-        ("Contact rate %", D("60.0"), D("50.0")),
-        # Now k01 k09 k19 (Solar) + k04 k17 k24 (Insurance) = 6 sales; before p02 = 1.
-        ("Conversions", 6, 1),
+        # Now: the outbound and inbound Total rows (tests/unit/test_standard_reports.py):
+        # 18 outbound dialed, 11 answered, 1 abandoned, 6 sales; 7 inbound offered, 3 within
+        # 20 s. Before: p01 p02 p03 dialed, p01 p02 answered, p03 abandoned, p02 a sale;
+        # p04 offered and abandoned.
+        ("Dialed", 18, 3),
+        # Now 11 / 18 = 61.1; before 2 / 3 = 66.7.
+        ("Contact rate %", D("61.1"), D("66.7")),
+        # Now 1 / (11 + 1) = 8.3; before 1 / (2 + 1) = 33.3.
+        ("Outbound abandon %", D("8.3"), D("33.3")),
+        ("Outbound conversions", 6, 1),
+        ("Offered", 7, 1),
+        # Now 3 / 7 = 42.9; before 0 / 1 = 0.0.
+        ("Service level %", D("42.9"), D("0.0")),
     ]
     shown = {t.label: t for t in tiles(data.headlines)}
-    # The abandon rate fell from 50.0 to 21.1 %: (21.1 - 50) / 50 = -57.8 %, good news.
-    assert shown["Abandon %"] == HeadlineTile(
-        label="Abandon %", value="21.1 %", previous="50.0 %", change="\u221257.8 %", tone=Tone.GOOD
+    # The abandon rate fell from 33.3 to 8.3 %: (8.3 - 33.3) / 33.3 = -75.1 %, good news.
+    assert shown["Outbound abandon %"] == HeadlineTile(
+        label="Outbound abandon %",
+        value="8.3 %",
+        previous="33.3 %",
+        change="\u221275.1 %",
+        tone=Tone.GOOD,
     )
-    # Dialing more is neither good nor bad: (25 - 4) / 4 = +525.0 %.
-    assert shown["Dialed"].change == "+525.0 %"
+    # Dialing more is neither good nor bad: (18 - 3) / 3 = +500.0 %.
+    assert shown["Dialed"].change == "+500.0 %"
     assert shown["Dialed"].tone is Tone.NEUTRAL
-    assert shown["Conversions"].tone is Tone.GOOD
+    assert shown["Outbound conversions"].tone is Tone.GOOD
 
 
 async def test_executive_dashboard_tiles_come_from_its_headline_table() -> None:
     data = await report("executive_dashboard")
     table = data.tables[0]
     assert isinstance(table.rows, list)
-    by_metric = {row[0]: (row[1], row[2]) for row in table.rows}
-    assert figures(data.headlines) == [(h.label, *by_metric[h.label]) for h in data.headlines]
+    # The row's two figures, each with the column it reads by (its own kind).
+    by_metric = {
+        row[0]: (row[1].column, row[1].value, row[2].value)
+        for row in table.rows
+        if isinstance(row[1], Figure) and isinstance(row[2], Figure)
+    }
+    assert len(by_metric) == len(table.rows) == 9
+    shown = [(h.label, h.column, h.value, h.previous) for h in data.headlines]
+    assert shown == [(h.label, *by_metric[h.label]) for h in data.headlines]
     assert [h.label for h in data.headlines] == [
         "Calls",
         "Contact rate %",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from pydantic import ValidationError
@@ -95,6 +96,7 @@ def test_changes_carry_only_the_given_fields_across_json() -> None:
     from herald.shared.contract.messages import COMMAND_ADAPTER, UpdateSchedule
 
     update = UpdateSchedule(
+        command_id=uuid4(),
         tenant_id="acme",
         schedule_id="s-1",
         changes=ScheduleChanges(frequency="daily", weekday=None),  # type: ignore[arg-type]

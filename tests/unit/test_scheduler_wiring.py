@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
+from uuid import uuid4
 
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -59,7 +60,9 @@ async def test_commands_and_statuses_reach_their_use_cases_and_poison_the_dlq() 
     async def on_dead(message: KafkaMessage) -> None:
         dead.append(message.headers[ORIGIN_HEADER].split("/")[0])
 
-    command = CreateSchedule(tenant_id="acme", schedule_id="s-1", spec=DAILY_SPEC)
+    command = CreateSchedule(
+        command_id=uuid4(), tenant_id="acme", schedule_id="s-1", spec=DAILY_SPEC
+    )
     status = DeliveryStatus(
         tenant_id="acme",
         schedule_id="s-1",
@@ -69,7 +72,9 @@ async def test_commands_and_statuses_reach_their_use_cases_and_poison_the_dlq() 
         stage="scheduler",
     )
     async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish(command.model_dump_json().encode(), TOPICS.commands)
+        await test_broker.publish(
+            command.model_dump_json().encode(), TOPICS.commands, key=command.key()
+        )
         await test_broker.publish(b"not json", TOPICS.commands)
         await test_broker.publish(status.model_dump_json().encode(), TOPICS.delivery_status)
         await test_broker.publish(json.dumps({"run_id": "r"}).encode(), TOPICS.delivery_status)

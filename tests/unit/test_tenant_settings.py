@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -29,7 +30,11 @@ from herald.shared.contract.messages import (
     utcnow,
 )
 from herald.shared.contract.secrets import Keyring, generate_key_pair, parse_public_key, seal
-from herald.shared.contract.tenant_settings import TENANT_SETTINGS_ID, TenantEmail
+from herald.shared.contract.tenant_settings import (
+    TENANT_SETTINGS_ID,
+    TenantCompliance,
+    TenantEmail,
+)
 from herald.shared.contract.topics import Topics
 from herald.shared.runs.brand import Brands
 from herald.shared.runs.recipients import RecipientPolicy
@@ -42,6 +47,7 @@ from tests.fakes.scheduler import (
     MemorySchedules,
     MemoryTenants,
     RecordingBodies,
+    keyed,
 )
 from tests.samples import DAILY_SPEC, report_rendered, run_details
 
@@ -69,7 +75,7 @@ def email(**changes: Any) -> dict[str, Any]:
 
 
 def change(tenant: str = "acme", **fields: Any) -> ChangeTenantSettings:
-    return ChangeTenantSettings(tenant_id=tenant, **fields)
+    return ChangeTenantSettings(command_id=uuid4(), tenant_id=tenant, **fields)
 
 
 # --- pure decisions -------------------------------------------------------------
@@ -140,10 +146,35 @@ def test_reset_falls_back_to_the_environment_for_that_section() -> None:
     assert after.default_timezone == "Asia/Tokyo"
 
 
+def test_the_compliance_ceiling_is_a_section_of_its_own_kept_until_reset() -> None:
+    uk = {"abandon_period": "24h", "abandon_threshold_pct": 2.5}
+    first = decide(change(compliance=uk), None)
+    assert first.state is not None
+    assert first.sections == ("compliance",)
+    assert first.state.compliance == TenantCompliance(
+        abandon_period="24h", abandon_threshold_pct=2.5
+    )
+    command = change(default_timezone="Europe/London")
+    later = decide(command, first.state).state
+    assert later is not None
+    assert later.compliance == first.state.compliance
+    # The renderer reads it from the compacted topic; the audit record carries it too.
+    assert later.published(command).compliance == first.state.compliance
+    assert later.audited(command, ["default_timezone"]).compliance == first.state.compliance
+    reset = decide(change(reset=["compliance"]), later).state
+    assert reset is not None
+    assert reset.compliance is None
+    assert reset.default_timezone == "Europe/London"
+
+
 @pytest.mark.parametrize(
     ("fields", "where"),
     [
         ({}, "names no section"),
+        ({"compliance": {"abandon_period": "7d"}}, "'30d' or '24h'"),
+        ({"compliance": {"abandon_threshold_pct": 0}}, "greater than 0"),
+        ({"compliance": {"abandon_threshold_pct": 101}}, "less than or equal to 100"),
+        ({"compliance": {}, "reset": ["compliance"]}, "sets and resets"),
         ({"email": email(host="not a host")}, "host name"),
         ({"email": email(username=None)}, "a password needs a username"),
         ({"email": email(from_address="nobody")}, "invalid email address"),
@@ -167,7 +198,7 @@ def test_reset_falls_back_to_the_environment_for_that_section() -> None:
 )
 def test_bad_settings_are_refused_with_the_reason(fields: dict[str, Any], where: str) -> None:
     with pytest.raises(ValueError, match=where):
-        ChangeTenantSettings(tenant_id="acme", **fields)
+        ChangeTenantSettings(command_id=uuid4(), tenant_id="acme", **fields)
 
 
 # --- the scheduler's handler ------------------------------------------------------
@@ -192,7 +223,7 @@ class World:
             self.tenants,
         )
         before = len(self.bodies.published)
-        await handler.handle(command.model_dump_json().encode())
+        await handler.handle(*keyed(command.model_dump_json().encode()))
         return self.bodies.published[before:]
 
 
@@ -258,9 +289,13 @@ async def test_tenants_are_isolated_by_the_commands_envelope() -> None:
 async def test_a_schedule_without_a_zone_takes_the_tenants_default() -> None:
     world = World()
     await world.send(change(default_timezone="America/New_York"))
-    await world.send(CreateSchedule(tenant_id="acme", schedule_id="s-1", spec=DAILY_SPEC))
-    await world.send(CreateSchedule(tenant_id="other", schedule_id="s-2", spec=DAILY_SPEC))
-    acme, other = world.schedules.rows["s-1"].state, world.schedules.rows["s-2"].state
+    await world.send(
+        CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1", spec=DAILY_SPEC)
+    )
+    await world.send(
+        CreateSchedule(command_id=uuid4(), tenant_id="other", schedule_id="s-2", spec=DAILY_SPEC)
+    )
+    acme, other = world.schedules.rows["acme/s-1"].state, world.schedules.rows["other/s-2"].state
     assert DAILY_SPEC.timezone is None
     assert acme.spec.timezone == "America/New_York"
     assert other.spec.timezone is None
@@ -268,7 +303,9 @@ async def test_a_schedule_without_a_zone_takes_the_tenants_default() -> None:
 
 async def test_the_tenant_commands_id_cannot_become_a_schedule() -> None:
     world = World()
-    spec = CreateSchedule(tenant_id="acme", schedule_id=TENANT_SETTINGS_ID, spec=DAILY_SPEC)
+    spec = CreateSchedule(
+        command_id=uuid4(), tenant_id="acme", schedule_id=TENANT_SETTINGS_ID, spec=DAILY_SPEC
+    )
     published = await world.send(spec)
     assert json.loads(published[-1][2])["errors"][0]["code"] == "reserved"
 
@@ -409,7 +446,7 @@ async def test_unusable_settings_leave_the_run_pending_with_the_reason() -> None
 
 def _two_recipients(tenant: str, schedule_id: str) -> CreateSchedule:
     spec = DAILY_SPEC.model_copy(update={"recipients": ["a@example.com", "b@example.com"]})
-    return CreateSchedule(tenant_id=tenant, schedule_id=schedule_id, spec=spec)
+    return CreateSchedule(command_id=uuid4(), tenant_id=tenant, schedule_id=schedule_id, spec=spec)
 
 
 async def test_a_schedule_over_the_allowed_volume_is_accepted_with_a_warning() -> None:
@@ -426,7 +463,7 @@ async def test_a_schedule_over_the_allowed_volume_is_accepted_with_a_warning() -
     assert warning["code"] == "volume_over_allowed"
     assert "would send 4 emails in the minute" in warning["message"]
     assert "allows 3 a minute" in warning["message"]
-    assert "s-2" in world.schedules.rows
+    assert "acme/s-2" in world.schedules.rows
 
 
 async def test_with_enforce_the_schedule_over_the_allowed_volume_is_rejected() -> None:

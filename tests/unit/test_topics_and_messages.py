@@ -39,7 +39,7 @@ def test_topic_names_carry_the_prefix() -> None:
 
 def test_each_message_goes_to_its_topic() -> None:
     topics = Topics()
-    command = RunNow(tenant_id="t", schedule_id="s")
+    command = RunNow(command_id=uuid4(), tenant_id="t", schedule_id="s")
     assert topics.for_message(command) == "herald.schedule.commands"
     reply = CommandAccepted(
         tenant_id="t", schedule_id="s", command_id=uuid4(), command_type="RunNow"
@@ -57,7 +57,7 @@ def test_each_message_goes_to_its_topic() -> None:
 
 
 def test_commands_round_trip_through_json_by_their_type() -> None:
-    command = CreateSchedule(tenant_id="acme", schedule_id="s-1", spec=SPEC)
+    command = CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="s-1", spec=SPEC)
     parsed = COMMAND_ADAPTER.validate_json(command.model_dump_json())
     assert parsed == command
     assert isinstance(parsed, CreateSchedule)
@@ -70,7 +70,7 @@ def test_envelope_rejects_unknown_fields_and_naive_times() -> None:
     with pytest.raises(ValidationError, match="Extra inputs"):
         RunNow.model_validate({"tenant_id": "t", "schedule_id": "s", "surprise": 1})
     with pytest.raises(ValidationError, match="timezone"):
-        RunNow(tenant_id="t", schedule_id="s", occurred_at=datetime(2026, 1, 1))
+        RunNow(command_id=uuid4(), tenant_id="t", schedule_id="s", occurred_at=datetime(2026, 1, 1))
 
 
 def test_report_due_round_trips() -> None:

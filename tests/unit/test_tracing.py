@@ -20,7 +20,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from herald.services.scheduler.firing import due_messages, run_details, run_id_for
+from herald.services.scheduler.firing import due_messages, run_details
+from herald.shared.contract.identity import ScheduleRef, fired_run_id
 from herald.shared.contract.messages import CommandAccepted, Envelope
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.topics import Topics
@@ -59,7 +60,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 def _fired(schedule_id: str) -> list[Envelope]:
-    run = run_details(run_id_for(schedule_id, DUE), SPEC, "UTC", DUE)
+    run = run_details(fired_run_id(ScheduleRef("acme", schedule_id), DUE), SPEC, "UTC", DUE)
     return list(due_messages("acme", schedule_id, run))
 
 
@@ -142,7 +143,7 @@ def test_each_run_of_a_herd_has_a_trace_of_its_own_its_messages_carry(
     assert _named(spans, tracing.FIRE) == []
 
     # Consumed: handled in the run's trace, under its firing; spans inside carry its ids.
-    ids = {"tenant_id": "acme", "run_id": run_id_for("s1", DUE)}
+    ids = {"tenant_id": "acme", "run_id": fired_run_id(ScheduleRef("acme", "s1"), DUE)}
     with tracing.consuming("report.due", headers[2], ids), tracing.span("herald.render"):
         pass
     [consumed] = _named(spans, "report.due process")
@@ -165,7 +166,7 @@ def test_a_run_now_starts_its_runs_trace_and_its_reply_goes_out_in_it(
 ) -> None:
     topics = Topics("herald")
     command_id = uuid4()
-    run_id = run_id_for("s1", DUE)
+    run_id = fired_run_id(ScheduleRef("acme", "s1"), DUE)
     fired = due_messages("acme", "s1", run_details(run_id, SPEC, "UTC", DUE), command_id)
     reply = CommandAccepted(
         tenant_id="acme", schedule_id="s1", command_id=command_id, command_type="RunNow"

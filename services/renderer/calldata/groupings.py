@@ -24,8 +24,9 @@ Cells = dict[Key, list[int]]
 
 #: Every grouping keeps these, so campaign and agent filters apply to any of its cells.
 BASE_KEYS: tuple[str, ...] = ("day", "campaign_id", "agent_id")
-#: Bumped when roll-ups are stored differently (2: one cells document per grouping).
-ROLLUP_LAYOUT = 2
+#: Bumped when roll-ups are stored differently (2: one cells document per grouping; 3: the
+#: same cells by local hour beside them).
+ROLLUP_LAYOUT = 3
 #: A sum named so counts calls instead of adding a field.
 COUNT = "calls"
 
@@ -90,9 +91,14 @@ def read_group(
     return key, values
 
 
-def add_calls(grouping: Grouping, cells: Cells, calls: Iterable[Mapping[str, Any]]) -> None:
-    """Fold stored call documents into cells: the roll-up computed at ingest."""
-    keys, sums = grouping.all_keys, grouping.sums
+def add_calls(
+    grouping: Grouping, cells: Cells, calls: Iterable[Mapping[str, Any]], *, by_hour: bool = False
+) -> None:
+    """Fold stored call documents into cells: the roll-up computed at ingest.
+
+    `by_hour`: each cell's key ends with the calls' local hour too (`within_hours`).
+    """
+    keys, sums = (*grouping.all_keys, *(("hour",) if by_hour else ())), grouping.sums
     for call in calls:
         if grouping.inbound_only and not call["inbound"]:
             continue
@@ -119,9 +125,27 @@ def encode_day(cells: Cells) -> list[list[Any]]:
     return [[*key[1:], *values] for key, values in cells.items()]
 
 
-def decode_day(grouping: Grouping, day: str, rows: Sequence[Sequence[Any]]) -> Cells:
-    width = len(grouping.all_keys) - 1
+def decode_day(
+    grouping: Grouping, day: str, rows: Sequence[Sequence[Any]], *, by_hour: bool = False
+) -> Cells:
+    width = len(grouping.all_keys) - 1 + by_hour
     return {(day, *row[:width]): list(row[width:]) for row in rows}
+
+
+def within_hours(cells: Cells, first: int, end: int) -> Cells:
+    """Cells by hour (`add_calls(by_hour=True)`) of the local hours [first, end), the hour
+    folded away: a day cut at whole hours, read from its roll-up."""
+    kept: Cells = {}
+    for key, values in cells.items():
+        if first <= key[-1] < end:
+            short = key[:-1]
+            cell = kept.get(short)
+            if cell is None:
+                kept[short] = list(values)
+            else:
+                for i, value in enumerate(values):
+                    cell[i] += value
+    return kept
 
 
 def keep(cells: Cells, campaign_ids: Sequence[str], agent_ids: Sequence[str]) -> Cells:
@@ -172,7 +196,8 @@ def _sort_key(key: Key) -> tuple[tuple[bool, Any], ...]:
 
 CALLS = Grouping(
     "calls",
-    keys=("team_id",),
+    # Inbound (1) or outbound (0): Campaign Summary and Compliance keep the two apart.
+    keys=("team_id", "inbound"),
     sums=(
         COUNT,
         "answered",
@@ -191,6 +216,7 @@ CALLS = Grouping(
         "callback_completed",
         "dnc_hit",
         "outside_hours",
+        "within_sl",
     ),
 )
 DISPOSITIONS = Grouping("dispositions", keys=("disposition",), sums=(COUNT, "handle_s"))

@@ -6,8 +6,10 @@ not the whole history: on FerretDB a range filter is never pushed down and
 would scan every call ever stored. Per tenant, day and grouping,
 `call_rollup_cells` keeps the cells as one JSON string (FerretDB reads that
 ten times faster than nested documents, and reads a whole document whatever
-the projection, so each grouping has its own); `call_rollups` keeps each
-day's state. A day's roll-up is marked
+the projection, so each grouping has its own), and the same cells by local
+hour beside them: a day a window cuts at a whole hour (a schedule in another
+zone than the data's) is read from those instead of its raw calls.
+`call_rollups` keeps each day's state. A day's roll-up is marked
 `ingesting` before its calls are written and `ready` after, so a crash in
 between leaves a day that is grouped from its raw calls until
 `rebuild_rollups` runs, never a wrong figure.
@@ -35,7 +37,7 @@ from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from herald.services.renderer.calldata.days import DaySlice, slices
+from herald.services.renderer.calldata.days import DaySlice, hours_of, slices
 from herald.services.renderer.calldata.groupings import (
     GROUPINGS,
     Cells,
@@ -49,6 +51,7 @@ from herald.services.renderer.calldata.groupings import (
     merge,
     read_group,
     sum_stage,
+    within_hours,
 )
 from herald.services.renderer.calldata.recent import RecentReads
 from herald.services.renderer.calldata.records import (
@@ -58,18 +61,19 @@ from herald.services.renderer.calldata.records import (
     CallList,
     Campaign,
     Dimension,
-    PauseReason,
     Team,
-    pause_field,
 )
+from herald.services.renderer.calldata.sessions import SESSION_SUMS, clipped, per_agent
 from herald.shared.runtime.mongo import Document, bulk_in_commands, insert_new
 
 log = logging.getLogger("herald.calldata")
 
 #: One small document per tenant and day: the roll-up's state and definitions.
 ROLLUPS: Final = "call_rollups"
-#: The cells, one document per tenant, day and grouping, so a report reads only its own.
+#: The cells, one document per tenant, day and grouping, so a report reads only its own;
+#: and the same cells by local hour (id suffix `HOURLY`), read for a day cut at whole hours.
 ROLLUP_CELLS: Final = "call_rollup_cells"
+HOURLY: Final = "/hours"
 SESSIONS: Final = "agent_sessions"
 #: Collection and id field of each dimension.
 DIMENSIONS: Final[dict[type[Dimension], tuple[str, str]]] = {
@@ -79,14 +83,9 @@ DIMENSIONS: Final[dict[type[Dimension], tuple[str, str]]] = {
     CallList: ("lists", "list_id"),
 }
 CALLS_PREFIX: Final = "calls_"
-SESSION_SUMS: Final = (
-    "login_s",
-    "ready_s",
-    "talk_s",
-    "wrap_s",
-    "pause_s",
-    *(pause_field(reason) for reason in PauseReason),
-)
+#: A grouping's stored cells: by day (False) or by local hour too (True).
+Part = tuple[Grouping, bool]
+PARTS: Final[tuple[Part, ...]] = tuple((g, by_hour) for g in GROUPINGS for by_hour in (False, True))
 #: Days read at once: enough to keep the server busy, few enough to stay polite.
 _PARALLEL_DAYS = 8
 #: Per day collection, for MongoDB (FerretDB 1.x serves no query from them).
@@ -143,30 +142,34 @@ class CallStore:
     def _rollup_id(self, tenant_id: str, day: date) -> str:
         return f"{tenant_id}/{day.isoformat()}"
 
-    def _cells_id(self, tenant_id: str, day: date, grouping: Grouping) -> str:
-        return f"{tenant_id}/{day.isoformat()}/{grouping.name}"
+    def _cells_id(self, tenant_id: str, day: date, part: Part) -> str:
+        grouping, by_hour = part
+        return f"{tenant_id}/{day.isoformat()}/{grouping.name}{HOURLY if by_hour else ''}"
 
-    async def _cells_doc(self, tenant_id: str, day: date, grouping: Grouping) -> Document | None:
-        return await self._db[ROLLUP_CELLS].find_one(
-            {"_id": self._cells_id(tenant_id, day, grouping)}
-        )
+    async def _cells_doc(self, tenant_id: str, day: date, part: Part) -> Document | None:
+        return await self._db[ROLLUP_CELLS].find_one({"_id": self._cells_id(tenant_id, day, part)})
 
-    async def _stored_cells(self, tenant_id: str, day: date, grouping: Grouping) -> Cells:
-        return _decoded_cells(grouping, day, await self._cells_doc(tenant_id, day, grouping))
+    async def _stored_cells(self, tenant_id: str, day: date, part: Part) -> Cells:
+        return _decoded_cells(part, day, await self._cells_doc(tenant_id, day, part))
 
     # -- reading -------------------------------------------------------------------------
 
     async def group(self, grouping: Grouping, scope: Scope) -> Grouped:
-        """The grouping's cells over the scope: roll-ups for whole days, raw calls otherwise."""
+        """The grouping's cells over the scope: from the roll-ups for whole days and days cut
+        at whole hours (their cells by hour), from raw calls otherwise."""
         parts = slices(scope.start, scope.end, self.zone)
         limit = asyncio.Semaphore(_PARALLEL_DAYS)
 
         async def one(part: DaySlice) -> Cells:
             async with limit:
                 # Only registered groupings are rolled up; an ad-hoc one reads raw calls.
-                if part.whole and self.use_rollups and grouping in GROUPINGS:
-                    cells = await self._rolled_up(grouping, scope.tenant_id, part.day)
+                hours = None if part.whole else hours_of(part, self.zone)
+                if (part.whole or hours) and self.use_rollups and grouping in GROUPINGS:
+                    stored = (grouping, hours is not None)
+                    cells = await self._rolled_up(stored, scope.tenant_id, part.day)
                     if cells is not None:
+                        if hours is not None:
+                            cells = within_hours(cells, *hours)
                         return keep(cells, scope.campaign_ids, scope.agent_ids)
                 return await self._raw(grouping, scope, part)
 
@@ -175,15 +178,16 @@ class CallStore:
             cells.update(day_cells)  # every cell's key holds its day: days never overlap
         return Grouped(grouping, cells)
 
-    async def _rolled_up(self, grouping: Grouping, tenant_id: str, day: date) -> Cells | None:
+    async def _rolled_up(self, part: Part, tenant_id: str, day: date) -> Cells | None:
+        grouping, by_hour = part
         state, cells_doc = await self._recent.get(
-            (ROLLUPS, tenant_id, day, grouping.name),
+            (ROLLUPS, tenant_id, day, grouping.name, by_hour),
             lambda: asyncio.gather(
                 self._db[ROLLUPS].find_one({"_id": self._rollup_id(tenant_id, day)}),
-                self._cells_doc(tenant_id, day, grouping),
+                self._cells_doc(tenant_id, day, part),
             ),
         )
-        cells = _decoded_cells(grouping, day, cells_doc)
+        cells = _decoded_cells(part, day, cells_doc)
         if state is None:
             # No roll-up: either no calls that day, or calls written around `ingest`.
             return None
@@ -242,28 +246,54 @@ class CallStore:
                 yield call
 
     async def sessions(self, scope: Scope) -> dict[str, Sums]:
-        """Agents' session time summed per agent over the local days the scope touches."""
-        cells = await self.session_sums(scope, ("agent_id",), SESSION_SUMS)
-        return {
-            key[0]: dict(zip(SESSION_SUMS, values, strict=True)) for key, values in cells.items()
-        }
+        """Agents' session time inside the scope, per agent (`sessions.py`).
+
+        Days the scope covers whole are summed on the server; on a day it cuts, each
+        session's spans are clipped to the scope. The agent filter applies, a campaign
+        filter cannot (sessions span campaigns).
+        """
+        parts = slices(scope.start, scope.end, self.zone)
+        cells = await self._session_cells(
+            scope, [p for p in parts if p.whole], ("agent_id",), SESSION_SUMS
+        )
+        whole = [(key[0], dict(zip(SESSION_SUMS, v, strict=True))) for key, v in cells.items()]
+
+        async def cut(part: DaySlice) -> list[tuple[str, Sums]]:
+            match = self._session_match(scope, part)
+            docs = await self._recent.get(
+                (SESSIONS, repr(match)), lambda: self._db[SESSIONS].find(match).to_list()
+            )
+            return [(doc["agent_id"], clipped(doc, part.start, part.end)) for doc in docs]
+
+        clips = await asyncio.gather(*(cut(part) for part in parts if not part.whole))
+        return per_agent([*whole, *(pair for day in clips for pair in day)])
 
     async def session_sums(
         self, scope: Scope, keys: tuple[str, ...], sums: tuple[str, ...]
     ) -> Cells:
-        """Session sums per distinct `keys` over the local days the scope touches.
+        """Session sums per distinct `keys` over the local days the scope touches, each whole.
 
-        A session is an agent's whole local day, so a day the window cuts counts whole;
-        the agent filter applies, a campaign filter cannot (sessions span campaigns).
+        The agent filter applies, a campaign filter cannot (sessions span campaigns).
         """
-        match_agents = {"agent_id": {"$in": list(scope.agent_ids)}} if scope.agent_ids else {}
+        return await self._session_cells(
+            scope, slices(scope.start, scope.end, self.zone), keys, sums
+        )
 
+    def _session_match(self, scope: Scope, part: DaySlice) -> Document:
+        match: Document = {"tenant_id": scope.tenant_id, "day": part.day.isoformat()}
+        if scope.agent_ids:
+            match["agent_id"] = {"$in": list(scope.agent_ids)}
+        return match
+
+    async def _session_cells(
+        self, scope: Scope, parts: Sequence[DaySlice], keys: tuple[str, ...], sums: tuple[str, ...]
+    ) -> Cells:
         async def one(part: DaySlice) -> Cells:
-            match = {"tenant_id": scope.tenant_id, "day": part.day.isoformat()} | match_agents
-            return await self.sum_by(self._db[SESSIONS], match, keys, sums)
+            return await self.sum_by(
+                self._db[SESSIONS], self._session_match(scope, part), keys, sums
+            )
 
         cells: Cells = {}
-        parts = slices(scope.start, scope.end, self.zone)
         for day_cells in await asyncio.gather(*(one(part) for part in parts)):
             merge(cells, day_cells)
         return cells
@@ -284,7 +314,11 @@ class CallStore:
         """Insert or replace dimension and session records by their natural id."""
         by_collection: dict[str, list[ReplaceOne[Document]]] = defaultdict(list)
         for record in records:
-            doc = record.document()
+            doc = (
+                record.document(self.zone)
+                if isinstance(record, AgentSession)
+                else record.document()
+            )
             name = SESSIONS if isinstance(record, AgentSession) else DIMENSIONS[type(record)][0]
             by_collection[name].append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
         for name, requests in by_collection.items():
@@ -325,10 +359,10 @@ class CallStore:
         if not (first or _usable(before)):
             await self.rebuild_rollups(tenant_id, day)
             return len(new)
-        fresh = {g.name: _cells_of(g, new) for g in GROUPINGS}
+        fresh = {part: _cells_of(part, new) for part in PARTS}
         if before is not None:
-            for grouping in GROUPINGS:
-                merge(fresh[grouping.name], await self._stored_cells(tenant_id, day, grouping))
+            for part in PARTS:
+                merge(fresh[part], await self._stored_cells(tenant_id, day, part))
         await self._write_rollup(tenant_id, day, fresh)
         return len(new)
 
@@ -339,20 +373,20 @@ class CallStore:
             .find({"tenant_id": tenant_id}, batch_size=5000)
             .to_list()
         )
-        await self._write_rollup(tenant_id, day, {g.name: _cells_of(g, calls) for g in GROUPINGS})
+        await self._write_rollup(tenant_id, day, {part: _cells_of(part, calls) for part in PARTS})
 
-    async def _write_rollup(self, tenant_id: str, day: date, cells: dict[str, Cells]) -> None:
+    async def _write_rollup(self, tenant_id: str, day: date, cells: dict[Part, Cells]) -> None:
         """The cells first, then the day's state: `ready` only once every grouping is in."""
-        for grouping in GROUPINGS:
-            encoded = encode_day(cells[grouping.name])
+        for part in PARTS:
             doc: Document = {
                 "tenant_id": tenant_id,
                 "day": day.isoformat(),
-                "grouping": grouping.name,
-                "cells": json.dumps(encoded, separators=(",", ":")),
+                "grouping": part[0].name,
+                "by_hour": part[1],
+                "cells": json.dumps(encode_day(cells[part]), separators=(",", ":")),
             }
             await self._db[ROLLUP_CELLS].replace_one(
-                {"_id": self._cells_id(tenant_id, day, grouping)}, doc, upsert=True
+                {"_id": self._cells_id(tenant_id, day, part)}, doc, upsert=True
             )
         state: Document = {
             "tenant_id": tenant_id,
@@ -389,9 +423,9 @@ class CallStore:
                 await self._db[name].delete_many({"tenant_id": tenant_id})
 
 
-def _decoded_cells(grouping: Grouping, day: date, doc: Document | None) -> Cells:
+def _decoded_cells(part: Part, day: date, doc: Document | None) -> Cells:
     rows = json.loads(doc["cells"]) if doc is not None else []
-    return decode_day(grouping, day.isoformat(), rows)
+    return decode_day(part[0], day.isoformat(), rows, by_hour=part[1])
 
 
 def _usable(rollup: Document | None) -> bool:
@@ -401,9 +435,9 @@ def _usable(rollup: Document | None) -> bool:
     return all(signatures.get(g.name) == g.signature for g in GROUPINGS)
 
 
-def _cells_of(grouping: Grouping, calls: Iterable[Document]) -> Cells:
+def _cells_of(part: Part, calls: Iterable[Document]) -> Cells:
     cells: Cells = {}
-    add_calls(grouping, cells, calls)
+    add_calls(part[0], cells, calls, by_hour=part[1])
     return cells
 
 

@@ -2,7 +2,10 @@
 
 `plain` is for machines (CSV: no thousands separators, so spreadsheets parse
 every number); `display` is for people (HTML and PDF). Both give a figure the
-same precision, so a CSV and a PDF of one run agree digit for digit.
+precision of its column (`Column.places`, the rule in `model.PLACES`), so a
+CSV and a PDF of one run agree digit for digit; a `Figure` cell brings its own
+column. `rounding_note` says when a table's rows, each rounded, do not add up
+to its total.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 from typing import Any
 
-from herald.services.renderer.reports.model import Cell, Column, ColumnKind
+from herald.services.renderer.reports.model import Cell, Column, ColumnKind, Figure, Table
 
 K = ColumnKind
+#: Kinds whose fractional figures are rounded to the column's places (an int shows as is).
+_FRACTIONS = (K.DECIMAL, K.PERCENT, K.RATE)
 
 
 def _fixed(value: int | float | Decimal, places: int) -> Decimal:
@@ -73,14 +78,12 @@ def plain_converters(column: Column, text: Callable[[str], str] = str) -> Conver
 
     `text` treats string cells (the CSV writer neutralises formulas with it).
     """
-    kind, places = column.kind, column.decimals
+    kind, places = column.kind, column.places
 
     def number(value: int | float | Decimal) -> str:
         if kind is K.DURATION:
             return _duration(value)
-        if kind is K.MONEY:
-            return str(_fixed(value, 2))
-        if kind in (K.DECIMAL, K.PERCENT) and not isinstance(value, int):
+        if kind is K.MONEY or (kind in _FRACTIONS and not isinstance(value, int)):
             return str(_fixed(value, places))
         return str(value)
 
@@ -91,9 +94,10 @@ def plain_converters(column: Column, text: Callable[[str], str] = str) -> Conver
             str: text,
             datetime: operator.methodcaller("isoformat", " ", "seconds"),
             date: date.isoformat,
-            int: _duration if kind is K.DURATION else str,
+            int: number if kind in (K.DURATION, K.MONEY) else str,
             float: number,
             Decimal: number,
+            Figure: lambda figure: plain_formatter(figure.column, text)(figure.value),
         }
     )
 
@@ -123,6 +127,8 @@ def plain(column: Column, value: Cell) -> str:
 
 def display(column: Column, value: Cell) -> str:
     """The cell as people read it: thousands grouped, units shown."""
+    if isinstance(value, Figure):
+        return display(value.column, value.value)
     text = _other(value)
     if text is not None:
         return text
@@ -130,17 +136,46 @@ def display(column: Column, value: Cell) -> str:
     kind = column.kind
     if kind is K.DURATION:
         return _duration(value)
-    if kind is K.MONEY:
-        return f"{_fixed(value, 2):,}"
     if kind is K.PERCENT:
-        return f"{_fixed(value, column.decimals):,} %"
-    if kind is K.DECIMAL and not isinstance(value, int):
-        return f"{_fixed(value, column.decimals):,}"
+        return f"{_fixed(value, column.places):,} %"
+    if kind is K.MONEY or (kind in _FRACTIONS and not isinstance(value, int)):
+        return f"{_fixed(value, column.places):,}"
     return f"{value:,}"
 
 
 def display_row(columns: Sequence[Column], row: Sequence[Cell]) -> list[str]:
     return [display(column, value) for column, value in zip(columns, row, strict=True)]
+
+
+def _shown(column: Column, value: Cell) -> Decimal:
+    """The figure as its column shows it, as a number to add up (an empty cell adds nothing)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return Decimal(0)
+    return Decimal(value) if isinstance(value, int) else _fixed(value, column.places)
+
+
+def rounding_note(table: Table) -> str | None:
+    """The footnote for a table whose summed columns' rows, as shown, miss the total shown.
+
+    The total is worked out from the unrounded figures (talk seconds, fractions of a
+    cent), so it is right and the rows, each rounded on its own, may not add up to it:
+    a reader who adds them up is told why rather than left to doubt the total.
+    """
+    if table.totals is None or not isinstance(table.rows, Sequence):
+        return None
+    rows, totals = table.rows, table.totals
+    missed = [
+        column.label
+        for n, column in enumerate(table.columns)
+        if column.summed
+        and sum(_shown(column, row[n]) for row in rows) != _shown(column, totals[n])
+    ]
+    if not missed:
+        return None
+    return (
+        "Totals are computed from unrounded values, so the rounded rows of "
+        f"{', '.join(missed)} do not add up to them exactly."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +190,8 @@ class DisplayTable:
     total: int
     #: Keys of the columns to show first when not all fit (`Table.key_columns`).
     key_columns: tuple[str, ...] = ()
+    #: Shown under the table: why its rows do not add up to its total (`rounding_note`).
+    footnote: str | None = None
 
     @property
     def shown(self) -> int:

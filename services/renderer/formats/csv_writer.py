@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from herald.services.renderer.formats.cells import plain_converters, plain_formatter
-from herald.services.renderer.reports.model import Cell, Column, ColumnKind, ReportData, Row
+from herald.services.renderer.reports.model import Cell, Column, ReportData, Row
 
 CONTENT_TYPE = "text/csv; charset=utf-8"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -99,7 +99,8 @@ class _ColumnCells:
     def __init__(self, column: Column) -> None:
         self._format = plain_formatter(column, neutralise)
         self._by_type = plain_converters(column, neutralise)
-        self._durations = column.kind is ColumnKind.DURATION
+        #: Whole numbers of most kinds are their own text; durations and money are not.
+        self._ints_formatted = self._by_type[int] is not str
         self._memos: dict[type, _Memo] = {}
 
     def _memo(self, kind: type) -> _Memo:
@@ -120,7 +121,7 @@ class _ColumnCells:
         if len(types) == 1:
             (kind,) = types
             if kind is int:
-                ints = self._memo(int).__getitem__ if self._durations else str
+                ints = self._memo(int).__getitem__ if self._ints_formatted else str
                 return list(map(ints, values)), False
             if kind in _BY_TEXT:
                 return list(map(self._memo(kind).__getitem__, map(str, values))), False

@@ -1,4 +1,5 @@
-"""The inline HTML an `html` schedule puts in the email body: the charts, then the tables.
+"""The inline HTML an `html` schedule puts in the email body: the charts, the tables, then
+a footer on how the figures are computed, linking to their definitions.
 
 Mail clients ignore style sheets and scripts, so every style is inline; all
 text is autoescaped (a campaign named `<script>` shows as text). Long tables
@@ -18,11 +19,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from herald.services.renderer.formats.cells import DisplayTable
 from herald.services.renderer.formats.charts import alt_text
-from herald.services.renderer.formats.page import Page
+from herald.services.renderer.formats.page import HOW_COMPUTED, Page
 from herald.services.renderer.formats.templates import templates
 from herald.services.renderer.reports.model import Chart, Column
 
@@ -118,24 +119,31 @@ def _inline(table: DisplayTable) -> _Inline:
         return _Inline(table, ())
     kept = set(shown)
     dropped = tuple(c.label for i, c in enumerate(table.columns) if i not in kept)
-    narrowed = DisplayTable(
-        table.title,
-        tuple(table.columns[i] for i in shown),
-        [[row[i] for i in shown] for row in table.rows],
-        None if table.totals is None else [table.totals[i] for i in shown],
-        table.total,
+    narrowed = replace(
+        table,
+        columns=tuple(table.columns[i] for i in shown),
+        rows=[[row[i] for i in shown] for row in table.rows],
+        totals=None if table.totals is None else [table.totals[i] for i in shown],
     )
     return _Inline(narrowed, dropped)
 
 
-def fragment(tables: Sequence[DisplayTable], charts: Sequence[Chart] = ()) -> str:
-    """The charts and tables as an HTML fragment for the email body (empty tables left out)."""
+def fragment(
+    tables: Sequence[DisplayTable], charts: Sequence[Chart] = (), *, definitions: str
+) -> str:
+    """The charts and tables as an HTML fragment for the email body (empty tables left out),
+    ending with how the figures are computed and a link to their `definitions`."""
     images = [(chart_cid(n), alt_text(chart)) for n, chart in enumerate(charts)]
     inline = [_inline(table) for table in tables if table.total]
     return templates.get_template("report.inline.html.j2").render(
-        images=images, tables=inline, content_px=CONTENT_PX
+        images=images,
+        tables=inline,
+        content_px=CONTENT_PX,
+        how_computed=HOW_COMPUTED,
+        definitions=definitions,
     )
 
 
 async def write(page: Page) -> bytes:
-    return fragment(page.tables, page.report.charts).encode()
+    definitions = page.branding.definitions_link()
+    return fragment(page.footnoted(), page.report.charts, definitions=definitions).encode()

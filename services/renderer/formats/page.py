@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from herald.services.renderer.formats.cells import DisplayTable
+from herald.services.renderer.formats.cells import DisplayTable, rounding_note
 from herald.services.renderer.reports.model import Chart, ReportData
 from herald.shared.contract.messages import RunDetails
 from herald.shared.runtime.settings import BrandingSettings
+
+#: What every PDF and inline HTML report ends with, before the link to the definitions
+#: (docs/reports.md), so a reader can check any figure by hand.
+HOW_COMPUTED = (
+    "How these figures are computed: each is a sum over the calls or agent sessions of the "
+    "period and filters, or a ratio of such sums, rounded half up. Every figure's formula, "
+    "source fields and rounding:"
+)
 
 
 class PdfPrinter(Protocol):
@@ -35,3 +43,15 @@ class Page:
     #: The platform's logo as a `data:` URI, or None.
     logo_uri: str | None
     printer: PdfPrinter | None
+    #: What the run is filtered to, by name (`filter_names.filters_line`): the email's line.
+    filters: str
+
+    def footnoted(self) -> list[DisplayTable]:
+        """The shown tables, each with its footnote where its rows miss its total.
+
+        Every row counts, shown or not: the footnote is about the report's figures.
+        """
+        return [
+            replace(shown, footnote=rounding_note(table))
+            for shown, table in zip(self.tables, self.report.tables, strict=True)
+        ]

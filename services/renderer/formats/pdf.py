@@ -1,4 +1,5 @@
-"""The PDF: the report's heading, headline tiles, charts and tables (sized by `layout.py`).
+"""The PDF: the report's heading, headline tiles, charts and tables (sized by `layout.py`),
+and a footer on how its figures are computed, linking to their definitions.
 
 `compose` is pure and runs in the service: the HTML, with a placeholder where
 each chart goes. `to_pdf` runs in a pool worker (`pool.py`), never on the
@@ -24,7 +25,7 @@ from herald.services.renderer.formats import charts as drawing
 from herald.services.renderer.formats import layout
 from herald.services.renderer.formats.cells import DisplayTable
 from herald.services.renderer.formats.headlines import tiles
-from herald.services.renderer.formats.page import Page
+from herald.services.renderer.formats.page import HOW_COMPUTED, Page
 from herald.services.renderer.formats.templates import templates
 from herald.services.renderer.reports.model import Chart, Column
 from herald.shared.contract.messages import HeadlineTile
@@ -54,6 +55,8 @@ class Heading:
     filters: str
     generated: str
     notes: tuple[str, ...]
+    #: Where the definitions of the figures are (`BrandingSettings.definitions_link`).
+    definitions: str
     #: `#rrggbb`: it goes into the style sheet, where escaping cannot help.
     accent: str = DEFAULT_ACCENT
 
@@ -70,6 +73,7 @@ class _Table:
     #: Bands of rows set as lines of text, and the totals as lines.
     bands: tuple[str, ...]
     totals_line: str | None
+    footnote: str | None
 
 
 async def write(page: Page) -> bytes:
@@ -91,13 +95,14 @@ async def write(page: Page) -> bytes:
         title=page.report.title,
         period=period_text(run.window),
         timezone=run.window.timezone,
-        filters=run.filters.summary(),
+        filters=page.filters,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         notes=tuple(notes),
+        definitions=page.branding.definitions_link(),
         accent=page.branding.brand_colour,
     )
     charts = page.report.charts
-    html_ = compose(heading, page.tables, tiles(page.report.headlines), charts)
+    html_ = compose(heading, page.footnoted(), tiles(page.report.headlines), charts)
     return await page.printer.render(html_, charts, page.branding.brand_colour)
 
 
@@ -141,20 +146,23 @@ def compose(
         font_pt=font_pt,
         line_pt=common.line_pt,
         pad_pt=common.pt(layout.GAP // 2),
+        how_computed=HOW_COMPUTED,
     )
 
 
 def _table(table: DisplayTable, shape: layout.Shape, cells: bool) -> _Table:
-    columns_pt = shape.columns_pt
+    columns_pt, footnote = shape.columns_pt, table.footnote
     if cells:
-        return _Table(table.title, table.columns, columns_pt, table.rows, table.totals, (), None)
+        return _Table(
+            table.title, table.columns, columns_pt, table.rows, table.totals, (), None, footnote
+        )
     bands = tuple(layout.bands(table.columns, shape, table.rows))
     totals = (
         "\n".join(layout.row_lines(table.columns, shape, table.totals, bold=True))
         if table.totals is not None
         else None
     )
-    return _Table(table.title, table.columns, columns_pt, (), None, bands, totals)
+    return _Table(table.title, table.columns, columns_pt, (), None, bands, totals, footnote)
 
 
 def _per_row(count: int, most: int) -> int:

@@ -30,7 +30,7 @@ from herald.services.renderer.reports.custom_definitions import (
     Formula,
     Unit,
 )
-from herald.services.renderer.reports.figures import money, pct, ratio
+from herald.services.renderer.reports.figures import average_s, money, pct
 from herald.services.renderer.reports.model import (
     Cell,
     Column,
@@ -137,7 +137,7 @@ def _figure(formula: Formula, sums: Sums) -> Cell:
         return pct(part, whole)
     if formula.unit is Unit.CENTS:
         return money(Decimal(part) / whole) if whole else None
-    return ratio(part, whole)
+    return average_s(part, whole)  # the other ratios are of seconds
 
 
 def _columns(report: CustomReport) -> tuple[Column, ...]:

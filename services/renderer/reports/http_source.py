@@ -185,7 +185,7 @@ def _cell(value: object, kind: ColumnKind, zone: ZoneInfo) -> Cell:
             if isinstance(value, int) and not isinstance(value, bool):
                 return value
             raise TypeError("expected an integer")
-        case ColumnKind.DECIMAL | ColumnKind.PERCENT | ColumnKind.DURATION:
+        case ColumnKind.DECIMAL | ColumnKind.PERCENT | ColumnKind.RATE | ColumnKind.DURATION:
             return _number(value)
         case ColumnKind.MONEY:
             return Decimal(_number(value))

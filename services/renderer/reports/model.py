@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from types import MappingProxyType
+from typing import Final
 
 from herald.shared.contract.messages import DataWindow
 from herald.shared.contract.schedule_spec import Filters, ReportRef
-
-Cell = str | int | float | Decimal | datetime | date | bool | None
-Row = tuple[Cell, ...]
+from herald.shared.contract.tenant_settings import TenantCompliance
 
 
 class ColumnKind(enum.StrEnum):
@@ -22,9 +22,11 @@ class ColumnKind(enum.StrEnum):
     DECIMAL = "decimal"
     #: Already a percentage (12.5 means 12.5 %).
     PERCENT = "percent"
+    #: A count per hour of time (sales per logged-in hour).
+    RATE = "rate"
     #: Whole or fractional seconds, shown as h:mm:ss.
     DURATION = "duration"
-    #: Currency units (a Decimal), shown with two places.
+    #: Currency units (a Decimal).
     MONEY = "money"
     DATE = "date"
     DATETIME = "datetime"
@@ -32,16 +34,54 @@ class ColumnKind(enum.StrEnum):
     FLAG = "flag"
 
 
+#: The precision rule, the one place it is written: the decimal places every figure of a
+#: kind is rounded to (once, half up: `figures.py`) and shown with (`formats/cells.py`).
+#: A rate per hour needs two, or 1 to 4 sales over a day of logged-in time all read 0.1;
+#: a duration is shown to the second. A DECIMAL column states its own (`Column.decimals`).
+PLACES: Final[Mapping[ColumnKind, int]] = MappingProxyType(
+    {
+        ColumnKind.INTEGER: 0,
+        ColumnKind.PERCENT: 1,
+        ColumnKind.RATE: 2,
+        ColumnKind.MONEY: 2,
+        ColumnKind.DURATION: 0,
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str
     label: str
     kind: ColumnKind = ColumnKind.TEXT
+    #: Places of a DECIMAL column; every other kind has the rule's (`PLACES`).
     decimals: int = 1
+    #: The totals row holds this column's sum over the rows, worked out from the unrounded
+    #: figures: where the rows, each rounded, do not add up to it, the report says so.
+    summed: bool = False
 
     @property
     def numeric(self) -> bool:
         return self.kind not in (ColumnKind.TEXT, ColumnKind.DATE, ColumnKind.DATETIME)
+
+    @property
+    def places(self) -> int:
+        """The decimal places this column's figures are rounded to and shown with."""
+        return PLACES.get(self.kind, self.decimals)
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A number shown by a column of its own, not its table's: in a column of figures of
+    several kinds (the Executive Dashboard's headline figures: counts, percentages, money),
+    each reads by the rule of its kind, 54.5 % and 1,300.00 alike, in every format."""
+
+    column: Column
+    value: int | Decimal | None
+
+
+Cell = str | int | float | Decimal | datetime | date | bool | Figure | None
+Row = tuple[Cell, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +161,8 @@ class ReportRequest:
     filters: Filters
     #: The run's retry deadline: a source never waits in place past it (a `Retry-After`).
     deadline: datetime | None = None
+    #: The tenant's abandon-rate ceiling (its settings, else the defaults).
+    compliance: TenantCompliance = field(default_factory=TenantCompliance)
 
 
 class ReportUnavailable(Exception):

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from herald.services.renderer.calldata.groupings import (
     CALLS,
     DISPOSITIONS,
     HANGUPS,
     HOURS,
     LEADS,
+    Key,
     Sums,
 )
-from herald.services.renderer.calldata.records import CallList, Campaign
-from herald.services.renderer.reports.figures import minutes, money, pct, ratio
+from herald.services.renderer.calldata.records import SERVICE_LEVEL_S, CallList, Campaign
+from herald.services.renderer.reports.figures import average_s, minutes, money, pct, ratio
 from herald.services.renderer.reports.model import ChartKind, Column, Row
 from herald.services.renderer.reports.model import ColumnKind as K
+from herald.services.renderer.reports.standard import abandonment
 from herald.services.renderer.reports.standard.charting import DailyTrend, TableChart
 from herald.services.renderer.reports.standard.definition import (
     BOTH,
     CAMPAIGN_ONLY,
+    NO_CALLS,
     Computed,
     Figures,
     Inputs,
@@ -27,36 +32,106 @@ from herald.services.renderer.reports.standard.definition import (
     ReportDefinition,
     label,
 )
+from herald.shared.contract.tenant_settings import TenantCompliance
 
 # -- 1. Campaign Summary ------------------------------------------------------------------
 
 
-def _campaign_figures(name: str, s: Sums) -> Row:
-    live = s["answered"] + s["abandoned"]
+def _handled(s: Sums) -> Row:
+    """What the answered calls came to: conversions, talk and handle time."""
     return (
-        name,
-        s["calls"],
-        s["answered"],
-        s["no_answer"],
-        s["busy_failed"],
-        s["abandoned"],
-        pct(s["abandoned"], live),
-        pct(s["answered"], s["calls"]),
         s["sale"],
         pct(s["sale"], s["answered"]),
         minutes(s["talk_s"]),
-        ratio(s["handle_s"], s["answered"]),
+        average_s(s["handle_s"], s["answered"]),
     )
 
 
-def _campaign_summary(inputs: Inputs) -> Computed:
-    names = inputs.names(Campaign)
-    rows = [
-        _campaign_figures(label(names, key[0]), sums)
-        for key, sums in inputs.cells.fold("campaign_id").items()
-    ]
-    return Computed((Figures(rows, _campaign_figures("Total", inputs.cells.total())),))
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    """How a campaign's figures are worked out for this report.
 
+    `trailing`: outbound sums per campaign over the trailing period; None for the
+    previous period's inputs (the tiles), which do not read it. `abandons` is False
+    under an agent filter: abandoned calls reach no agent, so an agent's abandon rate
+    would always read 0 and is left empty instead.
+    """
+
+    compliance: TenantCompliance
+    trailing: dict[Key, Sums] | None
+    abandons: bool
+
+    def outbound(self, name: str, s: Sums, campaign_id: str | None = None) -> Row:
+        period = None
+        if self.trailing is not None and self.abandons and campaign_id is not None:
+            period = self.trailing.get((campaign_id,), NO_CALLS)
+        return (
+            name,
+            s["calls"],
+            s["answered"],
+            s["no_answer"],
+            s["busy_failed"],
+            s["abandoned"],
+            pct(s["answered"], s["calls"]),
+            abandonment.rate(s) if self.abandons else None,
+            None if period is None else abandonment.rate(period),
+            None if period is None else abandonment.flag(period, self.compliance),
+            *_handled(s),
+        )
+
+    def inbound(self, name: str, s: Sums) -> Row:
+        return (
+            name,
+            s["calls"],
+            s["answered"],
+            s["abandoned"],
+            pct(s["abandoned"], s["calls"]) if self.abandons else None,
+            pct(s["within_sl"], s["calls"]),
+            *_handled(s),
+        )
+
+
+def _campaign_summary(inputs: Inputs) -> Computed:
+    """Outbound and inbound campaigns apart, each in its own table."""
+    names, compliance = inputs.names(Campaign), inputs.compliance
+    trailing = (
+        None if inputs.earlier is None else abandonment.outbound(inputs.earlier, "campaign_id")
+    )
+    summary = _Summary(compliance, trailing, not inputs.filters.agent_ids)
+    by_direction = inputs.cells.fold("inbound", "campaign_id")
+    outbound = [
+        summary.outbound(label(names, campaign_id), sums, campaign_id)
+        for (inbound, campaign_id), sums in by_direction.items()
+        if inbound == 0
+    ]
+    inbound = [
+        summary.inbound(label(names, campaign_id), sums)
+        for (inbound, campaign_id), sums in by_direction.items()
+        if inbound == 1
+    ]
+    totals = inputs.cells.fold("inbound")
+    out_total = summary.outbound("Total", totals.get((0,), NO_CALLS))
+    in_total = summary.inbound("Total", totals.get((1,), NO_CALLS))
+    notes = [
+        f"Outbound abandon % = abandoned / (answered + abandoned) outbound calls: of the calls "
+        f"a person answered, those no agent took. Over the window, and over the "
+        f"{abandonment.period(compliance)} ending with it (the trailing period); flagged when "
+        f"that is above {abandonment.ceiling(compliance)} %. Inbound abandon % = "
+        f"abandoned / offered; service level = answered within {SERVICE_LEVEL_S} s / offered."
+    ]
+    if not summary.abandons:
+        notes.append(
+            "Agent filter: abandoned calls reach no agent, so abandon rates are left empty."
+        )
+    return Computed((Figures(outbound, out_total), Figures(inbound, in_total)), tuple(notes))
+
+
+_HANDLED_COLUMNS = (
+    Column("conversions", "Conversions", K.INTEGER, summed=True),
+    Column("conversion_pct", "Conversion %", K.PERCENT),
+    Column("talk_minutes", "Talk minutes", K.DECIMAL, summed=True),
+    Column("aht", "AHT", K.DURATION),
+)
 
 CAMPAIGN_SUMMARY = ReportDefinition(
     id="campaign_summary",
@@ -66,33 +141,47 @@ CAMPAIGN_SUMMARY = ReportDefinition(
         Layout(
             (
                 Column("campaign", "Campaign"),
-                Column("dialed", "Dialed", K.INTEGER),
-                Column("answered", "Answered", K.INTEGER),
-                Column("no_answer", "No answer", K.INTEGER),
-                Column("busy_failed", "Busy/failed", K.INTEGER),
-                Column("abandoned", "Abandoned", K.INTEGER),
-                Column("abandon_pct", "Abandon %", K.PERCENT),
+                Column("dialed", "Dialed", K.INTEGER, summed=True),
+                Column("answered", "Answered", K.INTEGER, summed=True),
+                Column("no_answer", "No answer", K.INTEGER, summed=True),
+                Column("busy_failed", "Busy/failed", K.INTEGER, summed=True),
+                Column("abandoned", "Abandoned", K.INTEGER, summed=True),
                 Column("contact_rate", "Contact rate %", K.PERCENT),
-                Column("conversions", "Conversions", K.INTEGER),
-                Column("conversion_pct", "Conversion %", K.PERCENT),
-                Column("talk_minutes", "Talk minutes", K.DECIMAL),
-                Column("aht", "AHT", K.DURATION),
-            )
+                Column("abandon_pct", "Abandon %", K.PERCENT),
+                Column("period_abandon_pct", "Abandon %, trailing period", K.PERCENT),
+                Column("flag", "Flag"),
+                *_HANDLED_COLUMNS,
+            ),
+            title="Outbound",
+            first=("period_abandon_pct", "flag"),
+        ),
+        Layout(
+            (
+                Column("campaign", "Campaign"),
+                Column("offered", "Offered", K.INTEGER, summed=True),
+                Column("answered", "Answered", K.INTEGER, summed=True),
+                Column("abandoned", "Abandoned", K.INTEGER, summed=True),
+                Column("abandon_pct", "Abandon %", K.PERCENT),
+                Column("service_level_pct", f"Service level % ({SERVICE_LEVEL_S} s)", K.PERCENT),
+                *_HANDLED_COLUMNS,
+            ),
+            title="Inbound",
         ),
     ),
-    reads=Reads(CALLS, dimensions=(Campaign,)),
+    reads=Reads(CALLS, earlier=abandonment.trailing, dimensions=(Campaign,)),
     compute=_campaign_summary,
     metrics=(
         Metric("dialed", None),
-        Metric("answered"),
-        Metric("abandon_pct", up_is_good=False),
         Metric("contact_rate"),
-        Metric("conversions"),
+        Metric("abandon_pct", up_is_good=False, label="Outbound abandon %"),
+        Metric("conversions", label="Outbound conversions"),
+        Metric("offered", None, table=1),
+        Metric("service_level_pct", table=1, label="Service level %"),
     ),
     charts=(
-        DailyTrend("Calls per day", (("Dialed", "calls"), ("Answered", "answered")), "calls"),
+        DailyTrend("Calls per day", (("Calls", "calls"), ("Answered", "answered")), "calls"),
         TableChart(
-            "Conversions by campaign",
+            "Outbound conversions by campaign",
             ChartKind.BARS,
             (("Conversions", "conversions"),),
             unit="sales",
@@ -108,7 +197,7 @@ def _disposition_summary(inputs: Inputs) -> Computed:
 
     def figures(name: str, s: Sums) -> Row:
         share = pct(s["calls"], total["calls"])
-        return (name, s["calls"], share, s["handle_s"], ratio(s["handle_s"], s["calls"]))
+        return (name, s["calls"], share, s["handle_s"], average_s(s["handle_s"], s["calls"]))
 
     folded = inputs.cells.fold("disposition")
     rows = [figures(key[0] or "(none)", sums) for key, sums in folded.items()]
@@ -123,9 +212,9 @@ DISPOSITION_SUMMARY = ReportDefinition(
         Layout(
             (
                 Column("disposition", "Disposition"),
-                Column("calls", "Calls", K.INTEGER),
-                Column("share_pct", "Share %", K.PERCENT),
-                Column("total_time", "Total time", K.DURATION),
+                Column("calls", "Calls", K.INTEGER, summed=True),
+                Column("share_pct", "Share %", K.PERCENT, summed=True),
+                Column("total_time", "Total time", K.DURATION, summed=True),
                 Column("average_time", "Average time", K.DURATION),
             )
         ),
@@ -142,7 +231,7 @@ DISPOSITION_SUMMARY = ReportDefinition(
 
 
 def _hour_figures(name: str, s: Sums) -> Row:
-    average_wait = ratio(s["wait_s"], s["answered"] + s["abandoned"])
+    average_wait = average_s(s["wait_s"], s["answered"] + s["abandoned"])
     return (name, s["calls"], s["answered"], s["abandoned"], s["sale"], average_wait)
 
 
@@ -161,10 +250,10 @@ HOURLY_ACTIVITY = ReportDefinition(
         Layout(
             (
                 Column("hour", "Hour"),
-                Column("dialed", "Dialed", K.INTEGER),
-                Column("answered", "Answered", K.INTEGER),
-                Column("abandoned", "Abandoned", K.INTEGER),
-                Column("conversions", "Conversions", K.INTEGER),
+                Column("dialed", "Dialed", K.INTEGER, summed=True),
+                Column("answered", "Answered", K.INTEGER, summed=True),
+                Column("abandoned", "Abandoned", K.INTEGER, summed=True),
+                Column("conversions", "Conversions", K.INTEGER, summed=True),
                 Column("average_wait", "Average wait", K.DURATION),
             )
         ),
@@ -231,10 +320,10 @@ LIST_PENETRATION = ReportDefinition(
             (
                 Column("list", "List"),
                 Column("campaign", "Campaign"),
-                Column("leads", "Leads", K.INTEGER),
-                Column("dialed", "Dialed", K.INTEGER),
-                Column("contacted", "Contacted", K.INTEGER),
-                Column("converted", "Converted", K.INTEGER),
+                Column("leads", "Leads", K.INTEGER, summed=True),
+                Column("dialed", "Dialed", K.INTEGER, summed=True),
+                Column("contacted", "Contacted", K.INTEGER, summed=True),
+                Column("converted", "Converted", K.INTEGER, summed=True),
                 Column("penetration_pct", "Penetration %", K.PERCENT),
                 Column("attempts_per_lead", "Attempts per lead", K.DECIMAL),
             )
@@ -263,7 +352,7 @@ def _hangup_causes(inputs: Inputs) -> Computed:
 
     def figures(carrier: str, cause: str, s: Sums) -> Row:
         share = pct(s["calls"], total["calls"])
-        average = ratio(s["duration_s"], s["calls"])
+        average = average_s(s["duration_s"], s["calls"])
         return (carrier, cause, s["calls"], share, average, money(s["cost_cents"]))
 
     folded = inputs.cells.fold("carrier", "hangup_cause")
@@ -280,10 +369,10 @@ HANGUP_CAUSES = ReportDefinition(
             (
                 Column("carrier", "Carrier"),
                 Column("cause", "Hangup cause"),
-                Column("calls", "Calls", K.INTEGER),
-                Column("share_pct", "Share %", K.PERCENT),
+                Column("calls", "Calls", K.INTEGER, summed=True),
+                Column("share_pct", "Share %", K.PERCENT, summed=True),
                 Column("average_duration", "Average duration", K.DURATION),
-                Column("cost", "Cost", K.MONEY),
+                Column("cost", "Cost", K.MONEY, summed=True),
             )
         ),
     ),

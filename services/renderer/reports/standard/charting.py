@@ -33,6 +33,8 @@ class DailyTrend:
     title: str
     lines: tuple[tuple[str, str], ...]
     unit: str = ""
+    #: Only the cells with this value of this key, when the report's table keeps to them.
+    only: tuple[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,10 +34,12 @@ from herald.services.renderer.reports.standard.charting import (
 from herald.shared.contract.catalog import AGENT, CAMPAIGN, refused_filters
 from herald.shared.contract.messages import DataWindow
 from herald.shared.contract.schedule_spec import Filters
+from herald.shared.contract.tenant_settings import TenantCompliance
 
 T = TypeVar("T")
-#: An earlier span a report also reads, from its window and the data's zone: [start, end).
-Span = Callable[[DataWindow, ZoneInfo], tuple[datetime, datetime]]
+#: An earlier span a report also reads, from its window, the data's zone and the tenant's
+#: compliance settings: [start, end).
+Span = Callable[[DataWindow, ZoneInfo, TenantCompliance], tuple[datetime, datetime]]
 
 CAMPAIGN_ONLY = frozenset({CAMPAIGN})
 AGENT_ONLY = frozenset({AGENT})
@@ -74,6 +76,8 @@ class Inputs:
     calls: AsyncIterator[Document] | None = None
     #: The same reads over the previous period, for a report with headline figures.
     previous: Inputs | None = None
+    filters: Filters = field(default_factory=Filters)
+    compliance: TenantCompliance = field(default_factory=TenantCompliance)
 
     @property
     def cells(self) -> Grouped:
@@ -103,6 +107,9 @@ class Layout:
 
     columns: tuple[Column, ...]
     title: str | None = None
+    #: Columns a layout too narrow for all of them shows first, before the metrics' (a flag
+    #: that must reach every reader).
+    first: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +130,13 @@ class Computed:
 
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """A headline tile: one column of the first table's totals, this period against the last."""
+    """A headline tile: one column of a table's totals, this period against the last."""
 
     key: str
     up_is_good: bool | None = True
+    #: The table whose totals it reads, and the tile's label when the column's is not enough.
+    table: int = 0
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,16 +149,19 @@ class ReportDefinition:
     layouts: tuple[Layout, ...]
     reads: Reads
     compute: Callable[[Inputs], Computed]
-    #: Tiles from the first table's totals; reading them adds the previous period's reads.
+    #: Tiles from tables' totals; reading them adds the previous period's reads.
     metrics: tuple[Metric, ...] = ()
     charts: tuple[ChartSpec, ...] = ()
 
     def report(self, inputs: Inputs) -> ReportData:
         computed = self.compute(inputs)
-        keys = tuple(metric.key for metric in self.metrics)
         tables = tuple(
             Table(
-                layout.columns, figures.rows, figures.totals, layout.title, keys if n == 0 else ()
+                layout.columns,
+                figures.rows,
+                figures.totals,
+                layout.title,
+                (*layout.first, *(m.key for m in self.metrics if m.table == n)),
             )
             for n, (layout, figures) in enumerate(zip(self.layouts, computed.tables, strict=True))
         )
@@ -158,19 +171,20 @@ class ReportDefinition:
         return ReportData(self.title, tables, computed.notes, headlines, shown)
 
     def _headlines(self, computed: Computed, previous: Inputs | None) -> tuple[Headline, ...]:
-        totals = computed.tables[0].totals if computed.tables else None
-        if not self.metrics or totals is None:
+        if not self.metrics or not computed.tables:
             return ()
-        before = self.compute(previous).tables[0].totals if previous is not None else None
-        columns = self.layouts[0].columns
-        keys = [column.key for column in columns]
+        before = self.compute(previous) if previous is not None else None
         headlines = []
         for metric in self.metrics:
-            n = keys.index(metric.key)
-            was = None if before is None else before[n]
-            headlines.append(
-                Headline(columns[n].label, columns[n], totals[n], was, metric.up_is_good)
-            )
+            totals = computed.tables[metric.table].totals
+            if totals is None:
+                continue
+            columns = self.layouts[metric.table].columns
+            n = [column.key for column in columns].index(metric.key)
+            last = None if before is None else before.tables[metric.table].totals
+            was = None if last is None else last[n]
+            name = metric.label or columns[n].label
+            headlines.append(Headline(name, columns[n], totals[n], was, metric.up_is_good))
         return tuple(headlines)
 
     def _chart(self, spec: ChartSpec, inputs: Inputs, computed: Computed) -> Chart | None:
@@ -180,7 +194,12 @@ class ReportDefinition:
             last = (inputs.window.end - timedelta(microseconds=1)).astimezone(inputs.zone).date()
             if first == last:
                 return None
-            by_day = {key[0]: sums for key, sums in inputs.cells.fold("day").items()}
+            if spec.only is None:
+                by_day = {key[0]: sums for key, sums in inputs.cells.fold("day").items()}
+            else:
+                name, value = spec.only
+                folded = inputs.cells.fold(name, "day").items()
+                by_day = {key[1]: sums for key, sums in folded if key[0] == value}
             return daily_trend(spec, by_day, days_of(first, last))
         rows = computed.tables[spec.table].rows
         if not isinstance(rows, Sequence):

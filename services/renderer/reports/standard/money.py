@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from herald.services.renderer.calldata.groupings import CALLS, Document, Grouped, Sums
 from herald.services.renderer.calldata.records import Agent, Campaign
 from herald.services.renderer.reports import periods
 from herald.services.renderer.reports.figures import change_pct, labour_cents, money, pct
-from herald.services.renderer.reports.model import Cell, ChartKind, Column, Headline, Row
+from herald.services.renderer.reports.model import ChartKind, Column, Figure, Headline, Row
 from herald.services.renderer.reports.model import ColumnKind as K
 from herald.services.renderer.reports.standard.charting import DailyTrend, TableChart
 from herald.services.renderer.reports.standard.definition import (
@@ -30,24 +31,35 @@ from herald.services.renderer.reports.standard.definition import (
     label,
 )
 from herald.shared.contract.messages import DataWindow
+from herald.shared.contract.tenant_settings import TenantCompliance
 
 
 @dataclass(frozen=True, slots=True)
 class _Money:
-    """The money side of a set of calls, in cents."""
+    """The money side of a set of calls, in cents. Labour is exact, fractions of a cent and
+    all (`labour_cents`), and so are the costs and net it is in: a total adds up its parts
+    unrounded, and each figure is rounded once, where it is shown."""
 
     sales: int
     revenue: int
     call_cost: int
-    labour: int
+    labour: Fraction
 
     @property
-    def total_cost(self) -> int:
+    def total_cost(self) -> Fraction:
         return self.call_cost + self.labour
 
     @property
-    def net(self) -> int:
+    def net(self) -> Fraction:
         return self.revenue - self.total_cost
+
+    @property
+    def roi_pct(self) -> Decimal | None:
+        return pct(self.net, self.total_cost)
+
+    @property
+    def cost_per_acquisition(self) -> Decimal | None:
+        return None if not self.sales else money(self.total_cost / self.sales)
 
     def figures(self) -> Row:
         return (
@@ -57,8 +69,8 @@ class _Money:
             money(self.labour),
             money(self.total_cost),
             money(self.net),
-            pct(self.net, self.total_cost),
-            None if not self.sales else money(Decimal(self.total_cost) / self.sales),
+            self.roi_pct,
+            self.cost_per_acquisition,
         )
 
 
@@ -72,17 +84,17 @@ def _add(parts: list[_Money]) -> _Money:
         sum(p.sales for p in parts),
         sum(p.revenue for p in parts),
         sum(p.call_cost for p in parts),
-        sum(p.labour for p in parts),
+        sum((p.labour for p in parts), Fraction(0)),
     )
 
 
 _MONEY_COLUMNS = (
-    Column("sales", "Sales", K.INTEGER),
-    Column("revenue", "Revenue", K.MONEY),
-    Column("call_cost", "Call cost", K.MONEY),
-    Column("labour_cost", "Labour cost", K.MONEY),
-    Column("total_cost", "Total cost", K.MONEY),
-    Column("net", "Net", K.MONEY),
+    Column("sales", "Sales", K.INTEGER, summed=True),
+    Column("revenue", "Revenue", K.MONEY, summed=True),
+    Column("call_cost", "Call cost", K.MONEY, summed=True),
+    Column("labour_cost", "Labour cost", K.MONEY, summed=True),
+    Column("total_cost", "Total cost", K.MONEY, summed=True),
+    Column("net", "Net", K.MONEY, summed=True),
     Column("roi_pct", "ROI %", K.PERCENT),
     Column("cpa", "Cost per acquisition", K.MONEY),
 )
@@ -183,12 +195,14 @@ ROI = ReportDefinition(
 # -- 14. Executive Dashboard ----------------------------------------------------------------
 
 
-def _previous_period(window: DataWindow, zone: ZoneInfo) -> tuple[datetime, datetime]:
+def _previous_period(
+    window: DataWindow, zone: ZoneInfo, _compliance: TenantCompliance
+) -> tuple[datetime, datetime]:
     """The calendar period before the window: October before November (`periods.py`)."""
     return periods.previous_period(window, zone)
 
 
-def _headline(period: _Period) -> list[Cell]:
+def _headline(period: _Period) -> list[int | Decimal | None]:
     sums = add(list(period.sums.values())) or NO_CALLS
     total = period.total
     return [
@@ -198,8 +212,8 @@ def _headline(period: _Period) -> list[Cell]:
         money(total.revenue),
         money(total.total_cost),
         money(total.net),
-        pct(total.net, total.total_cost),
-        None if not total.sales else money(Decimal(total.total_cost) / total.sales),
+        total.roi_pct,
+        total.cost_per_acquisition,
         len(period.all_agents),
     ]
 
@@ -223,8 +237,9 @@ def _executive_dashboard(inputs: Inputs) -> Computed:
     now = _period(inputs.cells, campaigns)
     before = _period(inputs.earlier_cells, campaigns)
     figures = list(zip(_HEADLINES, _headline(now), _headline(before), strict=True))
+    # Each figure shown by its own kind (54.5 %, 1,300.00), not by the column it is in.
     headlines = [
-        (column.label, this, previous, change_pct(this, previous))  # type: ignore[arg-type]
+        (column.label, Figure(column, this), Figure(column, previous), change_pct(this, previous))
         for (column, _, _), this, previous in figures
     ]
     tiles = tuple(
@@ -244,7 +259,7 @@ def _executive_dashboard(inputs: Inputs) -> Computed:
                 money(part.revenue),
                 money(part.total_cost),
                 money(part.net),
-                pct(part.net, part.total_cost),
+                part.roi_pct,
             )
         )
     note = periods.describe(inputs.window, inputs.zone)
@@ -259,8 +274,9 @@ EXECUTIVE_DASHBOARD = ReportDefinition(
         Layout(
             (
                 Column("metric", "Metric"),
-                Column("this_period", "This period", K.DECIMAL, decimals=2),
-                Column("previous_period", "Previous period", K.DECIMAL, decimals=2),
+                # Figures of several kinds: each cell a `Figure` that reads by its own.
+                Column("this_period", "This period", K.DECIMAL),
+                Column("previous_period", "Previous period", K.DECIMAL),
                 Column("change_pct", "Change %", K.PERCENT),
             ),
             title="Headline figures",

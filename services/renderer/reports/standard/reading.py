@@ -38,6 +38,7 @@ async def read(definition: ReportDefinition, data: CallData, request: ReportRequ
     previous period (`periods.py`), to set each figure beside the last one.
     """
     reads, window, filters = definition.reads, request.window, request.filters
+    compliance = request.compliance
 
     def scope(start: datetime, end: datetime) -> Scope:
         campaigns, agents = tuple(filters.campaign_ids), tuple(filters.agent_ids)
@@ -52,14 +53,24 @@ async def read(definition: ReportDefinition, data: CallData, request: ReportRequ
     grouped, sessions = await over(window.start, window.end)
     earlier = None
     if reads.grouping is not None and reads.earlier is not None:
-        earlier = await data.group(reads.grouping, scope(*reads.earlier(window, data.zone)))
+        span = reads.earlier(window, data.zone, compliance)
+        earlier = await data.group(reads.grouping, scope(*span))
     dimensions = {kind: await data.dimension(kind, request.tenant_id) for kind in reads.dimensions}
     previous = None
     if definition.metrics:
         start, end = previous_period(window, data.zone)
         before, before_sessions = await over(start, end)
         last = DataWindow(start=start, end=end, timezone=window.timezone)
-        previous = Inputs(last, data.zone, before, None, before_sessions, dimensions)
+        previous = Inputs(
+            last,
+            data.zone,
+            before,
+            None,
+            before_sessions,
+            dimensions,
+            filters=filters,
+            compliance=compliance,
+        )
     return Inputs(
         window,
         data.zone,
@@ -69,6 +80,8 @@ async def read(definition: ReportDefinition, data: CallData, request: ReportRequ
         dimensions,
         data.calls(scope(window.start, window.end)) if reads.calls else None,
         previous,
+        filters,
+        compliance,
     )
 
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from herald.services.renderer.calldata.days import day_bounds, slices
 from herald.services.renderer.calldata.groupings import CALLS, QUEUES, Key, Sums
 from herald.services.renderer.calldata.records import Campaign
-from herald.services.renderer.reports.figures import pct, ratio
+from herald.services.renderer.reports.figures import average_s, pct
 from herald.services.renderer.reports.model import ChartKind, Column, Row
 from herald.services.renderer.reports.model import ColumnKind as K
+from herald.services.renderer.reports.standard import abandonment
 from herald.services.renderer.reports.standard.charting import DailyTrend, TableChart
 from herald.services.renderer.reports.standard.definition import (
     CAMPAIGN_ONLY,
@@ -25,51 +25,47 @@ from herald.services.renderer.reports.standard.definition import (
     Reads,
     ReportDefinition,
     add,
+    label,
 )
 from herald.shared.contract.messages import DataWindow
-
-#: The rolling abandon rate covers the day and this many before it.
-ROLLING_DAYS = 30
+from herald.shared.contract.tenant_settings import TenantCompliance
 
 # -- 9. Compliance and Abandonment ----------------------------------------------------------
 
 
-def _rolling_history(window: DataWindow, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The days before the window that its first day's rolling rate reaches back to."""
+def _rolling_history(
+    window: DataWindow, zone: ZoneInfo, compliance: TenantCompliance
+) -> tuple[datetime, datetime]:
+    """The days before the window that its first day's trailing rate reaches back to."""
     if window.end <= window.start:
         return window.start, window.start
     first_day = slices(window.start, window.end, zone)[0].day
-    return day_bounds(first_day - timedelta(days=ROLLING_DAYS - 1), zone)[0], window.start
-
-
-def _abandon_figures(s: Sums) -> Row:
-    answered, abandoned = s["answered"], s["abandoned"]
-    return (answered, abandoned, pct(abandoned, answered + abandoned))
+    back = abandonment.days(compliance) - 1
+    return day_bounds(first_day - timedelta(days=back), zone)[0], window.start
 
 
 def _compliance(inputs: Inputs) -> Computed:
-    current = inputs.cells.fold("campaign_id", "day")
+    compliance = inputs.compliance
+    current = abandonment.outbound(inputs.cells, "campaign_id", "day")
     both: dict[Key, Sums] = {}
-    for fold in (current, inputs.earlier_cells.fold("campaign_id", "day")):
+    for fold in (current, abandonment.outbound(inputs.earlier_cells, "campaign_id", "day")):
         for key, sums in fold.items():
             both[key] = add([both.get(key, {}), sums])
-    campaigns = inputs.dimensions[Campaign]
+    names = inputs.names(Campaign)
+    back = timedelta(days=abandonment.days(compliance) - 1)
     rows: list[Row] = []
     for (campaign_id, day), s in current.items():
-        since = (date.fromisoformat(day) - timedelta(days=ROLLING_DAYS - 1)).isoformat()
-        rolling = add([v for (c, d), v in both.items() if c == campaign_id and since <= d <= day])
-        live = rolling["answered"] + rolling["abandoned"]
-        campaign = campaigns.get(campaign_id, {})
-        threshold = Decimal(str(campaign.get("abandon_threshold_pct", 3.0)))
-        # Compared unrounded: 3.04 % is over a 3 % ceiling even though it shows as 3.0.
-        over = live > 0 and 100 * rolling["abandoned"] > threshold * live
+        since = (date.fromisoformat(day) - back).isoformat()
+        trailing = add([v for (c, d), v in both.items() if c == campaign_id and since <= d <= day])
         rows.append(
             (
-                str(campaign.get("name", campaign_id)),
+                label(names, campaign_id),
                 date.fromisoformat(day),
-                *_abandon_figures(s),
-                pct(rolling["abandoned"], live),
-                over,
+                s["answered"],
+                s["abandoned"],
+                abandonment.rate(s),
+                abandonment.rate(trailing),
+                abandonment.flag(trailing, compliance),
                 s["outside_hours"],
                 s["dnc_hit"],
             )
@@ -78,13 +74,23 @@ def _compliance(inputs: Inputs) -> Computed:
     totals = (
         "Total",
         None,
-        *_abandon_figures(total),
+        total["answered"],
+        total["abandoned"],
+        abandonment.rate(total),
         None,
         None,
         total["outside_hours"],
         total["dnc_hit"],
     )
-    return Computed((Figures(rows, totals),))
+    period = abandonment.period(compliance)
+    note = (
+        f"Outbound calls only, per campaign and day (local to {inputs.zone.key}, the zone calls "
+        f"are recorded in). Abandon % = abandoned / (answered + abandoned): of the calls a "
+        f"person answered, those no agent took. Trailing: the same over "
+        + ("the day and the 29 before it" if period == "30 days" else "the day alone")
+        + f" ({period}); flagged when above {abandonment.ceiling(compliance)} %."
+    )
+    return Computed((Figures(rows, totals),), (note,))
 
 
 COMPLIANCE = ReportDefinition(
@@ -96,23 +102,25 @@ COMPLIANCE = ReportDefinition(
             (
                 Column("campaign", "Campaign"),
                 Column("day", "Day", K.DATE),
-                Column("answered", "Answered", K.INTEGER),
-                Column("abandoned", "Abandoned", K.INTEGER),
+                Column("answered", "Answered", K.INTEGER, summed=True),
+                Column("abandoned", "Abandoned", K.INTEGER, summed=True),
                 Column("abandon_pct", "Abandon %", K.PERCENT),
-                Column("rolling_abandon_pct", "Rolling 30-day abandon %", K.PERCENT),
-                Column("over_threshold", "Over threshold", K.FLAG),
-                Column("outside_hours", "Calls outside permitted hours", K.INTEGER),
-                Column("dnc_hits", "DNC hits", K.INTEGER),
-            )
+                Column("period_abandon_pct", "Abandon %, trailing period", K.PERCENT),
+                Column("flag", "Flag"),
+                Column("outside_hours", "Calls outside permitted hours", K.INTEGER, summed=True),
+                Column("dnc_hits", "DNC hits", K.INTEGER, summed=True),
+            ),
+            first=("day", "period_abandon_pct", "flag"),
         ),
     ),
     reads=Reads(CALLS, earlier=_rolling_history, dimensions=(Campaign,)),
     compute=_compliance,
     charts=(
         DailyTrend(
-            "Answered and abandoned calls per day",
+            "Outbound answered and abandoned calls per day",
             (("Answered", "answered"), ("Abandoned", "abandoned")),
             "calls",
+            only=("inbound", 0),
         ),
     ),
 )
@@ -130,7 +138,7 @@ def _queue_figures(name: str, cells: list[tuple[int, Sums]]) -> Row:
         s["answered"],
         s["abandoned"],
         pct(s["within_sl"], s["calls"]),
-        ratio(s["answer_wait_s"], s["answered"]),
+        average_s(s["answer_wait_s"], s["answered"]),
         longest,
     )
 
@@ -152,9 +160,9 @@ INBOUND_QUEUES = ReportDefinition(
         Layout(
             (
                 Column("queue", "Queue"),
-                Column("offered", "Offered", K.INTEGER),
-                Column("answered", "Answered", K.INTEGER),
-                Column("abandoned", "Abandoned", K.INTEGER),
+                Column("offered", "Offered", K.INTEGER, summed=True),
+                Column("answered", "Answered", K.INTEGER, summed=True),
+                Column("abandoned", "Abandoned", K.INTEGER, summed=True),
                 Column("service_level_pct", "Service level % (20 s)", K.PERCENT),
                 Column("asa", "Average speed of answer", K.DURATION),
                 Column("longest_wait", "Longest wait", K.DURATION),
