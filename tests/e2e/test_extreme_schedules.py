@@ -202,10 +202,12 @@ async def test_a_window_of_a_year_is_rendered_and_delivered(
     assert isinstance(parsed, EmailMessage)
     (attachment,) = parsed.iter_attachments()
     rows = attachment.get_content().splitlines()
-    # A year of demo data: campaigns and a total, the total counting every call of the year.
-    assert rows[0].startswith("Campaign")
+    # A year of demo data: outbound and inbound campaigns, each table with its total.
+    assert rows[:2] == ["Outbound", rows[1]]
+    assert rows[1].startswith("Campaign,Dialed")
+    assert "Inbound" in rows
     assert rows[-1].startswith("Total,")
-    assert len(rows) > 3
+    assert len(rows) > 6
 
 
 @pytest.mark.timeout(300)
@@ -223,7 +225,7 @@ async def test_a_name_in_any_script_is_stored_and_mailed_intact_and_control_char
                 settings, {"schedule_id": "acme-control", "spec": spec}
             )
 
-    stored = await db[SCHEDULES].find_one({"_id": "acme-unicode"})
+    stored = await db[SCHEDULES].find_one({"_id": "acme/acme-unicode"})
     assert stored is not None
     assert stored["spec"]["name"] == UNICODE_NAME
     (delivery,) = smtp_server.deliveries
@@ -231,4 +233,4 @@ async def test_a_name_in_any_script_is_stored_and_mailed_intact_and_control_char
     assert f'Sent by the schedule "{UNICODE_NAME}"' in _body(delivery.content, "plain")
     assert f"Sent by the schedule &ldquo;{UNICODE_NAME}&rdquo;" in _body(delivery.content, "html")
     assert refused == {bad: {"spec.name"} for bad in refused}
-    assert await db[SCHEDULES].find_one({"_id": "acme-control"}) is None
+    assert await db[SCHEDULES].find_one({"schedule_id": "acme-control"}) is None
