@@ -126,8 +126,10 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
     assert "Herald test email" in test_mail["Subject"]
 
     rows = list(csv.reader(io.StringIO(stored.decode())))
-    assert rows[0][0] == "Campaign"
-    *campaigns, totals = rows[1:]
+    # The outbound table first (its title, header, rows, total), then the inbound one.
+    assert rows[0] == ["Outbound"]
+    assert rows[1][:2] == ["Campaign", "Dialed"]
+    *campaigns, totals = rows[2 : rows.index([])]
     assert campaigns
     assert {row[0] for row in campaigns} <= set(demo.CAMPAIGNS)
     assert totals[0] == "Total"
