@@ -156,6 +156,8 @@ class CommandHandler:
         not explain is looked up by id (a test email changes no schedule; an id
         may have been used on another schedule, or left the outbox).
         """
+        if isinstance(parsed, CommandRejected) and parsed.command_id is None:
+            return self._rejected(parsed)  # no id: nothing to look up, never a repeat
         command_id = str(parsed.command_id)
         tenant: StoredTenant | None = None
         stored: Stored | StoredTenant | None
@@ -177,18 +179,21 @@ class CommandHandler:
             sync = stored.stored_id if isinstance(stored, Stored) else None
             return _Handled(parsed.schedule_id, answer, sync=sync, record=copy)
         if isinstance(parsed, CommandRejected):
-            log.info(
-                "command %s (%s) rejected: %s",
-                parsed.command_id,
-                parsed.command_type,
-                "; ".join(f"{e.field}: {e.message}" for e in parsed.errors),
-            )
-            # Nothing is written for a rejected command: a repeat is judged anew.
-            return _Handled(parsed.schedule_id, [self._output(parsed)], sync=None)
+            return self._rejected(parsed)
         if isinstance(parsed, ChangeTenantSettings):
             return await self._apply_settings(parsed, tenant)
         assert not isinstance(stored, StoredTenant)
         return await self._apply(parsed, stored)
+
+    def _rejected(self, rejection: CommandRejected) -> _Handled:
+        log.info(
+            "command %s (%s) rejected: %s",
+            rejection.command_id,
+            rejection.command_type,
+            "; ".join(f"{e.field}: {e.message}" for e in rejection.errors),
+        )
+        # Nothing is written for a rejected command: a repeat is judged anew.
+        return _Handled(rejection.schedule_id, [self._output(rejection)], sync=None)
 
     async def _apply_settings(
         self, command: ChangeTenantSettings, stored: StoredTenant | None

@@ -110,14 +110,18 @@ def add_calls(
             cell[i] += 1 if name == COUNT else call[name]
 
 
+def _add(into: Cells, key: Key, values: list[int]) -> None:
+    cell = into.get(key)
+    if cell is None:
+        into[key] = list(values)
+    else:
+        for i, value in enumerate(values):
+            cell[i] += value
+
+
 def merge(into: Cells, other: Cells) -> None:
     for key, values in other.items():
-        cell = into.get(key)
-        if cell is None:
-            into[key] = list(values)
-        else:
-            for i, value in enumerate(values):
-                cell[i] += value
+        _add(into, key, values)
 
 
 def encode_day(cells: Cells) -> list[list[Any]]:
@@ -138,13 +142,7 @@ def within_hours(cells: Cells, first: int, end: int) -> Cells:
     kept: Cells = {}
     for key, values in cells.items():
         if first <= key[-1] < end:
-            short = key[:-1]
-            cell = kept.get(short)
-            if cell is None:
-                kept[short] = list(values)
-            else:
-                for i, value in enumerate(values):
-                    cell[i] += value
+            _add(kept, key[:-1], values)
     return kept
 
 
