@@ -53,7 +53,7 @@ from herald.shared.contract.messages import HeadlineTile, Tone
 from tests.memory import peak_rss_mb
 
 console = Console()
-#: The Campaign Summary's 12 columns: a typical wide aggregate report.
+#: The Campaign Summary's outbound table, 14 columns: a typical wide aggregate report.
 COLUMNS = CAMPAIGN_SUMMARY.layouts[0].columns
 
 
@@ -66,8 +66,10 @@ def rows(n: int) -> list[Row]:
             300 - i % 13,
             20 + i % 7,
             i % 11,
-            Decimal(i % 50) / 10,
             Decimal(400 + i % 200) / 10,
+            Decimal(i % 50) / 10,
+            Decimal(i % 40) / 10,
+            "over the ceiling" if i % 40 > 30 else "",
             33 + i % 17,
             Decimal(80 + i % 40) / 10,
             Decimal(12345 + i) / 10,
@@ -105,6 +107,9 @@ TILES = [
 ]
 
 
+DEFINITIONS = "https://platform.example.com/docs/report-definitions"
+
+
 def heading() -> pdf.Heading:
     return pdf.Heading(
         "Acme Contact Center",
@@ -116,6 +121,7 @@ def heading() -> pdf.Heading:
         "All campaigns and agents",
         "2026-12-01 08:00 UTC",
         (),
+        DEFINITIONS,
     )
 
 
@@ -189,7 +195,7 @@ def email_compose_ms(runs: int) -> float:
     from tests.samples import report_rendered, run_details
 
     png = charts.png(TREND, BRAND)
-    fragment = html.fragment([table(50)], [TREND])
+    fragment = html.fragment([table(50)], [TREND], definitions=DEFINITIONS)
     rendered = report_rendered(run_details(), headlines=TILES)
     contents = Contents(
         inline_html=fragment, images=((html.chart_cid(0), Attachment("c.png", "image/png", png)),)
