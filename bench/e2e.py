@@ -171,31 +171,41 @@ def start_service(name: str, settings: Settings, log_dir: Path) -> ServiceProces
 
 @dataclass
 class RssSampler:
-    """Peak RSS of each service process with its children, sampled every half second."""
+    """Peak memory of each service process with its children, sampled every half second.
+
+    RSS sums each process's resident pages, so the pages a renderer shares with its PDF
+    workers (libraries, fonts) count once per process; PSS splits each shared page
+    between its sharers, which is what the processes cost the machine together.
+    """
 
     services: dict[str, list[ServiceProcess]]
     peaks: dict[str, float] = field(default_factory=dict)
+    pss_peaks: dict[str, float] = field(default_factory=dict)
 
     async def run(self) -> None:
         while True:
             for name, replicas in self.services.items():
                 for service in replicas:
-                    rss = _tree_rss(service.process.pid)
+                    rss, pss = _tree_memory(service.process.pid)
                     self.peaks[name] = max(self.peaks.get(name, 0.0), rss)
+                    self.pss_peaks[name] = max(self.pss_peaks.get(name, 0.0), pss)
             await asyncio.sleep(SAMPLE_S)
 
 
-def _tree_rss(pid: int) -> float:
+def _tree_memory(pid: int) -> tuple[float, float]:
+    """RSS and PSS of a process and its children, in MB."""
     try:
         process = psutil.Process(pid)
         tree = [process, *process.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0.0
-    total = 0
+        return 0.0, 0.0
+    rss = pss = 0
     for member in tree:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += member.memory_info().rss
-    return total / 2**20
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            memory = member.memory_full_info()
+            rss += memory.rss
+            pss += memory.pss
+    return rss / 2**20, pss / 2**20
 
 
 def mongo_commands(metrics: str) -> Counter[str]:
@@ -261,6 +271,7 @@ class Pass:
     renders: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     peaks: dict[str, float] = field(default_factory=dict)
+    pss_peaks: dict[str, float] = field(default_factory=dict)
     #: MongoDB commands each service sent from the due minute on, by command name.
     mongo: dict[str, Counter[str]] = field(default_factory=dict)
 
@@ -426,7 +437,7 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
             sampling.cancel()
             at_herd.cancel()
         result.mongo = {name: after[name] - before[name] for name in services}
-        result.peaks = sampler.peaks
+        result.peaks, result.pss_peaks = sampler.peaks, sampler.pss_peaks
         result.final_runs, result.poll_s = len(watch.final_at), watch.poll_s
         log(f"{label}: {result.final_runs}/{count} runs final; reading what happened")
         pipeline = [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
@@ -479,7 +490,10 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
 
 def summary(done: Pass) -> str:
     """One pass's headline, logged as soon as it ends (the table waits for all)."""
-    rss = ", ".join(f"{name} {mb:.0f}" for name, mb in done.peaks.items())
+    rss = ", ".join(
+        f"{name} {mb:.0f} (PSS {done.pss_peaks.get(name, math.nan):.0f})"
+        for name, mb in done.peaks.items()
+    )
     return (
         f"{done.label}: {done.emails:,} emails, {done.delivered_runs:,}/{done.schedules:,} runs "
         f"delivered, last email {done.total_s:.1f} s after the minute, p95 {done.p95_s:.1f} s, "
@@ -524,6 +538,10 @@ def report(passes: list[Pass]) -> None:
         table.add_row(
             f"peak RSS {service} (MB, with children)",
             *(f"{p.peaks.get(service, math.nan):.0f}" for p in passes),
+        )
+        table.add_row(
+            f"peak PSS {service} (MB, with children)",
+            *(f"{p.pss_peaks.get(service, math.nan):.0f}" for p in passes),
         )
     table.add_row(
         "runs in the history by status",

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,11 +104,19 @@ class CommandsFirst:
 
     async def before_chunk(self, gate: _Gate) -> None:
         """Wait while commands are handled, unless one waits for this very shard."""
+        await self._while_handling(lambda: gate.waiting > 0)
+
+    async def before_projection(self) -> None:
+        """The history's writes share the database with commands: after a herd, its
+        statuses would halve the rate of creates."""
+        await self._while_handling(lambda: False)
+
+    async def _while_handling(self, unless: Callable[[], bool]) -> None:
         loop = asyncio.get_running_loop()
         until = loop.time() + COMMANDS_FIRST_S
-        # Polled: two conditions (no batch left, a command at this shard's turn) and a
-        # deadline, looked at every few milliseconds for half a second at most.
-        while self.handling and not gate.waiting and loop.time() < until:  # noqa: ASYNC110
+        # Polled: two conditions (no batch left, `unless`) and a deadline, looked at every
+        # few milliseconds for half a second at most.
+        while self.handling and not unless() and loop.time() < until:  # noqa: ASYNC110
             await asyncio.sleep(_COMMANDS_POLL_S)
 
 

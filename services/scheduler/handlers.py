@@ -62,7 +62,7 @@ def register(
     commands_first: CommandsFirst,
 ) -> None:
     """`quiet` is set while the ticker is not firing: the projection yields to a herd,
-    and a herd to commands (`commands_first`)."""
+    and a herd and the projection to commands (`commands_first`)."""
 
     async def poisoned(record: Record, exc: Exception) -> None:
         await dead_letter(broker, topics.dlq, record, exc)
@@ -96,6 +96,7 @@ def register(
             except ValidationError as exc:
                 await poisoned(record, exc)
         await quiet.wait()
+        await commands_first.before_projection()
         for failed in await projection.apply(events):
             for record in failed.origins:
                 await poisoned(record, failed.error)

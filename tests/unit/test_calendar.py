@@ -326,3 +326,18 @@ async def test_a_herd_waits_between_chunks_while_commands_are_handled_but_not_fo
     async with first.handling_commands():
         await asyncio.wait_for(world.first.ticker.tick(), 5)
     assert len(world.fired()) == 2 * len(ids)
+
+
+async def test_the_history_projection_waits_for_commands_being_handled_but_not_forever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = calendar.CommandsFirst()
+    async with first.handling_commands():
+        projecting = asyncio.create_task(first.before_projection())
+        await asyncio.sleep(0.1)
+        assert not projecting.done(), "statuses wait while commands are handled"
+    await asyncio.wait_for(projecting, 1)
+
+    monkeypatch.setattr(calendar, "COMMANDS_FIRST_S", 0.05)
+    async with first.handling_commands():
+        await asyncio.wait_for(first.before_projection(), 1)

@@ -1,0 +1,58 @@
+"""The benchmarks still run against today's code.
+
+They are run by hand, so nothing else notices when a report's columns or a
+function's signature change under them (bench/render.py once failed on the
+Campaign Summary's new columns). Each bench is started with --help, and the
+render bench's parts that need no infrastructure are run small; no figure is
+asserted, only that a result comes out.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+SCRIPTS = sorted(p.name for p in BENCH.glob("*.py") if p.name != "common.py")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_each_bench_starts(
+    script: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", [script, "--help"])
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_path(str(BENCH / script), run_name="__main__")
+    assert exited.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["naive", "chart", "exec"])
+def test_the_render_bench_measures_each_pdf_kind(kind: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "render.py"), "--child", kind, "12"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    measured = json.loads(done.stdout.splitlines()[-1])
+    assert measured["bytes"] > 1000
+    assert min(measured["cold_s"], measured["warm_s"], measured["rss_mb"]) > 0
+
+
+def test_the_render_bench_composes_an_email() -> None:
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        from bench import render
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    assert render.email_compose_ms(2) > 0
