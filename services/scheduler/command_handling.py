@@ -69,6 +69,26 @@ class _Handled:
     record: Recorded | None = None
 
 
+class _Batch:
+    """What the commands of one batch share: what was decided, by command id (a repeat
+    inside the batch is answered so), and one read of each tenant's settings (a herd of
+    creates for one tenant read them once each, a round trip in six)."""
+
+    def __init__(self, tenants: TenantSettingsStore) -> None:
+        self.decided: dict[str, Recorded] = {}
+        self._tenants = tenants
+        self._reads: dict[str, asyncio.Task[StoredTenant | None]] = {}
+
+    async def tenant(self, tenant_id: str) -> StoredTenant | None:
+        if tenant_id not in self._reads:
+            self._reads[tenant_id] = asyncio.ensure_future(self._tenants.read(tenant_id))
+        return await self._reads[tenant_id]
+
+    def forget_tenant(self, tenant_id: str) -> None:
+        """After a change of its settings: the commands after it read them anew."""
+        self._reads.pop(tenant_id, None)
+
+
 @dataclass(frozen=True, slots=True)
 class CommandHandler:
     schedules: Schedules
@@ -113,21 +133,20 @@ class CommandHandler:
                 ref = ScheduleRef(parsed.tenant_id, parsed.schedule_id)
                 by_schedule.setdefault(ref, []).append((index, parsed))
         room = asyncio.Semaphore(self.concurrency)
-        # What this batch decided, by command id: a repeat inside the batch is answered so.
-        decided: dict[str, Recorded] = {}
+        batch = _Batch(self.tenants)
 
         async def handle_in_order(queue: list[tuple[int, AnyCommand | CommandRejected]]) -> None:
             async with room:
                 for index, parsed in queue:
                     try:
-                        results[index] = handled = await self._decide(parsed, decided)
+                        results[index] = handled = await self._decide(parsed, batch)
                     except TRANSIENT_ERRORS:
                         raise
                     except Exception as exc:
                         results[index] = exc
                     else:
                         if handled.record is not None:
-                            decided.setdefault(str(parsed.command_id), handled.record)
+                            batch.decided.setdefault(str(parsed.command_id), handled.record)
 
         queues = [asyncio.create_task(handle_in_order(q)) for q in by_schedule.values()]
         try:
@@ -139,16 +158,14 @@ class CommandHandler:
             raise
         handled = [r for r in results if isinstance(r, _Handled)]
         # Kept before anything is published: a reply out is a reply that can be given again.
-        await self.schedules.record_many(list(decided.items()))
+        await self.schedules.record_many(list(batch.decided.items()))
         await self.calendar.sync_many(h.sync for h in handled if h.sync is not None)
         await self.bodies.publish_bodies(
             [(o.topic, o.key or h.schedule_id, o.body) for h in handled for o in h.outputs]
         )
         return [r if isinstance(r, Exception) else None for r in results]
 
-    async def _decide(
-        self, parsed: AnyCommand | CommandRejected, decided: dict[str, Recorded]
-    ) -> _Handled:
+    async def _decide(self, parsed: AnyCommand | CommandRejected, batch: _Batch) -> _Handled:
         """What to publish for one command, written first when it changes anything.
 
         The schedule is read once: it says whether the command was handled before
@@ -165,7 +182,7 @@ class CommandHandler:
             stored = tenant = await self.tenants.read(parsed.tenant_id)
         else:
             stored = await self.schedules.read(ScheduleRef(parsed.tenant_id, parsed.schedule_id))
-        recorded = decided.get(command_id)
+        recorded = batch.decided.get(command_id)
         # Found in the outbox alone, it is copied under the command id: the outbox
         # keeps only the latest commands.
         copy = None
@@ -181,9 +198,10 @@ class CommandHandler:
         if isinstance(parsed, CommandRejected):
             return self._rejected(parsed)
         if isinstance(parsed, ChangeTenantSettings):
+            batch.forget_tenant(parsed.tenant_id)
             return await self._apply_settings(parsed, tenant)
         assert not isinstance(stored, StoredTenant)
-        return await self._apply(parsed, stored)
+        return await self._apply(parsed, stored, batch)
 
     def _rejected(self, rejection: CommandRejected) -> _Handled:
         log.info(
@@ -252,10 +270,13 @@ class CommandHandler:
         )
         return [self._output(rejection)]
 
-    async def _apply(self, command: ScheduleCommand, stored: Stored | None) -> _Handled:
+    async def _apply(
+        self, command: ScheduleCommand, stored: Stored | None, batch: _Batch
+    ) -> _Handled:
         if isinstance(command, CreateSchedule) and command.spec.timezone is None:
             # The tenant's default zone, if it set one, is written into the schedule.
-            zone = await self.tenants.default_zone(command.tenant_id)
+            tenant = await batch.tenant(command.tenant_id)
+            zone = tenant.state.default_timezone if tenant else None
             if zone is not None:
                 spec = command.spec.model_copy(update={"timezone": zone})
                 command = command.model_copy(update={"spec": spec})
@@ -274,7 +295,7 @@ class CommandHandler:
                 id_taken=stored is not None,
                 policy=self.policy,
             )
-            decision = await self._guard_volume(command, decision, now)
+            decision = await self._guard_volume(command, decision, now, batch)
             outputs = [self._output(m) for m in self._messages(command, decision)]
             if decision.change is not None:
                 try:
@@ -302,7 +323,7 @@ class CommandHandler:
         raise RuntimeError(f"schedule {command.schedule_id} keeps changing under command")
 
     async def _guard_volume(
-        self, command: ScheduleCommand, decision: commands.Decision, now: datetime
+        self, command: ScheduleCommand, decision: commands.Decision, now: datetime, batch: _Batch
     ) -> commands.Decision:
         """A change that would take the tenant's schedules over its provider's allowed volume
         is accepted with a warning, or rejected when the tenant's settings say `enforce`.
@@ -313,7 +334,7 @@ class CommandHandler:
         state = decision.state
         if decision.change not in _GUARDED or state is None or not state.spec.enabled:
             return decision
-        tenant = await self.tenants.read(command.tenant_id)
+        tenant = await batch.tenant(command.tenant_id)
         email = tenant.state.email if tenant else None
         if email is None or (email.max_per_minute is None and email.max_per_day is None):
             return decision

@@ -119,9 +119,6 @@ class TenantSettingsStore(Protocol):
 
     async def read(self, tenant_id: str) -> StoredTenant | None: ...
 
-    async def default_zone(self, tenant_id: str) -> str | None:
-        """The zone of the tenant's schedules that name none (None: the environment's)."""
-
     async def save(
         self, previous: TenantState | None, new: TenantState, command_id: str, outputs: list[Output]
     ) -> None:

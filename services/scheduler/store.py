@@ -5,7 +5,7 @@ are the tenant's own. Schedules created before issue 18 keep their bare id as
 document id (an `_id` cannot change, and their slot entries go by it); they
 are found by tenant and id instead, and lack the `schedule_id` field. Only a
 database that holds such schedules pays that second lookup for an id it does
-not have (a create): `ensure_indexes`, at start, looks whether it does. (No
+not have (a create): each store looks once whether it does, at its first miss. (No
 scheduler of an older release may run beside this one: it would neither see
 the new documents nor stop writing bare ids.)
 
@@ -53,23 +53,32 @@ class SchedulerStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._schedules = db[SCHEDULES]
         self._commands = db[COMMANDS]
-        #: Whether schedules stored before issue 18 may be here; until looked, they may.
-        self._legacy = True
+        #: Whether schedules stored before issue 18 are here; None until looked.
+        self._legacy: bool | None = None
 
     async def ensure_indexes(self) -> None:
         await self._schedules.create_index([("tenant_id", ASCENDING)])
-        bare = await self._schedules.find_one({"schedule_id": {"$exists": False}}, {"_id": 1})
-        self._legacy = bare is not None
 
     async def find(self, ref: ScheduleRef) -> Document | None:
         """The tenant's schedule of that id, whatever its document id (see the module)."""
         doc = await self._schedules.find_one({"_id": ref.key})
-        if doc is None and self._legacy:
+        if doc is None and await self._holds_legacy():
             # Equalities, pushed down on FerretDB.
             doc = await self._schedules.find_one(
                 {"_id": ref.schedule_id, "tenant_id": ref.tenant_id}
             )
         return doc
+
+    async def _holds_legacy(self) -> bool:
+        """Looked once per store: no scheduler of an older release writes beside this one.
+
+        Per store, not at start-up: the command handler has a store (and a client) of
+        its own, which once took the second lookup on every create for want of the look.
+        """
+        if self._legacy is None:
+            bare = await self._schedules.find_one({"schedule_id": {"$exists": False}}, {"_id": 1})
+            self._legacy = bare is not None
+        return self._legacy
 
     async def read(self, ref: ScheduleRef) -> Stored | None:
         doc = await self.find(ref)

@@ -53,10 +53,6 @@ class TenantStore:
         """Every tenant's settings (for `herald keys rotate`)."""
         return [_state(doc) async for doc in self._tenants.find({}, {"outbox": 0})]
 
-    async def default_zone(self, tenant_id: str) -> str | None:
-        doc = await self._tenants.find_one({"_id": tenant_id}, {"default_timezone": 1})
-        return None if doc is None else doc.get("default_timezone")
-
     async def save(
         self, previous: TenantState | None, new: TenantState, command_id: str, outputs: list[Output]
     ) -> None:

@@ -10,10 +10,12 @@ last sync. `MemorySlots`, `MemoryLeases` and `MemoryTimers` keep those of
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -185,13 +187,12 @@ class MemoryTenants:
         self.logos: dict[str, bytes] = {}
         #: Raised by the next `save`, once, after writing (a crash before the publish).
         self.crash_after_save: Exception | None = None
+        self.reads: Counter[str] = Counter()
 
     async def read(self, tenant_id: str) -> StoredTenant | None:
+        self.reads[tenant_id] += 1
+        await asyncio.sleep(0)  # a round trip: concurrent readers overlap
         return self.rows.get(tenant_id)
-
-    async def default_zone(self, tenant_id: str) -> str | None:
-        row = self.rows.get(tenant_id)
-        return row.state.default_timezone if row else None
 
     async def save(
         self, previous: TenantState | None, new: TenantState, command_id: str, outputs: list[Output]

@@ -31,6 +31,7 @@ from herald.shared.contract.schedule_spec import ScheduleChanges, ScheduleSpec
 from herald.shared.contract.topics import Topics
 from herald.shared.history import store as history_store
 from herald.shared.runtime.kafka import publish_many
+from herald.shared.runtime.metrics import REGISTRY
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.service import build_runtime
 from herald.shared.runtime.settings import SchedulerSettings, Settings
@@ -379,7 +380,8 @@ async def test_a_schedule_stored_before_ids_were_scoped_by_tenant_keeps_working(
         }
     )
     await slots.set_minutes(old_shard, [due])
-    await store.ensure_indexes()  # the new scheduler starts on the old database
+    # The new scheduler starts on the old database: its stores look for such schedules
+    # themselves (the command handler's store never runs `ensure_indexes`).
 
     renamed = DAILY_SPEC.model_copy(update={"name": "Renamed"})
     await world.send(
@@ -402,3 +404,22 @@ async def test_a_schedule_stored_before_ids_were_scoped_by_tenant_keeps_working(
     assert world.fired_ids() == sorted(
         fired_run_id(ScheduleRef(tenant, "legacy"), due) for tenant in ("acme", "globex")
     )
+
+
+async def test_a_database_without_schedules_from_before_issue_18_costs_one_read_per_create(
+    db: AsyncDatabase[Document],
+) -> None:
+    """Each store looks once whether bare-id schedules are there; none: one read an id."""
+    await SchedulerStore(db).import_many([ScheduleState("s-1", "acme", DAILY_SPEC, 1, None)])
+    store = SchedulerStore(db)  # as the command handler's: `ensure_indexes` never ran
+
+    def finds() -> float:
+        return REGISTRY.get_sample_value("herald_mongo_commands_total", {"command": "find"}) or 0
+
+    before = finds()
+    assert await store.read(ScheduleRef("acme", "new-1")) is None
+    assert finds() - before == 2, "the id, and the one look for bare-id schedules"
+    before = finds()
+    assert await store.read(ScheduleRef("acme", "new-2")) is None
+    assert (await store.read(ScheduleRef("acme", "s-1"))) is not None
+    assert finds() - before == 2, "one read an id from then on"

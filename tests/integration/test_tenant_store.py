@@ -41,8 +41,7 @@ async def test_a_write_from_a_stale_version_changes_nothing(db: AsyncDatabase[Do
     assert stored is not None
     assert stored.state == second
     assert stored.outbox["c-1"] == [Output("t", "{}", "acme")]
-    assert await store.default_zone("acme") == "Asia/Tokyo"
-    assert await store.default_zone("nobody") is None
+    assert await store.read("nobody") is None
 
 
 async def test_a_logo_is_stored_once_per_content_and_read_back(

@@ -13,7 +13,8 @@ import pytest
 
 from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.commands import ScheduleState
-from herald.services.scheduler.ports import Recorded, Stored
+from herald.services.scheduler.ports import Recorded, Stored, StoredTenant
+from herald.services.scheduler.tenant_commands import TenantState
 from herald.shared.contract.identity import ScheduleRef, manual_run_id
 from herald.shared.contract.messages import (
     Command,
@@ -509,3 +510,25 @@ async def test_a_repeat_inside_one_batch_is_answered_as_the_first(world: World) 
     published = world.bodies.published[before:]
     assert types(published) == ["ReportDue", "DeliveryStatus", "CommandAccepted"] * 2
     assert published[:3] == published[3:], "one run, answered twice byte for byte"
+
+
+async def test_a_batch_reads_each_tenants_settings_once(world: World) -> None:
+    """A herd of creates for one tenant: its settings (default zone, allowed volume) are
+    read once for the batch, not once a command."""
+    world.tenants.rows["acme"] = StoredTenant(
+        TenantState("acme", 1, default_timezone="Asia/Tokyo"), {}
+    )
+    commands = [create(f"s-{n}") for n in range(6)] + [create("s-1", tenant_id="globex")]
+    raws = [c.model_dump_json().encode() for c in commands]
+
+    assert await world.handler.handle_batch([keyed(r) for r in raws]) == [None] * len(raws)
+    assert dict(world.tenants.reads) == {"acme": 1, "globex": 1}
+    zones = {
+        (ref.tenant_id, ref.schedule_id): stored.state.spec.timezone
+        for ref in (ScheduleRef("acme", "s-5"), ScheduleRef("globex", "s-1"))
+        if (stored := await world.schedules.read(ref)) is not None
+    }
+    assert zones == {("acme", "s-5"): "Asia/Tokyo", ("globex", "s-1"): None}
+
+    await world.handler.handle_batch([keyed(create("s-9").model_dump_json().encode())])
+    assert world.tenants.reads["acme"] == 2, "the next batch reads them anew"
