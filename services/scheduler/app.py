@@ -14,7 +14,7 @@ from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.leases import LEASES, LeaseStore
 from herald.services.scheduler.projection import Projection
 from herald.services.scheduler.slots import SlotStore
-from herald.services.scheduler.store import SchedulerStore
+from herald.services.scheduler.store import BareIds, SchedulerStore
 from herald.services.scheduler.tenant_store import TenantStore
 from herald.services.scheduler.ticker import Ticker
 from herald.services.scheduler.timers import TimerStore
@@ -28,7 +28,8 @@ from herald.shared.runtime.service import build_runtime, make_app
 def create_app() -> FastStream:
     runtime = build_runtime("scheduler")
     settings = runtime.settings
-    store = SchedulerStore(runtime.db)
+    bare_ids = BareIds()
+    store = SchedulerStore(runtime.db, bare_ids)
     slots = SlotStore(runtime.db)
     lease_ttl = timedelta(seconds=settings.scheduler.lease_ttl_s)
     leases = LeaseStore(runtime.db[LEASES], lease_ttl)
@@ -46,7 +47,7 @@ def create_app() -> FastStream:
         settings, "herald-scheduler-commands", pool_size=settings.scheduler.command_pool_size
     )
     commands_db = database(commands_mongo, settings)
-    commands_store = SchedulerStore(commands_db)
+    commands_store = SchedulerStore(commands_db, bare_ids)
     handler = CommandHandler(
         commands_store,
         calendar.sharing_turns(

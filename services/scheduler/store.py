@@ -5,7 +5,8 @@ are the tenant's own. Schedules created before issue 18 keep their bare id as
 document id (an `_id` cannot change, and their slot entries go by it); they
 are found by tenant and id instead, and lack the `schedule_id` field. Only a
 database that holds such schedules pays that second lookup for an id it does
-not have (a create): each store looks once whether it does, at its first miss. (No
+not have (a create): whether it does is looked at once per process, at start-up
+(`ensure_indexes`), and the stores of one process share the answer. (No
 scheduler of an older release may run beside this one: it would neither see
 the new documents nor stop writing bare ids.)
 
@@ -19,6 +20,7 @@ publishes them again instead of applying the command twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,17 +49,28 @@ def _outputs(documents: list[dict[str, str]]) -> list[Output]:
     return [Output(d["topic"], d["body"], d.get("key")) for d in documents]
 
 
+@dataclass(slots=True)
+class BareIds:
+    """Whether schedules stored before issue 18 (bare document ids) are in the database;
+    None until looked. One per process, shared by its stores: the look reads the whole
+    collection on FerretDB (`$exists` is not pushed down), which a command meeting it
+    mid-herd once waited 30 s for."""
+
+    present: bool | None = None
+
+
 class SchedulerStore:
     """The `Schedules` port on MongoDB."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], bare_ids: BareIds | None = None) -> None:
         self._schedules = db[SCHEDULES]
         self._commands = db[COMMANDS]
-        #: Whether schedules stored before issue 18 are here; None until looked.
-        self._legacy: bool | None = None
+        self._bare_ids = bare_ids or BareIds()
 
     async def ensure_indexes(self) -> None:
+        """At start-up: the index, and the look for bare-id schedules (see `BareIds`)."""
         await self._schedules.create_index([("tenant_id", ASCENDING)])
+        await self._holds_legacy()
 
     async def find(self, ref: ScheduleRef) -> Document | None:
         """The tenant's schedule of that id, whatever its document id (see the module)."""
@@ -70,15 +83,11 @@ class SchedulerStore:
         return doc
 
     async def _holds_legacy(self) -> bool:
-        """Looked once per store: no scheduler of an older release writes beside this one.
-
-        Per store, not at start-up: the command handler has a store (and a client) of
-        its own, which once took the second lookup on every create for want of the look.
-        """
-        if self._legacy is None:
+        """Looked once: no scheduler of an older release writes beside this one."""
+        if self._bare_ids.present is None:
             bare = await self._schedules.find_one({"schedule_id": {"$exists": False}}, {"_id": 1})
-            self._legacy = bare is not None
-        return self._legacy
+            self._bare_ids.present = bare is not None
+        return self._bare_ids.present
 
     async def read(self, ref: ScheduleRef) -> Stored | None:
         doc = await self.find(ref)

@@ -18,7 +18,7 @@ from herald.services.scheduler.calendar import Calendar
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.firing import Pending, run_details
 from herald.services.scheduler.slots import SLOTS, SlotStore, entry_key, shard_of, slot_id
-from herald.services.scheduler.store import SCHEDULES, SchedulerStore
+from herald.services.scheduler.store import SCHEDULES, BareIds, SchedulerStore
 from herald.shared.contract.identity import ScheduleRef, fired_run_id
 from herald.shared.contract.messages import (
     CreateSchedule,
@@ -409,17 +409,26 @@ async def test_a_schedule_stored_before_ids_were_scoped_by_tenant_keeps_working(
 async def test_a_database_without_schedules_from_before_issue_18_costs_one_read_per_create(
     db: AsyncDatabase[Document],
 ) -> None:
-    """Each store looks once whether bare-id schedules are there; none: one read an id."""
+    """Bare-id schedules are looked for once per process, at start-up; none: one read an id.
+
+    The command handler's store shares the service's answer: looking for itself, at its
+    first create, it once kept that create waiting for a whole herd.
+    """
     await SchedulerStore(db).import_many([ScheduleState("s-1", "acme", DAILY_SPEC, 1, None)])
-    store = SchedulerStore(db)  # as the command handler's: `ensure_indexes` never ran
+    bare_ids = BareIds()
+    await SchedulerStore(db, bare_ids).ensure_indexes()  # the service's start-up
+    commands = SchedulerStore(db, bare_ids)
 
     def finds() -> float:
         return REGISTRY.get_sample_value("herald_mongo_commands_total", {"command": "find"}) or 0
 
     before = finds()
-    assert await store.read(ScheduleRef("acme", "new-1")) is None
-    assert finds() - before == 2, "the id, and the one look for bare-id schedules"
+    assert await commands.read(ScheduleRef("acme", "new-1")) is None
+    assert (await commands.read(ScheduleRef("acme", "s-1"))) is not None
+    assert finds() - before == 2, "one read an id"
+
+    alone = SchedulerStore(db)  # a store of its own (the CLI's) looks at its first miss
     before = finds()
-    assert await store.read(ScheduleRef("acme", "new-2")) is None
-    assert (await store.read(ScheduleRef("acme", "s-1"))) is not None
-    assert finds() - before == 2, "one read an id from then on"
+    assert await alone.read(ScheduleRef("acme", "new-2")) is None
+    assert await alone.read(ScheduleRef("acme", "new-3")) is None
+    assert finds() - before == 3
