@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
 from herald.cli import support
+from herald.client.commands import HeraldClient
 from herald.shared.contract.messages import CreateSchedule, RunNow
 from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
 from herald.shared.history.replay import read_records
@@ -272,6 +273,17 @@ async def read_topic(
 command_client = support.client
 
 
+async def create_and_run(
+    herald: HeraldClient, tenant_id: str, schedule_id: str, spec: ScheduleSpec
+) -> str:
+    """Create the schedule, then run it now; the run's id."""
+    ids = {"tenant_id": tenant_id, "schedule_id": schedule_id}
+    await herald.send(CreateSchedule(command_id=uuid4(), spec=spec, **ids))
+    ran = await herald.send(RunNow(command_id=uuid4(), **ids))
+    assert ran.run_id is not None
+    return ran.run_id
+
+
 async def daily_briefs_run_now(
     settings: Settings, recipients: list[list[str]], prefix: str = "acme"
 ) -> list[str]:
@@ -290,17 +302,7 @@ async def daily_briefs_run_now(
                 recipients=to,
                 format=ReportFormat.CSV,
             )
-            schedule_id = f"{prefix}-{n:02d}"
-            await herald.send(
-                CreateSchedule(
-                    command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=spec
-                )
-            )
-            ran = await herald.send(
-                RunNow(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id)
-            )
-            assert ran.run_id is not None
-            runs.append(ran.run_id)
+            runs.append(await create_and_run(herald, "acme", f"{prefix}-{n:02d}", spec))
     return runs
 
 

@@ -21,7 +21,6 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
 from urllib.parse import quote
-from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,7 +31,7 @@ from herald.cli import demo
 from herald.services.mailer.compose import LOGO_CID, message_id
 from herald.services.renderer.calldata.records import Call, CallStatus, Campaign, Direction
 from herald.services.renderer.calldata.store import CallStore
-from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
+from herald.shared.contract.messages import RunStatus
 from herald.shared.contract.schedule_spec import (
     Filters,
     Frequency,
@@ -44,7 +43,7 @@ from herald.shared.history import store as history_store
 from herald.shared.runtime.artifacts import ArtifactStore
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import BrandingSettings, Settings
-from tests.helpers import Mailpit, command_client, three_services, wait_until
+from tests.helpers import Mailpit, command_client, create_and_run, three_services, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -126,17 +125,7 @@ async def test_each_format_arrives_branded_with_its_files_and_a_link_back(
                     format=fmt,
                     filters=Filters(campaign_ids=["winback-zh", "solar"]),
                 )
-                schedule_id = f"acme-brief-{fmt.value}"
-                await herald.send(
-                    CreateSchedule(
-                        command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=spec
-                    )
-                )
-                ran = await herald.send(
-                    RunNow(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id)
-                )
-                assert ran.run_id is not None
-                runs[fmt] = ran.run_id
+                runs[fmt] = await create_and_run(herald, "acme", f"acme-brief-{fmt.value}", spec)
         for run_id in runs.values():
 
             async def delivered(run_id: str = run_id) -> bool:

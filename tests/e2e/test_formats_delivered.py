@@ -16,7 +16,6 @@ from datetime import date
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -24,10 +23,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.cli import demo
 from herald.shared.contract.messages import (
-    CreateSchedule,
     ReportDue,
     ReportRendered,
-    RunNow,
     RunStatus,
 )
 from herald.shared.contract.schedule_spec import (
@@ -43,7 +40,14 @@ from herald.shared.runtime.artifacts import BUCKET
 from herald.shared.runtime.kafka import client_options
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import RendererSettings, Settings
-from tests.helpers import Mailpit, command_client, read_topic, three_services, wait_until
+from tests.helpers import (
+    Mailpit,
+    command_client,
+    create_and_run,
+    read_topic,
+    three_services,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -89,16 +93,7 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
                     filters=Filters(campaign_ids=["no-such-campaign"] if "empty" in to else []),
                     skip_if_empty="empty" in to,
                 )
-                await herald.send(
-                    CreateSchedule(
-                        command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=spec
-                    )
-                )
-                ran = await herald.send(
-                    RunNow(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id)
-                )
-                assert ran.run_id is not None
-                run_ids[schedule_id] = ran.run_id
+                run_ids[schedule_id] = await create_and_run(herald, "acme", schedule_id, spec)
 
         runs = db[history_store.RUNS]
         finals = {"acme-empty": RunStatus.SKIPPED_EMPTY, "acme-gone": RunStatus.FAILED}

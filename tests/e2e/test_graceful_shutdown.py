@@ -11,18 +11,17 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.cli import demo
-from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
+from herald.shared.contract.messages import RunStatus
 from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
 from herald.shared.history import store as history_store
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import OpsSettings, RendererSettings, Settings
-from tests.helpers import Mailpit, ServiceProcess, command_client, wait_until
+from tests.helpers import Mailpit, ServiceProcess, command_client, create_and_run, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -60,16 +59,7 @@ async def test_sigterm_during_a_render_finishes_or_hands_back_the_run(
             format=ReportFormat.PDF,
         )
         async with command_client(settings) as herald:
-            await herald.send(
-                CreateSchedule(
-                    command_id=uuid4(), tenant_id="acme", schedule_id="acme-cdr", spec=spec
-                )
-            )
-            ran = await herald.send(
-                RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="acme-cdr")
-            )
-        run_id = ran.run_id
-        assert run_id is not None
+            run_id = await create_and_run(herald, "acme", "acme-cdr", spec)
 
         async def rendering() -> bool:
             return f"run {run_id} of tenant acme: rendering" in renderer.log()

@@ -18,7 +18,6 @@ import email
 import io
 import itertools
 import json
-import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -32,7 +31,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pypdf import PdfReader
 
 from herald.cli import demo
-from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
+from herald.shared.contract.messages import RunStatus
 from herald.shared.contract.schedule_spec import (
     Frequency,
     ReportFormat,
@@ -42,7 +41,14 @@ from herald.shared.contract.schedule_spec import (
 from herald.shared.history import store as history_store
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
-from tests.helpers import Mailpit, command_client, run_cli, three_services, wait_until
+from tests.helpers import (
+    Mailpit,
+    command_client,
+    create_and_run,
+    run_cli,
+    three_services,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -176,16 +182,7 @@ async def test_figures_match_the_sums_done_by_hand_from_the_raw_documents(
                     recipients=[to[name]],
                     format=fmt,
                 )
-                await herald.send(
-                    CreateSchedule(
-                        command_id=uuid.uuid4(), tenant_id=TENANT, schedule_id=name, spec=spec
-                    )
-                )
-                ran = await herald.send(
-                    RunNow(command_id=uuid.uuid4(), tenant_id=TENANT, schedule_id=name)
-                )
-                assert ran.run_id is not None
-                runs[name] = ran.run_id
+                runs[name] = await create_and_run(herald, TENANT, name, spec)
         history = db[history_store.RUNS]
 
         async def all_delivered() -> bool:

@@ -29,7 +29,7 @@ from pypdf import PdfReader
 
 from herald.cli import demo
 from herald.services.scheduler.tenant_store import TenantStore
-from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
+from herald.shared.contract.messages import RunStatus
 from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
 from herald.shared.contract.secrets import Keyring, generate_key_pair
 from herald.shared.contract.topics import Topics
@@ -46,6 +46,7 @@ from herald.shared.runtime.settings import (
 from tests.helpers import (
     Cli,
     command_client,
+    create_and_run,
     read_topic,
     run_cli,
     running_scheduler,
@@ -79,16 +80,7 @@ async def _run_now(
         format=format,
     )
     async with command_client(settings) as client:
-        await client.send(
-            CreateSchedule(
-                command_id=uuid.uuid4(), tenant_id=tenant, schedule_id=schedule_id, spec=spec
-            )
-        )
-        ran = await client.send(
-            RunNow(command_id=uuid.uuid4(), tenant_id=tenant, schedule_id=schedule_id)
-        )
-    assert ran.run_id is not None
-    return ran.run_id
+        return await create_and_run(client, tenant, schedule_id, spec)
 
 
 async def _status(
