@@ -72,6 +72,8 @@ class World:
         self.timers = MemoryTimers()
         self.history = MemoryRunHistory()
         self.herd = herd or RecordingHerd()
+        #: What the commands published: replies and effects.
+        self.bodies = RecordingBodies()
         self.first = self.replica(MemoryLeases(self.clock, LEASE_TTL))
 
     def replica(self, leases: MemoryLeases | None = None) -> Replica:
@@ -90,20 +92,28 @@ class World:
         )
         return Replica(leases, calendar, ticker)
 
-    async def send(self, *commands: Command) -> None:
-        """Handle the commands as the first replica does: the calendar syncs each schedule."""
-        handler = CommandHandler(
+    def _handler(self) -> CommandHandler:
+        return CommandHandler(
             self.schedules,
             self.first.calendar,
-            RecordingBodies(),
+            self.bodies,
             Topics("unit"),
             ZONE,
             RecipientPolicy(),
             MemoryTenants(),
             clock=self.clock,
         )
+
+    async def send(self, *commands: Command) -> None:
+        """Handle the commands as the first replica does: the calendar syncs each schedule."""
+        handler = self._handler()
         for command in commands:
             await handler.handle(*keyed(command.model_dump_json().encode()))
+
+    async def send_batch(self, *commands: Command) -> None:
+        """Handle the commands as one batch of records, as a poll hands them over."""
+        records = [keyed(command.model_dump_json().encode()) for command in commands]
+        assert await self._handler().handle_batch(records) == [None] * len(records)
 
     async def tick_at(self, at: datetime) -> None:
         """The first replica's tick at `at`."""

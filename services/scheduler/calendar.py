@@ -26,7 +26,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from herald.services.scheduler import firing, timing
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.leases import LEASES, LeaseStore
-from herald.services.scheduler.ports import Clock, Herd, Lease, Leases, Slots, SlotSchedules
+from herald.services.scheduler.ports import (
+    Clock,
+    Herd,
+    Lease,
+    Leases,
+    Slots,
+    SlotSchedules,
+    Written,
+)
 from herald.services.scheduler.slots import SlotStore, minute_of, shard_lease, shard_of
 from herald.services.scheduler.store import SchedulerStore, schedule_id_of
 from herald.shared.contract.messages import DeliveryStatus, Envelope, utcnow
@@ -222,7 +230,7 @@ class Calendar:
         """Make the slots hold exactly the stored schedule's next firing. Idempotent."""
         await self.sync_many([stored_id])
 
-    async def sync_many(self, stored_ids: Iterable[str]) -> None:
+    async def sync_many(self, stored_ids: Iterable[str], written: Written | None = None) -> None:
         """`sync` for many schedules: one turn and lease per shard, each slot read and
         written once, the shards side by side.
 
@@ -236,17 +244,34 @@ class Calendar:
 
         async def sync_shard(shard: int, shard_ids: list[str]) -> None:
             async with room, self._holding(shard):
-                await self._sync_shard(shard, shard_ids)
+                stored, listed = await asyncio.gather(
+                    self._read(shard, shard_ids, written), self._slots.minutes(shard)
+                )
+                await self._sync_shard(shard, stored, listed)
 
         await asyncio.gather(*(sync_shard(shard, i) for shard, i in by_shard.items()))
 
-    async def _sync_shard(self, shard: int, stored_ids: list[str]) -> None:
-        """Under the shard's turn and lease: read again, then change the slots at once."""
-        stored, listed = await asyncio.gather(
-            asyncio.gather(*(self._schedules.raw(i) for i in stored_ids)),
-            self._slots.minutes(shard),
-        )
-        docs = [doc for doc in stored if doc is not None and not _synced(doc)]
+    async def _read(
+        self, shard: int, stored_ids: list[str], written: Written | None
+    ) -> list[dict[str, Any]]:
+        """The shard's schedules as they are now: those `written` saved in one query.
+
+        One of those that another writer changed since is not found: it is that
+        writer's to sync, and it will, under this lease, after this sync.
+        """
+        saved = written.stored_ids if written is not None else frozenset()
+        apart = [i for i in stored_ids if i not in saved]
+        reads = [self._schedules.raw(i) for i in apart]
+        found = [doc for doc in await asyncio.gather(*reads) if doc is not None]
+        if written is not None and len(apart) < len(stored_ids):
+            found += await self._schedules.written_in(written.batch, shard)
+        return found
+
+    async def _sync_shard(
+        self, shard: int, stored: list[dict[str, Any]], listed: Iterable[datetime]
+    ) -> None:
+        """Under the shard's turn and lease: change the slots for these schedules at once."""
+        docs = [doc for doc in stored if not _synced(doc)]
         if not docs:
             return
         now = self._clock()

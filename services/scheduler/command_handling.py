@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from herald.services.scheduler.ports import (
     Stored,
     StoredTenant,
     TenantSettingsStore,
+    Written,
 )
 from herald.shared.contract.identity import ScheduleRef
 from herald.shared.contract.messages import (
@@ -56,6 +58,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class _IdTaken(Exception):
+    """A create written without reading its id met a schedule of that id."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Handled:
     """A command handled: what to publish, whether its schedule's slots may need a sync,
@@ -67,6 +73,8 @@ class _Handled:
     #: The document id of the schedule whose slots may need a sync; None: none.
     sync: str | None
     record: Recorded | None = None
+    #: This batch saved the schedule (`sync` is then its id).
+    saved: bool = False
 
 
 class _Batch:
@@ -75,6 +83,8 @@ class _Batch:
     creates for one tenant read them once each, a round trip in six)."""
 
     def __init__(self, tenants: TenantSettingsStore) -> None:
+        #: Names the batch's writes (`Schedules.save`), for the calendar to read them back.
+        self.id = uuid.uuid4().hex
         self.decided: dict[str, Recorded] = {}
         self._tenants = tenants
         self._reads: dict[str, asyncio.Task[StoredTenant | None]] = {}
@@ -159,23 +169,35 @@ class CommandHandler:
         handled = [r for r in results if isinstance(r, _Handled)]
         # Kept before anything is published: a reply out is a reply that can be given again.
         await self.schedules.record_many(list(batch.decided.items()))
-        await self.calendar.sync_many(h.sync for h in handled if h.sync is not None)
+        saved = frozenset(h.sync for h in handled if h.saved and h.sync is not None)
+        await self.calendar.sync_many(
+            (h.sync for h in handled if h.sync is not None), Written(batch.id, saved)
+        )
         await self.bodies.publish_bodies(
             [(o.topic, o.key or h.schedule_id, o.body) for h in handled for o in h.outputs]
         )
         return [r if isinstance(r, Exception) else None for r in results]
 
-    async def _decide(self, parsed: AnyCommand | CommandRejected, batch: _Batch) -> _Handled:
+    async def _decide(
+        self, parsed: AnyCommand | CommandRejected, batch: _Batch, read: bool = False
+    ) -> _Handled:
         """What to publish for one command, written first when it changes anything.
 
         The schedule is read once: it says whether the command was handled before
         (its outbox), and is the state the command applies to. A command it does
         not explain is looked up by id (a test email changes no schedule; an id
-        may have been used on another schedule, or left the outbox).
+        may have been used on another schedule, or left the outbox). A create is
+        read only if its id turns out taken (`read`): by a repeat of it, say.
         """
         if isinstance(parsed, CommandRejected) and parsed.command_id is None:
             return self._rejected(parsed)  # no id: nothing to look up, never a repeat
         command_id = str(parsed.command_id)
+        if isinstance(parsed, CreateSchedule) and not read:
+            # Most creates meet a free id: written unread, read only when the id is taken.
+            try:
+                return await self._apply(parsed, None, batch, unread=True)
+            except _IdTaken:
+                return await self._decide(parsed, batch, read=True)
         tenant: StoredTenant | None = None
         stored: Stored | StoredTenant | None
         if isinstance(parsed, ChangeTenantSettings):
@@ -271,8 +293,9 @@ class CommandHandler:
         return [self._output(rejection)]
 
     async def _apply(
-        self, command: ScheduleCommand, stored: Stored | None, batch: _Batch
+        self, command: ScheduleCommand, stored: Stored | None, batch: _Batch, unread: bool = False
     ) -> _Handled:
+        """`unread`: `stored` is None unread; a taken id raises `_IdTaken` (see `_decide`)."""
         if isinstance(command, CreateSchedule) and command.spec.timezone is None:
             # The tenant's default zone, if it set one, is written into the schedule.
             tenant = await batch.tenant(command.tenant_id)
@@ -306,8 +329,11 @@ class CommandHandler:
                         tenant_id=command.tenant_id,
                         command_id=str(command.command_id),
                         outputs=outputs,
+                        batch=batch.id,
                     )
                 except ConcurrentChange:
+                    if unread:
+                        raise _IdTaken from None
                     continue
             log.info(
                 "command %s (%s) on schedule %s of tenant %s: %s",
@@ -319,7 +345,8 @@ class CommandHandler:
             )
             accepted = isinstance(decision.reply, CommandAccepted)
             record = Recorded(command.tenant_id, outputs) if accepted else None
-            return _Handled(command.schedule_id, outputs, sync=stored_id, record=record)
+            saved = decision.change is not None
+            return _Handled(command.schedule_id, outputs, stored_id, record, saved)
         raise RuntimeError(f"schedule {command.schedule_id} keeps changing under command")
 
     async def _guard_volume(

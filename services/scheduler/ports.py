@@ -90,10 +90,13 @@ class Schedules(Protocol):
         tenant_id: str,
         command_id: str,
         outputs: list[Output],
+        batch: str,
     ) -> None:
         """Write `new` (None: deleted) and the outputs at once, if `previous` is still stored.
 
         `stored_id` is the document's id (`Stored.stored_id`; for a new one, `ref.key`).
+        `batch` names the batch of commands writing it: the calendar reads what a batch
+        wrote back by it (`SlotSchedules.written_in`).
 
         `previous` is compared by version (None: no schedule has the id); when it
         is stale, nothing is written and `ConcurrentChange` is raised.
@@ -136,6 +139,10 @@ class SlotSchedules(Protocol):
         """The stored document (outbox aside): `tenant_id`, `spec`, `version`, `deleted`,
         and `slot_version`/`slot_spec` once synced. A deleted schedule keeps its version."""
 
+    async def written_in(self, batch: str, shard: int) -> list[dict[str, Any]]:
+        """The documents (as `raw` reads them) that `batch` saved last, in this slot shard:
+        a schedule another writer changed since is not among them."""
+
     async def mark_synced(self, marks: Sequence[tuple[str, int, dict[str, Any] | None]]) -> None:
         """Record, per schedule id, which version's firing the slots hold (`spec` None:
         none, it is off or gone); many schedules in as few writes as the database allows."""
@@ -147,12 +154,21 @@ class SlotSchedules(Protocol):
         """Deleted schedules whose slots may still hold a firing (left so before issue 13)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What one batch of commands saved (`Schedules.save`'s `batch`), by document id."""
+
+    batch: str
+    stored_ids: frozenset[str]
+
+
 class CalendarSync(Protocol):
-    async def sync_many(self, stored_ids: Iterable[str]) -> None:
+    async def sync_many(self, stored_ids: Iterable[str], written: Written | None = None) -> None:
         """Make the firing slots hold each stored schedule's next firing (by document id);
         idempotent.
 
-        Safe to call concurrently: each shard's slots change under its lease.
+        Safe to call concurrently: each shard's slots change under its lease. Those
+        `written` saved are read back a shard at a time, not one by one.
         """
 
 

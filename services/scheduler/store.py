@@ -30,6 +30,7 @@ from pymongo.errors import DuplicateKeyError
 
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.ports import ConcurrentChange, Output, Recorded, Stored
+from herald.services.scheduler.slots import shard_of
 from herald.shared.contract.identity import ScheduleRef
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tolerance import TOLERANT
@@ -43,6 +44,14 @@ RECORDED_AT = "at"
 RECORDED_DAY = "day"
 #: Outputs of this many recent commands stay in the schedule document.
 OUTBOX_SIZE = 20
+#: The batch of commands that wrote the schedule last, with its slot shard: the calendar
+#: reads what a batch wrote back a shard at a time, in one query (an equality FerretDB
+#: pushes down, on an indexed field) where it took one read per schedule.
+WRITTEN_BY = "written_by"
+
+
+def _written_tag(batch: str, shard: int) -> str:
+    return f"{batch}#{shard:02d}"
 
 
 def _outputs(documents: list[dict[str, str]]) -> list[Output]:
@@ -70,17 +79,19 @@ class SchedulerStore:
     async def ensure_indexes(self) -> None:
         """At start-up: the index, and the look for bare-id schedules (see `BareIds`)."""
         await self._schedules.create_index([("tenant_id", ASCENDING)])
+        await self._schedules.create_index([(WRITTEN_BY, ASCENDING)])
         await self._holds_legacy()
 
     async def find(self, ref: ScheduleRef) -> Document | None:
         """The tenant's schedule of that id, whatever its document id (see the module)."""
         doc = await self._schedules.find_one({"_id": ref.key})
         if doc is None and await self._holds_legacy():
-            # Equalities, pushed down on FerretDB.
-            doc = await self._schedules.find_one(
-                {"_id": ref.schedule_id, "tenant_id": ref.tenant_id}
-            )
+            doc = await self._legacy(ref)
         return doc
+
+    async def _legacy(self, ref: ScheduleRef) -> Document | None:
+        # Equalities, pushed down on FerretDB.
+        return await self._schedules.find_one({"_id": ref.schedule_id, "tenant_id": ref.tenant_id})
 
     async def _holds_legacy(self) -> bool:
         """Looked once: no scheduler of an older release writes beside this one."""
@@ -111,6 +122,10 @@ class SchedulerStore:
     async def raw(self, stored_id: str) -> Document | None:
         return await self._schedules.find_one({"_id": stored_id}, {"outbox": 0})
 
+    async def written_in(self, batch: str, shard: int) -> list[Document]:
+        found = self._schedules.find({WRITTEN_BY: _written_tag(batch, shard)}, {"outbox": 0})
+        return [doc async for doc in found]
+
     async def mark_synced(self, marks: Sequence[tuple[str, int, Document | None]]) -> None:
         """Record which version's firing the slots hold (None: none, it is off or deleted)."""
         await bulk_in_commands(
@@ -135,13 +150,17 @@ class SchedulerStore:
         tenant_id: str,
         command_id: str,
         outputs: list[Output],
+        batch: str,
     ) -> None:
         """Write the schedule's new state (None: deleted) and the command's outputs atomically."""
         entry = {"command_id": command_id, "outputs": [o.to_document() for o in outputs]}
+        written = {WRITTEN_BY: _written_tag(batch, shard_of(stored_id))}
         if previous is None:
             assert new is not None
+            if await self._holds_legacy() and await self._legacy(new.ref):
+                raise ConcurrentChange(stored_id)
             try:
-                await self._schedules.insert_one(_document(new) | {"outbox": [entry]})
+                await self._schedules.insert_one(_document(new) | {"outbox": [entry]} | written)
             except DuplicateKeyError as exc:
                 raise ConcurrentChange(stored_id) from exc
             return
@@ -151,6 +170,7 @@ class SchedulerStore:
             else {"tenant_id": tenant_id, "deleted": True, "next_run_at": None}
         )
         fields.pop("_id", None)
+        fields |= written
         current = await self._schedules.find_one({"_id": stored_id}, {"outbox": 1})
         fields["outbox"] = [*(current or {}).get("outbox", []), entry][-OUTBOX_SIZE:]
         # The version in the filter makes read-and-write one atomic step.

@@ -33,9 +33,10 @@ from herald.services.scheduler.ports import (
     Recorded,
     Stored,
     StoredTenant,
+    Written,
 )
 from herald.services.scheduler.retries import Timer
-from herald.services.scheduler.slots import minute_of
+from herald.services.scheduler.slots import minute_of, shard_of
 from herald.services.scheduler.store import OUTBOX_SIZE
 from herald.services.scheduler.tenant_commands import TenantState
 from herald.services.scheduler.timers import BUCKET, ring_bucket
@@ -66,6 +67,8 @@ class _Row:
     #: What the slots hold, as `mark_synced` last recorded it.
     slot_version: int | None = None
     slot_spec: dict[str, Any] | None = None
+    #: The batch that saved it last, and its shard (`written_in`).
+    written_by: tuple[str, int] | None = None
 
 
 class MemorySchedules:
@@ -110,6 +113,7 @@ class MemorySchedules:
         tenant_id: str,
         command_id: str,
         outputs: list[Output],
+        batch: str = "a test's",
     ) -> None:
         if self.races and not self._racing:
             self._racing = True  # the race's own save is not raced
@@ -133,6 +137,7 @@ class MemorySchedules:
                 row.state = replace(row.state, next_run_at=None)
             else:
                 row.state = new
+        self.rows[stored_id].written_by = (batch, shard_of(stored_id))
         self.saves.append((command_id, new))
 
     async def record_many(self, records: Sequence[tuple[str, Recorded]]) -> None:
@@ -143,6 +148,9 @@ class MemorySchedules:
             self.commands.setdefault(command_id, recorded)
 
     async def raw(self, stored_id: str) -> dict[str, Any] | None:
+        return self._document(stored_id)
+
+    def _document(self, stored_id: str) -> dict[str, Any] | None:
         row = self.rows.get(stored_id)
         if row is None:
             return None
@@ -157,6 +165,10 @@ class MemorySchedules:
         }
         synced = {"slot_version": row.slot_version, "slot_spec": row.slot_spec}
         return doc if row.slot_version is None else doc | synced
+
+    async def written_in(self, batch: str, shard: int) -> list[dict[str, Any]]:
+        found = [i for i, row in self.rows.items() if row.written_by == (batch, shard)]
+        return [doc for doc in map(self._document, found) if doc is not None]
 
     async def mark_synced(self, marks: Sequence[tuple[str, int, dict[str, Any] | None]]) -> None:
         for stored_id, version, spec in marks:
@@ -222,11 +234,13 @@ class MemoryCalendar:
 
     def __init__(self) -> None:
         self.synced: list[str] = []
-        #: The `sync_many` calls, each with its schedules.
+        #: The `sync_many` calls, each with its schedules, and what their batch saved.
         self.calls: list[list[str]] = []
+        self.written: list[Written | None] = []
 
-    async def sync_many(self, schedule_ids: Iterable[str]) -> None:
+    async def sync_many(self, schedule_ids: Iterable[str], written: Written | None = None) -> None:
         self.calls.append(list(schedule_ids))
+        self.written.append(written)
         self.synced.extend(self.calls[-1])
 
 

@@ -394,6 +394,12 @@ async def test_a_schedule_stored_before_ids_were_scoped_by_tenant_keeps_working(
         ),
         CreateSchedule(command_id=uuid4(), tenant_id="globex", schedule_id="legacy", spec=renamed),
     )
+    # The tenant's own id is taken by its bare-id schedule, though `acme/legacy` is free.
+    await world.send(
+        CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id="legacy", spec=renamed)
+    )
+    (*_, reply) = world.bodies.published
+    assert json.loads(reply[2])["type"] == "CommandRejected"
     stored = await db[SCHEDULES].find_one({"_id": "legacy"})
     assert stored is not None
     assert (stored["version"], stored["spec"]["name"]) == (2, "Renamed")

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from herald.services.scheduler import calendar
 from herald.services.scheduler.calendar import FIRE_CHUNK
 from herald.services.scheduler.commands import ScheduleState
-from herald.services.scheduler.ports import LeaseLost
+from herald.services.scheduler.ports import LeaseLost, Written
 from herald.services.scheduler.slots import shard_lease, shard_of
 from herald.shared.contract.identity import ScheduleRef, fired_run_id
 from herald.shared.contract.messages import (
@@ -27,7 +28,7 @@ from herald.shared.contract.messages import (
 )
 from herald.shared.contract.schedule_spec import ScheduleChanges, ScheduleSpec
 from herald.shared.runs.events import status_id
-from tests.fakes.scheduler import Crash, RecordingHerd
+from tests.fakes.scheduler import Crash, MemorySchedules, RecordingHerd
 from tests.samples import DAILY_SPEC
 from tests.scheduler_world import LEASE_TTL, World, one_shard
 
@@ -220,6 +221,66 @@ async def test_start_up_clears_the_firings_that_older_deletes_left() -> None:
     assert await world.first.calendar.forget_deleted() == 1
     assert world.pending() == {"s-2": DUE}
     assert await world.first.calendar.forget_deleted() == 0
+
+
+class ReadCounting(MemorySchedules):
+    """Schedules counting the calendar's reads: by id, and of a batch's writes by shard."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_id: list[str] = []
+        self.by_batch: list[tuple[str, int]] = []
+
+    async def raw(self, stored_id: str) -> dict[str, Any] | None:
+        self.by_id.append(stored_id)
+        return await super().raw(stored_id)
+
+    async def written_in(self, batch: str, shard: int) -> list[dict[str, Any]]:
+        self.by_batch.append((batch, shard))
+        return await super().written_in(batch, shard)
+
+
+async def test_a_batch_of_creates_is_read_back_once_a_shard_not_once_a_schedule() -> None:
+    schedules = ReadCounting()
+    world = World(BEFORE, schedules)
+    ids = [*one_shard(5), "t-1", "t-2", "t-3"]
+    await world.send_batch(*(create(i) for i in ids))
+    assert world.pending() == dict.fromkeys(ids, DUE)
+    assert schedules.by_id == []
+    shards = {shard_of(f"acme/{i}") for i in ids}
+    assert sorted(shard for _, shard in schedules.by_batch) == sorted(shards)
+
+    # A repeat saves nothing: its schedule is read by id.
+    schedules.by_batch.clear()
+    repeat = create("s-0")
+    await world.send_batch(repeat, repeat)
+    assert (schedules.by_id, schedules.by_batch) == (["acme/s-0"], [])
+
+
+async def test_a_batch_leaves_a_schedule_changed_since_to_the_writer_that_changed_it() -> None:
+    """Batch `a` saved version 2; batch `b` saved version 3 and synced before `a` did
+    (a partition handed to another replica mid-batch): `a`'s sync must not bring 2 back."""
+    world = World(BEFORE)
+    await world.send(create("s-1"))
+    stored_id = "acme/s-1"
+    for batch, version, hour in (("a", 2, 9), ("b", 3, 10)):
+        current = await world.schedules.load("s-1", "acme")
+        assert current is not None
+        at = current.spec.time_of_day.replace(hour=hour)
+        await world.schedules.save(
+            current,
+            replace(
+                current, spec=current.spec.model_copy(update={"time_of_day": at}), version=version
+            ),
+            stored_id=stored_id,
+            tenant_id="acme",
+            command_id=batch,
+            outputs=[],
+            batch=batch,
+        )
+    for batch in ("b", "a"):
+        await world.first.calendar.sync_many([stored_id], Written(batch, frozenset({stored_id})))
+        assert world.pending() == {"s-1": DUE + timedelta(hours=2)}
 
 
 async def test_sync_many_changes_a_shards_slots_under_one_lease() -> None:

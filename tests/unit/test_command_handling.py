@@ -14,6 +14,7 @@ import pytest
 from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.ports import Recorded, Stored, StoredTenant
+from herald.services.scheduler.slots import shard_of
 from herald.services.scheduler.tenant_commands import TenantState
 from herald.shared.contract.identity import ScheduleRef, manual_run_id
 from herald.shared.contract.messages import (
@@ -371,19 +372,26 @@ async def test_a_schedule_that_keeps_changing_fails_the_command_unanswered(
 
 
 class SlowSchedules(MemorySchedules):
-    """Schedules whose reads take a while, counting how many are under way at once."""
+    """Schedules whose reads and writes take a while, counting how many are under way at once."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.reading = 0
-        self.most_reading = 0
+        self.busy = 0
+        self.most_busy = 0
+
+    async def _slowly(self) -> None:
+        self.busy += 1
+        self.most_busy = max(self.most_busy, self.busy)
+        await asyncio.sleep(0.01)
+        self.busy -= 1
 
     async def read(self, ref: ScheduleRef) -> Stored | None:
-        self.reading += 1
-        self.most_reading = max(self.most_reading, self.reading)
-        await asyncio.sleep(0.01)
-        self.reading -= 1
+        await self._slowly()
         return await super().read(ref)
+
+    async def save(self, *args: Any, **kwargs: Any) -> None:
+        await self._slowly()
+        await super().save(*args, **kwargs)
 
 
 async def test_a_batch_handles_schedules_side_by_side_each_in_its_order() -> None:
@@ -425,7 +433,7 @@ async def test_a_batch_handles_schedules_side_by_side_each_in_its_order() -> Non
         ("s-3", "CommandAccepted", 1),
     ], "published in the batch's order"
     assert isinstance(world.schedules, SlowSchedules)
-    assert world.schedules.most_reading == 3, "the three schedules side by side"
+    assert world.schedules.most_busy == 3, "the three schedules side by side"
     assert world.calendar.calls == [[f"acme/{i}" for i in ("s-1", "s-2", "s-1", "s-2", "s-3")]], (
         "one sync for all"
     )
@@ -479,14 +487,14 @@ class CountingSchedules(MemorySchedules):
 
 
 async def test_a_command_reads_its_schedule_once_and_the_batch_records_in_one_write() -> None:
-    """A create on a free id reads nothing else; others look their id up once."""
+    """A create on a free id reads nothing; others look their id up once."""
     world = World(schedules=CountingSchedules())
     raws = [create(f"s-{n}").model_dump_json().encode() for n in range(3)]
     assert await world.handler.handle_batch([keyed(r) for r in raws]) == [None] * 3
-    assert sorted(world.schedules.reads) == [f"schedule s-{n}" for n in range(3)]
+    assert world.schedules.reads == []
     assert len(world.schedules.commands) == 3
 
-    # A repeat is told by the schedule's outbox: no lookup by command id.
+    # A repeat meets its own schedule, whose outbox tells it: no lookup by command id.
     world.schedules.reads.clear()
     assert await world.handler.handle_batch([keyed(raws[0])]) == [None]
     assert world.schedules.reads == ["schedule s-0"]
@@ -497,6 +505,30 @@ async def test_a_command_reads_its_schedule_once_and_the_batch_records_in_one_wr
     )
     assert await world.handler.handle_batch([keyed(run_now)]) == [None]
     assert world.schedules.reads == ["schedule s-0", "command"]
+
+
+async def test_the_calendar_is_told_which_schedules_the_batch_saved(world: World) -> None:
+    """It reads those back a shard at a time (by the batch's id); a repeat and a
+    rejection saved nothing, so it reads their schedules by id."""
+    first = create("s-0").model_dump_json().encode()
+    assert await world.handler.handle_batch([keyed(first)]) == [None]
+    stale = UpdateSchedule(
+        command_id=uuid4(),
+        tenant_id="acme",
+        schedule_id="s-0",
+        changes=ScheduleChanges(name="Renamed"),
+        expected_version=7,
+    )
+    batch = [first, create("s-1").model_dump_json().encode(), stale.model_dump_json().encode()]
+    assert await world.handler.handle_batch([keyed(r) for r in batch]) == [None] * 3
+    assert types(world.bodies.published[-1:]) == ["CommandRejected"]
+    assert set(world.calendar.calls[-1]) == {"acme/s-0", "acme/s-1"}
+    earlier, written = world.calendar.written
+    assert written is not None
+    assert written.stored_ids == {"acme/s-1"}
+    assert earlier is not None
+    assert earlier.batch != written.batch, "an id each batch"
+    assert world.schedules.rows["acme/s-1"].written_by == (written.batch, shard_of("acme/s-1"))
 
 
 async def test_a_repeat_inside_one_batch_is_answered_as_the_first(world: World) -> None:
