@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from herald.services.mailer.store import GroupCommit
+from herald.shared.runtime.group_commit import GroupCommit
 from herald.shared.runtime.mongo import Document, insert_new
 
 VOLUME = "send_volume"

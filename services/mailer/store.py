@@ -36,9 +36,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
 
 from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -46,6 +45,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from herald.services.mailer.ports import Claim
 from herald.shared.contract.messages import RecipientOutcome, RecipientResult, utcnow
+from herald.shared.runtime.group_commit import GroupCommit
 from herald.shared.runtime.mongo import UPDATES_PER_COMMAND, Document, insert_new
 from herald.shared.runtime.retention import expiry_fields
 
@@ -65,61 +65,11 @@ RECORDS_PER_WRITE = UPDATES_PER_COMMAND
 
 log = logging.getLogger("herald.mailer")
 
-Item = TypeVar("Item")
-Result = TypeVar("Result")
 Record = UpdateOne | DeleteOne
 
 
 def send_id(run_id: str, recipient: str) -> str:
     return f"{run_id}|{recipient.lower()}"
-
-
-class GroupCommit(Generic[Item, Result]):
-    """Items submitted while a write is in flight go out together in the next write.
-
-    No timer: an item submitted to an idle writer goes out at once, and under
-    load the batch grows with the write's own latency. The writes run in a
-    task of their own, so an item whose submitter is cancelled is written all
-    the same (a reply read from the server is recorded even then).
-    """
-
-    def __init__(
-        self, write: Callable[[list[Item]], Awaitable[Sequence[Result]]], limit: int
-    ) -> None:
-        self._write = write
-        self._limit = limit
-        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    async def submit(self, item: Item) -> Result:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Result] = loop.create_future()
-        self._pending.append((item, future))
-        writer = self._writer
-        if writer is None or writer.done() or writer.get_loop() is not loop:
-            self._writer = asyncio.create_task(self._drain())
-        return await asyncio.shield(future)
-
-    async def _drain(self) -> None:
-        batch: list[tuple[Item, asyncio.Future[Result]]] = []
-        try:
-            while self._pending:
-                batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
-                try:
-                    results = await self._write([item for item, _ in batch])
-                except Exception as exc:  # every submitter of the batch sees it
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
-        except asyncio.CancelledError:  # shutting down: nothing more is written
-            stranded, self._pending = batch + self._pending, []
-            for _, future in stranded:
-                future.cancel()
-            raise
 
 
 class Ledger:

@@ -47,7 +47,7 @@ class BrokerBodies:
 
 
 #: Records one poll hands the subscriber at most; a batch's status events are projected together.
-BATCH_RECORDS = 500
+BATCH_RECORDS = 1000
 #: How long a poll waits for records when none are there.
 BATCH_WAIT_MS = 200
 

@@ -26,7 +26,6 @@ from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.ports import ConcurrentChange, Output, Recorded, Stored
@@ -34,6 +33,7 @@ from herald.services.scheduler.slots import shard_of
 from herald.shared.contract.identity import ScheduleRef
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tolerance import TOLERANT
+from herald.shared.runtime.group_commit import GroupCommit
 from herald.shared.runtime.mongo import Document, bulk_in_commands, insert_new
 from herald.shared.runtime.retention import expiry_fields
 
@@ -44,6 +44,9 @@ RECORDED_AT = "at"
 RECORDED_DAY = "day"
 #: Outputs of this many recent commands stay in the schedule document.
 OUTBOX_SIZE = 20
+#: New schedules in one insert at most: the creates of a batch, handled side by side,
+#: go out together (`GroupCommit`), a command for many where each took one.
+CREATES_PER_WRITE = 64
 #: The batch of commands that wrote the schedule last, with its slot shard: the calendar
 #: reads what a batch wrote back a shard at a time, in one query (an equality FerretDB
 #: pushes down, on an indexed field) where it took one read per schedule.
@@ -75,6 +78,7 @@ class SchedulerStore:
         self._schedules = db[SCHEDULES]
         self._commands = db[COMMANDS]
         self._bare_ids = bare_ids or BareIds()
+        self._creates = GroupCommit(self._insert_new, CREATES_PER_WRITE)
 
     async def ensure_indexes(self) -> None:
         """At start-up: the index, and the look for bare-id schedules (see `BareIds`)."""
@@ -159,10 +163,8 @@ class SchedulerStore:
             assert new is not None
             if await self._holds_legacy() and await self._legacy(new.ref):
                 raise ConcurrentChange(stored_id)
-            try:
-                await self._schedules.insert_one(_document(new) | {"outbox": [entry]} | written)
-            except DuplicateKeyError as exc:
-                raise ConcurrentChange(stored_id) from exc
+            if not await self._creates.submit(_document(new) | {"outbox": [entry]} | written):
+                raise ConcurrentChange(stored_id)
             return
         fields: dict[str, Any] = (
             _document(new)
@@ -180,6 +182,9 @@ class SchedulerStore:
         )
         if result.matched_count != 1:
             raise ConcurrentChange(stored_id)
+
+    async def _insert_new(self, docs: list[Document]) -> list[bool]:
+        return await insert_new(self._schedules, docs)
 
     async def import_many(self, states: list[ScheduleState]) -> None:
         """Insert new schedules in bulk, their firings already in the slots (see Calendar)."""
