@@ -7,17 +7,19 @@ Against `deploy/local/infra up` (Kafka, FerretDB on PostgreSQL):
    at one minute; one scheduler process; the time from that minute until the
    last `ReportDue` is on the topic, and the p99 lateness of all of them.
    Meanwhile a client sends `PROBES_PER_S` CreateSchedule a second through
-   the real topics: the p99 of their reply times while the herd fires. Then,
-   the herd over, C CreateSchedule at once to the same scheduler: creates/s
-   from the first sent to the last answered.
+   the real topics: the p99 of their reply times while the herd fires.
+   C CreateSchedule at once to the same scheduler, from the first sent to the
+   last answered: creates/s on a database holding the N schedules, before the
+   herd (the scheduler otherwise idle), and again the moment the herd is out
+   (while it still records the next firings).
 2. APScheduler 3.x, AsyncIOScheduler with its MongoDB job store on the same
    FerretDB: N jobs due at one instant, each publishing the same `ReportDue`
    with the same producer settings; the time until the last is published.
 3. Idle: M stored schedules, none due; the scheduler's CPU over a minute and
    its RSS.
 Ends with `BENCH scheduler_herd schedules=N herald_s=... replicas=1 ratio=...
-command_p99_ms=... creates_per_s=... apscheduler_s=... p99_late_s=...
-idle_cpu_pct=... idle_rss_mb=...`.
+command_p99_ms=... creates_per_s=... creates_after_herd_per_s=... apscheduler_s=...
+p99_late_s=... idle_cpu_pct=... idle_rss_mb=...`.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class HeraldFigures:
     #: Reply times of the commands sent while the herd fired.
     command_p99_ms: float
     creates_per_s: float
+    creates_after_herd_per_s: float
 
 
 def probe_spec() -> ScheduleSpec:
@@ -136,11 +139,11 @@ async def probe(
     return list(await asyncio.gather(*sending))
 
 
-async def creates_per_s(client: HeraldClient, count: int) -> float:
+async def creates_per_s(client: HeraldClient, count: int, prefix: str) -> float:
     """`count` creates sent at once; from the first sent to the last answered."""
     spec = probe_spec()
     started = time.monotonic()
-    await asyncio.gather(*(create(client, f"create-{n:06d}", spec) for n in range(count)))
+    await asyncio.gather(*(create(client, f"{prefix}-{n:06d}", spec) for n in range(count)))
     return count / (time.monotonic() - started)
 
 
@@ -165,6 +168,10 @@ async def herald_herd(count: int, creates: int, replicas: int, log_dir: Path) ->
         log(f"Herald: {replicas} scheduler replica(s) up, waiting for the herd")
         options = client_options(settings.kafka)
         async with HeraldClient(options, topic_prefix=settings.kafka.topic_prefix) as client:
+            rate = await creates_per_s(client, creates, "before")
+            log(f"Herald: {creates} CreateSchedule at once beside {count} schedules: {rate:.0f}/s")
+            if datetime.now(UTC) > herd - timedelta(seconds=10):
+                raise SystemExit("the creates ran past the herd minute: rerun (or lower N)")
             done = asyncio.Event()
             probing = asyncio.create_task(probe(client, herd - timedelta(seconds=5), done))
             lateness = await count_due(
@@ -173,7 +180,7 @@ async def herald_herd(count: int, creates: int, replicas: int, log_dir: Path) ->
             done.set()
             probes = await probing
             log(f"Herald: the herd is out; {creates} CreateSchedule at once")
-            rate = await creates_per_s(client, creates)
+            after = await creates_per_s(client, creates, "after")
     finally:
         for scheduler in schedulers:
             scheduler.stop()
@@ -182,12 +189,12 @@ async def herald_herd(count: int, creates: int, replicas: int, log_dir: Path) ->
     drain = max(lateness)
     during = [took for sent, took in probes if 0 <= sent - herd.timestamp() <= drain]
     figures = HeraldFigures(
-        drain, percentile(lateness, 0.99), 1000 * percentile(during, 0.99), rate
+        drain, percentile(lateness, 0.99), 1000 * percentile(during, 0.99), rate, after
     )
     # Said now: the APScheduler half may take long, or fail, at 100,000 jobs.
     log(
         f"Herald: {len(during)} commands sent while the herd fired, p99 reply "
-        f"{figures.command_p99_ms:.0f} ms; {rate:.0f} CreateSchedule/s"
+        f"{figures.command_p99_ms:.0f} ms; {after:.0f} CreateSchedule/s after it"
     )
     return figures
 
@@ -314,7 +321,7 @@ async def main() -> None:
     count, idle_count = (10_000, 100_000) if args.quick else (100_000, 1_000_000)
     creates = 1_000 if args.quick else 3_000
     log_dir = Path(tempfile.mkdtemp(prefix="herald-bench-"))
-    herald = HeraldFigures(math.nan, math.nan, math.nan, math.nan)
+    herald = HeraldFigures(math.nan, math.nan, math.nan, math.nan, math.nan)
     aps_s = cpu = rss = math.nan
     try:
         if "herald" in parts:
@@ -341,6 +348,7 @@ async def main() -> None:
     print(f"{'Herald p99 lateness (s)':<28}{herald.p99_late_s:>12.1f}")
     print(f"{'command p99 in herd (ms)':<28}{herald.command_p99_ms:>12.0f}")
     print(f"{'CreateSchedule/s':<28}{herald.creates_per_s:>12.0f}   ({creates} at once)")
+    print(f"{'  the herd just out':<28}{herald.creates_after_herd_per_s:>12.0f}")
     print(f"{'idle schedules':<28}{idle_count:>12}")
     print(f"{'idle CPU (% of a core)':<28}{cpu:>12.2f}")
     print(f"{'idle RSS (MB)':<28}{rss:>12.0f}")
@@ -348,6 +356,7 @@ async def main() -> None:
         f"BENCH scheduler_herd schedules={count} herald_s={herald_s:.2f} "
         f"replicas={args.replicas} ratio={aps_s / herald_s:.1f} "
         f"command_p99_ms={herald.command_p99_ms:.0f} creates_per_s={herald.creates_per_s:.0f} "
+        f"creates_after_herd_per_s={herald.creates_after_herd_per_s:.0f} "
         f"apscheduler_s={aps_s:.2f} p99_late_s={herald.p99_late_s:.2f} "
         f"idle_cpu_pct={cpu:.2f} idle_rss_mb={rss:.0f}"
     )

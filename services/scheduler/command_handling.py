@@ -168,10 +168,13 @@ class CommandHandler:
             raise
         handled = [r for r in results if isinstance(r, _Handled)]
         # Kept before anything is published: a reply out is a reply that can be given again.
-        await self.schedules.record_many(list(batch.decided.items()))
+        # The slots are synced meanwhile: both are repeated if either fails.
         saved = frozenset(h.sync for h in handled if h.saved and h.sync is not None)
-        await self.calendar.sync_many(
-            (h.sync for h in handled if h.sync is not None), Written(batch.id, saved)
+        await asyncio.gather(
+            self.schedules.record_many(list(batch.decided.items())),
+            self.calendar.sync_many(
+                (h.sync for h in handled if h.sync is not None), Written(batch.id, saved)
+            ),
         )
         await self.bodies.publish_bodies(
             [(o.topic, o.key or h.schedule_id, o.body) for h in handled for o in h.outputs]

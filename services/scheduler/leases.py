@@ -50,8 +50,8 @@ class LeaseStore:
         await self._leases.create_index([("name", 1), ("generation", DESCENDING)])
 
     async def _latest(self, name: str) -> Document | None:
-        # The collection holds at most two generations per name (older ones are
-        # removed), so this scan is small on FerretDB too.
+        # The collection holds at most three generations per name (a release removes
+        # the older ones), so this scan is small on FerretDB too.
         docs = [doc async for doc in self._leases.find({"name": name})]
         return max(docs, key=lambda d: d["generation"], default=None)
 
@@ -76,8 +76,6 @@ class LeaseStore:
             )
         except DuplicateKeyError:
             return None  # another replica took this generation first
-        if latest is not None:
-            await self._leases.delete_one({"_id": latest["_id"]})
         return lease
 
     async def renew(self, lease: Lease) -> None:
@@ -89,7 +87,12 @@ class LeaseStore:
             raise LeaseLost(lease.name)
 
     async def release(self, lease: Lease) -> None:
-        await self._leases.update_one({"_id": _own_id(lease)}, {"$set": {"released": True}})
+        """Marks it released, and removes the generations before it, at once: done at
+        `acquire`, that was one round trip more before a command could sync."""
+        await asyncio.gather(
+            self._leases.update_one({"_id": _own_id(lease)}, {"$set": {"released": True}}),
+            self._leases.delete_many({"name": lease.name, "generation": {"$lt": lease.generation}}),
+        )
 
     @contextlib.asynccontextmanager
     async def holding(self, name: str, *, wait_s: float) -> AsyncIterator[Lease]:

@@ -38,3 +38,21 @@ async def test_an_expired_lease_is_taken_over_and_its_old_holder_is_told(
     assert taken.generation == held.generation + 1
     with pytest.raises(LeaseLost):
         await first.renew(held)
+
+
+async def test_a_release_removes_the_generations_before_it(db: AsyncDatabase[Document]) -> None:
+    """Even those a crashed holder left: the collection stays a few documents a name."""
+    store = LeaseStore(db[LEASES], timedelta(seconds=30))
+    for _ in range(3):
+        lease = await store.acquire("shard-07")
+        assert lease is not None
+        await store.release(lease)
+    crashed = await store.acquire("shard-07")  # never released
+    assert crashed is not None
+    taken = await store.acquire("shard-07", now=utcnow() + timedelta(seconds=31))
+    assert taken is not None
+    assert await db[LEASES].count_documents({"name": "shard-07"}) == 3, "while held"
+    await store.release(taken)
+    left = [doc["generation"] async for doc in db[LEASES].find({"name": "shard-07"})]
+    assert left == [taken.generation]
+    assert await store.acquire("shard-07") is not None, "free again"
