@@ -53,6 +53,9 @@ _STORAGE_FIELDS = frozenset({"rev", FINISHED_AT, FINISHED_DAY})
 _MAX_CONFLICTS = 50
 #: Statements of one `update` command (see `write`).
 REPLACES_PER_COMMAND = UPDATES_PER_COMMAND
+#: Runs folded between two yields to the event loop: a batch of a thousand folded at
+#: once held the scheduler's loop 100 ms, and a command beside it waited as long.
+_FOLDS_BETWEEN_YIELDS = 100
 
 Write = InsertOne[Document] | ReplaceOne[Document]
 #: Stored records by run id, as BSON: compact, and decoded as a read would be.
@@ -228,7 +231,9 @@ async def project_runs(
         read = await _read(runs, unread)
         docs = cached | read
         planned: dict[str, Change] = {}
-        for run_id in pending:
+        for n, run_id in enumerate(pending, 1):
+            if n % _FOLDS_BETWEEN_YIELDS == 0:
+                await asyncio.sleep(0)
             try:
                 outcome = folded(docs.get(run_id), by_run[run_id])
             except ValueError as exc:

@@ -218,7 +218,9 @@ class SchedulerSettings(BaseModel):
     #: A run still `due` or `rendered` this long after its last event is fired again.
     stuck_after_s: float = Field(default=900.0, gt=0)
     #: Shards one replica fires at once: a herd's firing waits mostly on Kafka's acks.
-    concurrency: int = Field(default=16, ge=1)
+    #: More keep the event loop busier without firing faster: at 16 a command beside a
+    #: 100,000-run herd waited 1.6 s at p99, at 6 0.6 s (the herd 17.7 s and 18.2 s).
+    concurrency: int = Field(default=6, ge=1)
     #: Schedules whose commands one replica handles at once (each schedule's in order).
     command_concurrency: int = Field(default=32, ge=1)
     #: MongoDB connections of the commands' own client: a herd's slot writes fill the
