@@ -58,8 +58,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class _IdTaken(Exception):
-    """A create written without reading its id met a schedule of that id."""
+class _ReadFirst(Exception):
+    """A create decided without reading its schedule needs the read after all: its id is
+    taken, or it is refused (a repeat of an accepted create is answered as it was)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +191,7 @@ class CommandHandler:
         (its outbox), and is the state the command applies to. A command it does
         not explain is looked up by id (a test email changes no schedule; an id
         may have been used on another schedule, or left the outbox). A create is
-        read only if its id turns out taken (`read`): by a repeat of it, say.
+        read only if its id turns out taken or it is refused (`read`): a repeat, say.
         """
         if isinstance(parsed, CommandRejected) and parsed.command_id is None:
             return self._rejected(parsed)  # no id: nothing to look up, never a repeat
@@ -199,7 +200,7 @@ class CommandHandler:
             # Most creates meet a free id: written unread, read only when the id is taken.
             try:
                 return await self._apply(parsed, None, batch, unread=True)
-            except _IdTaken:
+            except _ReadFirst:
                 return await self._decide(parsed, batch, read=True)
         tenant: StoredTenant | None = None
         stored: Stored | StoredTenant | None
@@ -298,7 +299,7 @@ class CommandHandler:
     async def _apply(
         self, command: ScheduleCommand, stored: Stored | None, batch: _Batch, unread: bool = False
     ) -> _Handled:
-        """`unread`: `stored` is None unread; a taken id raises `_IdTaken` (see `_decide`)."""
+        """`unread`: `stored` is None unread; a taken id or a refusal raises `_ReadFirst`."""
         if isinstance(command, CreateSchedule) and command.spec.timezone is None:
             # The tenant's default zone, if it set one, is written into the schedule.
             tenant = await batch.tenant(command.tenant_id)
@@ -336,8 +337,10 @@ class CommandHandler:
                     )
                 except ConcurrentChange:
                     if unread:
-                        raise _IdTaken from None
+                        raise _ReadFirst from None
                     continue
+            elif unread:
+                raise _ReadFirst
             log.info(
                 "command %s (%s) on schedule %s of tenant %s: %s",
                 command.command_id,

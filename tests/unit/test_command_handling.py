@@ -50,6 +50,7 @@ class World:
     calendar: MemoryCalendar = field(default_factory=MemoryCalendar)
     bodies: RecordingBodies = field(default_factory=RecordingBodies)
     tenants: MemoryTenants = field(default_factory=MemoryTenants)
+    domains: list[str] = field(default_factory=lambda: ["example.com"])
 
     @property
     def handler(self) -> CommandHandler:
@@ -59,7 +60,7 @@ class World:
             self.bodies,
             TOPICS,
             "UTC",
-            RecipientPolicy.of(["example.com"], {}),
+            RecipientPolicy.of(self.domains, {}),
             self.tenants,
             clock=lambda: NOW,
         )
@@ -530,6 +531,19 @@ async def test_the_calendar_is_told_which_schedules_the_batch_saved(world: World
     assert earlier is not None
     assert earlier.batch != written.batch, "an id each batch"
     assert world.schedules.rows["acme/s-1"].written_by == (written.batch, shard_of("acme/s-1"))
+
+
+async def test_a_repeated_create_is_answered_as_before_though_it_would_be_refused_now(
+    world: World,
+) -> None:
+    """A create is written without reading its schedule; refused now (the allow-list
+    changed since), it still reads it first, and answers a repeat as it was answered."""
+    command = create()
+    first = await world.send(command)
+    assert types(first) == ["ScheduleChanged", "CommandAccepted"]
+    world.domains = ["example.org"]
+    assert await world.send(command) == first
+    assert types(await world.send(create("s-2"))) == ["CommandRejected"], "a new one is refused"
 
 
 async def test_a_repeat_inside_one_batch_is_answered_as_the_first(world: World) -> None:
