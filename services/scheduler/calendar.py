@@ -44,6 +44,7 @@ from herald.shared.runtime.kafka import BulkPublisher
 from herald.shared.runtime.metrics import FIRING_LATENESS
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
+from herald.shared.runtime.turns import in_turns
 
 log = logging.getLogger("herald.scheduler.calendar")
 
@@ -388,9 +389,7 @@ class Calendar:
         messages: list[Envelope] = []
         timelines: dict[firing.CadenceKey, firing.Timeline] = {}
         due_at: list[datetime] = []
-        for n, pending in enumerate(chunk, 1):
-            if n % _PLAN_STEP == 0:
-                await asyncio.sleep(0)
+        async for pending in in_turns(chunk, _PLAN_STEP):
             key = firing.cadence_key(pending.spec, pending.due)
             if key not in timelines:
                 timelines[key] = firing.timeline(pending.spec, pending.due, at, self._zone)

@@ -197,7 +197,7 @@ class CommandHandler:
             return self._rejected(parsed)  # no id: nothing to look up, never a repeat
         command_id = str(parsed.command_id)
         if isinstance(parsed, CreateSchedule) and not read:
-            # Most creates meet a free id: written unread, read only when the id is taken.
+            # Most creates meet a free id: written unread, read only if taken or refused.
             try:
                 return await self._apply(parsed, None, batch, unread=True)
             except _ReadFirst:

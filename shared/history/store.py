@@ -41,6 +41,7 @@ from herald.shared.runtime.mongo import (
     Document,
 )
 from herald.shared.runtime.retention import expiry_fields
+from herald.shared.runtime.turns import in_turns
 
 RUNS = "runs"
 #: Written with a run once it is final, for retention (`shared/runtime/retention.py`):
@@ -53,8 +54,7 @@ _STORAGE_FIELDS = frozenset({"rev", FINISHED_AT, FINISHED_DAY})
 _MAX_CONFLICTS = 50
 #: Statements of one `update` command (see `write`).
 REPLACES_PER_COMMAND = UPDATES_PER_COMMAND
-#: Runs folded between two yields to the event loop: a batch of a thousand folded at
-#: once held the scheduler's loop 100 ms, and a command beside it waited as long.
+#: Runs folded between two turns of the event loop (`shared/runtime/turns.py`).
 _FOLDS_BETWEEN_YIELDS = 100
 
 Write = InsertOne[Document] | ReplaceOne[Document]
@@ -231,9 +231,7 @@ async def project_runs(
         read = await _read(runs, unread)
         docs = cached | read
         planned: dict[str, Change] = {}
-        for n, run_id in enumerate(pending, 1):
-            if n % _FOLDS_BETWEEN_YIELDS == 0:
-                await asyncio.sleep(0)
+        async for run_id in in_turns(pending, _FOLDS_BETWEEN_YIELDS):
             try:
                 outcome = folded(docs.get(run_id), by_run[run_id])
             except ValueError as exc:

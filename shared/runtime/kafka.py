@@ -38,6 +38,7 @@ from herald.shared.runtime import tracing
 from herald.shared.runtime.logs import LogContext
 from herald.shared.runtime.metrics import DEAD_LETTERS, REGISTRY
 from herald.shared.runtime.settings import KafkaSecurity, KafkaSettings, SaslMechanism, Settings
+from herald.shared.runtime.turns import in_turns
 
 log = logging.getLogger("herald.kafka")
 
@@ -345,9 +346,7 @@ class KafkaPublisher:
         await publish_many(self._broker, self._topics, messages)
 
 
-#: Messages a `BulkPublisher` serialises between two yields to the event loop: a herd's
-#: chunk of 500 held the loop 100 ms at once, and a command beside it waited that long
-#: at each of its round trips.
+#: Messages a `BulkPublisher` serialises between two turns of the event loop (`turns.py`).
 _YIELD_EVERY = 50
 
 
@@ -388,9 +387,7 @@ class BulkPublisher:
         traced = tracing.run_headers(messages, headers) if tracing.enabled() else None
         producer = self._producer
         pending = []
-        for n, m in enumerate(messages):
-            if n and n % _YIELD_EVERY == 0:
-                await asyncio.sleep(0)
+        async for n, m in in_turns(enumerate(messages), _YIELD_EVERY):
             pending.append(
                 await producer.send(
                     self._topics.for_message(m),
