@@ -22,13 +22,6 @@ RULE_TESTS = REPO / "deploy" / "prometheus" / "herald-rules.test.yaml"
 DASHBOARD = REPO / "deploy" / "grafana" / "herald.json"
 OPERATIONS = REPO / "docs" / "operations.md"
 
-#: Being added to the scheduler alongside these rules; until they are in
-#: shared/runtime/metrics.py, the rules and dashboard may name them ahead of time.
-UPCOMING = {
-    "herald_delivery_lateness_seconds": "histogram",
-    "herald_stuck_runs_total": "counter",
-}
-
 #: What Grafana replaces in a query before Prometheus sees it, with values for a short test.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "5m"}
 
@@ -123,14 +116,6 @@ def herald_series() -> set[str]:
         if isinstance(value, MetricWrapperBase):
             for family in value.describe():
                 names |= _series_names(family.name, family.type)
-    return names
-
-
-def upcoming_series() -> set[str]:
-    """Series of the UPCOMING metrics not yet in shared/runtime/metrics.py."""
-    names = set()
-    for name, kind in UPCOMING.items():
-        names |= _series_names(name, kind) - herald_series()
     return names
 
 

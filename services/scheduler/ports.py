@@ -24,7 +24,7 @@ from herald.shared.contract.identity import ScheduleRef
 from herald.shared.contract.messages import DeliveryStatus, Envelope, LogoUpload
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tenant_settings import LogoRef
-from herald.shared.history.fold import RunRecord
+from herald.shared.history.fold import Projected, RunRecord
 
 #: Now, as an aware UTC datetime.
 Clock = Callable[[], datetime]
@@ -185,10 +185,9 @@ class Herd(Protocol):
 class RunBatches(Protocol):
     """The run records, written a batch at a time (`history.store.MongoRunHistory`)."""
 
-    async def project_runs(
-        self, events: Sequence[DeliveryStatus]
-    ) -> dict[str, RunRecord | Exception]:
-        """Fold a batch of many runs' events into their records; each run's outcome by run id.
+    async def project_runs(self, events: Sequence[DeliveryStatus]) -> Projected:
+        """Fold a batch of many runs' events into their records; each run's outcome by run id,
+        and the events newly stored.
 
         The outcome is the record as stored, or the exception that keeps the
         run's events out of it for good (`ValueError`: they contradict it).

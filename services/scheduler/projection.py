@@ -28,7 +28,7 @@ from herald.shared.contract.messages import DeliveryStatus, RunStatus, utcnow
 from herald.shared.history.fold import RunRecord
 from herald.shared.runtime.kafka import TRANSIENT_ERRORS
 from herald.shared.runtime.logs import bound
-from herald.shared.runtime.metrics import DELIVERY_LATENESS, RETRIES, RUNS
+from herald.shared.runtime.metrics import DELIVERY_LATENESS, HISTORY_LAG, RETRIES, RUNS
 
 log = logging.getLogger("herald.scheduler")
 
@@ -64,21 +64,24 @@ class Projection:
         origins: dict[str, list[Origin]] = {}
         for origin, event in events:
             origins.setdefault(event.run_id, []).append(origin)
-        outcomes = await self.history.project_runs([event for _, event in events])
+        projected = await self.history.project_runs([event for _, event in events])
+        outcomes = projected.outcomes
         poisoned = [
             Unprojectable(origins[run_id], outcome)
             for run_id, outcome in outcomes.items()
             if isinstance(outcome, Exception)
         ]
         records = [outcome for outcome in outcomes.values() if isinstance(outcome, RunRecord)]
-        for _, event in events:
-            if isinstance(outcomes[event.run_id], RunRecord):
-                RUNS.labels(event.status.value).inc()
-                if event.status is RunStatus.PENDING_RETRY:
-                    RETRIES.labels(event.stage).inc()
-                elif event.status is RunStatus.DELIVERED and event.scheduled_for and not event.test:
-                    late = (event.occurred_at - event.scheduled_for).total_seconds()
-                    DELIVERY_LATENESS.observe(max(late, 0.0))
+        stored_at = self.clock()
+        for event in projected.fresh:
+            RUNS.labels(event.status.value).inc()
+            lag = (stored_at - event.occurred_at).total_seconds()
+            HISTORY_LAG.labels(event.status.value).observe(max(lag, 0.0))
+            if event.status is RunStatus.PENDING_RETRY:
+                RETRIES.labels(event.stage).inc()
+            elif event.status is RunStatus.DELIVERED and event.scheduled_for and not event.test:
+                late = (event.occurred_at - event.scheduled_for).total_seconds()
+                DELIVERY_LATENESS.observe(max(late, 0.0))
         try:
             await self._time_all(records)
         except TRANSIENT_ERRORS:

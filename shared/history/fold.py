@@ -16,6 +16,7 @@ on arrival order.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -85,6 +86,20 @@ class RunRecord(Contract):
 
     def has_event(self, event: DeliveryStatus) -> bool:
         return any(e.event_id == event.event_id for e in self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class Projected:
+    """What a batch of events did: each run's record as stored (or why its events cannot be
+    projected), by run id, and the events it newly stored.
+
+    An event already in its record (a redelivery, a re-published status) is in
+    no `fresh`: it reached the history earlier, which a lag measured from its
+    `occurred_at` would otherwise misreport.
+    """
+
+    outcomes: dict[str, RunRecord | Exception]
+    fresh: list[DeliveryStatus]
 
 
 def _best_recipient_results(events: list[DeliveryStatus]) -> list[RecipientResult]:

@@ -147,8 +147,9 @@ async def rebuild(
     batch: list[DeliveryStatus] = []
 
     async def flush() -> None:
-        outcomes = await history_store.project_runs(into, batch)
-        failures = [outcome for outcome in outcomes.values() if isinstance(outcome, Exception)]
+        projected = await history_store.project_runs(into, batch)
+        outcomes = projected.outcomes.values()
+        failures = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
         if failures:
             raise ExceptionGroup("runs that could not be rebuilt", failures)
         if progress is not None:

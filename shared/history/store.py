@@ -92,11 +92,13 @@ class RecordCache(LRUCache[str, bytes]):
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """A run's folded record, the write that stores it, and the document it stores."""
+    """A run's folded record, the write that stores it, the document it stores, and the
+    events it adds to the record."""
 
     record: history.RunRecord
     write: Write
     document: Document
+    fresh: tuple[DeliveryStatus, ...]
 
 
 def folded(doc: Document | None, events: Sequence[DeliveryStatus]) -> history.RunRecord | Change:
@@ -112,9 +114,12 @@ def folded(doc: Document | None, events: Sequence[DeliveryStatus]) -> history.Ru
         return record
     rev = doc["rev"] if doc else 0
     new_doc = updated.to_document() | {"rev": rev + 1} | finished(updated)
+    before = {e.event_id for e in record.events} if record else set()
+    fresh = tuple(e for e in updated.events if e.event_id not in before)
     if doc is None:
-        return Change(updated, InsertOne(new_doc), new_doc)
-    return Change(updated, ReplaceOne({"_id": updated.run_id, "rev": rev}, new_doc), new_doc)
+        return Change(updated, InsertOne(new_doc), new_doc, fresh)
+    replace = ReplaceOne({"_id": updated.run_id, "rev": rev}, new_doc)
+    return Change(updated, replace, new_doc, fresh)
 
 
 def _is_new(events: Sequence[DeliveryStatus]) -> bool:
@@ -202,23 +207,30 @@ async def project_runs(
     runs: AsyncCollection[Document],
     events: Iterable[DeliveryStatus],
     known: Known | None = None,
-) -> dict[str, Outcome]:
-    """Apply a batch of events of many runs; each run's outcome, by run id.
+) -> history.Projected:
+    """Apply a batch of events of many runs: each run's outcome, and the events stored.
 
     A round is one read of the pending runs and one bulk write; runs whose
     write lost its condition go to the next round. An outage propagates.
     With `known`, the first round reads no run found there, nor a run the
     batch begins (its insert fails if it exists after all), and `known`
     keeps what was written; later rounds read every run.
+
+    A replace reported lost may have been written all the same (a bulk reply
+    does not say which missed): when the next round finds its events stored,
+    they count as this batch's `fresh`.
     """
     by_run: dict[str, list[DeliveryStatus]] = {}
     for event in events:
         by_run.setdefault(event.run_id, []).append(event)
     outcomes: dict[str, Outcome] = {}
+    fresh: list[DeliveryStatus] = []
+    #: The events of replaces reported lost, by run: maybe written (see above).
+    unconfirmed: dict[str, tuple[DeliveryStatus, ...]] = {}
     pending = list(by_run)
     for round_ in range(_MAX_CONFLICTS):
         if not pending:
-            return outcomes
+            return history.Projected(outcomes, fresh)
         cached: dict[str, Document] = {}
         unread = pending
         if known is not None and round_ == 0:
@@ -237,10 +249,12 @@ async def project_runs(
             except ValueError as exc:
                 outcomes[run_id] = exc
                 continue
+            maybe_written = unconfirmed.pop(run_id, ())
             if isinstance(outcome, Change):
                 planned[run_id] = outcome
             else:
                 outcomes[run_id] = outcome
+                fresh += maybe_written
                 if run_id in read:  # a cached record is kept as it is
                     _remember(known, runs, run_id, read[run_id])
         fates = await write(runs, [change.write for change in planned.values()])
@@ -248,15 +262,21 @@ async def project_runs(
         for (run_id, change), fate in zip(planned.items(), fates, strict=True):
             if fate is False:
                 pending.append(run_id)
+                if isinstance(change.write, ReplaceOne):
+                    unconfirmed[run_id] = change.fresh
                 _remember(known, runs, run_id, None)
+            elif fate is True:
+                outcomes[run_id] = change.record
+                fresh += change.fresh
+                _remember(known, runs, run_id, change.document)
             else:
-                outcomes[run_id] = change.record if fate is True else fate
-                _remember(known, runs, run_id, change.document if fate is True else None)
+                outcomes[run_id] = fate
+                _remember(known, runs, run_id, None)
     for run_id in pending:
         outcomes[run_id] = RuntimeError(
             f"run {run_id}: too many concurrent updates, giving up for now"
         )
-    return outcomes
+    return history.Projected(outcomes, fresh)
 
 
 def _remember(
@@ -276,7 +296,7 @@ async def project_run(
     """Apply events of one run to its record; the record as stored."""
     if len({event.run_id for event in events}) != 1:
         raise ValueError("project_run takes the events of exactly one run")
-    outcome = (await project_runs(runs, events))[events[0].run_id]
+    outcome = (await project_runs(runs, events)).outcomes[events[0].run_id]
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -331,7 +351,7 @@ class MongoRunHistory:
     async def project_run(self, events: Sequence[DeliveryStatus]) -> history.RunRecord:
         return await project_run(self._runs, events)
 
-    async def project_runs(self, events: Sequence[DeliveryStatus]) -> dict[str, Outcome]:
+    async def project_runs(self, events: Sequence[DeliveryStatus]) -> history.Projected:
         return await project_runs(self._runs, events, self._known)
 
     async def get_run(self, tenant_id: str, run_id: str) -> history.RunRecord | None:

@@ -33,6 +33,13 @@ DELIVERY_LATENESS = Histogram(
     buckets=(10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400),
     registry=REGISTRY,
 )
+HISTORY_LAG = Histogram(
+    "herald_history_lag_seconds",
+    "From a run status event occurring (occurred_at) to its run's record in the history having it.",
+    ["status"],
+    buckets=(0.5, 1, 2, 5, 10, 15, 20, 25, 30, 45, 60, 120, 300, 900, 3600),
+    registry=REGISTRY,
+)
 STUCK_RUNS = Counter(
     "herald_stuck_runs_total",
     "Runs fired again because they sat in due or rendered past the stuck limit (a stage died).",

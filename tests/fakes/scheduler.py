@@ -278,20 +278,22 @@ class MemoryRunHistory:
         #: Calls of `project_runs`: each is one read and one bulk write in `history.store`.
         self.batches = 0
 
-    async def project_runs(
-        self, events: Sequence[DeliveryStatus]
-    ) -> dict[str, RunRecord | Exception]:
+    async def project_runs(self, events: Sequence[DeliveryStatus]) -> fold.Projected:
         self.batches += 1
         by_run: dict[str, list[DeliveryStatus]] = {}
         for event in events:
             by_run.setdefault(event.run_id, []).append(event)
-        outcomes: dict[str, RunRecord | Exception] = {}
+        projected = fold.Projected({}, [])
         for run_id, run_events in by_run.items():
+            before = self.records.get(run_id)
             try:
-                outcomes[run_id] = await self.project_run(run_events)
+                record = projected.outcomes[run_id] = await self.project_run(run_events)
             except ValueError as exc:
-                outcomes[run_id] = exc
-        return outcomes
+                projected.outcomes[run_id] = exc
+                continue
+            known = {e.event_id for e in before.events} if before else set()
+            projected.fresh.extend(e for e in record.events if e.event_id not in known)
+        return projected
 
     async def project_run(self, events: Sequence[DeliveryStatus]) -> RunRecord:
         record = self.records.get(events[0].run_id)

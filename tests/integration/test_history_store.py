@@ -221,12 +221,16 @@ async def test_a_concurrent_change_is_detected_and_the_run_folded_again(
                 await history_store.project_run(runs, [life[1]])
             return await runs.bulk_write(writes, ordered=ordered)
 
-    outcomes = await history_store.project_runs(cast(Any, Raced()), [life[2], other[1]])
+    projected = await history_store.project_runs(cast(Any, Raced()), [life[2], other[1]])
     stored = {doc["_id"]: doc async for doc in runs.find({})}
     assert len(stored["s1@f"]["events"]) == 3
     assert stored["s1@f"]["rev"] == 3, "the raced write lost its condition and was made again"
     assert len(stored["s1@g"]["events"]) == 2
-    assert outcomes == {"s1@f": fold(life[:3]), "s1@g": fold(other[:2])}
+    assert projected.outcomes == {"s1@f": fold(life[:3]), "s1@g": fold(other[:2])}
+    # The racer's event is the racer's: this batch stored only its own two.
+    assert sorted(e.event_id for e in projected.fresh) == sorted(
+        e.event_id for e in (life[2], other[1])
+    )
 
 
 def _counted_client(settings: Settings, commands: _Commands) -> AsyncMongoClient[Document]:
@@ -248,16 +252,18 @@ async def test_a_batch_of_2000_runs_is_a_read_each_and_bulk_writes(
     lives = [_events(f"s1@{n:04d}") for n in range(2000)]
     try:
         first = [life[0] for life in lives]
-        outcomes = await history_store.project_runs(runs, first + first)
+        projected = await history_store.project_runs(runs, first + first)
+        outcomes = projected.outcomes
         assert all(isinstance(o, history_store.history.RunRecord) for o in outcomes.values())
         assert len(outcomes) == 2000
+        assert projected.fresh == first, "each event stored once, though sent twice"
         # A read per run (`_id` equality is what FerretDB pushes down), one insert.
         assert (commands.sent["find"], commands.sent["insert"]) == (2000, 1)
 
         commands.sent.clear()
         second = [e for life in lives for e in life[1:3]]
-        outcomes = await history_store.project_runs(runs, second)
-        assert outcomes == {life[0].run_id: fold(life[:3]) for life in lives}
+        projected = await history_store.project_runs(runs, second)
+        assert projected.outcomes == {life[0].run_id: fold(life[:3]) for life in lives}
         assert commands.sent["find"] == 2000
         assert commands.sent["update"] == -(-2000 // history_store.REPLACES_PER_COMMAND)
         assert commands.sent.keys() <= {"find", "getMore", "update"}
@@ -282,16 +288,16 @@ async def test_a_writer_with_a_record_cache_skips_the_reads_and_survives_a_stale
         for n in range(20)
     ]
     try:
-        outcomes = await history_store.project_runs(runs, [life[0] for life in lives], known)
-        assert outcomes == {life[0].run_id: fold(life[:1]) for life in lives}
+        projected = await history_store.project_runs(runs, [life[0] for life in lives], known)
+        assert projected.outcomes == {life[0].run_id: fold(life[:1]) for life in lives}
         assert commands.sent.keys() == {"insert"}, "a run's first firing is inserted unread"
 
         # Another writer (a replay, a replica before a rebalance) moves one run on.
         await history_store.project_run(db[history_store.RUNS], [lives[0][1]])
         commands.sent.clear()
         second = [e for life in lives for e in life[1:3]]
-        outcomes = await history_store.project_runs(runs, second, known)
-        assert outcomes == {life[0].run_id: fold(life[:3]) for life in lives}
+        projected = await history_store.project_runs(runs, second, known)
+        assert projected.outcomes == {life[0].run_id: fold(life[:3]) for life in lives}
         # Only the stale run and those sent in its command (a bulk reply does not say
         # which replace missed) are read again.
         assert 1 <= commands.sent["find"] <= history_store.REPLACES_PER_COMMAND
@@ -300,7 +306,8 @@ async def test_a_writer_with_a_record_cache_skips_the_reads_and_survives_a_stale
         commands.sent.clear()
         known.clear()
         again = await history_store.project_runs(runs, [lives[1][0]], known)
-        assert again == {lives[1][0].run_id: fold(lives[1][:3])}
+        assert again.outcomes == {lives[1][0].run_id: fold(lives[1][:3])}
+        assert again.fresh == [], "nothing new reached the history"
     finally:
         await client.close()
     stored = {doc["_id"]: doc async for doc in db[history_store.RUNS].find({})}

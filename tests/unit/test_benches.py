@@ -10,6 +10,7 @@ asserted, only that a result comes out.
 from __future__ import annotations
 
 import json
+import math
 import runpy
 import subprocess
 import sys
@@ -56,3 +57,22 @@ def test_the_render_bench_composes_an_email() -> None:
     finally:
         sys.path.remove(str(BENCH.parent))
     assert render.email_compose_ms(2) > 0
+
+
+def test_the_e2e_bench_reads_the_history_lag_of_final_statuses_only() -> None:
+    """The bound that holds every final status, from the scheduler's real exposition."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        from bench import e2e
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    registry = CollectorRegistry()
+    lag = Histogram(
+        "herald_history_lag_seconds", "", ["status"], buckets=(1, 20, 30, 45), registry=registry
+    )
+    assert math.isnan(e2e.final_lag_bound(generate_latest(registry).decode())), "none counted"
+    for status, seconds in [("delivered", 0.5), ("delivered", 21), ("failed", 29), ("due", 40)]:
+        lag.labels(status).observe(seconds)
+    assert e2e.final_lag_bound(generate_latest(registry).decode()) == 30

@@ -258,3 +258,24 @@ async def test_a_delivery_is_measured_against_its_due_time() -> None:
     on_time, late = _lateness("300.0"), _lateness("120.0")
     await project([due, delivered])
     assert (_lateness("300.0"), _lateness("120.0")) == (on_time + 1, late)
+
+
+def _history_lag(status: str, bucket: str) -> float:
+    labels = {"status": status, "le": bucket}
+    return REGISTRY.get_sample_value("herald_history_lag_seconds_bucket", labels) or 0.0
+
+
+async def test_the_history_lag_counts_each_event_once_from_when_it_occurred() -> None:
+    """The events occurred 0-2 s before NOW, when they are stored: each counts once by its
+    status, and a redelivery, already in the history, counts nowhere."""
+    use_case, _, _ = projection()
+    events = [e.model_copy(update={"occurred_at": NOW - timedelta(seconds=2)}) for e in attempt()]
+    counts = {
+        status: (_history_lag(status, "1.0"), _history_lag(status, "2.0"))
+        for status in ("due", "rendered", "pending_retry")
+    }
+    await use_case.apply(list(enumerate(events[:2])))
+    await use_case.apply(list(enumerate(events)))  # the first two again, after a rebalance
+    for status, (within_1s, within_2s) in counts.items():
+        assert _history_lag(status, "1.0") == within_1s, status
+        assert _history_lag(status, "2.0") == within_2s + 1, status
