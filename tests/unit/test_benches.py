@@ -76,3 +76,18 @@ def test_the_e2e_bench_reads_the_history_lag_of_final_statuses_only() -> None:
     for status, seconds in [("delivered", 0.5), ("delivered", 21), ("failed", 29), ("due", 40)]:
         lag.labels(status).observe(seconds)
     assert e2e.final_lag_bound(generate_latest(registry).decode()) == 30
+
+
+def test_the_e2e_bench_times_a_status_from_its_runs_last_first_arrival() -> None:
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        from bench import e2e
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    sender = "herald@example.com"
+    lead, ops = (e2e.message_id("t/s@1", r, sender) for r in e2e.RECIPIENTS)
+    arrivals = [(10.0, lead), (12.0, ops), (30.0, ops)]  # ops's second copy: no later delivery
+    last = e2e.last_emails(["t/s@1", "t/s@2"], arrivals, sender)
+    assert last == {"t/s@1": 12.0}
+    assert e2e.status_after_email({"t/s@1": 13.5, "t/s@2": 99.0}, last) == 1.5
+    assert e2e.history_lags({}, last, until=40.0) == [28.0], "never seen final: until the limit"
