@@ -8,7 +8,11 @@ database that holds such schedules pays that second lookup for an id it does
 not have (a create): whether it does is looked at once per process, at start-up
 (`ensure_indexes`), and the stores of one process share the answer. (No
 scheduler of an older release may run beside this one: it would neither see
-the new documents nor stop writing bare ids.)
+the new documents nor stop writing bare ids.) That look reads the whole
+collection on FerretDB (`$exists` is not pushed down: 2 s per 10,000
+schedules), so the first look that finds none says so in `migrations`, and
+later start-ups read that one document instead: no scheduler writes a bare
+id again.
 
 A command's outputs (reply, `ScheduleChanged`, `ReportDue`, ...) are written
 with the schedule change in the same single-document update (the schedule's
@@ -39,6 +43,10 @@ from herald.shared.runtime.retention import expiry_fields
 
 SCHEDULES = "schedules"
 COMMANDS = "commands"
+#: What the scheduler has established about its stored data, a document a fact.
+MIGRATIONS = "migrations"
+#: The fact that no schedule has a bare document id any more (see the module).
+BARE_IDS_GONE = "schedules.bare-ids-gone"
 #: When a command's record was written, and that day: what it expires by (retention).
 RECORDED_AT = "at"
 RECORDED_DAY = "day"
@@ -77,6 +85,7 @@ class SchedulerStore:
     def __init__(self, db: AsyncDatabase[Document], bare_ids: BareIds | None = None) -> None:
         self._schedules = db[SCHEDULES]
         self._commands = db[COMMANDS]
+        self._migrations = db[MIGRATIONS]
         self._bare_ids = bare_ids or BareIds()
         self._creates = GroupCommit(self._insert_new, CREATES_PER_WRITE)
 
@@ -100,9 +109,17 @@ class SchedulerStore:
     async def _holds_legacy(self) -> bool:
         """Looked once: no scheduler of an older release writes beside this one."""
         if self._bare_ids.present is None:
-            bare = await self._schedules.find_one({"schedule_id": {"$exists": False}}, {"_id": 1})
-            self._bare_ids.present = bare is not None
+            self._bare_ids.present = await self._look_for_bare_ids()
         return self._bare_ids.present
+
+    async def _look_for_bare_ids(self) -> bool:
+        if await self._migrations.find_one({"_id": BARE_IDS_GONE}) is not None:
+            return False
+        bare = await self._schedules.find_one({"schedule_id": {"$exists": False}}, {"_id": 1})
+        if bare is not None:
+            return True
+        await insert_new(self._migrations, [{"_id": BARE_IDS_GONE, "at": datetime.now(UTC)}])
+        return False
 
     async def read(self, ref: ScheduleRef) -> Stored | None:
         doc = await self.find(ref)

@@ -18,7 +18,13 @@ from herald.services.scheduler.calendar import Calendar
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.firing import Pending, run_details
 from herald.services.scheduler.slots import SLOTS, SlotStore, entry_key, shard_of, slot_id
-from herald.services.scheduler.store import SCHEDULES, BareIds, SchedulerStore
+from herald.services.scheduler.store import (
+    BARE_IDS_GONE,
+    MIGRATIONS,
+    SCHEDULES,
+    BareIds,
+    SchedulerStore,
+)
 from herald.shared.contract.identity import ScheduleRef, fired_run_id
 from herald.shared.contract.messages import (
     CreateSchedule,
@@ -410,6 +416,7 @@ async def test_a_schedule_stored_before_ids_were_scoped_by_tenant_keeps_working(
     assert world.fired_ids() == sorted(
         fired_run_id(ScheduleRef(tenant, "legacy"), due) for tenant in ("acme", "globex")
     )
+    assert await db[MIGRATIONS].find_one({"_id": BARE_IDS_GONE}) is None, "one is left"
 
 
 async def test_a_database_without_schedules_from_before_issue_18_costs_one_read_per_create(
@@ -438,3 +445,23 @@ async def test_a_database_without_schedules_from_before_issue_18_costs_one_read_
     assert await alone.read(ScheduleRef("acme", "new-2")) is None
     assert await alone.read(ScheduleRef("acme", "new-3")) is None
     assert finds() - before == 3
+
+
+async def test_a_database_found_without_bare_ids_is_never_read_whole_for_them_again(
+    db: AsyncDatabase[Document],
+) -> None:
+    """The look reads all of `schedules` on FerretDB: the first that finds none writes the
+    fact down, and later start-ups read that document instead."""
+    await SchedulerStore(db).ensure_indexes()
+    assert await db[MIGRATIONS].find_one({"_id": BARE_IDS_GONE}) is not None
+    # No scheduler writes a bare id now; one put there by hand shows the look skipped.
+    await db[SCHEDULES].insert_one({"_id": "legacy", "tenant_id": "acme"})
+    later = BareIds()
+    await SchedulerStore(db, later).ensure_indexes()
+    assert later.present is False, "the fact was read, not the schedules"
+
+    await db[MIGRATIONS].delete_many({})
+    looked = BareIds()
+    await SchedulerStore(db, looked).ensure_indexes()
+    assert looked.present is True
+    assert await db[MIGRATIONS].find_one({"_id": BARE_IDS_GONE}) is None
