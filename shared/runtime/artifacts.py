@@ -13,14 +13,21 @@ document inserted wins, the loser removes its own chunks and takes the
 winner's artifact, and the winner removes chunks of any other attempt
 (including those an interrupted upload left). Reads follow the files
 document's attempt, so they never mix two uploads' chunks.
+
+CSV is stored gzip-encoded (`metadata.content_encoding`): a CDR's text
+shrinks about five-fold, so the database takes a fifth of the bytes, which on
+FerretDB (every chunk a JSONB row) is most of a CSV's writing time. The files
+document's `length` is the stored bytes, `metadata.size` and `metadata.sha256`
+the content's; `read` gives the content.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import zlib
 from collections import deque
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -50,6 +57,44 @@ CHUNK_SIZE = 1024 * 1024
 #: batch while the next is produced: about 12 MB of chunks in memory at most.
 _CHUNKS_PER_INSERT = 4
 _INSERTS_IN_FLIGHT = 2
+#: Content types stored gzip-encoded, and how: level 1 compresses a CDR 5.6-fold at
+#: 180 MB/s here; higher levels gain little on such text for several times the CPU.
+GZIPPED_TYPES = ("text/csv",)
+GZIP = "gzip"
+_GZIP_LEVEL = 1
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+
+
+class _Gzip:
+    """Content to its gzip encoding a chunk at a time, in a thread (zlib lets go of the
+    GIL) and one step behind: the stream makes the next chunk while the last is encoded."""
+
+    def __init__(self) -> None:
+        self._zlib = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
+        self._raw = bytearray()
+        self._encoding: asyncio.Future[bytes] | None = None
+
+    async def add(self, piece: bytes) -> bytes:
+        """What is encoded so far that was not returned yet (often nothing)."""
+        self._raw += piece
+        if len(self._raw) < CHUNK_SIZE:
+            return b""
+        raw = bytes(self._raw)
+        self._raw.clear()
+        done = await self.settle()
+        self._encoding = asyncio.ensure_future(asyncio.to_thread(self._zlib.compress, raw))
+        return done
+
+    async def end(self) -> bytes:
+        """The rest of the encoding, the gzip trailer included."""
+        done = await self.settle()
+        raw = bytes(self._raw)
+        return done + await asyncio.to_thread(lambda: self._zlib.compress(raw) + self._zlib.flush())
+
+    async def settle(self) -> bytes:
+        """The encoding under way, once done (also to leave nothing running on a failure)."""
+        encoding, self._encoding = self._encoding, None
+        return await encoding if encoding is not None else b""
 
 
 def _chunk(file_id: str, attempt: ObjectId, number: int, data: bytearray) -> Document:
@@ -90,7 +135,7 @@ class ArtifactStore:
             artifact_id=file_id,
             filename=doc["filename"],
             content_type=metadata.get("content_type", "application/octet-stream"),
-            size=int(doc["length"]),
+            size=int(metadata["size"] if "size" in metadata else doc["length"]),
             sha256=metadata.get("sha256", ""),
             metadata=metadata,
             stored_at=doc[UPLOADED_AT],
@@ -114,7 +159,8 @@ class ArtifactStore:
         """
         attempt = ObjectId()
         digest = hashlib.sha256()
-        size, number = 0, 0
+        gzip = _Gzip() if content_type.startswith(GZIPPED_TYPES) else None
+        size, stored, number = 0, 0, 0
         pending = bytearray()
         batch: list[Document] = []
         inserts: deque[asyncio.Task[Any]] = deque()
@@ -127,13 +173,23 @@ class ArtifactStore:
 
         async def drop_own_chunks() -> None:
             # An insert still under way would land after the delete: let it end first.
+            if gzip is not None:
+                await asyncio.gather(gzip.settle(), return_exceptions=True)
             await asyncio.gather(*inserts, return_exceptions=True)
             await chunk_docs.delete_many({"files_id": file_id, "attempt": attempt})
 
-        try:
+        async def encoded() -> AsyncIterator[bytes]:
+            nonlocal size
             async for piece in chunks:
                 digest.update(piece)
                 size += len(piece)
+                yield piece if gzip is None else await gzip.add(piece)
+            if gzip is not None:
+                yield await gzip.end()
+
+        try:
+            async for piece in encoded():
+                stored += len(piece)
                 pending += piece
                 while len(pending) >= CHUNK_SIZE:
                     batch.append(_chunk(file_id, attempt, number, pending[:CHUNK_SIZE]))
@@ -159,11 +215,12 @@ class ArtifactStore:
                     "filename": filename,
                     "attempt": attempt,
                 }
+                | ({"content_encoding": GZIP} if gzip is not None else {})
             )
             await self._db[f"{self._bucket}.files"].insert_one(
                 {
                     "_id": file_id,
-                    "length": size,
+                    "length": stored,
                     "chunkSize": CHUNK_SIZE,
                     "filename": filename,
                     "metadata": full_metadata,
@@ -236,4 +293,6 @@ class ArtifactStore:
             number += 1
         if len(data) != doc["length"]:
             raise CorruptGridFile(f"artifact {file_id!r}: {len(data)} of {doc['length']} bytes")
+        if (doc.get("metadata") or {}).get("content_encoding") == GZIP:
+            return await asyncio.to_thread(zlib.decompress, data, _GZIP_WBITS)
         return bytes(data)

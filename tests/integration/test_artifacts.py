@@ -9,6 +9,7 @@ uploads, bounded memory.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import json
 import math
@@ -32,6 +33,7 @@ from tests.integration.contract import SIDES, database
 pytestmark = pytest.mark.integration
 
 MB = 1024 * 1024
+PDF = "application/pdf"
 
 
 async def _pieces(data: bytes, size: int, fail_after: int | None = None) -> AsyncIterator[bytes]:
@@ -157,17 +159,46 @@ async def test_an_upload_that_fails_half_way_leaves_nothing_and_can_be_redone(
     data = os.urandom(10 * CHUNK_SIZE)
     store = ArtifactStore(db)
     with pytest.raises(ConnectionResetError):
-        await store.put("run-2/csv", "r.csv", "text/csv", _pieces(data, 256 * 1024, 32), {})
+        await store.put("run-2/pdf", "r.pdf", PDF, _pieces(data, 256 * 1024, 32), {})
     await asyncio.sleep(1)  # an insert the cleanup did not wait for would have landed by now
-    assert await store.find("run-2/csv") is None
-    assert await db[f"{BUCKET}.chunks"].count_documents({"files_id": "run-2/csv"}) == 0
+    assert await store.find("run-2/pdf") is None
+    assert await db[f"{BUCKET}.chunks"].count_documents({"files_id": "run-2/pdf"}) == 0
 
     # A crash leaves chunks without a files document: the next upload clears them.
-    await db[f"{BUCKET}.chunks"].insert_one({"files_id": "run-2/csv", "n": 0, "data": b"stale"})
-    await store.put("run-2/csv", "r.csv", "text/csv", _pieces(data, 256 * 1024), {})
-    assert await store.read("run-2/csv") == data
-    chunks = await db[f"{BUCKET}.chunks"].count_documents({"files_id": "run-2/csv"})
+    await db[f"{BUCKET}.chunks"].insert_one({"files_id": "run-2/pdf", "n": 0, "data": b"stale"})
+    await store.put("run-2/pdf", "r.pdf", PDF, _pieces(data, 256 * 1024), {})
+    assert await store.read("run-2/pdf") == data
+    chunks = await db[f"{BUCKET}.chunks"].count_documents({"files_id": "run-2/pdf"})
     assert chunks == math.ceil(len(data) / CHUNK_SIZE)  # the stale one is gone
+
+
+async def test_a_csv_is_stored_gzip_encoded_and_read_as_its_text(
+    db: AsyncDatabase[Document],
+) -> None:
+    """A few MB of CSV: the chunks hold its gzip encoding, as any gzip reader (the platform
+    serving the file) decodes it; size, sha256 and `read` are the text's. A failure half
+    way, with an encoding under way, leaves nothing."""
+    rows = (f"2026-11-02,call-{n:07d},outbound,Rückgewinnung,{n % 97}\r\n" for n in range(90_000))
+    text = "".join(rows).encode()
+    store = ArtifactStore(db)
+    with pytest.raises(ConnectionResetError):
+        await store.put("run-4/csv", "r.csv", "text/csv", _pieces(text, 64 * 1024, 40), {})
+    assert await db[f"{BUCKET}.chunks"].count_documents({"files_id": "run-4/csv"}) == 0
+
+    stored = await store.put("run-4/csv", "r.csv", "text/csv", _pieces(text, 64 * 1024), {})
+    assert (stored.size, stored.sha256) == (len(text), hashlib.sha256(text).hexdigest())
+    files = await db[f"{BUCKET}.files"].find_one({"_id": "run-4/csv"})
+    assert files is not None
+    assert files["metadata"]["content_encoding"] == "gzip"
+    assert files["length"] < len(text) / 3, "compressed"
+    chunks = db[f"{BUCKET}.chunks"].find({"files_id": "run-4/csv"}).sort("n", 1)
+    raw = b"".join([chunk["data"] async for chunk in chunks])
+    assert len(raw) == files["length"]
+    assert gzip.decompress(raw) == text
+    assert await store.read("run-4/csv") == text
+    found = await store.find("run-4/csv")
+    assert found is not None
+    assert found.size == len(text)
 
 
 async def test_two_uploads_of_one_artifact_at_once_leave_one_whole_artifact(
