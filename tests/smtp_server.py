@@ -10,6 +10,7 @@ clients trust its PEM file.
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import ssl
 import threading
@@ -137,10 +138,24 @@ class CertificateAuthority:
         return context
 
 
+#: Where listening ports are picked: above the local infrastructure's (10000-19999) and
+#: below the kernel's ephemeral range (from 32768 by default), whose ports any outgoing
+#: connection may take between the pick and the listen (a service once failed to start
+#: with "address already in use" on such a port).
+_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port nothing listens on now, outside the ephemeral range."""
+    for _ in range(200):
+        port = random.choice(_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_PORTS}")
 
 
 class SmtpServer:
