@@ -102,6 +102,12 @@ class Projected:
     fresh: list[DeliveryStatus]
 
 
+def added(before: RunRecord | None, after: RunRecord) -> tuple[DeliveryStatus, ...]:
+    """The events `after` holds that `before` did not: what a write of `after` stores."""
+    known = {e.event_id for e in before.events} if before else set()
+    return tuple(e for e in after.events if e.event_id not in known)
+
+
 def _best_recipient_results(events: list[DeliveryStatus]) -> list[RecipientResult]:
     """Per address: an acceptance stands for good; otherwise the most recent result."""
     best: dict[str, tuple[bool, tuple[int, datetime, str], RecipientResult]] = {}

@@ -114,8 +114,7 @@ def folded(doc: Document | None, events: Sequence[DeliveryStatus]) -> history.Ru
         return record
     rev = doc["rev"] if doc else 0
     new_doc = updated.to_document() | {"rev": rev + 1} | finished(updated)
-    before = {e.event_id for e in record.events} if record else set()
-    fresh = tuple(e for e in updated.events if e.event_id not in before)
+    fresh = history.added(record, updated)
     if doc is None:
         return Change(updated, InsertOne(new_doc), new_doc, fresh)
     replace = ReplaceOne({"_id": updated.run_id, "rev": rev}, new_doc)

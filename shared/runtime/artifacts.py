@@ -280,8 +280,9 @@ class ArtifactStore:
         doc = await self._db[f"{self._bucket}.files"].find_one({"_id": file_id})
         if doc is None:
             raise NoFile(f"no artifact {file_id!r}")
+        metadata: dict[str, Any] = doc.get("metadata") or {}
         query: Document = {"files_id": file_id}
-        if (attempt := (doc.get("metadata") or {}).get("attempt")) is not None:
+        if (attempt := metadata.get("attempt")) is not None:
             query["attempt"] = attempt
         chunks = self._db[f"{self._bucket}.chunks"].find(query, {"data": 1, "n": 1}).sort("n", 1)
         data = bytearray()
@@ -293,6 +294,6 @@ class ArtifactStore:
             number += 1
         if len(data) != doc["length"]:
             raise CorruptGridFile(f"artifact {file_id!r}: {len(data)} of {doc['length']} bytes")
-        if (doc.get("metadata") or {}).get("content_encoding") == GZIP:
+        if metadata.get("content_encoding") == GZIP:
             return await asyncio.to_thread(zlib.decompress, data, _GZIP_WBITS)
         return bytes(data)

@@ -291,8 +291,7 @@ class MemoryRunHistory:
             except ValueError as exc:
                 projected.outcomes[run_id] = exc
                 continue
-            known = {e.event_id for e in before.events} if before else set()
-            projected.fresh.extend(e for e in record.events if e.event_id not in known)
+            projected.fresh.extend(fold.added(before, record))
         return projected
 
     async def project_run(self, events: Sequence[DeliveryStatus]) -> RunRecord:

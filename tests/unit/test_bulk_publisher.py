@@ -8,6 +8,7 @@ from typing import Any
 from herald.shared.contract.messages import DeliveryStatus, RunStatus
 from herald.shared.runtime.kafka import BulkPublisher
 from herald.shared.runtime.settings import Settings
+from tests.loop_turns import turns_beside
 
 
 class Producer:
@@ -38,18 +39,7 @@ async def test_a_large_publish_lets_the_loop_run_other_tasks_between_messages() 
         )
         for n in range(500)
     ]
-    turns = 0
-
-    async def beside() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
-
-    other = asyncio.create_task(beside())
-    await asyncio.sleep(0)
-    turns = 0
-    await publisher.publish(messages)
-    other.cancel()
+    async with turns_beside() as turns:
+        await publisher.publish(messages)
     assert len(producer.sent) == 500
-    assert turns >= 9, "a turn for the rest of the process every 50 messages"
+    assert turns.count >= 9, "a turn for the rest of the process every 50 messages"
