@@ -14,7 +14,7 @@ Message-ID and arrival time:
    render; the table shows how many distinct renders there were.
 3. Starts one scheduler, one renderer and one mailer as processes (own topic
    prefix, the database's run state cleared), waits until every run is final
-   in the history (15 min; --quick 5), reading a sample of 200 runs' records
+   in the history (15 min; --quick 5), reading a sample of 50 runs' records
    every 2 s (a read of the whole history during the herd took a quarter of
    FerretDB's CPU: see `FinalWatch`), and sampling each service's RSS with its
    children (the PDF workers) every 0.5 s; each service's MongoDB commands are read from its
@@ -120,7 +120,7 @@ FINAL = [
 RECIPIENTS = ["lead@example.com", "ops@example.com"]
 SAMPLE_S = 0.5
 #: Runs whose history is read during the herd (each by `_id`), for the polled lag.
-HISTORY_SAMPLE = 200
+HISTORY_SAMPLE = 50
 #: How late the slow SMTP server of `--slow-smtp` answers each message.
 SLOW_SMTP_S = 0.15
 MONGO_COMMANDS = "herald_mongo_commands_total"
