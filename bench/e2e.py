@@ -56,12 +56,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil
+from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo.asynchronous.database import AsyncDatabase
 from rich.console import Console
@@ -99,10 +99,9 @@ from herald.shared.contract.schedule_spec import (
 from herald.shared.contract.topics import Topics
 from herald.shared.history.replay import read_records
 from herald.shared.history.store import RUNS
-from herald.shared.runtime.kafka import ensure_topics
+from herald.shared.runtime.kafka import client_options, ensure_topics
 from herald.shared.runtime.mongo import Document, connect
 from herald.shared.runtime.settings import Settings, SmtpSettings
-from tests import helpers
 from tests.helpers import ServiceProcess, drop_topics, ops_get
 from tests.smtp_server import free_port
 
@@ -167,18 +166,6 @@ async def clear_run_state(db: AsyncDatabase[Document]) -> None:
     for name in await db.list_collection_names():
         if not (name.startswith(CALLS_PREFIX) or name in data):
             await db.drop_collection(name)
-
-
-def start_service(name: str, settings: Settings, log_dir: Path) -> ServiceProcess:
-    """A service process with exactly these settings, shared renders included.
-
-    `tests.helpers.settings_env` does not pass `renderer.share_renders` on; it
-    is added here, or the no-shares pass would silently run with shares.
-    """
-    passed_on = helpers.settings_env
-    shares = {"HERALD_RENDERER__SHARE_RENDERS": str(settings.renderer.share_renders).lower()}
-    with mock.patch.object(helpers, "settings_env", lambda s: passed_on(s) | shares):
-        return ServiceProcess(name, settings, log_dir)
 
 
 @dataclass
@@ -395,8 +382,8 @@ class FinalWatch:
     A read of every final run took up to 13 s at 10,000 runs, and such polls were a
     quarter of FerretDB's CPU during the herd they measured (a CPU profile of FerretDB,
     `MsgGetMore`). So during the herd the history is read only for a sample of runs,
-    each by `_id` (pushed down to PostgreSQL: a lookup), and the status topic tells,
-    from what it gained since the last look, which runs the stages have finished. Only
+    each by `_id` (pushed down to PostgreSQL: a lookup), and the status topic, read on
+    by one consumer, tells which runs the stages have finished. Only
     once every run is final there is the history read whole, until it agrees.
     """
 
@@ -415,20 +402,39 @@ class FinalWatch:
     ) -> float:
         """Watches until `expected` runs are final in the history or the limit; when they
         all were (or nan)."""
+        statuses = AIOKafkaConsumer(
+            Topics(self.settings.kafka.topic_prefix).delivery_status,
+            **client_options(self.settings.kafka),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await statuses.start()
+        try:
+            return await self._watch(db, statuses, expected, herd, limit_s)
+        finally:
+            await statuses.stop()
+
+    async def _watch(
+        self,
+        db: AsyncDatabase[Document],
+        statuses: AIOKafkaConsumer,
+        expected: int,
+        herd: datetime,
+        limit_s: float,
+    ) -> float:
         deadline = herd.timestamp() + limit_s
-        topic = Topics(self.settings.kafka.topic_prefix).delivery_status
-        read_from = herd - timedelta(minutes=1)
         last_log = 0.0
         while time.time() < deadline:
             started = time.time()
             await self._sample(db)
             seen = time.time()
             self.poll_s = max(self.poll_s, seen - started)
-            async for record in read_records(self.settings, topic, since=read_from):
-                event = DeliveryStatus.model_validate_json(record.value)
-                if event.status.value in FINAL:
-                    self.reported.add(event.run_id)
-            read_from = datetime.fromtimestamp(started, UTC) - timedelta(seconds=5)
+            for records in (await statuses.getmany(timeout_ms=100, max_records=50_000)).values():
+                for record in records:
+                    event = DeliveryStatus.model_validate_json(record.value)
+                    if event.status.value in FINAL:
+                        self.reported.add(event.run_id)
             if len(self.reported) >= expected:
                 final = [
                     str(doc["_id"])
@@ -492,11 +498,11 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
         )
         log(f"{label}: imported in {took:.1f} s")
         services = {
-            "scheduler": [start_service("scheduler", settings, log_dir)],
+            "scheduler": [ServiceProcess("scheduler", settings, log_dir)],
             "renderer": [
-                start_service("renderer", settings, log_dir) for _ in range(plan.replicas)
+                ServiceProcess("renderer", settings, log_dir) for _ in range(plan.replicas)
             ],
-            "mailer": [start_service("mailer", settings, log_dir) for _ in range(plan.replicas)],
+            "mailer": [ServiceProcess("mailer", settings, log_dir) for _ in range(plan.replicas)],
         }
         everyone = [s for group in services.values() for s in group]
         await asyncio.gather(*(s.wait_started(120) for s in everyone))
