@@ -101,7 +101,7 @@ from herald.shared.history.replay import read_records
 from herald.shared.history.store import RUNS
 from herald.shared.runtime.kafka import client_options, ensure_topics
 from herald.shared.runtime.mongo import Document, connect
-from herald.shared.runtime.settings import Settings, SmtpSettings
+from herald.shared.runtime.settings import Settings
 from tests.helpers import ServiceProcess, drop_topics, ops_get
 from tests.smtp_server import free_port
 
@@ -471,7 +471,10 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
     port = free_port()
     renderer = settings.renderer.model_copy(update={"share_renders": plan.share_renders})
     settings = settings.model_copy(
-        update={"smtp": SmtpSettings(host="127.0.0.1", port=port), "renderer": renderer}
+        update={
+            "smtp": settings.smtp.model_copy(update={"host": "127.0.0.1", "port": port}),
+            "renderer": renderer,
+        }
     )
     arrivals_path = log_dir / f"arrivals-{settings.kafka.topic_prefix}.tsv"
     sink = start_smtp_sink(
