@@ -17,8 +17,8 @@ Message-ID and arrival time:
    in the history (15 min; --quick 5), reading a sample of 50 runs' records
    every 2 s (a read of the whole history during the herd took a quarter of
    FerretDB's CPU: see `FinalWatch`), and sampling each service's RSS with its
-   children (the PDF workers) every 0.5 s; each service's MongoDB commands are read from its
-   metrics endpoint at the due minute and at the end, and the history's lag
+   children (the PDF workers) every 0.5 s; each service's MongoDB commands are
+   read from its metrics endpoint at the due minute and at the end, and the history's lag
    from the scheduler's `herald_history_lag_seconds` at the end.
 4. Again with two renderers and two mailers (--single skips it); --slow-smtp
    adds a single-replica pass whose SMTP server answers each message 150 ms
@@ -279,7 +279,8 @@ class Pass:
     all_final_s: float = math.nan
     #: Per sampled run that emailed: its last email's arrival to the history seen final.
     history_lags: list[float] = field(default_factory=list)
-    #: The longest the history poll took: the resolution of those lags.
+    #: The longest a look at the sampled runs took: with the 2 s between looks, the
+    #: resolution of those lags.
     poll_s: float = 0.0
     #: The scheduler's own measure: every final status was stored within this many seconds
     #: of happening (the smallest bucket of `herald_history_lag_seconds` that holds them all).
@@ -383,8 +384,8 @@ class FinalWatch:
     quarter of FerretDB's CPU during the herd they measured (a CPU profile of FerretDB,
     `MsgGetMore`). So during the herd the history is read only for a sample of runs,
     each by `_id` (pushed down to PostgreSQL: a lookup), and the status topic, read on
-    by one consumer, tells which runs the stages have finished. Only
-    once every run is final there is the history read whole, until it agrees.
+    by one consumer, tells which runs the stages have finished. Only once the topic
+    shows every run final is the history read whole, until it agrees.
     """
 
     settings: Settings
