@@ -4,7 +4,9 @@ A run's record is a pure function of the *set* of its events: the events are
 kept in the record, and every other field is derived from them. So applying
 an event twice changes nothing, the arrival order does not matter, and
 replaying the topic from its start rebuilds exactly the live records. The
-scheduler applies this live; `herald replay` rebuilds with the same code.
+scheduler applies this live; `herald replay` rebuilds with the same code. A
+stored record keeps its events whole and leaves out what only repeats them
+(`DERIVED_ONLY`); a read folds the record again from the events.
 
 Precedence: a final status (delivered, failed, skipped, skipped_empty) beats
 any non-final one; then the higher attempt wins; within an attempt the later
@@ -15,12 +17,12 @@ on arrival order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter
 
 from herald.shared.contract.messages import (
     DeliveryStatus,
@@ -29,7 +31,7 @@ from herald.shared.contract.messages import (
     RunDetails,
     RunStatus,
 )
-from herald.shared.contract.tolerance import Contract
+from herald.shared.contract.tolerance import TOLERANT, Contract
 
 FINAL_STATUSES = frozenset(
     {RunStatus.DELIVERED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.SKIPPED_EMPTY}
@@ -82,10 +84,25 @@ class RunRecord(Contract):
     events: list[DeliveryStatus]
 
     def to_document(self) -> dict[str, Any]:
-        return self.model_dump(mode="python", by_alias=True)
+        """The stored form: the events, and the fields queries filter and sort on or an
+        operator reads at a glance; not what only repeats the events (`DERIVED_ONLY`)."""
+        return self.model_dump(mode="python", by_alias=True, exclude=set(DERIVED_ONLY))
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> RunRecord:
+        """A stored record, folded again from its events (older documents' extra fields
+        are not read: the events say everything)."""
+        return fold(_EVENTS.validate_python(doc["events"], context=TOLERANT))
 
     def has_event(self, event: DeliveryStatus) -> bool:
         return any(e.event_id == event.event_id for e in self.events)
+
+
+#: Fields a stored record leaves out and a read folds again from its events: a quarter
+#: of a record's bytes (the `due` event's `run`, the final event's `recipients`), and
+#: FerretDB reads, decodes and writes a record whole on every replace.
+DERIVED_ONLY = frozenset({"details", "recipients"})
+_EVENTS: TypeAdapter[list[DeliveryStatus]] = TypeAdapter(list[DeliveryStatus])
 
 
 @dataclass(frozen=True, slots=True)

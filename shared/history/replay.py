@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from herald.shared.contract.messages import DeliveryStatus
 from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.contract.topics import Topics
+from herald.shared.history import fold as history
 from herald.shared.history import store as history_store
 from herald.shared.runtime.kafka import client_options
 from herald.shared.runtime.mongo import Document
@@ -232,7 +233,8 @@ async def compare(
     only their later events. With `expired_before`, a run the replay finished
     before it and the live history lacks is left out too: retention removed it
     (`HERALD_RETENTION__RUNS_DAYS`). The retention fields are not compared
-    (runs written before they existed lack them).
+    (runs written before they existed lack them), nor the fields only older
+    documents store (`DERIVED_ONLY`: they repeat the events, which are compared).
     """
     query: Document = {} if tenant_id is None else {"tenant_id": tenant_id}
     result = Comparison()
@@ -246,8 +248,8 @@ async def compare(
             continue
         for doc in (ours, theirs):
             if doc is not None:
-                doc.pop(history_store.FINISHED_AT, None)
-                doc.pop(history_store.FINISHED_DAY, None)
+                for name in _NOT_COMPARED:
+                    doc.pop(name, None)
         result.compared += 1
         if ours is None or theirs is None:
             result.differences.append(Difference(run_id, None, ours or ABSENT, theirs or ABSENT))
@@ -256,6 +258,10 @@ async def compare(
                 Difference(run_id, path, a, b) for path, a, b in field_differences(ours, theirs)
             ]
     return result
+
+
+#: Fields `compare` leaves out (see there).
+_NOT_COMPARED = (history_store.FINISHED_AT, history_store.FINISHED_DAY, *history.DERIVED_ONLY)
 
 
 def _expired(doc: Document, before: datetime | None) -> bool:

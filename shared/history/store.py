@@ -32,7 +32,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, WriteError
 
 from herald.shared.contract.messages import DeliveryStatus, RunStatus
-from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.history import fold as history
 from herald.shared.runtime.mongo import (
     COMMANDS_AT_ONCE,
@@ -49,7 +48,6 @@ RUNS = "runs"
 #: replay writes the same; not part of the record.
 FINISHED_AT = "finished_at"
 FINISHED_DAY = "finished_day"
-_STORAGE_FIELDS = frozenset({"rev", FINISHED_AT, FINISHED_DAY})
 #: Rounds of read, fold and write before a run still contended is given up on (for now).
 _MAX_CONFLICTS = 50
 #: Statements of one `update` command (see `write`).
@@ -68,12 +66,6 @@ async def ensure_indexes(runs: AsyncCollection[Document]) -> None:
     await runs.create_index([("tenant_id", ASCENDING), ("updated_at", DESCENDING)])
     await runs.create_index([("tenant_id", ASCENDING), ("schedule_id", ASCENDING)])
     await runs.create_index([("tenant_id", ASCENDING), ("status", ASCENDING)])
-
-
-def _record(doc: Document) -> history.RunRecord:
-    return history.RunRecord.model_validate(
-        {k: v for k, v in doc.items() if k not in _STORAGE_FIELDS}, context=TOLERANT
-    )
 
 
 def finished(record: history.RunRecord) -> Document:
@@ -107,7 +99,7 @@ def folded(doc: Document | None, events: Sequence[DeliveryStatus]) -> history.Ru
     The write is conditional on `doc` still being stored: its `rev`, or no
     document at all. `ValueError` when the events contradict the record.
     """
-    record = _record(doc) if doc else None
+    record = history.RunRecord.from_document(doc) if doc else None
     updated = history.apply_all(record, events)
     if updated is None:
         assert record is not None
@@ -310,7 +302,7 @@ async def get_run(
     runs: AsyncCollection[Document], tenant_id: str, run_id: str
 ) -> history.RunRecord | None:
     doc = await runs.find_one({"_id": run_id, "tenant_id": tenant_id})
-    return _record(doc) if doc else None
+    return history.RunRecord.from_document(doc) if doc else None
 
 
 async def query_runs(
@@ -337,7 +329,7 @@ async def query_runs(
             window["$lt"] = until
         query["updated_at"] = window
     cursor = runs.find(query).sort("updated_at", DESCENDING).limit(limit)
-    return [_record(doc) async for doc in cursor]
+    return [history.RunRecord.from_document(doc) async for doc in cursor]
 
 
 class MongoRunHistory:

@@ -17,8 +17,11 @@ class MemoryArtifacts:
         self._files: dict[str, tuple[StoredArtifact, bytes]] = {}
         self.puts = 0
         self.reads = 0
+        #: The ids looked up, in order.
+        self.looked_up: list[str] = []
 
     async def find(self, file_id: str) -> StoredArtifact | None:
+        self.looked_up.append(file_id)
         found = self._files.get(file_id)
         return found[0] if found else None
 

@@ -161,6 +161,27 @@ async def test_an_identical_run_publishes_the_stored_share() -> None:
     assert list(world.shares.shared().values()) == [first.artifact_id]
 
 
+async def test_a_run_that_shares_a_render_looks_up_no_artifact_of_its_own() -> None:
+    """A herd of identical runs costs the database one lookup of a run's own render, not
+    one a run: only a run about to render checks for a render of its own (a repeat)."""
+    world = _renderers(_report(3))
+    for number in (1, 2, 3):
+        await world.due_runs.handle(_due(number))
+    own = {artifact_id(_due(n).run.run_id, "csv") for n in (1, 2, 3)}
+    first = artifact_id(_due(1).run.run_id, "csv")
+    assert [i for i in world.artifacts.looked_up if i in own - {first}] == []
+    assert len({r.artifact_id for r in world.rendered()}) == 1
+
+
+async def test_a_repeated_due_of_the_run_that_rendered_a_share_publishes_it_again() -> None:
+    world = _renderers(_report(3))
+    await world.due_runs.handle(_due())
+    await world.due_runs.handle(_due())
+    assert len(world.source.requests) == 1
+    once, twice = world.publisher.published[:2], world.publisher.published[2:]
+    assert [m.model_dump_json() for m in twice] == [m.model_dump_json() for m in once]
+
+
 async def test_without_a_share_index_every_run_renders_its_own() -> None:
     world = _renderers(_report(3), share=False)
     await world.due_runs.handle(_due(1))

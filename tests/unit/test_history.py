@@ -14,8 +14,9 @@ from herald.shared.contract.messages import (
     RecipientResult,
     RunStatus,
 )
-from herald.shared.history.fold import apply, apply_all, fold
+from herald.shared.history.fold import DERIVED_ONLY, RunRecord, apply, apply_all, fold
 from herald.shared.history.store import REPLACES_PER_COMMAND, Change, Write, folded, write
+from tests.samples import run_details
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)
 
@@ -118,6 +119,34 @@ def test_a_batch_gives_the_record_that_one_event_at_a_time_gives(cuts: list[int]
     assert batched == one_by_one
     assert batched is not None
     assert batched.events[1].occurred_at == LIFE[1].occurred_at
+
+
+#: LIFE with what each attempt fired on its `due` event: the record's `details` come from them.
+DETAILED = [
+    e.model_copy(update={"run": run_details(run_id="s1@r", attempt=e.attempt)})
+    if e.status is RunStatus.DUE
+    else e
+    for e in LIFE
+]
+
+
+@given(st.permutations(DETAILED), st.integers(min_value=1, max_value=len(DETAILED)))
+def test_a_stored_record_reads_back_as_folded_and_folds_on_as_if_never_stored(
+    events: list[DeliveryStatus], stored_count: int
+) -> None:
+    """The document leaves out `details` and `recipients`: a read folds them again."""
+    stored, rest = events[:stored_count], events[stored_count:]
+    document = fold(stored).to_document() | {"rev": 1}
+    assert DERIVED_ONLY.isdisjoint(document)
+    assert RunRecord.from_document(document) == fold(stored)
+    record = fold(DETAILED)
+    if rest:
+        after = folded(document, rest)
+        assert isinstance(after, Change)
+        assert after.record == record
+        assert RunRecord.from_document(after.document) == record
+    assert record.details == DETAILED[3].run
+    assert [r.address for r in record.recipients] == ["a@x.org", "b@x.org"]
 
 
 def test_a_new_run_is_inserted_and_a_stored_one_replaced_on_the_rev_it_was_read_at() -> None:
