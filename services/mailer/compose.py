@@ -30,6 +30,7 @@ from email.policy import SMTP, default
 from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
 
+from cachetools import LRUCache
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
@@ -52,15 +53,20 @@ LOGO_CID = "logo@herald"
 
 
 class _HeaderClasses(HeaderRegistry):
-    """The standard header registry, but each header's class is made once.
+    """The standard header registry, but each header's class is made once, and each
+    structural header (`_REUSED`) parsed once per value.
 
     The standard one makes a class (`type()`) for every header it parses, which
-    was a tenth of composing a run's email.
+    was a tenth of composing a run's email; parsing the MIME headers the email
+    package sets and resets on every part (the same few values in every email)
+    was another quarter. A parsed header is immutable (folding reads it), so
+    one object serves every message.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._made: dict[str, type[BaseHeader]] = {}
+        self._parsed: LRUCache[tuple[str, str], BaseHeader] = LRUCache(_PARSED_KEPT)
 
     def __getitem__(self, name: str) -> type[BaseHeader]:
         key = name.lower()
@@ -68,6 +74,23 @@ class _HeaderClasses(HeaderRegistry):
         if made is None:
             made = self._made[key] = super().__getitem__(name)
         return made
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        if name.lower() not in _REUSED:
+            return self[name](name, value)
+        key = (name, value)
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            parsed = self._parsed[key] = self[name](name, value)
+        return parsed
+
+
+#: Headers whose values repeat from email to email (a part's type, encoding and file name).
+_REUSED = frozenset(
+    {"content-type", "content-transfer-encoding", "content-disposition", "mime-version"}
+)
+#: Parsed values kept: each email's new boundaries pass through, the common ones stay.
+_PARSED_KEPT = 256
 
 
 #: SMTP's line ends, and no 8-bit body: non-ASCII text is quoted-printable or base64.
@@ -210,8 +233,27 @@ class _Bodies:
             before, found, after = flat.partition(line)
             if not found:
                 raise AssertionError("a base64 body's stand-in is missing from the message")
-            flat = before + base64.encodebytes(data).replace(b"\n", b"\r\n") + after
+            flat = before + _base64_lines(data) + after
         return flat
+
+
+#: Bodies kept encoded (32 MB), by their bytes: the runs that share a render attach the same
+#: file, which the artifact cache mostly holds anyway.
+_ENCODED: LRUCache[bytes, bytes] = LRUCache(maxsize=32 * 2**20, getsizeof=len)
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """`data` in base64's 76-character CRLF lines, encoded once per distinct body.
+
+    A shared render's file reaches the mailer as one `bytes` object (its
+    artifact cache), whose hash Python keeps: a repeat costs a lookup.
+    """
+    encoded = _ENCODED.get(data)
+    if encoded is None:
+        encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")
+        if len(encoded) <= _ENCODED.maxsize:
+            _ENCODED[data] = encoded
+    return encoded
 
 
 def _set_boundaries(message: EmailMessage) -> None:

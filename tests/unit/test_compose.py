@@ -239,6 +239,35 @@ def test_files_travel_in_the_email_packages_own_base64_lines() -> None:
         assert lines.replace("\r\n", "\n") == expected.get_payload()
 
 
+def test_emails_composed_one_after_another_each_carry_their_own_parts() -> None:
+    """What composing reuses between emails (parsed MIME headers, encoded bodies) never
+    carries one email's file, name or type into the next."""
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    shared = bytes(range(256)) * 100
+    same_size = bytes(reversed(shared))
+    sent = [
+        ("a.csv", "text/csv", shared),
+        ("b.pdf", "application/pdf", shared),  # the same bytes: a shared render
+        ("a.csv", "text/csv", same_size),
+        ("c.pdf", "application/pdf", shared),
+    ]
+    for filename, content_type, data in sent:
+        contents = Contents(attached=(Attachment(filename, content_type, data),))
+        prepared = prepare(
+            _rendered(), branding=BRANDING, from_address=FROM, contents=contents, now=now
+        )
+        parsed = email.message_from_bytes(
+            for_recipient(prepared, "ops@example.com"), policy=default_policy
+        )
+        assert isinstance(parsed, EmailMessage)
+        [attached] = list(parsed.iter_attachments())
+        assert attached.get_filename() == filename
+        assert attached.get_content_type() == content_type
+        assert attached.get_payload(decode=True) == data
+        boundaries = {p.get_boundary() for p in parsed.walk() if p.is_multipart()}
+        assert len(boundaries) == 2  # mixed and alternative, each its own
+
+
 def test_the_subject_prefix_is_configurable() -> None:
     plain = BRANDING.model_copy(update={"subject_prefix": ""})
     message = compose(
