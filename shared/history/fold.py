@@ -91,8 +91,9 @@ class RunRecord(Contract):
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> RunRecord:
         """A stored record, folded again from its events (older documents' extra fields
-        are not read: the events say everything)."""
-        return fold(_EVENTS.validate_python(doc["events"], context=TOLERANT))
+        are not read: the events say everything). `ValueError` for a document without
+        them: the projection sets its run's events aside, as for a contradiction."""
+        return fold(_EVENTS.validate_python(doc.get("events"), context=TOLERANT))
 
     def has_event(self, event: DeliveryStatus) -> bool:
         return any(e.event_id == event.event_id for e in self.events)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pymongo import InsertOne, ReplaceOne
@@ -147,6 +148,20 @@ def test_a_stored_record_reads_back_as_folded_and_folds_on_as_if_never_stored(
         assert RunRecord.from_document(after.document) == record
     assert record.details == DETAILED[3].run
     assert [r.address for r in record.recipients] == ["a@x.org", "b@x.org"]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [{}, {"events": None}, {"events": []}, {"events": "not events"}],
+    ids=["absent", "null", "empty", "a string"],
+)
+def test_a_stored_document_without_events_is_refused_as_a_value_error(
+    stored: dict[str, object],
+) -> None:
+    """Caught by the projection like a contradiction (its run's events to the DLQ), not a
+    crash that would stop the partition."""
+    with pytest.raises(ValueError, match=r"valid list|at least one event"):
+        folded({"_id": "s1@r", "rev": 1} | stored, LIFE[:1])
 
 
 def test_a_new_run_is_inserted_and_a_stored_one_replaced_on_the_rev_it_was_read_at() -> None:
