@@ -173,13 +173,12 @@ class DueRuns:
             result = _from(found)
         else:
             result, waited = await self._in_flight.run(key, lambda: self._fresh(due, key))
-        if found is not None or waited:
-            log.info(
-                "run %s of tenant %s shares the render of %s",
-                run.run_id,
-                due.tenant_id,
-                result.artifact.artifact_id if result.artifact else "an empty report",
-            )
+        shared = result.artifact.artifact_id if result.artifact else "an empty report"
+        if found is not None and shared == part_of(run):  # the run that rendered it, again
+            log.info("run %s already rendered: publishing its artifact again", run.run_id)
+        elif found is not None or waited:
+            tenant = due.tenant_id
+            log.info("run %s of tenant %s shares the render of %s", run.run_id, tenant, shared)
         return result
 
     async def _fresh(self, due: ReportDue, key: str | None) -> Rendered:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -173,11 +174,17 @@ async def test_a_run_that_shares_a_render_looks_up_no_artifact_of_its_own() -> N
     assert len({r.artifact_id for r in world.rendered()}) == 1
 
 
-async def test_a_repeated_due_of_the_run_that_rendered_a_share_publishes_it_again() -> None:
+async def test_a_repeated_due_of_the_run_that_rendered_a_share_publishes_it_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     world = _renderers(_report(3))
     await world.due_runs.handle(_due())
-    await world.due_runs.handle(_due())
+    with caplog.at_level(logging.INFO, logger="herald.renderer"):
+        await world.due_runs.handle(_due())
     assert len(world.source.requests) == 1
+    # Said as what it is, not as a run sharing its own render.
+    assert f"run {_due().run.run_id} already rendered" in caplog.text
+    assert "shares the render" not in caplog.text
     once, twice = world.publisher.published[:2], world.publisher.published[2:]
     assert [m.model_dump_json() for m in twice] == [m.model_dump_json() for m in once]
 
