@@ -56,6 +56,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HERALD_SCHEDULER__TICK_S": str(settings.scheduler.tick_s),
         "HERALD_SCHEDULER__STUCK_AFTER_S": str(settings.scheduler.stuck_after_s),
         "HERALD_SCHEDULER__LEASE_TTL_S": str(settings.scheduler.lease_ttl_s),
+        "HERALD_SCHEDULER__HISTORY_HOLD_S": str(settings.scheduler.history_hold_s),
         "HERALD_RENDERER__PDF_MAX_ROWS": str(settings.renderer.pdf_max_rows),
         "HERALD_RENDERER__HTML_MAX_ROWS": str(settings.renderer.html_max_rows),
         "HERALD_RENDERER__PDF_WORKERS": str(settings.renderer.pdf_workers),

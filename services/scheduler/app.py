@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 from faststream import FastStream
@@ -20,9 +21,15 @@ from herald.services.scheduler.ticker import Ticker
 from herald.services.scheduler.timers import TimerStore
 from herald.shared.history import store as history_store
 from herald.shared.runs.recipients import RecipientPolicy
-from herald.shared.runtime.kafka import BulkPublisher
+from herald.shared.runtime.kafka import BulkPublisher, Record
 from herald.shared.runtime.mongo import connect, database
 from herald.shared.runtime.service import build_runtime, make_app
+
+log = logging.getLogger("herald.scheduler")
+
+#: How often the runs the projection holds are looked at, to write those held long enough,
+#: and the status offsets committed.
+HELD_CHECK_S = 1.0
 
 
 def create_app() -> FastStream:
@@ -63,15 +70,14 @@ def create_app() -> FastStream:
         concurrency=settings.scheduler.command_concurrency,
     )
     stuck_after = timedelta(seconds=settings.scheduler.stuck_after_s)
-    projection = Projection(history, timers, stuck_after)
+    projection: Projection[Record] = Projection(
+        history, timers, stuck_after, hold=settings.scheduler.history_hold
+    )
+    statuses = handlers.StatusProjection(
+        runtime.broker, runtime.topics, projection, ticker.quiet, calendar.commands_first
+    )
     handlers.register(
-        runtime.broker,
-        runtime.topics,
-        runtime.group_id,
-        handler,
-        projection,
-        ticker.quiet,
-        calendar.commands_first,
+        runtime.broker, runtime.topics, runtime.group_id, handler, statuses, calendar.commands_first
     )
     running: list[asyncio.Task[None]] = []
 
@@ -90,11 +96,26 @@ def create_app() -> FastStream:
     @app.after_startup
     async def start_ticker() -> None:
         running.append(asyncio.create_task(ticker.run(), name="ticker"))
+        running.append(asyncio.create_task(write_held(), name="held runs"))
+
+    async def write_held() -> None:
+        """The runs the projection held long enough are written, whether or not more come."""
+        while True:
+            await asyncio.sleep(HELD_CHECK_S)
+            try:
+                await statuses.write_held()
+            except Exception:  # an outage, or a bug: the runs stay held, their offsets uncommitted
+                log.exception("held runs not written yet; trying again in %.0f s", HELD_CHECK_S)
 
     @app.on_shutdown
     async def stop_ticker() -> None:
         ticker.stop()
-        await asyncio.gather(*running)
+        running[1].cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        try:  # the history current, and what was handled committed (else read again)
+            await statuses.write_held(everything=True)
+        except Exception:
+            log.exception("held runs not written before stopping: the next owner reads them")
         await publisher.stop()
 
     @app.after_shutdown

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from herald.services.scheduler.calendar import CommandsFirst
 from herald.services.scheduler.command_handling import CommandHandler
-from herald.services.scheduler.projection import Projection
+from herald.services.scheduler.projection import Projection, Unprojectable
 from herald.shared.contract.messages import DeliveryStatus
 from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.contract.topics import Topics
@@ -26,6 +30,8 @@ from herald.shared.runtime.kafka import (
     undecoded,
 )
 from herald.shared.runtime.logs import bound, ids_of
+
+log = logging.getLogger("herald.scheduler")
 
 
 class BrokerBodies:
@@ -52,17 +58,161 @@ BATCH_RECORDS = 1000
 BATCH_WAIT_MS = 200
 
 
+def commit_offsets(
+    handled: Mapping[TopicPartition, int], held: Iterable[Record]
+) -> dict[TopicPartition, int]:
+    """Per partition, the offset to commit: past every record handled, but not past the
+    earliest one whose run the projection still holds."""
+    lowest: dict[tuple[str, int], int] = {}
+    for record in held:
+        where = (record.topic, record.partition)
+        if record.offset < lowest.get(where, record.offset + 1):
+            lowest[where] = record.offset
+    return {
+        partition: min(offset, lowest.get((partition.topic, partition.partition), offset))
+        for partition, offset in handled.items()
+    }
+
+
+class StatusCommits(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commits `delivery.status` by hand (`commit_offsets`), and forgets the runs held from
+    partitions this replica loses: their new owner reads them from the committed offset.
+
+    Commits come once a second (`StatusProjection.write_held`), not after every batch:
+    each looks at every event held, and a herd brings hundreds of batches a minute. A
+    crash reads that second again, which changes nothing (events are a set).
+    `lock` keeps a commit, a rebalance and the projection's changes to what it holds apart.
+    """
+
+    def __init__(self, projection: Projection[Record]) -> None:
+        self._projection = projection
+        self._handled: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self.consumer: AIOKafkaConsumer | None = None
+        self.lock = asyncio.Lock()
+        #: Counts rebalances: a batch that saw one while it waited counts as not handled.
+        self.generation = 0
+
+    def handled(self, records: Sequence[Record]) -> None:
+        for record in records:
+            partition = TopicPartition(record.topic, record.partition)
+            self._handled[partition] = max(self._handled.get(partition, 0), record.offset + 1)
+
+    async def commit(self) -> None:
+        """Under `lock`. FastStream's in-memory test broker has no offsets to commit."""
+        if not isinstance(self.consumer, AIOKafkaConsumer):
+            return
+        assigned = self.consumer.assignment()
+        offsets = commit_offsets(self._handled, self._projection.held_origins())
+        changed = {
+            partition: offset
+            for partition, offset in offsets.items()
+            if partition in assigned and self._committed.get(partition) != offset
+        }
+        if not changed:
+            return
+        try:
+            await self.consumer.commit(changed)
+        except (CommitFailedError, IllegalStateError) as exc:  # a rebalance came first
+            log.warning("status offsets not committed (%s): their new owner reads them again", exc)
+            return
+        self._committed |= changed
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        gone = set(revoked)
+        async with self.lock:
+            self.generation += 1
+            self._projection.forget(lambda r: TopicPartition(r.topic, r.partition) in gone)
+            self._forget(gone)
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        """An assigned partition is read from its committed offset: what this replica
+        handled of it before counts for nothing."""
+        async with self.lock:
+            self.generation += 1
+            self._forget(set(assigned))
+
+    def _forget(self, partitions: set[TopicPartition]) -> None:
+        for partition in partitions:
+            self._handled.pop(partition, None)
+            self._committed.pop(partition, None)
+
+
+class StatusProjection:
+    """The projection's side of `delivery.status`: batches in, held runs written in time."""
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        topics: Topics,
+        projection: Projection[Record],
+        quiet: asyncio.Event,
+        commands_first: CommandsFirst,
+    ) -> None:
+        self._broker = broker
+        self._dlq = topics.dlq
+        self._projection = projection
+        self._quiet = quiet
+        self._commands_first = commands_first
+        self.commits = StatusCommits(projection)
+
+    async def on_batch(self, message: KafkaMessage) -> None:
+        """On an outage the batch is read again (events are a set: nothing changes twice)."""
+        records = records_of(message)
+        generation = self.commits.generation
+        try:
+            events: list[tuple[Record, DeliveryStatus]] = []
+            for record in records:
+                try:
+                    value = record.value or b""
+                    event = DeliveryStatus.model_validate_json(value, context=TOLERANT)
+                except ValidationError as exc:
+                    await self._poisoned(record, exc)
+                    continue
+                events.append((record, event))
+            await self._turn()
+            async with self.commits.lock:
+                await self._dead_letters(await self._projection.apply(events))
+                self.commits.consumer = message.consumer
+                if generation == self.commits.generation:  # else read again, from the commit
+                    self.commits.handled(records)
+        except BaseException:
+            await message.nack()
+            raise
+
+    async def write_held(self, everything: bool = False) -> None:
+        """Write the runs held long enough (all with `everything`), then commit what was
+        handled short of what is still held."""
+        if self._projection.held and not everything:
+            await self._turn()
+        async with self.commits.lock:
+            await self._dead_letters(await self._projection.flush(everything))
+            await self.commits.commit()
+
+    async def _turn(self) -> None:
+        """The projection yields to a herd being fired, and to commands."""
+        await self._quiet.wait()
+        await self._commands_first.before_projection()
+
+    async def _dead_letters(self, failed: Sequence[Unprojectable[Record]]) -> None:
+        for each in failed:
+            for record in each.origins:
+                await self._poisoned(record, each.error)
+
+    async def _poisoned(self, record: Record, exc: Exception) -> None:
+        await dead_letter(self._broker, self._dlq, record, exc)
+
+
 def register(
     broker: KafkaBroker,
     topics: Topics,
     group_id: str,
     handler: CommandHandler,
-    projection: Projection,
-    quiet: asyncio.Event,
+    statuses: StatusProjection,
     commands_first: CommandsFirst,
 ) -> None:
-    """`quiet` is set while the ticker is not firing: the projection yields to a herd,
-    and a herd and the projection to commands (`commands_first`)."""
+    """Commands and statuses have a consumer each, in the one group: the projection
+    waits while a herd fires, and commands must not wait with it."""
 
     async def poisoned(record: Record, exc: Exception) -> None:
         await dead_letter(broker, topics.dlq, record, exc)
@@ -83,28 +233,8 @@ def register(
                 with bound(ids_of(record.value)):
                     await poisoned(record, error)
 
-    async def on_statuses(records: Sequence[Record]) -> None:
-        events: list[tuple[Record, DeliveryStatus]] = []
-        for record in records:
-            try:
-                events.append(
-                    (
-                        record,
-                        DeliveryStatus.model_validate_json(record.value or b"", context=TOLERANT),
-                    )
-                )
-            except ValidationError as exc:
-                await poisoned(record, exc)
-        await quiet.wait()
-        await commands_first.before_projection()
-        for failed in await projection.apply(events):
-            for record in failed.origins:
-                await poisoned(record, failed.error)
-
-    # Commands and statuses have a consumer each, in the one group: the projection
-    # waits while a herd fires, and commands must not wait with it. Each batch is
-    # committed when all of it is handled; an outage reads it all again, which
-    # every handler shrugs off (commands are answered again, events are a set).
+    # A batch of commands is committed when all of it is handled; an outage reads it
+    # all again, which the handler shrugs off (commands are answered again).
     subscriber = functools.partial(
         broker.subscriber,
         group_id=group_id,
@@ -119,6 +249,6 @@ def register(
     async def on_command_batch(message: KafkaMessage) -> None:
         await on_commands(records_of(message))
 
-    @subscriber(topics.delivery_status)
+    @subscriber(topics.delivery_status, ack_policy=AckPolicy.MANUAL, listener=statuses.commits)
     async def on_status_batch(message: KafkaMessage) -> None:
-        await on_statuses(records_of(message))
+        await statuses.on_batch(message)

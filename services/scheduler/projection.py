@@ -9,12 +9,20 @@ armed and disarmed in a bulk write each.
 One writer per run document still holds (FerretDB 1.x has no atomic
 conditional update): a run's events share a partition, and a partition's
 batch is handled by one consumer at a time.
+
+A run still under way (`due` or `rendered`) is held in memory for up to
+`hold` and written once with what followed: in a herd its record is then
+inserted once, final, instead of inserted and replaced at every stage (a
+replace costs FerretDB about 2.3 ms of CPU). Its Kafka offsets are not
+committed while it is held (`held_origins`), so a crash reads its events
+again and loses nothing. `hold` stays well under the stuck-run timeout: the
+timer of a held run is armed when the run is written.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -25,10 +33,16 @@ from herald.services.scheduler import retries
 from herald.services.scheduler.ports import Clock, RunBatches, Timers
 from herald.services.scheduler.retries import Timer, TimerKind
 from herald.shared.contract.messages import DeliveryStatus, RunStatus, utcnow
-from herald.shared.history.fold import RunRecord
+from herald.shared.history.fold import RunRecord, apply_all
 from herald.shared.runtime.kafka import TRANSIENT_ERRORS
 from herald.shared.runtime.logs import bound
-from herald.shared.runtime.metrics import DELIVERY_LATENESS, HISTORY_LAG, RETRIES, RUNS
+from herald.shared.runtime.metrics import (
+    DELIVERY_LATENESS,
+    HISTORY_HELD,
+    HISTORY_LAG,
+    RETRIES,
+    RUNS,
+)
 
 log = logging.getLogger("herald.scheduler")
 
@@ -36,6 +50,11 @@ log = logging.getLogger("herald.scheduler")
 ARMED_REMEMBERED = 50_000
 
 Origin = TypeVar("Origin")
+#: What a run may be held in: a stage still under way, with no timer it needs soon.
+UNDER_WAY = frozenset({RunStatus.DUE, RunStatus.RENDERED})
+#: Runs held at most (about 5 KB each): past it, a run is written at once. A herd of
+#: 100,000 firings would otherwise sit in one replica's memory for the whole hold.
+HELD_AT_MOST = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,21 +65,106 @@ class Unprojectable(Generic[Origin]):
     error: Exception
 
 
+@dataclass(slots=True)
+class Held(Generic[Origin]):
+    """A run's events not written yet, since the first of them came."""
+
+    since: datetime
+    events: list[tuple[Origin, DeliveryStatus]]
+
+
 @dataclass(frozen=True, slots=True)
-class Projection:
+class Projection(Generic[Origin]):
     history: RunBatches
     timers: Timers
     stuck_after: timedelta
     clock: Clock = utcnow
+    #: How long a run under way may wait in memory for its next events (0: never).
+    hold: timedelta = timedelta(0)
+    held_at_most: int = HELD_AT_MOST
     #: The timers this projection armed lately (kind and due, by run attempt).
     armed: MutableMapping[tuple[str, int], tuple[TimerKind, datetime]] = field(
         default_factory=lambda: LRUCache(ARMED_REMEMBERED)
     )
+    held: dict[str, Held[Origin]] = field(default_factory=dict)
 
     async def apply(
         self, events: Sequence[tuple[Origin, DeliveryStatus]]
     ) -> list[Unprojectable[Origin]]:
-        """Project a batch; an outage of the database propagates (the batch is read again)."""
+        """Project a batch, holding the runs still under way; an outage of the database
+        propagates (the batch is read again, and what was held stays held)."""
+        now = self.clock()
+        by_run: dict[str, list[tuple[Origin, DeliveryStatus]]] = {}
+        for pair in events:
+            by_run.setdefault(pair[1].run_id, []).append(pair)
+        taken = {run_id: self.held.pop(run_id) for run_id in by_run if run_id in self.held}
+        holding: dict[str, Held[Origin]] = {}
+        ready: list[tuple[Origin, DeliveryStatus]] = []
+        room = self.held_at_most - len(self.held)
+        for run_id, new in by_run.items():
+            before = taken.get(run_id)
+            held = Held(now, new) if before is None else Held(before.since, before.events + new)
+            if len(holding) < room and self._holds(held, now):
+                holding[run_id] = held
+            else:
+                ready += held.events
+        try:
+            poisoned = await self._project(ready)
+        except BaseException:
+            self.held.update(taken)
+            raise
+        self.held.update(holding)
+        HISTORY_HELD.set(len(self.held))
+        return poisoned
+
+    async def flush(self, everything: bool = False) -> list[Unprojectable[Origin]]:
+        """Write the runs held for `hold` (all of them with `everything`)."""
+        now = self.clock()
+        taken = {
+            run_id: self.held.pop(run_id)
+            for run_id, held in list(self.held.items())
+            if everything or now - held.since >= self.hold
+        }
+        if not taken:
+            return []
+        try:
+            poisoned = await self._project(
+                [pair for held in taken.values() for pair in held.events]
+            )
+        except BaseException:
+            self.held.update(taken)
+            raise
+        HISTORY_HELD.set(len(self.held))
+        return poisoned
+
+    def held_origins(self) -> Iterator[Origin]:
+        """Where the held events came from: not to be committed past."""
+        for held in self.held.values():
+            for origin, _ in held.events:
+                yield origin
+
+    def forget(self, gone: Callable[[Origin], bool]) -> None:
+        """Drop the held runs that came from where `gone` says (partitions revoked: their
+        new owner reads the events again, since their offsets were not committed)."""
+        for run_id, held in list(self.held.items()):
+            if any(gone(origin) for origin, _ in held.events):
+                del self.held[run_id]
+        HISTORY_HELD.set(len(self.held))
+
+    def _holds(self, held: Held[Origin], now: datetime) -> bool:
+        if now - held.since >= self.hold:
+            return False
+        try:
+            record = apply_all(None, [event for _, event in held.events])
+        except ValueError:  # contradicting events: the projection reports them
+            return False
+        return record is not None and record.status in UNDER_WAY
+
+    async def _project(
+        self, events: Sequence[tuple[Origin, DeliveryStatus]]
+    ) -> list[Unprojectable[Origin]]:
+        if not events:
+            return []
         origins: dict[str, list[Origin]] = {}
         for origin, event in events:
             origins.setdefault(event.run_id, []).append(origin)
@@ -82,12 +186,13 @@ class Projection:
             elif event.status is RunStatus.DELIVERED and event.scheduled_for and not event.test:
                 late = (event.occurred_at - event.scheduled_for).total_seconds()
                 DELIVERY_LATENESS.observe(max(late, 0.0))
+        created = projected.created
         try:
-            await self._time_all(records)
+            await self._time_all(records, created)
         except TRANSIENT_ERRORS:
             raise
         except Exception:  # some record's timer: find it, one by one
-            poisoned += await self._time_one_by_one(records, origins)
+            poisoned += await self._time_one_by_one(records, created, origins)
         for record in records:
             ids = {"tenant_id": record.tenant_id, "schedule_id": record.schedule_id}
             with bound(ids | {"run_id": record.run_id}):
@@ -101,7 +206,7 @@ class Projection:
                 )
         return poisoned
 
-    async def _time_all(self, records: Sequence[RunRecord]) -> None:
+    async def _time_all(self, records: Sequence[RunRecord], created: Set[str]) -> None:
         """Each run's timer, in one batch of arms and one of disarms.
 
         Armed again even when nothing changed (a crash may have come between
@@ -109,6 +214,7 @@ class Projection:
         itself armed to ring no later: it rings then, sees the run has moved
         on, and files itself again for later (`retries.on_timer`). An attempt
         just fired gets its first timer by insert (a herd's in one command).
+        A run whose record was `created` final has no timer to disarm (a held run).
         """
         arms: dict[tuple[str, int], Timer] = {}
         firsts: dict[tuple[str, int], Timer] = {}
@@ -116,7 +222,8 @@ class Projection:
         for record in records:
             timer = retries.wakeup(record, self.stuck_after)
             if timer is None:
-                disarms.add((record.run_id, record.attempt))
+                if record.run_id not in created:
+                    disarms.add((record.run_id, record.attempt))
             elif record.status is RunStatus.DUE and _key(timer) not in self.armed:
                 firsts[_key(timer)] = timer  # an attempt just fired: no timer yet
             elif not self._rings_no_later(timer):
@@ -138,12 +245,12 @@ class Projection:
         return known is not None and known[0] is timer.kind and known[1] <= timer.due
 
     async def _time_one_by_one(
-        self, records: Sequence[RunRecord], origins: dict[str, list[Origin]]
+        self, records: Sequence[RunRecord], created: Set[str], origins: dict[str, list[Origin]]
     ) -> list[Unprojectable[Origin]]:
         poisoned: list[Unprojectable[Origin]] = []
         for record in records:
             try:
-                await self._time_all([record])
+                await self._time_all([record], created)
             except TRANSIENT_ERRORS:
                 raise
             except Exception as exc:  # this run's timer can never be written

@@ -18,7 +18,7 @@ on arrival order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -118,6 +118,9 @@ class Projected:
 
     outcomes: dict[str, RunRecord | Exception]
     fresh: list[DeliveryStatus]
+    #: The runs whose record this batch inserted: none of their timers can exist, since a
+    #: run's timer is armed only once its record is written.
+    created: set[str] = field(default_factory=set)
 
 
 def added(before: RunRecord | None, after: RunRecord) -> tuple[DeliveryStatus, ...]:

@@ -216,12 +216,13 @@ async def project_runs(
         by_run.setdefault(event.run_id, []).append(event)
     outcomes: dict[str, Outcome] = {}
     fresh: list[DeliveryStatus] = []
+    created: set[str] = set()
     #: The events of replaces reported lost, by run: maybe written (see above).
     unconfirmed: dict[str, tuple[DeliveryStatus, ...]] = {}
     pending = list(by_run)
     for round_ in range(_MAX_CONFLICTS):
         if not pending:
-            return history.Projected(outcomes, fresh)
+            return history.Projected(outcomes, fresh, created)
         cached: dict[str, Document] = {}
         unread = pending
         if known is not None and round_ == 0:
@@ -259,6 +260,8 @@ async def project_runs(
             elif fate is True:
                 outcomes[run_id] = change.record
                 fresh += change.fresh
+                if isinstance(change.write, InsertOne):
+                    created.add(run_id)
                 _remember(known, runs, run_id, change.document)
             else:
                 outcomes[run_id] = fate
@@ -267,7 +270,7 @@ async def project_runs(
         outcomes[run_id] = RuntimeError(
             f"run {run_id}: too many concurrent updates, giving up for now"
         )
-    return history.Projected(outcomes, fresh)
+    return history.Projected(outcomes, fresh, created)
 
 
 def _remember(

@@ -40,6 +40,12 @@ HISTORY_LAG = Histogram(
     buckets=(0.5, 1, 2, 5, 10, 15, 20, 25, 30, 45, 60, 120, 300, 900, 3600),
     registry=REGISTRY,
 )
+HISTORY_HELD = Gauge(
+    "herald_history_held_runs",
+    "Runs under way the history projection holds in memory, not written yet (their offsets "
+    "not committed): written with their next events, or after SCHEDULER__HISTORY_HOLD_S.",
+    registry=REGISTRY,
+)
 STUCK_RUNS = Counter(
     "herald_stuck_runs_total",
     "Runs fired again because they sat in due or rendered past the stuck limit (a stage died).",

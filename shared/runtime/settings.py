@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import string
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -231,6 +232,14 @@ class SchedulerSettings(BaseModel):
     command_pool_size: int = Field(default=4, ge=1, le=100)
     #: Run records the history projection keeps after writing them, to skip their reads.
     history_cache_mb: int = Field(default=32, ge=0)
+    #: How long the history projection may hold a run still `due` or `rendered` in memory,
+    #: its offsets uncommitted, to write it once with its next events (0: write at once).
+    #: Never more than a quarter of `stuck_after_s` (`history_hold`).
+    history_hold_s: float = Field(default=60.0, ge=0)
+
+    @property
+    def history_hold(self) -> timedelta:
+        return timedelta(seconds=min(self.history_hold_s, self.stuck_after_s / 4))
 
 
 class RendererSettings(BaseModel):

@@ -292,6 +292,8 @@ class MemoryRunHistory:
                 projected.outcomes[run_id] = exc
                 continue
             projected.fresh.extend(fold.added(before, record))
+            if before is None:
+                projected.created.add(run_id)
         return projected
 
     async def project_run(self, events: Sequence[DeliveryStatus]) -> RunRecord:

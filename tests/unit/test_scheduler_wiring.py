@@ -48,7 +48,9 @@ async def test_commands_and_statuses_reach_their_use_cases_and_poison_the_dlq() 
     projection = Projection(history, MemoryTimers(), timedelta(minutes=15))
     quiet = asyncio.Event()
     quiet.set()
-    handlers.register(broker, TOPICS, "wiring", handler, projection, quiet, CommandsFirst())
+    first = CommandsFirst()
+    statuses = handlers.StatusProjection(broker, TOPICS, projection, quiet, first)
+    handlers.register(broker, TOPICS, "wiring", handler, statuses, first)
     dead: list[str] = []
     replies: list[str] = []
 
