@@ -152,7 +152,12 @@ class Projection(Generic[Origin]):
         HISTORY_HELD.set(len(self.held))
 
     def _holds(self, held: Held[Origin], now: datetime) -> bool:
+        """Only a run that began here (its `due` in memory): a late event of a run already
+        stored, final perhaps (a stage's status delayed behind the next stage's), is
+        written at once, not left out of the record for the hold."""
         if now - held.since >= self.hold:
+            return False
+        if not any(event.status is RunStatus.DUE for _, event in held.events):
             return False
         try:
             record = apply_all(None, [event for _, event in held.events])

@@ -204,3 +204,16 @@ async def test_past_the_most_it_may_hold_a_run_is_written_at_once() -> None:
     await use_case.apply([(n, attempt(f"s@{n}")[0]) for n in range(3)])
     assert len(use_case.held) == 2
     assert list(history.records) == ["s@2"]
+
+
+async def test_a_late_stage_of_a_run_already_written_is_written_at_once() -> None:
+    """A renderer's status delayed behind the mailer's (an outage): the run is final, and
+    its record must not lack the late event for the hold."""
+    use_case, history, _, _ = holding()
+    due, rendered, _ = attempt()
+    await use_case.apply([(0, due), (1, delivered())])
+    await use_case.apply([(2, rendered)])
+    record = await history.get_run("acme", "s@1")
+    assert record is not None
+    assert len(record.events) == 3
+    assert use_case.held == {}
