@@ -80,6 +80,7 @@ def create_app() -> FastStream:
         runtime.broker, runtime.topics, runtime.group_id, handler, statuses, calendar.commands_first
     )
     running: list[asyncio.Task[None]] = []
+    writing: list[asyncio.Task[None]] = []
 
     async def prepare() -> None:
         await publisher.start()
@@ -96,7 +97,7 @@ def create_app() -> FastStream:
     @app.after_startup
     async def start_ticker() -> None:
         running.append(asyncio.create_task(ticker.run(), name="ticker"))
-        running.append(asyncio.create_task(write_held(), name="held runs"))
+        writing.append(asyncio.create_task(write_held(), name="held runs"))
 
     async def write_held() -> None:
         """The runs the projection held long enough are written, whether or not more come."""
@@ -110,8 +111,10 @@ def create_app() -> FastStream:
     @app.on_shutdown
     async def stop_ticker() -> None:
         ticker.stop()
-        running[1].cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(*running)
+        for task in writing:
+            task.cancel()
+        await asyncio.gather(*writing, return_exceptions=True)
         try:  # the history current, and what was handled committed (else read again)
             await statuses.write_held(everything=True)
         except Exception:
