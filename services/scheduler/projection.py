@@ -108,11 +108,7 @@ class Projection(Generic[Origin]):
                 holding[run_id] = held
             else:
                 ready += held.events
-        try:
-            poisoned = await self._project(ready)
-        except BaseException:
-            self.held.update(taken)
-            raise
+        poisoned = await self._write(ready, taken)
         self.held.update(holding)
         HISTORY_HELD.set(len(self.held))
         return poisoned
@@ -127,15 +123,22 @@ class Projection(Generic[Origin]):
         }
         if not taken:
             return []
+        poisoned = await self._write(
+            [pair for held in taken.values() for pair in held.events], taken
+        )
+        HISTORY_HELD.set(len(self.held))
+        return poisoned
+
+    async def _write(
+        self, events: Sequence[tuple[Origin, DeliveryStatus]], taken: dict[str, Held[Origin]]
+    ) -> list[Unprojectable[Origin]]:
+        """Project `events`; on any failure the runs `taken` out of `held` are held again
+        (no offset was committed past them) and the error propagates."""
         try:
-            poisoned = await self._project(
-                [pair for held in taken.values() for pair in held.events]
-            )
+            return await self._project(events)
         except BaseException:
             self.held.update(taken)
             raise
-        HISTORY_HELD.set(len(self.held))
-        return poisoned
 
     def held_origins(self) -> Iterator[Origin]:
         """Where the held events came from: not to be committed past."""
