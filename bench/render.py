@@ -9,7 +9,7 @@ CSV speed, pool gain.
   pool worker prints it), without a chart and with one (a 30-day trend).
   "cold" is a new process: the time from importing WeasyPrint (and
   matplotlib, for a chart) to the finished PDF, and its peak RSS; "warm" is
-  a later render in the same process, set up as a pool worker is (`pool.start_worker`).
+  a later render in the same process, set up as a pool worker is (`worker.start_worker`).
 - The Executive Dashboard's PDF with its three charts and six tiles, warm.
 - The email: composing an HTML run's message (tiles, one inline chart PNG,
   the table) once its render is stored, as the mailer does per run.
@@ -46,8 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from herald.services.renderer.formats import pdf
 from herald.services.renderer.formats.cells import DisplayTable, display_row
-from herald.services.renderer.pool import collected, start_worker
-from herald.services.renderer.reports.model import Chart, ChartKind, Row, Series
+from herald.services.renderer.formats.worker import collected, start_worker, to_pdf
+from herald.services.renderer.reports.chart import Chart, ChartKind, Series
+from herald.services.renderer.reports.model import Row
 from herald.services.renderer.reports.standard.activity import CAMPAIGN_SUMMARY
 from herald.shared.contract.messages import HeadlineTile, Tone
 from tests.memory import peak_rss_mb
@@ -158,7 +159,7 @@ def child(kind: str, n: int) -> None:
     """One measurement in this fresh process; prints JSON.
 
     `naive`: plain WeasyPrint on one <table>; `herald`: the pool worker's call
-    (`pdf.to_pdf` as `pool.collected` runs it: tagged, shared fonts); `chart`: the
+    (`worker.to_pdf` as `worker.collected` runs it: tagged, shared fonts); `chart`: the
     same with one chart drawn by matplotlib in this process; `exec`: the Executive
     Dashboard, 3 charts."""
     charts: tuple[Chart, ...] = {"chart": (TREND,), "exec": EXEC_CHARTS}.get(kind, ())
@@ -170,7 +171,7 @@ def child(kind: str, n: int) -> None:
             naive: bytes = weasyprint.HTML(string=naive_html(n)).write_pdf()
             return naive
         html = exec_html() if kind == "exec" else herald_html(n, charts)
-        return collected(pdf.to_pdf, html, charts, BRAND)
+        return collected(to_pdf, html, charts, BRAND)
 
     started = time.perf_counter()
     first = render()
@@ -290,14 +291,13 @@ async def csv_rates(total: int) -> tuple[float, float, str]:
 
 async def pool_ratio(renders: int) -> tuple[float, float]:
     """One-page PDFs per minute: one process rendering alone, then the pool of 2 workers."""
-    from herald.services.renderer.formats.pdf import to_pdf
     from herald.services.renderer.pool import PdfPool
 
     html = herald_html(30)
-    to_pdf(html)  # this process, warmed up like a worker
+    to_pdf(html, (), BRAND)  # this process, warmed up like a worker
     started = time.perf_counter()
     for _ in range(renders):
-        to_pdf(html)
+        to_pdf(html, (), BRAND)
     alone = renders / (time.perf_counter() - started) * 60
     pool = PdfPool(workers=2, renders_per_worker=1000, timeout_s=120)
     try:

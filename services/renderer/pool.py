@@ -10,7 +10,6 @@ meanwhile.
 from __future__ import annotations
 
 import asyncio
-import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -20,8 +19,10 @@ from concurrent.futures.process import BrokenProcessPool
 from pebble import ProcessExpired, ProcessPool
 
 from herald.services.renderer.formats import charts as drawing
-from herald.services.renderer.formats.pdf import DEFAULT_ACCENT, to_pdf, warm_up
-from herald.services.renderer.reports.model import Chart, SourceUnavailable
+from herald.services.renderer.formats.pdf import DEFAULT_ACCENT
+from herald.services.renderer.formats.worker import collected, start_worker, to_pdf
+from herald.services.renderer.reports.chart import Chart
+from herald.services.renderer.reports.model import SourceUnavailable
 
 
 class RenderTimeout(SourceUnavailable):
@@ -30,35 +31,6 @@ class RenderTimeout(SourceUnavailable):
 
 class RenderCrashed(SourceUnavailable):
     """A worker died under a render (out of memory, killed): transient as well."""
-
-
-def start_worker() -> None:
-    """A worker's initializer: warmed up (`pdf.warm_up`), then what start-up built is
-    frozen out of the garbage collector's view (`gc.freeze`).
-
-    A render allocates enough for several full collections, and each walked all of
-    start-up's objects: 5 % of a 1,000-row PDF. Raising the thresholds instead saved
-    3 % more but cost 30 MB.
-    """
-    warm_up()
-    gc.collect()  # what start-up left over is freed, not frozen
-    gc.freeze()
-
-
-def collected(job: Callable[..., bytes], *args: object) -> bytes:
-    """Runs in a worker: the job, then a collection of what it left behind.
-
-    A render's boxes and a chart's artists are webs of reference cycles; left to
-    the collector's own schedule they piled up between full collections (a peak
-    of 182 MB over 250 charts, against 147 MB collected after each; the e2e
-    herd's renderer 432 -> 396 MB). With the worker's start-up frozen
-    (`start_worker`) a collection walks only the job's leftovers: 12 ms after a
-    370 ms PDF, some of which the collector would have spent anyway.
-    """
-    try:
-        return job(*args)
-    finally:
-        gc.collect()
 
 
 class PdfPool:
@@ -74,7 +46,7 @@ class PdfPool:
     async def render(
         self, html: str, charts: Sequence[Chart] = (), brand: str = DEFAULT_ACCENT
     ) -> bytes:
-        """The PDF, its charts drawn in the worker (`pdf.to_pdf`)."""
+        """The PDF, its charts drawn in the worker (`worker.to_pdf`)."""
         return await self._run("rendering the PDF", to_pdf, html, tuple(charts), brand)
 
     async def png(self, chart: Chart, brand: str) -> bytes:

@@ -11,7 +11,8 @@ from typing import Any
 from herald.services.renderer.calldata.records import Dimension
 from herald.services.renderer.calldata.store import DIMENSIONS
 from herald.services.renderer.ports import Complete
-from herald.services.renderer.reports.model import Chart, ReportData, ReportRequest
+from herald.services.renderer.reports.chart import Chart
+from herald.services.renderer.reports.model import ReportData, ReportRequest
 from herald.services.renderer.shares import complete
 from herald.shared.ports import Artifacts
 

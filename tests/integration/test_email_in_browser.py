@@ -27,7 +27,8 @@ from herald.cli import browser
 from herald.services.mailer.compose import Attachment, Contents, compose
 from herald.services.renderer.formats import charts, html
 from herald.services.renderer.formats.cells import DisplayTable, display_row
-from herald.services.renderer.reports.model import Cell, Chart, ChartKind, Column, Series
+from herald.services.renderer.reports.chart import Chart, ChartKind, Series
+from herald.services.renderer.reports.model import Cell, Column
 from herald.services.renderer.reports.model import ColumnKind as K
 from herald.shared.contract.messages import HeadlineTile, Tone
 from herald.shared.contract.schedule_spec import ReportFormat

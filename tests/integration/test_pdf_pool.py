@@ -18,7 +18,8 @@ from herald.services.renderer.formats.cells import DisplayTable
 from herald.services.renderer.formats.layout import CELL_BUDGET
 from herald.services.renderer.formats.pdf import Heading, compose
 from herald.services.renderer.pool import PdfPool, RenderTimeout
-from herald.services.renderer.reports.model import Chart, ChartKind, Column, ColumnKind, Series
+from herald.services.renderer.reports.chart import Chart, ChartKind, Series
+from herald.services.renderer.reports.model import Column, ColumnKind
 from herald.shared.contract.messages import HeadlineTile, Tone
 
 pytestmark = pytest.mark.integration
@@ -225,3 +226,22 @@ async def test_a_report_pdf_is_tagged_text_with_whole_headers_tiles_and_a_vector
     assert len(_images(reader)) == 1
     assert "Calls per day" in pages[0]
     assert all(day in text for day in ("1 Nov", "7 Nov"))
+
+
+async def test_a_worker_prints_and_draws_without_importing_the_models() -> None:
+    """pydantic and the contract cost each worker 20 MB; a worker is sent only plain data.
+
+    The import-linter contract sees the worker's own imports; this sees what
+    unpickling its jobs and their charts loaded: pydantic's compiled core is
+    never mapped, matplotlib's is.
+    """
+    chart = Chart("Calls per day", ChartKind.TREND, ("1", "2"), (Series("calls", (3.0, 4.0)),))
+    pool = PdfPool(workers=1, renders_per_worker=10, timeout_s=60)
+    try:
+        assert (await pool.render(PAGE, [chart])).startswith(b"%PDF")
+        assert (await pool.png(chart, "#0b5fff")).startswith(b"\x89PNG")
+        maps = Path(f"/proc/{await pool.worker_pid()}/maps").read_text()
+    finally:
+        pool.close()
+    assert "ft2font" in maps
+    assert "pydantic_core" not in maps

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from herald.services.renderer.formats import charts
-from herald.services.renderer.reports.model import Chart, ChartKind, Series
+from herald.services.renderer.reports.chart import Chart, ChartKind, Series
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

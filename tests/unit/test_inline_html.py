@@ -13,15 +13,8 @@ from herald.services.renderer.formats import html
 from herald.services.renderer.formats.cells import DisplayTable
 from herald.services.renderer.formats.charts import alt_text
 from herald.services.renderer.formats.page import HOW_COMPUTED, Page
-from herald.services.renderer.reports.model import (
-    Chart,
-    ChartKind,
-    Column,
-    ReportData,
-    Row,
-    Series,
-    Table,
-)
+from herald.services.renderer.reports.chart import Chart, ChartKind, Series
+from herald.services.renderer.reports.model import Column, ReportData, Row, Table
 from herald.services.renderer.reports.model import ColumnKind as K
 from herald.shared.contract.schedule_spec import ReportFormat
 from herald.shared.runtime.settings import BrandingSettings

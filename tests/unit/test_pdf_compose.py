@@ -13,17 +13,10 @@ from markupsafe import escape
 from herald.services.renderer.formats import layout
 from herald.services.renderer.formats.cells import DisplayTable
 from herald.services.renderer.formats.page import HOW_COMPUTED, Page
-from herald.services.renderer.formats.pdf import Heading, chart_slot, compose, write
-from herald.services.renderer.reports.model import (
-    Chart,
-    ChartKind,
-    Column,
-    ColumnKind,
-    Headline,
-    ReportData,
-    Series,
-    Table,
-)
+from herald.services.renderer.formats.pdf import Heading, compose, write
+from herald.services.renderer.formats.worker import chart_slot
+from herald.services.renderer.reports.chart import Chart, ChartKind, Series
+from herald.services.renderer.reports.model import Column, ColumnKind, Headline, ReportData, Table
 from herald.shared.contract.messages import DataWindow, HeadlineTile, RunDetails, Tone
 from herald.shared.contract.schedule_spec import ReportFormat, ReportRef
 from herald.shared.runtime.settings import BrandingSettings

@@ -10,7 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from herald.services.renderer.formats.headlines import tiles
-from herald.services.renderer.reports.model import ChartKind, Figure, Headline, ReportData
+from herald.services.renderer.reports.chart import ChartKind
+from herald.services.renderer.reports.model import Figure, Headline, ReportData
 from herald.services.renderer.reports.standard import REPORTS
 from herald.shared.contract.messages import HeadlineTile, Tone
 from tests.report_dataset import computed, local, request

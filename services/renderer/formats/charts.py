@@ -17,7 +17,7 @@ import textwrap
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from herald.services.renderer.reports.model import Chart, ChartKind, Series
+from herald.services.renderer.reports.chart import Chart, ChartKind, Series
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -147,7 +147,7 @@ def _drawn(chart: Chart, brand: str, width_px: int) -> Iterator[Figure]:
     """A drawn figure, under Herald's chart style until it is saved.
 
     Not cleared after: `Figure.clear` builds fresh axes (8 % of a chart's cost), and
-    the render pool collects what each job leaves behind (`pool.collected`)."""
+    the render pool collects what each job leaves behind (`worker.collected`)."""
     import matplotlib
 
     with matplotlib.rc_context(_RC):

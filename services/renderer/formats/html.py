@@ -25,7 +25,8 @@ from herald.services.renderer.formats.cells import DisplayTable
 from herald.services.renderer.formats.charts import alt_text
 from herald.services.renderer.formats.page import HOW_COMPUTED, Page
 from herald.services.renderer.formats.templates import templates
-from herald.services.renderer.reports.model import Chart, Column
+from herald.services.renderer.reports.chart import Chart
+from herald.services.renderer.reports.model import Column
 
 CONTENT_TYPE = "text/html; charset=utf-8"
 

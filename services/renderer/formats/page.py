@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from herald.services.renderer.formats.cells import DisplayTable, rounding_note
-from herald.services.renderer.reports.model import Chart, ReportData
+from herald.services.renderer.reports.chart import Chart
+from herald.services.renderer.reports.model import ReportData
 from herald.shared.contract.messages import RunDetails
 from herald.shared.runtime.settings import BrandingSettings
 

@@ -2,7 +2,7 @@
 and a footer on how its figures are computed, linking to their definitions.
 
 `compose` is pure and runs in the service: the HTML, with a placeholder where
-each chart goes. `to_pdf` runs in a pool worker (`pool.py`), never on the
+each chart goes. `worker.to_pdf` runs in a pool worker (`pool.py`), never on the
 event loop: it draws the charts there (matplotlib, `charts.py`) as SVG, so
 they stay vector with real text, and prints a tagged PDF (PDF/UA-1: a
 structure tree a screen reader follows, a title, a language, alt text).
@@ -10,30 +10,24 @@ structure tree a screen reader follows, a title, a language, alt text).
 
 from __future__ import annotations
 
-import base64
-import functools
-import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
-from herald.services.renderer.formats import charts as drawing
 from herald.services.renderer.formats import layout
 from herald.services.renderer.formats.cells import DisplayTable
 from herald.services.renderer.formats.headlines import tiles
 from herald.services.renderer.formats.page import HOW_COMPUTED, Page
 from herald.services.renderer.formats.templates import templates
-from herald.services.renderer.reports.model import Chart, Column
+from herald.services.renderer.formats.worker import chart_slot
+from herald.services.renderer.reports.chart import Chart
+from herald.services.renderer.reports.model import Column
 from herald.shared.contract.messages import HeadlineTile
 from herald.shared.runs.text import change_arrow, period_text, platform_link
 from herald.shared.runtime.settings import BrandingSettings
-
-if TYPE_CHECKING:
-    from weasyprint.text.fonts import FontConfiguration
 
 CONTENT_TYPE = "application/pdf"
 #: A chart's width: as drawn (592 CSS px) on a portrait page; two to a row on a landscape one.
@@ -106,11 +100,6 @@ async def write(page: Page) -> bytes:
     return await page.printer.render(html_, charts, page.branding.brand_colour)
 
 
-def chart_slot(n: int) -> str:
-    """Where `compose` leaves the n-th chart for the worker: a comment no escaped text can forge."""
-    return f"<!--chart {n}-->"
-
-
 def compose(
     heading: Heading,
     tables: Sequence[DisplayTable],
@@ -169,49 +158,3 @@ def _per_row(count: int, most: int) -> int:
     """Tiles to a row: as few rows as `most` allows, evenly filled (six: two rows of three)."""
     rows = max(1, -(-count // most))
     return max(1, -(-count // rows))
-
-
-@functools.cache
-def _fonts() -> FontConfiguration:
-    """One font configuration per worker, shared by its renders.
-
-    A configuration of its own per render cost a quarter of the render's CPU
-    (57 ms against 41), and the fonts each one loaded stayed in the worker: 25 MB
-    more every hundred renders. The templates declare no `@font-face`, so
-    nothing a render adds reaches the next.
-    """
-    from weasyprint.text.fonts import FontConfiguration
-
-    return FontConfiguration()
-
-
-def _figure(chart: Chart, brand: str) -> str:
-    """The chart as a vector image with its text alternative, drawn here in the worker."""
-    data = base64.b64encode(drawing.svg(chart, brand).encode()).decode()
-    alt = html.escape(drawing.alt_text(chart), quote=True)
-    return f'<img class="chart" src="data:image/svg+xml;base64,{data}" alt="{alt}">'
-
-
-def to_pdf(html_: str, charts: Sequence[Chart] = (), brand: str = DEFAULT_ACCENT) -> bytes:
-    """Runs in a pool worker: draws the charts into their slots and prints a tagged PDF."""
-    import weasyprint  # imported by the worker's initializer already; cheap here
-
-    for n, chart in enumerate(charts):
-        html_ = html_.replace(chart_slot(n), _figure(chart, brand), 1)
-    pdf: bytes = weasyprint.HTML(string=html_).write_pdf(
-        font_config=_fonts(), pdf_variant="pdf/ua-1"
-    )
-    return pdf
-
-
-#: A page in the report's fonts, so a worker's first render finds them loaded.
-_WARM = (
-    '<html lang="en"><head><title>warm</title></head>'
-    '<body style="font-family: Liberation Sans"><p>warm <b>1</b></p></body></html>'
-)
-
-
-def warm_up() -> None:
-    """Before a worker's first job: import WeasyPrint and matplotlib, load fonts, draw once."""
-    to_pdf(_WARM)
-    drawing.warm_up()

@@ -10,6 +10,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Final
 
+from herald.services.renderer.reports.chart import Chart
 from herald.shared.contract.messages import DataWindow
 from herald.shared.contract.schedule_spec import Filters, ReportRef
 from herald.shared.contract.tenant_settings import TenantCompliance
@@ -95,34 +96,6 @@ class Table:
     #: Keys of the columns that matter most (the headline metrics): a layout too narrow
     #: for every column shows these first.
     key_columns: tuple[str, ...] = ()
-
-
-class ChartKind(enum.StrEnum):
-    #: Values over an ordered axis (days): a line per series.
-    TREND = "trend"
-    #: One bar per category (campaigns, agents, hours of the day), a bar per series.
-    BARS = "bars"
-    #: Shares of a whole (dispositions): horizontal bars, largest first, labelled with %.
-    SHARE = "share"
-
-
-@dataclass(frozen=True, slots=True)
-class Series:
-    name: str
-    #: One value per category; None where there is nothing to show (no calls that day).
-    values: tuple[float | None, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Chart:
-    """A chart as data: drawn as SVG for the PDF and PNG for the email (`formats/charts.py`)."""
-
-    title: str
-    kind: ChartKind
-    categories: tuple[str, ...]
-    series: tuple[Series, ...]
-    #: What the values count, for the axis and the text alternative ("calls", "%").
-    unit: str = ""
 
 
 @dataclass(frozen=True, slots=True)

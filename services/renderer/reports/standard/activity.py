@@ -14,8 +14,9 @@ from herald.services.renderer.calldata.groupings import (
     Sums,
 )
 from herald.services.renderer.calldata.records import SERVICE_LEVEL_S, CallList, Campaign
+from herald.services.renderer.reports.chart import ChartKind
 from herald.services.renderer.reports.figures import average_s, minutes, money, pct, ratio
-from herald.services.renderer.reports.model import ChartKind, Column, Row
+from herald.services.renderer.reports.model import Column, Row
 from herald.services.renderer.reports.model import ColumnKind as K
 from herald.services.renderer.reports.standard import abandonment
 from herald.services.renderer.reports.standard.charting import DailyTrend, TableChart

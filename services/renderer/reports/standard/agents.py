@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from herald.services.renderer.calldata.groupings import CALLS, Document, Sums
 from herald.services.renderer.calldata.records import Agent, PauseReason, Team, pause_field
 from herald.services.renderer.calldata.sessions import UNCLIPPED
+from herald.services.renderer.reports.chart import ChartKind
 from herald.services.renderer.reports.figures import average_s, pct, per_hour
-from herald.services.renderer.reports.model import Cell, ChartKind, Column, Row
+from herald.services.renderer.reports.model import Cell, Column, Row
 from herald.services.renderer.reports.model import ColumnKind as K
 from herald.services.renderer.reports.standard.charting import TableChart
 from herald.services.renderer.reports.standard.definition import (

@@ -13,14 +13,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from herald.services.renderer.reports.model import (
-    Cell,
-    Chart,
-    ChartKind,
-    Column,
-    Row,
-    Series,
-)
+from herald.services.renderer.reports.chart import Chart, ChartKind, Series
+from herald.services.renderer.reports.model import Cell, Column, Row
 
 #: A bar chart of more categories than this shows the largest ones only.
 MAX_BARS = 20

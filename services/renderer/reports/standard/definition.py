@@ -16,14 +16,8 @@ from zoneinfo import ZoneInfo
 
 from herald.services.renderer.calldata.groupings import CALLS, Document, Grouped, Grouping, Sums
 from herald.services.renderer.calldata.records import Dimension
-from herald.services.renderer.reports.model import (
-    Chart,
-    Column,
-    Headline,
-    ReportData,
-    Row,
-    Table,
-)
+from herald.services.renderer.reports.chart import Chart
+from herald.services.renderer.reports.model import Column, Headline, ReportData, Row, Table
 from herald.services.renderer.reports.standard.charting import (
     ChartSpec,
     DailyTrend,

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from herald.services.renderer.calldata.groupings import CALLS, Document, Grouped, Sums
 from herald.services.renderer.calldata.records import Agent, Campaign
 from herald.services.renderer.reports import periods
+from herald.services.renderer.reports.chart import ChartKind
 from herald.services.renderer.reports.figures import change_pct, labour_cents, money, pct
-from herald.services.renderer.reports.model import ChartKind, Column, Figure, Headline, Row
+from herald.services.renderer.reports.model import Column, Figure, Headline, Row
 from herald.services.renderer.reports.model import ColumnKind as K
 from herald.services.renderer.reports.standard.charting import DailyTrend, TableChart
 from herald.services.renderer.reports.standard.definition import (

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from herald.services.renderer.calldata.days import day_bounds, slices
 from herald.services.renderer.calldata.groupings import CALLS, QUEUES, Key, Sums
 from herald.services.renderer.calldata.records import Campaign
+from herald.services.renderer.reports.chart import ChartKind
 from herald.services.renderer.reports.figures import average_s, pct
-from herald.services.renderer.reports.model import ChartKind, Column, Row
+from herald.services.renderer.reports.model import Column, Row
 from herald.services.renderer.reports.model import ColumnKind as K
 from herald.services.renderer.reports.standard import abandonment
 from herald.services.renderer.reports.standard.charting import DailyTrend, TableChart
