@@ -22,7 +22,7 @@ from herald.services.renderer.formats.cells import DisplayTable
 from herald.services.renderer.formats.headlines import tiles
 from herald.services.renderer.formats.page import HOW_COMPUTED, Page
 from herald.services.renderer.formats.templates import templates
-from herald.services.renderer.formats.worker import chart_slot
+from herald.services.renderer.formats.worker import FAMILY, FONT_FACES, chart_slot
 from herald.services.renderer.reports.chart import Chart
 from herald.services.renderer.reports.model import Column
 from herald.shared.contract.messages import HeadlineTile
@@ -125,6 +125,8 @@ def compose(
     common = layout.Shape(landscape, font_pt, ())
     return templates.get_template("report.pdf.html.j2").render(
         heading=heading,
+        font_faces=Markup(FONT_FACES),
+        family=FAMILY,
         tiles=[(tile, change_arrow(tile.change)) for tile in headline_tiles],
         tiles_per_row=_per_row(len(headline_tiles), 6 if landscape else 4),
         charts=[Markup(chart_slot(n)) for n in range(len(charts))],

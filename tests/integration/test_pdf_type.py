@@ -1,0 +1,104 @@
+"""The PDF's type as WeasyPrint sets it: rows set as lines land where `layout.py` measured
+them, and no line of text makes WeasyPrint build Pango font features (it keeps each)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import weasyprint.text.line_break as line_break
+
+from herald.services.renderer.formats.cells import DisplayTable
+from herald.services.renderer.formats.layout import CELL_BUDGET
+from herald.services.renderer.formats.pdf import Heading, compose
+from herald.services.renderer.formats.worker import collected, to_pdf
+from herald.services.renderer.reports.model import Column, ColumnKind
+
+pytestmark = pytest.mark.integration
+
+#: One word per value, so each value is one word of pdftotext's. Liberation Sans kerns
+#: "AV", "WA", "Ty", "To" and "11": set with kerning, each line's values would drift.
+NAMES = ("AVATAR", "WAVY", "Tyre", "Tokyo", "Ivy")
+COLUMNS = (
+    Column("name", "Name"),
+    Column("dialed", "Dialed", ColumnKind.INTEGER),
+    Column("code", "Code"),
+    Column("answered", "Answered", ColumnKind.INTEGER),
+    Column("rate", "Rate", ColumnKind.PERCENT),
+)
+ROWS = [
+    [NAMES[n % 5], f"{1111 * (n % 9 + 1):,}", NAMES[(n + 2) % 5], str(11 ** (n % 4)), f"{n % 7}1.1"]
+    for n in range(200)
+]
+HEADING = Heading(
+    "Acme",
+    None,
+    "https://acme.example.com/r",
+    "Campaign Summary",
+    "2026-11-01 to 2026-11-14",
+    "UTC",
+    "All campaigns",
+    "2026-11-15 08:00 UTC",
+    (),
+    "https://acme.example.com/docs/reports",
+)
+
+
+def _html() -> str:
+    assert len(ROWS) * len(COLUMNS) > CELL_BUDGET  # set as lines of text
+    return compose(HEADING, [DisplayTable(None, COLUMNS, ROWS, None, len(ROWS))])
+
+
+def _words(path: Path) -> list[tuple[float, float, float, str]]:
+    """Every word: (top, left, right, text) from pdftotext's boxes; each page 10,000 pt lower."""
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], capture_output=True, check=True, text=True
+    ).stdout
+    words = []
+    for n, page in enumerate(out.split("<page ")[1:]):
+        for left, top, right, text in re.findall(
+            r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)<', page
+        ):
+            words.append((n * 10_000 + float(top), float(left), float(right), text))
+    return words
+
+
+def test_values_set_as_lines_sit_under_their_headers_on_every_line(tmp_path: Path) -> None:
+    path = tmp_path / "lines.pdf"
+    path.write_bytes(collected(to_pdf, _html(), (), "#2f5d8a"))
+    lines: dict[float, list[tuple[float, float, str]]] = defaultdict(list)
+    for top, left, right, text in _words(path):
+        lines[top].append((left, right, text))
+    headers = {text: (left, right) for line in lines.values() for left, right, text in line}
+    rows = [sorted(line) for line in lines.values() if [w[2] for w in sorted(line)] in ROWS]
+    assert len(rows) == len(ROWS)
+    for n, column in enumerate(COLUMNS):
+        # Text starts where its column does, a number ends where its header does.
+        edges = [row[n][1] if column.numeric else row[n][0] for row in rows]
+        header = headers[column.label][1 if column.numeric else 0]
+        assert max(edges) - min(edges) < 0.2, column.label
+        assert abs(edges[0] - header) < 0.5, column.label
+
+
+def test_no_line_of_a_report_builds_pango_font_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    """WeasyPrint 70 builds a Pango attribute for every line styled with `font-kerning` or
+    `font-variant-*` and frees none: 0.9 MB per 1,000-row PDF a worker keeps for good.
+    The template's face (`worker.FONT_FACES`) carries the features instead."""
+    pango = line_break.pango
+    built: list[bytes] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(pango, name)
+
+        def pango_attr_font_features_new(self, features: bytes) -> Any:
+            built.append(features)
+            return pango.pango_attr_font_features_new(features)
+
+    monkeypatch.setattr(line_break, "pango", Counting())
+    assert collected(to_pdf, _html(), (), "#2f5d8a").startswith(b"%PDF")
+    assert built == []
