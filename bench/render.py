@@ -7,9 +7,12 @@ CSV speed, pool gain.
   WeasyPrint on a naive one-<table> HTML of the same data, and Herald's path
   (`services/renderer/formats/pdf.py`: measured layout, tagged PDF/UA, as a
   pool worker prints it), without a chart and with one (a 30-day trend).
-  "cold" is a new process: the time from importing WeasyPrint (and
-  matplotlib, for a chart) to the finished PDF, and its peak RSS; "warm" is
-  a later render in the same process, set up as a pool worker is (`worker.start_worker`).
+  Herald's HTML is composed here, as the service composes it, and printed in
+  a new process that holds only what a pool worker holds (`pdf_process.py`:
+  no models). "cold": the time to compose, plus the new process's from
+  importing WeasyPrint (and matplotlib, for a chart) to the finished PDF; its
+  peak RSS. "warm": the time to compose plus a later render in that process,
+  set up as a pool worker is (`worker.start_worker`).
 - The Executive Dashboard's PDF with its three charts and six tiles, warm.
 - The email: composing an HTML run's message (tiles, one inline chart PNG,
   the table) once its render is stored, as the mailer does per run.
@@ -32,6 +35,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -44,14 +48,14 @@ from rich.table import Table as RichTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.pdf_process import BRAND, CHARTS, EXEC_CHARTS, TREND
 from herald.services.renderer.formats import pdf
 from herald.services.renderer.formats.cells import DisplayTable, display_row
-from herald.services.renderer.formats.worker import collected, start_worker, to_pdf
-from herald.services.renderer.reports.chart import Chart, ChartKind, Series
+from herald.services.renderer.formats.worker import to_pdf
+from herald.services.renderer.reports.chart import Chart
 from herald.services.renderer.reports.model import Row
 from herald.services.renderer.reports.standard.activity import CAMPAIGN_SUMMARY
 from herald.shared.contract.messages import HeadlineTile, Tone
-from tests.memory import peak_rss_mb
 
 console = Console()
 #: The Campaign Summary's outbound table, 14 columns: a typical wide aggregate report.
@@ -80,28 +84,6 @@ def rows(n: int) -> list[Row]:
     ]
 
 
-BRAND = pdf.DEFAULT_ACCENT
-DAYS = tuple(f"{d} Nov" for d in range(1, 31))
-TREND = Chart(
-    "Calls per day",
-    ChartKind.TREND,
-    DAYS,
-    (
-        Series("Dialed", tuple(float(900 + 37 * d % 200) for d in range(30))),
-        Series("Answered", tuple(float(300 + 23 * d % 90) for d in range(30))),
-    ),
-    "calls",
-)
-EXEC_CHARTS = (
-    TREND,
-    Chart("Conversions per day", ChartKind.TREND, DAYS, (Series("Sales", TREND.series[1].values),)),
-    Chart(
-        "Net by campaign",
-        ChartKind.BARS,
-        ("Solar Panel Leads", "Fibre Broadband Upgrade", "Home Insurance Renewals"),
-        (Series("Net", (726.65, 429.02, 414.11)),),
-    ),
-)
 TILES = [
     HeadlineTile(label=label, value="2,921", previous="3,079", change="\u22125.1 %", tone=Tone.BAD)
     for label in ("Calls", "Contact rate %", "Conversions", "Revenue", "Net", "ROI %")
@@ -155,39 +137,6 @@ def naive_html(n: int) -> str:
     )
 
 
-def child(kind: str, n: int) -> None:
-    """One measurement in this fresh process; prints JSON.
-
-    `naive`: plain WeasyPrint on one <table>; `herald`: the pool worker's call
-    (`worker.to_pdf` as `worker.collected` runs it: tagged, shared fonts); `chart`: the
-    same with one chart drawn by matplotlib in this process; `exec`: the Executive
-    Dashboard, 3 charts."""
-    charts: tuple[Chart, ...] = {"chart": (TREND,), "exec": EXEC_CHARTS}.get(kind, ())
-
-    def render() -> bytes:
-        if kind == "naive":
-            import weasyprint
-
-            naive: bytes = weasyprint.HTML(string=naive_html(n)).write_pdf()
-            return naive
-        html = exec_html() if kind == "exec" else herald_html(n, charts)
-        return collected(to_pdf, html, charts, BRAND)
-
-    started = time.perf_counter()
-    first = render()
-    cold = time.perf_counter() - started
-    if kind != "naive":
-        start_worker()  # as a pool worker is before its first job
-    warm = []
-    for _ in range(3):
-        started = time.perf_counter()
-        render()
-        warm.append(time.perf_counter() - started)
-    rss = peak_rss_mb()
-    out = {"cold_s": cold, "warm_s": sorted(warm)[1], "rss_mb": rss, "bytes": len(first)}
-    print(json.dumps(out))
-
-
 def email_compose_ms(runs: int) -> float:
     """Median time to compose an HTML run's email: tiles, one chart PNG, a 50-row table."""
     from herald.services.mailer.compose import Attachment, Contents, prepare
@@ -216,13 +165,27 @@ def email_compose_ms(runs: int) -> float:
 
 
 def measure(kind: str, n: int) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(n)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    """Composed here, as the service does, and printed in a fresh worker-like process
+    (`pdf_process.py`); the time to compose is added to its cold and warm times."""
+    started = time.perf_counter()
+    if kind == "naive":
+        html = naive_html(n)
+    else:
+        html = exec_html() if kind == "exec" else herald_html(n, CHARTS.get(kind, ()))
+    composed = time.perf_counter() - started
+    with tempfile.NamedTemporaryFile("w", suffix=".html", encoding="utf-8") as file:
+        file.write(html)
+        file.flush()
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("pdf_process.py")), kind, file.name],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    if kind != "naive":
+        result["cold_s"] += composed
+        result["warm_s"] += composed
     return result
 
 
@@ -313,11 +276,7 @@ async def pool_ratio(renders: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 2,000-row case")
-    parser.add_argument("--child", nargs=2, metavar=("KIND", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        child(args.child[0], int(args.child[1]))
-        return
     sizes = (30, 300, 1000) if args.quick else (30, 300, 1000, 2000)
     shown = RichTable(
         "rows",
