@@ -20,7 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from herald.services.renderer.formats.worker import collected, start_worker, to_pdf
+from herald.services.renderer.formats.worker import (
+    collected,
+    own_temp_dir,
+    start_worker,
+    to_pdf,
+)
 from herald.services.renderer.reports.chart import Chart, ChartKind, Series
 from tests.memory import peak_rss_mb
 
@@ -60,6 +65,7 @@ def measure(kind: str, html: str) -> dict[str, float]:
             return naive
         return collected(to_pdf, html, charts, BRAND)
 
+    own_temp_dir()  # as a pool worker's initializer does first
     started = time.perf_counter()
     first = render()
     cold = time.perf_counter() - started

@@ -4,6 +4,7 @@ and what they print is a tagged PDF whose text, headers and charts survive extra
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -266,3 +267,22 @@ async def test_a_worker_gives_back_what_a_large_render_freed() -> None:
     finally:
         pool.close()
     assert after - before < 35, (before, after)
+
+
+async def test_workers_leave_no_temporary_files_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WeasyPrint copies the faces' fonts into a temporary folder per worker, and pebble ends
+    a worker with `os._exit`: each replaced worker left 0.8 MB in /tmp."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the workers' temporary folder
+    pool = PdfPool(workers=1, renders_per_worker=2, timeout_s=60)
+    try:
+        pids = set()
+        for _ in range(3):
+            pids.add(await pool.worker_pid())
+            assert (await pool.render(PAGE)).startswith(b"%PDF")
+        assert len(pids) == 3
+        assert await asyncio.to_thread(os.listdir, tmp_path)  # the live worker's folder
+    finally:
+        pool.close()
+    assert await asyncio.to_thread(os.listdir, tmp_path) == []

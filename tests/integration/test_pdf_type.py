@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,13 @@ HEADING = Heading(
     (),
     "https://acme.example.com/docs/reports",
 )
+
+
+@pytest.fixture(autouse=True)
+def _temp_files_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process prints the PDFs itself: WeasyPrint's copies of the faces' fonts go to
+    pytest's folder, not /tmp (a pool worker's go to its own, `worker.own_temp_dir`)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 def _html() -> str:
