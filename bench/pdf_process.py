@@ -13,6 +13,7 @@ median of three renders after the worker's start-up), rss_mb, bytes.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -79,5 +80,13 @@ def measure(kind: str, html: str) -> dict[str, float]:
     return {"cold_s": cold, "warm_s": sorted(warm)[1], "rss_mb": peak_rss_mb(), "bytes": len(first)}
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=("naive", "herald", "chart", "exec"))
+    parser.add_argument("html_file", type=Path)
+    args = parser.parse_args()
+    print(json.dumps(measure(args.kind, args.html_file.read_text(encoding="utf-8"))))
+
+
 if __name__ == "__main__":
-    print(json.dumps(measure(sys.argv[1], Path(sys.argv[2]).read_text(encoding="utf-8"))))
+    main()

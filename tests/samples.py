@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from herald.services.renderer.formats.pdf import Heading
 from herald.shared.contract.messages import DataWindow, ReportRendered, RunDetails
 from herald.shared.contract.schedule_spec import ReportFormat, ReportRef, ScheduleSpec
 
@@ -55,3 +56,19 @@ def report_rendered(run: RunDetails | None = None, **changes: Any) -> ReportRend
         "filters_summary": "All campaigns and agents",
     }
     return ReportRendered(**(fields | changes))
+
+
+def pdf_heading(logo_uri: str | None = None) -> Heading:
+    """A PDF's heading for a Campaign Summary of the first half of November."""
+    return Heading(
+        "Acme",
+        logo_uri,
+        "https://acme.example.com/r",
+        "Campaign Summary",
+        "2026-11-01 to 2026-11-14",
+        "UTC",
+        "All campaigns",
+        "2026-11-15 08:00 UTC",
+        (),
+        "https://acme.example.com/docs/reports",
+    )

@@ -15,9 +15,10 @@ import weasyprint.text.line_break as line_break
 
 from herald.services.renderer.formats.cells import DisplayTable
 from herald.services.renderer.formats.layout import CELL_BUDGET
-from herald.services.renderer.formats.pdf import Heading, compose
+from herald.services.renderer.formats.pdf import compose
 from herald.services.renderer.formats.worker import collected, to_pdf
 from herald.services.renderer.reports.model import Column, ColumnKind
+from tests.samples import pdf_heading
 
 pytestmark = pytest.mark.integration
 
@@ -35,18 +36,6 @@ ROWS = [
     [NAMES[n % 5], f"{1111 * (n % 9 + 1):,}", NAMES[(n + 2) % 5], str(11 ** (n % 4)), f"{n % 7}1.1"]
     for n in range(200)
 ]
-HEADING = Heading(
-    "Acme",
-    None,
-    "https://acme.example.com/r",
-    "Campaign Summary",
-    "2026-11-01 to 2026-11-14",
-    "UTC",
-    "All campaigns",
-    "2026-11-15 08:00 UTC",
-    (),
-    "https://acme.example.com/docs/reports",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +47,7 @@ def _temp_files_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def _html() -> str:
     assert len(ROWS) * len(COLUMNS) > CELL_BUDGET  # set as lines of text
-    return compose(HEADING, [DisplayTable(None, COLUMNS, ROWS, None, len(ROWS))])
+    return compose(pdf_heading(), [DisplayTable(None, COLUMNS, ROWS, None, len(ROWS))])
 
 
 def _words(path: Path) -> list[tuple[float, float, float, str]]:
