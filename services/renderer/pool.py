@@ -20,7 +20,12 @@ from pebble import ProcessExpired, ProcessPool
 
 from herald.services.renderer.formats import charts as drawing
 from herald.services.renderer.formats.pdf import DEFAULT_ACCENT
-from herald.services.renderer.formats.worker import collected, start_worker, to_pdf
+from herald.services.renderer.formats.worker import (
+    collected,
+    remove_dead_workers_files,
+    start_worker,
+    to_pdf,
+)
 from herald.services.renderer.reports.chart import Chart
 from herald.services.renderer.reports.model import SourceUnavailable
 
@@ -73,3 +78,4 @@ class PdfPool:
     def close(self) -> None:
         self._pool.stop()  # type: ignore[no-untyped-call]
         self._pool.join(timeout=10)
+        remove_dead_workers_files()

@@ -277,3 +277,29 @@ async def test_workers_leave_no_temporary_files_behind(
     finally:
         pool.close()
     assert await asyncio.to_thread(os.listdir, tmp_path) == []
+
+
+async def test_a_starting_worker_removes_what_killed_workers_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed outright (SIGKILL, the OOM killer) runs no finalizer: the next one
+    to start removes the folders of workers that are gone, and no other."""
+    ended = await asyncio.create_subprocess_exec("true")
+    await ended.wait()
+    gone = tmp_path / f"herald-pdf-worker-{ended.pid}-abc"
+    alive = tmp_path / f"herald-pdf-worker-{os.getpid()}-abc"
+    for folder in (gone, alive):
+        (folder / "weasyprint-x").mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    pool = PdfPool(workers=1, renders_per_worker=10, timeout_s=60)
+    try:
+        worker = await pool.worker_pid()
+        left = await asyncio.to_thread(os.listdir, tmp_path)
+    finally:
+        pool.close()
+    # While the pool runs: the live test process's folder and the worker's own.
+    assert alive.name in left
+    assert next(name for name in left if name != alive.name).startswith(
+        f"herald-pdf-worker-{worker}-"
+    )
+    assert len(left) == 2

@@ -16,9 +16,11 @@ import functools
 import gc
 import html
 import multiprocessing.util
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from herald.services.renderer.formats import charts as drawing
@@ -33,20 +35,44 @@ def chart_slot(n: int) -> str:
     return f"<!--chart {n}-->"
 
 
+_TEMP_PREFIX = "herald-pdf-worker-"
+
+
 def own_temp_dir() -> None:
     """This process's temporary files go to a folder of its own, removed when it exits.
 
     WeasyPrint copies the faces' fonts (`FONT_FACES`, 0.8 MB) into a temporary
     folder it removes only when its font configuration is collected, and pebble
     ends a worker with `os._exit`: every replaced worker left one behind.
-    multiprocessing's finalizers run on that exit (and on SIGTERM); only a
-    worker killed outright (SIGKILL) still leaves its folder.
+    multiprocessing's finalizers run on that exit, but pebble's stop can cut them
+    short (its SIGTERM lands while the worker is already exiting), and a worker
+    killed outright (SIGKILL) runs none: what they leave, the next worker to start
+    and the pool's `close` remove (`remove_dead_workers_files`).
     """
-    folder = tempfile.mkdtemp(prefix="herald-pdf-worker-")
+    remove_dead_workers_files()
+    folder = tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
     tempfile.tempdir = folder
     multiprocessing.util.Finalize(
         None, shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}, exitpriority=0
     )
+
+
+def remove_dead_workers_files() -> None:
+    """The temporary folders of workers that are gone (each named by its pid), and no other."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{_TEMP_PREFIX}*-*"):
+        pid = stale.name.removeprefix(_TEMP_PREFIX).split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def start_worker() -> None:
