@@ -180,31 +180,52 @@ class RssSampler:
     services: dict[str, list[ServiceProcess]]
     peaks: dict[str, float] = field(default_factory=dict)
     pss_peaks: dict[str, float] = field(default_factory=dict)
+    #: What each service's peak RSS was made of: its processes, by role.
+    peak_parts: dict[str, str] = field(default_factory=dict)
+    #: CPU seconds each service's processes had used at the last sample, by role.
+    cpu_parts: dict[str, str] = field(default_factory=dict)
 
     async def run(self) -> None:
         while True:
             for name, replicas in self.services.items():
                 for service in replicas:
-                    rss, pss = _tree_memory(service.process.pid)
-                    self.peaks[name] = max(self.peaks.get(name, 0.0), rss)
+                    rss, pss, parts, cpu = _tree_memory(service.process.pid)
+                    self.cpu_parts[name] = cpu
+                    if rss > self.peaks.get(name, 0.0):
+                        self.peaks[name] = rss
+                        self.peak_parts[name] = parts
                     self.pss_peaks[name] = max(self.pss_peaks.get(name, 0.0), pss)
             await asyncio.sleep(SAMPLE_S)
 
 
-def _tree_memory(pid: int) -> tuple[float, float]:
-    """RSS and PSS of a process and its children, in MB."""
+def _tree_memory(pid: int) -> tuple[float, float, str, str]:
+    """RSS and PSS of a process and its children, in MB; each process's RSS and CPU
+    seconds so far, by role."""
     try:
         process = psutil.Process(pid)
         tree = [process, *process.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0.0, 0.0
+        return 0.0, 0.0, "", ""
     rss = pss = 0
+    parts, cpu = [], []
     for member in tree:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             memory = member.memory_full_info()
+            times = member.cpu_times()
             rss += memory.rss
             pss += memory.pss
-    return rss / 2**20, pss / 2**20
+            role = _role(member, pid)
+            parts.append(f"{role} {memory.rss / 2**20:.0f}")
+            cpu.append(f"{role} {times.user + times.system:.1f}")
+    return rss / 2**20, pss / 2**20, " + ".join(parts), " + ".join(cpu)
+
+
+def _role(member: psutil.Process, service_pid: int) -> str:
+    """The service process itself, a pool worker or multiprocessing's resource tracker."""
+    if member.pid == service_pid:
+        return "main"
+    command = " ".join(member.cmdline())
+    return "tracker" if "resource_tracker" in command else "worker"
 
 
 def final_lag_bound(metrics: str) -> float:
@@ -291,6 +312,8 @@ class Pass:
     statuses: dict[str, int] = field(default_factory=dict)
     peaks: dict[str, float] = field(default_factory=dict)
     pss_peaks: dict[str, float] = field(default_factory=dict)
+    peak_parts: dict[str, str] = field(default_factory=dict)
+    cpu_parts: dict[str, str] = field(default_factory=dict)
     #: MongoDB commands each service sent from the due minute on, by command name.
     mongo: dict[str, Counter[str]] = field(default_factory=dict)
 
@@ -529,6 +552,7 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
             at_herd.cancel()
         result.mongo = {name: after[name] - before[name] for name in services}
         result.peaks, result.pss_peaks = sampler.peaks, sampler.pss_peaks
+        result.peak_parts, result.cpu_parts = sampler.peak_parts, sampler.cpu_parts
         result.final_runs, result.poll_s = watch.final_runs, watch.poll_s
         log(f"{label}: {result.final_runs}/{count} runs final; reading what happened")
         pipeline = [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
@@ -595,7 +619,10 @@ def summary(done: Pass) -> str:
         f"history lag within {done.history_lag_s:.1f} s (polled {done.history_lag_poll_s:.1f} s), "
         f"{done.duplicates} duplicates, "
         f"{done.renders} renders, {done.mongo_per_run():.1f} MongoDB commands a run, "
-        f"peak RSS MB {rss}"
+        f"peak RSS MB {rss}; at the peak, RSS by process: "
+        + "; ".join(f"{name} {parts}" for name, parts in done.peak_parts.items())
+        + "; CPU s by process: "
+        + "; ".join(f"{name} {parts}" for name, parts in done.cpu_parts.items())
     )
 
 
