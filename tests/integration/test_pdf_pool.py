@@ -7,7 +7,7 @@ import asyncio
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,10 @@ from herald.services.renderer.formats.pdf import compose
 from herald.services.renderer.pool import PdfPool, RenderTimeout
 from herald.services.renderer.reports.chart import Chart, ChartKind, Series
 from herald.services.renderer.reports.model import Column, ColumnKind
+from herald.services.renderer.reports.standard import REPORTS
 from herald.shared.contract.messages import HeadlineTile, Tone
+from herald.shared.runtime.settings import RendererSettings
+from tests.memory import PDF_WORKER_MIB, peak_rss_mb
 from tests.samples import pdf_heading
 
 pytestmark = pytest.mark.integration
@@ -256,6 +259,59 @@ async def test_a_worker_gives_back_what_a_large_render_freed() -> None:
     finally:
         pool.close()
     assert after - before < 35, (before, after)
+
+
+#: A value of each kind, as wide as real ones get (a text column's at its longest).
+_VALUES: dict[ColumnKind, Callable[[int], str]] = {
+    ColumnKind.TEXT: lambda n: f"Outbound renewals {n:05d}, north region",
+    ColumnKind.INTEGER: lambda n: f"{10_000 + n:,}",
+    ColumnKind.DECIMAL: lambda n: f"{1_000 + n:,}.25",
+    ColumnKind.PERCENT: lambda n: f"{n % 100}.5 %",
+    ColumnKind.RATE: lambda n: f"{n % 9}.75",
+    ColumnKind.DURATION: lambda n: f"1:{n % 60:02d}:07",
+    ColumnKind.MONEY: lambda n: f"{120_000 + n:,}.50",
+    ColumnKind.DATE: lambda n: f"2026-11-{n % 30 + 1:02d}",
+    ColumnKind.DATETIME: lambda n: f"2026-11-30 17:{n % 60:02d}:12",
+    ColumnKind.FLAG: lambda n: "Yes" if n % 2 else "No",
+}
+
+
+def _at_most_rows(report_id: str) -> list[DisplayTable]:
+    """Each of the report's tables at the most rows a PDF shows (`pdf_max_rows`)."""
+    n = RendererSettings().pdf_max_rows
+    return [
+        DisplayTable(
+            layout.title,
+            layout.columns,
+            [[_VALUES[column.kind](row) for column in layout.columns] for row in range(n)],
+            None,
+            n,
+        )
+        for layout in REPORTS[report_id].layouts
+    ]
+
+
+async def test_a_worker_prints_the_largest_pdfs_within_its_share_of_the_memory_limit() -> None:
+    """The renderer's memory limit gives each PDF worker PDF_WORKER_MIB (`tests/memory.py`):
+    the report with the most columns and the one with the widest table, every table at
+    `pdf_max_rows` and with three charts, printed by one worker, peak within it."""
+
+    def columns(report_id: str) -> list[int]:
+        return [len(layout.columns) for layout in REPORTS[report_id].layouts]
+
+    largest = dict.fromkeys(
+        (max(REPORTS, key=lambda r: sum(columns(r))), max(REPORTS, key=lambda r: max(columns(r))))
+    )
+    charts = [CHART] * 3
+    pool = PdfPool(workers=1, renders_per_worker=10, timeout_s=300)
+    try:
+        for report_id in largest:
+            html = compose(pdf_heading(LOGO), _at_most_rows(report_id), (), charts)
+            await pool.render(html, charts, "#2f5d8a")
+        peak = await asyncio.to_thread(peak_rss_mb, await pool.worker_pid())
+    finally:
+        pool.close()
+    assert peak < PDF_WORKER_MIB, (list(largest), peak)  # VmHWM is in KiB: MiB here
 
 
 async def test_workers_leave_no_temporary_files_behind(
