@@ -56,6 +56,7 @@ from herald.shared.contract.messages import DataWindow
 from herald.shared.contract.schedule_spec import Filters, ReportRef
 from herald.shared.runtime.mongo import Document, connect
 from herald.shared.runtime.settings import MongoSettings, Settings
+from tests.memory import peak_rss_mb
 
 DATABASE = "herald_bench_reports"
 TENANT = "bench"
@@ -181,19 +182,6 @@ def print_timings(timings: Timings, server: str, raw: bool) -> None:
 
 
 # -- 3. the CDR, streamed --------------------------------------------------------------------
-
-
-def peak_rss_mb() -> float:
-    """This process's own peak RSS.
-
-    Not `getrusage`: a spawned child inherits there the high-water mark of the parent's
-    memory it was forked from, so it would report the seeding parent's peak instead.
-    """
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise SystemExit("peak RSS needs Linux's /proc/self/status")
 
 
 async def stream_cdr(url: str, days: int) -> dict[str, float]:

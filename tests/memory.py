@@ -1,4 +1,4 @@
-"""Peak memory of a process, and the memory budgets the tests hold Herald's processes to."""
+"""Memory of a process, and the memory budgets the tests hold Herald's processes to."""
 
 from __future__ import annotations
 
@@ -16,8 +16,19 @@ def peak_rss_mb(pid: int | None = None) -> float:
     Not `getrusage`: on Linux its maxrss survives fork and exec, so a child of a
     large parent (pytest, late in a run) would report the parent's peak.
     """
-    with open(f"/proc/{pid or 'self'}/status", encoding="ascii") as status:
+    return _status_mib("VmHWM", pid)
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """A process's resident memory now (VmRSS); this process's by default."""
+    return _status_mib("VmRSS", pid)
+
+
+def _status_mib(field: str, pid: int | None) -> float:
+    """A memory field of /proc/<pid>/status, which Linux gives in KiB, in MiB."""
+    path = f"/proc/{pid or 'self'}/status"
+    with open(path, encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM in /proc/{pid or 'self'}/status")
+    raise RuntimeError(f"no {field} in {path}")

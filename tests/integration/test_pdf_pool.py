@@ -24,7 +24,7 @@ from herald.services.renderer.reports.model import Column, ColumnKind
 from herald.services.renderer.reports.standard import REPORTS
 from herald.shared.contract.messages import HeadlineTile, Tone
 from herald.shared.runtime.settings import RendererSettings
-from tests.memory import PDF_WORKER_MIB, peak_rss_mb
+from tests.memory import PDF_WORKER_MIB, peak_rss_mb, rss_mb
 from tests.samples import pdf_heading
 
 pytestmark = pytest.mark.integration
@@ -240,11 +240,6 @@ async def test_a_worker_prints_and_draws_without_importing_the_models() -> None:
     assert "pydantic_core" not in maps
 
 
-def _rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) / 1024
-
-
 async def test_a_worker_gives_back_what_a_large_render_freed() -> None:
     """glibc keeps freed memory for reuse: 60 MB after 2,000 rows of cells, if not trimmed."""
     rows = "".join(f"<tr><td>Campaign {n}</td><td>{n * 7}</td></tr>" for n in range(2000))
@@ -252,10 +247,10 @@ async def test_a_worker_gives_back_what_a_large_render_freed() -> None:
     try:
         await pool.render(PAGE)
         pid = await pool.worker_pid()
-        before = await asyncio.to_thread(_rss_mb, pid)
+        before = await asyncio.to_thread(rss_mb, pid)
         await pool.render(f"<table>{rows}</table>")
         assert await pool.worker_pid() == pid
-        after = await asyncio.to_thread(_rss_mb, pid)
+        after = await asyncio.to_thread(rss_mb, pid)
     finally:
         pool.close()
     assert after - before < 35, (before, after)
@@ -311,7 +306,7 @@ async def test_a_worker_prints_the_largest_pdfs_within_its_share_of_the_memory_l
         peak = await asyncio.to_thread(peak_rss_mb, await pool.worker_pid())
     finally:
         pool.close()
-    assert peak < PDF_WORKER_MIB, (list(largest), peak)  # VmHWM is in KiB: MiB here
+    assert peak < PDF_WORKER_MIB, (list(largest), peak)
 
 
 async def test_workers_leave_no_temporary_files_behind(
