@@ -42,45 +42,52 @@ _COLLECTION = re.compile(r"^(?!system\.)[A-Za-z0-9_][A-Za-z0-9_.-]{0,119}$")
 _CSV_COLUMNS = list(DeliveryStatus.model_fields)
 
 
-class _EventsPerSecond(ProgressColumn):
+class _PerSecond(ProgressColumn):
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self._unit = unit
+
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:,.0f} events/s", style="progress.data.speed")
+        return Text(f"{task.speed or 0:,.0f} {self._unit}/s", style="progress.data.speed")
 
 
 class _Tally:
-    """What one pass over the log saw, for the closing line."""
+    """What one pass saw (over the log, or over the runs), for its closing line."""
 
     def __init__(self) -> None:
         self.started = time.monotonic()
         self.read = 0
         self.not_events = 0
 
-    def summary(self, done: str) -> str:
+    def summary(self, done: str, what: str = "records") -> str:
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        line = f"{done}: {self.read:,} records in {elapsed:.1f} s ({self.read / elapsed:,.0f}/s)"
+        line = f"{done}: {self.read:,} {what} in {elapsed:.1f} s ({self.read / elapsed:,.0f}/s)"
         if self.not_events:
             line += f"; {self.not_events:,} records were not delivery events and were left out"
         return line
 
 
 @contextmanager
-def _progress(tally: _Tally) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
-    """A progress bar over the log: yields (advance by n records, start with the total).
+def _progress(
+    tally: _Tally, doing: str = "replaying delivery.status", unit: str = "events"
+) -> Iterator[tuple[Callable[[int], None], Callable[[int | None], None]]]:
+    """A progress bar: yields (advance by n, start with the total, None if unknown).
 
-    The bar shows once the log is open, so a Kafka that cannot be reached shows none.
+    The bar shows once the total is known (the log open, the runs counted), so a
+    Kafka that cannot be reached shows none.
     """
     columns = (
-        TextColumn("replaying delivery.status"),
+        TextColumn(doing),
         BarColumn(),
         MofNCompleteColumn(),
-        _EventsPerSecond(),
+        _PerSecond(unit),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
     bar = Progress(*columns, console=console)
     tasks: list[TaskID] = []
 
-    def start(total: int) -> None:
+    def start(total: int | None) -> None:
         bar.start()
         tasks.append(bar.add_task("replay", total=total))
 
@@ -207,7 +214,7 @@ def _rebuild(
             if sample is not None and "first_event_at" not in sample:
                 raise _fail(f"--into {into}: the collection holds documents that are not runs")
             with _progress(tally) as (advance, total):
-                applied, rejected = await replay.rebuild(
+                rebuilt = await replay.rebuild(
                     settings,
                     target,
                     since=since,
@@ -216,8 +223,8 @@ def _rebuild(
                     on_total=total,
                 )
             await history_store.ensure_indexes(target)
-            tally.not_events = len(rejected)
-            return applied, existing
+            tally.not_events = len(rebuilt.rejected)
+            return rebuilt.applied, existing
 
     applied, existing = run(rebuild())
     console.print(tally.summary(f"applied {applied:,} events to {into}"), soft_wrap=True)
@@ -227,13 +234,14 @@ def _rebuild(
 
 def _verify(settings: Settings, since: datetime | None, tenant: str | None) -> None:
     tally = _Tally()
+    compared = _Tally()
 
     async def check() -> replay.Comparison:
         async with open_database(settings) as db:
             scratch = replay.scratch_collection(db)
             try:
                 with _progress(tally) as (advance, total):
-                    _, rejected = await replay.rebuild(
+                    rebuilt = await replay.rebuild(
                         settings,
                         scratch,
                         since=since,
@@ -241,20 +249,27 @@ def _verify(settings: Settings, since: datetime | None, tenant: str | None) -> N
                         progress=advance,
                         on_total=total,
                     )
-                tally.not_events = len(rejected)
+                tally.not_events = len(rebuilt.rejected)
+                console.print(tally.summary("replayed"), soft_wrap=True)
+                compared.started = time.monotonic()
                 kept = timedelta(days=settings.retention.runs_days)
-                return await replay.compare(
-                    db[history_store.RUNS],
-                    scratch,
-                    tenant_id=tenant,
-                    since=since,
-                    expired_before=datetime.now(UTC) - kept,
-                )
+                doing = "comparing with the live history"
+                with _progress(compared, doing, "runs") as (advance, total):
+                    total(None)  # FerretDB would count the live runs by reading them all
+                    return await replay.compare(
+                        db[history_store.RUNS],
+                        scratch,
+                        tenant_id=tenant,
+                        since=since,
+                        expired_before=datetime.now(UTC) - kept,
+                        replayed_runs=rebuilt.created,
+                        progress=advance,
+                    )
             finally:
                 await scratch.drop()
 
     comparison = run(check())
-    console.print(tally.summary("replayed"), soft_wrap=True)
+    console.print(compared.summary("compared", "live runs"), soft_wrap=True)
     for difference in comparison.differences:
         console.print(_describe(difference), markup=False, soft_wrap=True)
     found = len(comparison.differences)

@@ -10,7 +10,7 @@ or a projection that went wrong.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime
@@ -20,7 +20,6 @@ from uuid import uuid4
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
 from pydantic import ValidationError
-from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -126,6 +125,16 @@ def _no_topic(topic: str, settings: Settings) -> str:
     )
 
 
+@dataclass(slots=True)
+class Rebuilt:
+    """What a rebuild did: events applied, runs it inserted (all of them, into an empty
+    collection), and the records that were not events (raw bytes, error)."""
+
+    applied: int = 0
+    created: int = 0
+    rejected: list[tuple[bytes, str]] = dataclass_field(default_factory=list)
+
+
 async def rebuild(
     settings: Settings,
     into: AsyncCollection[Document],
@@ -134,8 +143,9 @@ async def rebuild(
     tenant_id: str | None = None,
     progress: Progress | None = None,
     on_total: Progress | None = None,
-) -> tuple[int, list[tuple[bytes, str]]]:
-    """Project the log into `into`; returns (events applied, records that were not events).
+) -> Rebuilt:
+    """Project the log into `into`: the events applied, the runs made, the records that
+    were not events.
 
     `progress` is called with 1 for every record read. Events are gathered in
     batches and applied a batch at a time, as the scheduler applies them live
@@ -143,8 +153,7 @@ async def rebuild(
     write). A batch is done before the next begins, so one run's events never
     race each other. Events that contradict their run stop the rebuild.
     """
-    applied = 0
-    rejected: list[tuple[bytes, str]] = []
+    done = Rebuilt()
     batch: list[DeliveryStatus] = []
 
     async def flush() -> None:
@@ -153,23 +162,24 @@ async def rebuild(
         failures = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
         if failures:
             raise ExceptionGroup("runs that could not be rebuilt", failures)
+        done.created += len(projected.created)
         if progress is not None:
             progress(len(batch))
         batch.clear()
 
     async for item in read_events(settings, since, on_total):
         if isinstance(item, tuple):
-            rejected.append(item)
+            done.rejected.append(item)
         elif tenant_id is None or item.tenant_id == tenant_id:
             batch.append(item)
-            applied += 1
+            done.applied += 1
             if len(batch) >= _BATCH:
                 await flush()
             continue
         if progress is not None:
             progress(1)
     await flush()
-    return applied, rejected
+    return done
 
 
 class _Absent:
@@ -226,6 +236,8 @@ async def compare(
     tenant_id: str | None = None,
     since: datetime | None = None,
     expired_before: datetime | None = None,
+    replayed_runs: int | None = None,
+    progress: Progress | None = None,
 ) -> Comparison:
     """Both collections run by run, without `rev` (a count of writes, not history).
 
@@ -235,29 +247,61 @@ async def compare(
     (`HERALD_RETENTION__RUNS_DAYS`). The retention fields are not compared
     (runs written before they existed lack them), nor the fields only older
     documents store (`DERIVED_ONLY`: they repeat the events, which are compared).
+
+    Neither collection is read sorted: FerretDB 1.x sorts in its own memory
+    (only `$natural` order reaches PostgreSQL), so a read of `runs` in `_id`
+    order held the whole history there before its first answer (FerretDB grew
+    by 670 MB for 1,000 runs of 43 events). The live runs are read as they
+    come and each one's replayed twin looked up by `_id`, LOOKUPS at once; the
+    replayed runs the live history lacks are then looked for among the
+    replayed ids, unless as many twins were found as the replay made runs
+    (`replayed_runs`, when the caller knows it). What grows with the history
+    is the live runs' ids, kept by the client. `progress` is called with 1 for
+    every live run read.
     """
     query: Document = {} if tenant_id is None else {"tenant_id": tenant_id}
     result = Comparison()
-    async for run_id, ours, theirs in _merged(
-        live.find(query, {"rev": 0}).sort("_id", ASCENDING),
-        replayed.find({}, {"rev": 0}).sort("_id", ASCENDING),
-    ):
-        if ours is not None and since is not None and ours["first_event_at"] < since:
-            continue
-        if ours is None and theirs is not None and _expired(theirs, expired_before):
-            continue
-        for doc in (ours, theirs):
-            if doc is not None:
-                for name in _NOT_COMPARED:
-                    doc.pop(name, None)
-        result.compared += 1
-        if ours is None or theirs is None:
-            result.differences.append(Difference(run_id, None, ours or ABSENT, theirs or ABSENT))
-        else:
-            result.differences += [
-                Difference(run_id, path, a, b) for path, a, b in field_differences(ours, theirs)
-            ]
+    live_ids: set[str] = set()
+    twins = 0
+    cursor = live.find(query, {"rev": 0})
+    while chunk := await cursor.to_list(LOOKUPS):
+        found = await asyncio.gather(
+            *(replayed.find_one({"_id": doc["_id"]}, {"rev": 0}) for doc in chunk)
+        )
+        for ours, theirs in zip(chunk, found, strict=True):
+            live_ids.add(ours["_id"])
+            twins += theirs is not None
+            if progress is not None:
+                progress(1)
+            if since is None or ours["first_event_at"] >= since:
+                _compare_run(result, ours["_id"], ours, theirs)
+    if twins != replayed_runs:
+        async for doc in replayed.find({}, {"_id": 1, history_store.FINISHED_AT: 1}):
+            if doc["_id"] not in live_ids and not _expired(doc, expired_before):
+                theirs = await replayed.find_one({"_id": doc["_id"]}, {"rev": 0})
+                _compare_run(result, doc["_id"], None, theirs)
+    result.differences.sort(key=lambda difference: difference.run_id)  # stable: fields keep order
     return result
+
+
+#: Replayed runs `compare` looks up at once.
+LOOKUPS = 16
+
+
+def _compare_run(
+    result: Comparison, run_id: str, ours: Document | None, theirs: Document | None
+) -> None:
+    for doc in (ours, theirs):
+        if doc is not None:
+            for name in _NOT_COMPARED:
+                doc.pop(name, None)
+    result.compared += 1
+    if ours is None or theirs is None:
+        result.differences.append(Difference(run_id, None, ours or ABSENT, theirs or ABSENT))
+    else:
+        result.differences += [
+            Difference(run_id, path, a, b) for path, a, b in field_differences(ours, theirs)
+        ]
 
 
 #: Fields `compare` leaves out (see there).
@@ -267,25 +311,6 @@ _NOT_COMPARED = (history_store.FINISHED_AT, history_store.FINISHED_DAY, *history
 def _expired(doc: Document, before: datetime | None) -> bool:
     finished = doc.get(history_store.FINISHED_AT)
     return before is not None and isinstance(finished, datetime) and finished < before
-
-
-async def _merged(
-    left: AsyncIterable[Document], right: AsyncIterable[Document]
-) -> AsyncIterator[tuple[str, Document | None, Document | None]]:
-    """Two reads in `_id` order, paired by `_id`: memory stays flat however long the history."""
-    lefts, rights = aiter(left), aiter(right)
-    a, b = await anext(lefts, None), await anext(rights, None)
-    while a is not None or b is not None:
-        if b is None or (a is not None and a["_id"] < b["_id"]):
-            assert a is not None
-            yield a["_id"], a, None
-            a = await anext(lefts, None)
-        elif a is None or b["_id"] < a["_id"]:
-            yield b["_id"], None, b
-            b = await anext(rights, None)
-        else:
-            yield a["_id"], a, b
-            a, b = await anext(lefts, None), await anext(rights, None)
 
 
 def scratch_collection(db: AsyncDatabase[Document]) -> AsyncCollection[Document]:

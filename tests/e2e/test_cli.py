@@ -381,6 +381,7 @@ async def test_replay_verifies_rebuilds_and_exports_the_history_of_200_runs(
     assert verified.exit_code == 0, verified.output
     assert "checked 200 runs against the log: no difference" in verified.output
     assert "events/s" in verified.output
+    assert "compared: 200 live runs in" in verified.output
     globex = await herald("replay", "--verify", "--tenant", "globex")
     assert "checked 67 runs against the log: no difference" in globex.output
 
