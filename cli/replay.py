@@ -73,8 +73,8 @@ def _progress(
 ) -> Iterator[tuple[Callable[[int], None], Callable[[int | None], None]]]:
     """A progress bar: yields (advance by n, start with the total, None if unknown).
 
-    The bar shows once the total is known (the log open, the runs counted), so a
-    Kafka that cannot be reached shows none.
+    The bar shows once its pass starts: the log's once it is open, so a Kafka
+    that cannot be reached shows none.
     """
     columns = (
         TextColumn(doing),
