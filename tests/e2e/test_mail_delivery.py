@@ -15,20 +15,25 @@ import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.cli import demo
 from herald.services.mailer.store import SENDS
-from herald.shared.contract.messages import CreateSchedule, RecipientOutcome, RunNow, RunStatus
+from herald.shared.contract.messages import RecipientOutcome, RunStatus
 from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
 from herald.shared.history import store as history_store
 from herald.shared.history.fold import RunRecord
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import RetrySettings, Settings, SmtpSettings
-from tests.helpers import ServiceProcess, command_client, three_services, wait_until
+from tests.helpers import (
+    ServiceProcess,
+    command_client,
+    create_and_run,
+    three_services,
+    wait_until,
+)
 from tests.smtp_server import SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -62,14 +67,7 @@ async def _schedule(settings: Settings, schedule_id: str, recipients: list[str])
         format=ReportFormat.CSV,
     )
     async with command_client(settings) as herald:
-        await herald.send(
-            CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=spec)
-        )
-        ran = await herald.send(
-            RunNow(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id)
-        )
-    assert ran.run_id is not None
-    return ran.run_id
+        return await create_and_run(herald, "acme", schedule_id, spec)
 
 
 async def _status(db: AsyncDatabase[Document], run_id: str, *wanted: RunStatus) -> RunRecord | None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import json
 import uuid
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.e2e
 
 SCHEDULE = "daily-brief"
 TENANTS = ("northwind", "contoso")
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _create(tenant: str, recipient: str) -> dict[str, Any]:
@@ -45,8 +47,9 @@ def _create(tenant: str, recipient: str) -> dict[str, Any]:
             "name": f"{tenant.title()} brief",
             "report": {"kind": "standard", "id": "campaign_summary"},
             "frequency": "daily",
-            "time_of_day": "07:30:00",
-            "timezone": "Europe/Berlin",
+            # Twelve hours away: the test counts one run and one email per tenant.
+            "time_of_day": f"{(datetime.now(BERLIN) + timedelta(hours=12)):%H:%M}:00",
+            "timezone": str(BERLIN),
             "recipients": [recipient],
             "format": "csv",
         },
