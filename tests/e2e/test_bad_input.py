@@ -49,7 +49,15 @@ from herald.shared.runtime.kafka import ORIGIN_HEADER, client_options
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 from tests.fuzz import COMMAND_FIELDS, commands, draw, encoded, junk_for, raw_payloads
-from tests.helpers import Mailpit, command_client, ops_get, read_topic, three_services, wait_until
+from tests.helpers import (
+    Mailpit,
+    command_client,
+    off_hours,
+    ops_get,
+    read_topic,
+    three_services,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -240,7 +248,10 @@ async def test_junk_on_every_consumed_topic_is_dead_lettered_or_answered_never_s
         async with command_client(settings, timeout_s=60) as herald:
             created = await herald.send(
                 CreateSchedule(
-                    command_id=uuid4(), tenant_id="acme", schedule_id="after-junk", spec=spec
+                    command_id=uuid4(),
+                    tenant_id="acme",
+                    schedule_id="after-junk",
+                    spec=off_hours(spec),
                 )
             )
             assert isinstance(created, CommandAccepted)

@@ -29,7 +29,7 @@ from herald.services.scheduler.firing import Pending
 from herald.services.scheduler.slots import SlotStore, shard_of
 from herald.services.scheduler.store import SCHEDULES
 from herald.shared.contract.identity import ScheduleRef, fired_run_id
-from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
+from herald.shared.contract.messages import CreateSchedule, RunStatus
 from herald.shared.contract.schedule_spec import (
     MAX_RECIPIENTS,
     DataWindowSpec,
@@ -43,7 +43,7 @@ from herald.shared.history import store as history_store
 from herald.shared.history.fold import RunRecord
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings, SmtpSettings
-from tests.helpers import command_client, three_services, wait_until
+from tests.helpers import command_client, create_and_run, three_services, wait_until
 from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.e2e
@@ -109,14 +109,7 @@ def _body(content: bytes, subtype: str) -> str:
 
 async def _run_now(settings: Settings, schedule_id: str, spec: ScheduleSpec) -> str:
     async with command_client(settings, timeout_s=60) as herald:
-        await herald.send(
-            CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=spec)
-        )
-        ran = await herald.send(
-            RunNow(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id)
-        )
-    assert ran.run_id is not None
-    return ran.run_id
+        return await create_and_run(herald, "acme", schedule_id, spec)
 
 
 @pytest.mark.timeout(300)

@@ -27,7 +27,7 @@ from herald.shared.history import store as history_store
 from herald.shared.runtime.artifacts import ArtifactStore
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
-from tests.helpers import Mailpit, command_client, three_services, wait_until
+from tests.helpers import Mailpit, command_client, off_hours, three_services, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +52,10 @@ async def test_run_now_delivers_a_csv_report_end_to_end(
         async with command_client(settings) as herald:
             created = await herald.send(
                 CreateSchedule(
-                    command_id=uuid4(), tenant_id="acme", schedule_id="acme-brief", spec=spec
+                    command_id=uuid4(),
+                    tenant_id="acme",
+                    schedule_id="acme-brief",
+                    spec=off_hours(spec),
                 )
             )
             assert created.version == 1

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 import yaml
@@ -29,14 +28,14 @@ from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.cli import demo
-from herald.shared.contract.messages import CreateSchedule, RunNow, RunStatus
+from herald.shared.contract.messages import RunStatus
 from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
 from herald.shared.contract.topics import Topics
 from herald.shared.history import store as history_store
 from herald.shared.runtime.kafka import client_options
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import RetrySettings, Settings, SmtpSettings
-from tests.helpers import ServiceProcess, command_client, three_services, wait_until
+from tests.helpers import ServiceProcess, command_client, create_and_run, three_services, wait_until
 from tests.promql import (
     RULES,
     dashboard_queries,
@@ -187,14 +186,7 @@ async def _schedule(settings: Settings, schedule_id: str, recipient: str) -> str
         format=ReportFormat.CSV,
     )
     async with command_client(settings) as herald:
-        await herald.send(
-            CreateSchedule(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id, spec=spec)
-        )
-        ran = await herald.send(
-            RunNow(command_id=uuid4(), tenant_id="acme", schedule_id=schedule_id)
-        )
-    assert ran.run_id is not None
-    return ran.run_id
+        return await create_and_run(herald, "acme", schedule_id, spec)
 
 
 async def _in_status(db: AsyncDatabase[Document], run_id: str, status: RunStatus) -> bool:
