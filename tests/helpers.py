@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import uuid4
@@ -286,9 +287,14 @@ def off_hours(spec: ScheduleSpec, now: datetime | None = None) -> ScheduleSpec:
     own times."""
     if spec.frequency is Frequency.CUSTOM:
         return spec
-    zone = ZoneInfo(spec.timezone or "UTC")
-    local = (now.astimezone(zone) if now else datetime.now(zone)) + timedelta(hours=12)
-    return spec.model_copy(update={"time_of_day": local.time().replace(second=0, microsecond=0)})
+    return spec.model_copy(update={"time_of_day": off_hours_time(spec.timezone or "UTC", now)})
+
+
+def off_hours_time(zone: str, now: datetime | None = None) -> clock_time:
+    """The whole minute twelve hours from now on the clocks of `zone` (`off_hours`)."""
+    tz = ZoneInfo(zone)
+    local = (now.astimezone(tz) if now else datetime.now(tz)) + timedelta(hours=12)
+    return local.time().replace(second=0, microsecond=0)
 
 
 async def create_and_run(

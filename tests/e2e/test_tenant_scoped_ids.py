@@ -11,10 +11,9 @@ from __future__ import annotations
 import csv
 import json
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -28,13 +27,13 @@ from herald.shared.history.fold import RunRecord
 from herald.shared.runtime.kafka import client_options
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
-from tests.helpers import Mailpit, read_topic, run_cli, three_services, wait_until
+from tests.helpers import Mailpit, off_hours_time, read_topic, run_cli, three_services, wait_until
 
 pytestmark = pytest.mark.e2e
 
 SCHEDULE = "daily-brief"
 TENANTS = ("northwind", "contoso")
-BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN = "Europe/Berlin"
 
 
 def _create(tenant: str, recipient: str) -> dict[str, Any]:
@@ -48,8 +47,8 @@ def _create(tenant: str, recipient: str) -> dict[str, Any]:
             "report": {"kind": "standard", "id": "campaign_summary"},
             "frequency": "daily",
             # Twelve hours away: the test counts one run and one email per tenant.
-            "time_of_day": f"{(datetime.now(BERLIN) + timedelta(hours=12)):%H:%M}:00",
-            "timezone": str(BERLIN),
+            "time_of_day": off_hours_time(BERLIN).isoformat(),
+            "timezone": BERLIN,
             "recipients": [recipient],
             "format": "csv",
         },
