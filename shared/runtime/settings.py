@@ -251,8 +251,11 @@ class RendererSettings(BaseModel):
     attachment_limit_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     #: Runs one renderer works on at once (PDFs still wait for the `pdf_workers`).
     concurrency: int = Field(default=8, ge=1, le=256)
-    #: PDF worker processes; each is replaced after `renders_per_worker` renders.
-    pdf_workers: int = Field(default=2, ge=1)
+    #: PDF worker processes; each is replaced after `renders_per_worker` renders. One by
+    #: default: a worker holds about 115 MB, and a second bought nothing in the shared-render
+    #: herd and about a tenth in 2,000 unshared renders, which FerretDB bounds (`bench/e2e.py`;
+    #: docs/operations.md "Sizing"). Raise it with the pod's CPUs for PDF-heavy tenants.
+    pdf_workers: int = Field(default=1, ge=1)
     #: A safety bound: a worker grows by about 4 MB over its first renders and then
     #: holds (measured over 300 PDFs and charts, and 40 of 2,000 rows); a replacement
     #: costs about a second of CPU (WeasyPrint, matplotlib, fonts). Chart drawings

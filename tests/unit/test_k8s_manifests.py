@@ -32,7 +32,7 @@ from referencing import Registry, Resource
 
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime.kafka import group_id
-from herald.shared.runtime.settings import KafkaSettings, Settings
+from herald.shared.runtime.settings import KafkaSettings, RendererSettings, Settings
 from tests.memory import PDF_WORKER_MIB, RENDERER_SERVICE_MIB
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -319,7 +319,8 @@ def test_renderer_memory_follows_its_pdf_workers(docs: list[Doc]) -> None:
     config = settings_map(docs)
     spec = of_kind(docs, "Deployment")["herald-renderer"]["spec"]["template"]["spec"]
     (container,) = spec["containers"]
-    workers = int(env_of(container, config).get("HERALD_RENDERER__PDF_WORKERS", "2"))
+    default = RendererSettings.model_fields["pdf_workers"].default
+    workers = int(env_of(container, config).get("HERALD_RENDERER__PDF_WORKERS", default))
     limit = mebibytes(container["resources"]["limits"]["memory"])
     assert limit >= RENDERER_SERVICE_MIB + PDF_WORKER_MIB * workers
 
