@@ -36,7 +36,7 @@ from herald.shared.runtime.kafka import publish_many
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.service import build_runtime
 from herald.shared.runtime.settings import Settings
-from tests.helpers import Mailpit, ServiceProcess, settings_env, wait_until
+from tests.helpers import Mailpit, ServiceProcess, off_hours_time, settings_env, wait_until
 from tests.smtp_server import SmtpServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -104,10 +104,13 @@ async def test_schedule_commands_run_now_and_the_smtp_test(
     try:
         await _start(scheduler, renderer, mailer)
         tenant = ("--tenant", "acme")
+        # Times of day twelve hours away, so the brief's own firing never joins its run-now.
+        first = off_hours_time("Europe/Paris")
+        later = f"{(datetime.combine(date.today(), first) + timedelta(minutes=30)):%H:%M}"
 
         created = await herald(
             "schedules", "create", "brief", *tenant, "--name", "Morning Brief",
-            "--report", "campaign_summary", "--frequency", "daily", "--time", "07:30",
+            "--report", "campaign_summary", "--frequency", "daily", "--time", f"{first:%H:%M}",
             "--timezone", "Europe/Paris", "--to", recipient, "--format", "csv",
         )  # fmt: skip
         assert created.exit_code == 0, created.output
@@ -143,12 +146,12 @@ async def test_schedule_commands_run_now_and_the_smtp_test(
         assert no_weekday.exit_code == 1
         assert "error: changes: weekly schedules need weekday" in no_weekday.output
         stale = await herald(
-            "schedules", "update", "brief", *tenant, "--expected-version", "7", "--time", "06:00"
+            "schedules", "update", "brief", *tenant, "--expected-version", "7", "--time", later
         )
         assert stale.exit_code == 1
         assert "error: expected_version: version conflict: expected 7" in stale.output
 
-        updated = await herald("schedules", "update", "brief", *tenant, "--time", "06:00")
+        updated = await herald("schedules", "update", "brief", *tenant, "--time", later)
         assert updated.exit_code == 0, updated.output
         assert "updated brief to version 2" in updated.output
         disabled = await herald("schedules", "disable", "brief", *tenant)
@@ -186,11 +189,11 @@ async def test_schedule_commands_run_now_and_the_smtp_test(
         table = await herald("schedules", "list", *tenant)
         assert table.exit_code == 0, table.output
         assert "delivered" in table.output
-        assert "daily 06:00 Europe/Paris" in table.output
+        assert f"daily {later} Europe/Paris" in table.output
         shown = await herald("schedules", "show", "brief", *tenant, "--json")
         assert shown.exit_code == 0, shown.output
         detail = json.loads(shown.stdout)
-        assert (detail["version"], detail["spec"]["time_of_day"]) == (4, "06:00:00")
+        assert (detail["version"], detail["spec"]["time_of_day"]) == (4, f"{later}:00")
         assert detail["last_status"] == "delivered"
         assert [run["status"] for run in detail["recent_runs"]] == ["delivered"]
         shown_table = await herald("schedules", "show", "brief", *tenant)
