@@ -38,7 +38,7 @@ from herald.services.scheduler.volume import (
 from herald.shared.contract.messages import ChangeTenantSettings
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.secrets import seal
-from herald.shared.contract.tenant_settings import LOGO_TYPES, SmtpSecurity
+from herald.shared.contract.tenant_settings import DEFAULT_BRAND_COLOUR, LOGO_TYPES, SmtpSecurity
 from herald.shared.runtime.keyring import sealing_key
 from herald.shared.runtime.settings import Settings
 
@@ -268,7 +268,7 @@ def set_branding(
     tenant: Tenant,
     name: Annotated[str, typer.Option(help="The platform name emails and PDFs show.")],
     base_url: Annotated[str, typer.Option(help="The platform's address, for links.")],
-    colour: Annotated[str, typer.Option(help="The brand colour, #rrggbb.")] = "#2f5d8a",
+    colour: Annotated[str, typer.Option(help="The brand colour, #rrggbb.")] = DEFAULT_BRAND_COLOUR,
     subject_prefix: Annotated[
         str | None, typer.Option(help="Before the subject (default: the name).")
     ] = None,

@@ -141,6 +141,8 @@ class TenantEmail(_Strict):
 
 
 Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+#: The platform's and every tenant's brand colour unless one is set.
+DEFAULT_BRAND_COLOUR = "#2f5d8a"
 
 
 class LogoRef(_Strict):
@@ -161,7 +163,7 @@ class TenantBranding(_Strict):
         Field(max_length=500, json_schema_extra={"pattern": _HTTP_URL}),
         AfterValidator(_http_url),
     ]
-    brand_colour: Colour = "#2f5d8a"
+    brand_colour: Colour = DEFAULT_BRAND_COLOUR
     #: Before the subject's title; None: the platform name, "" none.
     subject_prefix: (
         Annotated[

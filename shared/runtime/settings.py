@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from herald.shared.contract.schedule_spec import normalise_domain, valid_zone
-from herald.shared.contract.tenant_settings import SmtpSecurity
+from herald.shared.contract.tenant_settings import DEFAULT_BRAND_COLOUR, Colour, SmtpSecurity
 
 
 class KafkaSecurity(enum.StrEnum):
@@ -112,7 +112,7 @@ class BrandingSettings(BaseModel):
     logo_file: Path | None = None
     platform_base_url: str = "http://127.0.0.1:8080"
     #: The first series of every chart and the PDF's accents, as `#rrggbb`.
-    brand_colour: str = Field(default="#2f5d8a", pattern=r"^#[0-9a-fA-F]{6}$")
+    brand_colour: Colour = DEFAULT_BRAND_COLOUR
     #: Before the subject's title and period; None means the platform name, "" none.
     subject_prefix: str | None = None
     #: A line at the end of every email (a tenant's own, from its settings).
