@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from herald.services.renderer.formats.worker import (
     collected,
     own_temp_dir,
-    start_worker,
+    settle,
     to_pdf,
 )
 from herald.services.renderer.reports.chart import Chart, ChartKind, Series
@@ -71,7 +71,7 @@ def measure(kind: str, html: str) -> dict[str, float]:
     first = render()
     cold = time.perf_counter() - started
     if kind != "naive":
-        start_worker()  # as a pool worker is before its first job
+        settle()  # as a pool worker is before its first job (its folder is made above)
     warm = []
     for _ in range(3):
         started = time.perf_counter()

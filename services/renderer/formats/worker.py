@@ -76,15 +76,19 @@ def _alive(pid: int) -> bool:
 
 
 def start_worker() -> None:
-    """A worker's initializer: its own temporary folder (`own_temp_dir`), warmed up
-    (`warm_up`), then what start-up built is frozen out of the garbage collector's
+    """A worker's initializer: its own temporary folder (`own_temp_dir`), then `settle`."""
+    own_temp_dir()
+    settle()
+
+
+def settle() -> None:
+    """Warms up (`warm_up`), then freezes what that built out of the garbage collector's
     view (`gc.freeze`).
 
     A render allocates enough for several full collections, and each walked all of
     start-up's objects: 5 % of a 1,000-row PDF. Raising the thresholds instead saved
     3 % more but cost 30 MB.
     """
-    own_temp_dir()
     warm_up()
     gc.collect()  # what start-up left over is freed, not frozen
     gc.freeze()
