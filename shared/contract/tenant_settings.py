@@ -141,7 +141,8 @@ class TenantEmail(_Strict):
 
 
 Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
-#: The platform's and every tenant's brand colour unless one is set.
+#: Herald's stock brand colour: the platform's unless `HERALD_BRANDING__BRAND_COLOUR` sets
+#: another, and a branded tenant's unless its branding sets one (not the platform's).
 DEFAULT_BRAND_COLOUR = "#2f5d8a"
 
 
