@@ -106,7 +106,7 @@ async def test_schedule_commands_run_now_and_the_smtp_test(
         tenant = ("--tenant", "acme")
         # Times of day twelve hours away, so the brief's own firing never joins its run-now.
         first = off_hours_time("Europe/Paris")
-        later = f"{(datetime.combine(date.today(), first) + timedelta(minutes=30)):%H:%M}"
+        later = f"{off_hours_time('Europe/Paris', datetime.now(UTC) + timedelta(minutes=30)):%H:%M}"
 
         created = await herald(
             "schedules", "create", "brief", *tenant, "--name", "Morning Brief",
