@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import start_smtp_sink
 from herald.services.mailer import compose
 from herald.services.mailer.app import claim_lease
+from herald.services.mailer.cleanup import mailer_cleanup
 from herald.services.mailer.delivery import Delivery
 from herald.services.mailer.outbound import SameForAll
 from herald.services.mailer.ports import Outbound
@@ -135,6 +136,7 @@ async def herald(port: int, emails: int, pool_size: int, sender: str) -> HeraldR
     pool = SmtpPool(smtp)
     ledger = Ledger(db, claim_lease(smtp))
     await ledger.ensure_indexes()
+    await mailer_cleanup(db, settings).prepare()  # the retention's indexes, as the service has
     artifacts = CachedArtifacts(ArtifactStore(db))
     await artifacts.put(ARTIFACT, "campaign-summary.csv", "text/csv", _chunks(), {})
     delivery = Delivery(

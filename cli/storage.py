@@ -43,12 +43,12 @@ def retention_of(settings: Settings) -> dict[str, str]:
         kept.artifacts_days + (settings.renderer.share_ttl_s + settings.longest_run_s) / 86400
     )
     artifacts = f"{artifact_days:.1f} days after upload"
-    ledger = f"{kept.ledger_days} days after acceptance"
+    ledger = f"{kept.ledger_days} days after the acceptance (a receipt) or the claim"
     return {
         "runs": f"{kept.runs_days} days after a run is final",
         "commands": f"{kept.commands_days} days",
         "timers": f"until rung; a final run's leftover after {kept.timers_s / 3600:g} h",
-        "sends": f"{ledger}; claims kept",
+        "sends": ledger,
         "send_takeovers": f"{kept.ledger_days} days",
         "send_volume": "2 days",
         "render_shares": f"{share_s / 3600:g} h",

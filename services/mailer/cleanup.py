@@ -1,10 +1,11 @@
 """The mailer's share of bounded storage: the send ledger and its takeover markers.
 
-An accepted entry is kept `RETENTION__LEDGER_DAYS` after its acceptance,
-longer than any run's retry deadline (the settings refuse less), so no retry
-can find a recipient missing and mail them again. A claim still `sending`
-has no acceptance time and never expires. Takeover markers matter for a
-claim's lease only; they go after the same time. The volume slots
+A receipt is kept `RETENTION__LEDGER_DAYS` after its acceptance, a claim as
+long after it was made (or last taken over), longer than any run's retry
+deadline (the settings refuse less): no retry can find a recipient missing
+and mail them again, and none can come for a claim that old, finished or
+not. Takeover markers matter for a claim's lease only; they go after the
+same time. The volume slots
 (`send_volume`, `pacing.py`) count a minute or a day: they go two days on.
 """
 
@@ -18,6 +19,8 @@ from herald.services.mailer.pacing import KEEP, VOLUME
 from herald.services.mailer.store import (
     ACCEPTED_AT,
     ACCEPTED_DAY,
+    CLAIMED_AT,
+    CLAIMED_DAY,
     SENDS,
     TAKEN_AT,
     TAKEN_DAY,
@@ -26,10 +29,6 @@ from herald.services.mailer.store import (
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.retention import Cleanup, Clock, DayBuckets, utcnow
 from herald.shared.runtime.settings import Settings
-
-
-def _accepted(doc: Document) -> bool:
-    return bool(doc.get("state", "accepted") == "accepted")
 
 
 def mailer_cleanup(
@@ -41,14 +40,9 @@ def mailer_cleanup(
         "mailer",
         [
             DayBuckets(
-                db[SENDS],
-                ACCEPTED_AT,
-                ACCEPTED_DAY,
-                keep,
-                lookback_days=kept.lookback_days,
-                fields={"state": 1},
-                may_go=_accepted,
+                db[SENDS], ACCEPTED_AT, ACCEPTED_DAY, keep, lookback_days=kept.lookback_days
             ),
+            DayBuckets(db[SENDS], CLAIMED_AT, CLAIMED_DAY, keep, lookback_days=kept.lookback_days),
             DayBuckets(db[TAKEOVERS], TAKEN_AT, TAKEN_DAY, keep, lookback_days=kept.lookback_days),
             DayBuckets(db[VOLUME], "at", "day", KEEP, lookback_days=kept.lookback_days),
         ],

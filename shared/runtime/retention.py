@@ -3,10 +3,11 @@
 Every collection that grows with the work keeps, on each document that may
 expire, the instant its retention starts (a run's `finished_at`, a send's
 `accepted_at`, ...) and that instant's UTC day as a string (`finished_day`,
-...), both written when the document becomes removable; a document still in
-use (a run in flight, an unfinished claim) carries neither, so nothing can
-remove it, and a document written before a release added them is kept (only
-what can be proven old goes).
+...), both written when the document becomes removable (a send claim: when
+it is made, as no retry comes later than the retention); a document still
+in use (a run in flight) carries neither, so nothing can remove it, and a
+document written before a release added them is kept (only what can be
+proven old goes).
 
 - MongoDB: a TTL index on the instant (`ensure_ttl`); the server removes
   what is older than the retention. A changed retention is applied to the

@@ -323,13 +323,13 @@ class RetentionSettings(BaseModel):
 
     Enforced by TTL indexes where the server has them (MongoDB) and by each
     service's periodic clean-up where it does not (FerretDB 1.x); documents
-    still in use (a run in flight or waiting for a retry, an unfinished send
-    claim, an armed timer) are never removed.
+    still in use (a run in flight or waiting for a retry, an armed timer) are
+    never removed.
     """
 
     #: Finished runs in the history (`runs`), counted from their last event.
     runs_days: int = Field(default=400, ge=1)
-    #: The send ledger (`sends`, `send_takeovers`), from the acceptance (the takeover);
+    #: The send ledger (`sends`, `send_takeovers`), from the acceptance, the claim, the takeover;
     #: longer than any run's retry deadline, or a late retry would mail someone again.
     ledger_days: int = Field(default=30, ge=1)
     #: Answered commands (`commands`): a command id repeated later than this is applied again.

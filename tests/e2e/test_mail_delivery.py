@@ -157,9 +157,9 @@ async def test_a_mailer_killed_mid_batch_leaves_nobody_without_the_email(
             # The claims the dead mailer left open: sent, or about to be, with no reply
             # recorded (its connections' messages, and replies waiting for their record).
             await asyncio.sleep(1)  # a write it sent before it died lands first
-            open_claims = {
-                doc["recipient"]
-                async for doc in seeded[SENDS].find({"run_id": run_id, "state": "sending"})
+            entries = await seeded[SENDS].find({"run_id": run_id}).to_list()
+            open_claims = {d["recipient"] for d in entries if d["state"] == "sending"} - {
+                d["recipient"] for d in entries if d["state"] == "accepted"
             }
             restarted = services[2] = ServiceProcess("mailer", settings, log_dir)
             await restarted.wait_started()

@@ -1,8 +1,9 @@
 """The mailer's ports in memory, with the promises of `store.Ledger` and `smtp.SmtpPool`.
 
-`MemoryLedger` keeps the ledger's: one entry per run and recipient (any case),
-a claim held for its lease and taken over once after it, a release that drops
-only an open claim. `ScriptedSmtp` answers each recipient as scripted and,
+`MemoryLedger` keeps the ledger's: one claim per run and recipient (any case),
+held for its lease and taken over once after it unless accepted, a receipt
+recorded whatever became of the claim, a release that frees only an open
+claim for the next delivery to take at once. `ScriptedSmtp` answers each recipient as scripted and,
 like the pool, awaits `commit` between the body and the end-of-data marker:
 declined, the server delivers nothing. `MemoryVolumeGate` keeps
 `pacing.VolumeGate`'s: fixed UTC minutes and days, at most the limit admitted
@@ -41,69 +42,59 @@ class Clock:
 
 @dataclass(slots=True)
 class Send:
-    """One entry of the ledger, as `store.Ledger` keeps its document."""
+    """A claim of the ledger, as `store.Ledger` keeps its document."""
 
     tenant_id: str
     recipient: str
-    state: Literal["sending", "accepted"]
     claimed_at: datetime
-    smtp_code: int | None = None
-    smtp_message: str | None = None
+    released: bool = False
 
 
 class MemoryLedger:
     def __init__(self, lease: timedelta, clock: Callable[[], datetime] = utcnow) -> None:
         self._lease = lease
         self._clock = clock
-        self.sends: dict[str, Send] = {}
+        self.claims: dict[str, Send] = {}
+        self.receipts: dict[str, RecipientResult] = {}
         #: Calls of `acceptances`: the adapter's reads of the database.
         self.reads = 0
 
-    def entry(self, run_id: str, recipient: str) -> Send | None:
-        return self.sends.get(send_id(run_id, recipient))
-
-    def state(self, run_id: str, recipient: str) -> str | None:
-        """`sending` (claimed), `accepted`, or None (never claimed, or released)."""
-        entry = self.entry(run_id, recipient)
-        return entry.state if entry else None
+    def state(self, run_id: str, recipient: str) -> Literal["sending", "accepted"] | None:
+        """`accepted`, `sending` (claimed), or None (never claimed, or released)."""
+        key = send_id(run_id, recipient)
+        if key in self.receipts:
+            return "accepted"
+        held = self.claims.get(key)
+        return "sending" if held is not None and not held.released else None
 
     async def acceptances(
         self, run_id: str, recipients: Iterable[str]
     ) -> dict[str, RecipientResult]:
         self.reads += 1
-        found = {}
-        for recipient in recipients:
-            entry = self.entry(run_id, recipient)
-            if entry is not None and entry.state == "accepted":
-                found[recipient] = RecipientResult(
-                    address=entry.recipient,
-                    outcome=RecipientOutcome.ACCEPTED,
-                    smtp_code=entry.smtp_code,
-                    smtp_message=entry.smtp_message,
-                )
-        return found
+        found = {r: self.receipts.get(send_id(run_id, r)) for r in recipients}
+        return {r: result for r, result in found.items() if result is not None}
 
     async def claim(self, run_id: str, tenant_id: str, recipient: str) -> Claim:
         now = self._clock()
-        held = self.entry(run_id, recipient)
+        key = send_id(run_id, recipient)
+        held = self.claims.get(key)
         if held is None:
-            self.sends[send_id(run_id, recipient)] = Send(tenant_id, recipient, "sending", now)
+            self.claims[key] = Send(tenant_id, recipient, now)
             return Claim.TAKEN
-        if held.state != "sending" or now - held.claimed_at < self._lease:
+        lapsed = now - held.claimed_at >= self._lease
+        if key in self.receipts or not (held.released or lapsed):
             return Claim.HELD
-        held.claimed_at = now
-        return Claim.TAKEN_OVER
+        taken = Claim.TAKEN if held.released else Claim.TAKEN_OVER
+        held.claimed_at, held.released = now, False
+        return taken
 
     async def confirm(self, run_id: str, result: RecipientResult) -> None:
-        entry = self.entry(run_id, result.address)
-        if entry is not None:  # the real update matches no document either
-            entry.state = "accepted"
-            entry.smtp_code, entry.smtp_message = result.smtp_code, result.smtp_message
+        self.receipts.setdefault(send_id(run_id, result.address), result)
 
     async def release(self, run_id: str, recipient: str) -> None:
-        entry = self.entry(run_id, recipient)
-        if entry is not None and entry.state == "sending":
-            del self.sends[send_id(run_id, recipient)]
+        held = self.claims.get(send_id(run_id, recipient))
+        if held is not None:
+            held.released = True
 
 
 class Reply(enum.Enum):

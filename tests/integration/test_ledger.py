@@ -11,10 +11,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.mailer.ports import Claim, SendLedger
-from herald.services.mailer.store import Ledger
+from herald.services.mailer.store import SENDS, Ledger, send_id
 from herald.shared.contract.messages import RecipientOutcome, RecipientResult
+from herald.shared.runtime.mongo import Document
 from tests.fakes.mailer import Clock, MemoryLedger
 from tests.integration.contract import SIDES, database
 
@@ -91,7 +93,7 @@ async def test_a_confirmed_claim_reads_back_as_the_servers_acceptance(
 ) -> None:
     await ledger.claim(RUN, TENANT, OPS)
     await ledger.confirm(RUN, _accepted(OPS.lower(), code=250))
-    assert await _acceptance(ledger, OPS.upper()) == _accepted(OPS, code=250)  # as first claimed
+    assert await _acceptance(ledger, OPS.upper()) == _accepted(OPS.lower(), code=250)
 
     await ledger.claim(RUN, TENANT, "quiet@example.com")
     await ledger.confirm(RUN, _accepted("quiet@example.com", code=None))
@@ -109,20 +111,52 @@ async def test_an_accepted_recipient_is_never_claimed_again(
     assert await ledger.claim(RUN, TENANT, OPS) is Claim.HELD
 
 
-async def test_a_confirm_without_a_claim_records_nothing(ledger: SendLedger) -> None:
-    await ledger.confirm(RUN, _accepted())
-    assert await _acceptance(ledger, OPS) is None
-    assert await ledger.claim(RUN, TENANT, OPS) is Claim.TAKEN
+async def test_an_acceptance_is_recorded_even_when_its_claim_was_released(
+    ledger: SendLedger, clock: Clock
+) -> None:
+    """Two holders after a takeover: one copy refused (released), the other accepted.
+
+    The server took the message, so the recipient is done: no later claim may send it.
+    """
+    await ledger.claim(RUN, TENANT, OPS)
+    clock.advance(LEASE)
+    assert await ledger.claim(RUN, TENANT, OPS) is Claim.TAKEN_OVER
+    await ledger.release(RUN, OPS)  # the new holder's copy was refused
+    await ledger.confirm(RUN, _accepted())  # the first holder's reply, read late
+    assert await _acceptance(ledger, OPS) == _accepted()
+    assert await ledger.claim(RUN, TENANT, OPS) is Claim.HELD
+    clock.advance(LEASE * 2)
+    assert await ledger.claim(RUN, TENANT, OPS) is Claim.HELD
+
+
+async def test_an_entry_written_before_receipts_reads_the_same(db: AsyncDatabase[Document]) -> None:
+    """A claim the mailer used to update to `accepted` is an acceptance, never claimed again."""
+    ledger = Ledger(db, LEASE)
+    await db[SENDS].insert_one(
+        {
+            "_id": send_id(RUN, OPS),
+            "run_id": RUN,
+            "tenant_id": TENANT,
+            "recipient": OPS,
+            "state": "accepted",
+            "claimed_at": datetime(2026, 11, 27, 8, tzinfo=UTC),
+            "smtp_code": 250,
+            "smtp_message": "OK",
+        }
+    )
+    assert await _acceptance(ledger, OPS) == _accepted()
+    assert await ledger.claim(RUN, TENANT, OPS) is Claim.HELD
 
 
 async def test_a_release_drops_an_open_claim_so_the_next_delivery_sends(
     ledger: SendLedger,
 ) -> None:
-    """The server refused the message: nothing was delivered, so a retry may send it."""
+    """The server refused the message: nothing was delivered, so a retry may send it at once,
+    uncounted (no reply is unknown), and only one retry at that."""
     await ledger.claim(RUN, TENANT, OPS)
     await ledger.release(RUN, OPS)
     assert await _acceptance(ledger, OPS) is None
-    assert await ledger.claim(RUN, TENANT, OPS) is Claim.TAKEN
+    assert await _claims_at_once(ledger) == {Claim.TAKEN: 1, Claim.HELD: 3}
     await ledger.release(RUN, "never-claimed@example.com")  # nothing to drop is no error
 
 
@@ -145,7 +179,7 @@ async def test_one_entry_per_run_and_recipient_whatever_its_case(ledger: SendLed
     await ledger.release(RUN, "Ops@Example.COM")
     assert await ledger.claim(RUN, TENANT, OPS) is Claim.TAKEN
     await ledger.confirm(RUN, _accepted("OPS@example.com"))
-    assert await _acceptance(ledger, "ops@EXAMPLE.com") == _accepted(OPS)
+    assert await _acceptance(ledger, "ops@EXAMPLE.com") == _accepted("OPS@example.com")
 
 
 async def test_one_read_answers_for_a_runs_recipients_accepted_or_not(ledger: SendLedger) -> None:

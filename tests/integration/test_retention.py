@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.mailer.cleanup import mailer_cleanup
 from herald.services.mailer.ports import Claim
-from herald.services.mailer.store import SENDS, TAKEOVERS, Ledger, send_id
+from herald.services.mailer.store import RECEIPT, SENDS, TAKEOVERS, Ledger, send_id
 from herald.services.renderer.cleanup import artifact_keep, renderer_cleanup
 from herald.services.renderer.shares import SHARES, ShareStore
 from herald.services.scheduler.cleanup import scheduler_cleanup
@@ -216,9 +216,11 @@ def _accepted(address: str) -> RecipientResult:
     return RecipientResult(address=address, outcome=RecipientOutcome.ACCEPTED, smtp_code=250)
 
 
-async def test_ledger_entries_expire_and_unfinished_claims_never_do(
+async def test_ledger_entries_expire_after_their_acceptance_or_claim(
     settings: Settings, db: AsyncDatabase[Document]
 ) -> None:
+    """Receipts from their acceptance, claims from the claim (or its takeover), finished or
+    not: no retry comes that late. An entry written before either had a day field stays."""
     lease = timedelta(seconds=70)
     clock = Clock(NOW - 40 * DAY)
     ledger = Ledger(db, lease, clock=clock)
@@ -232,9 +234,12 @@ async def test_ledger_entries_expire_and_unfinished_claims_never_do(
     assert await Ledger(db, lease, clock=clock).claim(old_run, "acme", "stuck@example.com") is (
         Claim.TAKEN_OVER
     )
+    # Claimed long ago, accepted within the retention (a run retried for days).
+    assert await ledger.claim(new_run, "acme", "slow@example.com") is Claim.TAKEN
     clock.now = NOW - DAY
     assert await ledger.claim(new_run, "acme", "a@example.com") is Claim.TAKEN
     await ledger.confirm(new_run, _accepted("a@example.com"))
+    await ledger.confirm(new_run, _accepted("slow@example.com"))
     await db[SENDS].insert_one(
         {"_id": send_id("s1@legacy", "x@example.com"), "run_id": "s1@legacy", "state": "accepted"}
     )
@@ -243,15 +248,20 @@ async def test_ledger_entries_expire_and_unfinished_claims_never_do(
     cleanup = mailer_cleanup(db, _at(settings, ledger_days=30), Clock(NOW))
     await cleanup.prepare()
     _swept(cleanup)
-    assert await _pass(cleanup) == 3  # two acceptances, one takeover marker
+    # Two receipts and four claims of the old run's day, one takeover marker.
+    assert await _pass(cleanup) == 7
 
     assert await _ids(db, SENDS) == {
-        send_id(old_run, "stuck@example.com"),  # still `sending`: never expires
         send_id(new_run, "a@example.com"),
+        send_id(new_run, "a@example.com") + RECEIPT,
+        send_id(new_run, "slow@example.com") + RECEIPT,
         send_id("s1@legacy", "x@example.com"),
     }
     assert await _ids(db, TAKEOVERS) == set()
-    assert await ledger.acceptances(new_run, ["a@example.com"])
+    assert await ledger.acceptances(new_run, ["a@example.com", "slow@example.com"]) == {
+        "a@example.com": _accepted("a@example.com"),
+        "slow@example.com": _accepted("slow@example.com"),
+    }
 
 
 # --- the renderer: render_shares, artifacts ------------------------------------------

@@ -61,7 +61,7 @@ def _rendered(title: str = "Campaign Summary", **run: Any) -> ReportRendered:
 
 
 def _parsed(message: EmailMessage) -> EmailMessage:
-    parsed = email.message_from_bytes(message.as_bytes(), policy=default_policy)
+    parsed = email.message_from_bytes(message.as_bytes(policy=SMTP), policy=default_policy)
     assert isinstance(parsed, EmailMessage)
     return parsed
 
@@ -219,7 +219,9 @@ def test_files_travel_in_the_email_packages_own_base64_lines() -> None:
     noise = bytes(range(256)) * 200
     files = [noise[:size] for size in (0, 1, 57, 58, 50 * 1024)]
     contents = Contents(
-        attached=tuple(Attachment(f"{n}.csv", "text/csv", data) for n, data in enumerate(files)),
+        attached=tuple(
+            Attachment(f"{n}.pdf", "application/pdf", data) for n, data in enumerate(files)
+        ),
         images=(("chart@herald", Attachment("chart.png", "image/png", noise[:3000])),),
     )
     now = datetime(2026, 11, 27, tzinfo=UTC)
@@ -237,6 +239,42 @@ def test_files_travel_in_the_email_packages_own_base64_lines() -> None:
         expected = EmailMessage(policy=SMTP)
         expected.set_content(data, part.get_content_maintype(), part.get_content_subtype())
         assert lines.replace("\r\n", "\n") == expected.get_payload()
+
+
+def test_text_files_in_smtp_ready_lines_travel_as_they_are_and_others_in_base64() -> None:
+    """A CSV of ASCII in CRLF lines of at most 998 characters is the wire form itself."""
+    plain = b"Campaign,Dialed\r\n" + b"solar,10\r\n" * 3000
+    not_plain = {
+        "non-ascii.csv": "Zürich,3\r\n".encode(),
+        "bare-lf.csv": b"solar,10\nwind,3\n",
+        "bare-cr.csv": b"solar,10\rwind,3\r\n",
+        "long-line.csv": b"x" * 999 + b"\r\n",
+        "nul.csv": b"solar\0,10\r\n",
+    }
+    longest = b"x" * 998 + b"\r\n"
+    files = {"plain.csv": plain, "longest.csv": longest, **not_plain}
+    contents = Contents(
+        attached=tuple(Attachment(name, "text/csv", data) for name, data in files.items())
+    )
+    prepared = prepare(
+        _rendered(),
+        branding=BRANDING,
+        from_address=FROM,
+        contents=contents,
+        now=datetime(2026, 11, 27, tzinfo=UTC),
+    )
+    wire = for_recipient(prepared, "ops@example.com")
+    assert plain in wire
+    parsed = email.message_from_bytes(wire, policy=default_policy)
+    encodings = {
+        part.get_filename(): (part["Content-Transfer-Encoding"], part.get_payload(decode=True))
+        for part in parsed.iter_attachments()
+    }
+    assert encodings == {
+        "plain.csv": ("7bit", plain),
+        "longest.csv": ("7bit", longest),
+        **{name: ("base64", data) for name, data in not_plain.items()},
+    }
 
 
 def test_emails_composed_one_after_another_each_carry_their_own_parts() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from herald.services.mailer.delivery import Delivery
 from herald.services.mailer.outbound import SameForAll
 from herald.services.mailer.ports import Outbound
+from herald.services.mailer.store import send_id
 from herald.shared.contract.messages import (
     ArtifactRef,
     DeliveryStatus,
@@ -220,10 +221,8 @@ async def test_an_expired_claim_is_taken_over_and_sent_again_as_reply_unknown() 
     assert status.status is RunStatus.DELIVERED
     assert fakes.smtp.sent_to() == ["ops@acme.example"]
     assert _reply_unknown() == unknown_before + 1
-    taken = fakes.ledger.entry(run_id, "ops@acme.example")
-    assert taken is not None
-    assert taken.state == "accepted"
-    assert taken.claimed_at == fakes.clock.now
+    assert fakes.ledger.state(run_id, "ops@acme.example") == "accepted"
+    assert fakes.ledger.claims[send_id(run_id, "ops@acme.example")].claimed_at == fakes.clock.now
 
 
 async def test_a_reply_lost_after_the_data_releases_the_claim_for_the_next_delivery() -> None:

@@ -40,6 +40,24 @@ async def test_items_submitted_while_a_write_is_out_go_together_in_the_next() ->
     assert writer.batches == [[0], [1, 2]]
 
 
+async def test_a_write_waits_for_the_tasks_the_loop_has_ready() -> None:
+    """A task woken in the same turn as the writer (a reply read with another) joins its write."""
+    writer = Writer()
+    commit = GroupCommit(writer.write, limit=4)
+    woken = asyncio.get_running_loop().create_future()
+
+    async def woken_later() -> int:
+        await woken
+        return await commit.submit(2)
+
+    later = asyncio.create_task(woken_later())
+    first = asyncio.create_task(commit.submit(1))
+    await asyncio.sleep(0)  # `first` submits: the writer's task is scheduled
+    woken.set_result(None)  # `later` is scheduled after the writer
+    assert await asyncio.gather(first, later) == [10, 20]
+    assert writer.batches == [[1, 2]]
+
+
 async def test_a_failed_write_fails_every_caller_of_that_batch_and_the_next_goes_on() -> None:
     writer = Writer(fail=True)
     commit = GroupCommit(writer.write, limit=8)

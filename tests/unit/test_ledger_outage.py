@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 import pytest
-from pymongo import DeleteOne, UpdateOne
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import AutoReconnect, OperationFailure, ServerSelectionTimeoutError
 
@@ -35,8 +35,11 @@ class FlakyCollection:
         if self.failures:
             raise self.failures.pop(0)
 
-    async def bulk_write(self, requests: list[UpdateOne | DeleteOne], ordered: bool) -> None:
+    async def bulk_write(self, requests: list[UpdateOne], ordered: bool) -> None:
         await self._write("bulk_write", requests, ordered)
+
+    async def insert_many(self, docs: list[Document], ordered: bool) -> None:
+        await self._write("insert_many", docs, ordered)
 
 
 def _ledger(sends: FlakyCollection, monkeypatch: pytest.MonkeyPatch) -> Ledger:
@@ -58,13 +61,11 @@ async def test_an_accepted_reply_is_recorded_once_the_database_is_back(
     )
     await _ledger(sends, monkeypatch).confirm(RUN, result)
     assert len(sends.writes) == 5
-    kind, ([record], _) = sends.writes[-1]
-    assert kind == "bulk_write"
-    assert isinstance(record, UpdateOne)
-    assert record._filter == {"_id": send_id(RUN, "ops@example.com")}
-    update = cast(Document, record._doc)
-    assert update["$set"]["state"] == "accepted"
-    assert update["$set"]["smtp_code"] == 250
+    kind, ([receipt], _) = sends.writes[-1]
+    assert kind == "insert_many"
+    assert receipt["_id"] == send_id(RUN, "ops@example.com") + store.RECEIPT
+    assert receipt["state"] == "accepted"
+    assert receipt["smtp_code"] == 250
 
 
 async def test_a_refusal_releases_the_claim_once_the_database_is_back(
@@ -75,7 +76,15 @@ async def test_a_refusal_releases_the_claim_once_the_database_is_back(
     assert len(sends.writes) == 5
     assert sends.writes[-1] == (
         "bulk_write",
-        ([DeleteOne({"_id": send_id(RUN, "ops@example.com"), "state": "sending"})], False),
+        (
+            [
+                UpdateOne(
+                    {"_id": send_id(RUN, "ops@example.com"), "state": "sending"},
+                    {"$set": {"state": "released"}},
+                )
+            ],
+            False,
+        ),
     )
 
 
@@ -94,7 +103,7 @@ async def test_replies_read_at_once_share_a_write_and_its_retries(
     """Records made while one is being written go out together, outage or not, none dropped."""
     sends = FlakyCollection(_outage())
     ledger = _ledger(sends, monkeypatch)
-    recipients = [f"r{n}@example.com" for n in range(1 + 2 * store.RECORDS_PER_WRITE)]
+    recipients = [f"r{n}@example.com" for n in range(2 + 2 * store.INSERTS_PER_WRITE)]
     accepted = [
         RecipientResult(address=r, outcome=RecipientOutcome.ACCEPTED, smtp_code=250)
         for r in recipients[1:]
@@ -102,9 +111,11 @@ async def test_replies_read_at_once_share_a_write_and_its_retries(
     await asyncio.gather(
         ledger.release(RUN, recipients[0]), *(ledger.confirm(RUN, a) for a in accepted)
     )
-    landed = [requests for kind, (requests, _) in sends.writes[-3:]]
-    limit = store.RECORDS_PER_WRITE
-    assert len(sends.writes) == 4 + 3  # the first write retried through the outage
-    assert [len(requests) for requests in landed] == [limit, limit, 1]
-    written = [r._filter["_id"] for requests in landed for r in requests]
-    assert written == [send_id(RUN, r) for r in recipients]
+    receipts = [docs for kind, (docs, _) in sends.writes if kind == "insert_many"]
+    releases = [requests for kind, (requests, _) in sends.writes if kind == "bulk_write"]
+    limit = store.INSERTS_PER_WRITE
+    assert len(sends.writes) == 4 + 3 + 1  # the first write retried through the outage
+    assert [len(docs) for docs in receipts[-3:]] == [limit, limit, 1]
+    written = [doc["_id"] for docs in receipts[-3:] for doc in docs]
+    assert written == [send_id(RUN, r) + store.RECEIPT for r in recipients[1:]]
+    assert [r._filter["_id"] for r in releases[-1]] == [send_id(RUN, recipients[0])]
