@@ -182,42 +182,68 @@ class RssSampler:
     pss_peaks: dict[str, float] = field(default_factory=dict)
     #: What each service's peak RSS was made of: its processes, by role.
     peak_parts: dict[str, str] = field(default_factory=dict)
-    #: CPU seconds each service's processes had used at the last sample, by role.
-    cpu_parts: dict[str, str] = field(default_factory=dict)
+    #: CPU seconds of every process each service ran, by pid: (role, seconds at the last
+    #: sample). A recycled pool worker's seconds stay counted after it is replaced.
+    cpu_seen: dict[str, dict[int, tuple[str, float]]] = field(default_factory=dict)
 
     async def run(self) -> None:
         while True:
             for name, replicas in self.services.items():
                 for service in replicas:
-                    rss, pss, parts, cpu = _tree_memory(service.process.pid)
-                    self.cpu_parts[name] = cpu
+                    members = _tree(service.process.pid)
+                    rss = sum(m.rss for m in members) / 2**20
+                    seen = self.cpu_seen.setdefault(name, {})
+                    seen.update((m.pid, (m.role, m.cpu_s)) for m in members)
                     if rss > self.peaks.get(name, 0.0):
                         self.peaks[name] = rss
-                        self.peak_parts[name] = parts
+                        self.peak_parts[name] = " + ".join(
+                            f"{m.role} {m.rss / 2**20:.0f}" for m in members
+                        )
+                    pss = sum(m.pss for m in members) / 2**20
                     self.pss_peaks[name] = max(self.pss_peaks.get(name, 0.0), pss)
             await asyncio.sleep(SAMPLE_S)
 
+    @property
+    def cpu_parts(self) -> dict[str, str]:
+        """Each service's CPU seconds by role, over all its replicas and the workers it ran."""
+        parts = {}
+        for name, seen in self.cpu_seen.items():
+            by_role: dict[str, list[float]] = {}
+            for role, seconds in seen.values():
+                by_role.setdefault(role, []).append(seconds)
+            parts[name] = " + ".join(
+                f"{role} {sum(s):.1f}" + (f" ({len(s)} processes)" if len(s) > 1 else "")
+                for role, s in by_role.items()
+            )
+        return parts
 
-def _tree_memory(pid: int) -> tuple[float, float, str, str]:
-    """RSS and PSS of a process and its children, in MB; each process's RSS and CPU
-    seconds so far, by role."""
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    pid: int
+    role: str
+    rss: int
+    pss: int
+    cpu_s: float
+
+
+def _tree(pid: int) -> list[Member]:
+    """A service process and its children: memory in bytes, CPU seconds so far, role."""
     try:
         process = psutil.Process(pid)
         tree = [process, *process.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0.0, 0.0, "", ""
-    rss = pss = 0
-    parts, cpu = [], []
+        return []
+    members = []
     for member in tree:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             memory = member.memory_full_info()
             times = member.cpu_times()
-            rss += memory.rss
-            pss += memory.pss
             role = _role(member, pid)
-            parts.append(f"{role} {memory.rss / 2**20:.0f}")
-            cpu.append(f"{role} {times.user + times.system:.1f}")
-    return rss / 2**20, pss / 2**20, " + ".join(parts), " + ".join(cpu)
+            members.append(
+                Member(member.pid, role, memory.rss, memory.pss, times.user + times.system)
+            )
+    return members
 
 
 def _role(member: psutil.Process, service_pid: int) -> str:
