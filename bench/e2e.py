@@ -220,6 +220,8 @@ class RssSampler:
 
 @dataclass(frozen=True, slots=True)
 class Member:
+    """One process of a service at a sample: memory in bytes, CPU seconds so far."""
+
     pid: int
     role: str
     rss: int
@@ -228,7 +230,7 @@ class Member:
 
 
 def _tree(pid: int) -> list[Member]:
-    """A service process and its children: memory in bytes, CPU seconds so far, role."""
+    """A service process and its children, each with its role."""
     try:
         process = psutil.Process(pid)
         tree = [process, *process.children(recursive=True)]
