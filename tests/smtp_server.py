@@ -145,15 +145,24 @@ class CertificateAuthority:
 _PORTS = range(20000, 32768)
 
 
+#: Ports this process handed out: one picked for a service still starting is not listened
+#: on yet, so the probe alone could give it twice (a chaos test's renderer once failed to
+#: start so).
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    """A port nothing listens on now, outside the ephemeral range."""
+    """A port nothing listens on now, outside the ephemeral range, never given before here."""
     for _ in range(200):
         port = random.choice(_PORTS)
+        if port in _GIVEN:
+            continue
         with socket.socket() as probe:
             try:
                 probe.bind(("0.0.0.0", port))
             except OSError:
                 continue
+            _GIVEN.add(port)
             return port
     raise RuntimeError(f"no free port in {_PORTS}")
 
