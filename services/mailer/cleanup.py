@@ -5,8 +5,8 @@ long after it was made (or last taken over), longer than any run's retry
 deadline (the settings refuse less): no retry can find a recipient missing
 and mail them again, and none can come for a claim that old, finished or
 not. Takeover markers matter for a claim's lease only; they go after the
-same time. The volume slots
-(`send_volume`, `pacing.py`) count a minute or a day: they go two days on.
+same time. The volume slots (`send_volume`, `pacing.py`) count a minute or a
+day: they go two days on.
 """
 
 from __future__ import annotations

@@ -282,8 +282,9 @@ def _transfer_form(data: bytes, *, text: bool) -> tuple[str, bytes]:
 
 
 def _set_boundaries(message: EmailMessage) -> None:
-    """Random boundaries, drawn once the text is set, so that no part can hold one (the
-    base64 bodies put in later have no `-`).
+    """Random boundaries, drawn once the text is set, so that no part can hold one (nor a
+    body put in later: base64 has no `-`, and a text sent as it is would have to hold
+    128 random bits).
 
     Left to the email package, each would be checked by compiling a pattern for
     it and searching the flattened parts: a tenth of composing a run's email.
