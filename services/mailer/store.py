@@ -231,5 +231,5 @@ async def _noting_outages(count: int, write: Awaitable[Written]) -> Written:
     try:
         return await write
     except ConnectionFailure as exc:
-        log.warning("%d writes of the ledger wait for the database: %s", count, exc)
+        log.warning("the ledger missed a write of %d entries (replies are retried): %s", count, exc)
         raise
