@@ -227,10 +227,11 @@ class _Bodies:
         """The stand-in to add in `data`'s place, and the transfer encoding to add it with."""
         cte, body = _transfer_form(data, text=maintype == "text")
         token = secrets.token_bytes(24)
-        if cte == _AS_IS:
-            self._bodies[token.hex().encode()] = body
-            return token.hex().encode(), cte
-        self._bodies[base64.b64encode(token) + b"\r\n"] = body
+        if cte == _AS_IS:  # the stand-in goes in as it is: its line is its hex
+            token = token.hex().encode()
+            self._bodies[token] = body
+        else:  # base64: its line is its encoding
+            self._bodies[base64.b64encode(token) + b"\r\n"] = body
         return token, cte
 
     def put_in(self, flat: bytes) -> bytes:

@@ -253,8 +253,9 @@ class RendererSettings(BaseModel):
     concurrency: int = Field(default=8, ge=1, le=256)
     #: PDF worker processes; each is replaced after `renders_per_worker` renders. One by
     #: default: a worker holds about 115 MB, and a second bought nothing in the shared-render
-    #: herd and about a tenth in 2,000 unshared renders, which FerretDB bounds (`bench/e2e.py`;
-    #: docs/operations.md "Sizing"). Raise it with the pod's CPUs for PDF-heavy tenants.
+    #: herd and about a tenth in 2,000 unshared renders, where the worker bounds a renderer
+    #: but a second shares the same two cores (`bench/e2e.py`; docs/operations.md "Sizing").
+    #: Raise it with the pod's CPUs for tenants of PDFs or charted HTML.
     pdf_workers: int = Field(default=1, ge=1)
     #: A safety bound: a worker grows by about 4 MB over its first renders and then
     #: holds (measured over 300 PDFs and charts, and 40 of 2,000 rows); a replacement
