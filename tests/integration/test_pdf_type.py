@@ -1,11 +1,13 @@
 """The PDF's type as WeasyPrint sets it: rows set as lines land where `layout.py` measured
-them, and no line of text makes WeasyPrint build Pango font features (it keeps each)."""
+them, no line of text makes WeasyPrint build Pango font features (it keeps each), and the
+streams holding it are deflated at zlib's default level."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import tempfile
+import zlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -99,3 +101,20 @@ def test_no_line_of_a_report_builds_pango_font_features(monkeypatch: pytest.Monk
     monkeypatch.setattr(line_break, "pango", Counting())
     assert collected(to_pdf, _html(), (), "#2f5d8a").startswith(b"%PDF")
     assert built == []
+
+
+def test_streams_are_deflated_at_zlibs_default_level(tmp_path: Path) -> None:
+    """`worker._deflated`: pydyf's level 9 cost 7 % of a render. Each stream the finisher
+    deflated (all but the object and cross-reference streams pydyf writes after it) is
+    exactly what zlib's default level makes of its content, and the text reads back."""
+    pdf = collected(to_pdf, _html(), (), "#2f5d8a")
+    deflated = [
+        data
+        for head, data in re.findall(rb"\d+ 0 obj\n(<<.*?>>)\nstream\n(.*?)\nendstream", pdf, re.S)
+        if b"/FlateDecode" in head and b"/ObjStm" not in head and b"/XRef" not in head
+    ]
+    assert len(deflated) >= 5  # the pages, the fonts, the metadata
+    assert all(zlib.compress(zlib.decompress(data)) == data for data in deflated)
+    path = tmp_path / "deflated.pdf"
+    path.write_bytes(pdf)
+    assert {text for *_, text in _words(path)} >= {"AVATAR", "Answered", "9,999"}

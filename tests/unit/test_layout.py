@@ -9,6 +9,7 @@ import pytest
 from herald.services.renderer.formats.layout import (
     BAND_ROWS,
     CELL_BUDGET,
+    FILL_ERROR,
     GAP,
     LANDSCAPE_PT,
     LARGEST_PT,
@@ -29,8 +30,6 @@ NAME = Column("name", "Campaign")
 CALLS = Column("calls", "Calls handled", ColumnKind.INTEGER)
 SALES = Column("sales", "Sales per logged-in hour", ColumnKind.DECIMAL)
 FONTS = Path("/usr/share/fonts/truetype/liberation2")
-#: What `fill` may fall short by, in font units: the spaces it combines are not continuous.
-FILL_SLACK = 56
 
 
 @pytest.mark.parametrize(("bold", "file"), [(False, "Regular"), (True, "Bold")])
@@ -57,12 +56,22 @@ def test_letters_beyond_the_table_are_estimated_not_refused() -> None:
 
 
 def test_spaces_fill_a_gap_to_within_a_few_hundredths_of_an_em() -> None:
-    assert fill(0) == fill(-40) == ""
-    for gap in range(1000, 30_000, 37):
-        spaces = fill(gap)
+    assert fill(0) == fill(-40) == ("", 0)
+    for gap in range(1, 30_000, 7):
+        spaces, width = fill(gap)
         assert not spaces.strip()
-        assert gap - FILL_SLACK <= text_width(spaces) <= gap
-        assert text_width(spaces) == text_width(spaces, bold=True)  # the same in bold
+        assert width == text_width(spaces) == text_width(spaces, bold=True)  # same in bold
+        # Columns are GAP apart; under half an em, the spaces are too coarse to come closer.
+        error = FILL_ERROR if gap >= UNITS_PER_EM // 2 else 171
+        assert gap - error <= width <= gap, gap
+
+
+def test_a_gap_takes_few_spaces() -> None:
+    """Each is a glyph WeasyPrint pays for: ems, then at most four more for the rest."""
+    for gap in range(171, 30_000, 7):
+        spaces, _ = fill(gap)
+        assert len(spaces.replace("\u2003", "")) <= 4, gap
+    assert fill(2048 * 3) == ("\u2003" * 3, 2048 * 3)
 
 
 def test_long_values_wrap_at_spaces_and_are_never_cut() -> None:
@@ -131,9 +140,30 @@ def test_a_row_as_lines_puts_text_left_and_numbers_right_in_their_columns() -> N
     assert line.startswith("Solar")
     assert line.endswith("7")
     right_edge = fitted.widths[0] + GAP + fitted.widths[1]
-    assert right_edge - FILL_SLACK <= text_width(line) <= right_edge
+    assert right_edge - FILL_ERROR <= text_width(line) <= right_edge
     (wide,) = row_lines(columns, fitted, ["Renewals", "1,204"])
-    assert right_edge - FILL_SLACK <= text_width(wide) <= right_edge
+    assert right_edge - FILL_ERROR <= text_width(wide) <= right_edge
+
+
+def test_what_one_fill_falls_short_the_next_makes_up() -> None:
+    """Twelve columns of numbers: the last still ends on its edge, not twelve shortfalls left."""
+    columns = [CALLS] * 12
+    fitted = shape(columns, [["1,234,567"] * 12])
+    right_edge = sum(fitted.widths) + 11 * GAP
+    for first in range(40):
+        values = [f"{(first + 7 * n) ** 3:,}" for n in range(12)]
+        (line,) = row_lines(columns, fitted, values)
+        assert right_edge - FILL_ERROR <= text_width(line) <= right_edge, values
+
+
+def test_a_value_with_line_breaks_stays_on_its_row() -> None:
+    columns = [NAME, CALLS]
+    fitted = shape(columns, [["Renewals north", "1,204"]])
+    (line,) = row_lines(columns, fitted, ["Renewals\nnorth\t", "7"])
+    assert line.startswith("Renewals north")
+    assert line.endswith("7")
+    assert "\n" not in line
+    assert "\t" not in line
 
 
 def test_a_long_value_makes_its_row_taller_instead_of_being_cut() -> None:

@@ -28,6 +28,7 @@ must keep the font, the gap (as padding) and the line height assumed here.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 import unicodedata
@@ -61,6 +62,7 @@ _BOLD = _widths(
 #: The spaces `fill` places a value with (the same in both weights), by width.
 _SPACES = {
     "\u2003": 2048,
+    "\u2007": 1139,
     "\u2002": 1024,
     "\u2004": 683,
     " ": 569,
@@ -115,27 +117,44 @@ def text_width(text: str, bold: bool = False) -> int:
         return sum(table[c] if c in table else _char_width(c, table) for c in text)
 
 
-def _fillers() -> tuple[tuple[int, str], ...]:
-    """Up to four spaces per width they add up to, narrowest first: any gap over half an em
-    can be filled to within 56 units (0.03 em)."""
+#: What a fill may fall short of its gap by, in font units (0.03 em): over the smallest
+#: gaps, as much as a hair space (171 units), the narrowest space there is.
+FILL_ERROR = 56
+
+
+def _combinations() -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Every width up to four spaces add up to (fewest spaces for each), by width."""
     found: dict[int, str] = {}
     for count in range(5):
         for combo in itertools.combinations_with_replacement(_SPACES, count):
             found.setdefault(sum(_SPACES[c] for c in combo), "".join(combo))
-    return tuple(sorted(found.items()))
+    ordered = sorted(found.items())
+    return tuple(w for w, _ in ordered), tuple(s for _, s in ordered)
 
 
-_FILLERS = _fillers()
-_FILLER_WIDTHS = [width for width, _ in _FILLERS]
+_WIDTHS, _COMBOS = _combinations()
 
 
-def fill(gap: int) -> str:
-    """Spaces as wide as `gap` font units, or a little narrower: em spaces, then the rest."""
+@functools.lru_cache(maxsize=2 * UNITS_PER_EM)
+def _rest(gap: int) -> tuple[str, int]:
+    """Under two ems: the fewest spaces within FILL_ERROR of the gap, else the widest that fit.
+
+    Every space is a glyph WeasyPrint shapes three times and writes out one by one:
+    half of a row's glyphs are its spaces, so fewer is faster.
+    """
+    fits = bisect.bisect_right(_WIDTHS, gap)
+    close = range(bisect.bisect_left(_WIDTHS, gap - FILL_ERROR), fits)
+    n = min(close, key=lambda i: len(_COMBOS[i]), default=fits - 1)
+    return _COMBOS[n], _WIDTHS[n]
+
+
+def fill(gap: int) -> tuple[str, int]:
+    """Spaces as wide as `gap` font units, or a little narrower, and their width."""
     if gap <= 0:
-        return ""
+        return "", 0
     ems = max(0, gap // UNITS_PER_EM - 1)
-    rest = gap - ems * UNITS_PER_EM
-    return "\u2003" * ems + _FILLERS[bisect.bisect_right(_FILLER_WIDTHS, rest) - 1][1]
+    spaces, width = _rest(gap - ems * UNITS_PER_EM)
+    return "\u2003" * ems + spaces, ems * UNITS_PER_EM + width
 
 
 def wrap(text: str, width: int, bold: bool = False) -> list[str]:
@@ -301,22 +320,48 @@ def row_lines(
     columns: Sequence[Column], shape_: Shape, values: Sequence[str], bold: bool = False
 ) -> list[str]:
     """One row as lines of text: each value wrapped in its column, text left, numbers right."""
+    return _lines(_places(columns, shape_), values, bold)
+
+
+#: A column's place on a line: where it starts, its width, whether it holds numbers.
+_Place = tuple[int, int, bool]
+
+
+def _places(columns: Sequence[Column], shape_: Shape) -> list[_Place]:
     starts = itertools.accumulate((w + GAP for w in shape_.widths), initial=0)
+    return [
+        (start, width, column.numeric)
+        for start, width, column in zip(starts, shape_.widths, columns, strict=False)
+    ]
+
+
+def _measured(value: str, width: int, bold: bool) -> list[tuple[str, int]]:
+    """The value's lines in a column `width` wide, each with its width (mostly one line).
+
+    Its runs of spaces, tabs and line breaks are one space each, as `wrap` makes them."""
+    value = " ".join(value.split())
+    whole = text_width(value, bold)
+    if whole <= width:
+        return [(value, whole)]
+    return [(line, text_width(line, bold)) for line in wrap(value, width, bold)]
+
+
+def _lines(places: Sequence[_Place], values: Sequence[str], bold: bool) -> list[str]:
     cells = [
-        (start, width, column.numeric, wrap(value, width, bold))
-        for start, width, column, value in zip(starts, shape_.widths, columns, values, strict=False)
+        (start, width, numeric, _measured(value, width, bold))
+        for (start, width, numeric), value in zip(places, values, strict=False)
     ]
     lines = []
-    for n in range(max((len(wrapped) for *_, wrapped in cells), default=1)):
+    for n in range(max((len(measured) for *_, measured in cells), default=1)):
         at, parts = 0, []
-        for start, width, numeric, wrapped in cells:
-            text = wrapped[n] if n < len(wrapped) else ""
+        for start, width, numeric, measured in cells:
+            text, text_w = measured[n] if n < len(measured) else ("", 0)
             if not text:
                 continue
-            text_w = text_width(text, bold)
             begin = start + width - text_w if numeric else start
-            parts += [fill(begin - at), text]
-            at = begin + text_w
+            spaces, spaces_w = fill(begin - at)
+            parts += [spaces, text]
+            at += spaces_w + text_w  # where it really ends: a fill's shortfall is made up next
         lines.append("".join(parts))
     return lines
 
@@ -328,7 +373,8 @@ BAND_ROWS = 5
 
 def bands(columns: Sequence[Column], shape_: Shape, rows: Sequence[Sequence[str]]) -> list[str]:
     """The rows as text, BAND_ROWS rows to a band."""
-    lines = [row_lines(columns, shape_, row) for row in rows]
+    places = _places(columns, shape_)
+    lines = [_lines(places, row, False) for row in rows]
     return [
         "\n".join(itertools.chain.from_iterable(lines[first : first + BAND_ROWS]))
         for first in range(0, len(lines), BAND_ROWS)

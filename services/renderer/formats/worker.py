@@ -19,6 +19,7 @@ import multiprocessing.util
 import os
 import shutil
 import tempfile
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ from herald.services.renderer.formats import charts as drawing
 from herald.services.renderer.reports.chart import Chart
 
 if TYPE_CHECKING:
+    import pydyf
     from weasyprint.text.fonts import FontConfiguration
 
 
@@ -104,10 +106,16 @@ def collected(job: Callable[..., bytes], *args: object) -> bytes:
     (`start_worker`) a collection walks only the job's leftovers: 12 ms after a
     370 ms PDF, some of which the collector would have spent anyway. Then what
     was freed goes back to the system (`_trim`).
+
+    During the job the collector is off: it ran every few thousand allocations
+    and found little, since a render's boxes live until the PDF is written. Off,
+    a 1,000-row PDF with a chart took 60 ms less (6 %) and peaked 2 MB higher.
     """
+    gc.disable()
     try:
         return job(*args)
     finally:
+        gc.enable()
         gc.collect()
         _trim()
 
@@ -151,9 +159,37 @@ def to_pdf(html_: str, charts: Sequence[Chart], brand: str) -> bytes:
     for n, chart in enumerate(charts):
         html_ = html_.replace(chart_slot(n), _figure(chart, brand), 1)
     pdf: bytes = weasyprint.HTML(string=html_).write_pdf(
-        font_config=_fonts(), pdf_variant="pdf/ua-1"
+        font_config=_fonts(), pdf_variant="pdf/ua-1", finisher=_deflated
     )
     return pdf
+
+
+def _deflated(_document: object, pdf: pydyf.PDF) -> None:
+    """WeasyPrint's finisher: the streams deflated at zlib's default level, not pydyf's 9.
+
+    pydyf deflates every stream at level 9: for a 1,000-row PDF that was 7 % of
+    the render (60 ms) to make the file 7 % smaller than the default level does.
+    A stream holding anything but bytes, text and PDF objects is left to pydyf.
+    """
+    import pydyf
+
+    for stream in pdf.objects:
+        if not isinstance(stream, pydyf.Stream) or not stream.compress:
+            continue
+        parts = stream.stream
+        if not all(isinstance(part, bytes | str | pydyf.Object) for part in parts):
+            continue
+        raw = b"\n".join(
+            part
+            if isinstance(part, bytes)
+            else part.encode("ascii")
+            if isinstance(part, str)
+            else part.data
+            for part in parts
+        )
+        stream.stream = [zlib.compress(raw)]
+        stream.compress = False
+        stream.extra["Filter"] = "/FlateDecode"
 
 
 def _face(weight: str, local: str) -> str:
