@@ -13,12 +13,13 @@ layout only halves the 20 s of an automatic one). A line of text costs about
 what one cell does. So the first CELL_BUDGET values of a document are real
 cells, which a screen reader walks by row and column; a table past the
 budget keeps its real headers but sets its rows as text, BAND_ROWS rows to a
-`<td>` spanning the columns, and the same 1,000 rows take about 1.2 s and
-20 MB over an idle worker. Each value is placed under its header with Unicode spaces of known
-widths, text left and numbers right (the digits are tabular); a long value
-wraps onto more lines of its row, here; WeasyPrint splits bands between
-pages. What that gives up: a screen reader reads such rows as lines of
-text, not cell by cell, and text copied out holds wide spaces.
+`<td>` spanning the columns, and the same 1,000 rows take about 0.9 s and
+25 MB over an idle worker. Each value is placed under its header with Unicode
+spaces of known widths, as few as come within FILL_ERROR of its place (they
+are half of a line's glyphs), text left and numbers right (the digits are
+tabular); a long value wraps onto more lines of its row, here; WeasyPrint
+splits bands between pages. What that gives up: a screen reader reads such
+rows as lines of text, not cell by cell, and text copied out holds wide spaces.
 
 Everything here is arithmetic on strings and font units (UNITS_PER_EM to an
 em), free of I/O. The template places what it computes, and its style sheet
@@ -137,14 +138,15 @@ _WIDTHS, _COMBOS = _combinations()
 
 @functools.lru_cache(maxsize=2 * UNITS_PER_EM)
 def _rest(gap: int) -> tuple[str, int]:
-    """Under two ems: the fewest spaces within FILL_ERROR of the gap, else the widest that fit.
+    """Under two ems: the fewest spaces within FILL_ERROR of the gap (the closest of those),
+    else the widest that fit.
 
     Every space is a glyph WeasyPrint shapes three times and writes out one by one:
     half of a row's glyphs are its spaces, so fewer is faster.
     """
     fits = bisect.bisect_right(_WIDTHS, gap)
     close = range(bisect.bisect_left(_WIDTHS, gap - FILL_ERROR), fits)
-    n = min(close, key=lambda i: len(_COMBOS[i]), default=fits - 1)
+    n = min(close, key=lambda i: (len(_COMBOS[i]), gap - _WIDTHS[i]), default=fits - 1)
     return _COMBOS[n], _WIDTHS[n]
 
 
