@@ -317,6 +317,7 @@ def prepare(
         "filters_summary": rendered.filters_summary,
         "tiles": [(tile, change_arrow(tile.change)) for tile in rendered.headlines],
         "summary": _summary(rendered, contents),
+        "notes": rendered.notes,
         "inline_html": Markup(contents.inline_html or ""),
         "links": contents.linked,
         "link": platform_link(rendered.run, branding),

@@ -86,6 +86,7 @@ def _rendered(
         companions=[_ref(c) for c in files],
         headlines=[HeadlineTile(**t) for t in artifact.metadata.get("headlines", [])],
         images=[_image(c) for c in images],
+        notes=[str(note) for note in artifact.metadata.get("notes", [])],
     )
 
 

@@ -32,7 +32,7 @@ from herald.services.renderer.reports.model import (
     rows_of,
 )
 from herald.services.renderer.reports.source import ReportSource
-from herald.shared.contract.messages import DataWindow, RunDetails
+from herald.shared.contract.messages import NOTE_MAX_CHARS, NOTES_MAX, DataWindow, RunDetails
 from herald.shared.contract.schedule_spec import ReportFormat
 from herald.shared.contract.tenant_settings import TenantCompliance
 from herald.shared.ports import Artifacts, StoredArtifact, TenantDirectory, artifact_id
@@ -173,6 +173,8 @@ class Renderer:
         }
         if report.headlines:
             metadata["headlines"] = [t.model_dump(mode="json") for t in tiles(report.headlines)]
+        if report.notes:
+            metadata["notes"] = email_notes(report.notes)
         fmt = FORMATS[run.format]
         if fmt.layout is None:
             return await self._csv_only(run, report, metadata)
@@ -313,6 +315,15 @@ class Renderer:
 
 async def _once(body: bytes) -> AsyncIterator[bytes]:
     yield body
+
+
+def email_notes(notes: Sequence[str]) -> list[str]:
+    """The notes as `ReportRendered` carries them: a report never fails for a long note,
+    the email shows the first `NOTES_MAX`, each cut to `NOTE_MAX_CHARS`."""
+    return [
+        note if len(note) <= NOTE_MAX_CHARS else note[: NOTE_MAX_CHARS - 1] + "…"
+        for note in notes[:NOTES_MAX]
+    ]
 
 
 def _data_uri(logo: Logo | None) -> str | None:

@@ -37,8 +37,9 @@ from herald.shared.runtime.settings import Settings
 
 SHARES: Final = "render_shares"
 #: Part of every key: bump it when a change to the renderer changes its output
-#: (2: charts, headline tiles and inline images; 3: filters named, in the PDF and email).
-KEY_VERSION: Final = 3
+#: (2: charts, headline tiles and inline images; 3: filters named, in the PDF and email;
+#: 4: the report's notes, in the email).
+KEY_VERSION: Final = 4
 #: When a share was recorded, and that day: what it expires by (retention).
 RECORDED_AT: Final = "recorded_at"
 RECORDED_DAY: Final = "day"

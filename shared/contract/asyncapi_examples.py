@@ -330,7 +330,7 @@ def examples() -> dict[str, list[Example]]:
         "ReportRendered": [
             _example(
                 "pdf",
-                "The PDF rendered into GridFS, with the headline figures for the email.",
+                "The PDF rendered into GridFS, with the headline figures and notes for the email.",
                 ReportRendered(
                     event_id=_event_id(17),
                     run=_RUN,
@@ -360,6 +360,7 @@ def examples() -> dict[str, list[Example]]:
                             tone=Tone.GOOD,
                         )
                     ],
+                    notes=["Previous period: 16\u201322 Nov 2026 (the week before)"],
                     **(_OURS | {"occurred_at": datetime(2026, 11, 30, 7, 0, 4, tzinfo=UTC)}),
                 ),
             )

@@ -413,6 +413,11 @@ class Tone(enum.StrEnum):
     NEUTRAL = "neutral"
 
 
+#: A rendered run's notes at most, and the characters of one (`ReportRendered.notes`).
+NOTES_MAX = 16
+NOTE_MAX_CHARS = 1000
+
+
 class HeadlineTile(Contract):
     """One key figure shown at the top of the email, already formatted by the renderer."""
 
@@ -454,6 +459,12 @@ class ReportRendered(Envelope):
     headlines: list[HeadlineTile] = Field(default_factory=list, max_length=12)
     #: For `html` runs: the charts the inline table refers to as `cid:` images.
     images: list[InlineImage] = Field(default_factory=list, max_length=8)
+    #: What the report says of its own figures (the zone its hours are in, the previous
+    #: period the tiles compare with, a column a filter leaves empty), shown under the
+    #: tiles in every email body: a CSV or an inline table carries no notes of its own.
+    notes: list[Annotated[str, Field(max_length=NOTE_MAX_CHARS)]] = Field(
+        default_factory=list, max_length=NOTES_MAX
+    )
 
 
 class RunStatus(enum.StrEnum):

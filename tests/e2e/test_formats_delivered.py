@@ -2,11 +2,11 @@
 
 On real Kafka, FerretDB and Mailpit: a PDF schedule's email carries the PDF
 (and, past the row cap, the full CSV); an HTML schedule's email carries the
-table in its body; an empty report whose schedule skips empty ones is
-recorded as `skipped_empty` and sends nothing; a schedule naming a custom
-report that no longer exists fails at once with that reason; the renderer
-answers a repeated `ReportDue` from the artifact it already stored, without a
-second render.
+table in its body; both say the report's notes; an empty report whose
+schedule skips empty ones is recorded as `skipped_empty` and sends nothing;
+a schedule naming a custom report that no longer exists fails at once with
+that reason; the renderer answers a repeated `ReportDue` from the artifact it
+already stored, without a second render.
 """
 
 from __future__ import annotations
@@ -124,6 +124,7 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
         text = pdf_mail.get_body(("plain",))
         assert text is not None
         assert "attached as" in text.get_content()
+        assert "Times are local to" in text.get_content()  # the CDR's note, in the body too
 
         html_mail = _email(mailpit, html_reader)
         assert html_mail is not None
@@ -132,6 +133,11 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
         content = body.get_content()
         assert "Hourly Activity" in content
         assert "Average wait" in content  # the table's header, inline
+        # The report's notes, which only the PDF's heading carried: in which zone the hours are.
+        assert "Hours are local to" in content
+        html_text = html_mail.get_body(("plain",))
+        assert html_text is not None
+        assert "Hours are local to" in html_text.get_content()
         assert not list(html_mail.iter_attachments())
 
         # The same ReportDue again, as a redelivery would bring it.

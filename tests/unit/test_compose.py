@@ -480,3 +480,23 @@ def test_the_email_links_the_definitions_of_the_figures() -> None:
     definitions = BRANDING.definitions_link()
     assert f"How these figures are computed: {definitions}" in text.get_content()
     assert f'<a href="{definitions}"' in html.get_content()
+
+
+def test_the_reports_notes_are_in_both_bodies_escaped_in_the_html() -> None:
+    notes = [
+        "Hours are local to Europe/Berlin, the zone calls are recorded in.",
+        "Agent filter: abandoned calls reach <no> agent, so abandon rates are left empty.",
+    ]
+    parsed = _parsed(_email(_rendered().model_copy(update={"notes": notes})))
+    text = parsed.get_body(("plain",))
+    html_body = parsed.get_body(("html",))
+    assert text is not None
+    assert html_body is not None
+    lines = text.get_content().splitlines()
+    assert lines[lines.index(notes[0]) + 1] == notes[1]
+    html_text = html_body.get_content()
+    assert f">{notes[0]}</p>" in html_text
+    assert "reach &lt;no&gt; agent" in html_text
+    without = _parsed(_email(_rendered())).get_body(("html",))
+    assert without is not None
+    assert "zone calls are recorded in" not in without.get_content()

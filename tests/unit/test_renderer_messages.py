@@ -1,13 +1,28 @@
-"""What the renderer tells the mailer: artifact, companions, inline HTML, too large to attach."""
+"""What the renderer tells the mailer: artifact, companions, inline HTML, too large to attach,
+notes."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from herald.services.renderer.due_runs import _rendered
-from herald.shared.contract.messages import DataWindow, ReportDue, RunDetails
+from herald.services.renderer.due_runs import DueRuns, _rendered
+from herald.services.renderer.render import Renderer, email_notes
+from herald.services.renderer.reports.model import Column, ReportData, Table
+from herald.shared.contract.messages import (
+    NOTE_MAX_CHARS,
+    NOTES_MAX,
+    DataWindow,
+    ReportDue,
+    ReportRendered,
+    RunDetails,
+)
 from herald.shared.contract.schedule_spec import ReportFormat, ReportRef
 from herald.shared.ports import StoredArtifact
+from herald.shared.runtime.settings import Settings
+from tests.fakes.artifacts import MemoryArtifacts
+from tests.fakes.publisher import RecordingPublisher
+from tests.fakes.renderer import FakePrinter, MemorySource
+from tests.samples import run_details
 
 STORED_AT = datetime(2026, 11, 27, 8, 1, tzinfo=UTC)
 
@@ -77,3 +92,31 @@ def test_headline_tiles_and_chart_images_travel_to_the_mailer() -> None:
         "chart-0@herald",
         "Calls per day: 10 Jun 8",
     )
+
+
+def test_notes_travel_to_the_mailer_as_many_and_as_long_as_the_contract_allows() -> None:
+    pdf = _artifact("pdf", 3_000, "pdf")
+    pdf.metadata["notes"] = email_notes(
+        ["Times are local to Europe/Berlin.", "x" * (NOTE_MAX_CHARS + 5)]
+        + [f"note {n}" for n in range(NOTES_MAX)]
+    )
+    rendered = _rendered(_due(ReportFormat.PDF), pdf, [], attachment_limit=10_000_000)
+    assert len(rendered.notes) == NOTES_MAX
+    assert rendered.notes[0] == "Times are local to Europe/Berlin."
+    assert rendered.notes[1] == "x" * (NOTE_MAX_CHARS - 1) + "…"
+    # A render stored before notes were kept has none.
+    older = _rendered(_due(ReportFormat.PDF), _artifact("pdf", 3_000, "pdf"), [], 10_000_000)
+    assert older.notes == []
+
+
+async def test_a_csv_runs_notes_reach_the_email_and_a_repeated_due_publishes_them_again() -> None:
+    notes = ("Hours are local to Europe/Berlin, the zone calls are recorded in.",)
+    report = ReportData("Hourly Activity", (Table((Column("h", "Hour"),), [("08:00",)]),), notes)
+    artifacts, publisher, settings = MemoryArtifacts(), RecordingPublisher(), Settings()
+    renderer = Renderer(MemorySource(report), artifacts, FakePrinter(), settings)
+    due_runs = DueRuns(renderer, artifacts, None, publisher, settings)
+    due = ReportDue(tenant_id="acme", schedule_id="s-1", run=run_details(format=ReportFormat.CSV))
+    await due_runs.handle(due)
+    await due_runs.handle(due)  # from the stored render's metadata
+    first, again = publisher.of(ReportRendered)
+    assert first.notes == again.notes == list(notes)
