@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import subprocess
 import sys
@@ -305,8 +306,25 @@ def _long_names_below_zero() -> Chart:
         Chart(
             "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW", ChartKind.SHARE, ("W" * 40,), (Series("", (9e9,)),)
         ),
+        # An em a character, where Latin ones are counted at 0.65: the title wraps in time.
+        dataclasses.replace(trend(), title="東京都の営業キャンペーンの月間通話件数と成約件数" * 2),
+        Chart(
+            "地域別",
+            ChartKind.BARS,
+            ("東京 キャンペーン", "서울 캠페인", "上海销售", "大阪", "福岡 🚀"),
+            (Series("Calls", (5.0, 4.0, 3.0, 2.0, 1.0)),),
+        ),
     ],
-    ids=["month", "wrapped-title-legend", "forty-bars", "share", "below-zero", "wide-glyphs"],
+    ids=[
+        "month",
+        "wrapped-title-legend",
+        "forty-bars",
+        "share",
+        "below-zero",
+        "wide-glyphs",
+        "cjk-title",
+        "cjk-bars",
+    ],
 )
 def test_every_text_is_inside_the_picture_and_none_overlaps(chart: Chart) -> None:
     """The margins are measured, not laid out by matplotlib: what they hold must fit."""

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import io
+import logging
 import math
 import textwrap
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -52,9 +55,14 @@ _LEGEND_COLUMNS = 4
 _LEGEND_PT = 8
 #: The value axis's labels and unit, left of the plot, in CSS pixels.
 _VALUE_AXIS_PX = 70
+#: After DejaVu Sans, the faces for what it has no glyph for: Chinese, Japanese and Korean
+#: (WenQuanYi Micro Hei), emoji and symbols (Symbola, in outline). Tenants name campaigns
+#: and agents in any script; the project's set-up and image install both (Debian's
+#: fonts-wqy-microhei, fonts-symbola), and the PDF's text finds them through Fontconfig.
+FALLBACK_FAMILIES = ("WenQuanYi Micro Hei", "Symbola")
 #: Deterministic output: fixed SVG ids, no creation date, real text in DejaVu Sans.
 _RC: dict[RcKeyType, Any] = {
-    "font.family": "DejaVu Sans",
+    "font.family": ["DejaVu Sans", *FALLBACK_FAMILIES],
     "font.size": 9,
     "svg.fonttype": "none",
     "svg.hashsalt": "herald",
@@ -150,8 +158,24 @@ def _drawn(chart: Chart, brand: str, width_px: int) -> Iterator[Figure]:
     the render pool collects what each job leaves behind (`worker.collected`)."""
     import matplotlib
 
+    _quiet_fallback_weights()
     with matplotlib.rc_context(_RC):
         yield _draw(chart, _colours(brand, len(chart.series)), width_px)
+
+
+class _FallbackWeightNote(logging.Filter):
+    """Drops matplotlib's note that a fallback face has no bold: neither has one, and the
+    note came once per worker and text size. That a face is missing still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        weight_note = str(record.msg).startswith("findfont: Failed to find font weight")
+        return not (weight_note and len(args) > 1 and args[1] in FALLBACK_FAMILIES)
+
+
+@functools.cache
+def _quiet_fallback_weights() -> None:
+    logging.getLogger("matplotlib.font_manager").addFilter(_FallbackWeightNote())
 
 
 def _draw(chart: Chart, colours: Sequence[str], width_px: int) -> Figure:
@@ -168,7 +192,7 @@ def _draw(chart: Chart, colours: Sequence[str], width_px: int) -> Figure:
     lying = _lying(chart, width_px)
     height_px = _height(chart, width_px, lying)
     figure = Figure(figsize=(width_px / _CSS_DPI, height_px / _CSS_DPI))
-    title = textwrap.fill(chart.title, int((width_px - 2 * _PAD_PX) / _char_px(_TITLE_PT)))
+    title = _fill(chart.title, int((width_px - 2 * _PAD_PX) / _char_px(_TITLE_PT)))
     figure.text(
         _PAD_PX / width_px,
         1 - _PAD_PX / height_px,
@@ -407,7 +431,7 @@ def _places(step: float) -> int:
 
 def _level_px(chart: Chart) -> float:
     """The width of the category labels set side by side, level."""
-    longest = max((len(_short(c)) for c in chart.categories), default=0)
+    longest = max((_width(_short(c)) for c in chart.categories), default=0)
     return len(chart.categories) * (longest + 1) * _char_px(_TICK_PT)
 
 
@@ -437,6 +461,17 @@ def _height(chart: Chart, width_px: int, lying: bool) -> float:
 def _char_px(size_pt: float) -> float:
     """A DejaVu Sans character's width, in CSS pixels: a little over its average, to be safe."""
     return size_pt * 4 / 3 * 0.65
+
+
+def _width(text: str) -> int:
+    """The text's width in `_char_px` characters: a wide one (Chinese, Japanese, Korean) is
+    a whole em, so it counts twice."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _fill(text: str, width: int) -> str:
+    """The text wrapped to `width` characters (`_width`), wide ones breaking anywhere."""
+    return textwrap.fill(text, max(1, width * len(text) // max(_width(text), 1)))
 
 
 def _line_px(size_pt: float) -> float:
