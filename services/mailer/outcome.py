@@ -9,19 +9,33 @@ from herald.shared.contract.messages import RecipientOutcome, RecipientResult, S
 
 #: Refusals that say the tenant's settings are wrong, whatever the message.
 SETTINGS_STAGES = frozenset({SmtpStage.AUTH, SmtpStage.TLS})
+#: What a settings refusal names, by the step it ended at.
+_SETTING = {
+    SmtpStage.AUTH: "authentication failed",
+    SmtpStage.TLS: "TLS failed",
+    SmtpStage.SENDER: "sender refused",
+}
 
 
 class Verdict(enum.Enum):
     DELIVERED = "delivered"
     RETRY = "retry"
-    #: Retried for long: the server refused the tenant's login or TLS settings.
+    #: Retried for long: the server refused the tenant's login, TLS or sender.
     SETTINGS = "settings"
     FAILED = "failed"
 
 
 def settings_refusal(results: Sequence[RecipientResult]) -> RecipientResult | None:
+    """The first refusal of the tenant's settings: its login or TLS, for now or for good,
+    or its sender for good (`MAIL FROM` names only the tenant's own address: a 530
+    "authentication required" where no login is set, a 553 "not owned by user")."""
     for result in results:
-        if result.outcome is not RecipientOutcome.ACCEPTED and result.stage in SETTINGS_STAGES:
+        if result.outcome is RecipientOutcome.ACCEPTED:
+            continue
+        if result.stage in SETTINGS_STAGES or (
+            result.stage is SmtpStage.SENDER
+            and result.outcome is RecipientOutcome.REFUSED_PERMANENT
+        ):
             return result
     return None
 
@@ -44,9 +58,9 @@ def reason(results: Sequence[RecipientResult]) -> str | None:
     if not refused:
         return None
     if (settings := settings_refusal(results)) is not None:
-        what = "authentication" if settings.stage is SmtpStage.AUTH else "TLS"
+        what = _SETTING[settings.stage or SmtpStage.AUTH]
         detail = f"{settings.smtp_code or ''} {settings.smtp_message or ''}".strip()
-        return f"SMTP {what} failed: check the tenant's email settings ({detail})"
+        return f"SMTP {what}: check the tenant's email settings ({detail})"
     return "; ".join(
         f"{r.address}: {r.smtp_code or '-'} {r.smtp_message or ''}".strip() for r in refused
     )
