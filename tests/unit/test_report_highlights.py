@@ -7,7 +7,9 @@ the three local days before, 7 - 9 June, holding calls p01 - p04 only
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from herald.services.renderer.formats.headlines import tiles
 from herald.services.renderer.reports.chart import ChartKind
@@ -116,6 +118,16 @@ async def test_the_daily_trend_has_every_day_of_the_window_with_its_calls() -> N
 
 async def test_a_one_day_window_has_no_daily_trend_only_its_bars() -> None:
     data = await computed(request("campaign_summary", local(6, 11), local(6, 12)))
+    assert [c.kind for c in data.charts] == [ChartKind.BARS]
+
+
+async def test_a_one_day_window_in_another_zone_than_the_datas_has_no_trend_either() -> None:
+    """11 June in New York is 06:00 on the 11th to 06:00 on the 12th in Berlin, the data's
+    zone: two data days, one of them six hours, would make a two-point "trend"."""
+    new_york = ZoneInfo("America/New_York")
+    start = datetime(2025, 6, 11, tzinfo=new_york)
+    ask = request("campaign_summary", start, start + timedelta(days=1), timezone=new_york.key)
+    data = await computed(ask)
     assert [c.kind for c in data.charts] == [ChartKind.BARS]
 
 

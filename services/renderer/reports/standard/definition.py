@@ -182,12 +182,16 @@ class ReportDefinition:
         return tuple(headlines)
 
     def _chart(self, spec: ChartSpec, inputs: Inputs, computed: Computed) -> Chart | None:
-        """The chart, or None for a daily trend of a window of one day (a lone point)."""
+        """The chart, or None for a daily trend of a window of one day (a lone point).
+
+        One day in the window's zone: in the data's, where the trend's days are, a day in
+        another zone spans two, one of them a few hours (a two-point "trend")."""
         if isinstance(spec, DailyTrend):
+            here, there = inputs.window.local_dates()
+            if here == there:
+                return None
             first = inputs.window.start.astimezone(inputs.zone).date()
             last = (inputs.window.end - timedelta(microseconds=1)).astimezone(inputs.zone).date()
-            if first == last:
-                return None
             if spec.only is None:
                 by_day = {key[0]: sums for key, sums in inputs.cells.fold("day").items()}
             else:
@@ -217,3 +221,4 @@ def add(rows: Sequence[Mapping[str, int]]) -> Sums:
         for name, value in sums.items():
             total[name] = total.get(name, 0) + value
     return total
+
