@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass
+from datetime import datetime, time
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from herald.shared.contract.messages import DataWindow, RunDetails
 from herald.shared.runtime.settings import BrandingSettings
@@ -21,11 +23,23 @@ def change_arrow(change: str | None) -> str:
 
 
 def period_text(window: DataWindow) -> str:
-    """Local dates of a half-open window: `2026-11-26` or `2026-11-20 to 2026-11-26`."""
+    """The half-open window in its zone's words: its dates when it is whole days
+    (`2026-11-26`, `2026-11-20 to 2026-11-26`), with the times where it starts or ends
+    inside a day (`2026-12-06 08:00\u201309:00`, `2026-12-01 to 2026-12-06 08:00`): an hourly
+    report's subject names its hour."""
+    zone = ZoneInfo(window.timezone)
+    start, end = window.start.astimezone(zone), window.end.astimezone(zone)
     first, last = window.local_dates()
-    if first == last:
-        return first.isoformat()
-    return f"{first.isoformat()} to {last.isoformat()}"
+    if _midnight(start) and _midnight(end):
+        return first.isoformat() if first == last else f"{first} to {last}"
+    if start.date() == end.date():
+        return f"{first} {start:%H:%M}\u2013{end:%H:%M}"
+    begin = first.isoformat() if _midnight(start) else f"{first} {start:%H:%M}"
+    return f"{begin} to {end.date()} {end:%H:%M}"
+
+
+def _midnight(moment: datetime) -> bool:
+    return moment.time() == time(0)
 
 
 def platform_link(run: RunDetails, branding: BrandingSettings) -> str:
