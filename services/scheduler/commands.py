@@ -93,22 +93,40 @@ def _field(
     return ".".join(parts) if parts else "command"
 
 
+#: A rejection stays far below Kafka's message limit (1 MB) whatever the command: it
+#: lists at most MAX_FIELD_ERRORS errors (the last one counting those left out), and a
+#: text it echoes (a field's path, a message, the command's type) is cut to MAX_ECHO
+#: characters. Unbounded, 30,000 unknown fields made a 2.6 MB reply that Kafka refused,
+#: and the command's partition retried it for good.
+MAX_FIELD_ERRORS = 50
+MAX_ECHO = 300
+
+
 def printable(text: str) -> str:
-    """`text` with lone surrogates escaped: JSON may carry them, UTF-8 (and a reply) cannot."""
+    """`text` cut to MAX_ECHO characters, lone surrogates escaped: JSON may carry them,
+    UTF-8 (and a reply) cannot."""
+    if len(text) > MAX_ECHO:
+        text = text[: MAX_ECHO - 1] + "…"
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _field_errors(
     exc: ValidationError, command_type: str | None, prefix: str | None = None
 ) -> list[FieldError]:
-    return [
+    errors = exc.errors(include_url=False)
+    shown = [
         FieldError(
             field=printable(_field(error["loc"], error["type"], command_type, prefix)),
             message=printable(error["msg"].removeprefix("Value error, ")),
             code=error["type"],
         )
-        for error in exc.errors(include_url=False)
+        for error in errors[: MAX_FIELD_ERRORS - 1 if len(errors) > MAX_FIELD_ERRORS else None]
     ]
+    if len(errors) > len(shown):
+        left_out = len(errors) - len(shown)
+        message = f"{left_out:,} more errors left out; the first {len(shown)} are above"
+        shown.append(FieldError(field="command", message=message, code="too_many_errors"))
+    return shown
 
 
 def parse(raw: bytes, key: bytes | None) -> AnyCommand | CommandRejected | Unanswerable:

@@ -25,6 +25,8 @@ HERALD_CODES: Final[dict[str, str]] = {
     "recipient_not_allowed": "the recipient's domain is not among those allowed for the tenant "
     "(field `<path>.recipients.<index>`)",
     "reserved": "CreateSchedule: the schedule_id `tenant-settings` is reserved for tenant commands",
+    "too_many_errors": "the command has more errors than a rejection lists (field `command`): "
+    "the first ones are listed, this one counts the rest",
     "version_conflict": "expected_version is not the current version (field `expected_version`)",
     "volume_over_allowed": "the tenant's enabled schedules would send more than its email "
     "provider allows (field `volume`): a warning on CommandAccepted, a rejection when the "

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.client.commands import CommandRejectedError, HeraldClient
+from herald.services.scheduler.commands import MAX_FIELD_ERRORS
 from herald.shared.contract.messages import (
     Command,
     CommandAccepted,
@@ -272,3 +273,20 @@ async def test_garbage_goes_to_the_dlq_and_the_scheduler_keeps_answering(
     assert sorted(r.value for r in junk) == sorted([b"\x00not json", b'{"type": "CreateSchedule"}'])
     assert all(dict(r.headers)[ERROR_TYPE_HEADER] == b"PoisonMessage" for r in junk)
     assert await sdb["schedules"].count_documents({}) == before + 1
+
+
+async def test_a_command_of_30000_unknown_fields_is_answered_and_the_next_one_too(
+    herald: HeraldClient,
+) -> None:
+    """Listing every error made a 2.6 MB rejection, which Kafka refused: the partition
+    retried it for good, and no command behind it was answered."""
+    schedule_id = f"s-{uuid4().hex[:10]}"
+    spec = SPEC | {f"x{n}": n for n in range(30_000)}
+    create = {"type": "CreateSchedule", "tenant_id": "acme", "schedule_id": schedule_id}
+    with pytest.raises(CommandRejectedError) as caught:
+        await herald.send_document(create | {"spec": spec})
+    errors = caught.value.errors
+    assert len(errors) == MAX_FIELD_ERRORS
+    assert (errors[-1].field, errors[-1].code) == ("command", "too_many_errors")
+    accepted = await herald.send_document(create | {"spec": SPEC})  # same key, same partition
+    assert accepted.version == 1

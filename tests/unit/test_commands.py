@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from herald.services.scheduler.commands import (
+    MAX_ECHO,
+    MAX_FIELD_ERRORS,
     ScheduleState,
     Unanswerable,
     decide,
@@ -62,6 +64,37 @@ def test_an_invalid_command_with_an_envelope_is_rejected_per_field() -> None:
     assert rejected.correlation_id == command_id
     fields = {e.field for e in rejected.errors}
     assert fields == {"spec.report", "spec.timezone", "spec.recipients"}
+
+
+def _huge(command_type: str, fields: int) -> bytes:
+    spec = SPEC.model_dump(mode="json") | {f"x{n:05d}" + "y" * 400: n for n in range(fields)}
+    raw = {
+        "type": command_type,
+        "command_id": str(uuid4()),
+        "tenant_id": "acme",
+        "schedule_id": "s-9",
+        "spec": spec,
+    }
+    return json.dumps(raw).encode()
+
+
+def test_a_rejection_stays_small_whatever_the_command_holds() -> None:
+    """30,000 unknown fields once made a 2.6 MB rejection that Kafka refused, and the
+    command's partition retried it for good."""
+    rejected = parse_keyed(_huge("CreateSchedule", 30_000))
+    assert isinstance(rejected, CommandRejected)
+    assert len(rejected.model_dump_json()) < 50_000
+    assert len(rejected.errors) == MAX_FIELD_ERRORS
+    *listed, last = rejected.errors
+    assert {e.code for e in listed} == {"extra_forbidden"}
+    assert (last.field, last.code) == ("command", "too_many_errors")
+    assert last.message == f"{30_000 - len(listed):,} more errors left out; the first 49 are above"
+    assert all(len(e.field) <= MAX_ECHO for e in rejected.errors)
+    # A type of 600,000 characters is echoed (as the reply's type and in its error) cut short.
+    rejected = parse_keyed(_huge("CreateSchedule" + "z" * 600_000, 0))
+    assert isinstance(rejected, CommandRejected)
+    assert len(rejected.model_dump_json()) < 5_000
+    assert len(rejected.command_type) <= MAX_ECHO
 
 
 def test_create_sets_version_one_and_the_next_firing() -> None:

@@ -221,4 +221,3 @@ def add(rows: Sequence[Mapping[str, int]]) -> Sums:
         for name, value in sums.items():
             total[name] = total.get(name, 0) + value
     return total
-
