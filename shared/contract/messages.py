@@ -18,6 +18,8 @@ from pydantic import (
     Base64Bytes,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     TypeAdapter,
     model_validator,
 )
@@ -117,22 +119,22 @@ class CreateSchedule(Command):
 class UpdateSchedule(Command):
     type: Literal["UpdateSchedule"] = "UpdateSchedule"
     changes: ScheduleChanges
-    expected_version: int = Field(ge=1)
+    expected_version: StrictInt = Field(ge=1)
 
 
 class EnableSchedule(Command):
     type: Literal["EnableSchedule"] = "EnableSchedule"
-    expected_version: int | None = Field(default=None, ge=1)
+    expected_version: StrictInt | None = Field(default=None, ge=1)
 
 
 class DisableSchedule(Command):
     type: Literal["DisableSchedule"] = "DisableSchedule"
-    expected_version: int | None = Field(default=None, ge=1)
+    expected_version: StrictInt | None = Field(default=None, ge=1)
 
 
 class DeleteSchedule(Command):
     type: Literal["DeleteSchedule"] = "DeleteSchedule"
-    expected_version: int | None = Field(default=None, ge=1)
+    expected_version: StrictInt | None = Field(default=None, ge=1)
 
 
 class RunNow(Command):
@@ -185,7 +187,7 @@ class BrandingChange(TenantBranding):
     logo: None = None
     logo_upload: LogoUpload | None = None
     #: Without an upload: drop the stored logo (else it is kept).
-    remove_logo: bool = False
+    remove_logo: StrictBool = False
 
 
 SettingsSection = Literal["email", "branding", "default_timezone", "compliance"]
@@ -220,9 +222,9 @@ class ChangeTenantSettings(Command):
     type: Literal["ChangeTenantSettings"] = "ChangeTenantSettings"
     schedule_id: Identifier = Field(default=TENANT_SETTINGS_ID, json_schema_extra=_SETTINGS_ID)
     #: The version the change applies to; 0: the tenant has no settings yet. None: any.
-    expected_version: int | None = Field(default=None, ge=0)
+    expected_version: StrictInt | None = Field(default=None, ge=0)
     email: TenantEmail | None = None
-    keep_password: bool = False
+    keep_password: StrictBool = False
     branding: BrandingChange | None = None
     default_timezone: TimeZoneName | None = None
     compliance: TenantCompliance | None = None

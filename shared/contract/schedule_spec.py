@@ -20,12 +20,17 @@ from croniter import CroniterError, croniter
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
     model_serializer,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
 
 from herald.shared.contract.catalog import (
@@ -155,8 +160,30 @@ def _zone_names(schema: dict[str, Any]) -> None:
 def _wall_time(schema: dict[str, Any]) -> None:
     """A local time without an offset: JSON Schema's `time` format would demand one."""
     del schema["format"]
-    schema["pattern"] = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
-    schema["description"] = "Local wall-clock time, HH:MM or HH:MM:SS, in the schedule's zone."
+    schema["pattern"] = r"^([01][0-9]|2[0-3]):[0-5][0-9](:00(\.0{1,6})?)?$"
+    schema["description"] = (
+        "Local wall-clock time to the minute, HH:MM (or HH:MM:00), in the schedule's zone."
+    )
+
+
+def _time_as_text(value: object) -> object:
+    """A time of day only as text: lax, 800 was 00:13:20 and 3.5 half past midnight."""
+    if isinstance(value, str | time):
+        return value
+    raise PydanticCustomError("time_type", "Input should be a time of day as text, HH:MM")
+
+
+def _wall_clock(value: time, info: ValidationInfo) -> time:
+    """A wall-clock minute in the schedule's zone: the scheduler fires by the minute, and
+    an offset ("02:30Z") made it compare an aware time with naive ones, which failed on
+    every tick of a daylight-saving day. A stored one from before is read as its minute."""
+    if value.tzinfo is None and not (value.second or value.microsecond):
+        return value
+    if info.context and info.context.get("tolerant"):
+        return value.replace(second=0, microsecond=0, tzinfo=None)
+    if value.tzinfo is not None:
+        raise ValueError("a time of day in the schedule's zone, without a UTC offset")
+    raise ValueError("a time of day to the minute (HH:MM): the schedule fires by the minute")
 
 
 #: What `normalise_address` takes: ASCII mailbox (no SMTPUTF8), a domain with a dot.
@@ -207,7 +234,12 @@ Recipients = Annotated[
     ),
     AfterValidator(_valid_recipients),
 ]
-WallTime = Annotated[time, Field(json_schema_extra=_wall_time)]
+WallTime = Annotated[
+    time,
+    BeforeValidator(_time_as_text),
+    AfterValidator(_wall_clock),
+    Field(json_schema_extra=_wall_time),
+]
 
 Identifier = Annotated[
     str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")
@@ -270,7 +302,7 @@ class DataWindowSpec(_Strict):
 
     kind: WindowKind
     #: Only for `last_hours` and `last_days`.
-    n: int | None = Field(default=None, ge=1, le=366 * 24)
+    n: StrictInt | None = Field(default=None, ge=1, le=366 * 24)
 
     @model_validator(mode="after")
     def _n_matches_kind(self) -> DataWindowSpec:
@@ -389,7 +421,7 @@ class ScheduleSpec(_Strict):
     filters: Filters = Filters()
     frequency: Frequency
     #: 0 = Monday ... 6 = Sunday; weekly schedules only.
-    weekday: int | None = Field(default=None, ge=0, le=6, description=_WEEKDAY)
+    weekday: StrictInt | None = Field(default=None, ge=0, le=6, description=_WEEKDAY)
     cron: CronExpression | None = Field(default=None, description=_CRON)
     window: DataWindowSpec | None = Field(default=None, description=_CRON)
     time_of_day: WallTime = time(8, 0)
@@ -397,10 +429,10 @@ class ScheduleSpec(_Strict):
     timezone: TimeZoneName | None = Field(default=None, description=_TIMEZONE)
     recipients: Recipients
     format: ReportFormat = ReportFormat.PDF
-    enabled: bool = True
-    skip_if_empty: bool = False
+    enabled: StrictBool = True
+    skip_if_empty: StrictBool = False
     #: How late a missed firing may still be sent; None means one period.
-    catch_up_seconds: int | None = Field(
+    catch_up_seconds: StrictInt | None = Field(
         default=None, ge=0, le=MAX_CATCH_UP_S, description=_CATCH_UP
     )
 
@@ -440,15 +472,15 @@ class ScheduleChanges(_Strict):
     report: ReportRef | None = None
     filters: Filters | None = None
     frequency: Frequency | None = None
-    weekday: int | None = Field(default=None, ge=0, le=6, description=_WEEKDAY)
+    weekday: StrictInt | None = Field(default=None, ge=0, le=6, description=_WEEKDAY)
     cron: CronExpression | None = Field(default=None, description=_CRON)
     window: DataWindowSpec | None = Field(default=None, description=_CRON)
     time_of_day: WallTime | None = None
     timezone: TimeZoneName | None = Field(default=None, description=_TIMEZONE)
     recipients: Recipients | None = None
     format: ReportFormat | None = None
-    skip_if_empty: bool | None = None
-    catch_up_seconds: int | None = Field(
+    skip_if_empty: StrictBool | None = None
+    catch_up_seconds: StrictInt | None = Field(
         default=None, ge=0, le=MAX_CATCH_UP_S, description=_CATCH_UP
     )
 

@@ -13,7 +13,7 @@ import enum
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from herald.shared.contract.schedule_spec import EMAIL_ADDRESS_SCHEMA, normalise_address
 from herald.shared.contract.tolerance import Contract
@@ -117,7 +117,7 @@ class TenantEmail(_Strict):
     )
 
     host: Host
-    port: int = Field(ge=1, le=65535)
+    port: StrictInt = Field(ge=1, le=65535)
     security: SmtpSecurity = SmtpSecurity.STARTTLS
     username: str | None = Field(default=None, min_length=1, max_length=254)
     password: SealedSecret | None = None
@@ -125,10 +125,10 @@ class TenantEmail(_Strict):
     from_name: OneLine | None = None
     reply_to: Address | None = None
     #: What the provider allows; None: no limit of that kind.
-    max_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
-    max_per_day: int | None = Field(default=None, ge=1, le=100_000_000)
+    max_per_minute: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    max_per_day: StrictInt | None = Field(default=None, ge=1, le=100_000_000)
     #: Reject a schedule change whose forecast exceeds the allowed volume (else: warn).
-    enforce_volume: bool = False
+    enforce_volume: StrictBool = False
 
     @model_validator(mode="after")
     def _password_needs_user(self) -> TenantEmail:

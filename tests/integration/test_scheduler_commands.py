@@ -111,6 +111,10 @@ async def test_create_is_accepted_with_version_and_next_firing_and_announced(
         ({"timezone": "Mars/Olympus_Mons"}, "spec.timezone", "unknown IANA time zone"),
         ({"recipients": ["not an address"]}, "spec.recipients", "invalid email address"),
         ({"recipients": []}, "spec.recipients", "at least 1"),
+        ({"time_of_day": 800}, "spec.time_of_day", "as text, HH:MM"),
+        ({"time_of_day": "02:30Z"}, "spec.time_of_day", "without a UTC offset"),
+        ({"time_of_day": "08:00:45"}, "spec.time_of_day", "to the minute"),
+        ({"weekday": "2"}, "spec.weekday", "valid integer"),
     ],
 )
 async def test_invalid_schedules_are_rejected_per_field_and_not_stored(

@@ -142,6 +142,14 @@ MALFORMED = {
     ),
     "a line break in the name": _spec(name="Weekly\nbrief"),
     "a time of day past midnight": _spec(time_of_day="24:30"),
+    # Lax, 800 was 00:13:20, an offset broke every tick of a daylight-saving day, and
+    # seconds fired up to 59 s early: a time of day is HH:MM text in the schedule's zone.
+    "a time of day as a number": _spec(time_of_day=800),
+    "a time of day with an offset": _spec(time_of_day="02:30Z"),
+    "a time of day with seconds": _spec(time_of_day="08:00:45"),
+    "a weekday as text": _spec(weekday="2"),
+    "a boolean as text": _spec(skip_if_empty="yes"),
+    "seconds as text": _spec(catch_up_seconds="3600"),
     "no command_id": _no_command_id,
 }
 

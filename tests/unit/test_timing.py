@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from herald.services.scheduler.timing import data_window, firings, next_firing, nominal_time
 from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.contract.wall_clock import to_utc, wall_time
 
 NY = ZoneInfo("America/New_York")
@@ -33,6 +34,24 @@ def test_a_skipped_local_time_fires_at_the_end_of_the_gap() -> None:
     spec = _spec(time_of_day="02:30", timezone="America/New_York")
     fired = next_firing(spec, "UTC", datetime(2026, 3, 7, 12, tzinfo=UTC))
     assert fired.astimezone(NY).replace(tzinfo=None) == datetime(2026, 3, 8, 3, 0)
+
+
+def test_a_stored_time_with_an_offset_is_read_as_its_wall_clock_minute() -> None:
+    """Before commands refused them, "02:30Z" was stored as an aware 02:30:00+00:00, and
+    comparing it with naive times failed on every tick of a daylight-saving day."""
+    stored = {
+        "name": "s",
+        "report": {"id": "campaign_summary"},
+        "frequency": "daily",
+        "recipients": ["a@example.com"],
+        "time_of_day": "02:30:45+00:00",
+        "timezone": "Europe/Berlin",
+    }
+    spec = ScheduleSpec.model_validate(stored, context=TOLERANT)
+    assert spec.time_of_day == time(2, 30)
+    # 2027-03-28 02:30 does not exist in Berlin: the firing moves to the end of the gap.
+    fired = next_firing(spec, "UTC", datetime(2027, 3, 27, 12, tzinfo=UTC))
+    assert fired == datetime(2027, 3, 28, 1, 0, tzinfo=UTC)
 
 
 def test_a_repeated_local_time_fires_once() -> None:
