@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Collection
 from datetime import datetime
@@ -128,13 +129,31 @@ Clear = Annotated[
 ]
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """YAML 1.1 reads `time_of_day: 12:30` as the base-60 integer 750, which the scheduler
+    refuses as no time of day: here such a value stays the text it looks like."""
+
+
+_INT = "tag:yaml.org,2002:int"
+_SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != _INT]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SpecLoader.add_implicit_resolver(
+    _INT,
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+
+
 def _from_file(path: Path | None) -> dict[str, Any]:
     """A spec from a JSON file, or YAML when the name ends in .yaml or .yml."""
     if path is None:
         return {}
     try:
         text = path.read_text(encoding="utf-8")
-        data: Any = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        yaml_file = path.suffix in (".yaml", ".yml")
+        data: Any = yaml.load(text, _SpecLoader) if yaml_file else json.loads(text)
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
         raise fail(f"{path}: cannot read a spec: {exc}") from exc
     if not isinstance(data, dict):

@@ -19,6 +19,13 @@ def test_json_and_yaml_specs_read_the_same(tmp_path: Path) -> None:
     assert _from_file(None) == {}
 
 
+def test_a_yaml_time_of_day_stays_the_text_it_looks_like(tmp_path: Path) -> None:
+    """YAML 1.1 reads 12:30 as the base-60 integer 750 (and 08:00 as text)."""
+    spec = tmp_path / "brief.yaml"
+    spec.write_text("time_of_day: 12:30\nweekday: 2\ncatch_up_seconds: 0x10\n")
+    assert _from_file(spec) == {"time_of_day": "12:30", "weekday": 2, "catch_up_seconds": 16}
+
+
 def test_a_file_that_is_not_one_mapping_is_refused(tmp_path: Path) -> None:
     listed = tmp_path / "list.yml"
     listed.write_text("- one\n- two\n")
