@@ -130,15 +130,16 @@ def normalise_address(value: str) -> str:
     return checked.ascii_email or checked.normalized
 
 
-def _valid_recipients(values: list[str]) -> list[str]:
-    normalised: list[str] = []
+def _distinct(addresses: list[str]) -> list[str]:
+    """Each mailbox once, whatever its case (each is normalised already, at its place, so a
+    rejection names every bad address by its index: `spec.recipients.2`)."""
+    kept: list[str] = []
     seen: set[str] = set()
-    for value in values:
-        address = normalise_address(value)
+    for address in addresses:
         if address.lower() not in seen:
             seen.add(address.lower())
-            normalised.append(address)
-    return normalised
+            kept.append(address)
+    return kept
 
 
 # --- the rules above as JSON Schema, for the AsyncAPI document (validation is the code's) ---
@@ -224,7 +225,11 @@ CronExpression = Annotated[
     AfterValidator(_valid_cron),
 ]
 Recipients = Annotated[
-    list[Annotated[str, Field(json_schema_extra=EMAIL_ADDRESS_SCHEMA)]],
+    list[
+        Annotated[
+            str, AfterValidator(normalise_address), Field(json_schema_extra=EMAIL_ADDRESS_SCHEMA)
+        ]
+    ],
     Field(
         min_length=1,
         max_length=MAX_RECIPIENTS,
@@ -232,7 +237,7 @@ Recipients = Annotated[
         "(case-insensitive) dropped; the tenant's allowed recipient domains, if the server "
         "sets any, apply (code `recipient_not_allowed`).",
     ),
-    AfterValidator(_valid_recipients),
+    AfterValidator(_distinct),
 ]
 WallTime = Annotated[
     time,

@@ -109,7 +109,11 @@ async def test_create_is_accepted_with_version_and_next_firing_and_announced(
             "invalid cron",
         ),
         ({"timezone": "Mars/Olympus_Mons"}, "spec.timezone", "unknown IANA time zone"),
-        ({"recipients": ["not an address"]}, "spec.recipients", "invalid email address"),
+        (
+            {"recipients": ["ok@example.com", "not an address"]},
+            "spec.recipients.1",
+            "invalid email address",
+        ),
         ({"recipients": []}, "spec.recipients", "at least 1"),
         ({"time_of_day": 800}, "spec.time_of_day", "as text, HH:MM"),
         ({"time_of_day": "02:30Z"}, "spec.time_of_day", "without a UTC offset"),

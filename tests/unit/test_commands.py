@@ -63,7 +63,18 @@ def test_an_invalid_command_with_an_envelope_is_rejected_per_field() -> None:
     assert rejected.command_id == command_id
     assert rejected.correlation_id == command_id
     fields = {e.field for e in rejected.errors}
-    assert fields == {"spec.report", "spec.timezone", "spec.recipients"}
+    assert fields == {"spec.report", "spec.timezone", "spec.recipients.0"}
+
+
+def test_every_bad_recipient_is_named_at_its_place() -> None:
+    """A form can mark each bad address at once, not one per round trip."""
+    recipients = ["ok@example.com", "not-an-email", "a@b", "OK@example.com", "x@localhost"]
+    spec = SPEC.model_dump(mode="json") | {"recipients": recipients}
+    raw = {"type": "CreateSchedule", "command_id": str(uuid4()), "tenant_id": "acme"}
+    rejected = parse_keyed(json.dumps(raw | {"schedule_id": "s-9", "spec": spec}).encode())
+    assert isinstance(rejected, CommandRejected)
+    assert [e.field for e in rejected.errors] == [f"spec.recipients.{i}" for i in (1, 2, 4)]
+    assert all(e.message.startswith("invalid email address") for e in rejected.errors)
 
 
 def _huge(command_type: str, fields: int) -> bytes:

@@ -189,7 +189,7 @@ def _rejected_fields(raw: bytes) -> set[str]:
 def test_commands_with_control_characters_are_rejected_naming_the_field(brk: str) -> None:
     assert _rejected_fields(_create({"name": f"Brief{brk}Bcc: v@evil.net"})) == {"spec.name"}
     bad_recipient = {"recipients": ["ops@example.com", f"a@example.com{brk}Bcc: v@evil.net"]}
-    assert _rejected_fields(_create(bad_recipient)) == {"spec.recipients"}
+    assert _rejected_fields(_create(bad_recipient)) == {"spec.recipients.1"}
     with pytest.raises(ValidationError) as caught:
         CustomReport.model_validate(
             {

@@ -37,7 +37,7 @@ def test_a_valid_spec_normalises_and_dedupes_recipients() -> None:
         ({"report": {"id": "sales_magic"}}, "report", "unknown report type"),
         ({"timezone": "Europe/Atlantis"}, "timezone", "unknown IANA time zone"),
         ({"recipients": []}, "recipients", "at least 1"),
-        ({"recipients": ["not-an-address"]}, "recipients", "invalid email address"),
+        ({"recipients": ["not-an-address"]}, "recipients.0", "invalid email address"),
         ({"name": "Evil\r\nBcc: x@example.com"}, "name", "control characters"),
         ({"weekday": None}, "", "weekly schedules need weekday"),
         (
