@@ -8,6 +8,7 @@ publishes the same reply and effects, and never applies the command twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -280,10 +281,19 @@ class CommandHandler:
     def _answer_again(
         self, command: AnyCommand | CommandRejected, recorded: Recorded
     ) -> list[Output]:
-        if recorded.tenant_id == command.tenant_id:
+        """The recorded answer of a repeat; a command id another tenant's or another
+        schedule's command took is refused instead (`duplicate`): a repeat carries its own
+        schedule id, so the id was reused, and answering as for the other schedule told the
+        sender that a command never applied had been."""
+        if (recorded.tenant_id, _schedule_of(recorded)) == (command.tenant_id, command.schedule_id):
             log.info("command %s seen before: answering again", command.command_id)
             return recorded.outputs
-        # Never replay another tenant's answer; say the id is taken instead.
+        log.warning(
+            "command %s on %s/%s: its id was used for another command, which stands; refused",
+            command.command_id,
+            command.tenant_id,
+            command.schedule_id,
+        )
         rejection = CommandRejected(
             tenant_id=command.tenant_id,
             schedule_id=command.schedule_id,
@@ -411,3 +421,11 @@ class CommandHandler:
         # The reply comes last: when a client sees it, the effects are on their topics.
         messages.append(decision.reply)
         return messages
+
+
+def _schedule_of(recorded: Recorded) -> str | None:
+    """The schedule a recorded command was for, as its reply (the last output) names it."""
+    if not recorded.outputs:
+        return None
+    schedule_id = json.loads(recorded.outputs[-1].body).get("schedule_id")
+    return schedule_id if isinstance(schedule_id, str) else None

@@ -15,7 +15,8 @@ from pydantic_core.core_schema import ErrorType
 
 #: The scheduler's own codes: rules no field's schema can check alone.
 HERALD_CODES: Final[dict[str, str]] = {
-    "duplicate": "the command_id was already used by another tenant (field `command_id`)",
+    "duplicate": "the command_id was already used by another tenant, or for another of the "
+    "tenant's schedules (field `command_id`); the command is not applied",
     "exists": "CreateSchedule: the tenant has, or had, a schedule with this schedule_id "
     "(a deleted schedule's id is not used again)",
     "key_mismatch": "the record's Kafka key is not the command's schedule_id in UTF-8 "

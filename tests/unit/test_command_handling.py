@@ -229,18 +229,28 @@ async def test_a_command_id_of_another_tenant_is_rejected_as_taken(world: World)
     assert len(world.schedules.saves) == 2
 
 
-async def test_a_command_id_reused_on_another_schedule_answers_the_first_again(
+async def test_a_command_id_reused_on_another_schedule_is_refused_as_taken(
     world: World,
 ) -> None:
+    """A repeat carries its own schedule id: another schedule's is a reused id. Answered
+    as for s-1, the sender of s-2's command read that it had run."""
     await world.send(create("s-1"))
     await world.send(create("s-2"))
     command = RunNow(command_id=uuid4(), tenant_id="acme", schedule_id="s-1")
-    first = await world.send(command)
-    reused = RunNow(tenant_id="acme", schedule_id="s-2", command_id=command.command_id)
+    await world.send(command)
+    reused = DisableSchedule(tenant_id="acme", schedule_id="s-2", command_id=command.command_id)
     published = await world.send(reused)
 
-    assert [body for _, _, body in published] == [body for _, _, body in first]
+    assert types(published) == ["CommandRejected"]
     assert {key for _, key, _ in published} == {"s-2"}
+    assert (reply(published)["schedule_id"], reply(published)["command_type"]) == (
+        "s-2",
+        "DisableSchedule",
+    )
+    assert reply(published)["errors"][0]["code"] == "duplicate"
+    stored = await world.schedules.load("s-2", "acme")
+    assert stored is not None
+    assert stored.spec.enabled, "the refused command was not applied"
 
 
 async def test_a_create_on_a_free_id_is_never_a_repeat(world: World) -> None:
