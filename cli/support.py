@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from uuid import uuid4
 
 import typer
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -40,6 +41,10 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     except PyMongoError as exc:
         url = Settings().mongo.url.get_secret_value().split("@")[-1]
         console.print(f"[red]error:[/red] MongoDB at {url}: {exc}")
+        raise typer.Exit(2) from exc
+    except KafkaError as exc:
+        servers = Settings().kafka.bootstrap_servers
+        console.print(f"[red]error:[/red] cannot reach Kafka at {servers}: {exc}")
         raise typer.Exit(2) from exc
 
 

@@ -246,6 +246,7 @@ async def test_unreachable_kafka_or_mongodb_exits_2_naming_the_address(
         ("schedules", "run-now", "b", "--tenant", "acme"),
         ("smtp", "test", "--to", "a@example.com"),
         ("replay", "--verify"),
+        ("topics", "create"),
     ):  # fmt: skip
         result = await herald(*command)
         assert result.exit_code == 2, (command, result.output)
