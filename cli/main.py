@@ -269,7 +269,9 @@ def demo_look(
 
 @app.command("history")
 def history(
-    tenant: Annotated[str, typer.Option(help="Tenant whose runs to show.")],
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant whose runs to show (default: every tenant's).")
+    ] = None,
     schedule: Annotated[str | None, typer.Option(help="Only this schedule.")] = None,
     status: Annotated[RunStatus | None, typer.Option(help="Only runs in this status.")] = None,
     since: Annotated[datetime | None, typer.Option(help="Updated at or after (UTC).")] = None,
@@ -277,9 +279,10 @@ def history(
     limit: Annotated[int, typer.Option(help="At most this many runs.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines instead of a table.")] = False,
 ) -> None:
-    """The delivery history of a tenant, newest first.
+    """The delivery history of a tenant, or of every tenant, newest first.
 
     Example: herald history --tenant demo --status failed --since 2026-11-01
+    Example: herald history --status pending_retry
     """
 
     def utc(value: datetime | None) -> datetime | None:
@@ -307,7 +310,8 @@ def history(
         for record in records:
             sys.stdout.write(json.dumps(record.model_dump(mode="json", exclude={"events"})) + "\n")
         return
-    table = Table(*RUN_COLUMNS)
+    every_tenant = tenant is None
+    table = Table(*(("tenant",) if every_tenant else ()), *RUN_COLUMNS)
     for record in records:
-        table.add_row(*run_row(record))
+        table.add_row(*((escape(record.tenant_id),) if every_tenant else ()), *run_row(record))
     console.print(table)

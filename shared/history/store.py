@@ -310,7 +310,7 @@ async def get_run(
 
 async def query_runs(
     runs: AsyncCollection[Document],
-    tenant_id: str,
+    tenant_id: str | None,
     *,
     schedule_id: str | None = None,
     status: RunStatus | None = None,
@@ -318,8 +318,9 @@ async def query_runs(
     until: datetime | None = None,
     limit: int = 100,
 ) -> list[history.RunRecord]:
-    """History of one tenant, newest first; a tenant never sees another's runs."""
-    query: dict[str, Any] = {"tenant_id": tenant_id}
+    """History of one tenant, newest first; a tenant never sees another's runs. None: every
+    tenant's, for an operator (`herald history` without `--tenant`), never the platform's."""
+    query: dict[str, Any] = {} if tenant_id is None else {"tenant_id": tenant_id}
     if schedule_id is not None:
         query["schedule_id"] = schedule_id
     if status is not None:

@@ -290,6 +290,14 @@ async def test_the_cli_shows_a_tenant_only_its_own_schedules_and_runs(
     mine = await _herald(cli, "history", "--tenant", B, "--schedule", a_schedule, "--json")
     assert mine.exit_code == 0
     assert mine.output.strip() == ""
+    # Without --tenant, an operator's view: every tenant's runs, each named by its tenant.
+    every = await _herald(cli, "history", "--json", "--limit", "10000")
+    assert every.exit_code == 0, every.output
+    both = {(r["tenant_id"], r["run_id"]) for r in map(json.loads, every.output.splitlines())}
+    assert {(A, a_run), (B, b_run)} <= both
+    table = await _herald(cli, "history", "--limit", "10000")
+    assert table.exit_code == 0, table.output
+    assert "tenant" in table.output
 
 
 async def test_replay_filtered_to_a_tenant_holds_nothing_of_another(
