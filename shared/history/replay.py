@@ -53,7 +53,6 @@ async def read_records(
     `on_total` learns how many records that is before the first one is read.
     """
     consumer = AIOKafkaConsumer(
-        topic,
         **client_options(settings.kafka),
         group_id=None,
         enable_auto_commit=False,
@@ -61,6 +60,9 @@ async def read_records(
     )
     try:
         await consumer.start()
+        # Asked first: subscribed to a topic that is not there, the consumer waited and
+        # logged a warning on every metadata refresh (40 s and 400 lines, then the error).
+        present = topic in await consumer.topics()
     except KafkaError as exc:
         await consumer.stop()
         if isinstance(exc, UnknownTopicOrPartitionError):
@@ -68,6 +70,10 @@ async def read_records(
         raise KafkaUnavailable(
             f"cannot reach Kafka at {settings.kafka.bootstrap_servers}: {exc}"
         ) from exc
+    if not present:
+        await consumer.stop()
+        raise KafkaUnavailable(_no_topic(topic, settings))
+    consumer.subscribe([topic])
     try:
         partitions = sorted(await _assigned_partitions(consumer, topic, settings))
         ends = await consumer.end_offsets(partitions)
