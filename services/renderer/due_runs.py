@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from datetime import datetime
 
 from herald.services.renderer.filter_names import filters_line
 from herald.services.renderer.formats.registry import FORMATS
@@ -50,6 +51,22 @@ def _image(artifact: StoredArtifact) -> InlineImage:
     return InlineImage(**_ref(artifact).model_dump(), cid=meta["cid"], alt=meta["alt"])
 
 
+def _rendered_at(due: ReportDue, artifact: StoredArtifact) -> datetime:
+    """When the run's render is said to have happened: the later of its artifact's storing
+    and its own `ReportDue`.
+
+    Both are kept, so the same `ReportDue` again (a redelivery) gives the same
+    instant, and so the same events byte for byte. The storing alone dated a run
+    served an older render (another run's share, its own from an earlier
+    attempt) before its own due: its history began before it existed, and
+    `herald replay --verify --since` left it out. Not `scheduled_for`, which the
+    due follows (by hours when late, and every retry shares it), nor a record of
+    each run served, a write for every twin of a herd. A new `ReportDue` of the
+    run (a retry, a slot fired again) is a new due, and its render a new event.
+    """
+    return max(artifact.stored_at, due.occurred_at)
+
+
 def _rendered(
     due: ReportDue,
     artifact: StoredArtifact,
@@ -66,9 +83,10 @@ def _rendered(
     named = artifact.metadata.get("filters") or filters_line(
         filters.campaign_ids, filters.agent_ids
     )
+    at = _rendered_at(due, artifact)
     return ReportRendered(
-        event_id=rendered_id(due.run.run_id, due.run.attempt, artifact.stored_at),
-        occurred_at=artifact.stored_at,
+        event_id=rendered_id(due.run.run_id, due.run.attempt, at),
+        occurred_at=at,
         tenant_id=due.tenant_id,
         schedule_id=due.schedule_id,
         correlation_id=due.correlation_id,
@@ -131,13 +149,13 @@ class DueRuns:
             return
         artifact, companions = result.artifact, list(result.companions)
         limit = self._settings.renderer.attachment_limit_bytes
-        await self._publisher.publish(_rendered(due, artifact, companions, limit))
-        # Said to have happened when the artifact was stored: a repeat is the same event.
+        rendered = _rendered(due, artifact, companions, limit)
+        await self._publisher.publish(rendered)
         status = status_event(
             due,
             RunStatus.RENDERED,
             "renderer",
-            at=artifact.stored_at,
+            at=rendered.occurred_at,
             artifact_id=artifact.artifact_id,
         )
         await self._publisher.publish(status)

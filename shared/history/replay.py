@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from herald.shared.contract.messages import DeliveryStatus
+from herald.shared.contract.messages import DeliveryStatus, RunStatus
 from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.contract.topics import Topics
 from herald.shared.history import fold as history
@@ -247,8 +247,8 @@ async def compare(
 ) -> Comparison:
     """Both collections run by run, without `rev` (a count of writes, not history).
 
-    With `since`, live runs that began before it are left out: the replay saw
-    only their later events. With `expired_before`, a run the replay finished
+    With `since`, live runs that began before it (`began_at`) are left out: the
+    replay saw only their later events. With `expired_before`, a run the replay finished
     before it and the live history lacks is left out too: retention removed it
     (`HERALD_RETENTION__RUNS_DAYS`). The retention fields are not compared
     (runs written before they existed lack them), nor the fields only older
@@ -279,7 +279,7 @@ async def compare(
             twins += theirs is not None
             if progress is not None:
                 progress(1)
-            if since is None or ours["first_event_at"] >= since:
+            if since is None or began_at(ours) >= since:
                 _compare_run(result, ours["_id"], ours, theirs)
     if twins != replayed_runs:
         async for doc in replayed.find({}, {"_id": 1, history_store.FINISHED_AT: 1}):
@@ -292,6 +292,25 @@ async def compare(
 
 #: Replayed runs `compare` looks up at once.
 LOOKUPS = 16
+
+
+def began_at(doc: Document) -> datetime:
+    """When a stored run began: its earliest event other than a `rendered` one.
+
+    A `rendered` event answers its run's `due`, so never begins a run; and until
+    a render was dated by the run's own due too, a run served an older render
+    had its `rendered` dated by that render's storing, minutes before the run's
+    due. The log keeps those events for good, and by them a run that began after
+    `since` was left out. Every other event is dated when it is made, before it
+    is published, so a run that began at or after `since` has all its events in
+    a replay from `since`.
+    """
+    events: list[Document] = doc["events"]
+    began: datetime = min(
+        (e["occurred_at"] for e in events if e["status"] != RunStatus.RENDERED),
+        default=doc["first_event_at"],
+    )
+    return began
 
 
 def _compare_run(

@@ -31,9 +31,10 @@ def status_id(
     )
 
 
-def rendered_id(run_id: str, attempt: int, stored_at: datetime) -> UUID:
-    """A `ReportRendered`'s id, by its artifact's storing: published again, the same event."""
-    return uuid5(_EVENT_NAMESPACE, f"{run_id}|{attempt}|ReportRendered|{stored_at.isoformat()}")
+def rendered_id(run_id: str, attempt: int, occurred_at: datetime) -> UUID:
+    """A `ReportRendered`'s id, by when it says the run was rendered: published again, the
+    same event."""
+    return uuid5(_EVENT_NAMESPACE, f"{run_id}|{attempt}|ReportRendered|{occurred_at.isoformat()}")
 
 
 def status_event(

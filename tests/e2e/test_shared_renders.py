@@ -5,6 +5,8 @@ same report, filters, window and format (other schedules, recipients and
 names). Those two name one artifact in their `ReportRendered` and the
 renderer renders four times, not five (its `herald_render_seconds` count);
 a run that differs in the window, the filters or the format renders its own.
+The twin is due after the first run's render was stored, and says it was
+rendered at its own due, not when that render was stored.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.cli import demo
-from herald.shared.contract.messages import DataWindow, ReportDue, ReportRendered, RunDetails
+from herald.shared.contract.messages import (
+    DataWindow,
+    DeliveryStatus,
+    ReportDue,
+    ReportRendered,
+    RunDetails,
+    RunStatus,
+)
 from herald.shared.contract.schedule_spec import Filters, ReportFormat, ReportRef
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime.kafka import client_options
@@ -63,35 +72,44 @@ async def test_identical_runs_share_one_render_and_different_ones_render_their_o
     everyone = Filters()
     dues = {
         "first": _due("acme-first", ReportFormat.CSV, 7, everyone),
-        "twin": _due("acme-twin", ReportFormat.CSV, 7, everyone),
         "window": _due("acme-window", ReportFormat.CSV, 1, everyone),
         "filters": _due("acme-filters", ReportFormat.CSV, 7, Filters(campaign_ids=["solar"])),
         "format": _due("acme-format", ReportFormat.HTML, 7, everyone),
     }
     topics = Topics(settings.kafka.topic_prefix)
-    renderer = ServiceProcess("renderer", settings, log_dir)
-    try:
-        await renderer.wait_started()
+
+    async def send(*sent: ReportDue) -> None:
         producer = AIOKafkaProducer(**client_options(settings.kafka), acks="all")
         await producer.start()
         try:
-            for due in dues.values():
+            for due in sent:
                 await producer.send_and_wait(
                     topics.report_due, due.model_dump_json().encode(), key=due.key()
                 )
         finally:
             await producer.stop()
 
-        async def all_rendered() -> dict[str, ReportRendered] | None:
-            records = await read_topic(settings, topics.report_rendered)
-            found = [ReportRendered.model_validate_json(r.value) for r in records]
-            by_schedule = {r.schedule_id: r for r in found}
-            return by_schedule if len(by_schedule) == len(dues) else None
+    async def all_rendered() -> dict[str, ReportRendered] | None:
+        records = await read_topic(settings, topics.report_rendered)
+        found = [ReportRendered.model_validate_json(r.value) for r in records]
+        by_schedule = {r.schedule_id: r for r in found}
+        return by_schedule if len(by_schedule) == len(dues) else None
 
+    renderer = ServiceProcess("renderer", settings, log_dir)
+    try:
+        await renderer.wait_started()
+        await send(*dues.values())
+        await wait_until(all_rendered, 120, "a ReportRendered for every run")
+        dues["twin"] = _due("acme-twin", ReportFormat.CSV, 7, everyone)  # due now
+        await send(dues["twin"])
         rendered = await wait_until(all_rendered, 120, "a ReportRendered for every run")
         renders = _renders(renderer.ops_port)
     finally:
         renderer.stop()
+    statuses = [
+        DeliveryStatus.model_validate_json(r.value)
+        for r in await read_topic(settings, topics.delivery_status)
+    ]
 
     first, twin = rendered["acme-first"], rendered["acme-twin"]
     assert first.artifact_id == twin.artifact_id
@@ -104,3 +122,10 @@ async def test_identical_runs_share_one_render_and_different_ones_render_their_o
     assert first.artifact_id not in others
     assert renders == 4  # five runs, four distinct artifacts: the twin read no data
     assert "shares the render of" in renderer.log()
+    # The twin was rendered when it was due, not when the render it shares was stored.
+    twin_due = dues["twin"].occurred_at
+    assert first.occurred_at < twin_due
+    [twin_status] = [
+        s for s in statuses if s.schedule_id == "acme-twin" and s.status is RunStatus.RENDERED
+    ]
+    assert twin.occurred_at == twin_status.occurred_at == twin_due

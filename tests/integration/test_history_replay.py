@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from herald.shared.contract.messages import (
     RecipientOutcome,
     RecipientResult,
     RunStatus,
+    utcnow,
 )
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.history import replay
@@ -161,6 +163,54 @@ async def test_replaying_the_log_rebuilds_the_live_history(
     only_globex = db["runs_globex"]
     await replay.rebuild(settings, only_globex, tenant_id="globex")
     assert {doc["tenant_id"] async for doc in only_globex.find({})} == {"globex"}
+
+
+def _delivered_run(run_id: str, due_at: datetime, rendered_after_s: int) -> list[DeliveryStatus]:
+    """A run's due, rendered and delivered events, its `rendered` that long after its due."""
+    details = run_details(run_id, SPEC, "UTC", due_at)
+    accepted = [RecipientResult(address="a@example.com", outcome=RecipientOutcome.ACCEPTED)]
+    return [
+        _status(run_id, "acme", due_at, RunStatus.DUE, 1, 0, run=details),
+        _status(
+            run_id, "acme", due_at, RunStatus.RENDERED, 1, rendered_after_s, artifact_id="a/csv"
+        ),
+        _status(run_id, "acme", due_at, RunStatus.DELIVERED, 1, 1, recipients=accepted),
+    ]
+
+
+async def test_a_verify_since_compares_every_run_that_began_after_it(
+    topics_ready: Settings, db: AsyncDatabase[Document]
+) -> None:
+    """Also a run whose `rendered` a renderer dated by the storing of the render it shared,
+    minutes before the run was due (found by an audit: such a run was left out, and
+    `herald replay --verify --since` said "checked 0 runs ... no difference"); the log
+    keeps those events for good."""
+    settings = topics_ready
+    earlier = _delivered_run("s0@earlier", utcnow() - timedelta(minutes=5), 0)
+    runtime = build_runtime("probe", settings)
+    await runtime.broker.start()
+    try:
+        await publish_many(runtime.broker, runtime.topics, earlier)
+        await asyncio.sleep(0.01)  # apart from `since` in the broker's milliseconds
+        since = utcnow()
+        await asyncio.sleep(0.01)
+        due_at = utcnow()
+        later = [
+            *_delivered_run("s1@shared-back-dated", due_at, -12 * 60),
+            *_delivered_run("s2@shared", due_at, 0),
+            *_delivered_run("s3@own", due_at, 1),
+        ]
+        await publish_many(runtime.broker, runtime.topics, later)
+    finally:
+        await runtime.broker.stop()
+    live, replayed = db[history_store.RUNS], db["runs_since"]
+    await history_store.project_runs(live, [*earlier, *later])
+    rebuilt = await replay.rebuild(settings, replayed, since=since)
+    assert (rebuilt.applied, rebuilt.created) == (len(later), 3)
+    found = await replay.compare(live, replayed, since=since, replayed_runs=rebuilt.created)
+    assert (found.compared, found.differences) == (3, [])
+    # The run that began earlier is left out: the replay saw none of its events.
+    assert await replayed.find_one({"_id": "s0@earlier"}) is None
 
 
 class _Finds(CommandListener):

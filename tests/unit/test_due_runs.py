@@ -135,9 +135,10 @@ async def test_a_due_run_is_rendered_stored_and_announced() -> None:
 
 async def test_a_repeated_due_publishes_the_stored_artifact_again_without_rendering() -> None:
     world = _renderers(_report(3), share=False)
-    await world.due_runs.handle(_due())
+    due = _due()
+    await world.due_runs.handle(due)
     puts = world.artifacts.puts
-    await world.due_runs.handle(_due())
+    await world.due_runs.handle(due)  # delivered again
     assert len(world.source.requests) == 1
     assert world.artifacts.puts == puts
     first, again = world.rendered()
@@ -178,15 +179,66 @@ async def test_a_repeated_due_of_the_run_that_rendered_a_share_publishes_it_agai
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     world = _renderers(_report(3))
-    await world.due_runs.handle(_due())
+    due = _due()
+    await world.due_runs.handle(due)
     with caplog.at_level(logging.INFO, logger="herald.renderer"):
-        await world.due_runs.handle(_due())
+        await world.due_runs.handle(due)
     assert len(world.source.requests) == 1
     # Said as what it is, not as a run sharing its own render.
     assert f"run {_due().run.run_id} already rendered" in caplog.text
     assert "shares the render" not in caplog.text
     once, twice = world.publisher.published[:2], world.publisher.published[2:]
     assert [m.model_dump_json() for m in twice] == [m.model_dump_json() for m in once]
+
+
+def _dated(world: Renderers) -> list[tuple[str, datetime]]:
+    """Each message the renderer published, and when it says it happened."""
+    return [(m.type, m.occurred_at) for m in world.publisher.published]
+
+
+async def test_a_run_served_an_older_render_says_it_was_rendered_at_its_own_due() -> None:
+    """Not when the render was stored, minutes before this run was due (found by an audit:
+    due 17:07:07.930, rendered 16:54:58.427): its history would begin before it existed."""
+    world = _renderers(_report(3))
+    first = _due(1)
+    await world.due_runs.handle(first)
+    stored = await world.artifacts.find(artifact_id(first.run.run_id, "csv"))
+    assert stored is not None
+    assert _dated(world) == [
+        ("ReportRendered", stored.stored_at),
+        ("DeliveryStatus", stored.stored_at),
+    ]
+    twin = _due(2).model_copy(update={"occurred_at": stored.stored_at + timedelta(minutes=12)})
+    await world.due_runs.handle(twin)
+    assert len(world.source.requests) == 1
+    rendered, status = world.publisher.published[2:]
+    assert isinstance(rendered, ReportRendered)
+    assert isinstance(status, DeliveryStatus)
+    assert rendered.artifact_id == stored.artifact_id
+    assert (rendered.occurred_at, status.occurred_at) == (twin.occurred_at, twin.occurred_at)
+    assert status.status is RunStatus.RENDERED
+    # The same `ReportDue` again: the same events, byte for byte.
+    await world.due_runs.handle(twin)
+    once, twice = world.publisher.published[2:4], world.publisher.published[4:]
+    assert [m.model_dump_json() for m in twice] == [m.model_dump_json() for m in once]
+
+
+@pytest.mark.parametrize("attempt", [1, 2], ids=["fired-again", "retried"])
+async def test_a_new_due_of_a_rendered_run_is_answered_by_a_new_event_after_it(
+    attempt: int,
+) -> None:
+    """Its own artifact handed on again, but not dated before the due that asked for it: a
+    new due (a slot fired again, a retry) gets a new event, never an old id."""
+    world = _renderers(_report(3), share=False)
+    await world.due_runs.handle(_due())
+    [(_, stored_at), _] = _dated(world)
+    later = stored_at + timedelta(minutes=5)
+    again = _due(attempt=attempt).model_copy(update={"occurred_at": later})
+    await world.due_runs.handle(again)
+    assert len(world.source.requests) == 1
+    assert _dated(world)[2:] == [("ReportRendered", later), ("DeliveryStatus", later)]
+    ids = [m.event_id for m in world.publisher.published]
+    assert len(set(ids)) == 4
 
 
 async def test_without_a_share_index_every_run_renders_its_own() -> None:
