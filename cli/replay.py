@@ -51,20 +51,30 @@ class _PerSecond(ProgressColumn):
         return Text(f"{task.speed or 0:,.0f} {self._unit}/s", style="progress.data.speed")
 
 
+#: Records that are not events, listed by place at most this many in a closing line.
+SHOWN_NOT_EVENTS = 20
+
+
 class _Tally:
     """What one pass saw (over the log, or over the runs), for its closing line."""
 
     def __init__(self) -> None:
         self.started = time.monotonic()
         self.read = 0
-        self.not_events = 0
+        self.not_events: list[replay.NotAnEvent] = []
 
     def summary(self, done: str, what: str = "records") -> str:
+        """The closing line, then where each record that was not an event is (the first
+        SHOWN_NOT_EVENTS), so an auditor can read it."""
         elapsed = max(time.monotonic() - self.started, 1e-6)
         line = f"{done}: {self.read:,} {what} in {elapsed:.1f} s ({self.read / elapsed:,.0f}/s)"
-        if self.not_events:
-            line += f"; {self.not_events:,} records were not delivery events and were left out"
-        return line
+        if not self.not_events:
+            return line
+        line += f"; {len(self.not_events):,} records were not delivery events and were left out:"
+        shown = [f"  {record.where()}" for record in self.not_events[:SHOWN_NOT_EVENTS]]
+        if len(self.not_events) > SHOWN_NOT_EVENTS:
+            shown.append(f"  and {len(self.not_events) - SHOWN_NOT_EVENTS:,} more")
+        return "\n".join([line, *shown])
 
 
 @contextmanager
@@ -223,7 +233,7 @@ def _rebuild(
                     on_total=total,
                 )
             await history_store.ensure_indexes(target)
-            tally.not_events = len(rebuilt.rejected)
+            tally.not_events = rebuilt.rejected
             return rebuilt.applied, existing
 
     applied, existing = run(rebuild())
@@ -249,7 +259,7 @@ def _verify(settings: Settings, since: datetime | None, tenant: str | None) -> N
                         progress=advance,
                         on_total=total,
                     )
-                tally.not_events = len(rebuilt.rejected)
+                tally.not_events = rebuilt.rejected
                 console.print(tally.summary("replayed"), soft_wrap=True)
                 compared.started = time.monotonic()
                 kept = timedelta(days=settings.retention.runs_days)
@@ -293,8 +303,8 @@ def _export(settings: Settings, path: Path, since: datetime | None, tenant: str 
         with _progress(tally) as (advance, total):
             async for item in replay.read_events(settings, since, on_total=total):
                 advance(1)
-                if isinstance(item, tuple):
-                    tally.not_events += 1
+                if isinstance(item, replay.NotAnEvent):
+                    tally.not_events.append(item)
                     continue
                 if tenant is not None and item.tenant_id != tenant:
                     continue

@@ -101,16 +101,31 @@ async def read_records(
         await consumer.stop()
 
 
+@dataclass(frozen=True, slots=True)
+class NotAnEvent:
+    """A record of the log that is not a delivery event: where it is, so an auditor can
+    read it (`kafka-console-consumer --partition P --offset O`), and why it was refused."""
+
+    partition: int
+    offset: int
+    error: str
+    raw: bytes
+
+    def where(self) -> str:
+        reason = self.error.splitlines()[0] if self.error else "unreadable"
+        return f"partition {self.partition} offset {self.offset}: {reason}"
+
+
 async def read_events(
     settings: Settings, since: datetime | None = None, on_total: Progress | None = None
-) -> AsyncIterator[DeliveryStatus | tuple[bytes, str]]:
-    """Every event on `delivery.status`; (raw bytes, error) for a record that is not one."""
+) -> AsyncIterator[DeliveryStatus | NotAnEvent]:
+    """Every event on `delivery.status`, and each record that is not one."""
     topic = Topics(settings.kafka.topic_prefix).delivery_status
     async for record in read_records(settings, topic, since, on_total):
         try:
             yield DeliveryStatus.model_validate_json(record.value, context=TOLERANT)
         except ValidationError as exc:
-            yield (record.value, str(exc))
+            yield NotAnEvent(record.partition, record.offset, str(exc), record.value)
 
 
 async def _assigned_partitions(
@@ -134,11 +149,11 @@ def _no_topic(topic: str, settings: Settings) -> str:
 @dataclass(slots=True)
 class Rebuilt:
     """What a rebuild did: events applied, runs it inserted (all of them, into an empty
-    collection), and the records that were not events (raw bytes, error)."""
+    collection), and the records that were not events."""
 
     applied: int = 0
     created: int = 0
-    rejected: list[tuple[bytes, str]] = dataclass_field(default_factory=list)
+    rejected: list[NotAnEvent] = dataclass_field(default_factory=list)
 
 
 async def rebuild(
@@ -174,7 +189,7 @@ async def rebuild(
         batch.clear()
 
     async for item in read_events(settings, since, on_total):
-        if isinstance(item, tuple):
+        if isinstance(item, NotAnEvent):
             done.rejected.append(item)
         elif tenant_id is None or item.tenant_id == tenant_id:
             batch.append(item)

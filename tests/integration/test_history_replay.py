@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.monitoring import (
@@ -26,9 +27,10 @@ from herald.shared.contract.messages import (
     utcnow,
 )
 from herald.shared.contract.schedule_spec import ScheduleSpec
+from herald.shared.contract.topics import Topics
 from herald.shared.history import replay
 from herald.shared.history import store as history_store
-from herald.shared.runtime.kafka import publish_many
+from herald.shared.runtime.kafka import client_options, publish_many
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.service import build_runtime
 from herald.shared.runtime.settings import Settings
@@ -211,6 +213,24 @@ async def test_a_verify_since_compares_every_run_that_began_after_it(
     assert (found.compared, found.differences) == (3, [])
     # The run that began earlier is left out: the replay saw none of its events.
     assert await replayed.find_one({"_id": "s0@earlier"}) is None
+
+
+async def test_a_record_that_is_no_event_is_named_by_its_partition_and_offset(
+    topics_ready: Settings, db: AsyncDatabase[Document]
+) -> None:
+    """An auditor must find it: the rebuild used to count such records and name none."""
+    settings = topics_ready
+    producer = AIOKafkaProducer(**client_options(settings.kafka), acks="all")
+    await producer.start()
+    try:
+        topic = Topics(settings.kafka.topic_prefix).delivery_status
+        sent = await producer.send_and_wait(topic, b"garbage{", key=b"s9")
+    finally:
+        await producer.stop()
+    rebuilt = await replay.rebuild(settings, db["runs_junk"])
+    (junk,) = rebuilt.rejected
+    assert (junk.partition, junk.offset, junk.raw) == (sent.partition, sent.offset, b"garbage{")
+    assert junk.where().startswith(f"partition {sent.partition} offset {sent.offset}: ")
 
 
 class _Finds(CommandListener):
