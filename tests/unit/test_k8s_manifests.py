@@ -313,7 +313,7 @@ def test_pods_run_locked_down(docs: list[Doc]) -> None:
                 assert {"cpu", "memory"} <= set(resources[bound]), (name, bound)
 
 
-def test_renderer_memory_follows_its_pdf_workers(docs: list[Doc]) -> None:
+def test_renderer_memory_and_cpu_follow_its_pdf_workers(docs: list[Doc]) -> None:
     """The limit holds the service process and each PDF worker's share (`tests/memory.py`;
     a worker's peak on the largest PDFs is measured against it in `test_pdf_pool.py`)."""
     config = settings_map(docs)
@@ -323,6 +323,8 @@ def test_renderer_memory_follows_its_pdf_workers(docs: list[Doc]) -> None:
     workers = int(env_of(container, config).get("HERALD_RENDERER__PDF_WORKERS", default))
     limit = mebibytes(container["resources"]["limits"]["memory"])
     assert limit >= RENDERER_SERVICE_MIB + PDF_WORKER_MIB * workers
+    # About one CPU a worker and one for the service (docs/operations.md, "Sizing").
+    assert float(container["resources"]["limits"]["cpu"]) >= workers + 1
 
 
 def test_a_disruption_budget_per_deployment(docs: list[Doc]) -> None:
