@@ -35,6 +35,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from herald.shared.contract.messages import ReportRendered
+from herald.shared.contract.tenant_settings import EMAIL_LOGO_TYPES
 from herald.shared.runs.text import Logo, change_arrow, period_text, platform_link
 from herald.shared.runtime.settings import BrandingSettings
 
@@ -305,7 +306,12 @@ def prepare(
     logo: Logo | None = None,
     reply_to: str | None = None,
 ) -> Prepared:
-    """The run's email; a `logo` file travels inline (a related part), else `logo_url` is linked."""
+    """The run's email; a `logo` file travels inline (a related part), else `logo_url` is linked.
+
+    An SVG `logo` stays out (`EMAIL_LOGO_TYPES`): the platform's name heads the email alone.
+    """
+    if logo is not None and logo.content_type not in EMAIL_LOGO_TYPES:
+        logo = None
     run = rendered.run
     period = period_text(run.window)
     context = {

@@ -213,6 +213,29 @@ def test_a_logo_file_travels_inline_as_a_related_part() -> None:
     assert not list(parsed.iter_attachments())  # inline, not an attachment
 
 
+def test_an_svg_logo_stays_out_of_the_email_whose_heading_names_the_platform() -> None:
+    """Gmail and Outlook show no SVG: sent, the logo would be a broken image (the PDF has it)."""
+    logo = Logo("logo.svg", "image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"/>')
+    message = compose(
+        _rendered(),
+        "ops@example.com",
+        branding=BRANDING.model_copy(update={"logo_url": None}),
+        from_address=FROM,
+        contents=Contents(),
+        now=datetime(2026, 11, 27, tzinfo=UTC),
+        logo=logo,
+    )
+    parsed = _parsed(message)
+    assert [
+        p.get_content_type() for p in parsed.walk() if p.get_content_maintype() == "image"
+    ] == []
+    html_body = parsed.get_body(("html",))
+    assert html_body is not None
+    html_text = html_body.get_content()
+    assert "<img" not in html_text
+    assert ">Dialer Pro</span>" in html_text
+
+
 def test_files_travel_in_the_email_packages_own_base64_lines() -> None:
     """Attachments and inline images are encoded apart from the rest (`_Bodies`), to the byte
     what the email package writes: 76-character lines, the last one short, none for no data."""
