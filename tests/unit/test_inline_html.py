@@ -78,6 +78,24 @@ def test_columns_are_kept_in_order_while_they_fit_and_a_narrower_later_one_still
     assert sum(widths[i] for i in html.shown_columns(table)) <= html.CONTENT_PX
 
 
+def test_headline_metric_columns_show_before_any_other_even_past_the_width() -> None:
+    """Campaign Summary's Outbound table showed Answered and left out Conversions, the column
+    behind its "Outbound conversions" tile: a key column that did not fit was skipped, and a
+    narrower column after it took its place."""
+    wide = [_money(f"Cost {n}") for n in range(1, 5)]  # 136.6 px each
+    narrow = Column("calls", "Calls", K.INTEGER)  # "1,204": 58 px
+    line = ["Solar", "1,204", *["123,456,789,012.34"] * 4]
+    plain = _table([NAME, narrow, *wide], [line])
+    # Campaign 72 px, Calls and three wide columns make 539.8 px: the fourth does not fit.
+    assert html.shown_columns(plain) == (0, 1, 2, 3, 4)
+    keys = ("cost_1", "cost_2", "cost_3", "cost_4")
+    table = replace(plain, key_columns=keys)
+    assert html.shown_columns(table) == (0, 2, 3, 4, 5)
+    assert html.dropped_columns(table) == (narrow,)
+    headers = re.findall(r"<th [^>]*>([^<]*)</th>", html.fragment([table], definitions=DEFINITIONS))
+    assert headers == ["Campaign", "Cost 1", "Cost 2", "Cost 3", "Cost 4"]
+
+
 def test_the_first_column_shows_even_when_nothing_else_fits() -> None:
     word = "x" * 120  # 780 px
     table = _table([NAME, Column("calls", "Calls", K.INTEGER)], [[word, "1"]])
