@@ -152,4 +152,5 @@ def fragment(
 
 async def write(page: Page) -> bytes:
     definitions = page.branding.definitions_link()
-    return fragment(page.footnoted(), page.report.charts, definitions=definitions).encode()
+    tables = page.footnoted(shown_columns)
+    return fragment(tables, page.report.charts, definitions=definitions).encode()
