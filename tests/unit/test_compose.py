@@ -473,6 +473,36 @@ def test_a_long_unsubscribe_url_stays_one_url_not_encoded_words() -> None:
     assert header == f"<https://{'p' * 80}/herald/schedules/acme/s-1>"
 
 
+def test_the_smtp_test_email_says_what_it_is_without_a_reports_links_or_schedule() -> None:
+    """It linked /reports/test/delivery_test (a page no platform has), named a schedule
+    "SMTP test email" to change or stop, and showed filters and how figures are computed."""
+    csv = Attachment("herald-test-email_2026-11-26.csv", "text/csv", b"Check\r\nSMTP\r\n")
+    message = compose(
+        _rendered("Herald test email", test=True),
+        "ops@example.com",
+        branding=BRANDING.model_copy(update={"footer_text": "Dialer Pro Ltd"}),
+        from_address=FROM,
+        contents=Contents(attached=(csv,)),
+        now=datetime(2026, 11, 27, tzinfo=UTC),
+    )
+    parsed = _parsed(message)
+    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    for body in (text.get_content(), html.get_content()):
+        words = " ".join(body.split())
+        assert "A test email, sent on request to check that email from Dialer Pro reaches you" in (
+            words
+        )
+        assert f"The attached {csv.filename} shows that attachments arrive too." in words
+        assert "Sent once, on request; no schedule sends it." in words
+        assert "Dialer Pro Ltd" in words
+        for absent in ("/reports/", "Open in", "schedule &ldquo;", 'schedule "', NAMED, "How"):
+            assert absent not in body, absent
+        assert "rows" not in words
+    assert [a.get_filename() for a in parsed.iter_attachments()] == [csv.filename]
+
+
 def test_the_smtp_test_email_has_no_list_unsubscribe() -> None:
     parsed = _email(_rendered(test=True))
     assert "List-Unsubscribe" not in parsed
