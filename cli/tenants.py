@@ -38,7 +38,12 @@ from herald.services.scheduler.volume import (
 from herald.shared.contract.messages import ChangeTenantSettings
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.secrets import seal
-from herald.shared.contract.tenant_settings import DEFAULT_BRAND_COLOUR, LOGO_TYPES, SmtpSecurity
+from herald.shared.contract.tenant_settings import (
+    DEFAULT_BRAND_COLOUR,
+    EMAIL_LOGO_TYPES,
+    LOGO_TYPES,
+    SmtpSecurity,
+)
 from herald.shared.runtime.keyring import sealing_key
 from herald.shared.runtime.settings import Settings
 
@@ -274,7 +279,11 @@ def set_branding(
     ] = None,
     footer: Annotated[str | None, typer.Option(help="A line at the end of every email.")] = None,
     logo: Annotated[
-        Path | None, typer.Option(help="A PNG, JPEG or SVG file (256 KB at most).")
+        Path | None,
+        typer.Option(
+            help="A PNG, JPEG or SVG file (256 KB at most); an SVG shows in PDFs only, "
+            "emails name the platform in text (mail clients show no SVG)."
+        ),
     ] = None,
     remove_logo: Annotated[bool, typer.Option(help="Drop the stored logo.")] = False,
     expected: Expected = None,
@@ -303,6 +312,10 @@ def set_branding(
         encoded = base64.b64encode(data).decode()
         branding["logo_upload"] = {"filename": logo.name, "content_type": kind, "data": encoded}
     _change(tenant, expected, branding=branding)
+    if logo is not None and kind not in EMAIL_LOGO_TYPES:
+        console.print(
+            "emails show no SVG logo (mail clients do not), only PDFs: a PNG shows in both"
+        )
 
 
 @tenants_app.command("set-timezone")

@@ -11,7 +11,8 @@ Every text part and text attachment declares its charset (UTF-8) and travels
 7-bit clean (quoted-printable or base64 when it is not ASCII): the mailer does
 not ask the server for 8BITMIME, and a reader left to guess takes US-ASCII.
 Every report email names where its recipient stops the schedule
-(List-Unsubscribe); the SMTP test email, sent once on request, does not.
+(List-Unsubscribe); the SMTP test email, sent once on request, does not, and
+says what it is instead of a report's period, filters, links and schedule.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from herald.shared.contract.messages import ReportRendered
+from herald.shared.contract.tenant_settings import EMAIL_LOGO_TYPES
 from herald.shared.runs.text import Logo, change_arrow, period_text, platform_link
 from herald.shared.runtime.settings import BrandingSettings
 
@@ -156,7 +158,17 @@ def message_id(run_id: str, recipient: str, from_address: str) -> str:
     return f"<{digest}.herald@{domain}>"
 
 
+#: What the SMTP test email says it is, in place of a report's period and filters.
+_TEST_NOTE = (
+    "A test email, sent on request to check that email from {platform} reaches you: "
+    "it did, so the email settings work. It belongs to no schedule; nothing more will follow."
+)
+
+
 def _summary(rendered: ReportRendered, contents: Contents) -> str:
+    if rendered.run.test:
+        attached = ", ".join(a.filename for a in contents.attached)
+        return f"The attached {attached} shows that attachments arrive too." if attached else ""
     rows = f"{rendered.rows:,} row{'s' if rendered.rows != 1 else ''}"
     names = [a.filename for a in contents.attached] + [name for name, _ in contents.linked]
     if contents.inline_html is not None:
@@ -305,7 +317,12 @@ def prepare(
     logo: Logo | None = None,
     reply_to: str | None = None,
 ) -> Prepared:
-    """The run's email; a `logo` file travels inline (a related part), else `logo_url` is linked."""
+    """The run's email; a `logo` file travels inline (a related part), else `logo_url` is linked.
+
+    An SVG `logo` stays out (`EMAIL_LOGO_TYPES`): the platform's name heads the email alone.
+    """
+    if logo is not None and logo.content_type not in EMAIL_LOGO_TYPES:
+        logo = None
     run = rendered.run
     period = period_text(run.window)
     context = {
@@ -320,7 +337,10 @@ def prepare(
         "notes": rendered.notes,
         "inline_html": Markup(contents.inline_html or ""),
         "links": contents.linked,
-        "link": platform_link(rendered.run, branding),
+        # The SMTP test email has no report in the platform to open, no figures, no schedule.
+        "test": run.test,
+        "test_note": _TEST_NOTE.format(platform=branding.platform_name),
+        "link": None if run.test else platform_link(run, branding),
         # The inline HTML table ends with this link already (the renderer's footer).
         "definitions": branding.definitions_link(),
         "schedule_name": run.schedule_name,

@@ -21,6 +21,9 @@ from herald.shared.contract.tolerance import Contract
 #: A logo travels in the command that sets it (base64 in JSON): well under Kafka's 1 MB.
 MAX_LOGO_BYTES = 256 * 1024
 LOGO_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+#: Logos an email carries, what every mail client shows: Gmail and Outlook show no SVG, so
+#: an SVG logo heads the PDFs only and the emails name the platform in text alone.
+EMAIL_LOGO_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
 #: Tenant-level messages name this pseudo-schedule (every message has a `schedule_id`).
 TENANT_SETTINGS_ID = "tenant-settings"
 

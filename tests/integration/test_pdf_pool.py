@@ -256,6 +256,50 @@ async def test_a_worker_gives_back_what_a_large_render_freed() -> None:
     assert after - before < 35, (before, after)
 
 
+def _by_page(path: Path) -> list[list[str]]:
+    """Each page's lines of text as laid out (`-layout`), one space between words, blank
+    lines left out."""
+    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True)
+    return [
+        [" ".join(line.split()) for line in page.splitlines() if line.strip()]
+        for page in out.stdout.decode().split("\f")
+    ]
+
+
+async def test_a_total_row_and_its_footnote_never_start_a_page(tmp_path: Path) -> None:
+    """Campaign Summary's Inbound total sat alone on a page under the repeated header,
+    summing rows out of sight; so can a footnote on the rows that miss it. The last row
+    goes over with them."""
+    columns = (Column("campaign", "Campaign"), Column("calls", "Calls", ColumnKind.INTEGER))
+    note = "Totals are computed from unrounded values, so the rounded rows miss them."
+
+    def table(rows: int) -> DisplayTable:
+        lines = [[f"Row{n:03d}", f"{n:,}"] for n in range(rows)]
+        return DisplayTable("Inbound", columns, lines, ["Total", "9,999"], rows, footnote=note)
+
+    pool = PdfPool(workers=1, renders_per_worker=10, timeout_s=120)
+
+    async def pages(rows: int) -> list[list[str]]:
+        path = tmp_path / f"{rows}.pdf"
+        path.write_bytes(await pool.render(compose(pdf_heading(), [table(rows)])))
+        return await asyncio.to_thread(_by_page, path)
+
+    try:
+        # As many rows as fill the first page: then the Total row, and before it
+        # the footnote, would be the first thing on the next one.
+        first = [ln for ln in (await pages(100))[0] if ln.startswith("Row")]
+        for rows in (len(first), len(first) - 1):
+            laid_out = await pages(rows)
+            [at] = [n for n, page in enumerate(laid_out) if "Total 9,999" in page]
+            page = laid_out[at]
+            assert at == 1, rows
+            assert page.index(f"Row{rows - 1:03d} {rows - 1:,}") < page.index("Total 9,999")
+            assert note in page, rows
+            assert f"Row{rows - 2:03d} {rows - 2:,}" in laid_out[0]
+    finally:
+        pool.close()
+
+
 #: A value of each kind, as wide as real ones get (a text column's at its longest).
 _VALUES: dict[ColumnKind, Callable[[int], str]] = {
     ColumnKind.TEXT: lambda n: f"Outbound renewals {n:05d}, north region",

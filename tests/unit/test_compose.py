@@ -213,6 +213,29 @@ def test_a_logo_file_travels_inline_as_a_related_part() -> None:
     assert not list(parsed.iter_attachments())  # inline, not an attachment
 
 
+def test_an_svg_logo_stays_out_of_the_email_whose_heading_names_the_platform() -> None:
+    """Gmail and Outlook show no SVG: sent, the logo would be a broken image (the PDF has it)."""
+    logo = Logo("logo.svg", "image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"/>')
+    message = compose(
+        _rendered(),
+        "ops@example.com",
+        branding=BRANDING.model_copy(update={"logo_url": None}),
+        from_address=FROM,
+        contents=Contents(),
+        now=datetime(2026, 11, 27, tzinfo=UTC),
+        logo=logo,
+    )
+    parsed = _parsed(message)
+    assert [
+        p.get_content_type() for p in parsed.walk() if p.get_content_maintype() == "image"
+    ] == []
+    html_body = parsed.get_body(("html",))
+    assert html_body is not None
+    html_text = html_body.get_content()
+    assert "<img" not in html_text
+    assert ">Dialer Pro</span>" in html_text
+
+
 def test_files_travel_in_the_email_packages_own_base64_lines() -> None:
     """Attachments and inline images are encoded apart from the rest (`_Bodies`), to the byte
     what the email package writes: 76-character lines, the last one short, none for no data."""
@@ -448,6 +471,36 @@ def test_a_long_unsubscribe_url_stays_one_url_not_encoded_words() -> None:
     )
     header = parsed["List-Unsubscribe"]
     assert header == f"<https://{'p' * 80}/herald/schedules/acme/s-1>"
+
+
+def test_the_smtp_test_email_says_what_it_is_without_a_reports_links_or_schedule() -> None:
+    """It linked /reports/test/delivery_test (a page no platform has), named a schedule
+    "SMTP test email" to change or stop, and showed filters and how figures are computed."""
+    csv = Attachment("herald-test-email_2026-11-26.csv", "text/csv", b"Check\r\nSMTP\r\n")
+    message = compose(
+        _rendered("Herald test email", test=True),
+        "ops@example.com",
+        branding=BRANDING.model_copy(update={"footer_text": "Dialer Pro Ltd"}),
+        from_address=FROM,
+        contents=Contents(attached=(csv,)),
+        now=datetime(2026, 11, 27, tzinfo=UTC),
+    )
+    parsed = _parsed(message)
+    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    for body in (text.get_content(), html.get_content()):
+        words = " ".join(body.split())
+        assert "A test email, sent on request to check that email from Dialer Pro reaches you" in (
+            words
+        )
+        assert f"The attached {csv.filename} shows that attachments arrive too." in words
+        assert "Sent once, on request; no schedule sends it." in words
+        assert "Dialer Pro Ltd" in words
+        for absent in ("/reports/", "Open in", "schedule &ldquo;", 'schedule "', NAMED, "How"):
+            assert absent not in body, absent
+        assert "rows" not in words
+    assert [a.get_filename() for a in parsed.iter_attachments()] == [csv.filename]
 
 
 def test_the_smtp_test_email_has_no_list_unsubscribe() -> None:

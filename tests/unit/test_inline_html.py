@@ -10,7 +10,7 @@ from decimal import Decimal
 from markupsafe import escape
 
 from herald.services.renderer.formats import html
-from herald.services.renderer.formats.cells import DisplayTable
+from herald.services.renderer.formats.cells import DisplayTable, display_row
 from herald.services.renderer.formats.charts import alt_text
 from herald.services.renderer.formats.page import HOW_COMPUTED, Page
 from herald.services.renderer.reports.chart import Chart, ChartKind, Series
@@ -76,6 +76,24 @@ def test_columns_are_kept_in_order_while_they_fit_and_a_narrower_later_one_still
         html.column_px(c, [row[i] for row in table.rows]) for i, c in enumerate(table.columns)
     ]
     assert sum(widths[i] for i in html.shown_columns(table)) <= html.CONTENT_PX
+
+
+def test_headline_metric_columns_show_before_any_other_even_past_the_width() -> None:
+    """Campaign Summary's Outbound table showed Answered and left out Conversions, the column
+    behind its "Outbound conversions" tile: a key column that did not fit was skipped, and a
+    narrower column after it took its place."""
+    wide = [_money(f"Cost {n}") for n in range(1, 5)]  # 136.6 px each
+    narrow = Column("calls", "Calls", K.INTEGER)  # "1,204": 58 px
+    line = ["Solar", "1,204", *["123,456,789,012.34"] * 4]
+    plain = _table([NAME, narrow, *wide], [line])
+    # Campaign 72 px, Calls and three wide columns make 539.8 px: the fourth does not fit.
+    assert html.shown_columns(plain) == (0, 1, 2, 3, 4)
+    keys = ("cost_1", "cost_2", "cost_3", "cost_4")
+    table = replace(plain, key_columns=keys)
+    assert html.shown_columns(table) == (0, 2, 3, 4, 5)
+    assert html.dropped_columns(table) == (narrow,)
+    headers = re.findall(r"<th [^>]*>([^<]*)</th>", html.fragment([table], definitions=DEFINITIONS))
+    assert headers == ["Campaign", "Cost 1", "Cost 2", "Cost 3", "Cost 4"]
 
 
 def test_the_first_column_shows_even_when_nothing_else_fits() -> None:
@@ -169,3 +187,29 @@ async def test_write_footnotes_a_table_from_every_row_and_links_the_tenants_defi
     fragment = (await html.write(Page(report, run, [shown], 1, tenant, None, None, ""))).decode()
     assert "the rounded rows of Share % do not add up to them exactly." in fragment
     assert 'href="https://acme.example.com/docs/reports"' in fragment
+
+
+async def test_the_footnote_names_only_columns_the_email_shows() -> None:
+    """It named Talk minutes, which the email left to the attached CSV: the reader saw no
+    such column to add up (the PDF, which shows every column, names it)."""
+    wait, talk = (
+        Column(f"{what.lower()}_minutes", f"{what} minutes", K.DECIMAL, summed=True)
+        for what in ("Wait", "Talk")
+    )
+    columns = (NAME, wait, *[_money(f"Cost {n}") for n in range(1, 5)], talk)
+    # 87 s each: rows of 1.5 minutes (1.45), the total of 261 s 4.4, not 4.5.
+    row: Row = ("Solar", D("1.5"), *[D("123456789012.34")] * 4, D("1.5"))
+    totals: Row = ("Total", D("4.4"), *[D("370370367037.02")] * 4, D("4.4"))
+    table = Table(columns, [row] * 3, totals)
+    lines = [display_row(columns, line) for line in table.rows]
+    shown = DisplayTable(None, columns, lines, display_row(columns, totals), 3)
+    # Campaign 72 px, Wait minutes 65 px, three costs 409.8 px: Cost 4 and Talk minutes are out.
+    assert html.dropped_columns(shown) == (columns[5], talk)
+    run = run_details(format=ReportFormat.HTML)
+    report = ReportData("Campaign Summary", (table,))
+    page = Page(report, run, [shown], 3, BrandingSettings(), None, None, "")
+    fragment = (await html.write(page)).decode()
+    assert "the rounded rows of Wait minutes do not add up to them exactly." in fragment
+    [pdf_table] = page.footnoted()
+    assert pdf_table.footnote is not None
+    assert "rows of Wait minutes, Talk minutes do not" in pdf_table.footnote

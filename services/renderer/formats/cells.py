@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -154,12 +154,13 @@ def _shown(column: Column, value: Cell) -> Decimal:
     return Decimal(value) if isinstance(value, int) else _fixed(value, column.places)
 
 
-def rounding_note(table: Table) -> str | None:
+def rounding_note(table: Table, keys: Collection[str] | None = None) -> str | None:
     """The footnote for a table whose summed columns' rows, as shown, miss the total shown.
 
     The total is worked out from the unrounded figures (talk seconds, fractions of a
     cent), so it is right and the rows, each rounded on its own, may not add up to it:
-    a reader who adds them up is told why rather than left to doubt the total.
+    a reader who adds them up is told why rather than left to doubt the total. Given
+    `keys`, only those columns count: the ones the reader sees.
     """
     if table.totals is None or not isinstance(table.rows, Sequence):
         return None
@@ -168,6 +169,7 @@ def rounding_note(table: Table) -> str | None:
         column.label
         for n, column in enumerate(table.columns)
         if column.summed
+        and (keys is None or column.key in keys)
         and sum(_shown(column, row[n]) for row in rows) != _shown(column, totals[n])
     ]
     if not missed:

@@ -6,12 +6,13 @@ text is autoescaped (a campaign named `<script>` shows as text). Long tables
 stop at the configured row cap with a "showing N of M rows" note.
 
 The email's frame is 640 px wide with 24 px padding, so a table has 592 px;
-a wider one would scroll sideways, worse on a phone. So each table shows the
-columns that fit (`shown_columns`) and names the rest, which the attached
-full CSV holds. Widths are estimated, not measured (the renderer has no
-browser; tests/integration/test_email_in_browser.py lays emails out in one):
-Arial at 12 px averages 6.5 px a character of text, 6.7 px a digit, 7 px a
-character of a bold header. On a phone narrower than a table, the table
+a wider one would scroll sideways, worse on a phone. So each table shows its
+first column, its headline metrics and the other columns that fit
+(`shown_columns`) and names the rest, which the attached full CSV holds.
+Widths are estimated, not measured (the renderer has no browser;
+tests/integration/test_email_in_browser.py lays emails out in one): Arial at
+12 px averages 6.5 px a character of text, 6.7 px a digit, 7 px a character
+of a bold header. On a phone narrower than a table, the table
 scrolls in its own box, never the whole email.
 """
 
@@ -76,22 +77,26 @@ def column_px(column: Column, cells: Iterable[str]) -> float:
 def shown_columns(table: DisplayTable) -> tuple[int, ...]:
     """The indexes of the columns shown inline, in the table's order.
 
-    The first column names the row, so it always shows. Then the table's key
-    columns (its headline metrics), then the others in the report's order,
-    each one if it still fits in `CONTENT_PX`; one that does not is skipped,
+    The first column names the row and the table's key columns are its headline
+    metrics (and a flag every reader must see): those always show, even past
+    `CONTENT_PX`, where the browser wraps the text columns more (or the table
+    scrolls in its own box), since a narrower column shown in a headline
+    metric's place would hide the figure behind a tile. Then the others in the
+    report's order, each one if it still fits; one that does not is skipped,
     so a narrower one after it may still show.
     """
     lines = [*table.rows, *([table.totals] if table.totals else [])]
     keys = [column.key for column in table.columns]
-    key_first = [keys.index(key) for key in table.key_columns if key in keys]
-    order = [0, *key_first, *(i for i in range(1, len(keys)) if i not in key_first)]
-    shown: list[int] = []
-    used = 0.0
-    for i in order:
-        width = column_px(table.columns[i], (line[i] for line in lines))
-        if not shown or used + width <= CONTENT_PX:
-            shown.append(i)
-            used += width
+
+    def width(i: int) -> float:
+        return column_px(table.columns[i], (line[i] for line in lines))
+
+    shown = {0, *(keys.index(key) for key in table.key_columns if key in keys)}
+    used = sum(width(i) for i in shown)
+    for i in range(1, len(keys)):
+        if i not in shown and used + (px := width(i)) <= CONTENT_PX:
+            shown.add(i)
+            used += px
     return tuple(sorted(shown))
 
 
@@ -147,4 +152,5 @@ def fragment(
 
 async def write(page: Page) -> bytes:
     definitions = page.branding.definitions_link()
-    return fragment(page.footnoted(), page.report.charts, definitions=definitions).encode()
+    tables = page.footnoted(shown_columns)
+    return fragment(tables, page.report.charts, definitions=definitions).encode()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -47,12 +47,17 @@ class Page:
     #: What the run is filtered to, by name (`filter_names.filters_line`): the email's line.
     filters: str
 
-    def footnoted(self) -> list[DisplayTable]:
+    def footnoted(
+        self, columns: Callable[[DisplayTable], Sequence[int]] | None = None
+    ) -> list[DisplayTable]:
         """The shown tables, each with its footnote where its rows miss its total.
 
         Every row counts, shown or not: the footnote is about the report's figures.
+        Of the columns, those `columns` picks (the inline email's, which leaves the rest
+        to the CSV), else all: a footnote names no column its reader cannot see.
         """
-        return [
-            replace(shown, footnote=rounding_note(table))
-            for shown, table in zip(self.tables, self.report.tables, strict=True)
-        ]
+        noted = []
+        for shown, table in zip(self.tables, self.report.tables, strict=True):
+            keys = None if columns is None else {shown.columns[i].key for i in columns(shown)}
+            noted.append(replace(shown, footnote=rounding_note(table, keys)))
+        return noted
