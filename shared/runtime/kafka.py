@@ -11,7 +11,6 @@ outage of Kafka or MongoDB is retried in place, so nothing is lost or skipped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,7 +18,7 @@ from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError, for_code
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -295,9 +294,13 @@ async def ensure_topics(settings: Settings) -> None:
             if name not in existing
         ]
         if wanted:
-            # Another replica may win the race; its topics are as good as ours.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(wanted)
+            created = await admin.create_topics(wanted)
+            # The broker answers each topic's error rather than raising it.
+            for name, code, *message in created.topic_errors:
+                error = for_code(code) if code else None
+                # Another replica may win the race; its topics are as good as ours.
+                if error is not None and error is not TopicAlreadyExistsError:
+                    raise error(f"topic {name}: {message[0] if message else error.description}")
     finally:
         await admin.close()
 
@@ -363,14 +366,20 @@ class BulkPublisher:
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(
+        """Called again after an outage at start: a producer that failed is closed."""
+        producer = AIOKafkaProducer(
             **client_options(self._settings.kafka),
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
             max_batch_size=512 * 1024,
         )
-        await self._producer.start()
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
 
     async def stop(self) -> None:
         if self._producer is not None:
