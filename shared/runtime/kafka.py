@@ -35,7 +35,7 @@ from herald.shared.contract.topics import ORIGIN_HEADER as ORIGIN_HEADER
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime import tracing
 from herald.shared.runtime.logs import LogContext
-from herald.shared.runtime.metrics import DEAD_LETTERS, REGISTRY
+from herald.shared.runtime.metrics import DEAD_LETTERS, REGISTRY, TRANSIENT_FAILURES
 from herald.shared.runtime.settings import KafkaSecurity, KafkaSettings, SaslMechanism, Settings
 from herald.shared.runtime.turns import in_turns
 
@@ -50,6 +50,13 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 #: Pause before a message that hit a transient error is read again.
 RETRY_PAUSE_S = 2.0
+
+
+def handling_again(service: str, topic: str, exc: BaseException) -> None:
+    """Counted and logged alike wherever a message is handled again after a transient
+    failure: the HandlerErrors alert reads the count, its runbook quotes the line."""
+    TRANSIENT_FAILURES.labels(service, topic).inc()
+    log.warning("transient failure on %s, handling the message again: %r", topic, exc)
 
 
 class PoisonMessage(Exception):
@@ -153,7 +160,7 @@ def records_of(msg: StreamMessage[Any]) -> tuple[Record, ...]:
 
 
 def dead_letter_middleware(
-    broker: Callable[[], KafkaBroker], dlq_topic: str
+    broker: Callable[[], KafkaBroker], dlq_topic: str, service: str
 ) -> Callable[..., BaseMiddleware]:
     """A FastStream middleware that turns a poisoned message into a DLQ record.
 
@@ -167,11 +174,7 @@ def dead_letter_middleware(
             try:
                 return await call_next(msg)
             except TRANSIENT_ERRORS as exc:
-                log.warning(
-                    "transient failure on message %s, will read it again: %r",
-                    msg.message_id,
-                    exc,
-                )
+                handling_again(service, records_of(msg)[0].topic, exc)
                 await asyncio.sleep(RETRY_PAUSE_S)
                 raise
             except Exception as exc:
@@ -257,7 +260,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
             *traced,
             LogContext,
             KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"herald-{service}"),
-            dead_letter_middleware(current, topics.dlq),
+            dead_letter_middleware(current, topics.dlq, service),
         ],
         # On SIGTERM, in-flight handlers get this long; an unfinished one is not
         # committed, so its message goes to another consumer: nothing is lost.

@@ -1,11 +1,12 @@
-"""Kafka or MongoDB unreachable at a service's start.
+"""Kafka or MongoDB unreachable, at a service's start and under a running one.
 
 The servers are taken away through a TCP proxy each test starts and stops
 (`tests/tcp_proxy.py`); the shared ones are never stopped. At start a service
 waits for them in place: alive (`/healthz`), unready with the missing one named
 in `/readyz` and its log, and ready by itself once it is back; Kubernetes
 restarting it instead would back off longer each time. Settings the servers
-refuse stop it at once.
+refuse stop it at once. A running service's handler that meets an outage
+counts it for the HandlerErrors alert.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
+from herald.shared.contract.topics import Topics
+from herald.shared.runtime.kafka import client_options
 from herald.shared.runtime.settings import Settings
 from tests.helpers import ServiceProcess, ops_get, wait_until
+from tests.samples import report_rendered
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -182,3 +187,54 @@ async def test_settings_the_servers_refuse_stop_the_service_at_once(
     assert records[-1]["level"] == "CRITICAL"
     assert re.match(r"renderer stopped: InvalidReplicationFactorError", records[-1]["message"])
     assert "unreachable" not in service.log()
+
+
+async def test_a_running_mailer_counts_the_transient_failures_of_a_mongodb_outage(
+    topics_ready: Settings, log_dir: Path
+) -> None:
+    """What HandlerErrors alerts on: the mailer handles the message again in place, and
+    never raises to FastStream, whose exception counter stayed empty."""
+    proxy = _mongo_proxy(topics_ready)
+    await proxy.start()
+    settings = _mongo_through(topics_ready, proxy)
+    topic = Topics(settings.kafka.topic_prefix).report_rendered
+    service = ServiceProcess("mailer", settings, log_dir)
+    try:
+        await _comes_up(service)
+        await proxy.stop()  # MongoDB goes away under the running mailer
+        producer = AIOKafkaProducer(**client_options(settings.kafka), acks="all")
+        await producer.start()
+        try:
+            rendered = report_rendered()
+            await producer.send_and_wait(
+                topic, rendered.model_dump_json().encode(), key=rendered.key()
+            )
+        finally:
+            await producer.stop()
+        failures = re.compile(
+            r'^herald_handler_transient_failures_total\{service="mailer",'
+            rf'topic="{re.escape(topic)}"\}} ([0-9.]+)$',
+            re.M,
+        )
+
+        async def counted() -> float:
+            found = failures.search((await _fetch(service.ops_port, "/metrics"))[1])
+            return float(found.group(1)) if found and float(found.group(1)) >= 2 else 0.0
+
+        await wait_until(counted, 60, "the mailer to count its transient failures")
+        assert f"transient failure on {topic}, handling the message again: " in service.log()
+        metrics = (await _fetch(service.ops_port, "/metrics"))[1]
+        assert "herald_messages_in_flight 1.0" in metrics
+        assert (await _readiness(service))[1]["mongodb"] is False
+
+        await proxy.start()  # back: the message is handled, nothing is in flight
+
+        async def handled() -> bool:
+            return (
+                "herald_messages_in_flight 0.0" in (await _fetch(service.ops_port, "/metrics"))[1]
+            )
+
+        await wait_until(handled, 60, "the message to be handled once MongoDB is back")
+    finally:
+        await _stop(service)
+        await proxy.stop()
