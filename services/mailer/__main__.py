@@ -1,9 +1,6 @@
 """`python -m herald.services.mailer`"""
 
-import asyncio
-
 from herald.services.mailer.app import create_app
-from herald.shared.runtime.service import configure_logging
+from herald.shared.runtime.service import run
 
-configure_logging("mailer")
-asyncio.run(create_app().run())
+run("mailer", create_app)

@@ -43,6 +43,7 @@ def register(
     subscribe_concurrently(
         broker,
         topics.report_rendered,
+        service="mailer",
         group_id=group_id,
         dlq=topics.dlq,
         limit=concurrency,

@@ -24,6 +24,7 @@ def register(
     subscribe_concurrently(
         broker,
         topics.report_due,
+        service="renderer",
         group_id=group_id,
         dlq=topics.dlq,
         limit=concurrency,

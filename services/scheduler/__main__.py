@@ -1,9 +1,6 @@
 """`python -m herald.services.scheduler`"""
 
-import asyncio
-
 from herald.services.scheduler.app import create_app
-from herald.shared.runtime.service import configure_logging
+from herald.shared.runtime.service import run
 
-configure_logging("scheduler")
-asyncio.run(create_app().run())
+run("scheduler", create_app)

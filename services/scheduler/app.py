@@ -83,7 +83,6 @@ def create_app() -> FastStream:
     writing: list[asyncio.Task[None]] = []
 
     async def prepare() -> None:
-        await publisher.start()
         await store.ensure_indexes()
         await leases.ensure_indexes()
         await timers.ensure_indexes()
@@ -91,7 +90,7 @@ def create_app() -> FastStream:
         await calendar.forget_deleted()
 
     cleanup = scheduler_cleanup(runtime.db, settings)  # retention: runs, commands, timers
-    app = make_app(runtime, [prepare, cleanup.start])
+    app = make_app(runtime, [publisher.start, prepare, cleanup.start])
     app.on_shutdown(cleanup.stop)
 
     @app.after_startup

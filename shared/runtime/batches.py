@@ -19,7 +19,6 @@ are not handled twice; one that can never be handled goes to `poisoned`
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -33,13 +32,12 @@ from herald.shared.runtime.kafka import (
     TRANSIENT_ERRORS,
     Record,
     dead_letter,
+    handling_again,
     records_of,
     undecoded,
 )
 from herald.shared.runtime.logs import bound, ids_of
 from herald.shared.runtime.metrics import IN_FLIGHT
-
-log = logging.getLogger("herald.kafka")
 
 
 class Keyed(Protocol):
@@ -72,6 +70,8 @@ class BatchRunner:
     poisoned: Callable[[Record, Exception], Awaitable[None]]
     #: Records in flight at most.
     limit: int
+    #: The service handling them, as its transient failures are counted.
+    service: str
     pause_s: float = RETRY_PAUSE_S
 
     async def run(self, records: Sequence[Record]) -> None:
@@ -105,7 +105,7 @@ class BatchRunner:
                     await self.handle(record.value or b"")
                     return
                 except TRANSIENT_ERRORS as exc:
-                    log.warning("transient failure, handling the message again: %r", exc)
+                    handling_again(self.service, record.topic, exc)
                     span.record_exception(exc)
                     await asyncio.sleep(self.pause_s)
                 except Exception as exc:
@@ -124,6 +124,7 @@ def subscribe_concurrently(
     broker: KafkaBroker,
     topic: str,
     *,
+    service: str,
     group_id: str,
     dlq: str,
     limit: int,
@@ -134,7 +135,7 @@ def subscribe_concurrently(
     async def poisoned(record: Record, exc: Exception) -> None:
         await dead_letter(broker, dlq, record, exc)
 
-    runner = BatchRunner(handle, poisoned, limit)
+    runner = BatchRunner(handle, poisoned, limit, service)
 
     @broker.subscriber(
         topic,

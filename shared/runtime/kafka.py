@@ -11,7 +11,6 @@ outage of Kafka or MongoDB is retried in place, so nothing is lost or skipped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,7 +18,7 @@ from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError, for_code
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -36,7 +35,7 @@ from herald.shared.contract.topics import ORIGIN_HEADER as ORIGIN_HEADER
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime import tracing
 from herald.shared.runtime.logs import LogContext
-from herald.shared.runtime.metrics import DEAD_LETTERS, REGISTRY
+from herald.shared.runtime.metrics import DEAD_LETTERS, REGISTRY, TRANSIENT_FAILURES
 from herald.shared.runtime.settings import KafkaSecurity, KafkaSettings, SaslMechanism, Settings
 from herald.shared.runtime.turns import in_turns
 
@@ -51,6 +50,13 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 #: Pause before a message that hit a transient error is read again.
 RETRY_PAUSE_S = 2.0
+
+
+def handling_again(service: str, topic: str, exc: BaseException) -> None:
+    """Counted and logged alike wherever a message is handled again after a transient
+    failure: the HandlerErrors alert reads the count, its runbook quotes the line."""
+    TRANSIENT_FAILURES.labels(service, topic).inc()
+    log.warning("transient failure on %s, handling the message again: %r", topic, exc)
 
 
 class PoisonMessage(Exception):
@@ -154,7 +160,7 @@ def records_of(msg: StreamMessage[Any]) -> tuple[Record, ...]:
 
 
 def dead_letter_middleware(
-    broker: Callable[[], KafkaBroker], dlq_topic: str
+    broker: Callable[[], KafkaBroker], dlq_topic: str, service: str
 ) -> Callable[..., BaseMiddleware]:
     """A FastStream middleware that turns a poisoned message into a DLQ record.
 
@@ -168,11 +174,7 @@ def dead_letter_middleware(
             try:
                 return await call_next(msg)
             except TRANSIENT_ERRORS as exc:
-                log.warning(
-                    "transient failure on message %s, will read it again: %r",
-                    msg.message_id,
-                    exc,
-                )
+                handling_again(service, records_of(msg)[0].topic, exc)
                 await asyncio.sleep(RETRY_PAUSE_S)
                 raise
             except Exception as exc:
@@ -258,7 +260,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
             *traced,
             LogContext,
             KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"herald-{service}"),
-            dead_letter_middleware(current, topics.dlq),
+            dead_letter_middleware(current, topics.dlq, service),
         ],
         # On SIGTERM, in-flight handlers get this long; an unfinished one is not
         # committed, so its message goes to another consumer: nothing is lost.
@@ -295,9 +297,13 @@ async def ensure_topics(settings: Settings) -> None:
             if name not in existing
         ]
         if wanted:
-            # Another replica may win the race; its topics are as good as ours.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(wanted)
+            created = await admin.create_topics(wanted)
+            # The broker answers each topic's error rather than raising it.
+            for name, code, *message in created.topic_errors:
+                error = for_code(code) if code else None
+                # Another replica may win the race; its topics are as good as ours.
+                if error is not None and error is not TopicAlreadyExistsError:
+                    raise error(f"topic {name}: {message[0] if message else error.description}")
     finally:
         await admin.close()
 
@@ -363,14 +369,20 @@ class BulkPublisher:
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(
+        """Called again after an outage at start: a producer that failed is closed."""
+        producer = AIOKafkaProducer(
             **client_options(self._settings.kafka),
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
             max_batch_size=512 * 1024,
         )
-        await self._producer.start()
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
 
     async def stop(self) -> None:
         if self._producer is not None:

@@ -82,6 +82,13 @@ RETRIES = Counter(
     ["stage"],
     registry=REGISTRY,
 )
+TRANSIENT_FAILURES = Counter(
+    "herald_handler_transient_failures_total",
+    "Consumed messages whose handling hit an outage (Kafka or MongoDB unreachable) and is "
+    "tried again in place, by service and topic: HandlerErrors alerts on it.",
+    ["service", "topic"],
+    registry=REGISTRY,
+)
 DEAD_LETTERS = Counter(
     "herald_dead_letters_total",
     "Messages moved to the DLQ, by the topic they came from.",

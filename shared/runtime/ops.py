@@ -6,8 +6,9 @@ would fight FastStream's graceful shutdown for SIGTERM.
 
 - `/healthz`: the process answers (liveness).
 - `/readyz`: Kafka and MongoDB answer and every consumer has partitions
-  assigned (readiness). Run at most as many replicas of a service as its
-  topics have partitions, or the extra ones stay unready by design.
+  assigned (readiness), each reported on its own, at start too. Run at most
+  as many replicas of a service as its topics have partitions, or the extra
+  ones stay unready by design.
 - `/metrics`: Prometheus text: FastStream's Kafka metrics, Herald's own
   (`shared/metrics.py`) and the consumers' lag per partition.
 """
@@ -18,14 +19,15 @@ import asyncio
 import json
 import logging
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 from prometheus_client import generate_latest
 from pymongo import AsyncMongoClient
 
+from herald.shared.runtime.kafka import client_options
 from herald.shared.runtime.metrics import CONSUMER_LAG, REGISTRY
 from herald.shared.runtime.mongo import Document
-from herald.shared.runtime.settings import OpsSettings
+from herald.shared.runtime.settings import KafkaSettings, OpsSettings
 
 log = logging.getLogger("herald.ops")
 
@@ -34,9 +36,14 @@ _TIMEOUT_S = 2.0
 
 class OpsServer:
     def __init__(
-        self, settings: OpsSettings, broker: KafkaBroker, mongo: AsyncMongoClient[Document]
+        self,
+        settings: OpsSettings,
+        kafka: KafkaSettings,
+        broker: KafkaBroker,
+        mongo: AsyncMongoClient[Document],
     ) -> None:
         self._settings = settings
+        self._kafka = kafka
         self._broker = broker
         self._mongo = mongo
         self._server: asyncio.Server | None = None
@@ -59,7 +66,7 @@ class OpsServer:
     async def readiness(self) -> dict[str, bool]:
         """Each dependency's state; the service is ready when all are True."""
         checks: dict[str, bool] = {}
-        checks["kafka"] = bool(await self._broker.ping(timeout=_TIMEOUT_S))
+        checks["kafka"] = await self._kafka_answers()
         try:
             await asyncio.wait_for(self._mongo.admin.command("ping"), _TIMEOUT_S)
             checks["mongodb"] = True
@@ -71,6 +78,21 @@ class OpsServer:
             consumer.assignment() for consumer in consumers
         )
         return checks
+
+    async def _kafka_answers(self) -> bool:
+        """The broker's own client once it runs; before, while the service waits at start
+        (for MongoDB, say), a client of this check's, so that Kafka is not reported down
+        for not being connected yet."""
+        if self._broker.running:
+            return bool(await self._broker.ping(timeout=_TIMEOUT_S))
+        client = AIOKafkaClient(**client_options(self._kafka))
+        try:
+            await asyncio.wait_for(client.bootstrap(), _TIMEOUT_S)
+        except Exception:  # any failure means "not reachable now"; the probe retries
+            return False
+        finally:
+            await client.close()
+        return True
 
     async def _measure_lag(self) -> None:
         """Lag per assigned partition, read when Prometheus scrapes: end offset - position."""

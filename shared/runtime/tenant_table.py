@@ -42,7 +42,10 @@ class TenantTable:
         return sorted(self._latest.values(), key=lambda s: s.tenant_id)
 
     async def start(self, timeout_s: float = 60.0) -> None:
-        """Read the topic up to its end as of now, then follow it in the background."""
+        """Read the topic up to its end as of now, then follow it in the background.
+
+        Called again after an outage at start: a consumer that failed is closed.
+        """
         # Subscribed without a group: every partition is this process's, from the earliest.
         consumer = AIOKafkaConsumer(
             self._topic,
@@ -51,15 +54,19 @@ class TenantTable:
             auto_offset_reset="earliest",
             **client_options(self._kafka),
         )
-        await consumer.start()
+        try:
+            await consumer.start()
+            async with asyncio.timeout(timeout_s):
+                while not consumer.assignment():  # once the metadata names the partitions
+                    self._take(await consumer.getmany(timeout_ms=100))
+                ends = await consumer.end_offsets(list(consumer.assignment()))
+                for partition, end in ends.items():
+                    while await consumer.position(partition) < end:
+                        self._take(await consumer.getmany(timeout_ms=500))
+        except BaseException:
+            await consumer.stop()
+            raise
         self._consumer = consumer
-        async with asyncio.timeout(timeout_s):
-            while not consumer.assignment():  # once the metadata names the partitions
-                self._take(await consumer.getmany(timeout_ms=100))
-            ends = await consumer.end_offsets(list(consumer.assignment()))
-            for partition, end in ends.items():
-                while await consumer.position(partition) < end:
-                    self._take(await consumer.getmany(timeout_ms=500))
         log.info("tenant settings read: %d tenants", len(self._latest))
         self._follow = asyncio.create_task(self._follow_topic(consumer), name="tenant-settings")
 

@@ -64,7 +64,7 @@ async def test_readiness_waits_for_the_consumer_to_get_its_partitions(
     async def ignore(body: bytes) -> None:
         """A consumer like any service's."""
 
-    ops = OpsServer(runtime.settings.ops, runtime.broker, runtime.mongo)
+    ops = OpsServer(runtime.settings.ops, runtime.settings.kafka, runtime.broker, runtime.mongo)
     assert (await ops.readiness())["partitions"] is False  # not started: not ready
     await runtime.broker.start()
     try:

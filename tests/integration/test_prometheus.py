@@ -59,8 +59,9 @@ NOT_HERALD = {
 APPEAR_ON_FIRST_EVENT = {
     # Counted only for a transient error (Kafka or MongoDB unreachable from a handler),
     # since every other error sends the message to the DLQ (shared/runtime/kafka.py):
-    # an outage under a running service is not cheap to stage here.
+    # an outage under a running service is staged in tests/integration/test_outages.py.
     "faststream_received_processed_messages_exceptions_total",
+    "herald_handler_transient_failures_total",
 }
 
 

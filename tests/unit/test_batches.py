@@ -71,7 +71,7 @@ class _Recorder:
 async def test_keys_run_side_by_side_up_to_the_limit_each_in_order() -> None:
     seen = _Recorder()
     batch = _batch(*((f"k{n % 6}", f"k{n % 6}-{n // 6}") for n in range(36)))
-    await BatchRunner(seen.handle, seen.poison, limit=4).run(batch)
+    await BatchRunner(seen.handle, seen.poison, limit=4, service="tests").run(batch)
     assert seen.most == 4
     assert sorted(seen.finished) == sorted(r.value for r in batch)
     for key in range(6):
@@ -88,7 +88,7 @@ async def test_an_outage_retries_only_the_record_that_hit_it() -> None:
             raise outages.pop()
         await seen.handle(raw)
 
-    await BatchRunner(flaky, seen.poison, limit=8, pause_s=0).run(
+    await BatchRunner(flaky, seen.poison, limit=8, service="tests", pause_s=0).run(
         _batch(("a", "a1"), ("b", "b1"), ("b", "b2"), ("c", "c1"))
     )
     assert sorted(seen.finished) == [b"a1", b"b1", b"b2", b"c1"]  # each once
@@ -98,7 +98,7 @@ async def test_an_outage_retries_only_the_record_that_hit_it() -> None:
 
 async def test_a_record_that_can_never_be_handled_is_poisoned_and_the_lane_goes_on() -> None:
     seen = _Recorder()
-    await BatchRunner(seen.handle, seen.poison, limit=2).run(
+    await BatchRunner(seen.handle, seen.poison, limit=2, service="tests").run(
         _batch(("a", "a1"), ("a", "bad-a2"), ("a", "a3"), ("b", "b1"))
     )
     assert seen.poisoned == [(b"bad-a2", "cannot handle bad-a2")]
@@ -113,7 +113,7 @@ async def test_a_failing_dead_letter_fails_the_batch_with_its_error_and_stops_th
         raise ConnectionError("broker away")
 
     with pytest.raises(ConnectionError, match="broker away"):
-        await BatchRunner(seen.handle, dlq_down, limit=4).run(
+        await BatchRunner(seen.handle, dlq_down, limit=4, service="tests").run(
             _batch(("a", "bad-a1"), *((f"k{n}", f"slow-{n}") for n in range(3)))
         )
     assert seen.running == 0  # cancelled: nothing left running beside the re-read
