@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from uuid import uuid4
 
 import typer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -44,8 +44,11 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(2) from exc
     except KafkaError as exc:
         servers = Settings().kafka.bootstrap_servers
-        console.print(f"[red]error:[/red] cannot reach Kafka at {servers}: {exc}")
-        raise typer.Exit(2) from exc
+        # Unreachable (exit 2, as MongoDB), or reached and refused: a topic it would not create.
+        unreachable = isinstance(exc, KafkaConnectionError)
+        what = "cannot reach Kafka" if unreachable else "Kafka refused"
+        console.print(f"[red]error:[/red] {what} at {servers}: {escape(str(exc))}")
+        raise typer.Exit(2 if unreachable else 1) from exc
 
 
 def fail(*lines: str) -> typer.Exit:

@@ -264,6 +264,12 @@ async def test_unreachable_kafka_or_mongodb_exits_2_naming_the_address(
     assert missing.exit_code == 2, missing.output
     assert "delivery.status not found on Kafka" in missing.output
     assert not [r for r in caplog.records if "not found in cluster metadata" in r.getMessage()]
+    # Reached, and refused: more replicas than the one broker. Said, not a traceback.
+    monkeypatch.setenv("HERALD_KAFKA__REPLICATION_FACTOR", "3")
+    refused = await herald("topics", "create")
+    assert refused.exit_code == 1, refused.output
+    assert f"Kafka refused at {kafka}" in refused.output
+    assert "InvalidReplicationFactorError" in refused.output
 
     mongo = f"127.0.0.1:{free_port()}"
     monkeypatch.setenv("HERALD_MONGO__URL", f"mongodb://herald:s3cret@{mongo}/")

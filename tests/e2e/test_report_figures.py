@@ -217,4 +217,6 @@ async def test_figures_match_the_sums_done_by_hand_from_the_raw_documents(
     assert flag in pdf_text
     html = _received(mailpit, to["html"]).get_body(("html",))
     assert html is not None
-    assert html.get_content().count(flag) == len(flagged)
+    # One flag a flagged campaign's cell, and the ceiling in the report's note under it.
+    assert html.get_content().count(f">{flag}</td>") == len(flagged)
+    assert f"flagged when that is {flag}" in html.get_content()
