@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client.metrics import MetricWrapperBase
 
 from herald.shared.runtime import metrics
 from tests.promql import (
@@ -118,6 +119,20 @@ def test_the_alerts_table_lists_every_alert() -> None:
     assert sorted(name for name, _, _ in rows) == sorted(severity)
     for name, anchor, listed in rows:
         assert (anchor, listed) == (name.lower(), severity[name]), name
+
+
+def test_the_metrics_table_names_every_metric_herald_exposes() -> None:
+    """An operator reads what a series means there (three were missing, found by an audit)."""
+    rows = re.findall(r"^\| `(herald_\w+)", _section("Metrics"), re.M)
+    documented = {name.removesuffix("_total") for name in rows}  # a counter's family name
+    exposed = {
+        family.name
+        for value in vars(metrics).values()
+        if isinstance(value, MetricWrapperBase)
+        for family in value.describe()
+    }
+    assert exposed - documented == set()
+    assert documented - exposed == set()
 
 
 def test_the_rules_name_metrics_that_exist() -> None:
