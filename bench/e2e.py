@@ -545,7 +545,7 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
         await clear_run_state(db)
         await ensure_topics(settings)
         # Importing took up to 0.7 s a kind plus 12 ms a schedule here; starting the services 30 s.
-        herd = herd_minute(60 + 0.7 * len(specs(datetime.now(UTC))) + 0.015 * count)
+        herd = herd_minute(60 + 0.7 * len(specs(herd_minute(0))) + 0.015 * count)
         kinds = specs(herd)
         log(f"{label}: importing {count} schedules ({len(kinds)} kinds) due at {herd:%H:%M}")
         took = await import_schedules(
