@@ -92,6 +92,30 @@ async def _comes_up(service: ServiceProcess) -> None:
     )
 
 
+async def _waits_unready_then_comes_up(
+    service: ServiceProcess, proxy: TcpProxy, down: str, readiness: dict[str, bool]
+) -> None:
+    """`down` ("Kafka" or "MongoDB") is behind the `proxy`, not started yet: the service
+    tries again, pausing longer each time (no exit, no restart needed), alive, and unready
+    as `readiness` says; once the proxy starts, it comes up by itself."""
+    try:
+        for pause in ("1 s", "2 s"):
+            await wait_until(
+                lambda p=pause: _logged(
+                    service, f"{down} unreachable at start, trying again in {p}: "
+                ),
+                30,
+                f"{service.name} to wait for {down} ({pause})",
+            )
+        assert (await _fetch(service.ops_port, "/healthz"))[0] == 200
+        assert await _readiness(service) == (503, readiness)
+        await proxy.start()
+        await _comes_up(service)
+    finally:
+        await _stop(service)
+        await proxy.stop()
+
+
 @pytest.mark.parametrize("name", SERVICES)
 async def test_a_service_started_while_kafka_is_unreachable_waits_unready(
     name: str, topics_ready: Settings, log_dir: Path
@@ -99,27 +123,10 @@ async def test_a_service_started_while_kafka_is_unreachable_waits_unready(
     proxy = _proxy_to(topics_ready.kafka.bootstrap_servers.split(",")[0])  # not started yet
     kafka = topics_ready.kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{proxy.port}"})
     service = ServiceProcess(name, topics_ready.model_copy(update={"kafka": kafka}), log_dir)
-    try:
-        # Tried again, pausing longer each time: no exit, no restart needed.
-        for pause in ("1 s", "2 s"):
-            await wait_until(
-                lambda p=pause: _logged(
-                    service, f"Kafka unreachable at start, trying again in {p}: "
-                ),
-                30,
-                f"{name} to wait for Kafka ({pause})",
-            )
-        assert (await _fetch(service.ops_port, "/healthz"))[0] == 200
-        # MongoDB answers, and /readyz says so though the consumers have not started.
-        assert await _readiness(service) == (
-            503,
-            {"kafka": False, "mongodb": True, "partitions": False},
-        )
-        await proxy.start()
-        await _comes_up(service)
-    finally:
-        await _stop(service)
-        await proxy.stop()
+    # MongoDB answers, and /readyz says so though the consumers have not started.
+    await _waits_unready_then_comes_up(
+        service, proxy, "Kafka", {"kafka": False, "mongodb": True, "partitions": False}
+    )
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -128,27 +135,11 @@ async def test_a_service_started_while_mongodb_is_unreachable_waits_unready(
 ) -> None:
     proxy = _mongo_proxy(topics_ready)  # not started yet
     service = ServiceProcess(name, _mongo_through(topics_ready, proxy), log_dir)
-    try:
-        # Past several server selections (each gives up after 1 s): it waits on.
-        for pause in ("1 s", "2 s"):
-            await wait_until(
-                lambda p=pause: _logged(
-                    service, f"MongoDB unreachable at start, trying again in {p}: "
-                ),
-                30,
-                f"{name} to wait for MongoDB ({pause})",
-            )
-        assert (await _fetch(service.ops_port, "/healthz"))[0] == 200
-        # Kafka answers, though the broker is not started yet.
-        assert await _readiness(service) == (
-            503,
-            {"kafka": True, "mongodb": False, "partitions": False},
-        )
-        await proxy.start()
-        await _comes_up(service)
-    finally:
-        await _stop(service)
-        await proxy.stop()
+    # Past several server selections (each gives up after 1 s): it waits on. Kafka
+    # answers, though the broker is not started yet.
+    await _waits_unready_then_comes_up(
+        service, proxy, "MongoDB", {"kafka": True, "mongodb": False, "partitions": False}
+    )
 
 
 async def test_a_service_waiting_at_start_stops_cleanly_on_sigterm(
