@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import struct
 import subprocess
 import sys
@@ -90,6 +91,21 @@ def test_png_is_twice_as_wide_as_it_is_shown(width_px: int) -> None:
     width, height = png_size(charts.png(trend(), BRAND, width_px=width_px))
     assert width == 2 * width_px
     assert 0 < height < width
+
+
+def test_png_is_paletted_with_a_white_background_and_the_exact_brand_colour() -> None:
+    from PIL import Image
+
+    data = charts.png(bars(6, series=2), BRAND)
+    image = Image.open(io.BytesIO(data))
+    assert image.mode == "P"
+    colours = {colour for _, colour in image.convert("RGB").getcolors(256) or []}
+    assert image.convert("RGB").getpixel((0, 0)) == (255, 255, 255)
+    assert (0x2F, 0x5D, 0x8A) in colours
+    assert (0xE6, 0x9F, 0x00) in colours  # the second series, Okabe and Ito's orange
+    # Its near-whites are white: no faint box around the chart on the white of the email.
+    assert not {c for c in colours if c != (255, 255, 255) and min(c) >= 253}
+    assert len(data) < 30_000
 
 
 def test_png_is_deterministic() -> None:

