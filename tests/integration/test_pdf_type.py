@@ -20,6 +20,7 @@ from herald.services.renderer.formats.layout import CELL_BUDGET
 from herald.services.renderer.formats.pdf import compose
 from herald.services.renderer.formats.worker import collected, to_pdf
 from herald.services.renderer.reports.model import Column, ColumnKind
+from herald.shared.contract.messages import HeadlineTile
 from tests.samples import pdf_heading
 
 pytestmark = pytest.mark.integration
@@ -118,3 +119,47 @@ def test_streams_are_deflated_at_zlibs_default_level(tmp_path: Path) -> None:
     path = tmp_path / "deflated.pdf"
     path.write_bytes(pdf)
     assert {text for *_, text in _words(path)} >= {"AVATAR", "Answered", "9,999"}
+
+
+def _tile_boxes(html: str) -> list[tuple[float, float, float]]:
+    """Each headline tile's (top, left, height) as WeasyPrint lays it out, in CSS pixels."""
+    import weasyprint
+
+    found = []
+
+    def walk(box: Any) -> None:
+        if box.element_tag == "li" and "tile" in (box.element.get("class") or ""):
+            found.append((box.position_y, box.position_x, box.border_height()))
+            return
+        for child in getattr(box, "children", ()):
+            walk(child)
+
+    walk(weasyprint.HTML(string=html).render().pages[0]._page_box)
+    return found
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_the_tiles_of_a_row_stand_level_whatever_each_holds(wide: bool) -> None:
+    """Inline blocks given the tallest tile's measured height (`pdf._tile_height_pt`), where
+    a flex row levelled them at 18 ms a PDF: a tile with no previous figure, one whose label
+    takes two lines and one whose figure is long stand as tall as the others, on both
+    orientations, and the row's tiles stay on one row."""
+    tiles = [
+        HeadlineTile(label="Calls", value="2,921", previous="3,079", change="\u22125.1 %"),
+        HeadlineTile(label="Sales per logged-in hour across every campaign", value="12.5"),
+        HeadlineTile(label="Revenue", value="1,234,567,890.12", previous="1,000", change="+5 %"),
+        HeadlineTile(label="Net", value="\u2013"),
+        HeadlineTile(label="ROI %", value="234.4 %", previous="234.4 %", change="0.0 %"),
+    ]
+    columns = COLUMNS * 4 if wide else COLUMNS  # wide enough to turn the page
+    rows = [row * 4 for row in ROWS[:5]] if wide else ROWS[:5]
+    html = compose(pdf_heading(), [DisplayTable(None, columns, rows, None, 5)], tiles)
+    assert ("landscape" in html) == wide
+    boxes = _tile_boxes(html)
+    assert len(boxes) == len(tiles)
+    by_row = defaultdict(list)
+    for top, left, height in boxes:
+        by_row[round(top, 1)].append((left, height))
+    for row in by_row.values():
+        assert len({round(height, 1) for _, height in row}) == 1, row
+    assert sorted(len(row) for row in by_row.values()) == ([5] if wide else [2, 3])
