@@ -327,7 +327,8 @@ def email_notes(notes: Sequence[str]) -> list[str]:
 
 
 def _data_uri(logo: Logo | None) -> str | None:
-    """The logo embedded in the PDF: WeasyPrint then never reaches out to a server."""
+    """The logo embedded in the PDF, as all it shows is: the PDF's printer fetches nothing
+    else (`worker._fetcher`), not even what an SVG logo refers to."""
     if logo is None:
         return None
     return f"data:{logo.content_type};base64,{base64.b64encode(logo.data).decode()}"

@@ -19,6 +19,8 @@ import multiprocessing.util
 import os
 import shutil
 import tempfile
+import urllib.parse
+import urllib.request
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +32,7 @@ from herald.services.renderer.reports.chart import Chart
 if TYPE_CHECKING:
     import pydyf
     from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import URLFetcher
 
 
 def chart_slot(n: int) -> str:
@@ -158,10 +161,49 @@ def to_pdf(html_: str, charts: Sequence[Chart], brand: str) -> bytes:
 
     for n, chart in enumerate(charts):
         html_ = html_.replace(chart_slot(n), _figure(chart, brand), 1)
-    pdf: bytes = weasyprint.HTML(string=html_).write_pdf(
+    pdf: bytes = weasyprint.HTML(string=html_, url_fetcher=_fetcher()).write_pdf(
         font_config=_fonts(), pdf_variant="pdf/ua-1", finisher=_deflated
     )
     return pdf
+
+
+#: Where the system's fonts are (Debian's, in the image too): `local()` font faces are
+#: fetched from there as `file://` URLs.
+FONT_DIRS = ("/usr/share/fonts/", "/usr/local/share/fonts/")
+
+
+@functools.cache
+def _fetcher() -> URLFetcher:
+    """Fetches `data:` URLs and the system's font files, nothing else.
+
+    All a PDF shows comes inside its HTML (the logo, the charts) or is a font named
+    by its local name, but a tenant's SVG logo may name `http://` or `file://`
+    images and style sheets, which WeasyPrint's own fetcher follows: the worker
+    would reach any service the cluster can (the cloud's metadata address), and a
+    file of its disk would be embedded in a PDF mailed out. Refused, a reference is
+    a warning in the log and an empty space in the logo.
+    """
+    from weasyprint.urls import URLFetcher
+
+    class EmbeddedOrFont(URLFetcher):  # type: ignore[misc]  # WeasyPrint has no types
+        def fetch(self, url: str, headers: dict[str, str] | None = None) -> object:
+            if not fetchable(url):
+                raise ValueError(f"not fetched: only data: URLs and fonts are ({url[:80]})")
+            return super().fetch(url, headers)
+
+    fetcher: URLFetcher = EmbeddedOrFont()
+    return fetcher
+
+
+def fetchable(url: str) -> bool:
+    """A `data:` URL, or a `file:` URL of a file in the system's font folders."""
+    scheme = url.partition(":")[0].lower()
+    if scheme == "data":
+        return True
+    if scheme != "file":
+        return False
+    path = urllib.request.url2pathname(urllib.parse.urlsplit(url).path)
+    return os.path.normpath(path).startswith(FONT_DIRS)  # no way out with `..`
 
 
 def _deflated(_document: object, pdf: pydyf.PDF) -> None:
