@@ -245,7 +245,8 @@ def set_email(
 ) -> None:
     """Send the tenant's mail through its own SMTP server.
 
-    Without --password-stdin the password stored before is kept (with --username).
+    Without --password-stdin the password stored before is kept (with --username),
+    as long as the host, port, security and username stay the same.
 
     Example: printf '%s\\n' "$PASSWORD" | herald tenants set-email --tenant acme
     --host smtp.acme.com --username reports --password-stdin --from reports@acme.com

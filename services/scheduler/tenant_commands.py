@@ -21,6 +21,7 @@ from herald.shared.contract.messages import (
 )
 from herald.shared.contract.tenant_settings import (
     LogoRef,
+    SmtpSecurity,
     TenantBranding,
     TenantCompliance,
     TenantEmail,
@@ -88,6 +89,18 @@ def _email(command: ChangeTenantSettings, current: TenantEmail | None) -> Tenant
     return email.model_copy(update={"password": kept})
 
 
+def _moved(stored: TenantEmail, email: TenantEmail) -> list[str]:
+    """What of where the password is sent changes: a kept password must not follow it.
+
+    Whoever may change the settings could otherwise point them at a server of their
+    own and read the password, sealed or not, in its AUTH command."""
+    return [
+        name
+        for name in ("host", "port", "security", "username")
+        if getattr(stored, name) != getattr(email, name)
+    ]
+
+
 def _branding(
     command: ChangeTenantSettings, current: TenantBranding | None, logo: LogoRef | None
 ) -> TenantBranding | None:
@@ -116,11 +129,29 @@ def decide(
             f"version conflict: expected {expected}, the settings are at {version}",
             "version_conflict",
         )
-    email = _email(command, current.email if current else None)
+    stored = current.email if current else None
+    email = _email(command, stored)
     if command.keep_password and email is not None and email.password is None:
         return _reject(command, "keep_password", "no stored password to keep", "no_password")
+    if command.keep_password and email is not None and stored is not None:
+        moved = _moved(stored, email)
+        if moved:
+            return _reject(
+                command,
+                "email.password",
+                f"the stored password goes only to the server it was given for: give it "
+                f"again to change {', '.join(moved)}",
+                "password_required",
+            )
     if email is not None and email.password is not None and email.username is None:
         return _reject(command, "email.username", "a password needs a username", "missing")
+    if email is not None and email.password is not None and email.security is SmtpSecurity.NONE:
+        return _reject(
+            command,
+            "email.security",
+            "a password is sent only over TLS: security must be starttls or tls",
+            "password_needs_tls",
+        )
     state = current or TenantState(command.tenant_id, 0)
     branding = _branding(command, state.branding, logo)
     zone, compliance = command.default_timezone, command.compliance

@@ -23,6 +23,11 @@ HERALD_CODES: Final[dict[str, str]] = {
     "(field `key`)",
     "no_password": "ChangeTenantSettings: keep_password, but no password is stored to keep",
     "not_found": "the tenant has no schedule with this schedule_id",
+    "password_needs_tls": "ChangeTenantSettings: an email section with a password (given or "
+    "kept) and security none; a password is sent only over TLS (field `email.security`)",
+    "password_required": "ChangeTenantSettings: keep_password while the host, port, security "
+    "or username change; the stored password goes only to the server it was given for "
+    "(field `email.password`)",
     "recipient_not_allowed": "the recipient's domain is not among those allowed for the tenant "
     "(field `<path>.recipients.<index>`)",
     "reserved": "CreateSchedule: the schedule_id `tenant-settings` is reserved for tenant commands",

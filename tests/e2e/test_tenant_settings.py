@@ -213,6 +213,19 @@ async def test_two_tenants_each_get_their_own_server_brand_and_sealed_password(
             assert "Globex Calls" in text
             assert "Acme" not in text
 
+            # The stored password does not follow the settings to another server.
+            kept = await run_cli(
+                settings, "tenants", "set-email", "--tenant", "acme", "--host", "127.0.0.1",
+                "--port", str(platform.port), "--security", SmtpSecurity.STARTTLS.value,
+                "--from", "reports@acme.example", "--username", "acme",
+            )  # fmt: skip
+            clis.append(kept)
+            assert kept.exit_code != 0, kept.output
+            assert (
+                "email.password: the stored password goes only to the server it was given "
+                "for: give it again to change port" in kept.output
+            ), kept.output
+
             # Acme moves to a new server: the next delivery goes there.
             await set_email("acme", acme_moved, None)
             moved = f"m{uuid.uuid4().hex[:8]}@example.com"

@@ -103,19 +103,61 @@ def test_a_stale_expected_version_is_rejected_with_the_current_one() -> None:
     assert decide(change(default_timezone="UTC", expected_version=0), None).state is not None
 
 
-def test_a_new_server_keeps_the_sealed_password_only_when_asked() -> None:
+def test_the_sealed_password_is_kept_only_when_asked_and_for_the_same_server() -> None:
     before = decide(change(email=email()), None).state
     assert before is not None
     assert before.email is not None
-    moved = email(host="smtp2.acme.example", password=None)
-    kept = decide(change(email=moved, keep_password=True), before).state
+    renamed = email(from_name="Acme Billing", max_per_minute=60, password=None)
+    kept = decide(change(email=renamed, keep_password=True), before).state
     assert kept is not None
     assert kept.email is not None
     assert kept.email.password == before.email.password
-    assert kept.email.host == "smtp2.acme.example"
-    nothing = decide(change(email=moved, keep_password=True), None)
+    assert kept.email.from_name == "Acme Billing"
+    dropped = decide(change(email=renamed), before).state
+    assert dropped is not None
+    assert dropped.email is not None
+    assert dropped.email.password is None
+    nothing = decide(change(email=renamed, keep_password=True), None)
     assert nothing.state is None
     assert nothing.reply.errors[0].field == "keep_password"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("moved", "named"),
+    [
+        ({"host": "smtp.attacker.example"}, "host"),
+        ({"port": 2525}, "port"),
+        ({"security": "tls"}, "security"),
+        ({"username": "someone-else"}, "username"),
+        ({"host": "127.0.0.1", "port": 2525}, "host, port"),
+    ],
+)
+def test_a_kept_password_never_follows_the_settings_to_another_server(
+    moved: dict[str, Any], named: str
+) -> None:
+    """Whoever may change the settings could otherwise have the password sent, in an AUTH
+    command, to a server of their own: it must be given again."""
+    before = decide(change(email=email()), None).state
+    decision = decide(change(email=email(password=None, **moved), keep_password=True), before)
+    assert decision.state is None
+    error = decision.reply.errors[0]  # type: ignore[union-attr]
+    assert (error.field, error.code) == ("email.password", "password_required")
+    assert f"change {named}" in error.message
+    given = decide(change(email=email(**moved)), before).state  # with the password again
+    assert given is not None
+
+
+def test_a_password_is_only_for_a_server_reached_over_tls() -> None:
+    for password in (sealed(), None):
+        first = decide(change(email=email(security="none", password=password)), None)
+        assert (first.state is None) == (password is not None)
+    before = decide(change(email=email()), None).state
+    plain = decide(change(email=email(security="none", password=None), keep_password=True), before)
+    assert plain.state is None  # the kept password would not follow it either
+    given = decide(change(email=email(security="none")), before)
+    assert given.state is None
+    error = given.reply.errors[0]  # type: ignore[union-attr]
+    assert (error.field, error.code) == ("email.security", "password_needs_tls")
 
 
 def test_branding_keeps_its_logo_unless_replaced_or_removed() -> None:
