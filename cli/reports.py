@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from herald.cli.custom import custom_app
 from herald.cli.support import console, open_database, print_invalid, run
 from herald.shared.contract.messages import DataWindow
 from herald.shared.contract.schedule_spec import Filters, ReportRef
+from herald.shared.contract.wall_clock import local_midnight
 from herald.shared.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,10 +68,10 @@ def show(
     except (ValueError, KeyError) as exc:
         console.print(f"[red]error:[/red] --timezone: unknown zone {zone!r}")
         raise typer.Exit(1) from exc
+    # Each day from its local midnight, in UTC, as the scheduler's windows are: arithmetic
+    # on zoned times runs on the wall clock (a 25-hour day counts 24).
     window = DataWindow(
-        start=datetime.combine(start, time(0), days_zone),
-        end=datetime.combine(end, time(0), days_zone),
-        timezone=zone,
+        start=local_midnight(start, days_zone), end=local_midnight(end, days_zone), timezone=zone
     )
 
     async def compute() -> None:

@@ -10,7 +10,7 @@ tests/integration/test_standard_reports.py.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +22,9 @@ from herald.services.renderer.formats.cells import display_row, rounding_note
 from herald.services.renderer.formats.csv_writer import RowCounter, csv_chunks
 from herald.services.renderer.reports.model import Cell, Figure, ReportData, Row, Table, rows_of
 from herald.services.renderer.reports.model import ColumnKind as K
+from herald.services.renderer.reports.standard.abandonment import trailing
 from herald.shared.contract.catalog import STANDARD_REPORTS
+from herald.shared.contract.messages import DataWindow
 from herald.shared.contract.tenant_settings import TenantCompliance
 from tests.report_dataset import DATA, MemoryCallData, computed, local, request
 
@@ -163,6 +165,20 @@ async def test_campaign_summary_over_a_trailing_24_hours() -> None:
         ("Insurance Outbound", D("0.0"), ""),
     ]
     assert "over the 24 hours ending with it" in data.notes[0]
+
+
+@pytest.mark.parametrize("zoned", [True, False])
+def test_trailing_24_hours_are_24_hours_across_a_clock_change(zoned: bool) -> None:
+    """New York falls back on 2 November 2025: the day before 3 November's midnight has
+    25 hours, and 24 of them trail it, however the window's end is given (a zoned time
+    counts hours on the wall clock)."""
+    zone = ZoneInfo("America/New_York")
+    end = datetime(2025, 11, 3, tzinfo=zone)
+    end = end if zoned else end.astimezone(UTC)
+    window = DataWindow(start=end - timedelta(days=3), end=end, timezone=zone.key)
+    start, until = trailing(window, zone, TenantCompliance(abandon_period="24h"))
+    assert until.timestamp() == end.timestamp()
+    assert until.timestamp() - start.timestamp() == 24 * 3600
 
 
 async def test_campaign_summary_by_campaign() -> None:

@@ -10,7 +10,7 @@ giving up, which no such ceiling covers. Pure, no I/O.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -64,9 +64,12 @@ def trailing(
 
     30 days are counted on the window zone's calendar (the same wall-clock time
     30 days before, so a window ending at a local midnight starts at one); 24
-    hours are 24 hours. `zone`, the data's, plays no part (it fits `Span`).
+    hours are 24 hours, counted in UTC: on a zoned time Python counts them on the
+    wall clock, 25 hours across a clock change. `zone`, the data's, plays no part
+    (it fits `Span`).
     """
     if compliance.abandon_period == "24h":
-        return window.end - timedelta(hours=24), window.end
+        end = window.end.astimezone(UTC)
+        return end - timedelta(hours=24), end
     tz = ZoneInfo(window.timezone)
     return to_utc(wall_time(window.end, tz) - timedelta(days=30), tz), window.end
