@@ -30,10 +30,14 @@ from herald.shared.contract.messages import (
 from herald.shared.contract.schedule_spec import ReportFormat
 from herald.shared.ports import Artifacts, Publisher, StoredArtifact
 from herald.shared.runs.events import failure_event, rendered_id, status_event
+from herald.shared.runtime.kafka import TRANSIENT_ERRORS
 from herald.shared.runtime.metrics import ARTIFACT_BYTES, RENDER_SECONDS
 from herald.shared.runtime.settings import Settings
 
 log = logging.getLogger("herald.renderer")
+
+#: How much of an unexpected error's text a failed run's reason quotes.
+UNEXPECTED_REASON_CHARS = 300
 
 
 def _ref(artifact: StoredArtifact) -> ArtifactRef:
@@ -143,6 +147,19 @@ class DueRuns:
         except SourceUnavailable as exc:
             await self._fail(due, exc, transient=True)
             return
+        except TRANSIENT_ERRORS:
+            raise  # retried in place (`batches.py`)
+        except Exception as exc:
+            # A defect, or figures no report can show: the run fails for good with the
+            # reason in its history (it would wait as `due` for ever), and the record goes
+            # to the DLQ for whoever fixes it to replay.
+            log.exception("run %s of tenant %s could not be rendered", run.run_id, due.tenant_id)
+            failure = ReportUnavailable(
+                f"the report could not be rendered ({type(exc).__name__}: "
+                f"{str(exc)[:UNEXPECTED_REASON_CHARS]})"
+            )
+            await self._fail(due, failure, transient=False)
+            raise
         if result.artifact is None:
             log.info("run %s of tenant %s: no data, skipped", run.run_id, due.tenant_id)
             await self._publisher.publish(status_event(due, RunStatus.SKIPPED_EMPTY, "renderer"))

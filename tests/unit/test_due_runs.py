@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pymongo.errors import ConnectionFailure
 
 from herald.services.renderer.due_runs import DueRuns
 from herald.services.renderer.render import FULL_CSV, Renderer
@@ -311,6 +312,28 @@ async def test_an_unavailable_report_fails_for_good() -> None:
     assert (status.status, status.reason) == (RunStatus.FAILED, "no such campaign")
     assert status.next_attempt_at is None
     assert world.artifacts.ids() == set()
+
+
+async def test_a_report_that_cannot_be_rendered_fails_for_good_and_goes_on_to_the_dlq() -> None:
+    """A defect, or figures no report can show: the run's history says so at once (it waited
+    as `due` for ever), and the record still goes to the DLQ (the error is raised on)."""
+    world = _renderers(ValueError("change: String should have at most 20 characters"))
+    with pytest.raises(ValueError, match="at most 20"):
+        await world.due_runs.handle(_due(scheduled_for=utcnow()))
+    [status] = world.publisher.published
+    assert isinstance(status, DeliveryStatus)
+    assert status.status is RunStatus.FAILED
+    assert status.reason == (
+        "the report could not be rendered "
+        "(ValueError: change: String should have at most 20 characters)"
+    )
+
+
+async def test_an_outage_while_rendering_is_left_to_be_retried_in_place() -> None:
+    world = _renderers(ConnectionFailure("the database went away"))
+    with pytest.raises(ConnectionFailure):
+        await world.due_runs.handle(_due(scheduled_for=utcnow()))
+    assert world.publisher.published == []
 
 
 async def test_an_unavailable_source_is_retried_later() -> None:

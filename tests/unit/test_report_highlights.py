@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from herald.services.renderer.formats.headlines import tiles
 from herald.services.renderer.reports.chart import ChartKind
-from herald.services.renderer.reports.model import Figure, Headline, ReportData
+from herald.services.renderer.reports.model import Column, ColumnKind, Figure, Headline, ReportData
 from herald.services.renderer.reports.standard import REPORTS
 from herald.shared.contract.messages import HeadlineTile, Tone
 from tests.report_dataset import computed, local, request
@@ -144,3 +144,17 @@ async def test_shares_of_dispositions_are_a_share_chart() -> None:
     chart = (await report("disposition_summary")).charts[0]
     assert chart.kind is ChartKind.SHARE
     assert "Sale" in chart.categories
+
+
+def test_a_change_too_large_to_read_says_it_is_over_the_largest_shown() -> None:
+    """A day's net from 0.01 to 150,000,000.00 is +1,499,999,999,900.0 %: more than a tile
+    holds (the contract's 20 characters), and no more telling than "over 999,999 %"."""
+    money = Column("net", "Net", ColumnKind.MONEY)
+    up, down, fits = (
+        tiles([Headline("Net", money, Decimal(now), Decimal(before))])[0]
+        for now, before in (("150000000.00", "0.01"), ("-150000000.00", "0.01"), ("2", "1"))
+    )
+    assert up.change == ">+999,999 %"
+    assert down.change == ">\u2212999,999 %"
+    assert fits.change == "+100.0 %"
+    assert (up.tone, down.tone) == (Tone.GOOD, Tone.BAD)

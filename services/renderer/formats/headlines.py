@@ -24,8 +24,15 @@ def _number(value: object) -> int | Decimal | None:
     return Decimal(str(value)) if isinstance(value, float) else value
 
 
+#: The largest change a tile spells out; past it, "over" it (a day's net going from 0.01
+#: to 150 million is 1.5 trillion per cent, which says no more and fits no tile).
+CHANGE_SHOWN_UP_TO = Decimal(999_999)
+
+
 def _change_text(change: Decimal) -> str:
     sign = "+" if change > 0 else MINUS if change < 0 else ""
+    if abs(change) > CHANGE_SHOWN_UP_TO:
+        return f">{sign}{CHANGE_SHOWN_UP_TO:,} %"
     return f"{sign}{abs(change):,} %"
 
 
