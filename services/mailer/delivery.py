@@ -131,15 +131,23 @@ class Delivery:
             out = await self.outbounds.for_tenant(rendered.tenant_id)
         except SettingsProblem as problem:
             return _Sent([_unusable_settings(r, str(problem)) for r in recipients])
-        prepared = compose.prepare(
-            rendered,
-            branding=out.branding,
-            from_address=out.from_address,
-            contents=await self._contents(rendered, out),
-            now=utcnow(),
-            logo=out.logo,
-            reply_to=out.reply_to,
-        )
+        contents = await self._contents(rendered, out)
+        try:
+            prepared = compose.prepare(
+                rendered,
+                branding=out.branding,
+                from_address=out.from_address,
+                contents=contents,
+                now=utcnow(),
+                logo=out.logo,
+                reply_to=out.reply_to,
+            )
+        except ValueError as exc:
+            # The event is checked by the contract: what no header can hold comes from the
+            # sender's settings (a From name that reads as an encoded line break). Sent to
+            # the DLQ instead, every run of the tenant was lost without a status.
+            unusable = f"the email's headers cannot be written from these settings: {exc}"
+            return _Sent([_unusable_settings(r, unusable, SmtpStage.SENDER) for r in recipients])
         wire_rest = wire_form(prepared.rest)
         sender = parseaddr(out.from_address)[1]
         pacing = _Pacing(out.max_per_minute, out.max_per_day)
@@ -309,11 +317,15 @@ def _watch_settings(
         TENANT_SETTINGS_FAILING.labels(tenant).set(0)
 
 
-def _unusable_settings(recipient: str, problem: str) -> RecipientResult:
-    """No exchange was tried: the settings cannot log in as they are."""
+def _unusable_settings(
+    recipient: str, problem: str, stage: SmtpStage = SmtpStage.AUTH
+) -> RecipientResult:
+    """No exchange was tried: the settings cannot log in (or name the sender) as they are."""
     return RecipientResult(
         address=recipient,
-        outcome=RecipientOutcome.REFUSED_TRANSIENT,
+        outcome=RecipientOutcome.REFUSED_TRANSIENT
+        if stage is SmtpStage.AUTH
+        else RecipientOutcome.REFUSED_PERMANENT,
         smtp_message=problem,
-        stage=SmtpStage.AUTH,
+        stage=stage,
     )

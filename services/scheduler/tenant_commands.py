@@ -145,6 +145,14 @@ def decide(
             )
     if email is not None and email.password is not None and email.username is None:
         return _reject(command, "email.username", "a password needs a username", "missing")
+    if email is not None and email.from_name is not None and "=?" in email.from_name:
+        # Mail programs decode such a name (RFC 2047): it could hold a line break.
+        return _reject(
+            command,
+            "email.from_name",
+            "a name holding encoded-word syntax (=?) is not a name: give it as it reads",
+            "encoded_word",
+        )
     if email is not None and email.password is not None and email.security is SmtpSecurity.NONE:
         return _reject(
             command,

@@ -17,6 +17,8 @@ from pydantic_core.core_schema import ErrorType
 HERALD_CODES: Final[dict[str, str]] = {
     "duplicate": "the command_id was already used by another tenant, or for another of the "
     "tenant's schedules (field `command_id`); the command is not applied",
+    "encoded_word": "ChangeTenantSettings: a from_name holding RFC 2047 encoded-word syntax "
+    "(=?), which mail programs decode (field `email.from_name`)",
     "exists": "CreateSchedule: the tenant has, or had, a schedule with this schedule_id "
     "(a deleted schedule's id is not used again)",
     "key_mismatch": "the record's Kafka key is not the command's schedule_id in UTF-8 "

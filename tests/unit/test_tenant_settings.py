@@ -424,6 +424,14 @@ async def test_a_password_sealed_for_a_key_not_held_is_a_settings_problem() -> N
         await _outbounds(directory).for_tenant("acme")
 
 
+def test_a_from_name_in_encoded_word_syntax_is_refused() -> None:
+    named = email(from_name="=?utf-8?q?Acme=0D=0ABcc=3A_victim=40evil=2Eexample?=")
+    decision = decide(change(email=named), None)
+    assert decision.state is None
+    error = decision.reply.errors[0]  # type: ignore[union-attr]
+    assert (error.field, error.code) == ("email.from_name", "encoded_word")
+
+
 def test_the_sender_shows_its_name_encoded_when_needed() -> None:
     named = TenantEmail.model_validate(email(from_name="Zürich Reports"))
     assert from_header(named).endswith("<reports@acme.example>")
@@ -481,6 +489,29 @@ async def test_unusable_settings_leave_the_run_pending_with_the_reason() -> None
     assert status.reason is not None
     assert "k9" in status.reason
     assert PASSWORD not in status.reason
+
+
+async def test_a_from_name_no_header_can_hold_leaves_the_run_pending_with_the_reason() -> None:
+    """Settings stored before the name was refused (`encoded_word`): the email cannot be
+    composed, and the run waits for the settings like a refused sender, not in the DLQ."""
+    artifacts = MemoryArtifacts()
+    rendered = await _rendered_run(artifacts)
+    named = email(from_name="=?utf-8?q?Acme=0D=0ABcc=3A_victim=40evil=2Eexample?=")
+    directory = Directory(acme=_settings("acme", 1, email=TenantEmail.model_validate(named)))
+    delivery = Delivery(
+        ledger=MemoryLedger(timedelta(seconds=70)),
+        outbounds=_outbounds(directory),
+        artifacts=artifacts,
+        retry=RetrySettings(),
+        policy=RecipientPolicy(),
+    )
+    status = await delivery.deliver(rendered.model_copy(update={"tenant_id": "acme"}))
+    assert status.status is RunStatus.PENDING_RETRY
+    assert status.reason is not None
+    assert status.reason.startswith(
+        "SMTP sender refused: check the tenant's email settings "
+        "(the email's headers cannot be written from these settings:"
+    ), status.reason
 
 
 # --- the volume guard ------------------------------------------------------------
