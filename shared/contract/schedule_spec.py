@@ -290,6 +290,8 @@ def _when(
 
 
 _COUNTED_WINDOWS = (WindowKind.LAST_HOURS, WindowKind.LAST_DAYS)
+#: The longest counted window, in days: a year.
+MOST_DAYS = 366
 
 
 class DataWindowSpec(_Strict):
@@ -306,16 +308,21 @@ class DataWindowSpec(_Strict):
     )
 
     kind: WindowKind
-    #: Only for `last_hours` and `last_days`.
-    n: StrictInt | None = Field(default=None, ge=1, le=366 * 24)
+    #: Only for `last_hours` and `last_days`: a year at most (366 days, 8,784 hours).
+    n: StrictInt | None = Field(default=None, ge=1, le=MOST_DAYS * 24)
 
     @model_validator(mode="after")
-    def _n_matches_kind(self) -> DataWindowSpec:
+    def _n_matches_kind(self, info: ValidationInfo) -> DataWindowSpec:
         counted = self.kind in _COUNTED_WINDOWS
         if counted and self.n is None:
             raise ValueError(f"window kind {self.kind.value!r} needs n")
         if not counted and self.n is not None:
             raise ValueError(f"window kind {self.kind.value!r} takes no n")
+        tolerant = info.context and info.context.get("tolerant")
+        if self.kind is WindowKind.LAST_DAYS and (self.n or 0) > MOST_DAYS and not tolerant:
+            # n days cost a report about 6 database commands each, twice with the
+            # previous period, at every firing: 24 years were a minute of the database's.
+            raise ValueError(f"last_days takes at most {MOST_DAYS} days (a year)")
         return self
 
 

@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from herald.shared.contract.schedule_spec import ScheduleChanges, ScheduleSpec
+from herald.shared.contract.tolerance import TOLERANT
 
 BASE: dict[str, Any] = {
     "name": "Weekly Scorecard",
@@ -81,6 +82,22 @@ def test_window_n_matches_kind() -> None:
     spec = ScheduleSpec.model_validate(custom | {"window": {"kind": "last_hours", "n": 4}})
     assert spec.window is not None
     assert spec.window.n == 4
+
+
+def test_a_counted_window_is_a_year_at_most_and_one_stored_before_still_reads() -> None:
+    """n days cost a report about 6 database commands each: 24 years were a minute of the
+    database's at every firing (security audit)."""
+    custom = BASE | {"frequency": "custom", "weekday": None, "cron": "0 8 * * *"}
+    year = ScheduleSpec.model_validate(custom | {"window": {"kind": "last_days", "n": 366}})
+    assert year.window is not None
+    hours = {"kind": "last_hours", "n": 366 * 24}
+    assert ScheduleSpec.model_validate(custom | {"window": hours}).window is not None
+    longer = custom | {"window": {"kind": "last_days", "n": 8784}}
+    with pytest.raises(ValidationError, match="last_days takes at most 366 days"):
+        ScheduleSpec.model_validate(longer)
+    stored = ScheduleSpec.model_validate(longer, context=TOLERANT)
+    assert stored.window is not None
+    assert stored.window.n == 8784
 
 
 def test_changes_are_revalidated_as_a_whole() -> None:

@@ -288,10 +288,13 @@ class CallStore:
     async def _session_cells(
         self, scope: Scope, parts: Sequence[DaySlice], keys: tuple[str, ...], sums: tuple[str, ...]
     ) -> Cells:
+        limit = asyncio.Semaphore(_PARALLEL_DAYS)
+
         async def one(part: DaySlice) -> Cells:
-            return await self.sum_by(
-                self._db[SESSIONS], self._session_match(scope, part), keys, sums
-            )
+            async with limit:
+                return await self.sum_by(
+                    self._db[SESSIONS], self._session_match(scope, part), keys, sums
+                )
 
         cells: Cells = {}
         for day_cells in await asyncio.gather(*(one(part) for part in parts)):
