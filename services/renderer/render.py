@@ -10,6 +10,7 @@ companions, so finding it means the run is completely rendered.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,12 +56,24 @@ class Rendered:
     rows: int
 
 
+#: The longest slug of a title a file name carries.
+SLUG_CHARS = 80
+
+
 def filename(title: str, window: DataWindow, extension: str) -> str:
-    """`campaign-summary_2026-11-20_2026-11-26.csv`: the report and its local days."""
+    """`campaign-summary_2026-11-20_2026-11-26.csv`: the report and its local days.
+
+    Of the title, its words' letters and digits only (in any script): a custom report's
+    title is the tenant's text, and `../` or `\\` in a file name is what a mail program
+    or a recipient saving it must not be handed.
+    """
     first, last = window.local_dates()
-    slug = "-".join(title.lower().split())
+    slug = "-".join(_WORD.findall(title.lower()))[:SLUG_CHARS].strip("-") or "report"
     dates = first.isoformat() if first == last else f"{first.isoformat()}_{last.isoformat()}"
     return f"{slug}_{dates}.{extension}"
+
+
+_WORD = re.compile(r"[^\W_]+")
 
 
 def part_of(run: RunDetails) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from herald.services.renderer.due_runs import DueRuns, _rendered
-from herald.services.renderer.render import Renderer, email_notes
+from herald.services.renderer.render import SLUG_CHARS, Renderer, email_notes, filename
 from herald.services.renderer.reports.model import Column, ReportData, Table
 from herald.shared.contract.messages import (
     NOTE_MAX_CHARS,
@@ -120,3 +122,23 @@ async def test_a_csv_runs_notes_reach_the_email_and_a_repeated_due_publishes_the
     await due_runs.handle(due)  # from the stored render's metadata
     first, again = publisher.of(ReportRendered)
     assert first.notes == again.notes == list(notes)
+
+
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("Campaign Summary", "campaign-summary_2026-01-01.csv"),
+        ("../../../.bashrc/..\\..\\Startup\\x.exe .txt", "bashrc-startup-x-exe-txt_2026-01-01.csv"),
+        ("Kundenrückgewinnung Nord", "kundenrückgewinnung-nord_2026-01-01.csv"),
+        ("ROI % (net)", "roi-net_2026-01-01.csv"),
+        ("...", "report_2026-01-01.csv"),
+        ("x" * 200, "x" * SLUG_CHARS + "_2026-01-01.csv"),
+    ],
+)
+def test_a_file_name_keeps_the_titles_letters_and_digits_alone(title: str, name: str) -> None:
+    """A custom report's title is the tenant's text: no path, no separator reaches the name
+    a mail program or a recipient saves the attachment under (security audit)."""
+    window = DataWindow(
+        start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 1, 2, tzinfo=UTC), timezone="UTC"
+    )
+    assert filename(title, window, "csv") == name
