@@ -39,8 +39,8 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     except PyMongoError as exc:
-        url = Settings().mongo.url.get_secret_value().split("@")[-1]
-        console.print(f"[red]error:[/red] MongoDB at {url}: {exc}")
+        hosts = mongo_hosts(Settings().mongo.url.get_secret_value())
+        console.print(f"[red]error:[/red] MongoDB at {hosts}: {escape(str(exc))}")
         raise typer.Exit(2) from exc
     except KafkaError as exc:
         servers = Settings().kafka.bootstrap_servers
@@ -49,6 +49,13 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
         what = "cannot reach Kafka" if unreachable else "Kafka refused"
         console.print(f"[red]error:[/red] {what} at {servers}: {escape(str(exc))}")
         raise typer.Exit(2 if unreachable else 1) from exc
+
+
+def mongo_hosts(url: str) -> str:
+    """The servers of a MongoDB URL, nothing else: its user, password, database and options
+    (an AWS session token among them) stay out of what a terminal or a CI log shows."""
+    after_scheme = url.partition("://")[2] or url
+    return after_scheme.rpartition("@")[2].split("/")[0].split("?")[0]
 
 
 def fail(*lines: str) -> typer.Exit:

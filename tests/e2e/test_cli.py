@@ -272,7 +272,8 @@ async def test_unreachable_kafka_or_mongodb_exits_2_naming_the_address(
     assert "InvalidReplicationFactorError" in refused.output
 
     mongo = f"127.0.0.1:{free_port()}"
-    monkeypatch.setenv("HERALD_MONGO__URL", f"mongodb://herald:s3cret@{mongo}/")
+    options = "authSource=admin&authMechanismProperties=AWS_SESSION_TOKEN:t0ken"
+    monkeypatch.setenv("HERALD_MONGO__URL", f"mongodb://herald:s3cret@{mongo}/herald?{options}")
     monkeypatch.setenv("HERALD_MONGO__SERVER_SELECTION_TIMEOUT_MS", "300")
     for reading in (
         ("schedules", "list", "--tenant", "acme"),
@@ -282,6 +283,7 @@ async def test_unreachable_kafka_or_mongodb_exits_2_naming_the_address(
         assert result.exit_code == 2, (reading, result.output)
         assert f"MongoDB at {mongo}" in result.output, reading
         assert "s3cret" not in result.output
+        assert "t0ken" not in result.output
 
 
 def _event(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from herald.cli.support import RUN_COLUMNS, run_row
+import pytest
+
+from herald.cli.support import RUN_COLUMNS, mongo_hosts, run_row
 from herald.services.scheduler.firing import run_details
 from herald.shared.contract.messages import DeliveryStatus, RunStatus
 from herald.shared.history.fold import fold
@@ -49,3 +51,23 @@ def test_a_pending_retry_shows_its_next_attempt_and_deadline() -> None:
 def test_a_final_run_has_no_next_attempt() -> None:
     record = fold([_event(RunStatus.DELIVERED)])
     assert dict(zip(RUN_COLUMNS, run_row(record), strict=True))["next attempt"] == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "hosts"),
+    [
+        (
+            "mongodb://herald:s3cret@db1:27017,db2:27017/herald?authSource=admin",
+            "db1:27017,db2:27017",
+        ),
+        (
+            "mongodb+srv://u:p@cluster0.example.net/?authMechanismProperties=AWS_SESSION_TOKEN:t0k",
+            "cluster0.example.net",
+        ),
+        ("mongodb://127.0.0.1:27117", "127.0.0.1:27117"),
+        ("mongodb://u:p@w@rd@h:1/?x=1", "h:1"),
+    ],
+)
+def test_an_error_names_the_mongodb_servers_alone(url: str, hosts: str) -> None:
+    """Never the user, password, database or options: an AWS session token is one."""
+    assert mongo_hosts(url) == hosts
