@@ -25,6 +25,7 @@ from herald.services.scheduler.tenant_commands import TenantState, decide
 from herald.shared.contract.messages import (
     ChangeTenantSettings,
     CreateSchedule,
+    DeliveryStatus,
     RunStatus,
     TenantSettings,
     utcnow,
@@ -469,22 +470,25 @@ async def test_a_refused_login_waits_a_day_for_new_settings_past_the_next_firing
     assert smtp.transactions == []  # no message was begun
 
 
-async def test_unusable_settings_leave_the_run_pending_with_the_reason() -> None:
+async def _delivered_with(settings: dict[str, Any]) -> DeliveryStatus:
+    """A run of tenant acme, delivered with these email settings as stored."""
     artifacts = MemoryArtifacts()
     rendered = await _rendered_run(artifacts)
-    other_public, _ = generate_key_pair("k9")
-    foreign = seal(parse_public_key(other_public), PASSWORD).model_dump()
-    directory = Directory(
-        acme=_settings("acme", 1, email=TenantEmail.model_validate(email(password=foreign)))
-    )
+    stored = _settings("acme", 1, email=TenantEmail.model_validate(settings))
     delivery = Delivery(
         ledger=MemoryLedger(timedelta(seconds=70)),
-        outbounds=_outbounds(directory),
+        outbounds=_outbounds(Directory(acme=stored)),
         artifacts=artifacts,
         retry=RetrySettings(),
         policy=RecipientPolicy(),
     )
-    status = await delivery.deliver(rendered)
+    return await delivery.deliver(rendered.model_copy(update={"tenant_id": "acme"}))
+
+
+async def test_unusable_settings_leave_the_run_pending_with_the_reason() -> None:
+    other_public, _ = generate_key_pair("k9")
+    foreign = seal(parse_public_key(other_public), PASSWORD).model_dump()
+    status = await _delivered_with(email(password=foreign))
     assert status.status is RunStatus.PENDING_RETRY
     assert status.reason is not None
     assert "k9" in status.reason
@@ -494,18 +498,8 @@ async def test_unusable_settings_leave_the_run_pending_with_the_reason() -> None
 async def test_a_from_name_no_header_can_hold_leaves_the_run_pending_with_the_reason() -> None:
     """Settings stored before the name was refused (`encoded_word`): the email cannot be
     composed, and the run waits for the settings like a refused sender, not in the DLQ."""
-    artifacts = MemoryArtifacts()
-    rendered = await _rendered_run(artifacts)
     named = email(from_name="=?utf-8?q?Acme=0D=0ABcc=3A_victim=40evil=2Eexample?=")
-    directory = Directory(acme=_settings("acme", 1, email=TenantEmail.model_validate(named)))
-    delivery = Delivery(
-        ledger=MemoryLedger(timedelta(seconds=70)),
-        outbounds=_outbounds(directory),
-        artifacts=artifacts,
-        retry=RetrySettings(),
-        policy=RecipientPolicy(),
-    )
-    status = await delivery.deliver(rendered.model_copy(update={"tenant_id": "acme"}))
+    status = await _delivered_with(named)
     assert status.status is RunStatus.PENDING_RETRY
     assert status.reason is not None
     assert status.reason.startswith(
