@@ -20,7 +20,6 @@ import os
 import shutil
 import tempfile
 import urllib.parse
-import urllib.request
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -202,7 +201,7 @@ def fetchable(url: str) -> bool:
         return True
     if scheme != "file":
         return False
-    path = urllib.request.url2pathname(urllib.parse.urlsplit(url).path)
+    path = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
     return os.path.normpath(path).startswith(FONT_DIRS)  # no way out with `..`
 
 
