@@ -230,14 +230,15 @@ def demo_deliver(
         record = run(deliver())
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            console.print(f"[red]error:[/red] {'.'.join(map(str, error['loc']))}: {error['msg']}")
+            where = ".".join(map(str, error["loc"]))
+            console.print(f"[red]error:[/red] {escape(where)}: {escape(error['msg'])}")
         raise typer.Exit(2) from exc
     except (CommandRejectedError, TimeoutError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     console.print(f"run {record.run_id}: [bold]{record.status.value}[/bold]")
     if record.status is not RunStatus.DELIVERED:
-        console.print(f"reason: {record.reason}")
+        console.print(f"reason: {record.reason}", markup=False)
         raise typer.Exit(1)
 
 

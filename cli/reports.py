@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from herald.cli.custom import custom_app
@@ -87,7 +88,7 @@ def show(
                 if as_csv:
                     await _write_csv(data)
                     return
-                console.print(f"[bold]{data.title}[/bold]  {first} to {last} ({zone})")
+                console.print(f"[bold]{escape(data.title)}[/bold]  {first} to {last} ({zone})")
                 for note in data.notes:
                     console.print(note)
                 for table in data.tables:
