@@ -34,9 +34,10 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import bench_settings, log
+from herald.services.mailer.egress import EgressPolicy, TenantEgress
 from herald.services.mailer.outbound import TenantOutbounds
 from herald.services.mailer.pacing import VolumeGate
-from herald.services.mailer.smtp import SmtpPool
+from herald.services.mailer.smtp import SmtpPool, SystemResolver
 from herald.services.scheduler.volume import excesses, forecast
 from herald.shared.contract.messages import TenantSettings
 from herald.shared.contract.schedule_spec import ScheduleSpec
@@ -116,6 +117,7 @@ async def main() -> None:
         keyring=Keyring.from_texts({"bench": private}),
         default_pool=SmtpPool(SmtpSettings()),  # connects on first use: never here
         smtp_base=SmtpSettings(),
+        egress=TenantEgress(EgressPolicy(), SystemResolver()),  # pools connect never here
         max_pools=tenants,
     )
     sample = [f"t{n:06d}" for n in range(min(tenants, 500))]

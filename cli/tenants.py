@@ -222,7 +222,13 @@ def _sealed_password(settings: Settings) -> dict[str, str]:
 @tenants_app.command("set-email")
 def set_email(
     tenant: Tenant,
-    host: Annotated[str, typer.Option(help="The SMTP server.")],
+    host: Annotated[
+        str,
+        typer.Option(
+            help="The SMTP server: a public one (the mailer refuses private, loopback and "
+            "link-local addresses unless the operator allows them)."
+        ),
+    ],
     from_address: Annotated[str, typer.Option("--from", help="The sender address.")],
     port: Annotated[int, typer.Option(help="The SMTP port.")] = 587,
     security: Annotated[SmtpSecurity, typer.Option(help="none, starttls or tls.")] = (

@@ -21,12 +21,21 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.shared.runtime.kafka import ensure_topics
 from herald.shared.runtime.mongo import Document, connect, database
-from herald.shared.runtime.settings import KafkaSettings, MongoSettings, Settings, SmtpSettings
+from herald.shared.runtime.settings import (
+    KafkaSettings,
+    MailerSettings,
+    MongoSettings,
+    Settings,
+    SmtpSettings,
+)
 from tests.helpers import Mailpit, drop_topics
 from tests.infra import Endpoints, endpoints
 
 RUN = uuid.uuid4().hex[:8]
 _serial = itertools.count(1)
+#: The tests' SMTP servers (aiosmtpd, Mailpit) listen on loopback, tenants' own ones too:
+#: the mailer refuses such a tenant's host unless allowed, as a production mailer would.
+LOOPBACK = ["127.0.0.0/8", "::1"]
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +51,7 @@ def fresh_settings(infra: Endpoints) -> Settings:
         kafka=KafkaSettings(bootstrap_servers=infra.kafka, topic_prefix=name, partitions=3),
         mongo=MongoSettings(url=infra.mongo_url, database=name.replace("-", "_")),
         smtp=SmtpSettings(host=infra.smtp_host, port=infra.smtp_port),
+        mailer=MailerSettings(smtp_allowed_private=LOOPBACK),
     )
 
 

@@ -67,6 +67,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HERALD_RENDERER__ATTACHMENT_LIMIT_BYTES": str(settings.renderer.attachment_limit_bytes),
         "HERALD_SMTP__POOL_SIZE": str(settings.smtp.pool_size),
         "HERALD_MAILER__CONCURRENCY": str(settings.mailer.concurrency),
+        "HERALD_MAILER__SMTP_ALLOWED_PRIVATE": json.dumps(settings.mailer.smtp_allowed_private),
         "HERALD_RENDERER__CONCURRENCY": str(settings.renderer.concurrency),
         "HERALD_RENDERER__SHARE_RENDERS": str(settings.renderer.share_renders).lower(),
         "HERALD_OPS__SHUTDOWN_GRACE_S": str(settings.ops.shutdown_grace_s),

@@ -9,9 +9,10 @@ from faststream import FastStream
 from herald.services.mailer import handlers
 from herald.services.mailer.cleanup import mailer_cleanup
 from herald.services.mailer.delivery import Delivery
+from herald.services.mailer.egress import EgressPolicy, TenantEgress
 from herald.services.mailer.outbound import TenantOutbounds
 from herald.services.mailer.pacing import VolumeGate
-from herald.services.mailer.smtp import SmtpPool
+from herald.services.mailer.smtp import SmtpPool, SystemResolver
 from herald.services.mailer.store import Ledger
 from herald.shared.runs.brand import Brands
 from herald.shared.runs.recipients import RecipientPolicy
@@ -43,6 +44,9 @@ def create_app() -> FastStream:
         keyring=load_keyring(settings.secrets),
         default_pool=pool,
         smtp_base=settings.smtp,
+        egress=TenantEgress(
+            EgressPolicy.allowing(settings.mailer.smtp_allowed_private), SystemResolver()
+        ),
     )
     delivery = Delivery(
         ledger=ledger,

@@ -5,6 +5,8 @@ replaced when its settings change (a new version) and closed when idle; at
 most `max_pools` are kept, the least recently used closed first. A tenant
 without settings is served by the environment's server and brand. The sealed
 password is opened here, in the mailer's memory only, when the pool is made.
+A tenant's pool connects only where `egress` allows (`egress.py`); the
+environment's server is the operator's own and is not checked.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from email.headerregistry import Address
 
 from pydantic import SecretStr
 
+from herald.services.mailer.egress import TenantEgress
 from herald.services.mailer.ports import MailSender, Outbound, SettingsProblem
 from herald.services.mailer.smtp import SmtpPool
 from herald.shared.contract.secrets import Keyring, SealedSecretError
@@ -88,6 +91,8 @@ class TenantOutbounds:
     #: made without its own limiter (`smtp_base.max_per_minute` is paced by the gate).
     default_pool: MailSender
     smtp_base: SmtpSettings
+    #: Where the tenants' own servers may be: no default, so that no wiring forgets it.
+    egress: TenantEgress
     max_pools: int = 64
     idle_s: float = 300.0
     _pools: OrderedDict[str, _Pool] = field(default_factory=OrderedDict)
@@ -133,7 +138,7 @@ class TenantOutbounds:
         if held is not None:
             log.info("tenant %s: email settings now at version %d", tenant_id, version)
             self._retire(self._pools.pop(tenant_id).pool)
-        pool = SmtpPool(smtp_settings(email, password, self.smtp_base))
+        pool = SmtpPool(smtp_settings(email, password, self.smtp_base), self.egress)
         self._pools[tenant_id] = _Pool(version, pool)
         while len(self._pools) > self.max_pools:
             self._retire(self._pools.popitem(last=False)[1].pool)

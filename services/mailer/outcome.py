@@ -14,30 +14,40 @@ _SETTING = {
     SmtpStage.AUTH: "authentication failed",
     SmtpStage.TLS: "TLS failed",
     SmtpStage.SENDER: "sender refused",
+    SmtpStage.CONNECT: "server not allowed",
 }
 
 
 class Verdict(enum.Enum):
     DELIVERED = "delivered"
     RETRY = "retry"
-    #: Retried for long: the server refused the tenant's login, TLS or sender.
+    #: Retried for long: the server refused the tenant's login, TLS or sender, or the
+    #: mailer refused the tenant's server.
     SETTINGS = "settings"
     FAILED = "failed"
 
 
 def settings_refusal(results: Sequence[RecipientResult]) -> RecipientResult | None:
-    """The first refusal of the tenant's settings: its login or TLS, for now or for good,
-    or its sender for good (`MAIL FROM` names only the tenant's own address: a 530
-    "authentication required" where no login is set, a 553 "not owned by user")."""
+    """The first refusal of the tenant's settings: its login or TLS, for now or for good;
+    its sender for good (a 530 "authentication required" where no login is set, a 553
+    "not owned by user"); or its server, which the mailer refused to connect to."""
     for result in results:
         if result.outcome is RecipientOutcome.ACCEPTED:
             continue
-        if result.stage in SETTINGS_STAGES or (
-            result.stage is SmtpStage.SENDER
-            and result.outcome is RecipientOutcome.REFUSED_PERMANENT
-        ):
+        if result.stage in SETTINGS_STAGES or _refused_for_good(result):
             return result
     return None
+
+
+def _refused_for_good(result: RecipientResult) -> bool:
+    """`MAIL FROM` names only the tenant's own address; refused at `connect` with no reply
+    (a server's refusal has a code), the mailer would not connect to the tenant's host
+    (`egress.py`: a private address, say)."""
+    if result.outcome is not RecipientOutcome.REFUSED_PERMANENT:
+        return False
+    return result.stage is SmtpStage.SENDER or (
+        result.stage is SmtpStage.CONNECT and result.smtp_code is None
+    )
 
 
 def verdict(results: Sequence[RecipientResult]) -> Verdict:

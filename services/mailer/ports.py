@@ -1,14 +1,17 @@
 """What the mailer needs from outside besides the shared ports, as Protocols.
 
-The adapters are `store.Ledger` and `pacing.VolumeGate` (MongoDB) and
-`smtp.SmtpPool` (aiosmtplib); the in-memory fakes are in `tests/fakes/mailer.py`.
+The adapters are `store.Ledger` and `pacing.VolumeGate` (MongoDB),
+`smtp.SmtpPool` (aiosmtplib) and `smtp.SystemResolver` (the resolver of the
+host); the in-memory fakes are in `tests/fakes/mailer.py`.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Iterable
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Protocol
 
 from herald.shared.contract.messages import RecipientResult
@@ -104,3 +107,23 @@ class SettingsProblem(Exception):
 class Outbounds(Protocol):
     async def for_tenant(self, tenant_id: str) -> Outbound:
         """The tenant's own settings, or the environment's; `SettingsProblem` if unusable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One address a host resolved to, as a socket connects to it."""
+
+    family: socket.AddressFamily
+    #: `(address, port)`, or `(address, port, flowinfo, scope_id)` for IPv6.
+    sockaddr: tuple[str, int] | tuple[str, int, int, int]
+
+    @property
+    def address(self) -> IPv4Address | IPv6Address:
+        return ip_address(self.sockaddr[0])
+
+
+class Resolver(Protocol):
+    """A host name (or address literal) and port to the addresses a connection may use."""
+
+    async def resolve(self, host: str, port: int) -> Sequence[Endpoint]:
+        """Every address of the host, in the order to try them; OSError if it has none."""

@@ -14,6 +14,12 @@ which does all three and leaves the failed step to guesswork. A TLS or AUTH
 failure is the tenant's settings at fault, not the message: it is refused for
 now whatever the server's code, so the run is retried once the settings are fixed.
 
+A tenant's pool checks where it connects (`egress.py`): the host is resolved
+once, every address checked, and the connection opened to a checked address
+(TLS still verifies the host's name); a refused host ends at `connect` for
+good without a byte sent, its reason naming the host, like a refused login a
+problem of the tenant's settings. The environment's own pool is not checked.
+
 The DATA phase is driven here rather than by aiosmtplib's `sendmail`: the
 message goes out already dot-stuffed (stuffed once per run, not once per
 recipient), and a `commit` callback runs between the body and the
@@ -26,15 +32,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+import socket
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import aiosmtplib
 from aiolimiter import AsyncLimiter
 
-from herald.services.mailer.ports import Commit
+from herald.services.mailer.egress import HostRefused, TenantEgress
+from herald.services.mailer.ports import Commit, Endpoint
 from herald.shared.contract.messages import RecipientOutcome, RecipientResult, SmtpStage
 from herald.shared.contract.tenant_settings import SmtpSecurity
 from herald.shared.runtime.settings import SmtpSettings
@@ -124,13 +132,62 @@ class _StepFailed(Exception):
         self.error = error
 
 
+class SystemResolver:
+    """The `Resolver` port: the system's resolver, as `asyncio` asks it."""
+
+    async def resolve(self, host: str, port: int) -> Sequence[Endpoint]:
+        found = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
+        endpoints = []
+        for family, _, _, _, sockaddr in found:
+            match sockaddr:  # (address, port), or IPv6's (address, port, flowinfo, scope_id)
+                case (str(), int()) | (str(), int(), int(), int()):
+                    endpoints.append(Endpoint(family, sockaddr))
+        return endpoints
+
+
+async def _checked_socket(egress: TenantEgress, host: str, port: int) -> socket.socket:
+    """A TCP connection to the first checked address of the host that answers, as
+    `create_connection` would make it; aiosmtplib's own error when there is none."""
+    try:
+        endpoints = await egress.endpoints(host, port)
+    except OSError as exc:  # the host does not resolve
+        raise aiosmtplib.SMTPConnectError(
+            f"Error connecting to {host} on port {port}: {exc}"
+        ) from exc
+    loop = asyncio.get_running_loop()
+    error = OSError(f"{host} has no address")
+    for endpoint in endpoints:
+        sock = socket.socket(endpoint.family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, endpoint.sockaddr)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise aiosmtplib.SMTPConnectError(
+        f"Error connecting to {host} on port {port}: {error}"
+    ) from error
+
+
 class _Connection:
-    def __init__(self, settings: SmtpSettings, tls: ssl.SSLContext | None) -> None:
+    def __init__(
+        self, settings: SmtpSettings, tls: ssl.SSLContext | None, egress: TenantEgress | None
+    ) -> None:
         self._settings = settings
-        # No credentials and no STARTTLS here: `_open` drives each step itself.
+        self._egress = egress
+        # No credentials and no STARTTLS here: `_open` drives each step itself. A checked
+        # connection gets its socket at connect (aiosmtplib then wants no port); the host
+        # name stays, for TLS to verify.
         self.client = aiosmtplib.SMTP(
             hostname=settings.host,
-            port=settings.port,
+            port=settings.port if egress is None else None,
             use_tls=settings.security is SmtpSecurity.TLS,
             start_tls=False,
             tls_context=tls,
@@ -158,7 +215,10 @@ class _Connection:
         try:
             # TCP, the implicit TLS handshake if configured, the greeting; then EHLO
             # (HELO if refused), so that a refused EHLO counts as a refused greeting.
-            await client.connect()
+            if self._egress is None:
+                await client.connect()
+            else:
+                await self._connect_checked(self._egress)
             if client.is_ehlo_or_helo_needed:
                 try:
                     await client.ehlo()
@@ -181,6 +241,30 @@ class _Connection:
             except _FAILURES as exc:
                 raise _StepFailed(SmtpStage.AUTH, exc) from exc
 
+    async def _connect_checked(self, egress: TenantEgress) -> None:
+        """Connects to an address of the host that the egress check passed, resolved once.
+
+        Raises `_StepFailed` at `connect` with `HostRefused` before any connection is made.
+        """
+        host, port = self._settings.host, self._settings.port
+        try:
+            async with asyncio.timeout(self._settings.timeout_s):
+                sock = await _checked_socket(egress, host, port)
+        except HostRefused as refused:
+            raise _StepFailed(SmtpStage.CONNECT, refused) from refused
+        except TimeoutError as exc:
+            raise aiosmtplib.SMTPConnectTimeoutError(
+                f"Timed out connecting to {host} on port {port}"
+            ) from exc
+        try:
+            await self.client.connect(sock=sock)
+        except aiosmtplib.SMTPException as exc:
+            # Given a socket, aiosmtplib names no port in its errors ("on port None").
+            if " on port None" in exc.message:
+                exc.message = exc.message.replace(" on port None", f" on port {port}")
+                exc.args = (exc.message,)
+            raise
+
     def close(self) -> None:
         # Even when no longer connected: a step that failed after `connect()` (STARTTLS,
         # AUTH) may leave aiosmtplib's connect lock held, and the next `connect()` waiting.
@@ -188,15 +272,18 @@ class _Connection:
 
 
 class SmtpPool:
-    """Up to `pool_size` reused connections to the configured server."""
+    """Up to `pool_size` reused connections to the configured server.
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    `egress`: where a tenant's server may be (`egress.py`); None for the environment's own.
+    """
+
+    def __init__(self, settings: SmtpSettings, egress: TenantEgress | None = None) -> None:
         self._settings = settings
         self._idle: asyncio.Queue[_Connection] = asyncio.Queue()
         secure = settings.security is not SmtpSecurity.NONE
         tls = _tls_context(settings) if secure else None
         for _ in range(settings.pool_size):
-            self._idle.put_nowait(_Connection(settings, tls))
+            self._idle.put_nowait(_Connection(settings, tls, egress))
         per_minute = settings.max_per_minute
         # One message per 60/per_minute seconds: smoothed, with no initial burst.
         self._limit = AsyncLimiter(1, 60 / per_minute) if per_minute else None
@@ -239,6 +326,14 @@ class SmtpPool:
         """
         error = failed.error
         reply = error if isinstance(error, aiosmtplib.SMTPResponseException) else None
+        if isinstance(error, HostRefused):
+            # Refused for good: no retry reaches it until the settings change (`outcome.py`).
+            return RecipientResult(
+                address=recipient,
+                outcome=RecipientOutcome.REFUSED_PERMANENT,
+                smtp_message=str(error),
+                stage=SmtpStage.CONNECT,
+            )
         if failed.stage is SmtpStage.TLS:
             where = f"{self._settings.host}:{self._settings.port}"
             text = f"TLS handshake with {where} failed: {_tls_reason(error)}"

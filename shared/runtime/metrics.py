@@ -110,7 +110,7 @@ CONSUMER_LAG = Gauge(
 TENANT_SETTINGS_FAILING = Gauge(
     "herald_tenant_email_settings_failing",
     "1 while a tenant's own SMTP server refuses its settings (login, TLS, sender, sealed "
-    "password); its runs wait in pending_retry for a fix.",
+    "password) or its host is not allowed; its runs wait in pending_retry for a fix.",
     ["tenant"],
     registry=REGISTRY,
 )

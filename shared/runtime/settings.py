@@ -8,14 +8,18 @@ ConfigMap/Secret pair configures a deployment.
 from __future__ import annotations
 
 import enum
+import ipaddress
+import json
+import re
 import string
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from herald.shared.contract.schedule_spec import normalise_domain, valid_zone
 from herald.shared.contract.tenant_settings import DEFAULT_BRAND_COLOUR, Colour, SmtpSecurity
@@ -207,11 +211,50 @@ class RetrySettings(BaseModel):
     jitter: float = Field(default=0.2, ge=0, le=1)
 
 
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+def _network_or_host(entry: str) -> str:
+    """A network in CIDR form (an address alone is its own /32 or /128), or a host name."""
+    entry = entry.strip().lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_network(entry))
+    except ValueError as exc:
+        if "/" in entry or ":" in entry or not _HOST_NAME.match(entry):
+            raise ValueError(
+                f"{entry!r} is neither a network (CIDR) nor a host name: {exc}"
+            ) from None
+        return entry
+
+
 class MailerSettings(BaseModel):
     #: Runs one mailer delivers at once; memory grows with it (each holds its attachments).
     #: 32, not 16: the e2e herd's last email came at 142 s, not 167, and at 175 s, not 205,
     #: from a provider answering in 150 ms (more runs in flight hide the replies' wait).
     concurrency: int = Field(default=32, ge=1, le=256)
+    #: Where a tenant's own SMTP server may be besides public addresses: networks (CIDR,
+    #: or one address) and host names, comma-separated or a JSON list. Empty (production):
+    #: a tenant's host with any loopback, private, link-local, CGNAT, metadata, multicast
+    #: or other non-public address is refused (services/mailer/egress.py). The environment's
+    #: own server (`SMTP__HOST`) is the operator's and never checked.
+    smtp_allowed_private: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("smtp_allowed_private", mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        """`127.0.0.0/8,::1` as the environment gives it, or a JSON list as other lists."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [entry for entry in value.split(",") if entry.strip()]
+
+    @field_validator("smtp_allowed_private")
+    @classmethod
+    def _entries(cls, value: list[str]) -> list[str]:
+        return [_network_or_host(entry) for entry in value]
 
 
 class SchedulerSettings(BaseModel):

@@ -7,13 +7,16 @@ key, only the mailer holds the private one. The platform's own server (the
 environment's) must see none of their mail. Acme then moves to a new server
 mid-run, then gets a wrong password (its run waits in `pending_retry` with the
 reason) and the right one again (the run is delivered, each recipient once).
-Finally no password is found in any topic, collection, log or CLI output.
+Then Acme points at an internal address the operator does not allow: the mailer
+refuses it without connecting, and `herald smtp test` says why. Finally no
+password is found in any topic, collection, log or CLI output.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import socket
 import uuid
 from datetime import date
 from email import message_from_bytes
@@ -37,6 +40,7 @@ from herald.shared.history import store as history_store
 from herald.shared.history.fold import RunRecord
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import (
+    MailerSettings,
     RetrySettings,
     SecretsSettings,
     Settings,
@@ -138,7 +142,11 @@ async def test_two_tenants_each_get_their_own_server_brand_and_sealed_password(
         }
     )
     mailer = settings.model_copy(
-        update={"secrets": SecretsSettings(private_keys={"e2e-1": SecretStr(private)})}
+        update={
+            "secrets": SecretsSettings(private_keys={"e2e-1": SecretStr(private)}),
+            # The tenants' servers listen on 127.0.0.1: that address alone is allowed.
+            "mailer": MailerSettings(smtp_allowed_private=["127.0.0.1"]),
+        }
     )
     clis: list[Cli] = []
 
@@ -264,6 +272,34 @@ async def test_two_tenants_each_get_their_own_server_brand_and_sealed_password(
                 "the waiting run, once the settings were fixed",
             )
             assert [acme_server.received(w) for w in waiting] == [1, 1]
+
+            # An internal service's port (127.0.0.2: loopback, not the allowed 127.0.0.1):
+            # refused before any connection, a settings problem that says why.
+            with socket.socket() as internal:
+                internal.bind(("127.0.0.2", 0))
+                internal.listen(8)
+                internal.setblocking(False)
+                await cli(
+                    "tenants", "set-email", "--tenant", "acme", "--host", "127.0.0.2",
+                    "--port", str(internal.getsockname()[1]), "--security", "none",
+                    "--from", "reports@acme.example",
+                )  # fmt: skip
+                refused = await run_cli(
+                    settings, "smtp", "test", "--tenant", "acme", "--to", f"ops-{moved}",
+                    "--wait", "60",
+                )  # fmt: skip
+                clis.append(refused)
+                with pytest.raises(BlockingIOError):
+                    internal.accept()
+            said = " ".join(refused.output.split())
+            assert refused.exit_code == 1, refused.output
+            why = (
+                "SMTP host 127.0.0.2 is a loopback address; "
+                "tenants may only use public mail servers"
+            )
+            settings_problem = f"SMTP server not allowed: check the tenant's email settings ({why})"
+            assert f"reason: {settings_problem}" in said, said
+            assert f"connection failed: {why}" in said, said
             logs = [service.log() for service in services]
     finally:
         for server in servers:

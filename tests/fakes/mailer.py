@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import socket
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Literal
 
-from herald.services.mailer.ports import Claim, Commit
+from herald.services.mailer.ports import Claim, Commit, Endpoint
 from herald.services.mailer.store import send_id
 from herald.shared.contract.messages import RecipientOutcome, RecipientResult, SmtpStage, utcnow
 
@@ -220,3 +221,24 @@ class MemoryVolumeGate:
             # The others of the moment ask first (they began now too), then time moves.
             await asyncio.sleep(0)
             self.clock.now = max(self.clock.now, max(full))
+
+
+@dataclass
+class StaticResolver:
+    """The `Resolver` port over a fixed table: host -> addresses; any other host fails
+    as the system's resolver does."""
+
+    table: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: Every host asked, in order.
+    asked: list[str] = field(default_factory=list)
+
+    async def resolve(self, host: str, port: int) -> Sequence[Endpoint]:
+        self.asked.append(host)
+        if host not in self.table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [
+            Endpoint(socket.AF_INET6, (a, port, 0, 0))
+            if ":" in a
+            else Endpoint(socket.AF_INET, (a, port))
+            for a in self.table[host]
+        ]

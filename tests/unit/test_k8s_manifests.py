@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import ipaddress
 import os
 import re
 import subprocess
@@ -83,6 +84,19 @@ PLACEHOLDER = "CHANGE-ME"
 #: ConfigMap keys outside the Settings model: the process's own, and the log level
 #: (read by shared.service.configure_logging).
 NON_MODEL_KEYS = {"PYTHONDONTWRITEBYTECODE", "XDG_CACHE_HOME", "HERALD_LOG_LEVEL"}
+#: The ports the mailer may reach: the cluster's DNS, Kafka (plain and TLS), MongoDB, and
+#: SMTP (25, implicit TLS 465, submission 587 and 2525), the last to chosen places only.
+DNS_PORTS = {("UDP", 53), ("TCP", 53)}
+STORE_PORTS = {("TCP", 9092), ("TCP", 9093), ("TCP", 27017)}
+SMTP_PORTS = {("TCP", port) for port in (25, 465, 587, 2525)}
+#: Where a tenant's SMTP host could lead inside: pods, services, nodes, the metadata service.
+INTERNAL = (
+    "10.0.0.5", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.169.254", "127.0.0.1",
+    "0.0.0.0", "224.0.0.1", "fd00::1", "fd00:ec2::254", "fe80::1", "::1", "::ffff:10.0.0.5",
+)  # fmt: skip
+PUBLIC = ("8.8.8.8", "203.0.114.1", "2001:4860:4860::8888")
+#: The platform's own relay in the cluster, by the labels the policy names.
+SMTP_RELAY = {"app.kubernetes.io/part-of": "herald", "app.kubernetes.io/component": "smtp-relay"}
 #: The newest Kubernetes the validator bundles, and the oldest these manifests promise.
 K8S_VERSIONS = (kubernetes_validate.latest_version(), "1.30.0")
 
@@ -504,3 +518,69 @@ def test_settings_are_known_and_valid(docs: list[Doc], monkeypatch: pytest.Monke
         monkeypatch.setenv(key, "mongodb://h:p@m:27017/" if key == "HERALD_MONGO__URL" else "p")
     settings = Settings()
     assert settings.ops.port == int(config["HERALD_OPS__PORT"])
+
+
+def _ports(rule: Doc) -> set[tuple[str, int]]:
+    return {(port["protocol"], port["port"]) for port in rule["ports"]}
+
+
+def _reaches(peer: Doc, address: str) -> bool:
+    """Whether an ipBlock peer lets traffic to `address` through."""
+    ip = ipaddress.ip_address(address)
+    block = peer["ipBlock"]
+    if ip not in ipaddress.ip_network(block["cidr"]):
+        return False
+    return not any(ip in ipaddress.ip_network(cut) for cut in block.get("except", []))
+
+
+def test_the_mailer_reaches_dns_kafka_mongodb_and_public_smtp_only(docs: list[Doc]) -> None:
+    """A tenant chooses its SMTP host and port: the mailer's egress keeps SMTP to public
+    addresses (and the platform's relay), and every other port to what Herald uses."""
+    config = settings_map(docs)
+    mailer = of_kind(docs, "Deployment")["herald-mailer"]
+    selecting = [
+        policy
+        for policy in of_kind(docs, "NetworkPolicy").values()
+        if policy["spec"]["podSelector"] == mailer["spec"]["selector"]
+    ]
+    (policy,) = selecting
+    spec = policy["spec"]
+    assert spec["policyTypes"] == ["Egress"]  # probes and scrapes come in
+    rules = spec["egress"]
+    assert all(rule.get("ports") for rule in rules), "a rule without ports opens every port"
+    opened = set().union(*(_ports(rule) for rule in rules))
+    assert opened == DNS_PORTS | STORE_PORTS | SMTP_PORTS
+    servers = config["HERALD_KAFKA__BOOTSTRAP_SERVERS"].split(",")
+    assert {("TCP", int(server.rpartition(":")[2])) for server in servers} <= STORE_PORTS
+    assert ("TCP", int(config["HERALD_SMTP__PORT"])) in SMTP_PORTS
+    for rule in rules:
+        ports, peers = _ports(rule), rule.get("to", [])
+        if ports & DNS_PORTS:
+            assert ports == DNS_PORTS
+            assert peers == [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                    },
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                }
+            ]
+        elif ports & SMTP_PORTS:
+            assert ports == SMTP_PORTS
+            assert peers, "SMTP to anywhere"
+            for peer in peers:
+                if "ipBlock" in peer:
+                    assert not any(_reaches(peer, address) for address in INTERNAL), peer
+                else:  # the platform's relay, in the namespace: no namespaceSelector
+                    assert peer == {"podSelector": {"matchLabels": SMTP_RELAY}}, peer
+        else:
+            assert ports <= STORE_PORTS
+    smtp_blocks = [
+        peer
+        for rule in rules
+        if _ports(rule) == SMTP_PORTS
+        for peer in rule["to"]
+        if "ipBlock" in peer
+    ]
+    for address in PUBLIC:
+        assert any(_reaches(peer, address) for peer in smtp_blocks), address

@@ -17,6 +17,7 @@ from uuid import uuid4
 import pytest
 
 from herald.services.mailer.delivery import Delivery
+from herald.services.mailer.egress import EgressPolicy, TenantEgress
 from herald.services.mailer.outbound import SameForAll, TenantOutbounds, from_header
 from herald.services.mailer.ports import Outbound, SettingsProblem
 from herald.services.mailer.smtp import SmtpPool
@@ -41,7 +42,7 @@ from herald.shared.runs.brand import Brands
 from herald.shared.runs.recipients import RecipientPolicy
 from herald.shared.runtime.settings import BrandingSettings, RetrySettings, SmtpSettings
 from tests.fakes.artifacts import MemoryArtifacts
-from tests.fakes.mailer import MemoryLedger, Reply, ScriptedSmtp
+from tests.fakes.mailer import MemoryLedger, Reply, ScriptedSmtp, StaticResolver
 from tests.fakes.scheduler import (
     Crash,
     MemoryCalendar,
@@ -385,6 +386,7 @@ def _outbounds(directory: Directory, keyring: Keyring = KEYRING, **limits: Any) 
         keyring=keyring,
         default_pool=ScriptedSmtp(),
         smtp_base=SmtpSettings(from_address="Platform <reports@platform.example>"),
+        egress=TenantEgress(EgressPolicy(), StaticResolver()),
         **limits,
     )
 

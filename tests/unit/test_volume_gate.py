@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from herald.services.mailer.delivery import Delivery
+from herald.services.mailer.egress import EgressPolicy, TenantEgress
 from herald.services.mailer.outbound import (
     ENVIRONMENT_VOLUME,
     SameForAll,
@@ -37,7 +38,14 @@ from herald.shared.runs.recipients import RecipientPolicy
 from herald.shared.runtime.metrics import REGISTRY
 from herald.shared.runtime.settings import BrandingSettings, RetrySettings, SmtpSettings
 from tests.fakes.artifacts import MemoryArtifacts
-from tests.fakes.mailer import Clock, MemoryLedger, MemoryVolumeGate, Reply, ScriptedSmtp
+from tests.fakes.mailer import (
+    Clock,
+    MemoryLedger,
+    MemoryVolumeGate,
+    Reply,
+    ScriptedSmtp,
+    StaticResolver,
+)
 from tests.samples import report_rendered, run_details
 
 FROM = "Herald Reports <reports@herald.example>"
@@ -238,6 +246,7 @@ async def test_the_tenants_limits_reach_the_gate_not_its_pool() -> None:
         keyring=Keyring.from_texts({}),
         default_pool=ScriptedSmtp(),
         smtp_base=base,
+        egress=TenantEgress(EgressPolicy(), StaticResolver()),
     )
     acme = await outbounds.for_tenant("acme")
     assert (acme.max_per_minute, acme.max_per_day, acme.volume_key) == (30, 1000, None)
