@@ -8,6 +8,7 @@ schedule events) parses with the discriminated unions at the bottom.
 from __future__ import annotations
 
 import enum
+import hashlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID, uuid4
@@ -41,6 +42,7 @@ from herald.shared.contract.tenant_settings import (
     LOGO_TYPES,
     MAX_LOGO_BYTES,
     TENANT_SETTINGS_ID,
+    LogoRef,
     TenantBranding,
     TenantCompliance,
     TenantEmail,
@@ -188,6 +190,16 @@ class LogoUpload(Contract):
         if not looks[self.content_type]:
             raise ValueError(f"data is not a {self.content_type} image")
         return self
+
+    def stored_as(self) -> LogoRef:
+        """The stored logo this upload becomes, known before it is stored: its id is its
+        content's sha256 (the same bytes, one file), so a command is decided first."""
+        return LogoRef(
+            asset_id=f"logo-{hashlib.sha256(self.data).hexdigest()}",
+            content_type=self.content_type,
+            size=len(self.data),
+            filename=self.filename,
+        )
 
 
 class BrandingChange(TenantBranding):

@@ -97,6 +97,11 @@ class _Gzip:
         return await encoding if encoding is not None else b""
 
 
+async def one_chunk(data: bytes) -> AsyncIterator[bytes]:
+    """Content already in memory (a logo), as `ArtifactStore.put` takes it."""
+    yield data
+
+
 def _chunk(file_id: str, attempt: ObjectId, number: int, data: bytearray) -> Document:
     return {
         "_id": ObjectId(),
