@@ -25,6 +25,8 @@ from herald.shared.runtime.artifacts import BRAND_BUCKET, ArtifactStore, one_chu
 from herald.shared.runtime.mongo import Document
 
 TENANTS = "tenants"
+#: The field a tenant's document names its logo by (`LogoRef.asset_id`).
+LOGO_ID = "branding.logo.asset_id"
 #: Outputs of this many recent commands stay in the tenant's document.
 OUTBOX_SIZE = 20
 
