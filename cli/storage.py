@@ -44,6 +44,7 @@ def retention_of(settings: Settings) -> dict[str, str]:
     )
     artifacts = f"{artifact_days:.1f} days after upload"
     ledger = f"{kept.ledger_days} days after the acceptance (a receipt) or the claim"
+    logos = f"{kept.logos_days} days after no tenant names the logo"
     return {
         "runs": f"{kept.runs_days} days after a run is final",
         "commands": f"{kept.commands_days} days",
@@ -54,6 +55,8 @@ def retention_of(settings: Settings) -> dict[str, str]:
         "render_shares": f"{share_s / 3600:g} h",
         "artifacts.files": artifacts,
         "artifacts.chunks": artifacts,
+        "brand_assets.files": logos,
+        "brand_assets.chunks": logos,
     }
 
 

@@ -243,8 +243,14 @@ class CommandHandler:
     async def _apply_settings(
         self, command: ChangeTenantSettings, stored: StoredTenant | None
     ) -> _Handled:
+        """Decided on the logo's id (its content's hash) before anything is stored: a
+        rejected command stores no logo. An accepted one stores it before the settings name
+        it, so no reader meets a missing logo; a crash between leaves it unnamed, and the
+        command read again stores the same file (or, refused then, leaves it to the
+        clean-up of unnamed logos, `cleanup.UnusedLogos`)."""
         upload = command.branding.logo_upload if command.branding else None
-        logo = await self.tenants.put_logo(upload) if upload is not None else None
+        logo = upload.stored_as() if upload is not None else None
+        logo_stored = False
         for attempt in range(_MAX_CONCURRENT_RETRIES):
             if attempt:
                 stored = await self.tenants.read(command.tenant_id)
@@ -260,12 +266,19 @@ class CommandHandler:
                 messages = [*effects, decision.reply]
             outputs = [self._output(m) for m in messages]
             if decision.state is not None:
+                if upload is not None and not logo_stored:
+                    await self.tenants.put_logo(upload)
+                    logo_stored = True
                 try:
                     await self.tenants.save(
                         current, decision.state, str(command.command_id), outputs
                     )
                 except ConcurrentChange:
                     continue
+                if upload is not None:
+                    # Once more, now that the settings name it: a clean-up pass that found
+                    # the same bytes unnamed just before may have removed them meanwhile.
+                    await self.tenants.put_logo(upload)
             log.info(
                 "command %s (%s) on the settings of tenant %s: %s",
                 command.command_id,

@@ -129,7 +129,8 @@ class TenantSettingsStore(Protocol):
         version; None: no settings yet), else raise `ConcurrentChange`."""
 
     async def put_logo(self, upload: LogoUpload) -> LogoRef:
-        """Store the logo's bytes (idempotent: one file per content) for readers by id."""
+        """Store the logo's bytes as `upload.stored_as()` names them, for readers by id;
+        idempotent (one file per content): a logo found stored is left as it is."""
 
 
 class SlotSchedules(Protocol):

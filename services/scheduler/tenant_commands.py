@@ -2,7 +2,8 @@
 
 Versioned like schedules: each accepted change is the next version, and
 `expected_version` (0: none yet) makes a change conditional. The handler
-stores a new logo before deciding and passes its reference in.
+passes in the reference a new logo will be stored under, and stores it only
+once the change is accepted.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def decide(
 ) -> SettingsDecision:
     """Apply the command to the tenant's settings (`current` None: it has none yet).
 
-    `logo` is the stored form of the command's logo upload, if it has one.
+    `logo` is the reference the command's logo upload is stored under, if it has one.
     """
     version = current.version if current else 0
     expected = command.expected_version

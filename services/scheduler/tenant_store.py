@@ -8,9 +8,6 @@ outputs there and publishes them again instead of applying itself twice.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import AsyncIterator
-
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -24,10 +21,12 @@ from herald.shared.contract.tenant_settings import (
     TenantEmail,
 )
 from herald.shared.contract.tolerance import TOLERANT
-from herald.shared.runtime.artifacts import BRAND_BUCKET, ArtifactStore
+from herald.shared.runtime.artifacts import BRAND_BUCKET, ArtifactStore, one_chunk
 from herald.shared.runtime.mongo import Document
 
 TENANTS = "tenants"
+#: The field a tenant's document names its logo by (`LogoRef.asset_id`).
+LOGO_ID = "branding.logo.asset_id"
 #: Outputs of this many recent commands stay in the tenant's document.
 OUTBOX_SIZE = 20
 
@@ -76,19 +75,12 @@ class TenantStore:
 
     async def put_logo(self, upload: LogoUpload) -> LogoRef:
         """Stored once per content: the same bytes sent again are the same file."""
-        asset_id = f"logo-{hashlib.sha256(upload.data).hexdigest()}"
-        if await self._logos.find(asset_id) is None:
-
-            async def content() -> AsyncIterator[bytes]:
-                yield upload.data
-
-            await self._logos.put(asset_id, upload.filename, upload.content_type, content(), {})
-        return LogoRef(
-            asset_id=asset_id,
-            content_type=upload.content_type,
-            size=len(upload.data),
-            filename=upload.filename,
-        )
+        ref = upload.stored_as()
+        if await self._logos.find(ref.asset_id) is None:
+            await self._logos.put(
+                ref.asset_id, upload.filename, upload.content_type, one_chunk(upload.data), {}
+            )
+        return ref
 
 
 def _document(state: TenantState) -> Document:

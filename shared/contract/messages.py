@@ -8,6 +8,7 @@ schedule events) parses with the discriminated unions at the bottom.
 from __future__ import annotations
 
 import enum
+import hashlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID, uuid4
@@ -24,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from herald.shared.contract import svg
 from herald.shared.contract.rejections import code_schema
 from herald.shared.contract.schedule_spec import (
     EMAIL_ADDRESS_SCHEMA,
@@ -40,6 +42,7 @@ from herald.shared.contract.tenant_settings import (
     LOGO_TYPES,
     MAX_LOGO_BYTES,
     TENANT_SETTINGS_ID,
+    LogoRef,
     TenantBranding,
     TenantCompliance,
     TenantEmail,
@@ -159,8 +162,12 @@ class LogoUpload(Contract):
         json_schema_extra={
             "maxLength": -(-MAX_LOGO_BYTES // 3) * 4,
             "description": f"The image in base64, at most {MAX_LOGO_BYTES // 1024} KiB decoded. "
-            "It must be what content_type says: a PNG or JPEG by its signature, an SVG "
-            "starting with `<svg` or `<?xml`, without scripts.",
+            "It must be what content_type says: a PNG or JPEG by its signature; an SVG is "
+            "well-formed XML with an `<svg>` root and no DOCTYPE declaring entities, no "
+            "scripts, event handler attributes (`on...`), embedded documents or media, "
+            "animation or processing instructions, and no reference outside itself: every "
+            "`href` (any prefix) and CSS `url()` is `#id` or a `data:image/png`, `jpeg` or "
+            "`gif` URI, and no CSS `@import`.",
         },
     )
 
@@ -168,17 +175,31 @@ class LogoUpload(Contract):
     def _is_what_it_says(self) -> LogoUpload:
         if self.content_type not in LOGO_TYPES:
             raise ValueError(f"content_type must be one of {', '.join(LOGO_TYPES)}")
-        head = self.data[:512].lstrip()
+        if self.content_type == "image/svg+xml":
+            try:
+                found = svg.problems(self.data)
+            except svg.NotSvg as exc:
+                raise ValueError(f"data is not a {self.content_type} image: {exc}") from None
+            if found:
+                raise ValueError(svg.refusal(found))
+            return self
         looks = {
             "image/png": self.data.startswith(b"\x89PNG\r\n\x1a\n"),
             "image/jpeg": self.data.startswith(b"\xff\xd8\xff"),
-            "image/svg+xml": head.startswith((b"<svg", b"<?xml")) and b"<svg" in self.data,
         }
         if not looks[self.content_type]:
             raise ValueError(f"data is not a {self.content_type} image")
-        if self.content_type == "image/svg+xml" and b"<script" in self.data.lower():
-            raise ValueError("an SVG logo may not carry scripts")
         return self
+
+    def stored_as(self) -> LogoRef:
+        """The stored logo this upload becomes, known before it is stored: its id is its
+        content's sha256 (the same bytes, one file), so a command is decided first."""
+        return LogoRef(
+            asset_id=f"logo-{hashlib.sha256(self.data).hexdigest()}",
+            content_type=self.content_type,
+            size=len(self.data),
+            filename=self.filename,
+        )
 
 
 class BrandingChange(TenantBranding):

@@ -97,6 +97,11 @@ class _Gzip:
         return await encoding if encoding is not None else b""
 
 
+async def one_chunk(data: bytes) -> AsyncIterator[bytes]:
+    """Content already in memory (a logo), as `ArtifactStore.put` takes it."""
+    yield data
+
+
 def _chunk(file_id: str, attempt: ObjectId, number: int, data: bytearray) -> Document:
     return {
         "_id": ObjectId(),
@@ -105,6 +110,14 @@ def _chunk(file_id: str, attempt: ObjectId, number: int, data: bytearray) -> Doc
         "data": Binary(data),
         "attempt": attempt,
     }
+
+
+def _own_chunks(doc: Document) -> Document:
+    """The chunks of the upload a files document names, not a newer upload's under its id."""
+    query: Document = {"files_id": doc["_id"]}
+    if (attempt := (doc.get("metadata") or {}).get("attempt")) is not None:
+        query["attempt"] = attempt
+    return query
 
 
 class ArtifactStore:
@@ -267,13 +280,18 @@ class ArtifactStore:
         )
 
     async def _remove_uploads(self, day: str, docs: list[Document]) -> None:
-        chunks = self._db[f"{self._bucket}.chunks"]
         for doc in docs:
-            query: Document = {"files_id": doc["_id"]}
-            if (attempt := (doc.get("metadata") or {}).get("attempt")) is not None:
-                query["attempt"] = attempt  # not a newer upload's chunks under the same id
-            await chunks.delete_many(query)
+            await self._db[f"{self._bucket}.chunks"].delete_many(_own_chunks(doc))
         await delete_by_id(self._db[f"{self._bucket}.files"], docs, {UPLOADED_DAY: day})
+
+    async def remove_upload(self, doc: Document) -> None:
+        """The upload a files document names (`_id`, `metadata.attempt`): its chunks, then
+        the document; an upload stored under the same id since stays whole."""
+        await self._db[f"{self._bucket}.chunks"].delete_many(_own_chunks(doc))
+        query: Document = {"_id": doc["_id"]}
+        if (attempt := (doc.get("metadata") or {}).get("attempt")) is not None:
+            query["metadata.attempt"] = attempt
+        await self._db[f"{self._bucket}.files"].delete_one(query)
 
     async def read(self, file_id: str) -> bytes:
         """The artifact's bytes from its own upload's chunks; NoFile when it does not exist."""

@@ -385,6 +385,9 @@ class RetentionSettings(BaseModel):
     artifacts_days: int = Field(default=30, ge=1)
     #: Timer documents left behind the ticker's cursor for runs that are final (or gone).
     timers_s: float = Field(default=3600.0, gt=0)
+    #: Tenants' logos (GridFS `brand_assets`) once no tenant's settings name them: readers
+    #: following `tenant.settings` may still read a logo just replaced.
+    logos_days: int = Field(default=1, ge=1)
     #: How often each service cleans up its collections where TTL indexes are missing.
     every_s: float = Field(default=3600.0, gt=0)
     #: Documents one pass removes from one collection at most; a pass that reaches it is

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import uuid
 from collections import Counter
@@ -197,8 +196,12 @@ class MemoryTenants:
     def __init__(self) -> None:
         self.rows: dict[str, StoredTenant] = {}
         self.logos: dict[str, bytes] = {}
+        #: Every `put_logo`, in order (a stored logo is put again once its settings name it).
+        self.logo_puts: list[str] = []
         #: Raised by the next `save`, once, after writing (a crash before the publish).
         self.crash_after_save: Exception | None = None
+        #: Run by the next `save`, once, before writing (a crash, a clean-up meanwhile).
+        self.before_save: Callable[[], None] | None = None
         self.reads: Counter[str] = Counter()
 
     async def read(self, tenant_id: str) -> StoredTenant | None:
@@ -209,6 +212,9 @@ class MemoryTenants:
     async def save(
         self, previous: TenantState | None, new: TenantState, command_id: str, outputs: list[Output]
     ) -> None:
+        if self.before_save is not None:
+            hook, self.before_save = self.before_save, None
+            hook()
         row = self.rows.get(new.tenant_id)
         if (row.state.version if row else None) != (previous.version if previous else None):
             raise ConcurrentChange(new.tenant_id)
@@ -219,14 +225,10 @@ class MemoryTenants:
             raise error
 
     async def put_logo(self, upload: LogoUpload) -> LogoRef:
-        asset_id = f"logo-{hashlib.sha256(upload.data).hexdigest()}"
-        self.logos[asset_id] = upload.data
-        return LogoRef(
-            asset_id=asset_id,
-            content_type=upload.content_type,
-            size=len(upload.data),
-            filename=upload.filename,
-        )
+        ref = upload.stored_as()
+        self.logos.setdefault(ref.asset_id, upload.data)
+        self.logo_puts.append(ref.asset_id)
+        return ref
 
 
 class MemoryCalendar:

@@ -27,6 +27,7 @@ from herald.shared.contract.messages import (
     ChangeTenantSettings,
     CreateSchedule,
     DeliveryStatus,
+    LogoUpload,
     RunStatus,
     TenantSettings,
     utcnow,
@@ -364,6 +365,72 @@ async def test_a_logo_is_stored_once_by_content_and_named_in_the_state() -> None
     assert state.branding.logo is not None
     assert world.tenants.logos[state.branding.logo.asset_id] == PNG
     assert base64.b64encode(PNG).decode() not in published[0][2]  # the audit names, not carries
+
+
+def _branding(data: bytes = PNG) -> dict[str, Any]:
+    upload = {"filename": "acme.png", "content_type": "image/png", "data": base64.b64encode(data)}
+    return {
+        "platform_name": "Acme",
+        "platform_base_url": "https://acme.example",
+        "logo_upload": upload,
+    }
+
+
+async def test_a_rejected_command_stores_no_logo() -> None:
+    world = World()
+    for n in range(3):
+        published = await world.send(
+            change(branding=_branding(PNG + bytes([n])), expected_version=99)
+        )
+        assert json.loads(published[-1][2])["errors"][0]["code"] == "version_conflict"
+    assert world.tenants.logos == {}
+    assert world.tenants.rows == {}
+
+
+async def test_a_logo_is_stored_before_the_settings_that_name_it() -> None:
+    world = World()
+    logo = LogoUpload.model_validate(_branding()["logo_upload"]).stored_as()
+    seen: list[bool] = []
+    world.tenants.before_save = lambda: seen.append(logo.asset_id in world.tenants.logos)
+    await world.send(change(branding=_branding()))
+    assert seen == [True]
+    stored = await world.tenants.read("acme")
+    assert stored is not None
+    assert stored.state.branding is not None
+    assert stored.state.branding.logo == logo
+
+
+async def test_a_crash_between_the_logo_and_the_settings_is_applied_once_when_read_again() -> None:
+    world = World()
+    command = change(branding=_branding())
+
+    def crash() -> None:
+        raise Crash("after the logo, before the settings")
+
+    world.tenants.before_save = crash
+    with pytest.raises(Crash):
+        await world.send(command)
+    assert list(world.tenants.logos.values()) == [PNG]  # unnamed: left to the clean-up
+    assert world.tenants.rows == {}
+    published = await world.send(command)
+    assert _types(published) == ["TenantSettingsChanged", "TenantSettings", "CommandAccepted"]
+    assert await world.send(command) == published  # answered the same from now on
+    assert list(world.tenants.logos.values()) == [PNG]
+    stored = await world.tenants.read("acme")
+    assert stored is not None
+    assert stored.state.version == 1
+
+
+async def test_a_logo_removed_while_its_settings_are_saved_is_stored_again() -> None:
+    """A clean-up pass that found the same bytes unnamed may remove them just as a command
+    names them: the command stores the logo again once its settings are saved."""
+    world = World()
+    world.tenants.before_save = world.tenants.logos.clear
+    published = await world.send(change(branding=_branding()))
+    state = TenantSettings.model_validate_json(published[1][2])
+    assert state.branding is not None
+    assert state.branding.logo is not None
+    assert world.tenants.logos == {state.branding.logo.asset_id: PNG}
 
 
 # --- the mailer's way out -----------------------------------------------------------
