@@ -99,9 +99,11 @@ def png(chart: Chart, brand: str, width_px: int = WIDTH_PX) -> bytes:
 
     In a palette of 256 colours: a chart's few flat colours and their smoothed edges fit
     in it, so the email carries a quarter of the bytes (13 KB for a 30-day trend, 52 KB
-    in full colour) and encoding takes a third of the time. The palette averages alike
-    colours: white and the series' colours are made exact again (`_snapped`), so the
-    background is the email's and the first series the brand's own colour.
+    in full colour), and the chart takes 7 % less CPU (encoding a palette is cheaper
+    than quantizing is dear). The quantizer's tables raise a worker's peak by about
+    5 MB. The palette averages alike colours: white and the series' colours are made
+    exact again (`_snapped`), so the background is the email's and the first series
+    the brand's own colour.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
@@ -115,9 +117,7 @@ def png(chart: Chart, brand: str, width_px: int = WIDTH_PX) -> bytes:
         pixels = canvas.buffer_rgba()
         height, width = pixels.shape[:2]
         drawn = Image.frombuffer("RGBA", (width, height), pixels, "raw", "RGBA", 0, 1)
-        image = drawn.convert("RGB").quantize(
-            256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
-        )
+        image = drawn.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     exact = [_WHITE, *_colours(brand, len(chart.series))]
     image.putpalette(_snapped(image.getpalette() or [], exact))
     out = io.BytesIO()
