@@ -77,6 +77,33 @@ SECRET_KEYS = {
     "HERALD_KAFKA__SASL_PASSWORD",
     "HERALD_REPORTS__HTTP__TOKEN",
 }
+MONGO_URL, SASL_PASSWORD = "HERALD_MONGO__URL", "HERALD_KAFKA__SASL_PASSWORD"
+SMTP_PASSWORD, HTTP_TOKEN = "HERALD_SMTP__PASSWORD", "HERALD_REPORTS__HTTP__TOKEN"
+#: Where the code opens each secret setting (`.get_secret_value()`); the test below holds
+#: this table to the code. `shared/runtime/mongo.py` and `kafka.py` are every service's (its
+#: `build_runtime` connects to both); a file under `services/<name>/` is that service's
+#: alone (no service imports another's package); `cli/` is the command line's.
+SECRET_READERS = {
+    MONGO_URL: {"shared/runtime/mongo.py", "cli/support.py"},
+    SASL_PASSWORD: {"shared/runtime/kafka.py"},
+    SMTP_PASSWORD: {"services/mailer/smtp.py"},
+    HTTP_TOKEN: {"services/renderer/reports/http_source.py"},
+    # The mailer's, from the file of herald-mailer-keys (test_only_the_mailer_holds_...).
+    "HERALD_SECRETS__PRIVATE_KEYS": {"shared/runtime/keyring.py"},
+}
+RUNTIME_READERS = {"shared/runtime/mongo.py", "shared/runtime/kafka.py"}
+#: The keys of herald-secrets each pod gets, and no others: what its code reads (above).
+#: The topics Job runs `herald topics create`, which talks to Kafka alone (`ensure_topics`).
+SECRETS_OF = {
+    "herald-scheduler": {MONGO_URL, SASL_PASSWORD},
+    "herald-renderer": {MONGO_URL, SASL_PASSWORD, HTTP_TOKEN},
+    "herald-mailer": {MONGO_URL, SASL_PASSWORD, SMTP_PASSWORD},
+    "herald-topics": {SASL_PASSWORD},
+}
+#: Every Herald process needs MongoDB's URL; the others are optional keys of the Secret
+#: (a PLAINTEXT Kafka has no SASL password, an SMTP relay may take no login, the MongoDB
+#: report source needs no token), so a Secret without them still starts the pods.
+REQUIRED_SECRETS = {MONGO_URL}
 #: The mailer's private keys for sealed secrets: a file in a Secret of its own, nowhere else.
 MAILER_KEYS = "herald-mailer-keys"
 SECRET_FILES = {"herald-secrets": SECRET_KEYS, MAILER_KEYS: {"keys.json"}}
@@ -464,11 +491,108 @@ def test_secrets_hold_placeholders_only(docs: list[Doc]) -> None:
             assert PLACEHOLDER in value, key
     for name, spec in pod_specs(docs):
         for container in spec["containers"]:
-            refs = [e["secretRef"]["name"] for e in container["envFrom"] if "secretRef" in e]
-            assert refs == ["herald-secrets"], name
             plain = {e["name"] for e in container.get("env", []) if "value" in e}
             assert not plain & SECRET_KEYS, name
     assert not set(settings_map(docs)) & SECRET_KEYS
+
+
+def secrets_given(spec: Doc) -> set[tuple[str, str]]:
+    """(Secret, key) for every secret value a pod's containers can see: in their
+    environment, whole (envFrom) or key by key, or as files in its volumes. A whole Secret
+    is ("<name>", "*")."""
+    given: set[tuple[str, str]] = set()
+    for container in [*spec.get("initContainers", []), *spec["containers"]]:
+        for source in container.get("envFrom", []):
+            if "secretRef" in source:
+                given.add((source["secretRef"]["name"], "*"))
+        for entry in container.get("env", []):
+            ref = entry.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                given.add((ref["name"], ref["key"]))
+    for volume in spec.get("volumes", []):
+        sources = [volume, *volume.get("projected", {}).get("sources", [])]
+        for source in sources:
+            secret = source.get("secret")
+            if secret is None:
+                continue
+            name = secret.get("secretName") or secret.get("name")
+            items = secret.get("items")
+            given |= {(name, item["key"]) for item in items} if items else {(name, "*")}
+    return given
+
+
+def test_each_pod_gets_only_the_secrets_it_reads(docs: list[Doc]) -> None:
+    """Least privilege: no pod takes herald-secrets whole (envFrom would hand the SMTP
+    password and the report source's token to the scheduler too); each names exactly the
+    keys its code reads (SECRETS_OF), under their own names, and no other Secret but the
+    mailer's keys."""
+    specs = dict(pod_specs(docs))
+    assert set(specs) == set(SECRETS_OF)
+    for name, spec in specs.items():
+        given = secrets_given(spec)
+        assert ("herald-secrets", "*") not in given, f"{name} gets every secret (envFrom)"
+        keys = {key for secret, key in given if secret == "herald-secrets"}
+        assert keys == SECRETS_OF[name], (name, keys ^ SECRETS_OF[name])
+        others = {secret for secret, _ in given} - {"herald-secrets"}
+        assert others == ({MAILER_KEYS} if name == "herald-mailer" else set()), (name, others)
+        (container,) = spec["containers"]
+        for entry in container["env"]:
+            ref = entry.get("valueFrom", {}).get("secretKeyRef")
+            if ref is None:
+                continue
+            # The variable is the setting the key holds: a renamed one would go unread.
+            assert entry["name"] == ref["key"], (name, entry)
+            required = ref["key"] in REQUIRED_SECRETS
+            assert ref.get("optional", False) is not required, (name, ref)
+
+
+def _secret_env_names(model: type[BaseModel], prefix: str = "HERALD_") -> Iterator[str]:
+    """The environment variables of every setting that holds a secret (a SecretStr)."""
+    for field, info in model.model_fields.items():
+        name = f"{prefix}{field.upper()}"
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _secret_env_names(annotation, f"{name}__")
+        elif "SecretStr" in str(annotation):
+            yield name
+
+
+def test_the_secret_lists_follow_the_code() -> None:
+    """SECRETS_OF is derived from where the code opens each secret: a new secret setting,
+    a new place that opens one, or a service that starts reading another's, fails here
+    until the table, the manifests and docs/operations.md say so."""
+    root = DEPLOY.parent
+    assert set(_secret_env_names(Settings)) == set(SECRET_READERS)
+    assert set(SECRET_READERS) - SECRET_KEYS == {"HERALD_SECRETS__PRIVATE_KEYS"}
+    opening = {
+        str(path.relative_to(root))
+        for folder in ("services", "shared", "cli", "client")
+        for path in (root / folder).rglob("*.py")
+        if ".get_secret_value()" in path.read_text()
+    }
+    assert opening == set().union(*SECRET_READERS.values())
+    for key, readers in SECRET_READERS.items():
+        field = key.rpartition("__")[2].lower()
+        for reader in readers:
+            lines = (root / reader).read_text().splitlines()
+            assert any(".get_secret_value()" in ln and field in ln for ln in lines), (key, reader)
+    # A service's code is its own package and shared/: none imports another service's.
+    for service in SERVICES:
+        others = "|".join(s for s in SERVICES if s != service)
+        for path in (root / "services" / service).rglob("*.py"):
+            assert not re.search(rf"herald\.services\.({others})\b", path.read_text()), path
+        app = (root / "services" / service / "app.py").read_text()
+        assert f'build_runtime("{service}")' in app, service
+    for path in (root / "shared").rglob("*.py"):
+        assert "herald.services." not in path.read_text(), path
+    for service in SERVICES:
+        reads = {
+            key
+            for key, readers in SECRET_READERS.items()
+            if key in SECRET_KEYS
+            and any(r in RUNTIME_READERS or r.startswith(f"services/{service}/") for r in readers)
+        }
+        assert SECRETS_OF[f"herald-{service}"] == reads, service
 
 
 def test_only_the_mailer_holds_the_private_keys(docs: list[Doc]) -> None:
@@ -489,7 +613,7 @@ def test_only_the_mailer_holds_the_private_keys(docs: list[Doc]) -> None:
     (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
     assert mount["readOnly"] is True
     assert volume["secret"]["defaultMode"] & 0o007 == 0, "keys readable by other users"
-    path = {e["name"]: e["value"] for e in container["env"]}["HERALD_SECRETS__PRIVATE_KEYS_FILE"]
+    path = env_of(container, {})["HERALD_SECRETS__PRIVATE_KEYS_FILE"]
     files = {item["path"]: item["key"] for item in volume["secret"]["items"]}
     assert files[path.removeprefix(mount["mountPath"] + "/")] == "keys.json"
     # The files are root's; the process reads them through the pod's fsGroup (mode 0440).
