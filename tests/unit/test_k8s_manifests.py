@@ -6,7 +6,9 @@ it bundles, strictly (an unknown or misplaced field fails), and the custom resou
 ScaledObject and TriggerAuthentication, the Prometheus Operator's PrometheusRule) against
 their CRDs' schemas kept in deploy/k8s/crd-schemas, as strictly; the rest pins what the
 services and docs/operations.md rely on: probes, ports, grace, security, budgets,
-autoscaling on lag, topics, and the alert rules.
+autoscaling on lag, topics, the alert rules, the secrets each pod gets (only those its
+code reads) and the network policies (only Prometheus reaches the ops port; only the
+mailer's egress is limited).
 """
 
 from __future__ import annotations
@@ -124,6 +126,15 @@ INTERNAL = (
 PUBLIC = ("8.8.8.8", "203.0.114.1", "2001:4860:4860::8888")
 #: The platform's own relay in the cluster, by the labels the policy names.
 SMTP_RELAY = {"app.kubernetes.io/part-of": "herald", "app.kubernetes.io/component": "smtp-relay"}
+#: Who may connect to Herald's pods, by default: Prometheus' pods (the Prometheus
+#: Operator's label) in the namespace `monitoring`; an overlay replaces the peer.
+PROMETHEUS_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+}
+#: The only policy that limits a Herald pod's egress (the others' reach Kafka, MongoDB,
+#: the report source, a tracing collector wherever those are).
+EGRESS_POLICIES = {"herald-mailer": {"herald-mailer-egress"}}
 #: The newest Kubernetes the validator bundles, and the oldest these manifests promise.
 K8S_VERSIONS = (kubernetes_validate.latest_version(), "1.30.0")
 
@@ -708,3 +719,98 @@ def test_the_mailer_reaches_dns_kafka_mongodb_and_public_smtp_only(docs: list[Do
     ]
     for address in PUBLIC:
         assert any(_reaches(peer, address) for peer in smtp_blocks), address
+
+
+def _selects(selector: Doc, labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels and matchExpressions) selects these labels."""
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values")
+        found = {
+            "In": key in labels and labels[key] in (values or []),
+            "NotIn": key not in labels or labels[key] not in (values or []),
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not found:
+            return False
+    return True
+
+
+def _policy_types(policy: Doc) -> set[str]:
+    """As the API server defaults them: Ingress, and Egress when the policy has egress rules."""
+    spec = policy["spec"]
+    return set(spec.get("policyTypes") or ["Ingress", *(["Egress"] if "egress" in spec else [])])
+
+
+def pod_templates(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
+    for kind in ("Deployment", "Job"):
+        for name, doc in of_kind(docs, kind).items():
+            yield name, doc["spec"]["template"]
+
+
+def _selected(docs: list[Doc], labels: dict[str, str], kind: str) -> list[Doc]:
+    return [
+        policy
+        for policy in of_kind(docs, "NetworkPolicy").values()
+        if _selects(policy["spec"]["podSelector"], labels) and kind in _policy_types(policy)
+    ]
+
+
+def _narrow(selector: Doc | None) -> bool:
+    """A selector that names something: an empty one ({}) selects everything."""
+    return bool(selector and (selector.get("matchLabels") or selector.get("matchExpressions")))
+
+
+def test_only_prometheus_reaches_the_ops_port(docs: list[Doc]) -> None:
+    """The ops port listens on every interface (the kubelet probes it) and /metrics names
+    tenants: an ingress policy selects every Herald pod and lets in only Prometheus' pods,
+    in Prometheus' namespace, only to the ops port; Prometheus can still scrape it."""
+    config = settings_map(docs)
+    for name, template in pod_templates(docs):
+        labels, spec = template["metadata"]["labels"], template["spec"]
+        policies = _selected(docs, labels, "Ingress")
+        assert policies, f"{name}: no ingress policy, every port open to every pod"
+        ports = {
+            p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", [])
+        }
+        ops = int(config["HERALD_OPS__PORT"])
+        assert ports.get("ops", ops) == ops, name
+        opened: set[int] = set()
+        for policy in policies:
+            for rule in policy["spec"].get("ingress", []):
+                assert rule.get("from"), f"{name}: a rule without `from` lets every source in"
+                assert rule.get("ports"), f"{name}: a rule without `ports` opens every port"
+                for peer in rule["from"]:
+                    assert "ipBlock" not in peer, (name, peer)
+                    # Both, in one peer: a namespace alone is all its pods, and pods alone
+                    # are such pods in Herald's namespace, or with {} in every namespace.
+                    assert _narrow(peer.get("namespaceSelector")), (name, peer)
+                    assert _narrow(peer.get("podSelector")), (name, peer)
+                assert rule["from"] == [PROMETHEUS_PEER], (name, rule["from"])
+                for port in rule["ports"]:
+                    assert port.get("protocol", "TCP") == "TCP", (name, port)
+                    assert "endPort" not in port, (name, port)
+                    # A named port the pod lacks opens nothing.
+                    number = ports.get(port["port"], port["port"])
+                    if isinstance(number, int):
+                        opened.add(number)
+        # The Deployments' ops port, to Prometheus; the Job listens on nothing, gets nothing.
+        assert opened == ({ops} if "ops" in ports else set()), (name, opened)
+
+
+def test_network_policies_deny_nothing_herald_needs(docs: list[Doc]) -> None:
+    """An ingress policy leaves egress alone only if it says so (policyTypes); only the
+    mailer's egress is limited; and no policy catches pods that are not Herald's own, such
+    as the platform's SMTP relay the mailer must reach."""
+    for name, policy in of_kind(docs, "NetworkPolicy").items():
+        assert policy["spec"].get("policyTypes"), f"{name}: policyTypes left to defaults"
+        # The relay as the mailer's egress policy asks it to be labelled, or with Herald's name.
+        for relay in (SMTP_RELAY, {**SMTP_RELAY, "app.kubernetes.io/name": "herald"}):
+            assert not _selects(policy["spec"]["podSelector"], relay), (name, relay)
+    for name, template in pod_templates(docs):
+        egress = {
+            p["metadata"]["name"] for p in _selected(docs, template["metadata"]["labels"], "Egress")
+        }
+        assert egress == EGRESS_POLICIES.get(name, set()), (name, egress)
