@@ -30,7 +30,6 @@ from herald.shared.contract.messages import (
 from herald.shared.contract.schedule_spec import ReportFormat
 from herald.shared.ports import Artifacts, Publisher, StoredArtifact
 from herald.shared.runs.events import failure_event, rendered_id, status_event
-from herald.shared.runtime.kafka import TRANSIENT_ERRORS
 from herald.shared.runtime.metrics import ARTIFACT_BYTES, RENDER_SECONDS
 from herald.shared.runtime.settings import Settings
 
@@ -38,6 +37,10 @@ log = logging.getLogger("herald.renderer")
 
 #: How much of an unexpected error's text a failed run's reason quotes.
 UNEXPECTED_REASON_CHARS = 300
+#: What a render raises that no later attempt would mend: the code's or the figures' fault
+#: (a pydantic `ValidationError` is a ValueError). Never a database's or a pool's error:
+#: none of PyMongo's, GridFS's or pebble's errors is one of these.
+DEFECTS: tuple[type[Exception], ...] = (ValueError, TypeError, LookupError, ArithmeticError)
 
 
 def _ref(artifact: StoredArtifact) -> ArtifactRef:
@@ -147,12 +150,13 @@ class DueRuns:
         except SourceUnavailable as exc:
             await self._fail(due, exc, transient=True)
             return
-        except TRANSIENT_ERRORS:
-            raise  # retried in place (`batches.py`)
-        except Exception as exc:
-            # A defect, or figures no report can show: the run fails for good with the
-            # reason in its history (it would wait as `due` for ever), and the record goes
-            # to the DLQ for whoever fixes it to replay.
+        except DEFECTS as exc:
+            # Figures no report can show, or a defect: rendered again it fails again. The
+            # run fails for good with the reason in its history, and the record goes on to
+            # the DLQ for whoever fixes it to replay. (Left `due`, the stuck-run timer fired
+            # it again and again, each time to the DLQ, while the history said nothing.)
+            # Anything else (a database's or the pool's trouble) is left as before: retried
+            # in place when known transient, else to the DLQ with the run still `due`.
             log.exception("run %s of tenant %s could not be rendered", run.run_id, due.tenant_id)
             failure = ReportUnavailable(
                 f"the report could not be rendered ({type(exc).__name__}: "

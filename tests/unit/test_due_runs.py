@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo.errors import ConnectionFailure
+from gridfs.errors import NoFile
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 from herald.services.renderer.due_runs import DueRuns
 from herald.services.renderer.render import FULL_CSV, Renderer
@@ -329,9 +330,21 @@ async def test_a_report_that_cannot_be_rendered_fails_for_good_and_goes_on_to_th
     )
 
 
-async def test_an_outage_while_rendering_is_left_to_be_retried_in_place() -> None:
-    world = _renderers(ConnectionFailure("the database went away"))
-    with pytest.raises(ConnectionFailure):
+@pytest.mark.parametrize(
+    "trouble",
+    [
+        ConnectionFailure("the database went away"),
+        # FerretDB's answer while PostgreSQL is away: a plain OperationFailure.
+        OperationFailure("context deadline exceeded", code=1),
+        NoFile("no file in gridfs collection with _id 'logo-1'"),
+        RuntimeError("The Pool is not active"),
+    ],
+)
+async def test_a_database_or_pool_in_trouble_fails_no_run(trouble: Exception) -> None:
+    """Not a defect: retried in place, or sent to the DLQ with the run still `due` for the
+    stuck-run timer to fire again. Never a run failed for good by an outage."""
+    world = _renderers(trouble)
+    with pytest.raises(type(trouble)):
         await world.due_runs.handle(_due(scheduled_for=utcnow()))
     assert world.publisher.published == []
 
