@@ -107,6 +107,11 @@ class HeaderInjection(ValueError):
     """A value meant for a header carries a line break."""
 
 
+class UnusableSender(ValueError):
+    """No From or Reply-To header can be written from the sender's settings (a name that
+    decodes to a line break): the settings are at fault, not the run."""
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
     filename: str
@@ -354,9 +359,12 @@ def prepare(
     encoded_subject = _encoded_subject(subject) if "=?" in subject else b""
     if not encoded_subject:
         message["Subject"] = subject
-    message["From"] = _header_safe(from_address, "from address")
-    if reply_to is not None:
-        message["Reply-To"] = _header_safe(reply_to, "reply-to address")
+    try:
+        message["From"] = _header_safe(from_address, "from address")
+        if reply_to is not None:
+            message["Reply-To"] = _header_safe(reply_to, "reply-to address")
+    except ValueError as exc:
+        raise UnusableSender(str(exc)) from exc
     message["Date"] = format_datetime(now)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Herald-Run-ID"] = _header_safe(run.run_id, "run id")

@@ -142,10 +142,8 @@ class Delivery:
                 logo=out.logo,
                 reply_to=out.reply_to,
             )
-        except ValueError as exc:
-            # The event is checked by the contract: what no header can hold comes from the
-            # sender's settings (a From name that reads as an encoded line break). Sent to
-            # the DLQ instead, every run of the tenant was lost without a status.
+        except compose.UnusableSender as exc:
+            # Sent to the DLQ instead, every run of the tenant was lost without a status.
             unusable = f"the email's headers cannot be written from these settings: {exc}"
             return _Sent([_unusable_settings(r, unusable, SmtpStage.SENDER) for r in recipients])
         wire_rest = wire_form(prepared.rest)

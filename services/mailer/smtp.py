@@ -159,7 +159,11 @@ async def _checked_socket(egress: TenantEgress, host: str, port: int) -> socket.
     loop = asyncio.get_running_loop()
     error = OSError(f"{host} has no address")
     for endpoint in endpoints:
-        sock = socket.socket(endpoint.family, socket.SOCK_STREAM)
+        try:  # a family the kernel lacks (no IPv6) is the next address's turn too
+            sock = socket.socket(endpoint.family, socket.SOCK_STREAM)
+        except OSError as exc:
+            error = exc
+            continue
         sock.setblocking(False)
         try:
             await loop.sock_connect(sock, endpoint.sockaddr)

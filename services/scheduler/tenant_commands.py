@@ -134,7 +134,8 @@ def decide(
     email = _email(command, stored)
     if command.keep_password and email is not None and email.password is None:
         return _reject(command, "keep_password", "no stored password to keep", "no_password")
-    if command.keep_password and email is not None and stored is not None:
+    given = command.email.password if command.email else None
+    if command.keep_password and given is None and email is not None and stored is not None:
         moved = _moved(stored, email)
         if moved:
             return _reject(

@@ -138,6 +138,10 @@ class _Reader:
         local, shown = _names(name)
         if self.root is None:
             self.root = local
+        if self.style is not None:
+            # A style sheet is text: an element in it would split it, and the part its
+            # reader (WeasyPrint, a browser) takes as the sheet would go unread here.
+            self.problems.append(f"<{shown}> inside a <style> ({self._where()})")
         if local.lower() in ACTIVE_ELEMENTS:
             self.problems.append(f"<{shown}> ({self._where()})")
         for attribute, value in attributes.items():

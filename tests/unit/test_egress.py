@@ -7,6 +7,7 @@ with no connection made (a refused host is refused before any).
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from ipaddress import ip_address
@@ -25,7 +26,8 @@ from herald.services.mailer.egress import (
 )
 from herald.services.mailer.outbound import TenantOutbounds
 from herald.services.mailer.outcome import Verdict, reason, verdict
-from herald.services.mailer.smtp import SmtpPool, wire_form
+from herald.services.mailer.ports import Endpoint
+from herald.services.mailer.smtp import SmtpPool, _checked_socket, wire_form
 from herald.shared.contract.messages import (
     RecipientOutcome,
     RecipientResult,
@@ -283,3 +285,29 @@ async def _rendered(artifacts: MemoryArtifacts, tenant_id: str) -> ReportRendere
 
     await artifacts.put(rendered.artifact_id, rendered.filename, "text/csv", chunks(), {})
     return rendered
+
+
+async def test_an_address_of_a_family_the_kernel_lacks_is_passed_for_the_next() -> None:
+    """As `create_connection` does: a host with an IPv6 address on a kernel without IPv6
+    is reached at its IPv4 one, not refused at its first."""
+
+    class Listed:
+        def __init__(self, endpoints: list[Endpoint]) -> None:
+            self.endpoints = endpoints
+
+        async def resolve(self, host: str, port: int) -> list[Endpoint]:
+            return self.endpoints
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    unsupported = Endpoint(socket.AF_UNSPEC, ("::1", port, 0, 0))
+    reachable = Endpoint(socket.AF_INET, ("127.0.0.1", port))
+    egress = TenantEgress(
+        EgressPolicy.allowing(["127.0.0.0/8", "::1"]), Listed([unsupported, reachable])
+    )
+    try:
+        sock = await _checked_socket(egress, "relay.example", port)
+        assert sock.getpeername() == ("127.0.0.1", port)
+        sock.close()
+    finally:
+        listener.close()

@@ -127,6 +127,13 @@ REFUSED = {
         '"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">'
         f"<svg {NS}><text>&nbsp;</text></svg>"
     ),
+    # The review's: an element in a style cut the sheet, and its first part went unread,
+    # while WeasyPrint reads that part as the sheet (and fetched the font it names).
+    "a font from elsewhere before an element in a style": (
+        f"<svg {NS}><style>@font-face{{font-family:x;"
+        "src:url(http://169.254.169.254/latest/meta-data/f.ttf)}} text{{font-family:x}}"
+        '<style/></style><text y="9">A</text></svg>'
+    ),
     # Illustrator's "Preserve Illustrator Editing Capabilities": its private data travels
     # in entities and a foreignObject; exported without it ("Export As") it is accepted.
     "Illustrator's editing data": """<?xml version="1.0" encoding="utf-8"?>

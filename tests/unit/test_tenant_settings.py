@@ -148,6 +148,8 @@ def test_a_kept_password_never_follows_the_settings_to_another_server(
     assert f"change {named}" in error.message
     given = decide(change(email=email(**moved)), before).state  # with the password again
     assert given is not None
+    both = decide(change(email=email(**moved), keep_password=True), before).state
+    assert both is not None  # a password given wins over keeping one: nothing is kept
 
 
 def test_a_password_is_only_for_a_server_reached_over_tls() -> None:

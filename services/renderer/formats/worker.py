@@ -195,13 +195,16 @@ def _fetcher() -> URLFetcher:
 
 
 def fetchable(url: str) -> bool:
-    """A `data:` URL, or a `file:` URL of a file in the system's font folders."""
+    """A `data:` URL, or a `file:` URL of a file in the system's font folders, on this host."""
     scheme = url.partition(":")[0].lower()
     if scheme == "data":
         return True
     if scheme != "file":
         return False
-    path = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc not in ("", "localhost"):  # urllib would look the host up
+        return False
+    path = urllib.parse.unquote(parts.path)
     return os.path.normpath(path).startswith(FONT_DIRS)  # no way out with `..`
 
 
