@@ -33,6 +33,7 @@ from kubernetes_validate.utils import all_versions, major_minor, schema_contents
 from pydantic import BaseModel
 from referencing import Registry, Resource
 
+from herald.services.mailer.egress import non_public
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime.kafka import group_id
 from herald.shared.runtime.settings import KafkaSettings, RendererSettings, Settings
@@ -118,10 +119,16 @@ NON_MODEL_KEYS = {"PYTHONDONTWRITEBYTECODE", "XDG_CACHE_HOME", "HERALD_LOG_LEVEL
 DNS_PORTS = {("UDP", 53), ("TCP", 53)}
 STORE_PORTS = {("TCP", 9092), ("TCP", 9093), ("TCP", 27017)}
 SMTP_PORTS = {("TCP", port) for port in (25, 465, 587, 2525)}
-#: Where a tenant's SMTP host could lead inside: pods, services, nodes, the metadata service.
+#: Where a tenant's SMTP host could lead inside: pods, services, nodes, the metadata service;
+#: with IPv6 addresses that carry an internal IPv4 one, as the mailer reads them
+#: (services/mailer/egress.py): IPv4-mapped, NAT64 (64:ff9b::/96, and the local-use
+#: 64:ff9b:1::/48 with a /96 or its /48 layout) and 6to4 (2002::/16), of 10.0.0.5 and
+#: 169.254.169.254.
 INTERNAL = (
     "10.0.0.5", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.169.254", "127.0.0.1",
     "0.0.0.0", "224.0.0.1", "fd00::1", "fd00:ec2::254", "fe80::1", "::1", "::ffff:10.0.0.5",
+    "64:ff9b::a00:5", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:5", "64:ff9b:1:a9fe:a9:fe00::",
+    "2002:a00:5::1", "2002:a9fe:a9fe::1",
 )  # fmt: skip
 PUBLIC = ("8.8.8.8", "203.0.114.1", "2001:4860:4860::8888")
 #: The platform's own relay in the cluster, by the labels the policy names.
@@ -666,6 +673,12 @@ def _reaches(peer: Doc, address: str) -> bool:
     if ip not in ipaddress.ip_network(block["cidr"]):
         return False
     return not any(ip in ipaddress.ip_network(cut) for cut in block.get("except", []))
+
+
+def test_the_internal_addresses_are_those_the_mailer_refuses() -> None:
+    """The policy is held to what the mailer itself refuses (HostRefused) and allows."""
+    assert all(non_public(ipaddress.ip_address(address)) for address in INTERNAL)
+    assert not any(non_public(ipaddress.ip_address(address)) for address in PUBLIC)
 
 
 def test_the_mailer_reaches_dns_kafka_mongodb_and_public_smtp_only(docs: list[Doc]) -> None:
