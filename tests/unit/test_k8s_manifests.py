@@ -33,6 +33,7 @@ from kubernetes_validate.utils import all_versions, major_minor, schema_contents
 from pydantic import BaseModel
 from referencing import Registry, Resource
 
+from herald.services.mailer.egress import non_public
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime.kafka import group_id
 from herald.shared.runtime.settings import KafkaSettings, RendererSettings, Settings
@@ -116,14 +117,29 @@ NON_MODEL_KEYS = {"PYTHONDONTWRITEBYTECODE", "XDG_CACHE_HOME", "HERALD_LOG_LEVEL
 #: The ports the mailer may reach: the cluster's DNS, Kafka (plain and TLS), MongoDB, and
 #: SMTP (25, implicit TLS 465, submission 587 and 2525), the last to chosen places only.
 DNS_PORTS = {("UDP", 53), ("TCP", 53)}
-STORE_PORTS = {("TCP", 9092), ("TCP", 9093), ("TCP", 27017)}
+KAFKA_PORTS = {("TCP", 9092), ("TCP", 9093)}
+MONGO_PORTS = {("TCP", 27017)}
+STORE_PORTS = KAFKA_PORTS | MONGO_PORTS
 SMTP_PORTS = {("TCP", port) for port in (25, 465, 587, 2525)}
-#: Where a tenant's SMTP host could lead inside: pods, services, nodes, the metadata service.
+#: Where a tenant's SMTP host could lead inside: pods, services, nodes, the metadata service;
+#: with IPv6 addresses that carry an internal IPv4 one, as the mailer reads them
+#: (services/mailer/egress.py): IPv4-mapped, NAT64 (64:ff9b::/96, and the local-use
+#: 64:ff9b:1::/48 with a /96 or its /48 layout) and 6to4 (2002::/16), of 10.0.0.5 and
+#: 169.254.169.254.
 INTERNAL = (
     "10.0.0.5", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.169.254", "127.0.0.1",
     "0.0.0.0", "224.0.0.1", "fd00::1", "fd00:ec2::254", "fe80::1", "::1", "::ffff:10.0.0.5",
+    "64:ff9b::a00:5", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:5", "64:ff9b:1:a9fe:a9:fe00::",
+    "2002:a00:5::1", "2002:a9fe:a9fe::1",
 )  # fmt: skip
 PUBLIC = ("8.8.8.8", "203.0.114.1", "2001:4860:4860::8888")
+#: Where the mailer reaches Kafka and MongoDB, by default: their pods in Herald's namespace
+#: (`kafka:9092`, `kafka-0.kafka:9093`, `mongodb:27017`), by the label of their name; an
+#: overlay replaces the peers (pods elsewhere, or a managed service's addresses).
+KAFKA_PEERS = [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kafka"}}}]
+MONGO_PEERS = [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "mongodb"}}}]
+#: Addresses no store is at: loopback, "this network", link-local and the metadata service.
+NO_STORE = ("127.0.0.1", "0.0.0.0", "169.254.169.254", "::1", "fe80::1", "fd00:ec2::254")
 #: The platform's own relay in the cluster, by the labels the policy names.
 SMTP_RELAY = {"app.kubernetes.io/part-of": "herald", "app.kubernetes.io/component": "smtp-relay"}
 #: Who may connect to Herald's pods, by default: Prometheus' pods (the Prometheus
@@ -668,9 +684,31 @@ def _reaches(peer: Doc, address: str) -> bool:
     return not any(ip in ipaddress.ip_network(cut) for cut in block.get("except", []))
 
 
+def test_the_internal_addresses_are_those_the_mailer_refuses() -> None:
+    """The policy is held to what the mailer itself refuses (HostRefused) and allows."""
+    assert all(non_public(ipaddress.ip_address(address)) for address in INTERNAL)
+    assert not any(non_public(ipaddress.ip_address(address)) for address in PUBLIC)
+
+
+def _assert_only_a_store(peer: Doc) -> None:
+    """A peer for Kafka's or MongoDB's ports names the stores alone: their pods by a label
+    (in Herald's namespace, or in one named namespace), or their addresses, no wider."""
+    if "ipBlock" in peer:
+        assert set(peer) == {"ipBlock"}, peer
+        assert not any(_reaches(peer, address) for address in NO_STORE + PUBLIC), peer
+        return
+    assert set(peer) <= {"podSelector", "namespaceSelector"}, peer
+    # A namespace alone is every pod in it; an empty podSelector, every pod in its namespace.
+    assert _narrow(peer.get("podSelector")), peer
+    assert "namespaceSelector" not in peer or _narrow(peer["namespaceSelector"]), peer
+    for labels in ({"app.kubernetes.io/name": "herald"}, {"app": "web"}, {}):
+        assert not _selects(peer["podSelector"], labels), (peer, labels)
+
+
 def test_the_mailer_reaches_dns_kafka_mongodb_and_public_smtp_only(docs: list[Doc]) -> None:
     """A tenant chooses its SMTP host and port: the mailer's egress keeps SMTP to public
-    addresses (and the platform's relay), and every other port to what Herald uses."""
+    addresses (and the platform's relay), and every other port to what Herald uses there:
+    DNS to the cluster's DNS, Kafka's and MongoDB's ports to Kafka and MongoDB."""
     config = settings_map(docs)
     mailer = of_kind(docs, "Deployment")["herald-mailer"]
     selecting = [
@@ -708,8 +746,14 @@ def test_the_mailer_reaches_dns_kafka_mongodb_and_public_smtp_only(docs: list[Do
                     assert not any(_reaches(peer, address) for address in INTERNAL), peer
                 else:  # the platform's relay, in the namespace: no namespaceSelector
                     assert peer == {"podSelector": {"matchLabels": SMTP_RELAY}}, peer
-        else:
-            assert ports <= STORE_PORTS
+        else:  # a tenant's SMTP host may name these ports too: they lead to the stores only
+            assert peers, "Kafka's and MongoDB's ports to anywhere"
+            for peer in peers:
+                _assert_only_a_store(peer)
+            if ports & KAFKA_PORTS:
+                assert (ports, peers) == (KAFKA_PORTS, KAFKA_PEERS)
+            else:
+                assert (ports, peers) == (MONGO_PORTS, MONGO_PEERS)
     smtp_blocks = [
         peer
         for rule in rules
