@@ -44,7 +44,10 @@ def retention_of(settings: Settings) -> dict[str, str]:
     )
     artifacts = f"{artifact_days:.1f} days after upload"
     ledger = f"{kept.ledger_days} days after the acceptance (a receipt) or the claim"
-    logos = f"{kept.logos_days} days after no tenant names the logo"
+    logos = (
+        f"{kept.logos_days} days after no tenant names the logo, "
+        f"then {kept.every_s / 3600:g} h in the bin"
+    )
     return {
         "runs": f"{kept.runs_days} days after a run is final",
         "commands": f"{kept.commands_days} days",
@@ -57,6 +60,8 @@ def retention_of(settings: Settings) -> dict[str, str]:
         "artifacts.chunks": artifacts,
         "brand_assets.files": logos,
         "brand_assets.chunks": logos,
+        "logo_trash": "while a logo is in the bin",
+        "logo_verdicts": "while a logo is in the bin",
     }
 
 

@@ -220,6 +220,8 @@ class CommandHandler:
         if recorded is not None:
             # Finish what a crash may have cut short, then answer as before.
             answer = self._answer_again(parsed, recorded)
+            if isinstance(parsed, ChangeTenantSettings) and answer is recorded.outputs:
+                await self._keep_logo(parsed)
             sync = stored.stored_id if isinstance(stored, Stored) else None
             return _Handled(parsed.schedule_id, answer, sync=sync, record=copy)
         if isinstance(parsed, CommandRejected):
@@ -247,7 +249,8 @@ class CommandHandler:
         rejected command stores no logo. An accepted one stores it before the settings name
         it, so no reader meets a missing logo; a crash between leaves it unnamed, and the
         command read again stores the same file (or, refused then, leaves it to the
-        clean-up of unnamed logos, `cleanup.UnusedLogos`)."""
+        clean-up of unnamed logos, `cleanup.UnusedLogos`). Once saved it keeps it again
+        (`logo_bin.keep_logo`), before anything is published."""
         upload = command.branding.logo_upload if command.branding else None
         logo = upload.stored_as() if upload is not None else None
         logo_stored = False
@@ -275,10 +278,9 @@ class CommandHandler:
                     )
                 except ConcurrentChange:
                     continue
-                if upload is not None:
-                    # Once more, now that the settings name it: a clean-up pass that found
-                    # the same bytes unnamed just before may have removed them meanwhile.
-                    await self.tenants.put_logo(upload)
+                # Once more, now that the settings name it: a clean-up pass that found the
+                # same bytes unnamed just before may be purging them (`logo_bin`).
+                await self._keep_logo(command)
             log.info(
                 "command %s (%s) on the settings of tenant %s: %s",
                 command.command_id,
@@ -290,6 +292,14 @@ class CommandHandler:
             record = Recorded(command.tenant_id, outputs) if accepted else None
             return _Handled(command.schedule_id, outputs, sync=None, record=record)
         raise RuntimeError(f"the settings of tenant {command.tenant_id} keep changing")
+
+    async def _keep_logo(self, command: ChangeTenantSettings) -> None:
+        """The logo an accepted command names kept for its settings, before they are
+        published: after its save, and again when a redelivery is answered from the outbox
+        (a crash or a failure after the save left that undone)."""
+        upload = command.branding.logo_upload if command.branding else None
+        if upload is not None:
+            await self.tenants.put_logo(upload)
 
     def _answer_again(
         self, command: AnyCommand | CommandRejected, recorded: Recorded

@@ -130,7 +130,8 @@ class TenantSettingsStore(Protocol):
 
     async def put_logo(self, upload: LogoUpload) -> LogoRef:
         """Store the logo's bytes as `upload.stored_as()` names them, for readers by id;
-        idempotent (one file per content): a logo found stored is left as it is."""
+        idempotent (one file per content). A logo found stored is kept: taken out of the
+        clean-up's bin, its clock cleared (`logo_bin.keep_logo`)."""
 
 
 class SlotSchedules(Protocol):

@@ -121,6 +121,12 @@ VOLUME_WAIT = Histogram(
     buckets=(0.1, 1, 5, 15, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600),
     registry=REGISTRY,
 )
+LOGOS_MISSING = Gauge(
+    "herald_logos_missing",
+    "Tenants whose settings name a logo that is not stored, at the scheduler's last "
+    "clean-up pass (should stay 0: renderer and mailer would do without it).",
+    registry=REGISTRY,
+)
 RETENTION_REMOVED = Counter(
     "herald_retention_removed_total",
     "Expired documents a service's clean-up removed, by collection (where TTL is missing).",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import uuid
 from collections import Counter
@@ -23,6 +24,7 @@ from typing import Any
 from herald.services.scheduler import commands
 from herald.services.scheduler.commands import ScheduleState
 from herald.services.scheduler.firing import Pending
+from herald.services.scheduler.logo_bin import StoredLogo, TrashMark, Verdict, keep_logo
 from herald.services.scheduler.ports import (
     Clock,
     ConcurrentChange,
@@ -190,19 +192,148 @@ class MemorySchedules:
             raise ConcurrentChange(", ".join(taken))
 
 
+#: A step of `MemoryLogos` a test acts at: (operation, "before" or "after").
+Step = tuple[str, str]
+
+
+class MemoryLogos:
+    """The logos' `LogoStorage` in memory: files by id (each upload numbered like GridFS's
+    `attempt`), marks and verdicts; `names` reads the tenants' settings it is given.
+
+    `at[(op, "before"|"after")]` runs once at that step of an operation (a crash, another
+    actor's whole work: an interleaving); `watch` runs before every operation.
+    """
+
+    def __init__(self, names: Callable[[], dict[str, str]]) -> None:
+        self.logos: dict[str, bytes] = {}
+        self.attempts: dict[str, int] = {}
+        self.unused: dict[str, datetime] = {}
+        self.trash: dict[str, TrashMark] = {}
+        self.verdict: dict[str, Verdict] = {}
+        self._names = names
+        self._uploads = 0
+        self.at: dict[Step, Callable[[], Awaitable[None]]] = {}
+        self.watch: Callable[[str], None] | None = None
+        #: Every operation, in order.
+        self.log: list[str] = []
+
+    async def _step(self, op: str, when: str) -> None:
+        if when == "before":
+            self.log.append(op)
+            if self.watch is not None:
+                self.watch(op)
+        action = self.at.pop((op, when), None)
+        if action is not None:
+            await action()
+
+    def _logo(self, logo_id: str) -> StoredLogo | None:
+        if logo_id not in self.logos:
+            return None
+        return StoredLogo(logo_id, self.attempts.get(logo_id), self.unused.get(logo_id))
+
+    async def stored(self) -> list[StoredLogo]:
+        await self._step("stored", "before")
+        found = [logo for i in list(self.logos) if (logo := self._logo(i)) is not None]
+        await self._step("stored", "after")
+        return found
+
+    async def find(self, logo_id: str) -> StoredLogo | None:
+        await self._step("find", "before")
+        found = self._logo(logo_id)
+        await self._step("find", "after")
+        return found
+
+    async def upload(self, upload: LogoUpload) -> None:
+        await self._step("upload", "before")
+        asset_id = upload.stored_as().asset_id
+        if asset_id not in self.logos:
+            self._uploads += 1
+            self.logos[asset_id] = upload.data
+            self.attempts[asset_id] = self._uploads
+            self.unused.pop(asset_id, None)
+        await self._step("upload", "after")
+
+    async def remove(self, logo: StoredLogo) -> None:
+        await self._step("remove", "before")
+        if logo.logo_id in self.logos and self.attempts.get(logo.logo_id) == logo.attempt:
+            del self.logos[logo.logo_id]
+            self.unused.pop(logo.logo_id, None)
+        await self._step("remove", "after")
+
+    async def set_unused_since(self, logo: StoredLogo, since: datetime | None) -> None:
+        await self._step("set_unused_since", "before")
+        if logo.logo_id in self.logos:
+            if since is None:
+                self.unused.pop(logo.logo_id, None)
+            else:
+                self.unused[logo.logo_id] = since
+        await self._step("set_unused_since", "after")
+
+    async def names(self) -> dict[str, str]:
+        await self._step("names", "before")
+        found = self._names()
+        await self._step("names", "after")
+        return found
+
+    async def marks(self, logo_id: str | None = None) -> list[TrashMark]:
+        await self._step("marks", "before")
+        found = [m for m in self.trash.values() if logo_id in (None, m.logo_id)]
+        await self._step("marks", "after")
+        return found
+
+    async def add_mark(self, mark: TrashMark) -> None:
+        await self._step("add_mark", "before")
+        assert mark.mark_id not in self.trash
+        self.trash[mark.mark_id] = mark
+        await self._step("add_mark", "after")
+
+    async def drop_mark(self, mark_id: str) -> None:
+        await self._step("drop_mark", "before")
+        self.trash.pop(mark_id, None)
+        await self._step("drop_mark", "after")
+
+    async def verdicts(self) -> dict[str, Verdict]:
+        await self._step("verdicts", "before")
+        found = dict(self.verdict)
+        await self._step("verdicts", "after")
+        return found
+
+    async def decide(self, mark_id: str, verdict: Verdict) -> Verdict:
+        await self._step("decide", "before")
+        standing = self.verdict.setdefault(mark_id, verdict)
+        await self._step("decide", "after")
+        return standing
+
+    async def drop_verdict(self, mark_id: str) -> None:
+        await self._step("drop_verdict", "before")
+        self.verdict.pop(mark_id, None)
+        await self._step("drop_verdict", "after")
+
+
 class MemoryTenants:
-    """The `TenantSettingsStore` in memory; logos are kept by content like GridFS's ids."""
+    """The `TenantSettingsStore` in memory; logos are kept by content like GridFS's ids, by
+    the real `keep_logo` on `MemoryLogos`."""
 
     def __init__(self) -> None:
         self.rows: dict[str, StoredTenant] = {}
-        self.logos: dict[str, bytes] = {}
+        self.bin = MemoryLogos(self.names)
+        self.logos: dict[str, bytes] = self.bin.logos
         #: Every `put_logo`, in order (a stored logo is put again once its settings name it).
         self.logo_puts: list[str] = []
         #: Raised by the next `save`, once, after writing (a crash before the publish).
         self.crash_after_save: Exception | None = None
-        #: Run by the next `save`, once, before writing (a crash, a clean-up meanwhile).
-        self.before_save: Callable[[], None] | None = None
+        #: Run (and awaited, if it gives an awaitable) by the next `save`, once, before
+        #: writing (a crash, a clean-up meanwhile).
+        self.before_save: Callable[[], object] | None = None
         self.reads: Counter[str] = Counter()
+
+    def names(self) -> dict[str, str]:
+        """The logo each tenant's stored settings name."""
+        return {
+            tenant: row.state.branding.logo.asset_id
+            for tenant, row in self.rows.items()
+            if row.state.branding is not None and row.state.branding.logo is not None
+        }
 
     async def read(self, tenant_id: str) -> StoredTenant | None:
         self.reads[tenant_id] += 1
@@ -214,7 +345,8 @@ class MemoryTenants:
     ) -> None:
         if self.before_save is not None:
             hook, self.before_save = self.before_save, None
-            hook()
+            if inspect.isawaitable(done := hook()):
+                await done
         row = self.rows.get(new.tenant_id)
         if (row.state.version if row else None) != (previous.version if previous else None):
             raise ConcurrentChange(new.tenant_id)
@@ -225,10 +357,8 @@ class MemoryTenants:
             raise error
 
     async def put_logo(self, upload: LogoUpload) -> LogoRef:
-        ref = upload.stored_as()
-        self.logos.setdefault(ref.asset_id, upload.data)
-        self.logo_puts.append(ref.asset_id)
-        return ref
+        self.logo_puts.append(upload.stored_as().asset_id)
+        return await keep_logo(self.bin, upload)
 
 
 class MemoryCalendar:

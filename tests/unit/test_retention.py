@@ -18,7 +18,7 @@ from pymongo.errors import AutoReconnect, OperationFailure
 
 from herald.services.mailer.cleanup import mailer_cleanup
 from herald.services.renderer.cleanup import artifact_keep, renderer_cleanup, share_keep
-from herald.services.scheduler.cleanup import plan_logos, scheduler_cleanup
+from herald.services.scheduler.cleanup import scheduler_cleanup
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.retention import (
     INDEX_OPTIONS_CONFLICT,
@@ -173,22 +173,6 @@ def test_each_service_cleans_only_its_own_collections() -> None:
         "renderer": {"render_shares", "artifacts"},
         "mailer": {"sends", "send_takeovers", "send_volume"},
     }
-
-
-def test_a_logo_goes_once_unnamed_for_its_retention_and_a_named_one_never() -> None:
-    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
-    keep = timedelta(days=1)
-    unused_since = {
-        "logo-named": None,
-        "logo-replaced-now": None,
-        "logo-unnamed-a-while": now - timedelta(hours=23),
-        "logo-unnamed-a-day": now - keep,
-        "logo-named-again": now - 5 * keep,
-    }
-    plan = plan_logos(unused_since, {"logo-named", "logo-named-again"}, now, keep)
-    assert plan.mark == ["logo-replaced-now"]
-    assert plan.unmark == ["logo-named-again"]
-    assert plan.remove == ["logo-unnamed-a-day"]
 
 
 def test_retention_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
