@@ -1,10 +1,10 @@
 """Fixtures more than one integration module shares.
 
-The scheduler-command harness: a module that sends commands defines
-`scheduler` (its settings, through `tests.helpers.running_scheduler`);
-`herald` and `sdb` follow from it. The report data: the hand-checked dataset
-(tests/report_dataset.py) ingested once per module, and a `MongoSource` over
-it reading roll-ups or raw calls.
+The scheduler-command harness: `scheduler`, a scheduler running on fresh
+settings (`tests.helpers.running_scheduler`), which a module needing other
+settings defines for itself; `herald` and `sdb` follow from it. The report
+data: the hand-checked dataset (tests/report_dataset.py) ingested once per
+module, and a `MongoSource` over it reading roll-ups or raw calls.
 """
 
 from __future__ import annotations
@@ -20,9 +20,18 @@ from herald.services.renderer.reports.mongo_source import MongoSource
 from herald.shared.runtime.mongo import Document, connect, database
 from herald.shared.runtime.settings import Settings
 from tests.conftest import fresh_settings
-from tests.helpers import command_client
+from tests.helpers import command_client, running_scheduler
 from tests.infra import Endpoints
 from tests.report_dataset import BERLIN, dataset
+
+
+@pytest.fixture(scope="module")
+async def scheduler(
+    infra: Endpoints, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Settings]:
+    settings = fresh_settings(infra)
+    async with running_scheduler(settings, tmp_path_factory.mktemp("logs")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

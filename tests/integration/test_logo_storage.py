@@ -9,7 +9,6 @@ left a file in `brand_assets` per rejected command, never removed.
 from __future__ import annotations
 
 from base64 import b64encode
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -34,30 +33,11 @@ from herald.shared.contract.tenant_settings import TenantBranding
 from herald.shared.runtime.artifacts import BRAND_BUCKET, ArtifactStore
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
-from tests.conftest import fresh_settings
-from tests.helpers import running_scheduler
-from tests.infra import Endpoints
+from tests.fakes.mailer import Clock
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-async def scheduler(
-    infra: Endpoints, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Settings]:
-    settings = fresh_settings(infra)
-    async with running_scheduler(settings, tmp_path_factory.mktemp("logs")) as running:
-        yield running
 
 
 def _png(n: int) -> bytes:

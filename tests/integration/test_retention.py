@@ -39,6 +39,7 @@ from herald.shared.runtime.artifacts import BUCKET as ARTIFACTS
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.retention import Cleanup, DayBuckets
 from herald.shared.runtime.settings import MongoSettings, Settings
+from tests.fakes.mailer import Clock
 from tests.helpers import run_cli
 from tests.samples import run_details
 
@@ -46,14 +47,6 @@ pytestmark = pytest.mark.integration
 
 DAY = timedelta(days=1)
 NOW = datetime.now(UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def _at(settings: Settings, **retention: object) -> Settings:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
 
@@ -29,9 +28,7 @@ from herald.shared.contract.topics import Topics
 from herald.shared.runtime.kafka import ERROR_TYPE_HEADER, client_options
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
-from tests.conftest import fresh_settings
-from tests.helpers import read_topic, running_scheduler, wait_until
-from tests.infra import Endpoints
+from tests.helpers import read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -45,15 +42,6 @@ SPEC: dict[str, Any] = {
     "recipients": ["lead@example.com"],
     "format": "pdf",
 }
-
-
-@pytest.fixture(scope="module")
-async def scheduler(
-    infra: Endpoints, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Settings]:
-    settings = fresh_settings(infra)
-    async with running_scheduler(settings, tmp_path_factory.mktemp("logs")) as running:
-        yield running
 
 
 def _create(tenant: str = "acme", **changes: Any) -> CreateSchedule:
