@@ -102,6 +102,44 @@ def _moved(stored: TenantEmail, email: TenantEmail) -> list[str]:
     ]
 
 
+def _email_error(
+    command: ChangeTenantSettings, stored: TenantEmail | None, email: TenantEmail
+) -> FieldError | None:
+    """The first rule the email section to be saved breaks (`email`: with the password it
+    keeps), or None."""
+    if command.keep_password and email.password is None:
+        return FieldError(
+            field="keep_password", message="no stored password to keep", code="no_password"
+        )
+    given = command.email.password if command.email else None
+    moved = _moved(stored, email) if command.keep_password and given is None and stored else []
+    if moved:
+        return FieldError(
+            field="email.password",
+            message="the stored password goes only to the server it was given for: give it "
+            f"again to change {', '.join(moved)}",
+            code="password_required",
+        )
+    if email.password is not None and email.username is None:
+        return FieldError(
+            field="email.username", message="a password needs a username", code="missing"
+        )
+    if email.from_name is not None and "=?" in email.from_name:
+        # Mail programs decode such a name (RFC 2047): it could hold a line break.
+        return FieldError(
+            field="email.from_name",
+            message="a name holding encoded-word syntax (=?) is not a name: give it as it reads",
+            code="encoded_word",
+        )
+    if email.password is not None and email.security is SmtpSecurity.NONE:
+        return FieldError(
+            field="email.security",
+            message="a password is sent only over TLS: security must be starttls or tls",
+            code="password_needs_tls",
+        )
+    return None
+
+
 def _branding(
     command: ChangeTenantSettings, current: TenantBranding | None, logo: LogoRef | None
 ) -> TenantBranding | None:
@@ -132,36 +170,9 @@ def decide(
         )
     stored = current.email if current else None
     email = _email(command, stored)
-    if command.keep_password and email is not None and email.password is None:
-        return _reject(command, "keep_password", "no stored password to keep", "no_password")
-    given = command.email.password if command.email else None
-    if command.keep_password and given is None and email is not None and stored is not None:
-        moved = _moved(stored, email)
-        if moved:
-            return _reject(
-                command,
-                "email.password",
-                f"the stored password goes only to the server it was given for: give it "
-                f"again to change {', '.join(moved)}",
-                "password_required",
-            )
-    if email is not None and email.password is not None and email.username is None:
-        return _reject(command, "email.username", "a password needs a username", "missing")
-    if email is not None and email.from_name is not None and "=?" in email.from_name:
-        # Mail programs decode such a name (RFC 2047): it could hold a line break.
-        return _reject(
-            command,
-            "email.from_name",
-            "a name holding encoded-word syntax (=?) is not a name: give it as it reads",
-            "encoded_word",
-        )
-    if email is not None and email.password is not None and email.security is SmtpSecurity.NONE:
-        return _reject(
-            command,
-            "email.security",
-            "a password is sent only over TLS: security must be starttls or tls",
-            "password_needs_tls",
-        )
+    error = _email_error(command, stored, email) if email is not None else None
+    if error is not None:
+        return SettingsDecision(rejection(command, [error]))
     state = current or TenantState(command.tenant_id, 0)
     branding = _branding(command, state.branding, logo)
     zone, compliance = command.default_timezone, command.compliance
