@@ -27,7 +27,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
@@ -88,6 +88,21 @@ Part = tuple[Grouping, bool]
 PARTS: Final[tuple[Part, ...]] = tuple((g, by_hour) for g in GROUPINGS for by_hour in (False, True))
 #: Days read at once: enough to keep the server busy, few enough to stay polite.
 _PARALLEL_DAYS = 8
+
+
+async def _by_day(
+    parts: Sequence[DaySlice], read: Callable[[DaySlice], Awaitable[Cells]]
+) -> list[Cells]:
+    """Each day's cells, in the days' order, `_PARALLEL_DAYS` days read at once."""
+    limit = asyncio.Semaphore(_PARALLEL_DAYS)
+
+    async def one(part: DaySlice) -> Cells:
+        async with limit:
+            return await read(part)
+
+    return await asyncio.gather(*(one(part) for part in parts))
+
+
 #: Per day collection, for MongoDB (FerretDB 1.x serves no query from them).
 _CALL_INDEXES = (
     ("tenant_id", "started_at"),
@@ -158,23 +173,21 @@ class CallStore:
         """The grouping's cells over the scope: from the roll-ups for whole days and days cut
         at whole hours (their cells by hour), from raw calls otherwise."""
         parts = slices(scope.start, scope.end, self.zone)
-        limit = asyncio.Semaphore(_PARALLEL_DAYS)
 
         async def one(part: DaySlice) -> Cells:
-            async with limit:
-                # Only registered groupings are rolled up; an ad-hoc one reads raw calls.
-                hours = None if part.whole else hours_of(part, self.zone)
-                if (part.whole or hours) and self.use_rollups and grouping in GROUPINGS:
-                    stored = (grouping, hours is not None)
-                    cells = await self._rolled_up(stored, scope.tenant_id, part.day)
-                    if cells is not None:
-                        if hours is not None:
-                            cells = within_hours(cells, *hours)
-                        return keep(cells, scope.campaign_ids, scope.agent_ids)
-                return await self._raw(grouping, scope, part)
+            # Only registered groupings are rolled up; an ad-hoc one reads raw calls.
+            hours = None if part.whole else hours_of(part, self.zone)
+            if (part.whole or hours) and self.use_rollups and grouping in GROUPINGS:
+                stored = (grouping, hours is not None)
+                cells = await self._rolled_up(stored, scope.tenant_id, part.day)
+                if cells is not None:
+                    if hours is not None:
+                        cells = within_hours(cells, *hours)
+                    return keep(cells, scope.campaign_ids, scope.agent_ids)
+            return await self._raw(grouping, scope, part)
 
         cells: Cells = {}
-        for day_cells in await asyncio.gather(*(one(part) for part in parts)):
+        for day_cells in await _by_day(parts, one):
             cells.update(day_cells)  # every cell's key holds its day: days never overlap
         return Grouped(grouping, cells)
 
@@ -288,16 +301,13 @@ class CallStore:
     async def _session_cells(
         self, scope: Scope, parts: Sequence[DaySlice], keys: tuple[str, ...], sums: tuple[str, ...]
     ) -> Cells:
-        limit = asyncio.Semaphore(_PARALLEL_DAYS)
-
         async def one(part: DaySlice) -> Cells:
-            async with limit:
-                return await self.sum_by(
-                    self._db[SESSIONS], self._session_match(scope, part), keys, sums
-                )
+            return await self.sum_by(
+                self._db[SESSIONS], self._session_match(scope, part), keys, sums
+            )
 
         cells: Cells = {}
-        for day_cells in await asyncio.gather(*(one(part) for part in parts)):
+        for day_cells in await _by_day(parts, one):
             merge(cells, day_cells)
         return cells
 
