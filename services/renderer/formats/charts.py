@@ -128,7 +128,9 @@ def png(chart: Chart, brand: str, width_px: int = WIDTH_PX) -> bytes:
 def _snapped(palette: list[int], exact: Sequence[str]) -> list[int]:
     """`palette` (flat RGB) with each colour within `_SNAP` (per channel) of one of `exact`
     made that colour."""
-    wanted = [tuple(int(hex_[i : i + 2], 16) for i in (1, 3, 5)) for hex_ in exact]
+    from PIL import ImageColor
+
+    wanted = [ImageColor.getrgb(colour) for colour in exact]
     snapped: list[int] = []
     for i in range(0, len(palette), 3):
         colour = tuple(palette[i : i + 3])
