@@ -42,7 +42,7 @@ frame.addEventListener("load", () => {
   const win = frame.contentWindow, doc = frame.contentDocument, root = doc.documentElement;
   const box = (el) => {
     const r = el.getBoundingClientRect();
-    return {left: r.left, right: r.right, top: r.top, width: r.width,
+    return {left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width,
             scrollWidth: el.scrollWidth, clientWidth: el.clientWidth};
   };
   const result = {
@@ -72,6 +72,7 @@ class Box:
     left: float
     right: float
     top: float
+    bottom: float
     width: float
     scroll_width: int
     client_width: int
@@ -177,7 +178,15 @@ def _run(
         broken_images=tuple(result["brokenImages"]),
         measured={
             name: tuple(
-                Box(b["left"], b["right"], b["top"], b["width"], b["scrollWidth"], b["clientWidth"])
+                Box(
+                    b["left"],
+                    b["right"],
+                    b["top"],
+                    b["bottom"],
+                    b["width"],
+                    b["scrollWidth"],
+                    b["clientWidth"],
+                )
                 for b in boxes
             )
             for name, boxes in result["measured"].items()

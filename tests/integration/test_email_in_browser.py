@@ -3,9 +3,9 @@
 Each email is built the way the mailer builds it (`compose.compose`), with
 the inline fragment the renderer makes (`html.fragment`) and a real chart PNG;
 Chromium lays out its HTML part. Nothing may scroll the page sideways, the
-frame is at most 640 px, the tiles wrap on a phone, and the inline table fits
-the frame, naming the columns it leaves to the CSV. The screenshots stay in
-out/browser/ (ignored by git) to look at.
+frame is at most 640 px, the tiles wrap on a phone and stand level in a row,
+and the inline table fits the frame, naming the columns it leaves to the CSV.
+The screenshots stay in out/browser/ (ignored by git) to look at.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ TILES = [
         tone=Tone.BAD,
     ),
     HeadlineTile(
-        label="Abandon rate",
+        # Two lines in a tile: its row's other tiles stand as tall.
+        label="Abandoned calls, share of inbound",
         value="3.1 %",
         previous="4.0 %",
         change="\u221222.5 %",
@@ -229,6 +230,9 @@ def _assert_tiles(layout: browser.Layout, tiles: Sequence[HeadlineTile]) -> None
     assert len(boxes) == len(tiles)
     assert all(box.left >= 0 and box.right <= layout.viewport_width for box in boxes)
     rows = len({box.top for box in boxes})
+    for top in {box.top for box in boxes}:
+        bottoms = [box.bottom for box in boxes if box.top == top]
+        assert max(bottoms) - min(bottoms) < 0.5, f"the tiles of a row stand at {bottoms}"
     if layout.viewport_width == PHONE:
         assert rows >= 2, "the tiles did not wrap on a phone"
     else:
