@@ -125,6 +125,7 @@ HISTORY_SAMPLE = 50
 SLOW_SMTP_S = 0.15
 MONGO_COMMANDS = "herald_mongo_commands_total"
 HISTORY_LAG = "herald_history_lag_seconds_bucket"
+STUCK_RUNS = "herald_stuck_runs_total"
 #: Set-up (import, services starting) and reading the topics afterwards, over a pass's limit.
 PASS_OVERHEAD_S = 600.0
 
@@ -271,6 +272,17 @@ def final_lag_bound(metrics: str) -> float:
     return min(bound for bound, n in by_bound.items() if n == total)
 
 
+def fired_again(metrics: str) -> int:
+    """Runs the scheduler's stuck-run timer fired again (`herald_stuck_runs_total`): a run
+    still queued for a stage past `stuck_after_s` is one, as is one a stage lost."""
+    return sum(
+        int(sample.value)
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == STUCK_RUNS
+    )
+
+
 def mongo_commands(metrics: str) -> Counter[str]:
     """MongoDB commands by name in a service's Prometheus text (`herald_mongo_commands_total`)."""
     found: Counter[str] = Counter()
@@ -337,6 +349,8 @@ class Pass:
     stored_within_s: float = math.nan
     #: The longest a run's `delivered` status happened after its last email.
     status_after_email_s: float = math.nan
+    #: Runs the stuck-run timer fired again (`fired_again`).
+    fired_again: int = 0
     renders: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     peaks: dict[str, float] = field(default_factory=dict)
@@ -576,6 +590,7 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
             (scheduler,) = services["scheduler"]
             _, metrics = await asyncio.to_thread(ops_get, scheduler.ops_port, "/metrics")
             result.stored_within_s = final_lag_bound(metrics)
+            result.fired_again = fired_again(metrics)
         finally:
             sampling.cancel()
             at_herd.cancel()
@@ -690,6 +705,7 @@ def report(passes: list[Pass]) -> None:
     row("final status -> stored, all within (s)", "{p.stored_within_s:.1f}")
     row("last email -> final in history, bound (s)", "{p.history_lag_s:.1f}")
     row("history sample poll took up to (s)", "{p.poll_s:.2f}")
+    row("runs fired again by the stuck-run timer", "{p.fired_again:,}")
     for service in (None, "scheduler", "renderer", "mailer"):
         table.add_row(
             f"MongoDB commands a run ({service or 'all'})",

@@ -88,3 +88,18 @@ def test_the_e2e_bench_times_a_status_from_its_runs_last_first_arrival() -> None
     assert last == {"t/s@1": 12.0}
     assert e2e.status_after_email({"t/s@1": 13.5, "t/s@2": 99.0}, last) == 1.5
     assert e2e.history_lags({}, last, until=40.0) == [28.0], "never seen final: until the limit"
+
+
+def test_the_e2e_bench_counts_the_runs_the_stuck_timer_fired_again() -> None:
+    from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        from bench import e2e
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    registry = CollectorRegistry()
+    stuck = Counter("herald_stuck_runs", "", registry=registry)
+    assert e2e.fired_again(generate_latest(registry).decode()) == 0
+    stuck.inc(3)
+    assert e2e.fired_again(generate_latest(registry).decode()) == 3
