@@ -9,6 +9,7 @@ asserted, only that a result comes out.
 
 from __future__ import annotations
 
+import importlib
 import math
 import runpy
 import sys
@@ -35,36 +36,32 @@ def test_each_bench_starts(
     assert "usage:" in capsys.readouterr().out
 
 
-def _render_bench() -> ModuleType:
+def _bench(name: str) -> ModuleType:
+    """A bench script as a module (`bench.NAME`), imported from the checkout's root."""
     sys.path.insert(0, str(BENCH.parent))
     try:
-        from bench import render
+        return importlib.import_module(f"bench.{name}")
     finally:
         sys.path.remove(str(BENCH.parent))
-    return render
 
 
 @pytest.mark.parametrize("kind", ["naive", "herald", "chart", "exec"])
 def test_the_render_bench_measures_each_pdf_kind(kind: str) -> None:
     """Composed in this process, printed in a worker-like one (`pdf_process.py`)."""
-    measured = _render_bench().measure(kind, 12)
+    measured = _bench("render").measure(kind, 12)
     assert measured["bytes"] > 1000
     assert min(measured["cold_s"], measured["warm_s"], measured["rss_mb"]) > 0
 
 
 def test_the_render_bench_composes_an_email() -> None:
-    assert _render_bench().email_compose_ms(2) > 0
+    assert _bench("render").email_compose_ms(2) > 0
 
 
 def test_the_e2e_bench_reads_the_history_lag_of_final_statuses_only() -> None:
     """The bound that holds every final status, from the scheduler's real exposition."""
     from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        from bench import e2e
-    finally:
-        sys.path.remove(str(BENCH.parent))
+    e2e = _bench("e2e")
     registry = CollectorRegistry()
     lag = Histogram(
         "herald_history_lag_seconds", "", ["status"], buckets=(1, 20, 30, 45), registry=registry
@@ -76,11 +73,7 @@ def test_the_e2e_bench_reads_the_history_lag_of_final_statuses_only() -> None:
 
 
 def test_the_e2e_bench_times_a_status_from_its_runs_last_first_arrival() -> None:
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        from bench import e2e
-    finally:
-        sys.path.remove(str(BENCH.parent))
+    e2e = _bench("e2e")
     sender = "herald@example.com"
     lead, ops = (e2e.message_id("t/s@1", r, sender) for r in e2e.RECIPIENTS)
     arrivals = [(10.0, lead), (12.0, ops), (30.0, ops)]  # ops's second copy: no later delivery
@@ -93,11 +86,7 @@ def test_the_e2e_bench_times_a_status_from_its_runs_last_first_arrival() -> None
 def test_the_e2e_bench_counts_the_runs_the_stuck_timer_fired_again() -> None:
     from prometheus_client import CollectorRegistry, Counter, generate_latest
 
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        from bench import e2e
-    finally:
-        sys.path.remove(str(BENCH.parent))
+    e2e = _bench("e2e")
     registry = CollectorRegistry()
     stuck = Counter("herald_stuck_runs", "", registry=registry)
     assert e2e.fired_again(generate_latest(registry).decode()) == 0
