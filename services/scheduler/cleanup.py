@@ -21,7 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.scheduler.logo_bin import sweep_logos
 from herald.services.scheduler.store import COMMANDS, RECORDED_AT, RECORDED_DAY
-from herald.services.scheduler.tenant_store import UNUSED_SINCE, MongoLogos
+from herald.services.scheduler.tenant_store import MongoLogos
 from herald.services.scheduler.timers import CURSOR, TIMERS, bucket_key
 from herald.shared.history import store as history_store
 from herald.shared.history.fold import FINAL_STATUSES
@@ -34,7 +34,6 @@ from herald.shared.runtime.settings import Settings
 log = logging.getLogger("herald.retention")
 
 _FINAL = frozenset(status.value for status in FINAL_STATUSES)
-__all__ = ["UNUSED_SINCE", "StaleTimers", "UnusedLogos", "scheduler_cleanup"]
 
 
 def _final(doc: Document) -> bool:

@@ -18,13 +18,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
 
 from herald.client.commands import CommandRejectedError, HeraldClient
-from herald.services.scheduler.cleanup import UNUSED_SINCE, scheduler_cleanup
+from herald.services.scheduler.cleanup import scheduler_cleanup
 from herald.services.scheduler.logo_bin import Verdict
 from herald.services.scheduler.ports import Output
 from herald.services.scheduler.tenant_commands import TenantState
 from herald.services.scheduler.tenant_store import (
     LOGO_TRASH,
     LOGO_VERDICTS,
+    UNUSED_SINCE,
     MongoLogos,
     TenantStore,
 )
