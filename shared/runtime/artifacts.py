@@ -112,10 +112,16 @@ def _chunk(file_id: str, attempt: ObjectId, number: int, data: bytearray) -> Doc
     }
 
 
+def _attempt(doc: Document) -> Any:
+    """The upload a files document names (`metadata.attempt`), or None for a file stored
+    without one."""
+    return (doc.get("metadata") or {}).get("attempt")
+
+
 def _own_chunks(doc: Document) -> Document:
     """The chunks of the upload a files document names, not a newer upload's under its id."""
     query: Document = {"files_id": doc["_id"]}
-    if (attempt := (doc.get("metadata") or {}).get("attempt")) is not None:
+    if (attempt := _attempt(doc)) is not None:
         query["attempt"] = attempt
     return query
 
@@ -289,7 +295,7 @@ class ArtifactStore:
         the document; an upload stored under the same id since stays whole."""
         await self._db[f"{self._bucket}.chunks"].delete_many(_own_chunks(doc))
         query: Document = {"_id": doc["_id"]}
-        if (attempt := (doc.get("metadata") or {}).get("attempt")) is not None:
+        if (attempt := _attempt(doc)) is not None:
             query["metadata.attempt"] = attempt
         await self._db[f"{self._bucket}.files"].delete_one(query)
 
@@ -299,10 +305,11 @@ class ArtifactStore:
         if doc is None:
             raise NoFile(f"no artifact {file_id!r}")
         metadata: dict[str, Any] = doc.get("metadata") or {}
-        query: Document = {"files_id": file_id}
-        if (attempt := metadata.get("attempt")) is not None:
-            query["attempt"] = attempt
-        chunks = self._db[f"{self._bucket}.chunks"].find(query, {"data": 1, "n": 1}).sort("n", 1)
+        chunks = (
+            self._db[f"{self._bucket}.chunks"]
+            .find(_own_chunks(doc), {"data": 1, "n": 1})
+            .sort("n", 1)
+        )
         data = bytearray()
         number = 0
         async for chunk in chunks:
