@@ -126,6 +126,7 @@ SLOW_SMTP_S = 0.15
 MONGO_COMMANDS = "herald_mongo_commands_total"
 HISTORY_LAG = "herald_history_lag_seconds_bucket"
 STUCK_RUNS = "herald_stuck_runs_total"
+STUCK_RUNS_QUEUED = "herald_stuck_runs_queued_total"
 #: Set-up (import, services starting) and reading the topics afterwards, over a pass's limit.
 PASS_OVERHEAD_S = 600.0
 
@@ -272,14 +273,15 @@ def final_lag_bound(metrics: str) -> float:
     return min(bound for bound, n in by_bound.items() if n == total)
 
 
-def fired_again(metrics: str) -> int:
-    """Runs the scheduler's stuck-run timer fired again (`herald_stuck_runs_total`): a run
-    still queued for a stage past `stuck_after_s` is one, as is one a stage lost."""
+def counted(metrics: str, name: str) -> int:
+    """A counter's total over its labels in a service's Prometheus text. The scheduler's
+    stuck-run timer counts the runs it fired again (`STUCK_RUNS`: a stage read them and
+    lost them) and those it found still queued for a stage (`STUCK_RUNS_QUEUED`)."""
     return sum(
         int(sample.value)
         for family in text_string_to_metric_families(metrics)
         for sample in family.samples
-        if sample.name == STUCK_RUNS
+        if sample.name == name
     )
 
 
@@ -349,8 +351,9 @@ class Pass:
     stored_within_s: float = math.nan
     #: The longest a run's `delivered` status happened after its last email.
     status_after_email_s: float = math.nan
-    #: Runs the stuck-run timer fired again (`fired_again`).
+    #: Runs the stuck-run timer fired again, and times it found one still queued (`counted`).
     fired_again: int = 0
+    found_queued: int = 0
     renders: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     peaks: dict[str, float] = field(default_factory=dict)
@@ -590,7 +593,8 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
             (scheduler,) = services["scheduler"]
             _, metrics = await asyncio.to_thread(ops_get, scheduler.ops_port, "/metrics")
             result.stored_within_s = final_lag_bound(metrics)
-            result.fired_again = fired_again(metrics)
+            result.fired_again = counted(metrics, STUCK_RUNS)
+            result.found_queued = counted(metrics, STUCK_RUNS_QUEUED)
         finally:
             sampling.cancel()
             at_herd.cancel()
@@ -706,6 +710,7 @@ def report(passes: list[Pass]) -> None:
     row("last email -> final in history, bound (s)", "{p.history_lag_s:.1f}")
     row("history sample poll took up to (s)", "{p.poll_s:.2f}")
     row("runs fired again by the stuck-run timer", "{p.fired_again:,}")
+    row("stuck-run timer found a run still queued (times)", "{p.found_queued:,}")
     for service in (None, "scheduler", "renderer", "mailer"):
         table.add_row(
             f"MongoDB commands a run ({service or 'all'})",

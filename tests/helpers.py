@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
@@ -31,7 +31,7 @@ from herald.client.commands import HeraldClient
 from herald.shared.contract.messages import CreateSchedule, RunNow
 from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
 from herald.shared.history.replay import read_records
-from herald.shared.runtime.kafka import client_options, ensure_topics
+from herald.shared.runtime.kafka import client_options, ensure_topics, group_id
 from herald.shared.runtime.mongo import connect
 from herald.shared.runtime.settings import Settings
 from tests.infra import REPO
@@ -275,6 +275,32 @@ async def read_topic(
         return await asyncio.wait_for(read_all(), timeout_s)
     except TimeoutError as exc:
         raise AssertionError(f"could not read {topic} to its end in {timeout_s} s") from exc
+
+
+async def commit_as(settings: Settings, service: str, offsets: dict[TopicPartition, int]) -> None:
+    """Commits for the service's consumer group what it commits once it has finished every
+    record before these offsets."""
+    consumer = AIOKafkaConsumer(
+        **client_options(settings.kafka), group_id=group_id(settings, service)
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+
+
+async def ends_of(settings: Settings, topic: str) -> dict[TopicPartition, int]:
+    """The end offset of each of the topic's partitions."""
+    consumer = AIOKafkaConsumer(**client_options(settings.kafka))
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()
 
 
 #: The command client on a test deployment's Kafka and topics: the CLI's own factory.

@@ -28,6 +28,7 @@ from tests.fakes.scheduler import (
     MemoryRunHistory,
     MemorySchedules,
     MemorySlots,
+    MemoryStageQueues,
     MemoryTenants,
     MemoryTimers,
     RecordingBodies,
@@ -72,6 +73,7 @@ class World:
         self.timers = MemoryTimers()
         self.history = MemoryRunHistory()
         self.herd = herd or RecordingHerd()
+        self.queues = MemoryStageQueues()
         #: What the commands published: replies and effects.
         self.bodies = RecordingBodies()
         self.first = self.replica(MemoryLeases(self.clock, LEASE_TTL))
@@ -88,6 +90,7 @@ class World:
             self.timers,
             self.history,
             self.herd,
+            self.queues,
             clock=self.clock,
         )
         return Replica(leases, calendar, ticker)

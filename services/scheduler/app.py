@@ -14,6 +14,7 @@ from herald.services.scheduler.cleanup import scheduler_cleanup
 from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.leases import LEASES, LeaseStore
 from herald.services.scheduler.projection import Projection
+from herald.services.scheduler.queues import KafkaStageQueues
 from herald.services.scheduler.slots import SlotStore
 from herald.services.scheduler.store import BareIds, SchedulerStore
 from herald.services.scheduler.tenant_store import TenantStore
@@ -48,7 +49,8 @@ def create_app() -> FastStream:
     )
     publisher = BulkPublisher(settings)
     calendar = Calendar(store, slots, leases, publisher, settings.default_timezone)
-    ticker = Ticker(settings, calendar, slots, leases, timers, history, publisher)
+    queues = KafkaStageQueues(settings)
+    ticker = Ticker(settings, calendar, slots, leases, timers, history, publisher, queues)
     # Commands have a database client of their own (see `Calendar.sharing_turns`).
     commands_mongo = connect(
         settings, "herald-scheduler-commands", pool_size=settings.scheduler.command_pool_size
@@ -90,7 +92,7 @@ def create_app() -> FastStream:
         await calendar.forget_deleted()
 
     cleanup = scheduler_cleanup(runtime.db, settings)  # retention: runs, commands, timers
-    app = make_app(runtime, [publisher.start, prepare, cleanup.start])
+    app = make_app(runtime, [publisher.start, queues.start, prepare, cleanup.start])
     app.on_shutdown(cleanup.stop)
 
     @app.after_startup
@@ -119,6 +121,7 @@ def create_app() -> FastStream:
         except Exception:
             log.exception("held runs not written before stopping: the next owner reads them")
         await publisher.stop()
+        await queues.stop()
 
     @app.after_shutdown
     async def close_commands_client() -> None:

@@ -4,8 +4,8 @@ The use cases (`command_handling`, `projection`, `ringing`, `calendar`,
 `ticker`) take these, never a broker or a database. `app.py` wires the
 adapters: `store.SchedulerStore`, `calendar.Calendar`, `slots.SlotStore`,
 `leases.LeaseStore`, `timers.TimerStore`, `history.store.MongoRunHistory`,
-`handlers.BrokerBodies` and `runtime.kafka.BulkPublisher`; the in-memory fakes
-with the same promises are in `tests/fakes/scheduler.py`.
+`handlers.BrokerBodies`, `queues.KafkaStageQueues` and `runtime.kafka.BulkPublisher`;
+the in-memory fakes with the same promises are in `tests/fakes/scheduler.py`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from herald.services.scheduler.firing import Pending
 from herald.services.scheduler.retries import Timer
 from herald.services.scheduler.tenant_commands import TenantState
 from herald.shared.contract.identity import ScheduleRef
-from herald.shared.contract.messages import DeliveryStatus, Envelope, LogoUpload
+from herald.shared.contract.messages import DeliveryStatus, Envelope, LogoUpload, RunStatus
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tenant_settings import LogoRef
 from herald.shared.history.fold import Projected, RunRecord
@@ -208,6 +208,15 @@ class RunHistory(Protocol):
 
     async def get_run(self, tenant_id: str, run_id: str) -> RunRecord | None:
         """The run's record if it is this tenant's."""
+
+
+class StageQueues(Protocol):
+    """Where a run's message is: still in the queue of the stage after its status, or read."""
+
+    async def holds(self, status: RunStatus, schedule_id: str) -> bool:
+        """True while the stage that takes a run on from `status` (`due`: the renderers,
+        `rendered`: the mailers) has not read to the end of the partition the schedule's
+        messages go to; False once it has, for any other status, and when it cannot be told."""
 
 
 class Timers(Protocol):

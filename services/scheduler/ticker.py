@@ -4,7 +4,8 @@ Any number of replicas run a ticker. Each due shard is taken by one replica
 through its lease; timers are rung by the holder of the `timers` lease, which
 also keeps the cursor of the last bucket rung, so after downtime no bucket is
 missed and none is rung twice. It runs on ports (`ports.Slots`, `ports.Leases`,
-`ports.TimerBuckets`, `ports.RunHistory`, `ports.Herd`); `app.py` wires them.
+`ports.TimerBuckets`, `ports.RunHistory`, `ports.Herd`, `ports.StageQueues`); `app.py`
+wires them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from herald.services.scheduler.ports import (
     Leases,
     RunHistory,
     Slots,
+    StageQueues,
     TimerBuckets,
 )
 from herald.services.scheduler.ringing import Ringing
@@ -54,6 +56,7 @@ class Ticker:
         timers: TimerBuckets,
         history: RunHistory,
         publisher: Herd,
+        queues: StageQueues,
         *,
         clock: Clock = utcnow,
     ) -> None:
@@ -64,7 +67,7 @@ class Ticker:
         self._leases = leases
         self._timers = timers
         stuck_after = timedelta(seconds=settings.scheduler.stuck_after_s)
-        self._ringing = Ringing(history, timers, publisher, stuck_after, settings.retry)
+        self._ringing = Ringing(history, timers, publisher, queues, stuck_after, settings.retry)
         self._stopping = asyncio.Event()
         #: Set while this replica is not firing; the projection waits on it.
         self.quiet = asyncio.Event()

@@ -51,6 +51,13 @@ STUCK_RUNS = Counter(
     "Runs fired again because they sat in due or rendered past the stuck limit (a stage died).",
     registry=REGISTRY,
 )
+STUCK_RUNS_QUEUED = Counter(
+    "herald_stuck_runs_queued_total",
+    "Runs past the stuck limit not fired again: the next stage has yet to read their message "
+    "(a backlog, not a loss), by the status they wait in.",
+    ["status"],
+    registry=REGISTRY,
+)
 RENDER_SECONDS = Histogram(
     "herald_render_seconds",
     "Time to render a run's artifacts, by format.",

@@ -48,6 +48,7 @@ from herald.shared.contract.messages import (
     DeliveryStatus,
     Envelope,
     LogoUpload,
+    RunStatus,
     utcnow,
 )
 from herald.shared.contract.schedule_spec import ScheduleSpec
@@ -399,6 +400,16 @@ class RecordingHerd:
 
     async def publish(self, messages: Sequence[Envelope]) -> None:
         self.published.extend(messages)
+
+
+@dataclass
+class MemoryStageQueues:
+    """`StageQueues`: the (status, schedule id) pairs whose message a stage has yet to read."""
+
+    waiting: set[tuple[RunStatus, str]] = field(default_factory=set)
+
+    async def holds(self, status: RunStatus, schedule_id: str) -> bool:
+        return (status, schedule_id) in self.waiting
 
 
 class MemoryRunHistory:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.scheduler.calendar import Calendar
 from herald.services.scheduler.commands import ScheduleState
-from herald.services.scheduler.firing import Pending, run_details
+from herald.services.scheduler.firing import Pending, due_messages, run_details
 from herald.services.scheduler.slots import SLOTS, SlotStore, entry_key, shard_of, slot_id
 from herald.services.scheduler.store import (
     BARE_IDS_GONE,
@@ -41,7 +42,15 @@ from herald.shared.runtime.metrics import REGISTRY
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.service import build_runtime
 from herald.shared.runtime.settings import SchedulerSettings, Settings
-from tests.helpers import ServiceProcess, command_client, read_topic, wait_until
+from tests.helpers import (
+    ServiceProcess,
+    command_client,
+    commit_as,
+    ends_of,
+    ops_get,
+    read_topic,
+    wait_until,
+)
 from tests.samples import DAILY_SPEC
 from tests.scheduler_world import World
 
@@ -255,6 +264,59 @@ async def test_stuck_and_retried_runs_fire_again_as_the_next_attempt(
     assert due_at(retry_record, 2) >= retry_at
     stuck_record = await history_store.get_run(db[history_store.RUNS], "acme", stuck.run_id)
     assert due_at(stuck_record, 2) - due_at(stuck_record, 1) >= timedelta(seconds=4)
+
+
+def _found_queued(scheduler: ServiceProcess) -> float:
+    _, body = ops_get(scheduler.ops_port, "/metrics")
+    found = re.search(r'^herald_stuck_runs_queued_total\{status="due"\} (\S+)$', body, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_a_stuck_run_still_queued_for_the_renderers_waits_and_goes_once_they_read_past_it(
+    topics_ready: Settings, db: AsyncDatabase[Document], log_dir: Path
+) -> None:
+    settings = topics_ready.model_copy(
+        update={"scheduler": SchedulerSettings(tick_s=0.5, stuck_after_s=4)}
+    )
+    topics = Topics(settings.kafka.topic_prefix)
+    scheduler = ServiceProcess("scheduler", settings, log_dir)
+    await scheduler.wait_started()
+    spec = ScheduleSpec.model_validate(EVERY_MINUTE)
+    queued = run_details("s-queued@x", spec, "UTC", datetime.now(UTC).replace(microsecond=0))
+    runtime = build_runtime("probe", settings)
+    await runtime.broker.start()
+    runs = db[history_store.RUNS]
+
+    async def attempts() -> list[int]:
+        fired = _due_records(await read_topic(settings, topics.report_due))
+        return [r["attempt"] for r in fired if r["run_id"] == queued.run_id]
+
+    try:
+        # Fired as the scheduler fires a run, its ReportDue on report.due; no renderer reads it.
+        await publish_many(runtime.broker, runtime.topics, due_messages("acme", "s-queued", queued))
+
+        async def found_queued(times: int) -> bool:
+            return _found_queued(scheduler) >= times
+
+        await wait_until(lambda: found_queued(1), 60, "the timer to find the run still queued")
+        # Its timer is armed again, rings again, and finds it still there.
+        await wait_until(lambda: found_queued(2), 30, "the timer to ring again")
+        assert await attempts() == [1]
+        record = await history_store.get_run(runs, "acme", queued.run_id)
+        assert record is not None
+        assert (record.status, record.attempt) == (RunStatus.DUE, 1)
+
+        # The renderers read past it and nothing came of it: it is stuck, and fired again.
+        await commit_as(settings, "renderer", await ends_of(settings, topics.report_due))
+
+        async def second_attempt() -> bool:
+            return 2 in await attempts()
+
+        await wait_until(second_attempt, 30, "the run fired again as attempt 2")
+    finally:
+        await runtime.broker.stop()
+        scheduler.stop()
+    assert "still waits for the next stage" in scheduler.log()
 
 
 async def test_on_the_real_stores_a_deleted_schedule_never_fires(

@@ -28,6 +28,7 @@ from herald.shared.contract.messages import DeliveryStatus, Envelope, ReportDue,
 from herald.shared.history import store as history_store
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
+from tests.fakes.scheduler import MemoryStageQueues
 from tests.samples import DAILY_SPEC
 
 pytestmark = pytest.mark.integration
@@ -53,7 +54,16 @@ def _ticker(settings: Settings, db: AsyncDatabase[Document], published: Publishe
     slots = SlotStore(db)
     calendar = Calendar(SchedulerStore(db), slots, leases, published, "UTC")  # type: ignore[arg-type]
     runs = history_store.MongoRunHistory(db[history_store.RUNS])
-    return Ticker(settings, calendar, slots, leases, TimerStore(db), runs, published)  # type: ignore[arg-type]
+    return Ticker(
+        settings,
+        calendar,
+        slots,
+        leases,
+        TimerStore(db),
+        runs,
+        published,  # type: ignore[arg-type]
+        MemoryStageQueues(),
+    )
 
 
 async def _pending_retry(db: AsyncDatabase[Document], run_id: str, retry_at: datetime) -> Timer:

@@ -83,12 +83,20 @@ def test_the_e2e_bench_times_a_status_from_its_runs_last_first_arrival() -> None
     assert e2e.history_lags({}, last, until=40.0) == [28.0], "never seen final: until the limit"
 
 
-def test_the_e2e_bench_counts_the_runs_the_stuck_timer_fired_again() -> None:
+def test_the_e2e_bench_counts_what_the_stuck_timer_did() -> None:
     from prometheus_client import CollectorRegistry, Counter, generate_latest
 
     e2e = _bench("e2e")
     registry = CollectorRegistry()
     stuck = Counter("herald_stuck_runs", "", registry=registry)
-    assert e2e.fired_again(generate_latest(registry).decode()) == 0
+    queued = Counter("herald_stuck_runs_queued", "", ["status"], registry=registry)
+
+    def both() -> tuple[int, int]:
+        metrics = generate_latest(registry).decode()
+        return e2e.counted(metrics, e2e.STUCK_RUNS), e2e.counted(metrics, e2e.STUCK_RUNS_QUEUED)
+
+    assert both() == (0, 0)
     stuck.inc(3)
-    assert e2e.fired_again(generate_latest(registry).decode()) == 3
+    queued.labels("due").inc(2)
+    queued.labels("rendered").inc(5)
+    assert both() == (3, 7)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from herald.services.scheduler import retries
 from herald.services.scheduler.firing import run_details
-from herald.services.scheduler.ringing import Ringing
+from herald.services.scheduler.ringing import QUEUED_RECHECK, Ringing
 from herald.shared.contract.messages import DeliveryStatus, ReportDue, RunStatus
 from herald.shared.runtime.metrics import REGISTRY
 from herald.shared.runtime.settings import RetrySettings
-from tests.fakes.scheduler import MemoryRunHistory, MemoryTimers, RecordingHerd
+from tests.fakes.scheduler import (
+    MemoryRunHistory,
+    MemoryStageQueues,
+    MemoryTimers,
+    RecordingHerd,
+)
 from tests.samples import DAILY_SPEC
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -23,7 +29,10 @@ class World:
         self.history = MemoryRunHistory()
         self.timers = MemoryTimers()
         self.herd = RecordingHerd()
-        self.ringing = Ringing(self.history, self.timers, self.herd, STUCK, RetrySettings())
+        self.queues = MemoryStageQueues()
+        self.ringing = Ringing(
+            self.history, self.timers, self.herd, self.queues, STUCK, RetrySettings()
+        )
 
     async def run(self, *statuses: RunStatus, at: datetime = NOW) -> retries.Timer:
         """Run `s@1`'s first attempt through `statuses`, a second apart; its armed timer."""
@@ -89,6 +98,62 @@ async def test_a_stuck_run_is_fired_again_and_counted() -> None:
     retried = World()
     await retried.ringing.ring(await retried.run(RunStatus.DUE, RunStatus.PENDING_RETRY), RETRY_AT)
     assert _stuck_runs() == before + 1
+
+
+def _queued(status: RunStatus) -> float:
+    return REGISTRY.get_sample_value("herald_stuck_runs_queued_total", {"status": status}) or 0.0
+
+
+async def test_a_stuck_run_whose_message_still_waits_for_the_next_stage_is_not_fired_again() -> (
+    None
+):
+    world = World()
+    before, before_queued = _stuck_runs(), _queued(RunStatus.RENDERED)
+    timer = await world.run(RunStatus.DUE, RunStatus.RENDERED)
+    world.queues.waiting.add((RunStatus.RENDERED, "s"))
+    rung_at = NOW + STUCK + timedelta(seconds=5)
+    await world.ringing.ring(timer, rung_at)
+
+    assert world.herd.published == []
+    assert world.timers.armed == {("s@1", 1): replace(timer, due=rung_at + QUEUED_RECHECK)}
+    assert (_stuck_runs(), _queued(RunStatus.RENDERED)) == (before, before_queued + 1)
+
+    # The mailers read it and nothing came of it: now it is stuck, and fired again.
+    world.queues.waiting.clear()
+    await world.ringing.ring(world.timers.armed[("s@1", 1)], rung_at + QUEUED_RECHECK)
+    assert world.attempts() == [("s@1", 2)]
+    assert _stuck_runs() == before + 1
+
+
+async def test_the_queue_is_asked_about_the_run_s_own_status_and_schedule() -> None:
+    world = World()
+    timer = await world.run(RunStatus.DUE)
+    world.queues.waiting |= {(RunStatus.RENDERED, "s"), (RunStatus.DUE, "other")}
+    await world.ringing.ring(timer, NOW + STUCK)
+
+    assert world.attempts() == [("s@1", 2)]
+
+
+async def test_a_queued_run_past_its_deadline_is_given_up_all_the_same() -> None:
+    """The deadline bounds how long the mailer's ledger must remember a run."""
+    world = World()
+    timer = await world.run(RunStatus.DUE, at=NOW - timedelta(days=2))
+    world.queues.waiting.add((RunStatus.DUE, "s"))
+    await world.ringing.ring(timer, NOW)
+
+    [failed] = world.herd.published
+    assert isinstance(failed, DeliveryStatus)
+    assert failed.status is RunStatus.FAILED
+    assert world.timers.armed == {}
+
+
+async def test_a_due_retry_goes_whatever_the_queue_holds() -> None:
+    world = World()
+    timer = await world.run(RunStatus.DUE, RunStatus.PENDING_RETRY)
+    world.queues.waiting |= {(status, "s") for status in RunStatus}
+    await world.ringing.ring(timer, RETRY_AT)
+
+    assert world.attempts() == [("s@1", 2)]
 
 
 async def test_a_run_stuck_past_its_deadline_is_given_up() -> None:
