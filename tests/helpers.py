@@ -281,7 +281,9 @@ async def commit_as(settings: Settings, service: str, offsets: dict[TopicPartiti
     """Commits for the service's consumer group what it commits once it has finished every
     record before these offsets."""
     consumer = AIOKafkaConsumer(
-        **client_options(settings.kafka), group_id=group_id(settings, service)
+        **client_options(settings.kafka),
+        group_id=group_id(settings, service),
+        enable_auto_commit=False,  # else its stop may commit its own position over these
     )
     await consumer.start()
     try:

@@ -14,7 +14,7 @@ from herald.shared.contract.messages import RunStatus
 from herald.shared.contract.topics import Topics
 from herald.shared.runtime.kafka import client_options
 from herald.shared.runtime.settings import Settings
-from tests.helpers import commit_as
+from tests.helpers import commit_as, ends_of
 
 pytestmark = pytest.mark.integration
 
@@ -50,11 +50,16 @@ async def test_a_schedule_s_partition_is_held_until_its_stage_commits_past_the_e
     settings = topics_ready
     topics = Topics(settings.kafka.topic_prefix)
     queued, idle = _on_other_partitions(settings.kafka.partitions)
-    producer = AIOKafkaProducer(**client_options(settings.kafka))
+    tp = TopicPartition(topics.report_due, _partition(queued, settings.kafka.partitions))
+    producer = AIOKafkaProducer(**client_options(settings.kafka), enable_idempotence=True)
     await producer.start()
     try:
         for _ in range(2):
-            await producer.send_and_wait(topics.report_due, b"{}", key=queued.encode())
+            # On the key's partition, as the producers put it once they know the topic's
+            # partitions (a producer that saw the topic being made may not know them all).
+            await producer.send_and_wait(
+                tp.topic, b"{}", key=queued.encode(), partition=tp.partition
+            )
     finally:
         await producer.stop()
 
@@ -64,12 +69,12 @@ async def test_a_schedule_s_partition_is_held_until_its_stage_commits_past_the_e
     assert not await queues.holds(RunStatus.RENDERED, queued), "the mailers' topic is empty"
     assert not await queues.holds(RunStatus.PENDING_RETRY, queued), "no stage queue for it"
 
-    tp = TopicPartition(topics.report_due, _partition(queued, settings.kafka.partitions))
-    await commit_as(settings, "renderer", {tp: 1})
-    assert await queues.holds(RunStatus.DUE, queued), "one of the two is still to be read"
-    await commit_as(settings, "mailer", {tp: 2})
+    end = (await ends_of(settings, tp.topic))[tp]
+    await commit_as(settings, "renderer", {tp: end - 1})
+    assert await queues.holds(RunStatus.DUE, queued), "the last one is still to be read"
+    await commit_as(settings, "mailer", {tp: end})
     assert await queues.holds(RunStatus.DUE, queued), "another stage's group does not count"
-    await commit_as(settings, "renderer", {tp: 2})
+    await commit_as(settings, "renderer", {tp: end})
     assert not await queues.holds(RunStatus.DUE, queued)
 
 
@@ -78,11 +83,12 @@ async def test_one_reading_answers_for_its_freshness(topics_ready: Settings) -> 
     topics = Topics(settings.kafka.topic_prefix)
     queues = KafkaStageQueues(settings, fresh_for_s=3600)
     await queues.start()
-    producer = AIOKafkaProducer(**client_options(settings.kafka))
+    producer = AIOKafkaProducer(**client_options(settings.kafka), enable_idempotence=True)
     await producer.start()
     try:
         assert not await queues.holds(RunStatus.RENDERED, "s-1")
-        await producer.send_and_wait(topics.report_rendered, b"{}", key=b"s-1")
+        partition = _partition("s-1", settings.kafka.partitions)
+        await producer.send_and_wait(topics.report_rendered, b"{}", key=b"s-1", partition=partition)
         assert not await queues.holds(RunStatus.RENDERED, "s-1"), "read an hour ago"
     finally:
         await producer.stop()
