@@ -84,7 +84,7 @@ class Envelope(Contract):
     event_id: UUID = Field(
         default_factory=uuid4,
         description="This message's id: the same id, the same message (a status event's "
-        "is derived from its run, attempt, stage and status).",
+        "is derived from its run, attempt, stage, status and occurred_at).",
     )
     occurred_at: AwareDatetime = Field(default_factory=utcnow, description="When it was made.")
     tenant_id: Identifier = Field(description="The tenant; a message concerns its data alone.")
