@@ -7,14 +7,25 @@ the three local days before, 7 - 9 June, holding calls p01 - p04 only
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from herald.services.renderer.formats.headlines import tiles
 from herald.services.renderer.reports.chart import ChartKind
-from herald.services.renderer.reports.model import Column, ColumnKind, Figure, Headline, ReportData
+from herald.services.renderer.reports.model import (
+    Cell,
+    Column,
+    ColumnKind,
+    Figure,
+    Headline,
+    ReportData,
+    Row,
+)
 from herald.services.renderer.reports.standard import REPORTS
+from herald.services.renderer.reports.standard.charting import TableChart, table_chart
 from herald.shared.contract.messages import HeadlineTile, Tone
 from tests.report_dataset import computed, local, request
 
@@ -95,6 +106,18 @@ async def test_a_report_without_metrics_has_no_tiles_and_the_cdr_no_chart() -> N
     assert cdr.charts == ()
 
 
+async def test_every_report_with_tiles_names_the_period_of_their_previous_figures() -> None:
+    """Once, in its notes (the PDF's heading, every email's body); a report without tiles
+    compares with nothing and says nothing of it."""
+    for report_id in REPORTS:
+        data = await report(report_id)
+        named = [n for n in data.notes if n.startswith("Previous period:")]
+        if data.headlines:
+            assert named == ["Previous period: 7\u20139 Jun 2025 (the 3 days before)"], report_id
+        else:
+            assert named == [], report_id
+
+
 async def test_every_other_standard_report_declares_a_chart() -> None:
     for report_id, definition in REPORTS.items():
         if report_id == "cdr":
@@ -138,6 +161,35 @@ async def test_bars_rank_campaigns_and_the_hourly_chart_keeps_hour_order() -> No
     assert list(values) == sorted(values, key=lambda v: -(v or 0))
     hourly = (await report("hourly_activity")).charts[0]
     assert list(hourly.categories) == sorted(hourly.categories)
+
+
+def _hour_rows(spec: TableChart, columns: Sequence[Column]) -> list[Row]:
+    """A row per hour of the day, the late ones the busiest: dialed 10 + hour."""
+    keys = [column.key for column in columns]
+    rows = []
+    for hour in range(24):
+        row: list[Cell] = [None] * len(columns)
+        row[0] = f"{hour:02d}:00"
+        for _, key in spec.values:
+            row[keys.index(key)] = 10 + hour
+        rows.append(tuple(row))
+    return rows
+
+
+def test_the_hourly_chart_shows_all_24_hours_and_a_ranked_chart_its_top_20() -> None:
+    """Cut to 20 like a ranked chart, the hours' chart lost 20:00-23:00 and called the
+    rest its "top 20"."""
+    hourly = REPORTS["hourly_activity"]
+    (spec,) = hourly.charts
+    assert isinstance(spec, TableChart)
+    columns = hourly.layouts[spec.table].columns
+    rows = _hour_rows(spec, columns)
+    chart = table_chart(spec, columns, rows)
+    assert chart.categories == tuple(f"{hour:02d}:00" for hour in range(24))
+    assert chart.title == spec.title
+    ranked = table_chart(dataclasses.replace(spec, ranked=True), columns, rows)
+    assert ranked.categories == tuple(f"{hour:02d}:00" for hour in range(23, 3, -1))
+    assert ranked.title == f"{spec.title} (top 20 of 24)"
 
 
 async def test_shares_of_dispositions_are_a_share_chart() -> None:

@@ -178,7 +178,8 @@ async def test_agent_time_counts_session_time_inside_the_new_york_week() -> None
         "Total", "", 205200, 50400, 111600, 14400, 28800, 1800, 21600, 5400, 0, 0, D("61.4"),
         D("71.4"),
     )  # fmt: skip
-    assert "inside the window (America/New_York)" in data.notes[-1]
+    assert "inside the window (America/New_York)" in data.notes[-2]
+    assert data.notes[-1] == "Previous period: 8\u201314 Jun 2026 (the week before)"
 
 
 async def test_agent_performance_gives_the_same_occupancy_for_the_same_agents() -> None:
@@ -218,6 +219,6 @@ async def test_a_session_without_state_times_on_a_cut_day_counts_whole_and_is_no
     report = await computed(request("agent_time", *WEEK, timezone=NEW_YORK), data)
     (table,) = report.tables
     assert [row[:3] async for row in rows_of(table)] == [("Ben", "Team East", 3600)]
-    assert report.notes[-1] == (
+    assert report.notes[-2] == (
         "1 agent-day(s) on a day the window cuts have no state times and count whole."
     )

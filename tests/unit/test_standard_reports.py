@@ -29,6 +29,9 @@ from herald.shared.contract.tenant_settings import TenantCompliance
 from tests.report_dataset import DATA, MemoryCallData, computed, local, request
 
 D = Decimal
+#: The window is Tue 10 - Thu 12 June 2025, three local days: every report with tiles names
+#: the three days before as the period its tiles' "prev." figures are from.
+PREVIOUS_3_DAYS = "Previous period: 7\u20139 Jun 2025 (the 3 days before)"
 
 
 async def fetch(report_id: str, *args: Any, **kwargs: Any) -> ReportData:
@@ -139,6 +142,7 @@ async def test_campaign_summary() -> None:
         "a person answered, those no agent took. Over the window, and over the 30 days ending "
         "with it (the trailing period); flagged when that is above 3 %. Inbound abandon % = "
         "abandoned / offered; service level = answered within 20 s / offered.",
+        PREVIOUS_3_DAYS,
     )
 
 
@@ -202,8 +206,9 @@ async def test_campaign_summary_by_agent_leaves_abandon_rates_empty() -> None:
     k15 = (1, 1, 0, None, D("100.0"), 0, D("0.0"), D("3.0"), D("240"))
     assert await rows(inbound) == [("Support Inbound", *k15)]
     assert inbound.totals == ("Total", *k15)
-    assert data.notes[-1] == (
-        "Agent filter: abandoned calls reach no agent, so abandon rates are left empty."
+    assert data.notes[-2:] == (
+        "Agent filter: abandoned calls reach no agent, so abandon rates are left empty.",
+        PREVIOUS_3_DAYS,
     )
 
 
@@ -328,6 +333,7 @@ async def test_agent_performance() -> None:
     assert data.notes == (
         "An agent has a row when logged in during the window or with a handled call in it.",
         SESSION_NOTE,
+        PREVIOUS_3_DAYS,
     )
 
 
@@ -457,6 +463,7 @@ async def test_agent_time() -> None:
         "An agent has a row when logged in during the window. Utilisation % = "
         "(talk + wrap) / login.",
         SESSION_NOTE,
+        PREVIOUS_3_DAYS,
     )
 
 
@@ -499,11 +506,14 @@ async def test_agent_time_counts_the_part_of_sessions_inside_a_window_cutting_da
     # 25.0; occupancy 6300 / 19800 = 31.82 -> 31.8.
     chloe = (25200, 13500, 4500, 1800, 5400, 1800, 3600, 0, 0, 0, D("25.0"), D("31.8"))
     assert await rows(table) == [("Chloe Durand", "Team South", *chloe)]
-    assert len(data.notes) == 2
+    # Noon to noon: the previous period is the 24 hours before, not a calendar day.
+    assert data.notes[2:] == (
+        "Previous period: Tue 10 Jun 2025 12:00 \u2013 Wed 11 Jun 2025 12:00 (the 1 day before)",
+    )
 
     # The others' sessions have no state times: the two days count whole, and it says so.
     data = await fetch("agent_time", local(6, 11, 12), local(6, 12, 12))
-    assert data.notes[-1] == (
+    assert data.notes[-2] == (
         "6 agent-day(s) on a day the window cuts have no state times and count whole."
     )
 
@@ -581,7 +591,10 @@ async def test_hourly_activity() -> None:
     data = await fetch("hourly_activity")
     (table,) = data.tables
     assert keys(table) == HOURLY_KEYS
-    assert data.notes == ("Hours are local to Europe/Berlin, the zone calls are recorded in.",)
+    assert data.notes == (
+        "Hours are local to Europe/Berlin, the zone calls are recorded in.",
+        PREVIOUS_3_DAYS,
+    )
     assert await rows(table) == [
         # Local hours. Average wait = wait of all the hour's calls / (answered + abandoned).
         ("00:00", 1, 1, 0, 1, D("2")),  # k01 (22:30 UTC): 2 / 1

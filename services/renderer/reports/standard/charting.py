@@ -16,7 +16,9 @@ from decimal import Decimal
 from herald.services.renderer.reports.chart import Chart, ChartKind, Series
 from herald.services.renderer.reports.model import Cell, Column, Row
 
-#: A bar chart of more categories than this shows the largest ones only.
+#: A ranked bar chart of more categories than this shows the largest ones only. One in
+#: the table's order (the 24 hours of a day) shows them all: cut, it would drop the last
+#: hours, however busy.
 MAX_BARS = 20
 
 
@@ -75,9 +77,10 @@ def table_chart(spec: TableChart, columns: Sequence[Column], rows: Sequence[Row]
     keys = [column.key for column in columns]
     positions = [keys.index(key) for _, key in spec.values]
     ranked = list(rows)
+    cut = spec.ranked and spec.kind is ChartKind.BARS and len(rows) > MAX_BARS
     if spec.ranked:
         ranked.sort(key=lambda row: -(_number(row[positions[0]]) or 0.0))
-    if spec.kind is ChartKind.BARS:
+    if cut:
         ranked = ranked[:MAX_BARS]
     categories = tuple(
         " · ".join("(none)" if cell is None else str(cell) for cell in row[: spec.label_columns])
@@ -87,7 +90,5 @@ def table_chart(spec: TableChart, columns: Sequence[Column], rows: Sequence[Row]
         Series(label, tuple(_number(row[p]) for row in ranked))
         for (label, _), p in zip(spec.values, positions, strict=True)
     )
-    title = spec.title
-    if spec.kind is ChartKind.BARS and len(rows) > MAX_BARS:
-        title = f"{title} (top {MAX_BARS} of {len(rows)})"
+    title = f"{spec.title} (top {MAX_BARS} of {len(rows)})" if cut else spec.title
     return Chart(title, spec.kind, categories, series, spec.unit)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from herald.services.renderer.calldata.groupings import CALLS, Document, Grouped, Grouping, Sums
 from herald.services.renderer.calldata.records import Dimension
+from herald.services.renderer.reports import periods
 from herald.services.renderer.reports.chart import Chart
 from herald.services.renderer.reports.model import Column, Headline, ReportData, Row, Table
 from herald.services.renderer.reports.standard.charting import (
@@ -159,10 +160,15 @@ class ReportDefinition:
             )
             for n, (layout, figures) in enumerate(zip(self.layouts, computed.tables, strict=True))
         )
-        headlines = computed.headlines or self._headlines(computed, inputs.previous)
+        notes = computed.notes
+        headlines = computed.headlines
+        if not headlines:
+            headlines = self._headlines(computed, inputs.previous)
+            if headlines and inputs.previous is not None:  # what a tile's "prev." is
+                notes = (*notes, periods.describe(inputs.window, inputs.zone))
         charts = [self._chart(spec, inputs, computed) for spec in self.charts]
         shown = tuple(chart for chart in charts if chart is not None)
-        return ReportData(self.title, tables, computed.notes, headlines, shown)
+        return ReportData(self.title, tables, notes, headlines, shown)
 
     def _headlines(self, computed: Computed, previous: Inputs | None) -> tuple[Headline, ...]:
         if not self.metrics or not computed.tables:
