@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
@@ -14,7 +16,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
-from herald.services.scheduler.calendar import CommandsFirst
+from herald.services.scheduler.calendar import COMMAND_LEASE_WAIT_S, CommandsFirst
 from herald.services.scheduler.command_handling import CommandHandler
 from herald.services.scheduler.projection import Projection, Unprojectable
 from herald.shared.contract.messages import DeliveryStatus
@@ -30,6 +32,9 @@ from herald.shared.runtime.kafka import (
     undecoded,
 )
 from herald.shared.runtime.logs import bound, ids_of
+
+if TYPE_CHECKING:
+    from faststream.kafka.subscriber.usecase import DefaultSubscriber as KafkaSubscriber
 
 log = logging.getLogger("herald.scheduler")
 
@@ -56,6 +61,11 @@ class BrokerBodies:
 BATCH_RECORDS = 1000
 #: How long a poll waits for records when none are there.
 BATCH_WAIT_MS = 200
+#: How long the group waits for the commands consumer to give its partitions up: its batch
+#: in hand (`CommandTurns`), which may wait `COMMAND_LEASE_WAIT_S` for a shard. aiokafka's
+#: default, the session timeout (10 s), dropped a replica still handling a batch from the
+#: group and handed its partitions on at once.
+COMMANDS_REBALANCE_TIMEOUT_MS = int((COMMAND_LEASE_WAIT_S + 60) * 1000)
 
 
 def commit_offsets(
@@ -72,6 +82,39 @@ def commit_offsets(
         partition: min(offset, lowest.get((partition.topic, partition.partition), offset))
         for partition, offset in handled.items()
     }
+
+
+class CommandTurns(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Gives a partition of `schedule.commands` up only between batches.
+
+    A schedule's document has one writer, its partition's consumer: `save` writes
+    it, then the sync marks it (`mark_synced`). In a rebalance the old owner went on
+    with the batch in hand while the new owner read the same partition from the last
+    commit, and so two replicas wrote one document. MongoDB applies each update to
+    the document as it is; FerretDB 1.x reads it, changes it in Go and writes it all
+    back, so the old owner's mark could put back the version the new owner had just
+    replaced with an accepted change (on FerretDB 1.24, 110 of 276 acknowledged
+    updates of one field were undone by a concurrent `$set` of another). Here the
+    revocation waits for the batch in hand: the group is rebalanced, and the
+    partition's new owner starts, once that batch is handled. A crashed owner writes
+    nothing more; a batch whose commit the rebalance refuses is answered again from
+    the outbox.
+    """
+
+    def __init__(self) -> None:
+        self._batch = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        async with self._batch:
+            yield
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        async with self._batch:
+            return
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        return
 
 
 class StatusCommits(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -213,14 +256,32 @@ def register(
 ) -> None:
     """Commands and statuses have a consumer each, in the one group: the projection
     waits while a herd fires, and commands must not wait with it."""
+    register_commands(broker, topics, group_id, handler, commands_first)
+
+    @_subscriber(broker, group_id)(
+        topics.delivery_status, ack_policy=AckPolicy.MANUAL, listener=statuses.commits
+    )
+    async def on_status_batch(message: KafkaMessage) -> None:
+        await statuses.on_batch(message)
+
+
+def register_commands(
+    broker: KafkaBroker,
+    topics: Topics,
+    group_id: str,
+    handler: CommandHandler,
+    commands_first: CommandsFirst,
+) -> None:
+    """Each schedule's commands in order, schedules side by side (`handle_batch`); a
+    partition changes hands between batches only (`CommandTurns`)."""
+    turns = CommandTurns()
 
     async def poisoned(record: Record, exc: Exception) -> None:
         await dead_letter(broker, topics.dlq, record, exc)
 
     async def on_commands(records: Sequence[Record]) -> None:
-        """Each schedule's in order, schedules side by side (see `CommandHandler.handle_batch`)."""
         try:
-            async with commands_first.handling_commands():
+            async with turns.batch(), commands_first.handling_commands():
                 errors = await handler.handle_batch(
                     [(record.key, record.value or b"") for record in records]
                 )
@@ -235,7 +296,16 @@ def register(
 
     # A batch of commands is committed when all of it is handled; an outage reads it
     # all again, which the handler shrugs off (commands are answered again).
-    subscriber = functools.partial(
+    @_subscriber(broker, group_id)(
+        topics.commands, listener=turns, rebalance_timeout_ms=COMMANDS_REBALANCE_TIMEOUT_MS
+    )
+    async def on_command_batch(message: KafkaMessage) -> None:
+        await on_commands(records_of(message))
+
+
+def _subscriber(broker: KafkaBroker, group_id: str) -> functools.partial[KafkaSubscriber]:
+    """A batch subscriber of the scheduler's group, reading from the earliest record."""
+    return functools.partial(
         broker.subscriber,
         group_id=group_id,
         auto_offset_reset="earliest",
@@ -244,11 +314,3 @@ def register(
         batch_timeout_ms=BATCH_WAIT_MS,
         decoder=undecoded,
     )
-
-    @subscriber(topics.commands)
-    async def on_command_batch(message: KafkaMessage) -> None:
-        await on_commands(records_of(message))
-
-    @subscriber(topics.delivery_status, ack_policy=AckPolicy.MANUAL, listener=statuses.commits)
-    async def on_status_batch(message: KafkaMessage) -> None:
-        await statuses.on_batch(message)

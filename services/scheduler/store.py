@@ -192,7 +192,9 @@ class SchedulerStore:
         fields |= written
         current = await self._schedules.find_one({"_id": stored_id}, {"outbox": 1})
         fields["outbox"] = [*(current or {}).get("outbox", []), entry][-OUTBOX_SIZE:]
-        # The version in the filter makes read-and-write one atomic step.
+        # The version in the filter makes read-and-write one step on MongoDB; FerretDB 1.x
+        # reads, compares and writes apart, and relies on one writer: the commands'
+        # partition's consumer, which hands it over between batches (`CommandTurns`).
         result = await self._schedules.update_one(
             {"_id": stored_id, "version": previous.version, "deleted": False},
             {"$set": fields},

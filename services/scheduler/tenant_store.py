@@ -83,7 +83,9 @@ class TenantStore:
         current = await self._tenants.find_one({"_id": new.tenant_id}, {"outbox": 1})
         fields["outbox"] = [*(current or {}).get("outbox", []), entry][-OUTBOX_SIZE:]
         fields.pop("_id")
-        # The version in the filter makes read-and-write one atomic step.
+        # The version in the filter makes read-and-write one step on MongoDB; FerretDB 1.x
+        # reads, compares and writes apart, and relies on one writer: the commands'
+        # partition's consumer, which hands it over between batches (`CommandTurns`).
         result = await self._tenants.update_one(
             {"_id": new.tenant_id, "version": previous.version}, {"$set": fields}
         )
