@@ -377,6 +377,9 @@ class Calendar:
                         await self._fire_chunk(slot, lease)
                         if gate.waiting:
                             break
+                    # Still this replica's shard? A publish can outlast the lease (its
+                    # timeout is longer), and a new holder may be writing the slots.
+                    await self._leases.renew(lease)
                     await self._settle(slot, minutes)
                     fired += slot.fired
         finally:

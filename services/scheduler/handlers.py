@@ -61,11 +61,11 @@ class BrokerBodies:
 BATCH_RECORDS = 1000
 #: How long a poll waits for records when none are there.
 BATCH_WAIT_MS = 200
-#: How long the group waits for the commands consumer to give its partitions up: its batch
-#: in hand (`CommandTurns`), which may wait `COMMAND_LEASE_WAIT_S` for a shard. aiokafka's
-#: default, the session timeout (10 s), dropped a replica still handling a batch from the
-#: group and handed its partitions on at once.
-COMMANDS_REBALANCE_TIMEOUT_MS = int((COMMAND_LEASE_WAIT_S + 60) * 1000)
+#: How long the group waits for a consumer to give its partitions up: the batch in hand
+#: (`CommandTurns`: a command may wait `COMMAND_LEASE_WAIT_S` for a shard; `StatusCommits`:
+#: the projection's writes). aiokafka's default, the session timeout (10 s), dropped a
+#: replica still writing from the group and handed its partitions on at once.
+REBALANCE_TIMEOUT_MS = int((COMMAND_LEASE_WAIT_S + 60) * 1000)
 
 
 def commit_offsets(
@@ -215,10 +215,15 @@ class StatusProjection:
                 events.append((record, event))
             await self._turn()
             async with self.commits.lock:
+                if generation != self.commits.generation:
+                    # A rebalance came while the batch waited: its partitions may be another
+                    # replica's now, which reads them from the commit and writes their runs.
+                    # Written here too, two writers of one run would undo each other's
+                    # changes on FerretDB. What is still this replica's is read again.
+                    return
                 await self._dead_letters(await self._projection.apply(events))
                 self.commits.consumer = message.consumer
-                if generation == self.commits.generation:  # else read again, from the commit
-                    self.commits.handled(records)
+                self.commits.handled(records)
         except BaseException:
             await message.nack()
             raise
@@ -257,6 +262,13 @@ def register(
     """Commands and statuses have a consumer each, in the one group: the projection
     waits while a herd fires, and commands must not wait with it."""
     register_commands(broker, topics, group_id, handler, commands_first)
+    register_statuses(broker, topics, group_id, statuses)
+
+
+def register_statuses(
+    broker: KafkaBroker, topics: Topics, group_id: str, statuses: StatusProjection
+) -> None:
+    """`delivery.status` into the projection, committed by hand (`StatusCommits`)."""
 
     @_subscriber(broker, group_id)(
         topics.delivery_status, ack_policy=AckPolicy.MANUAL, listener=statuses.commits
@@ -296,15 +308,14 @@ def register_commands(
 
     # A batch of commands is committed when all of it is handled; an outage reads it
     # all again, which the handler shrugs off (commands are answered again).
-    @_subscriber(broker, group_id)(
-        topics.commands, listener=turns, rebalance_timeout_ms=COMMANDS_REBALANCE_TIMEOUT_MS
-    )
+    @_subscriber(broker, group_id)(topics.commands, listener=turns)
     async def on_command_batch(message: KafkaMessage) -> None:
         await on_commands(records_of(message))
 
 
 def _subscriber(broker: KafkaBroker, group_id: str) -> functools.partial[KafkaSubscriber]:
-    """A batch subscriber of the scheduler's group, reading from the earliest record."""
+    """A batch subscriber of the scheduler's group, reading from the earliest record, whose
+    partitions change hands once the batch in hand is over (`REBALANCE_TIMEOUT_MS`)."""
     return functools.partial(
         broker.subscriber,
         group_id=group_id,
@@ -313,4 +324,5 @@ def _subscriber(broker: KafkaBroker, group_id: str) -> functools.partial[KafkaSu
         max_records=BATCH_RECORDS,
         batch_timeout_ms=BATCH_WAIT_MS,
         decoder=undecoded,
+        rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
     )

@@ -79,11 +79,15 @@ class LeaseStore:
         return lease
 
     async def renew(self, lease: Lease) -> None:
-        """Extend the lease; LeaseLost if a newer generation exists."""
-        await self._leases.update_one(
+        """Extend the lease; LeaseLost if a newer generation exists, or once its own document
+        is gone: a later generation's release removed it (and the next one's too), so a
+        holder that stalled through two takeovers finds no next generation to be told by."""
+        renewed = await self._leases.update_one(
             {"_id": _own_id(lease)}, {"$set": {"until": utcnow() + self._ttl}}
         )
-        if await self._leases.find_one({"_id": _doc_id(lease.name, lease.generation + 1)}):
+        if renewed.matched_count == 0 or await self._leases.find_one(
+            {"_id": _doc_id(lease.name, lease.generation + 1)}
+        ):
             raise LeaseLost(lease.name)
 
     async def release(self, lease: Lease) -> None:

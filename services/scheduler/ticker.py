@@ -135,14 +135,15 @@ class Ticker:
                 # beats a query per missed bucket.
                 await self._timers.claim(last, done)
                 await self._ring_all(await self._timers.ringing_until(last), now, lease)
+                await self._leases.renew(lease)  # the cursor is the holder's alone to move
                 await self._timers.set_cursor(last)
                 done = last
             bucket = done + BUCKET
             while bucket <= now:
                 await self._timers.claim(bucket, done)
                 await self._ring_all(await self._timers.ringing(bucket), now, lease)
-                await self._timers.set_cursor(bucket)
                 await self._leases.renew(lease)
+                await self._timers.set_cursor(bucket)
                 done = bucket
                 bucket += BUCKET
             self._rung = done

@@ -40,6 +40,25 @@ async def test_an_expired_lease_is_taken_over_and_its_old_holder_is_told(
         await first.renew(held)
 
 
+async def test_a_holder_that_stalled_through_two_takeovers_is_told_it_lost_the_lease(
+    db: AsyncDatabase[Document],
+) -> None:
+    """Its next generation is gone too (the one after it removed both on release): a
+    holder that only looked for the next one went on writing as if it held the shard."""
+    stalled = LeaseStore(db[LEASES], timedelta(seconds=30))
+    others = LeaseStore(db[LEASES], timedelta(seconds=30))
+    held = await stalled.acquire("shard-03")
+    assert held is not None
+    later = utcnow() + timedelta(seconds=31)
+    for _ in range(2):
+        taken = await others.acquire("shard-03", now=later)
+        assert taken is not None
+        await others.release(taken)
+    assert await db[LEASES].count_documents({"name": "shard-03"}) == 1, "only the newest left"
+    with pytest.raises(LeaseLost):
+        await stalled.renew(held)
+
+
 async def test_a_release_removes_the_generations_before_it(db: AsyncDatabase[Document]) -> None:
     """Even those a crashed holder left: the collection stays a few documents a name."""
     store = LeaseStore(db[LEASES], timedelta(seconds=30))
