@@ -173,13 +173,22 @@ class Ledger:
             return Claim.HELD
         if await self._sends.find_one({"_id": key + RECEIPT}, {"_id": 1}) is not None:
             return Claim.HELD
+        taking = {"$set": {"state": SENDING} | expiry_fields(CLAIMED_AT, CLAIMED_DAY, now)}
         moved = await self._sends.update_one(
-            {"_id": key, "state": state, CLAIMED_AT: claimed_at},
-            {"$set": {"state": SENDING} | expiry_fields(CLAIMED_AT, CLAIMED_DAY, now)},
+            {"_id": key, "state": state, CLAIMED_AT: claimed_at}, taking
         )
-        if moved.modified_count != 1:  # the old holder released it meanwhile
-            return Claim.HELD
-        return Claim.TAKEN if state == RELEASED else Claim.TAKEN_OVER
+        if moved.modified_count == 1:
+            return Claim.TAKEN if state == RELEASED else Claim.TAKEN_OVER
+        if state == SENDING:
+            # Its holder was refused meanwhile and released it. The marker for this claim
+            # is this delivery's, so it sends the copy: left released under a used
+            # marker, the claim was HELD for every later delivery until the run failed.
+            moved = await self._sends.update_one(
+                {"_id": key, "state": RELEASED, CLAIMED_AT: claimed_at}, taking
+            )
+            if moved.modified_count == 1:
+                return Claim.TAKEN
+        return Claim.HELD
 
     async def confirm(self, run_id: str, result: RecipientResult) -> None:
         receipt = {

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.mailer.ports import Claim, SendLedger
-from herald.services.mailer.store import SENDS, Ledger, send_id
+from herald.services.mailer.store import SENDS, TAKEOVERS, Ledger, send_id
 from herald.shared.contract.messages import RecipientOutcome, RecipientResult
 from herald.shared.runtime.mongo import Document
 from tests.fakes.mailer import Clock, MemoryLedger
@@ -233,3 +235,39 @@ async def test_claims_and_records_made_at_once_for_many_runs_each_keep_their_ans
     for run in runs:
         found = await ledger.acceptances(run, recipients)
         assert found == {r: _accepted(r) for r in recipients if (run, r) not in refused}
+
+
+class _ReleasedMeanwhile:
+    """The takeovers collection, with the old holder's release landing right after the
+    taker's marker (before its update): a race no timing in a test would hit."""
+
+    def __init__(self, takeovers: Any, release: Callable[[], Awaitable[None]]) -> None:
+        self._takeovers = takeovers
+        self._release = release
+
+    async def insert_one(self, doc: Document) -> Any:
+        inserted = await self._takeovers.insert_one(doc)
+        await self._release()
+        return inserted
+
+
+async def test_a_lapsed_claim_its_holder_releases_during_the_takeover_is_sent_again(
+    db: AsyncDatabase[Document], clock: Clock
+) -> None:
+    """The old holder, stalled past its lease, is refused and releases the claim while another
+    delivery takes it over: the taker sends (its marker names this claim), and no later
+    delivery is turned away for good."""
+    holder = Ledger(db, LEASE, clock=clock)
+    assert await holder.claim(RUN, TENANT, OPS) is Claim.TAKEN
+    clock.advance(LEASE)
+    taker = Ledger(db, LEASE, clock=clock)
+    taker._takeovers = _ReleasedMeanwhile(  # type: ignore[assignment]
+        db[TAKEOVERS], lambda: holder.release(RUN, OPS)
+    )
+    assert await taker.claim(RUN, TENANT, OPS) is Claim.TAKEN  # a refusal: no reply unknown
+    entry = await db[SENDS].find_one({"_id": send_id(RUN, OPS)})
+    assert entry is not None
+    assert entry["state"] == "sending"
+    assert await Ledger(db, LEASE, clock=clock).claim(RUN, TENANT, OPS) is Claim.HELD
+    await taker.release(RUN, OPS)  # refused again: the next delivery may send
+    assert await Ledger(db, LEASE, clock=clock).claim(RUN, TENANT, OPS) is Claim.TAKEN
