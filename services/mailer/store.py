@@ -106,6 +106,9 @@ class Ledger:
         #: Claims and receipts, together: a run's claims and its replies interleave.
         self._inserts = GroupCommit(self._insert, INSERTS_PER_WRITE)
         self._releases = GroupCommit(self._mark_released, RELEASES_PER_WRITE)
+        #: When this process claimed each recipient it is sending to: a release names its
+        #: own claim, never the claim of a delivery that took a lapsed one over.
+        self._held: dict[str, datetime] = {}
 
     async def ensure_indexes(self) -> None:
         """`run_id` for `acceptances` (MongoDB uses it; FerretDB pushes the equality down)."""
@@ -138,9 +141,10 @@ class Ledger:
             "recipient": recipient,
             "state": SENDING,
         } | expiry_fields(CLAIMED_AT, CLAIMED_DAY, now)
-        if await self._inserts.submit(doc):
-            return Claim.TAKEN
-        return await self._take_over(key, now)
+        claim = Claim.TAKEN if await self._inserts.submit(doc) else await self._take_over(key, now)
+        if claim is not Claim.HELD:
+            self._held[key] = now
+        return claim
 
     async def _insert(self, docs: list[Document]) -> list[bool]:
         """Inserted or not, per document; unordered, so one taken `_id` stops no other.
@@ -191,6 +195,7 @@ class Ledger:
         return Claim.HELD
 
     async def confirm(self, run_id: str, result: RecipientResult) -> None:
+        self._held.pop(send_id(run_id, result.address), None)
         receipt = {
             "_id": send_id(run_id, result.address) + RECEIPT,
             "run_id": run_id,
@@ -206,11 +211,14 @@ class Ledger:
 
         Marked rather than deleted, so the next claim goes through `_take_over`
         and finds a receipt another holder may have recorded (refusals are rare:
-        the update's cost does not matter).
+        the update's cost does not matter). Only this process's own claim: one that
+        stalled past its lease and was taken over is another delivery's now, and
+        released it would be sent a third time beside that one's copy.
         """
-        release = UpdateOne(
-            {"_id": send_id(run_id, recipient), "state": SENDING}, {"$set": {"state": RELEASED}}
-        )
+        key = send_id(run_id, recipient)
+        own = self._held.pop(key, None)
+        mine = {CLAIMED_AT: own} if own is not None else {}
+        release = UpdateOne({"_id": key, "state": SENDING} | mine, {"$set": {"state": RELEASED}})
         await _through_outages(lambda: self._releases.submit(release))
 
     async def _mark_released(self, releases: list[UpdateOne]) -> list[None]:

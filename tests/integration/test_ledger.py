@@ -271,3 +271,17 @@ async def test_a_lapsed_claim_its_holder_releases_during_the_takeover_is_sent_ag
     assert await Ledger(db, LEASE, clock=clock).claim(RUN, TENANT, OPS) is Claim.HELD
     await taker.release(RUN, OPS)  # refused again: the next delivery may send
     assert await Ledger(db, LEASE, clock=clock).claim(RUN, TENANT, OPS) is Claim.TAKEN
+
+
+async def test_a_lapsed_holder_refused_after_a_takeover_leaves_the_new_claim_alone(
+    db: AsyncDatabase[Document], clock: Clock
+) -> None:
+    """Released by the holder it was taken from, the new holder's claim went to a third
+    delivery, which sent beside it, uncounted as a reply unknown."""
+    holder = Ledger(db, LEASE, clock=clock)
+    assert await holder.claim(RUN, TENANT, OPS) is Claim.TAKEN
+    clock.advance(LEASE)
+    taker = Ledger(db, LEASE, clock=clock)
+    assert await taker.claim(RUN, TENANT, OPS) is Claim.TAKEN_OVER
+    await holder.release(RUN, OPS)  # the stalled holder's refusal comes in at last
+    assert await Ledger(db, LEASE, clock=clock).claim(RUN, TENANT, OPS) is Claim.HELD
