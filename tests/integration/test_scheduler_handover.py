@@ -20,6 +20,7 @@ from typing import Any, Literal, cast
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
 
 from herald.services.scheduler.calendar import CommandsFirst
 from herald.services.scheduler.command_handling import CommandHandler
@@ -63,6 +64,21 @@ class Replica:
         return [None] * len(commands)
 
 
+#: Registers a replica's subscribers on its broker, in the scheduler's group.
+Wiring = Callable[[KafkaBroker, str], None]
+
+
+def _replicas(settings: Settings, wirings: Sequence[Wiring]) -> list[KafkaBroker]:
+    """One scheduler broker per replica, each wired by its own `Wiring`, not started."""
+    group = group_id(settings, "scheduler")
+    brokers = []
+    for wire in wirings:
+        broker = make_broker(settings, "scheduler")
+        wire(broker, group)
+        brokers.append(broker)
+    return brokers
+
+
 async def _send_to_every_partition(
     settings: Settings, topic: str, body: Callable[[int], bytes]
 ) -> None:
@@ -80,15 +96,16 @@ async def test_a_joining_replica_handles_commands_only_after_the_batch_in_hand(
 ) -> None:
     settings = topics_ready
     topics = Topics(settings.kafka.topic_prefix)
-    group = group_id(settings, "scheduler")
     log: list[tuple[float, str, str]] = []
     old, new = Replica("old", log), Replica("new", log)
-    brokers = []
-    for replica in (old, new):
-        broker = make_broker(settings, "scheduler")
+
+    def commands(replica: Replica) -> Wiring:
         handler = cast(CommandHandler, replica)
-        register_commands(broker, topics, group, handler, CommandsFirst())
-        brokers.append(broker)
+        return lambda broker, group: register_commands(
+            broker, topics, group, handler, CommandsFirst()
+        )
+
+    brokers = _replicas(settings, [commands(old), commands(new)])
     await _send_to_every_partition(settings, topics.commands, lambda n: f"first-{n}".encode())
     await brokers[0].start()
     try:
@@ -173,17 +190,20 @@ async def test_a_status_batch_that_waited_through_a_rebalance_is_left_to_the_new
 ) -> None:
     settings = topics_ready
     topics = Topics(settings.kafka.topic_prefix)
-    group = group_id(settings, "scheduler")
     herd, calm = Herd(), asyncio.Event()
     calm.set()
     old, new = Projected(), Projected()
-    brokers = []
-    for projected, quiet in ((old, herd), (new, calm)):
-        broker = make_broker(settings, "scheduler")
+
+    def statuses(projected: Projected, quiet: asyncio.Event) -> Wiring:
         projection = cast(Projection[Record], projected)
-        statuses = StatusProjection(broker, topics, projection, quiet, CommandsFirst())
-        register_statuses(broker, topics, group, statuses)
-        brokers.append(broker)
+        return lambda broker, group: register_statuses(
+            broker,
+            topics,
+            group,
+            StatusProjection(broker, topics, projection, quiet, CommandsFirst()),
+        )
+
+    brokers = _replicas(settings, [statuses(old, herd), statuses(new, calm)])
     await _send_to_every_partition(settings, topics.delivery_status, _status)
     await brokers[0].start()
     try:
