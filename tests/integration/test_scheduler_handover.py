@@ -39,7 +39,8 @@ from tests.helpers import wait_until
 pytestmark = pytest.mark.integration
 
 #: How long the first replica holds its batch after the second has joined: more than a
-#: rebalance takes when nothing holds it up (a few seconds: heartbeats, the join).
+#: rebalance takes when nothing holds it up (a few seconds: heartbeats, the join), and
+#: more than the session timeout (10 s), aiokafka's rebalance timeout unless one is set.
 HOLD_S = 12.0
 
 
