@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -102,15 +101,11 @@ class CommandTurns(ConsumerRebalanceListener):  # type: ignore[misc]
     """
 
     def __init__(self) -> None:
-        self._batch = asyncio.Lock()
-
-    @contextlib.asynccontextmanager
-    async def batch(self) -> AsyncIterator[None]:
-        async with self._batch:
-            yield
+        #: Held while a batch is handled.
+        self.lock = asyncio.Lock()
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        async with self._batch:
+        async with self.lock:
             return
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
@@ -293,7 +288,7 @@ def register_commands(
 
     async def on_commands(records: Sequence[Record]) -> None:
         try:
-            async with turns.batch(), commands_first.handling_commands():
+            async with turns.lock, commands_first.handling_commands():
                 errors = await handler.handle_batch(
                     [(record.key, record.value or b"") for record in records]
                 )
