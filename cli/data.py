@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -29,11 +29,30 @@ from herald.services.renderer.calldata.records import (
     Campaign,
     Team,
 )
-from herald.services.renderer.calldata.store import CallStore
+from herald.services.renderer.calldata.store import ROLLUP_LEASE_TTL, CallStore, RollupBusy
+from herald.shared.runtime.leases import LeaseLost
 from herald.shared.runtime.settings import Settings
 
 data_app = typer.Typer(help="Contact-center data the reports are computed from.")
 _BATCH = 5000
+_AGAIN = "Run it again: calls already stored are skipped, and every day's roll-up is completed."
+T = TypeVar("T")
+
+
+def _run_writing(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`run`, where another writer of the same day's roll-up is a message, not a traceback."""
+    try:
+        return run(coroutine)
+    except RollupBusy as exc:
+        console.print(f"[red]error:[/red] {exc} (another import or rollup). {_AGAIN}")
+        raise typer.Exit(1) from exc
+    except LeaseLost as exc:
+        console.print(
+            f"[red]error:[/red] stopped: this command stalled for over "
+            f"{ROLLUP_LEASE_TTL.total_seconds():.0f} s holding {exc}, and another writer took "
+            f"that day over. {_AGAIN}"
+        )
+        raise typer.Exit(1) from exc
 
 
 class Kind(enum.StrEnum):
@@ -93,7 +112,7 @@ def import_records(
                     batch = []
             return written + await _write(store, kind, batch)
 
-    written = run(load())
+    written = _run_writing(load())
     console.print(f"{written} new {kind.value} stored; {len(bad)} bad line(s)")
     if bad:
         raise typer.Exit(1)
@@ -130,5 +149,5 @@ def rollup(
             for one in days:
                 await store.rebuild_rollups(tenant, one)
 
-    run(rebuild())
+    _run_writing(rebuild())
     console.print(f"roll-ups of {len(days)} day(s) rebuilt for tenant {tenant!r}")

@@ -12,7 +12,6 @@ from herald.services.scheduler import handlers
 from herald.services.scheduler.calendar import Calendar
 from herald.services.scheduler.cleanup import scheduler_cleanup
 from herald.services.scheduler.command_handling import CommandHandler
-from herald.services.scheduler.leases import LEASES, LeaseStore
 from herald.services.scheduler.projection import Projection
 from herald.services.scheduler.queues import KafkaStageQueues
 from herald.services.scheduler.slots import SlotStore
@@ -23,6 +22,7 @@ from herald.services.scheduler.timers import TimerStore
 from herald.shared.history import store as history_store
 from herald.shared.runs.recipients import RecipientPolicy
 from herald.shared.runtime.kafka import BulkPublisher, Record
+from herald.shared.runtime.leases import LEASES, LeaseStore
 from herald.shared.runtime.mongo import connect, database
 from herald.shared.runtime.service import build_runtime, make_app
 

@@ -25,7 +25,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.scheduler import firing, timing
 from herald.services.scheduler.commands import ScheduleState
-from herald.services.scheduler.leases import LEASES, LeaseStore
 from herald.services.scheduler.ports import (
     Clock,
     Herd,
@@ -41,6 +40,7 @@ from herald.shared.contract.messages import DeliveryStatus, Envelope, utcnow
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tolerance import TOLERANT
 from herald.shared.runtime.kafka import BulkPublisher
+from herald.shared.runtime.leases import LEASES, LeaseStore
 from herald.shared.runtime.metrics import FIRING_LATENESS
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings

@@ -3,7 +3,7 @@
 The use cases (`command_handling`, `projection`, `ringing`, `calendar`,
 `ticker`) take these, never a broker or a database. `app.py` wires the
 adapters: `store.SchedulerStore`, `calendar.Calendar`, `slots.SlotStore`,
-`leases.LeaseStore`, `timers.TimerStore`, `history.store.MongoRunHistory`,
+`runtime.leases.LeaseStore`, `timers.TimerStore`, `history.store.MongoRunHistory`,
 `handlers.BrokerBodies`, `queues.KafkaStageQueues` and `runtime.kafka.BulkPublisher`;
 the in-memory fakes with the same promises are in `tests/fakes/scheduler.py`.
 """
@@ -25,6 +25,10 @@ from herald.shared.contract.messages import DeliveryStatus, Envelope, LogoUpload
 from herald.shared.contract.schedule_spec import ScheduleSpec
 from herald.shared.contract.tenant_settings import LogoRef
 from herald.shared.history.fold import Projected, RunRecord
+
+# Re-exported: the use cases take a lease and its loss with the `Leases` port.
+from herald.shared.runtime.leases import Lease as Lease
+from herald.shared.runtime.leases import LeaseLost as LeaseLost
 
 #: Now, as an aware UTC datetime.
 Clock = Callable[[], datetime]
@@ -290,19 +294,6 @@ class Slots(Protocol):
 
     async def drop(self, minute: datetime, shard: int) -> None:
         """Delete the slot with all its entries."""
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """One generation of a named lease, taken by `owner`."""
-
-    name: str
-    generation: int
-    owner: str
-
-
-class LeaseLost(Exception):
-    """Another replica took the lease after ours expired: stop before doing more."""
 
 
 class Leases(Protocol):

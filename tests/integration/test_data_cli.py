@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
 from typer.testing import CliRunner
 
 from herald.cli.main import app
+from herald.services.renderer.calldata import store as call_store
+from herald.shared.runtime.leases import LEASES, LeaseStore
+from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 from tests.helpers import settings_env
 
@@ -157,3 +163,25 @@ def test_rollup_rebuild_rejects_a_bad_day(cli: CliRunner) -> None:
     result = cli.invoke(app, ["data", "rollup", "--tenant", "acme", "--day", "2026-13-01"])
     assert result.exit_code == 1
     assert "--day" in result.output
+
+
+async def test_an_import_into_a_day_another_writer_holds_says_so_and_runs_again(
+    cli: CliRunner, tmp_path: Path, db: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(call_store, "ROLLUP_LEASE_WAIT_S", 1.0)
+    other = LeaseStore(db[LEASES], timedelta(minutes=5))
+    held = await other.acquire(call_store.rollup_lease("acme", date(2026, 11, 2)))
+    assert held is not None
+    calls = _jsonl(tmp_path / "calls.jsonl", [json.dumps(_call(1)), json.dumps(_call(2))])
+    command = ["data", "import", "calls", str(calls)]
+
+    busy = await asyncio.to_thread(cli.invoke, app, command)  # the CLI runs its own loop
+    assert busy.exit_code == 1, busy.output
+    assert "'acme' for 2026-11-02 was held by another writer" in busy.output
+    assert "Run it again" in busy.output
+    assert "Traceback" not in busy.output
+
+    await other.release(held)
+    again = await asyncio.to_thread(cli.invoke, app, command)
+    assert again.exit_code == 0, again.output
+    assert "2 new calls stored" in again.output

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from herald.services.scheduler.leases import LEASES, LeaseLost, LeaseStore
 from herald.shared.contract.messages import utcnow
+from herald.shared.runtime.leases import LEASES, LeaseLost, LeaseStore
 from herald.shared.runtime.mongo import Document
 
 pytestmark = pytest.mark.integration

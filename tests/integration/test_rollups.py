@@ -19,6 +19,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.cli import demo
+from herald.services.renderer.calldata import store as call_store
 from herald.services.renderer.calldata.days import day_bounds, slices
 from herald.services.renderer.calldata.groupings import GROUPINGS, Cells, Grouping, add_calls
 from herald.services.renderer.calldata.records import Call
@@ -29,6 +30,7 @@ from herald.services.renderer.calldata.store import (
     Scope,
     calls_collection,
 )
+from herald.shared.runtime.leases import Lease, LeaseLost, LeaseStore
 from herald.shared.runtime.metrics import REGISTRY
 from herald.shared.runtime.mongo import Document
 
@@ -224,3 +226,64 @@ async def test_reports_within_reuse_s_read_each_day_once(db: AsyncDatabase[Docum
     assert (await store.group(grouping, WHOLE)).cells == _expected(grouping, WHOLE, calls)
     fresh = CallStore(db, ZONE, reuse_s=60)
     assert (await fresh.group(grouping, WHOLE)).cells == _expected(grouping, WHOLE, [*calls, late])
+
+
+async def test_two_imports_of_one_tenant_at_once_lose_no_call_from_the_rollups(
+    db: AsyncDatabase[Document], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two importers (`herald data import` twice, a second operator, an overlapping job) fold
+    calls of the same days into the same roll-ups at once. FerretDB runs each replace as a
+    whole-document write, so without a lease one importer's merge overwrote the other's:
+    days marked `ready` that undercounted."""
+    calls = _generated()
+    halves = calls[0::2], calls[1::2]
+
+    async def importer(half: list[Call]) -> int:
+        store = CallStore(db, ZONE)  # each its own, as two processes would be
+        written = 0
+        for start in range(0, len(half), 100):
+            written += await store.ingest(half[start : start + 100])
+        return written
+
+    assert await asyncio.gather(*(importer(half) for half in halves)) == [len(h) for h in halves]
+    assert {doc["state"] for doc in await _rollups(db)} == {"ready"}
+    with caplog.at_level(logging.WARNING, logger="herald.calldata"):
+        await _assert_correct(db, calls)
+    assert not caplog.records  # read from the roll-ups, not rescued by the raw calls
+
+
+async def test_a_writer_that_stalled_past_its_lease_writes_nothing_and_the_next_rebuilds_the_day(
+    db: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stalled writer had merged the day's roll-up with its call; the writer that took
+    the day over rebuilt it with both calls. Written late, the stalled one's merge would
+    have dropped the other's call from a day marked `ready`."""
+    await _seed(db)
+    calls = _generated()
+    day = FIRST + timedelta(days=4)
+    late_a, late_b = (
+        calls[0].model_copy(update={"call_id": f"late-{n}", "started_at": _local(day, 12, n)})
+        for n in (1, 2)
+    )
+    taker = CallStore(db, ZONE)
+    monkeypatch.setattr(call_store, "ROLLUP_LEASE_TTL", timedelta(seconds=1))
+    stalled = CallStore(db, ZONE)
+    at_renewal, resume = asyncio.Event(), asyncio.Event()
+    renew = LeaseStore.renew
+
+    async def stalling_renew(self: LeaseStore, lease: Lease) -> None:
+        if not at_renewal.is_set():  # the first renewal is the stalled writer's
+            at_renewal.set()
+            await resume.wait()
+        await renew(self, lease)
+
+    monkeypatch.setattr(LeaseStore, "renew", stalling_renew)
+    stalled_ingest = asyncio.create_task(stalled.ingest([late_a]))
+    await at_renewal.wait()  # its call stored and merged, its roll-up not yet written
+    assert await taker.ingest([late_b]) == 1  # waits out the 1 s lease, finds `ingesting`
+    resume.set()
+    with pytest.raises(LeaseLost):
+        await stalled_ingest
+    (doc,) = [d for d in await _rollups(db) if d["day"] == day.isoformat()]
+    assert doc["state"] == "ready"
+    await _assert_correct(db, [*calls, late_a, late_b])

@@ -18,7 +18,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from herald.services.scheduler.calendar import Calendar
 from herald.services.scheduler.firing import run_details
-from herald.services.scheduler.leases import LEASES, LeaseStore
 from herald.services.scheduler.retries import Timer, TimerKind
 from herald.services.scheduler.slots import SlotStore
 from herald.services.scheduler.store import SchedulerStore
@@ -26,6 +25,7 @@ from herald.services.scheduler.ticker import TIMERS_LEASE, Ticker
 from herald.services.scheduler.timers import BUCKET, TimerStore, bucket_of
 from herald.shared.contract.messages import DeliveryStatus, Envelope, ReportDue, RunStatus
 from herald.shared.history import store as history_store
+from herald.shared.runtime.leases import LEASES, LeaseStore
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 from tests.fakes.scheduler import MemoryStageQueues

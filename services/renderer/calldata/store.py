@@ -17,19 +17,25 @@ between leaves a day that is grouped from its raw calls until
 Reports of the same seconds share their reads (`recent.py`): a herd of a
 tenant's schedules reads each day's roll-up once, not once per run.
 
-One writer per tenant ingests at a time: FerretDB has no atomic conditional
-update to guard the roll-up's read-modify-write against a second writer.
+A day's roll-up is read, merged and replaced by one writer at a time, under a
+lease named for the tenant and day (`runtime/leases.py`): FerretDB writes a
+whole document back on every update, so two imports folding calls into one day
+at once undid each other's merge (or failed on a duplicate upsert). A writer
+that stalled past the lease's ttl learns it lost the lease before it writes the
+roll-up (`LeaseLost`); its calls are stored, the day stays `ingesting`, and the
+writer that took over rebuilds the day from its raw calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -64,6 +70,7 @@ from herald.services.renderer.calldata.records import (
     Team,
 )
 from herald.services.renderer.calldata.sessions import SESSION_SUMS, clipped, per_agent
+from herald.shared.runtime.leases import LEASES, Lease, LeaseStore
 from herald.shared.runtime.mongo import Document, bulk_in_commands, insert_new
 
 log = logging.getLogger("herald.calldata")
@@ -75,6 +82,12 @@ ROLLUPS: Final = "call_rollups"
 ROLLUP_CELLS: Final = "call_rollup_cells"
 HOURLY: Final = "/hours"
 SESSIONS: Final = "agent_sessions"
+#: A day's roll-up lease: held for one batch's fold of that day, or one rebuild; a crashed
+#: writer's lapses after it.
+ROLLUP_LEASE_TTL: Final = timedelta(minutes=2)
+#: How long a writer waits for another's hold of the same day: past one ttl, so a crashed
+#: writer's lease has lapsed by then.
+ROLLUP_LEASE_WAIT_S: Final = ROLLUP_LEASE_TTL.total_seconds() + 30
 #: Collection and id field of each dimension.
 DIMENSIONS: Final[dict[type[Dimension], tuple[str, str]]] = {
     Agent: ("agents", "agent_id"),
@@ -111,8 +124,17 @@ _CALL_INDEXES = (
 )
 
 
+def rollup_lease(tenant_id: str, day: date) -> str:
+    """The lease a writer of the tenant's roll-up of that day holds."""
+    return f"rollup:{tenant_id}/{day.isoformat()}"
+
+
 def calls_collection(day: date) -> str:
     return f"{CALLS_PREFIX}{day:%Y%m%d}"
+
+
+class RollupBusy(Exception):
+    """Another writer held a day's roll-up for longer than a writer waits for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +175,7 @@ class CallStore:
         self._recent = RecentReads(reuse_s)
         self._indexed: set[str] = set()
         self._single_accumulator: bool | None = None
+        self._leases = LeaseStore(db[LEASES], ROLLUP_LEASE_TTL)
 
     def _rollup_id(self, tenant_id: str, day: date) -> str:
         return f"{tenant_id}/{day.isoformat()}"
@@ -356,40 +379,69 @@ class CallStore:
         return written
 
     async def _ingest_day(self, tenant_id: str, day: date, docs: list[Document]) -> int:
-        rollups = self._db[ROLLUPS]
-        rollup_id = self._rollup_id(tenant_id, day)
-        before = await rollups.find_one({"_id": rollup_id})
-        await rollups.update_one(
-            {"_id": rollup_id},
-            {"$set": {"tenant_id": tenant_id, "day": day.isoformat(), "state": "ingesting"}},
-            upsert=True,
-        )
-        collection = await self._calls_collection(day)
-        # Without a roll-up, the day must hold none of the tenant's calls for the new
-        # ones alone to be its roll-up (calls may have been written around `ingest`).
-        first = before is None and await collection.find_one({"tenant_id": tenant_id}) is None
-        new = await _insert_new(collection, docs)
-        if not (first or _usable(before)):
-            await self.rebuild_rollups(tenant_id, day)
+        async with self._rollup_lease(tenant_id, day) as lease:
+            rollups = self._db[ROLLUPS]
+            rollup_id = self._rollup_id(tenant_id, day)
+            before = await rollups.find_one({"_id": rollup_id})
+            await rollups.update_one(
+                {"_id": rollup_id},
+                {"$set": {"tenant_id": tenant_id, "day": day.isoformat(), "state": "ingesting"}},
+                upsert=True,
+            )
+            collection = await self._calls_collection(day)
+            # Without a roll-up, the day must hold none of the tenant's calls for the new
+            # ones alone to be its roll-up (calls may have been written around `ingest`).
+            first = before is None and await collection.find_one({"tenant_id": tenant_id}) is None
+            new = await _insert_new(collection, docs)
+            if not (first or _usable(before)):
+                await self._rebuild(tenant_id, day, lease)
+                return len(new)
+            fresh = {part: _cells_of(part, new) for part in PARTS}
+            if before is not None:
+                for part in PARTS:
+                    merge(fresh[part], await self._stored_cells(tenant_id, day, part))
+            await self._write_rollup(tenant_id, day, fresh, lease)
             return len(new)
-        fresh = {part: _cells_of(part, new) for part in PARTS}
-        if before is not None:
-            for part in PARTS:
-                merge(fresh[part], await self._stored_cells(tenant_id, day, part))
-        await self._write_rollup(tenant_id, day, fresh)
-        return len(new)
 
     async def rebuild_rollups(self, tenant_id: str, day: date) -> None:
         """Recompute a day's roll-ups from its stored calls (after a crash or a direct write)."""
+        async with self._rollup_lease(tenant_id, day) as lease:
+            await self._rebuild(tenant_id, day, lease)
+
+    @contextlib.asynccontextmanager
+    async def _rollup_lease(self, tenant_id: str, day: date) -> AsyncIterator[Lease]:
+        if LEASES not in self._indexed:
+            await self._leases.ensure_indexes()
+            self._indexed.add(LEASES)
+        try:
+            async with self._leases.holding(
+                rollup_lease(tenant_id, day), wait_s=ROLLUP_LEASE_WAIT_S
+            ) as lease:
+                yield lease
+        except TimeoutError as exc:
+            raise RollupBusy(
+                f"the roll-up of tenant {tenant_id!r} for {day.isoformat()} was held by another "
+                f"writer for over {ROLLUP_LEASE_WAIT_S:.0f} s"
+            ) from exc
+
+    async def _rebuild(self, tenant_id: str, day: date, lease: Lease) -> None:
         calls = (
             await self._db[calls_collection(day)]
             .find({"tenant_id": tenant_id}, batch_size=5000)
             .to_list()
         )
-        await self._write_rollup(tenant_id, day, {part: _cells_of(part, calls) for part in PARTS})
+        cells = {part: _cells_of(part, calls) for part in PARTS}
+        await self._write_rollup(tenant_id, day, cells, lease)
 
-    async def _write_rollup(self, tenant_id: str, day: date, cells: dict[Part, Cells]) -> None:
-        """The cells first, then the day's state: `ready` only once every grouping is in."""
+    async def _write_rollup(
+        self, tenant_id: str, day: date, cells: dict[Part, Cells], lease: Lease
+    ) -> None:
+        """The cells first, then the day's state: `ready` only once every grouping is in.
+
+        Only while the lease is still ours (`LeaseLost` otherwise): a writer that took it
+        over after a stall is rebuilding this day, and the day stays `ingesting` till then.
+        """
+        await self._leases.renew(lease)
         for part in PARTS:
             doc: Document = {
                 "tenant_id": tenant_id,

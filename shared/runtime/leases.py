@@ -1,7 +1,10 @@
-"""Leases that give one scheduler replica a piece of work at a time, on MongoDB and FerretDB.
+"""Leases that give one process a piece of work at a time, on MongoDB and FerretDB.
+
+The scheduler's replicas take a shard's firing and the timers by lease; importers
+of call data take a day's roll-up (`calldata/store.py`).
 
 FerretDB 1.x runs a conditional update as a read, a filter in Go and an
-unconditional write, so two replicas "claiming" one lease document with a
+unconditional write, so two processes "claiming" one lease document with a
 filtered update would both succeed. Inserting a document with a unique `_id`
 is atomic on both servers, so a lease is a series of generation documents
 (`<name>:<generation>`): taking the lease means inserting the next
@@ -16,17 +19,30 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from herald.services.scheduler.ports import Lease, LeaseLost
 from herald.shared.contract.messages import utcnow
 from herald.shared.runtime.mongo import Document
 
 LEASES = "leases"
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One generation of a named lease, taken by `owner`."""
+
+    name: str
+    generation: int
+    owner: str
+
+
+class LeaseLost(Exception):
+    """Another holder took the lease after ours expired: stop before doing more."""
 
 
 def _doc_id(name: str, generation: int) -> str:
@@ -38,7 +54,7 @@ def _own_id(lease: Lease) -> str:
 
 
 class LeaseStore:
-    """The `Leases` port on MongoDB and FerretDB."""
+    """The scheduler's `Leases` port on MongoDB and FerretDB; the roll-ups take it too."""
 
     def __init__(self, leases: AsyncCollection[Document], ttl: timedelta) -> None:
         self._leases = leases
