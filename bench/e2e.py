@@ -1,7 +1,7 @@
 """End to end: N schedules due in one minute, through scheduler, renderer and mailer, into SMTP.
 
     .venv/bin/python bench/e2e.py [--quick] [--schedules N] [--single] [--slow-smtp] [--no-shares]
-        [--minutes M]
+        [--no-shares-pdf-workers N] [--minutes M]
 
 Against `deploy/local/infra up` (Kafka, FerretDB on PostgreSQL), with an
 aiosmtpd server of its own in its own process that logs each message's
@@ -23,7 +23,9 @@ Message-ID and arrival time:
    from the scheduler's `herald_history_lag_seconds` at the end.
 4. Again with two renderers and two mailers (--single skips it); --slow-smtp
    adds a single-replica pass whose SMTP server answers each message 150 ms
-   late, --no-shares one with shared renders off.
+   late, --no-shares one with shared renders off, its renderer sized for renders
+   (--no-shares-pdf-workers: 2 PDF workers, one per core of the 2-core machine;
+   the other passes keep the default of 1, since shared renders leave a second idle).
 Prints the figures as a table: time from the due minute to the last email,
 p50/p95/p99 due-to-delivery, emails/s, success (runs the mailer reported
 delivered / schedules), runs final in the history and how long after its last
@@ -37,9 +39,9 @@ MongoDB commands per run, peak RSS per service; and ends with
 `BENCH e2e schedules=N emails=... delivered=... duplicates=... total_s=...
 p95_s=... history_lag_s=... history_lag_poll_s=... success_pct=... speedup_2x=...
 mongo_ops_per_run=... slow_smtp_total_s=... no_shares_total_s=...
-slow_smtp_success_pct=... no_shares_success_pct=...` (the single-replica figures,
-then the extra passes'; a pass not run prints `na`, and so does the total of a pass
-that ran out of time before every run was delivered).
+slow_smtp_success_pct=... no_shares_success_pct=... no_shares_pdf_workers=...` (the
+single-replica figures, then the extra passes'; a pass not run prints `na`, and so does
+the total of a pass that ran out of time before every run was delivered).
 """
 
 from __future__ import annotations
@@ -324,6 +326,8 @@ class PassPlan:
     replicas: int = 1
     smtp_delay_s: float = 0.0
     share_renders: bool = True
+    #: The renderer's PDF workers, if not the settings' default.
+    pdf_workers: int | None = None
 
 
 @dataclass
@@ -539,7 +543,12 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
     label = plan.label
     settings = bench_settings(f"e2e{plan.replicas}x", DATABASE)
     port = free_port()
-    renderer = settings.renderer.model_copy(update={"share_renders": plan.share_renders})
+    renderer = settings.renderer.model_copy(
+        update={
+            "share_renders": plan.share_renders,
+            "pdf_workers": plan.pdf_workers or settings.renderer.pdf_workers,
+        }
+    )
     settings = settings.model_copy(
         update={
             "smtp": settings.smtp.model_copy(update={"host": "127.0.0.1", "port": port}),
@@ -751,6 +760,12 @@ async def main() -> None:
         "--no-shares", action="store_true", help="add a pass with shared renders off"
     )
     parser.add_argument(
+        "--no-shares-pdf-workers",
+        type=int,
+        default=2,
+        help="PDF workers of the --no-shares pass's renderer (default 2: one per core here)",
+    )
+    parser.add_argument(
         "--minutes",
         type=float,
         default=None,
@@ -762,6 +777,8 @@ async def main() -> None:
     count = args.schedules or (500 if args.quick else 10_000)
     if count < 1:
         raise SystemExit("--schedules must be at least 1")
+    if args.no_shares_pdf_workers < 1:
+        raise SystemExit("--no-shares-pdf-workers must be at least 1")
     if args.minutes is not None and args.minutes <= 0:
         raise SystemExit("--minutes must be more than 0")
     limit_s = 60.0 * (args.minutes or (5 if args.quick else 15))
@@ -790,7 +807,10 @@ async def main() -> None:
             f"SMTP {SLOW_SMTP_S * 1000:.0f} ms a message", smtp_delay_s=SLOW_SMTP_S
         )
     if args.no_shares:
-        plans["no_shares"] = PassPlan("no shared renders", share_renders=False)
+        workers = args.no_shares_pdf_workers
+        plans["no_shares"] = PassPlan(
+            f"no shared renders, {workers} PDF workers", share_renders=False, pdf_workers=workers
+        )
     # SIGTERM as Ctrl-C: the passes' clean-up stops the services and the SMTP server.
     main_task = asyncio.current_task()
     assert main_task is not None
@@ -822,7 +842,8 @@ async def main() -> None:
         f"success_pct={single.success_pct:.2f} speedup_2x={figure(speedup, 2)} "
         f"mongo_ops_per_run={figure(single.mongo_per_run(), 1)} "
         f"{extra_pass('slow_smtp', passes.get('slow_smtp'))} "
-        f"{extra_pass('no_shares', passes.get('no_shares'))}"
+        f"{extra_pass('no_shares', passes.get('no_shares'))} "
+        f"no_shares_pdf_workers={plans['no_shares'].pdf_workers if 'no_shares' in plans else 'na'}"
     )
 
 

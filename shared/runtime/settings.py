@@ -295,9 +295,9 @@ class RendererSettings(BaseModel):
     #: Runs one renderer works on at once (PDFs still wait for the `pdf_workers`).
     concurrency: int = Field(default=8, ge=1, le=256)
     #: PDF worker processes; each is replaced after `renders_per_worker` renders. One by
-    #: default: a worker holds about 115 MB, and a second bought nothing in the shared-render
-    #: herd and about a tenth in 2,000 unshared renders, where the worker bounds a renderer
-    #: but a second shares the same two cores (`bench/e2e.py`; docs/operations.md "Sizing").
+    #: default: a worker holds about 120 MB, and a second bought nothing in the shared-render
+    #: herd; in 10,000 unshared renders, where the worker bounds a renderer, two on the
+    #: 2-core machine took 559 s against 762 s (`bench/e2e.py`; docs/operations.md "Sizing").
     #: Raise it with the pod's CPUs for tenants of PDFs or charted HTML.
     pdf_workers: int = Field(default=1, ge=1)
     #: A safety bound: a worker grows by about 4 MB over its first renders and then
