@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from herald.cli.main import app
 from herald.services.renderer.calldata import store as call_store
-from herald.shared.runtime.leases import LEASES, LeaseStore
+from herald.shared.runtime.leases import LeaseStore
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 from tests.helpers import settings_env
@@ -169,7 +169,7 @@ async def test_an_import_into_a_day_another_writer_holds_says_so_and_runs_again(
     cli: CliRunner, tmp_path: Path, db: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(call_store, "ROLLUP_LEASE_WAIT_S", 1.0)
-    other = LeaseStore(db[LEASES], timedelta(minutes=5))
+    other = LeaseStore(db[call_store.ROLLUP_LEASES], timedelta(minutes=5))
     held = await other.acquire(call_store.rollup_lease("acme", date(2026, 11, 2)))
     assert held is not None
     calls = _jsonl(tmp_path / "calls.jsonl", [json.dumps(_call(1)), json.dumps(_call(2))])

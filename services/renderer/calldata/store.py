@@ -70,7 +70,7 @@ from herald.services.renderer.calldata.records import (
     Team,
 )
 from herald.services.renderer.calldata.sessions import SESSION_SUMS, clipped, per_agent
-from herald.shared.runtime.leases import LEASES, Lease, LeaseStore
+from herald.shared.runtime.leases import Lease, LeaseStore
 from herald.shared.runtime.mongo import Document, bulk_in_commands, insert_new
 
 log = logging.getLogger("herald.calldata")
@@ -82,6 +82,9 @@ ROLLUPS: Final = "call_rollups"
 ROLLUP_CELLS: Final = "call_rollup_cells"
 HOURLY: Final = "/hours"
 SESSIONS: Final = "agent_sessions"
+#: The roll-ups' leases, apart from the scheduler's `leases`: one document per tenant and
+#: day ever written, which the scheduler's every-minute lease reads need not pass.
+ROLLUP_LEASES: Final = "rollup_leases"
 #: A day's roll-up lease: held for one batch's fold of that day, or one rebuild; a crashed
 #: writer's lapses after it.
 ROLLUP_LEASE_TTL: Final = timedelta(minutes=2)
@@ -175,7 +178,7 @@ class CallStore:
         self._recent = RecentReads(reuse_s)
         self._indexed: set[str] = set()
         self._single_accumulator: bool | None = None
-        self._leases = LeaseStore(db[LEASES], ROLLUP_LEASE_TTL)
+        self._leases = LeaseStore(db[ROLLUP_LEASES], ROLLUP_LEASE_TTL)
 
     def _rollup_id(self, tenant_id: str, day: date) -> str:
         return f"{tenant_id}/{day.isoformat()}"
@@ -410,9 +413,9 @@ class CallStore:
 
     @contextlib.asynccontextmanager
     async def _rollup_lease(self, tenant_id: str, day: date) -> AsyncIterator[Lease]:
-        if LEASES not in self._indexed:
+        if ROLLUP_LEASES not in self._indexed:
             await self._leases.ensure_indexes()
-            self._indexed.add(LEASES)
+            self._indexed.add(ROLLUP_LEASES)
         try:
             async with self._leases.holding(
                 rollup_lease(tenant_id, day), wait_s=ROLLUP_LEASE_WAIT_S
