@@ -48,9 +48,9 @@ def _run_writing(coroutine: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(1) from exc
     except LeaseLost as exc:
         console.print(
-            f"[red]error:[/red] stopped: this command stalled for over "
-            f"{ROLLUP_LEASE_TTL.total_seconds():.0f} s holding {exc}, and another writer took "
-            f"that day over. {_AGAIN}"
+            f"[red]error:[/red] stopped: this command held {exc} for over "
+            f"{ROLLUP_LEASE_TTL.total_seconds():.0f} s (stalled, or a very large day), and "
+            f"another writer took that day over. {_AGAIN}"
         )
         raise typer.Exit(1) from exc
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from herald.cli.main import app
 from herald.services.renderer.calldata import store as call_store
-from herald.shared.runtime.leases import LeaseStore
+from herald.shared.runtime.leases import LeaseLost, LeaseStore
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
 from tests.helpers import settings_env
@@ -177,11 +177,31 @@ async def test_an_import_into_a_day_another_writer_holds_says_so_and_runs_again(
 
     busy = await asyncio.to_thread(cli.invoke, app, command)  # the CLI runs its own loop
     assert busy.exit_code == 1, busy.output
-    assert "'acme' for 2026-11-02 was held by another writer" in busy.output
-    assert "Run it again" in busy.output
-    assert "Traceback" not in busy.output
+    said = " ".join(busy.output.split())  # as the terminal's width wrapped it
+    assert "'acme' for 2026-11-02 was held by another writer" in said
+    assert "Run it again" in said
+    assert "Traceback" not in said
 
     await other.release(held)
     again = await asyncio.to_thread(cli.invoke, app, command)
     assert again.exit_code == 0, again.output
     assert "2 new calls stored" in again.output
+
+
+def test_an_import_whose_day_another_writer_took_over_says_so(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `CallStore` raises when the lease's renewal finds a newer holder (its own test
+    is in test_rollups.py): a message naming the day, not a traceback."""
+
+    async def taken_over(store: call_store.CallStore, calls: object) -> int:
+        raise LeaseLost(call_store.rollup_lease("acme", date(2026, 11, 2)))
+
+    monkeypatch.setattr(call_store.CallStore, "ingest", taken_over)
+    calls = _jsonl(tmp_path / "calls.jsonl", [json.dumps(_call(1))])
+    result = cli.invoke(app, ["data", "import", "calls", str(calls)])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "held rollup:acme/2026-11-02 for over 120 s" in said
+    assert "Run it again" in said
+    assert "Traceback" not in said
