@@ -843,7 +843,7 @@ async def main() -> None:
         f"mongo_ops_per_run={figure(single.mongo_per_run(), 1)} "
         f"{extra_pass('slow_smtp', passes.get('slow_smtp'))} "
         f"{extra_pass('no_shares', passes.get('no_shares'))} "
-        f"no_shares_pdf_workers={plans['no_shares'].pdf_workers if 'no_shares' in plans else 'na'}"
+        f"no_shares_pdf_workers={args.no_shares_pdf_workers if args.no_shares else 'na'}"
     )
 
 
