@@ -4,7 +4,8 @@
 
 The HTML comes composed (the service composes it, `pdf.compose`); this
 process imports what a pool worker imports (`formats/worker.py`: WeasyPrint,
-matplotlib, the chart data) and none of the models, so its peak RSS is a
+matplotlib, the chart data) and none of the models, and `bench/render.py` starts
+it as the service starts a worker (`pool.WORKER_ENV`), so its peak RSS is a
 worker's. KIND: `naive` (plain WeasyPrint), `herald` (the worker's call, no
 chart), `chart` (one trend chart), `exec` (the Executive Dashboard's three).
 Prints JSON: cold_s (from importing WeasyPrint to the first PDF), warm_s (the
@@ -81,7 +82,7 @@ def measure(kind: str, html: str) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])  # -OO
     parser.add_argument("kind", choices=("naive", "herald", "chart", "exec"))
     parser.add_argument("html_file", type=Path)
     args = parser.parse_args()

@@ -9,7 +9,8 @@ CSV speed, pool gain.
   pool worker prints it), without a chart and with one (a 30-day trend).
   Herald's HTML is composed here, as the service composes it, and printed in
   a new process that holds only what a pool worker holds (`pdf_process.py`:
-  no models). "cold": the time to compose, plus the new process's from
+  no models) and runs as the service runs its workers (`pool.WORKER_ENV`:
+  docstrings stripped). "cold": the time to compose, plus the new process's from
   importing WeasyPrint (and matplotlib, for a chart) to the finished PDF; its
   peak RSS. "warm": the time to compose plus a later render in that process,
   set up as a pool worker is (`worker.start_worker`).
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -52,6 +54,7 @@ from bench.pdf_process import BRAND, CHARTS, EXEC_CHARTS, TREND
 from herald.services.renderer.formats import pdf
 from herald.services.renderer.formats.cells import DisplayTable, display_row
 from herald.services.renderer.formats.worker import to_pdf
+from herald.services.renderer.pool import WORKER_ENV, PdfPool
 from herald.services.renderer.reports.chart import Chart
 from herald.services.renderer.reports.model import Row
 from herald.services.renderer.reports.standard.activity import CAMPAIGN_SUMMARY
@@ -254,8 +257,6 @@ async def csv_rates(total: int) -> tuple[float, float, str]:
 
 async def pool_ratio(renders: int) -> tuple[float, float]:
     """One-page PDFs per minute: one process rendering alone, then the pool of 2 workers."""
-    from herald.services.renderer.pool import PdfPool
-
     html = herald_html(30)
     to_pdf(html, (), BRAND)  # this process, warmed up like a worker
     started = time.perf_counter()
@@ -277,6 +278,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 2,000-row case")
     args = parser.parse_args()
+    os.environ.update(WORKER_ENV)  # for the processes started here, as the service's entry does
     sizes = (30, 300, 1000) if args.quick else (30, 300, 1000, 2000)
     shown = RichTable(
         "rows",

@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
 
+import psutil
 import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
@@ -107,6 +108,11 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
                 return record is not None and record.status is final
 
             await wait_until(finished, 120, f"run {run_id} to be {final.value}")
+        # Printed by workers started stripped of docstrings, as the service starts them.
+        renderer = psutil.Process(services[1].process.pid)
+        workers = [p for p in renderer.children() if "spawn_main" in " ".join(p.cmdline())]
+        assert workers
+        assert all(worker.environ().get("PYTHONOPTIMIZE") == "2" for worker in workers)
         assert not mailpit.to(empty_reader)
         failed = await history_store.get_run(runs, "acme", run_ids["acme-gone"])
         assert failed is not None

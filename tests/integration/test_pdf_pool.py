@@ -149,21 +149,37 @@ def _pdftotext(path: Path) -> str:
     return out.stdout.decode()
 
 
-def _images(reader: PdfReader) -> set[int]:
-    """The raster images the PDF draws, by object number (inside forms too)."""
-    found: set[int] = set()
+def _resources(reader: PdfReader) -> Iterator[Any]:
+    """Every resource dictionary the PDF draws with: its pages', and their forms' within."""
 
-    def visit(resources: Any) -> None:
-        for ref in resources.get_object().get("/XObject", {}).values():
-            xobject = ref.get_object()
-            if xobject["/Subtype"] == "/Image":
-                found.add(ref.idnum)
-            elif "/Resources" in xobject:
-                visit(xobject["/Resources"])
+    def visit(resources: Any) -> Iterator[Any]:
+        resources = resources.get_object()
+        yield resources
+        for ref in resources.get("/XObject", {}).values():
+            if "/Resources" in (xobject := ref.get_object()):
+                yield from visit(xobject["/Resources"])
 
     for page in reader.pages:
-        visit(page["/Resources"])
-    return found
+        yield from visit(page["/Resources"])
+
+
+def _images(reader: PdfReader) -> set[int]:
+    """The raster images the PDF draws, by object number (inside forms too)."""
+    return {
+        ref.idnum
+        for resources in _resources(reader)
+        for ref in resources.get("/XObject", {}).values()
+        if ref.get_object()["/Subtype"] == "/Image"
+    }
+
+
+def _fonts(reader: PdfReader) -> set[str]:
+    """The fonts the PDF embeds, by name, without a subset's tag (`ABCDEF+`)."""
+    return {
+        str(font.get_object()["/BaseFont"]).split("+")[-1]
+        for resources in _resources(reader)
+        for font in resources.get("/Font", {}).values()
+    }
 
 
 async def test_a_report_pdf_is_tagged_text_with_whole_headers_tiles_and_a_vector_chart(
@@ -218,6 +234,8 @@ async def test_a_report_pdf_is_tagged_text_with_whole_headers_tiles_and_a_vector
     # The chart is vector, its words real text: the logo is the only raster image.
     assert len(_images(reader)) == 1
     assert "Calls per day" in pages[0]
+    # The chart's text is set in the PDF's own face: no other font is embedded (and subset).
+    assert _fonts(reader) == {"Herald-Sans", "Herald-Sans-Bold"}
     assert all(day in text for day in ("1 Nov", "7 Nov"))
 
 

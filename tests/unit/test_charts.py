@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from herald.services.renderer.formats import charts
+from herald.services.renderer.formats.faces import FAMILY
 from herald.services.renderer.reports.chart import Chart, ChartKind, Series
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def test_each_kind_is_an_svg_with_its_title_and_labels_as_text(chart: Chart) -> 
 def test_svg_is_deterministic_and_names_its_font() -> None:
     first, second = charts.svg(bars(6, series=2), BRAND), charts.svg(bars(6, series=2), BRAND)
     assert first == second
-    assert "DejaVu Sans" in first
+    assert f"font-family: '{FAMILY}', 'DejaVu Sans'" in first  # the PDF's own face first
     assert "<dc:date>" not in first
 
 

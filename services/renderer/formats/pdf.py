@@ -19,10 +19,11 @@ from markupsafe import Markup
 
 from herald.services.renderer.formats import layout
 from herald.services.renderer.formats.cells import DisplayTable
+from herald.services.renderer.formats.faces import FAMILY, FONT_FACES
 from herald.services.renderer.formats.headlines import tiles
 from herald.services.renderer.formats.page import HOW_COMPUTED, Page
 from herald.services.renderer.formats.templates import templates
-from herald.services.renderer.formats.worker import FAMILY, FONT_FACES, chart_slot
+from herald.services.renderer.formats.worker import chart_slot
 from herald.services.renderer.reports.chart import Chart
 from herald.services.renderer.reports.model import Column
 from herald.shared.contract.messages import HeadlineTile
