@@ -232,7 +232,7 @@ def _know_the_pdf_face() -> None:
     A chart's SVG names the family its text was measured in, and WeasyPrint draws it in
     that family: with a family of its own (DejaVu Sans, or Liberation Sans by that name)
     each PDF embedded two more fonts, subset at every render (2 MB more at the peak of
-    a 1,000-row PDF with a chart, 4 % of its time). Where Liberation Sans is missing,
+    a 1,000-row PDF with a chart). Where Liberation Sans is missing,
     matplotlib says the family is not found and the text falls back to DejaVu Sans.
     """
     from matplotlib import font_manager
