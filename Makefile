@@ -28,7 +28,7 @@ $(UV):
 	$(PYTHON) -m venv $(CACHE)/tools
 	$(CACHE)/tools/bin/pip install --quiet --disable-pip-version-check uv
 
-# Bytecode is compiled once per lock (the stamp), and Herald's own on every call (0.8 s):
+# Bytecode is compiled once per lock (the stamp), and Herald's own on every call (0.1-0.4 s):
 # where PYTHONDONTWRITEBYTECODE is set, as on these machines, Python would otherwise compile
 # every module it imports, in every process, on every start (WeasyPrint alone: 5 s of CPU).
 # Twice: as is, and stripped (-o 2) for the render workers (services/renderer/pool.py).
