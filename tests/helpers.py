@@ -394,3 +394,8 @@ async def run_cli(settings: Settings, *args: str, stdin: str = "", timeout_s: fl
         timeout=timeout_s,
     )
     return Cli(done.returncode, done.stdout + done.stderr)
+
+
+def unwrapped(output: str) -> str:
+    """A CLI's output as one line: rich wraps it at the terminal's width, mid-sentence."""
+    return " ".join(output.split())

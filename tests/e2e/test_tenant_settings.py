@@ -55,6 +55,7 @@ from tests.helpers import (
     run_cli,
     running_scheduler,
     three_services,
+    unwrapped,
     wait_until,
 )
 from tests.smtp_server import CertificateAuthority, SmtpServer
@@ -291,7 +292,7 @@ async def test_two_tenants_each_get_their_own_server_brand_and_sealed_password(
                 clis.append(refused)
                 with pytest.raises(BlockingIOError):
                     internal.accept()
-            said = " ".join(refused.output.split())
+            said = unwrapped(refused.output)
             assert refused.exit_code == 1, refused.output
             why = (
                 "SMTP host 127.0.0.2 is a loopback address; "
@@ -352,13 +353,13 @@ async def test_the_volume_guard_warns_then_rejects_and_the_cli_shows_the_forecas
         second = await create("vol-2")
         assert second.exit_code == 0, second.output
         assert "warning: volume: the tenant's enabled schedules would send 4 emails in the day" in (
-            " ".join(second.output.split())
+            unwrapped(second.output)
         ), second.output
         await limit("--enforce-volume")
         third = await create("vol-3")
         assert third.exit_code == 1, third.output
         assert "volume:" in third.output
-        assert "allows 3 a day" in " ".join(third.output.split())
+        assert "allows 3 a day" in unwrapped(third.output)
         forecast = await run_cli(settings, "tenants", "volume", *tenant, "--json")
         assert forecast.exit_code == 0, forecast.output
         shown = json.loads(forecast.output)

@@ -18,7 +18,7 @@ from herald.services.renderer.calldata import store as call_store
 from herald.shared.runtime.leases import LeaseLost, LeaseStore
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.settings import Settings
-from tests.helpers import settings_env
+from tests.helpers import settings_env, unwrapped
 
 DAY_2 = ("--from", "2026-11-02", "--to", "2026-11-02")
 DAY_3 = ("--from", "2026-11-03", "--to", "2026-11-03")
@@ -128,10 +128,9 @@ def test_a_session_outside_its_day_is_a_named_bad_line_and_the_others_load(
     result = cli.invoke(app, ["data", "import", "sessions", str(sessions)])
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit)  # typer's exit, not an error raised
-    assert "line 2: (whole record): Value error, session acme/2026-11-02/a2: its spans" in (
-        " ".join(result.output.split())
-    )
-    assert "lie outside 2026-11-02 in Europe/Berlin" in " ".join(result.output.split())
+    said = unwrapped(result.output)
+    assert "line 2: (whole record): Value error, session acme/2026-11-02/a2: its spans" in said
+    assert "lie outside 2026-11-02 in Europe/Berlin" in said
     assert "2 new sessions stored; 1 bad line(s)" in result.output
 
     shown = cli.invoke(
@@ -177,7 +176,7 @@ async def test_an_import_into_a_day_another_writer_holds_says_so_and_runs_again(
 
     busy = await asyncio.to_thread(cli.invoke, app, command)  # the CLI runs its own loop
     assert busy.exit_code == 1, busy.output
-    said = " ".join(busy.output.split())  # as the terminal's width wrapped it
+    said = unwrapped(busy.output)
     assert "'acme' for 2026-11-02 was held by another writer" in said
     assert "Run it again" in said
     assert "Traceback" not in said
@@ -201,7 +200,7 @@ def test_an_import_whose_day_another_writer_took_over_says_so(
     calls = _jsonl(tmp_path / "calls.jsonl", [json.dumps(_call(1))])
     result = cli.invoke(app, ["data", "import", "calls", str(calls)])
     assert result.exit_code == 1, result.output
-    said = " ".join(result.output.split())
+    said = unwrapped(result.output)
     assert "held rollup:acme/2026-11-02 for over 120 s" in said
     assert "Run it again" in said
     assert "Traceback" not in said

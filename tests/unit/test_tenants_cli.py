@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from herald.cli import tenants
 from herald.shared.contract.messages import ChangeTenantSettings, CommandAccepted
+from tests.helpers import unwrapped
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>'
 PNG = b"\x89PNG\r\n\x1a\nfake"
@@ -37,7 +38,7 @@ def _set_branding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logo: str, da
     assert command.branding is not None
     assert command.branding.logo_upload is not None
     assert command.branding.logo_upload.data == data
-    return " ".join(result.output.split())
+    return unwrapped(result.output)
 
 
 def test_an_svg_logo_is_taken_with_word_that_emails_will_not_show_it(
