@@ -1,7 +1,7 @@
 """End to end: N schedules due in one minute, through scheduler, renderer and mailer, into SMTP.
 
     .venv/bin/python bench/e2e.py [--quick] [--schedules N] [--single] [--slow-smtp] [--no-shares]
-        [--no-shares-pdf-workers N] [--minutes M]
+        [--no-shares-pdf-workers N] [--no-shares-print-workers N] [--minutes M]
 
 Against `deploy/local/infra up` (Kafka, FerretDB on PostgreSQL), with an
 aiosmtpd server of its own in its own process that logs each message's
@@ -25,7 +25,8 @@ Message-ID and arrival time:
    adds a single-replica pass whose SMTP server answers each message 150 ms
    late, --no-shares one with shared renders off, its renderer sized for renders
    (--no-shares-pdf-workers: 2 PDF workers, one per core of the 2-core machine;
-   the other passes keep the default of 1, since shared renders leave a second idle).
+   the other passes keep the default of 1, since shared renders leave a second idle;
+   --no-shares-print-workers adds workers that only print, none by default).
 Prints the figures as a table: time from the due minute to the last email,
 p50/p95/p99 due-to-delivery, emails/s, success (runs the mailer reported
 delivered / schedules), runs final in the history and how long after its last
@@ -39,7 +40,8 @@ MongoDB commands per run, peak RSS per service; and ends with
 `BENCH e2e schedules=N emails=... delivered=... duplicates=... total_s=...
 p95_s=... history_lag_s=... history_lag_poll_s=... success_pct=... speedup_2x=...
 mongo_ops_per_run=... slow_smtp_total_s=... no_shares_total_s=...
-slow_smtp_success_pct=... no_shares_success_pct=... no_shares_pdf_workers=...` (the
+slow_smtp_success_pct=... no_shares_success_pct=... no_shares_pdf_workers=...
+no_shares_print_workers=...` (the
 single-replica figures, then the extra passes'; a pass not run prints `na`, and so does
 the total of a pass that ran out of time before every run was delivered).
 """
@@ -59,6 +61,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -243,7 +246,7 @@ def _tree(pid: int) -> list[Member]:
         return []
     members = []
     for member in tree:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, OSError):
             memory = member.memory_full_info()
             times = member.cpu_times()
             role = _role(member, pid)
@@ -254,11 +257,14 @@ def _tree(pid: int) -> list[Member]:
 
 
 def _role(member: psutil.Process, service_pid: int) -> str:
-    """The service process itself, a pool worker or multiprocessing's resource tracker."""
+    """The service process itself, multiprocessing's resource tracker, or a pool worker:
+    one that has loaded matplotlib, or a print worker (or a worker still starting)."""
     if member.pid == service_pid:
         return "main"
-    command = " ".join(member.cmdline())
-    return "tracker" if "resource_tracker" in command else "worker"
+    if "resource_tracker" in " ".join(member.cmdline()):
+        return "tracker"
+    maps = Path(f"/proc/{member.pid}/maps").read_text()
+    return "worker" if "/matplotlib/" in maps else "printer"
 
 
 def final_lag_bound(metrics: str) -> float:
@@ -318,6 +324,20 @@ async def command_counts_at(
     return await command_counts(services)
 
 
+async def machine_cpu_at(moment: datetime) -> Any:
+    """The machine's CPU times at `moment` (`busy_pct` compares two)."""
+    await asyncio.sleep(max(0.0, moment.timestamp() - time.time()))
+    return psutil.cpu_times()
+
+
+def busy_pct(before: Any, after: Any) -> float:
+    """How busy the machine's CPUs were between two readings, every process counted: near
+    100, the pass was bound by the CPUs; well below, by waiting."""
+    total = sum(after) - sum(before)
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    return 100 * (1 - idle / total) if total > 0 else math.nan
+
+
 @dataclass
 class PassPlan:
     """What a pass changes from the plain single-replica one."""
@@ -328,6 +348,8 @@ class PassPlan:
     share_renders: bool = True
     #: The renderer's PDF workers, if not the settings' default.
     pdf_workers: int | None = None
+    #: The renderer's print workers (`RendererSettings.print_workers`).
+    print_workers: int = 0
 
 
 @dataclass
@@ -366,6 +388,8 @@ class Pass:
     cpu_parts: dict[str, str] = field(default_factory=dict)
     #: MongoDB commands each service sent from the due minute on, by command name.
     mongo: dict[str, Counter[str]] = field(default_factory=dict)
+    #: The machine's CPUs, busy from the due minute until every run was final (`busy_pct`).
+    machine_busy_pct: float = math.nan
 
     @property
     def success_pct(self) -> float:
@@ -547,6 +571,7 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
         update={
             "share_renders": plan.share_renders,
             "pdf_workers": plan.pdf_workers or settings.renderer.pdf_workers,
+            "print_workers": plan.print_workers,
         }
     )
     settings = settings.model_copy(
@@ -595,8 +620,10 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
         sampler = RssSampler(services)
         sampling = asyncio.create_task(sampler.run())
         at_herd = asyncio.create_task(command_counts_at(herd, services))
+        cpu_at_herd = asyncio.create_task(machine_cpu_at(herd))
         try:
             result.all_final_s = await watch.wait(db, count, herd, limit_s)
+            result.machine_busy_pct = busy_pct(await cpu_at_herd, psutil.cpu_times())
             before = await at_herd
             after = await command_counts(services)
             (scheduler,) = services["scheduler"]
@@ -607,6 +634,7 @@ async def one_pass(plan: PassPlan, count: int, log_dir: Path, limit_s: float) ->
         finally:
             sampling.cancel()
             at_herd.cancel()
+            cpu_at_herd.cancel()
         result.mongo = {name: after[name] - before[name] for name in services}
         result.peaks, result.pss_peaks = sampler.peaks, sampler.pss_peaks
         result.peak_parts, result.cpu_parts = sampler.peak_parts, sampler.cpu_parts
@@ -676,6 +704,7 @@ def summary(done: Pass) -> str:
         f"history lag within {done.history_lag_s:.1f} s (polled {done.history_lag_poll_s:.1f} s), "
         f"{done.duplicates} duplicates, "
         f"{done.renders} renders, {done.mongo_per_run():.1f} MongoDB commands a run, "
+        f"the machine's CPUs {done.machine_busy_pct:.0f} % busy, "
         f"peak RSS MB {rss}; at the peak, RSS by process: "
         + "; ".join(f"{name} {parts}" for name, parts in done.peak_parts.items())
         + "; CPU s by process: "
@@ -695,6 +724,7 @@ def report(passes: list[Pass]) -> None:
     row("emails received (distinct)", "{p.emails:,}")
     row("duplicates (Message-ID twice)", "{p.duplicates:,}")
     row("runs delivered (mailer's status)", "{p.delivered_runs:,}")
+    row("machine's CPUs busy, due minute to all final (%)", "{p.machine_busy_pct:.0f}")
     row("runs final in the history", "{p.final_runs:,}")
     row("success %", "{p.success_pct:.2f}")
     row("distinct renders", "{p.renders:,}")
@@ -766,6 +796,12 @@ async def main() -> None:
         help="PDF workers of the --no-shares pass's renderer (default 2: one per core here)",
     )
     parser.add_argument(
+        "--no-shares-print-workers",
+        type=int,
+        default=0,
+        help="print workers (PDFs only, no matplotlib) of the --no-shares pass's renderer",
+    )
+    parser.add_argument(
         "--minutes",
         type=float,
         default=None,
@@ -779,6 +815,8 @@ async def main() -> None:
         raise SystemExit("--schedules must be at least 1")
     if args.no_shares_pdf_workers < 1:
         raise SystemExit("--no-shares-pdf-workers must be at least 1")
+    if args.no_shares_print_workers < 0:
+        raise SystemExit("--no-shares-print-workers must be 0 or more")
     if args.minutes is not None and args.minutes <= 0:
         raise SystemExit("--minutes must be more than 0")
     limit_s = 60.0 * (args.minutes or (5 if args.quick else 15))
@@ -807,9 +845,13 @@ async def main() -> None:
             f"SMTP {SLOW_SMTP_S * 1000:.0f} ms a message", smtp_delay_s=SLOW_SMTP_S
         )
     if args.no_shares:
-        workers = args.no_shares_pdf_workers
+        workers, printers = args.no_shares_pdf_workers, args.no_shares_print_workers
         plans["no_shares"] = PassPlan(
-            f"no shared renders, {workers} PDF workers", share_renders=False, pdf_workers=workers
+            f"no shared renders, {workers} PDF workers"
+            + (f" + {printers} print workers" if printers else ""),
+            share_renders=False,
+            pdf_workers=workers,
+            print_workers=printers,
         )
     # SIGTERM as Ctrl-C: the passes' clean-up stops the services and the SMTP server.
     main_task = asyncio.current_task()
@@ -843,7 +885,8 @@ async def main() -> None:
         f"mongo_ops_per_run={figure(single.mongo_per_run(), 1)} "
         f"{extra_pass('slow_smtp', passes.get('slow_smtp'))} "
         f"{extra_pass('no_shares', passes.get('no_shares'))} "
-        f"no_shares_pdf_workers={args.no_shares_pdf_workers if args.no_shares else 'na'}"
+        f"no_shares_pdf_workers={args.no_shares_pdf_workers if args.no_shares else 'na'} "
+        f"no_shares_print_workers={args.no_shares_print_workers if args.no_shares else 'na'}"
     )
 
 

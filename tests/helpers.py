@@ -63,6 +63,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HERALD_RENDERER__PDF_MAX_ROWS": str(settings.renderer.pdf_max_rows),
         "HERALD_RENDERER__HTML_MAX_ROWS": str(settings.renderer.html_max_rows),
         "HERALD_RENDERER__PDF_WORKERS": str(settings.renderer.pdf_workers),
+        "HERALD_RENDERER__PRINT_WORKERS": str(settings.renderer.print_workers),
         "HERALD_RENDERER__RENDERS_PER_WORKER": str(settings.renderer.renders_per_worker),
         "HERALD_RENDERER__ATTACHMENT_LIMIT_BYTES": str(settings.renderer.attachment_limit_bytes),
         "HERALD_SMTP__POOL_SIZE": str(settings.smtp.pool_size),

@@ -27,6 +27,7 @@ def create_app() -> FastStream:
         settings.renderer.pdf_workers,
         settings.renderer.renders_per_worker,
         settings.renderer.render_timeout_s,
+        settings.renderer.print_workers,
     )
     artifacts = ArtifactStore(runtime.db)
     shares = (

@@ -300,6 +300,11 @@ class RendererSettings(BaseModel):
     #: 2-core machine took 559 s against 762 s (`bench/e2e.py`; docs/operations.md "Sizing").
     #: Raise it with the pod's CPUs for tenants of PDFs or charted HTML.
     pdf_workers: int = Field(default=1, ge=1)
+    #: Worker processes that only print PDFs, beside the `pdf_workers` (which draw every
+    #: chart): WeasyPrint without matplotlib, about 70 MB each against 110-125. None by
+    #: default; the cheaper way to a second core's worth of printing (docs/operations.md
+    #: "Sizing").
+    print_workers: int = Field(default=0, ge=0)
     #: A safety bound: a worker grows by about 4 MB over its first renders and then
     #: holds (measured over 300 PDFs and charts, and 40 of 2,000 rows); a replacement
     #: costs about a second of CPU (WeasyPrint, matplotlib, fonts). Chart drawings

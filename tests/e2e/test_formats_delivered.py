@@ -11,6 +11,7 @@ already stored, without a second render.
 
 from __future__ import annotations
 
+import asyncio
 import email
 from datetime import date
 from email.message import EmailMessage
@@ -71,7 +72,9 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
 ) -> None:
     # Fewer rows than any day of the demo's has calls: on a Monday the run reports a Sunday,
     # 56 calls of 3,000 over ten days (100 here made the test fail on Mondays alone).
-    settings = topics_ready.model_copy(update={"renderer": RendererSettings(pdf_max_rows=20)})
+    # With a print worker beside the PDF worker: the PDF is printed by whichever is free.
+    renderer_settings = RendererSettings(pdf_max_rows=20, print_workers=1)
+    settings = topics_ready.model_copy(update={"renderer": renderer_settings})
     await demo.seed(db, tenant_id="acme", calls=3000, days=10, anchor=date.today())
     html_reader = recipient.replace("@", ".html@")
     empty_reader = recipient.replace("@", ".empty@")
@@ -111,8 +114,11 @@ async def test_pdf_and_html_schedules_arrive_and_a_duplicate_due_is_not_rendered
         # Printed by workers started stripped of docstrings, as the service starts them.
         renderer = psutil.Process(services[1].process.pid)
         workers = [p for p in renderer.children() if "spawn_main" in " ".join(p.cmdline())]
-        assert workers
         assert all(worker.environ().get("PYTHONOPTIMIZE") == "2" for worker in workers)
+        # The PDF worker has loaded matplotlib, the print worker never does.
+        maps = [await asyncio.to_thread(Path(f"/proc/{w.pid}/maps").read_text) for w in workers]
+        drawing = ["/matplotlib/" in text for text in maps]
+        assert sorted(drawing) == [False, True]
         assert not mailpit.to(empty_reader)
         failed = await history_store.get_run(runs, "acme", run_ids["acme-gone"])
         assert failed is not None

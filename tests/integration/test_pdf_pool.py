@@ -4,6 +4,7 @@ and what they print is a tagged PDF whose text, headers and charts survive extra
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import subprocess
 import time
@@ -416,3 +417,30 @@ async def test_a_starting_worker_removes_what_killed_workers_left(
         f"herald-pdf-worker-{worker}-"
     )
     assert len(left) == 2
+
+
+async def test_a_print_worker_prints_a_charted_pdf_without_ever_loading_matplotlib() -> None:
+    """A full worker draws the chart, the print worker prints the page: the PDF has the
+    chart's text and its alternative, and the print worker never mapped matplotlib.
+
+    Each worker here is replaced after two jobs, so the print worker's pid changing
+    around the render shows the render was its job."""
+    chart = Chart("Calls per day", ChartKind.TREND, ("1", "2"), (Series("calls", (3.0, 4.0)),))
+    html = compose(pdf_heading(), [], [], [chart])
+    pool = PdfPool(workers=1, renders_per_worker=2, timeout_s=60, print_workers=1)
+    try:
+        printer = await pool.worker_pid(printer=True)
+        maps = await asyncio.to_thread(Path(f"/proc/{printer}/maps").read_text)
+        data = await pool.render(html, [chart], "#2f5d8a")  # both idle: the print worker's
+        assert await pool.worker_pid(printer=True) != printer
+    finally:
+        pool.close()
+    assert "libpango" in maps  # it warmed up on a page of its own
+    assert "ft2font" not in maps
+    reader = PdfReader(io.BytesIO(data))
+    assert "Calls per day" in reader.pages[0].extract_text()
+    root: Any = reader.root_object
+    alts = [
+        str(e["/Alt"]) for e in _walk(root["/StructTreeRoot"]["/K"]) if e.get("/S") == "/Figure"
+    ]
+    assert any(alt.startswith("Line chart: Calls per day") for alt in alts)

@@ -382,13 +382,19 @@ def test_pods_run_locked_down(docs: list[Doc]) -> None:
 
 
 def test_renderer_memory_and_cpu_follow_its_pdf_workers(docs: list[Doc]) -> None:
-    """The limit holds the service process and each PDF worker's share (`tests/memory.py`;
-    a worker's peak on the largest PDFs is measured against it in `test_pdf_pool.py`)."""
+    """The limit holds the service process and each PDF worker's share, a print worker's
+    too, since it prints the same largest PDFs (`tests/memory.py`; a worker's peak on
+    those is measured against it in `test_pdf_pool.py`)."""
     config = settings_map(docs)
     spec = of_kind(docs, "Deployment")["herald-renderer"]["spec"]["template"]["spec"]
     (container,) = spec["containers"]
-    default = RendererSettings.model_fields["pdf_workers"].default
-    workers = int(env_of(container, config).get("HERALD_RENDERER__PDF_WORKERS", default))
+    env = env_of(container, config)
+    workers = sum(
+        int(
+            env.get(f"HERALD_RENDERER__{kind.upper()}", RendererSettings.model_fields[kind].default)
+        )
+        for kind in ("pdf_workers", "print_workers")
+    )
     limit = mebibytes(container["resources"]["limits"]["memory"])
     assert limit >= RENDERER_SERVICE_MIB + PDF_WORKER_MIB * workers
     # About one CPU a worker and one for the service (docs/operations.md, "Sizing").

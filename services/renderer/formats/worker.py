@@ -1,11 +1,11 @@
 """What runs inside a render worker process (`pool.py`): the PDF printed, its charts drawn.
 
 A worker imports this module, `charts.py`, the chart data (`reports/chart.py`),
-WeasyPrint and matplotlib, and nothing else of Herald: no pydantic, no settings,
-no contract (an import-linter contract keeps it so). The models cost each
-worker 20 MB once warmed up (17 MB and 0.3 s to import), and a worker needs
-none of them: it is sent an HTML string, charts as plain dataclasses and a
-colour.
+WeasyPrint and matplotlib (a print worker WeasyPrint alone: `start_printer`), and
+nothing else of Herald: no pydantic, no settings, no contract (an import-linter
+contract keeps it so). The models cost each worker 20 MB once warmed up (17 MB
+and 0.3 s to import), and a worker needs none of them: it is sent an HTML string,
+charts as plain dataclasses and a colour.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import urllib.parse
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from herald.services.renderer.formats import charts as drawing
+from herald.services.renderer.formats import deferred
 from herald.services.renderer.formats.faces import FAMILY, FONT_FACES
 from herald.services.renderer.reports.chart import Chart, ChartKind, Series
 
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     import pydyf
     from weasyprint.text.fonts import FontConfiguration
     from weasyprint.urls import URLFetcher
+
+
+T = TypeVar("T")
 
 
 def chart_slot(n: int) -> str:
@@ -86,20 +90,27 @@ def start_worker() -> None:
     settle()
 
 
-def settle() -> None:
-    """Warms up (`warm_up`), then freezes what that built out of the garbage collector's
-    view (`gc.freeze`).
+def start_printer() -> None:
+    """A print worker's initializer: as `start_worker`, warmed up without matplotlib."""
+    own_temp_dir()
+    settle(warm_up_printer)
+
+
+def settle(warm: Callable[[], object] | None = None) -> None:
+    """Warms up (`warm_up`, or `warm`), then freezes what that built out of the garbage
+    collector's view (`gc.freeze`).
 
     A render allocates enough for several full collections, and each walked all of
     start-up's objects: 5 % of a 1,000-row PDF. Raising the thresholds instead saved
     3 % more but cost 30 MB.
     """
-    warm_up()
+    deferred.defer_font_tools()
+    (warm or warm_up)()
     gc.collect()  # what start-up left over is freed, not frozen
     gc.freeze()
 
 
-def collected(job: Callable[..., bytes], *args: object) -> bytes:
+def collected(job: Callable[..., T], *args: object) -> T:
     """Runs in a worker: the job, then a collection of what it left behind.
 
     A render's boxes and a chart's artists are webs of reference cycles; left to
@@ -148,20 +159,31 @@ def _fonts() -> FontConfiguration:
     return FontConfiguration()
 
 
-def _figure(chart: Chart, brand: str) -> str:
-    """The chart as a vector image with its text alternative, drawn here in the worker."""
-    data = base64.b64encode(drawing.svg(chart, brand).encode()).decode()
-    alt = html.escape(drawing.alt_text(chart), quote=True)
-    return f'<img class="chart" src="data:image/svg+xml;base64,{data}" alt="{alt}">'
+def _image(svg: str, alt: str) -> str:
+    """A vector image with its text alternative, as a chart's slot takes it."""
+    data = base64.b64encode(svg.encode()).decode()
+    return f'<img class="chart" src="data:image/svg+xml;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def figures(charts: Sequence[Chart], brand: str) -> tuple[str, ...]:
+    """Runs in a worker with matplotlib: the charts as images for `print_pdf`'s slots."""
+    return tuple(_image(drawing.svg(chart, brand), drawing.alt_text(chart)) for chart in charts)
 
 
 def to_pdf(html_: str, charts: Sequence[Chart], brand: str) -> bytes:
     """Runs in a pool worker: draws the charts into their slots and prints a tagged PDF."""
+    drawn = figures(charts, brand)
+    gc.collect(0)  # the charts' figures, cycles the job's disabled collector would keep
+    return print_pdf(html_, drawn)
+
+
+def print_pdf(html_: str, drawn: Sequence[str]) -> bytes:
+    """Runs in any pool worker, a print worker too: the charts' images (`figures`) into
+    their slots, then a tagged PDF printed."""
     import weasyprint  # imported by the worker's initializer already; cheap here
 
-    for n, chart in enumerate(charts):
-        html_ = html_.replace(chart_slot(n), _figure(chart, brand), 1)
-    gc.collect(0)  # the charts' figures, cycles the job's disabled collector would keep
+    for n, figure in enumerate(drawn):
+        html_ = html_.replace(chart_slot(n), figure, 1)
     pdf: bytes = weasyprint.HTML(string=html_, url_fetcher=_fetcher()).write_pdf(
         font_config=_fonts(), pdf_variant="pdf/ua-1", finisher=_deflated
     )
@@ -266,3 +288,19 @@ def warm_up() -> None:
     """
     to_pdf(_WARM, (_WARM_CHART,), drawing.OKABE_ITO[0])
     drawing.warm_up()
+
+
+#: A chart's image in small, as matplotlib draws one (`svg.fonttype` none): a print
+#: worker's warm-up page has it in its slot, drawn without matplotlib.
+_WARM_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="60pt" height="30pt" viewBox="0 0 60 30">'
+    '<g><path d="M 2 28 L 20 28 L 20 8 L 2 8 z" style="fill: #0072b2"/>'
+    '<path d="M 0 28 L 60 28" style="fill: none; stroke: #cccccc; stroke-width: 0.8"/>'
+    f'<text style="font-size: 8px; font-family: \'{FAMILY}\'; fill: #444444" x="24" y="20">'
+    "1,234</text></g></svg>"
+)
+
+
+def warm_up_printer() -> None:
+    """`warm_up` for a print worker: the same page, its chart already drawn (`_WARM_SVG`)."""
+    print_pdf(_WARM, (_image(_WARM_SVG, "warm"),))
