@@ -295,15 +295,15 @@ class RendererSettings(BaseModel):
     #: Runs one renderer works on at once (PDFs still wait for the `pdf_workers`).
     concurrency: int = Field(default=8, ge=1, le=256)
     #: PDF worker processes; each is replaced after `renders_per_worker` renders. One by
-    #: default: a worker holds about 120 MB, and a second bought nothing in the shared-render
+    #: default: a worker holds about 110 MB, and a second bought nothing in the shared-render
     #: herd; in 10,000 unshared renders, where the worker bounds a renderer, two on the
     #: 2-core machine took 559 s against 762 s (`bench/e2e.py`; docs/operations.md "Sizing").
     #: Raise it with the pod's CPUs for tenants of PDFs or charted HTML.
     pdf_workers: int = Field(default=1, ge=1)
     #: Worker processes that only print PDFs, beside the `pdf_workers` (which draw every
-    #: chart): WeasyPrint without matplotlib, about 70 MB each against 110-125. None by
-    #: default; the cheaper way to a second core's worth of printing (docs/operations.md
-    #: "Sizing").
+    #: chart): WeasyPrint without matplotlib, about 65 MB each at the herd's peak against
+    #: 110-115. None by default; the lighter way to a second core of printing, slower
+    #: than a second PDF worker where CPU is short (docs/operations.md "Sizing").
     print_workers: int = Field(default=0, ge=0)
     #: A safety bound: a worker grows by about 4 MB over its first renders and then
     #: holds (measured over 300 PDFs and charts, and 40 of 2,000 rows); a replacement
