@@ -25,8 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from herald.services.renderer.formats.worker import (
     collected,
     own_temp_dir,
+    prepare,
     settle,
     to_pdf,
+    warm_up,
 )
 from herald.services.renderer.reports.chart import Chart, ChartKind, Series
 from tests.memory import peak_rss_mb
@@ -67,12 +69,15 @@ def measure(kind: str, html: str) -> dict[str, float]:
             return naive
         return collected(to_pdf, html, charts, BRAND)
 
-    own_temp_dir()  # as a pool worker's initializer does first
+    if kind == "naive":
+        own_temp_dir()  # WeasyPrint as it comes, fontTools and all
+    else:
+        prepare()  # as a pool worker's initializer does first
     started = time.perf_counter()
     first = render()
     cold = time.perf_counter() - started
     if kind != "naive":
-        settle()  # as a pool worker is before its first job (its folder is made above)
+        settle(warm_up)  # as a pool worker is before its first job (`prepare` above)
     warm = []
     for _ in range(3):
         started = time.perf_counter()

@@ -85,27 +85,34 @@ def _alive(pid: int) -> bool:
 
 
 def start_worker() -> None:
-    """A worker's initializer: its own temporary folder (`own_temp_dir`), then `settle`."""
-    own_temp_dir()
-    settle()
+    """A worker's initializer: `prepare`, then `settle` on `warm_up`."""
+    prepare()
+    settle(warm_up)
 
 
 def start_printer() -> None:
     """A print worker's initializer: as `start_worker`, warmed up without matplotlib."""
-    own_temp_dir()
+    prepare()
     settle(warm_up_printer)
 
 
-def settle(warm: Callable[[], object] | None = None) -> None:
-    """Warms up (`warm_up`, or `warm`), then freezes what that built out of the garbage
-    collector's view (`gc.freeze`).
+def prepare() -> None:
+    """What a worker does before anything imports WeasyPrint: its own temporary folder
+    (`own_temp_dir`), and fontTools' rarely used parts left for their first use
+    (`deferred.py`)."""
+    own_temp_dir()
+    deferred.defer_font_tools()
+
+
+def settle(warm: Callable[[], object]) -> None:
+    """Warms up (`warm`), then freezes what that built out of the garbage collector's
+    view (`gc.freeze`).
 
     A render allocates enough for several full collections, and each walked all of
     start-up's objects: 5 % of a 1,000-row PDF. Raising the thresholds instead saved
     3 % more but cost 30 MB.
     """
-    deferred.defer_font_tools()
-    (warm or warm_up)()
+    warm()
     gc.collect()  # what start-up left over is freed, not frozen
     gc.freeze()
 
