@@ -18,7 +18,7 @@ Message-ID and arrival time:
    in the history (--minutes: 15; --quick 5), reading a sample of 50 runs' records
    every 2 s (a read of the whole history during the herd took a quarter of
    FerretDB's CPU: see `FinalWatch`), and sampling each service's RSS with its
-   children (the PDF workers) every 0.5 s; each service's MongoDB commands are
+   children (the PDF workers) every 0.5 s (PSS every 2 s); each service's MongoDB commands are
    read from its metrics endpoint at the due minute and at the end, and the history's lag
    from the scheduler's `herald_history_lag_seconds` at the end.
 4. Again with two renderers and two mailers (--single skips it); --slow-smtp
@@ -51,6 +51,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import math
 import signal
 import sys
@@ -124,6 +125,12 @@ FINAL = [
 ]
 RECIPIENTS = ["lead@example.com", "ops@example.com"]
 SAMPLE_S = 0.5
+#: PSS is read at every fourth sample (2 s): it walks each process's page tables, about
+#: 1.4 ms a process, which made the sampler the bench's largest CPU cost on the machine
+#: it measures; RSS (`statm`) is read at every sample.
+PSS_EVERY = 4
+#: A pool worker's age by which it has loaded what it will (its role is then known).
+ROLE_SETTLED_S = 30.0
 #: Runs whose history is read during the herd (each by `_id`), for the polled lag.
 HISTORY_SAMPLE = 50
 #: How late the slow SMTP server of `--slow-smtp` answers each message.
@@ -193,12 +200,15 @@ class RssSampler:
     #: CPU seconds of every process each service ran, by pid: (role, seconds at the last
     #: sample). A recycled pool worker's seconds stay counted after it is replaced.
     cpu_seen: dict[str, dict[int, tuple[str, float]]] = field(default_factory=dict)
+    #: Each process's role once known for good (`_role`), by pid.
+    roles: dict[int, str] = field(default_factory=dict)
 
     async def run(self) -> None:
-        while True:
+        for sample in itertools.count():
+            with_pss = sample % PSS_EVERY == 0
             for name, replicas in self.services.items():
                 for service in replicas:
-                    members = _tree(service.process.pid)
+                    members = _tree(service.process.pid, self.roles, with_pss)
                     rss = sum(m.rss for m in members) / 2**20
                     seen = self.cpu_seen.setdefault(name, {})
                     seen.update((m.pid, (m.role, m.cpu_s)) for m in members)
@@ -207,8 +217,9 @@ class RssSampler:
                         self.peak_parts[name] = " + ".join(
                             f"{m.role} {m.rss / 2**20:.0f}" for m in members
                         )
-                    pss = sum(m.pss for m in members) / 2**20
-                    self.pss_peaks[name] = max(self.pss_peaks.get(name, 0.0), pss)
+                    if with_pss:
+                        pss = sum(m.pss for m in members) / 2**20
+                        self.pss_peaks[name] = max(self.pss_peaks.get(name, 0.0), pss)
             await asyncio.sleep(SAMPLE_S)
 
     @property
@@ -233,12 +244,13 @@ class Member:
     pid: int
     role: str
     rss: int
+    #: 0 when not read at this sample (`PSS_EVERY`).
     pss: int
     cpu_s: float
 
 
-def _tree(pid: int) -> list[Member]:
-    """A service process and its children, each with its role."""
+def _tree(pid: int, roles: dict[int, str], with_pss: bool) -> list[Member]:
+    """A service process and its children, each with its role (`roles` keeps those known)."""
     try:
         process = psutil.Process(pid)
         tree = [process, *process.children(recursive=True)]
@@ -247,11 +259,20 @@ def _tree(pid: int) -> list[Member]:
     members = []
     for member in tree:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, OSError):
-            memory = member.memory_full_info()
+            memory = member.memory_full_info() if with_pss else member.memory_info()
             times = member.cpu_times()
-            role = _role(member, pid)
+            role = roles.get(member.pid) or _role(member, pid)
+            # A worker still importing matplotlib looks like a print worker for a while.
+            if role != "printer" or time.time() - member.create_time() > ROLE_SETTLED_S:
+                roles[member.pid] = role
             members.append(
-                Member(member.pid, role, memory.rss, memory.pss, times.user + times.system)
+                Member(
+                    member.pid,
+                    role,
+                    memory.rss,
+                    getattr(memory, "pss", 0),
+                    times.user + times.system,
+                )
             )
     return members
 
@@ -294,12 +315,14 @@ def counted(metrics: str, name: str) -> int:
 
 
 def mongo_commands(metrics: str) -> Counter[str]:
-    """MongoDB commands by name in a service's Prometheus text (`herald_mongo_commands_total`)."""
+    """MongoDB commands by name and collection (`insert artifacts.chunks`) in a service's
+    Prometheus text (`herald_mongo_commands_total`)."""
     found: Counter[str] = Counter()
     for family in text_string_to_metric_families(metrics):
         for sample in family.samples:
             if sample.name == MONGO_COMMANDS:
-                found[sample.labels["command"]] += int(sample.value)
+                key = f"{sample.labels['command']} {sample.labels['collection']}".strip()
+                found[key] += int(sample.value)
     return found
 
 
@@ -386,7 +409,8 @@ class Pass:
     pss_peaks: dict[str, float] = field(default_factory=dict)
     peak_parts: dict[str, str] = field(default_factory=dict)
     cpu_parts: dict[str, str] = field(default_factory=dict)
-    #: MongoDB commands each service sent from the due minute on, by command name.
+    #: MongoDB commands each service sent from the due minute on, by command name and
+    #: collection (`mongo_commands`).
     mongo: dict[str, Counter[str]] = field(default_factory=dict)
     #: The machine's CPUs, busy from the due minute until every run was final (`busy_pct`).
     machine_busy_pct: float = math.nan
@@ -419,10 +443,15 @@ class Pass:
         return sum(c.total() for c in counts) / self.schedules if counts else math.nan
 
     def top_commands(self, service: str | None = None) -> str:
-        """The commands a run costs most of, of one service or of all three."""
+        """The commands a run costs most of: of one service by name and collection, of all
+        three by name alone."""
         counts = [c for name, c in self.mongo.items() if service in (None, name)]
-        every = sum(counts, Counter[str]())
-        return ", ".join(f"{name} {n / self.schedules:.1f}" for name, n in every.most_common(5))
+        every = Counter[str]()
+        for count in counts:
+            for key, n in count.items():
+                every[key if service else key.split()[0]] += n
+        shown = every.most_common(5 if service is None else 8)
+        return ", ".join(f"{key} {n / self.schedules:.1f}" for key, n in shown)
 
 
 def quantile(ordered: Sequence[float], q: float) -> float:

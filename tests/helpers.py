@@ -32,6 +32,7 @@ from herald.shared.contract.messages import CreateSchedule, RunNow
 from herald.shared.contract.schedule_spec import Frequency, ReportFormat, ReportRef, ScheduleSpec
 from herald.shared.history.replay import read_records
 from herald.shared.runtime.kafka import client_options, ensure_topics, group_id
+from herald.shared.runtime.metrics import REGISTRY
 from herald.shared.runtime.mongo import connect
 from herald.shared.runtime.settings import Settings
 from tests.infra import REPO
@@ -209,6 +210,18 @@ async def running_scheduler(settings: Settings, log_dir: Path) -> AsyncIterator[
         client = connect(settings, "herald-tests")
         await client.drop_database(settings.mongo.database)
         await client.close()
+
+
+def mongo_commands_sent(command: str, collection: str | None = None) -> float:
+    """This process's MongoDB commands of one name so far, on one collection or on all."""
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        for sample in metric.samples
+        if sample.name == "herald_mongo_commands_total"
+        and sample.labels["command"] == command
+        and collection in (None, sample.labels["collection"])
+    )
 
 
 def ops_get(port: int, path: str) -> tuple[int, str]:

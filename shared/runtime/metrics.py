@@ -104,8 +104,9 @@ DEAD_LETTERS = Counter(
 )
 MONGO_COMMANDS = Counter(
     "herald_mongo_commands_total",
-    "MongoDB commands this process sent (each round trip, getMore included), by command name.",
-    ["command"],
+    "MongoDB commands this process sent (each round trip, getMore included), by command name "
+    "and collection.",
+    ["command", "collection"],
     registry=REGISTRY,
 )
 CONSUMER_LAG = Gauge(

@@ -27,19 +27,30 @@ Document = dict[str, Any]
 
 
 class CommandCounter(CommandListener):
-    """Counts each command sent, by name: what a use case costs in round trips to the database.
+    """Counts each command sent, by name and collection: what a use case costs in round
+    trips to the database, and where.
 
     Batching is judged by this count (`herald_mongo_commands_total`), not by guesswork.
     """
 
     def started(self, event: CommandStartedEvent) -> None:
-        MONGO_COMMANDS.labels(event.command_name).inc()
+        MONGO_COMMANDS.labels(event.command_name, command_collection(event)).inc()
 
     def succeeded(self, event: CommandSucceededEvent) -> None:
         """Counted when started: a command that fails still cost a round trip."""
 
     def failed(self, event: CommandFailedEvent) -> None:
         """Counted when started."""
+
+
+def command_collection(event: CommandStartedEvent) -> str:
+    """The collection a command works on (a `getMore`'s cursor's too); "" for a command of
+    the database or server (`ping`, `buildInfo`). Its name's value says it, as the wire
+    protocol has it."""
+    target = event.command.get(
+        "collection" if event.command_name == "getMore" else event.command_name
+    )
+    return target if isinstance(target, str) else ""
 
 
 #: Update or replace statements in one command at most. FerretDB 1.24 holds a

@@ -31,8 +31,8 @@ from herald.services.renderer.calldata.store import (
     calls_collection,
 )
 from herald.shared.runtime.leases import Lease, LeaseLost, LeaseStore
-from herald.shared.runtime.metrics import REGISTRY
 from herald.shared.runtime.mongo import Document
+from tests.helpers import mongo_commands_sent
 
 pytestmark = pytest.mark.integration
 
@@ -205,7 +205,7 @@ async def test_ingesting_into_a_crashed_day_rebuilds_its_rollup(
 
 
 def _finds() -> float:
-    return REGISTRY.get_sample_value("herald_mongo_commands_total", {"command": "find"}) or 0.0
+    return mongo_commands_sent("find")
 
 
 async def test_reports_within_reuse_s_read_each_day_once(db: AsyncDatabase[Document]) -> None:

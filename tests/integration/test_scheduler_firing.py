@@ -38,7 +38,6 @@ from herald.shared.contract.schedule_spec import ScheduleChanges, ScheduleSpec
 from herald.shared.contract.topics import Topics
 from herald.shared.history import store as history_store
 from herald.shared.runtime.kafka import publish_many
-from herald.shared.runtime.metrics import REGISTRY
 from herald.shared.runtime.mongo import Document
 from herald.shared.runtime.service import build_runtime
 from herald.shared.runtime.settings import SchedulerSettings, Settings
@@ -47,6 +46,7 @@ from tests.helpers import (
     command_client,
     commit_as,
     ends_of,
+    mongo_commands_sent,
     ops_get,
     read_topic,
     wait_until,
@@ -499,7 +499,7 @@ async def test_a_database_without_schedules_from_before_issue_18_costs_one_read_
     commands = SchedulerStore(db, bare_ids)
 
     def finds() -> float:
-        return REGISTRY.get_sample_value("herald_mongo_commands_total", {"command": "find"}) or 0
+        return mongo_commands_sent("find")
 
     before = finds()
     assert await commands.read(ScheduleRef("acme", "new-1")) is None
