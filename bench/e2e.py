@@ -224,12 +224,15 @@ class RssSampler:
 
     @property
     def cpu_parts(self) -> dict[str, str]:
-        """Each service's CPU seconds by role, over all its replicas and the workers it ran."""
+        """Each service's CPU seconds by role, over all its replicas and the workers it ran
+        (not those seen only as they started, with no CPU time yet: a worker replaced as
+        the pass ended)."""
         parts = {}
         for name, seen in self.cpu_seen.items():
             by_role: dict[str, list[float]] = {}
             for role, seconds in seen.values():
-                by_role.setdefault(role, []).append(seconds)
+                if seconds > 0:
+                    by_role.setdefault(role, []).append(seconds)
             parts[name] = " + ".join(
                 f"{role} {sum(s):.1f}" + (f" ({len(s)} processes)" if len(s) > 1 else "")
                 for role, s in by_role.items()
