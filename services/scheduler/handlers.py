@@ -24,6 +24,8 @@ from herald.shared.contract.topics import Topics
 from herald.shared.runtime import tracing
 from herald.shared.runtime.kafka import (
     TRANSIENT_ERRORS,
+    TRICKLE_MIN_BYTES,
+    TRICKLE_WAIT_MS,
     Record,
     dead_letter,
     publish_bodies,
@@ -266,7 +268,11 @@ def register_statuses(
     """`delivery.status` into the projection, committed by hand (`StatusCommits`)."""
 
     @_subscriber(broker, group_id)(
-        topics.delivery_status, ack_policy=AckPolicy.MANUAL, listener=statuses.commits
+        topics.delivery_status,
+        ack_policy=AckPolicy.MANUAL,
+        listener=statuses.commits,
+        fetch_min_bytes=TRICKLE_MIN_BYTES,
+        fetch_max_wait_ms=TRICKLE_WAIT_MS,
     )
     async def on_status_batch(message: KafkaMessage) -> None:
         await statuses.on_batch(message)

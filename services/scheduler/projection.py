@@ -155,18 +155,34 @@ class Projection(Generic[Origin]):
         HISTORY_HELD.set(len(self.held))
 
     def _holds(self, held: Held[Origin], now: datetime) -> bool:
-        """Only a run that began here (its `due` in memory): a late event of a run already
-        stored, final perhaps (a stage's status delayed behind the next stage's), is
-        written at once, not left out of the record for the hold."""
+        """A run that began here (its `due` in memory), or one this projection stored
+        under way and whose timer rings well after the hold (`_stored_under_way`). A late
+        event of any other stored run, final perhaps (a stage's status delayed behind the
+        next stage's), is written at once, not left out of the record for the hold."""
         if now - held.since >= self.hold:
             return False
-        if not any(event.status is RunStatus.DUE for _, event in held.events):
-            return False
+        events = [event for _, event in held.events]
+        if not any(event.status is RunStatus.DUE for event in events):
+            return self._stored_under_way(events, now)
         try:
-            record = apply_all(None, [event for _, event in held.events])
+            record = apply_all(None, events)
         except ValueError:  # contradicting events: the projection reports them
             return False
         return record is not None and record.status in UNDER_WAY
+
+    def _stored_under_way(self, events: Sequence[DeliveryStatus], now: datetime) -> bool:
+        """A stored run's next stage (`rendered`) waiting in memory for the one after:
+        where rendering is slow (renders not shared), a run outlives its first hold, and
+        its record would be replaced at every stage, not once. Only while the deadline
+        this projection armed for it (so it knows the run is not final) rings after the
+        hold has ended and as long again: the timer never finds the record behind."""
+        if not all(event.status in UNDER_WAY for event in events):
+            return False
+        known = {self.armed.get((event.run_id, event.attempt)) for event in events}
+        if len(known) != 1 or (armed := known.pop()) is None:
+            return False
+        kind, due = armed
+        return kind is TimerKind.DEADLINE and due - now > 2 * self.hold
 
     async def _project(
         self, events: Sequence[tuple[Origin, DeliveryStatus]]

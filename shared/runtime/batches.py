@@ -30,6 +30,8 @@ from herald.shared.runtime import tracing
 from herald.shared.runtime.kafka import (
     RETRY_PAUSE_S,
     TRANSIENT_ERRORS,
+    TRICKLE_MIN_BYTES,
+    TRICKLE_WAIT_MS,
     Record,
     dead_letter,
     handling_again,
@@ -145,6 +147,8 @@ def subscribe_concurrently(
         max_records=limit * RECORDS_PER_SLOT,
         batch_timeout_ms=BATCH_WAIT_MS,
         decoder=undecoded,
+        fetch_min_bytes=TRICKLE_MIN_BYTES,
+        fetch_max_wait_ms=TRICKLE_WAIT_MS,
     )
     async def on_batch(message: KafkaMessage) -> None:
         await runner.run(records_of(message))

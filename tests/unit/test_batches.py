@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaBroker
 from pymongo.errors import AutoReconnect
 
-from herald.shared.runtime.batches import BatchRunner, lanes
-from herald.shared.runtime.kafka import Record
+from herald.shared.runtime.batches import BatchRunner, lanes, subscribe_concurrently
+from herald.shared.runtime.kafka import TRICKLE_MIN_BYTES, TRICKLE_WAIT_MS, Record
 
 
 def _record(offset: int, key: str | None, value: str) -> Record:
@@ -118,3 +119,18 @@ async def test_a_failing_dead_letter_fails_the_batch_with_its_error_and_stops_th
         )
     assert seen.running == 0  # cancelled: nothing left running beside the re-read
     assert seen.finished == []
+
+
+def test_the_broker_hands_over_records_that_trickle_in_a_few_at_a_time() -> None:
+    """A rendered run every 60 ms is a batch of several for the mailer, not of one each."""
+
+    async def handle(value: bytes) -> None: ...
+
+    broker = KafkaBroker()
+    subscribe_concurrently(
+        broker, "t", service="s", group_id="g", dlq="dlq", limit=4, handle=handle
+    )
+    (subscriber,) = broker.subscribers
+    options = subscriber._connection_args  # the options FastStream gives aiokafka
+    assert options["fetch_min_bytes"] == TRICKLE_MIN_BYTES
+    assert options["fetch_max_wait_ms"] == TRICKLE_WAIT_MS

@@ -217,3 +217,71 @@ async def test_a_late_stage_of_a_run_already_written_is_written_at_once() -> Non
     assert record is not None
     assert len(record.events) == 3
     assert use_case.held == {}
+
+
+async def _stored_due(use_case: Projection[str], clock: Clock) -> tuple[DeliveryStatus, ...]:
+    """A run whose `due` was held for the whole hold and written (its deadline armed)."""
+    due, rendered, _ = attempt()
+    await use_case.apply([("k0", due)])
+    clock.now += HOLD
+    assert await use_case.flush() == []
+    return due, rendered
+
+
+async def test_a_stored_runs_next_stage_waits_for_the_one_after_and_is_written_once() -> None:
+    """Renders not shared: a run outlives its first hold; its `rendered` and `delivered`
+    are one write, not two."""
+    use_case, history, timers, clock = holding()
+    _, rendered = await _stored_due(use_case, clock)
+    assert history.writes == 1
+    assert list(timers.armed) == [("s@1", 1)]
+    clock.now += timedelta(seconds=200)
+    assert await use_case.apply([("k1", rendered)]) == []
+    assert history.writes == 1
+    assert list(use_case.held_origins()) == ["k1"]
+
+    assert await use_case.apply([("k2", delivered())]) == []
+    record = await history.get_run("acme", "s@1")
+    assert record is not None
+    assert record.status is RunStatus.DELIVERED
+    assert len(record.events) == 3
+    assert history.writes == 2
+    assert timers.armed == {}
+    assert use_case.held == {}
+
+
+async def test_a_stored_runs_held_stage_is_written_at_its_hold_if_nothing_follows() -> None:
+    use_case, history, _, clock = holding()
+    _, rendered = await _stored_due(use_case, clock)
+    await use_case.apply([("k1", rendered)])
+    clock.now += HOLD
+    assert await use_case.flush() == []
+    record = await history.get_run("acme", "s@1")
+    assert record is not None
+    assert record.status is RunStatus.RENDERED
+    assert use_case.held == {}
+
+
+async def test_a_stored_run_whose_deadline_is_near_is_written_at_once() -> None:
+    """Held, the record would still say `due` when the stuck-run timer reads it."""
+    use_case, history, _, clock = holding()
+    due, rendered = await _stored_due(use_case, clock)
+    clock.now = due.occurred_at + STUCK - 2 * HOLD
+    await use_case.apply([("k1", rendered)])
+    record = await history.get_run("acme", "s@1")
+    assert record is not None
+    assert record.status is RunStatus.RENDERED
+    assert use_case.held == {}
+
+
+async def test_a_stored_run_this_projection_did_not_time_is_written_at_once() -> None:
+    """After a restart (or a rebalance) the projection does not know the stored run is
+    still under way: it may be final."""
+    use_case, history, timers, clock = holding()
+    _, rendered = await _stored_due(use_case, clock)
+    restarted = Projection(history, timers, STUCK, clock=clock, hold=HOLD)
+    await restarted.apply([("k1", rendered)])
+    record = await history.get_run("acme", "s@1")
+    assert record is not None
+    assert record.status is RunStatus.RENDERED
+    assert restarted.held == {}

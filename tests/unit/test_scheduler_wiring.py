@@ -20,7 +20,7 @@ from herald.services.scheduler.projection import Projection
 from herald.shared.contract.messages import CreateSchedule, DeliveryStatus, RunStatus
 from herald.shared.contract.topics import Topics
 from herald.shared.runs.recipients import RecipientPolicy
-from herald.shared.runtime.kafka import ORIGIN_HEADER
+from herald.shared.runtime.kafka import ORIGIN_HEADER, TRICKLE_MIN_BYTES, TRICKLE_WAIT_MS
 from tests.fakes.scheduler import (
     MemoryCalendar,
     MemoryRunHistory,
@@ -33,9 +33,7 @@ from tests.samples import DAILY_SPEC
 TOPICS = Topics("wiring")
 
 
-async def test_commands_and_statuses_reach_their_use_cases_and_poison_the_dlq() -> None:
-    broker = KafkaBroker()
-    schedules, history = MemorySchedules(), MemoryRunHistory()
+def _wired(broker: KafkaBroker, schedules: MemorySchedules, history: MemoryRunHistory) -> None:
     handler = CommandHandler(
         schedules,
         MemoryCalendar(),
@@ -51,6 +49,12 @@ async def test_commands_and_statuses_reach_their_use_cases_and_poison_the_dlq() 
     first = CommandsFirst()
     statuses = handlers.StatusProjection(broker, TOPICS, projection, quiet, first)
     handlers.register(broker, TOPICS, "wiring", handler, statuses, first)
+
+
+async def test_commands_and_statuses_reach_their_use_cases_and_poison_the_dlq() -> None:
+    broker = KafkaBroker()
+    schedules, history = MemorySchedules(), MemoryRunHistory()
+    _wired(broker, schedules, history)
     dead: list[str] = []
     replies: list[str] = []
 
@@ -85,3 +89,19 @@ async def test_commands_and_statuses_reach_their_use_cases_and_poison_the_dlq() 
     assert [c for c, _ in schedules.saves] == [str(command.command_id)]
     assert dead == [TOPICS.commands, TOPICS.delivery_status]
     assert list(history.records) == ["s-1@1"]
+
+
+def test_statuses_are_fetched_a_few_at_a_time_and_commands_as_they_come() -> None:
+    """Statuses trickle in while renders are slow: the broker waits a little to hand over
+    several (one projection round and one commit for them all). A command is answered
+    at once."""
+    broker = KafkaBroker()
+    _wired(broker, MemorySchedules(), MemoryRunHistory())
+    fetch = {
+        topic: subscriber._connection_args  # the options FastStream gives aiokafka
+        for subscriber in broker.subscribers
+        for topic in subscriber.topic_names
+    }
+    assert fetch[TOPICS.delivery_status]["fetch_min_bytes"] == TRICKLE_MIN_BYTES
+    assert fetch[TOPICS.delivery_status]["fetch_max_wait_ms"] == TRICKLE_WAIT_MS
+    assert fetch[TOPICS.commands]["fetch_min_bytes"] == 1
