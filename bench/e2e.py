@@ -23,10 +23,11 @@ Message-ID and arrival time:
    from the scheduler's `herald_history_lag_seconds` at the end.
 4. Again with two renderers and two mailers (--single skips it); --slow-smtp
    adds a single-replica pass whose SMTP server answers each message 150 ms
-   late, --no-shares one with shared renders off, its renderer sized for renders
-   (--no-shares-pdf-workers: 2 PDF workers, one per core of the 2-core machine;
-   the other passes keep the default of 1, since shared renders leave a second idle;
-   --no-shares-print-workers adds workers that only print, none by default).
+   late, --no-shares one with shared renders off, its renderer sized for renders:
+   one PDF worker and one print worker (a worker per core of the 2-core machine;
+   --no-shares-pdf-workers, --no-shares-print-workers), the shape that keeps the
+   renderer under 300 MB; the other passes keep the default of one PDF worker,
+   since shared renders leave a second idle.
 Prints the figures as a table: time from the due minute to the last email,
 p50/p95/p99 due-to-delivery, emails/s, success (runs the mailer reported
 delivered / schedules), runs final in the history and how long after its last
@@ -824,14 +825,15 @@ async def main() -> None:
     parser.add_argument(
         "--no-shares-pdf-workers",
         type=int,
-        default=2,
-        help="PDF workers of the --no-shares pass's renderer (default 2: one per core here)",
+        default=1,
+        help="PDF workers of the --no-shares pass's renderer (default 1)",
     )
     parser.add_argument(
         "--no-shares-print-workers",
         type=int,
-        default=0,
-        help="print workers (PDFs only, no matplotlib) of the --no-shares pass's renderer",
+        default=1,
+        help="print workers (PDFs only, no matplotlib) of the --no-shares pass's renderer "
+        "(default 1: with the PDF worker, one per core here)",
     )
     parser.add_argument(
         "--minutes",

@@ -302,8 +302,9 @@ class RendererSettings(BaseModel):
     pdf_workers: int = Field(default=1, ge=1)
     #: Worker processes that only print PDFs, beside the `pdf_workers` (which draw every
     #: chart): WeasyPrint without matplotlib, about 65 MB each at the herd's peak against
-    #: 110-115. None by default; the lighter way to a second core of printing, slower
-    #: than a second PDF worker where CPU is short (docs/operations.md "Sizing").
+    #: 110-115. None by default; the lighter way to a second core of printing: with one PDF
+    #: worker, 10,000 unshared renders took 523-570 s on the 2-core machine with the
+    #: renderer at 271 MB, where two PDF workers held 314 MB (docs/operations.md "Sizing").
     print_workers: int = Field(default=0, ge=0)
     #: A safety bound: a worker grows by about 4 MB over its first renders and then
     #: holds (measured over 300 PDFs and charts, and 40 of 2,000 rows); a replacement
