@@ -46,6 +46,15 @@ def delivered(run_id: str = "s@1") -> DeliveryStatus:
     )
 
 
+async def _delivered_in(history: MemoryRunHistory, writes: int) -> None:
+    """The run is stored `delivered` with its three events, after `writes` writes."""
+    record = await history.get_run("acme", "s@1")
+    assert record is not None
+    assert record.status is RunStatus.DELIVERED
+    assert len(record.events) == 3
+    assert history.writes == writes
+
+
 async def test_a_run_under_way_is_held_then_written_once_with_its_final_event() -> None:
     use_case, history, timers, clock = holding()
     due, rendered, _ = attempt()
@@ -56,11 +65,7 @@ async def test_a_run_under_way_is_held_then_written_once_with_its_final_event() 
     assert sorted(use_case.held_origins()) == ["k0", "k1"]
 
     assert await use_case.apply([("k2", delivered())]) == []
-    record = await history.get_run("acme", "s@1")
-    assert record is not None
-    assert record.status is RunStatus.DELIVERED
-    assert len(record.events) == 3
-    assert history.writes == 1
+    await _delivered_in(history, writes=1)
     assert use_case.held == {}
     assert timers.armed == {}, "a run written final never needed a timer"
 
@@ -90,10 +95,7 @@ async def test_a_run_still_under_way_at_its_hold_is_written_with_the_event_that_
     await use_case.apply([("k0", due)])
     clock.now += HOLD
     await use_case.apply([("k1", rendered)])
-    record = await history.get_run("acme", "s@1")
-    assert record is not None
-    assert record.status is RunStatus.RENDERED
-    assert use_case.held == {}
+    await _written_rendered(use_case, history)
 
 
 async def test_a_retry_is_written_at_once_for_its_timer() -> None:
@@ -219,6 +221,14 @@ async def test_a_late_stage_of_a_run_already_written_is_written_at_once() -> Non
     assert use_case.held == {}
 
 
+async def _written_rendered(use_case: Projection[str], history: MemoryRunHistory) -> None:
+    """The run is stored `rendered`, and nothing of it is held."""
+    record = await history.get_run("acme", "s@1")
+    assert record is not None
+    assert record.status is RunStatus.RENDERED
+    assert use_case.held == {}
+
+
 async def _stored_due(use_case: Projection[str], clock: Clock) -> tuple[DeliveryStatus, ...]:
     """A run whose `due` was held for the whole hold and written (its deadline armed)."""
     due, rendered, _ = attempt()
@@ -241,11 +251,7 @@ async def test_a_stored_runs_next_stage_waits_for_the_one_after_and_is_written_o
     assert list(use_case.held_origins()) == ["k1"]
 
     assert await use_case.apply([("k2", delivered())]) == []
-    record = await history.get_run("acme", "s@1")
-    assert record is not None
-    assert record.status is RunStatus.DELIVERED
-    assert len(record.events) == 3
-    assert history.writes == 2
+    await _delivered_in(history, writes=2)
     assert timers.armed == {}
     assert use_case.held == {}
 
@@ -256,10 +262,7 @@ async def test_a_stored_runs_held_stage_is_written_at_its_hold_if_nothing_follow
     await use_case.apply([("k1", rendered)])
     clock.now += HOLD
     assert await use_case.flush() == []
-    record = await history.get_run("acme", "s@1")
-    assert record is not None
-    assert record.status is RunStatus.RENDERED
-    assert use_case.held == {}
+    await _written_rendered(use_case, history)
 
 
 async def test_a_stored_run_whose_deadline_is_near_is_written_at_once() -> None:
@@ -268,10 +271,7 @@ async def test_a_stored_run_whose_deadline_is_near_is_written_at_once() -> None:
     due, rendered = await _stored_due(use_case, clock)
     clock.now = due.occurred_at + STUCK - 2 * HOLD
     await use_case.apply([("k1", rendered)])
-    record = await history.get_run("acme", "s@1")
-    assert record is not None
-    assert record.status is RunStatus.RENDERED
-    assert use_case.held == {}
+    await _written_rendered(use_case, history)
 
 
 async def test_a_stored_run_this_projection_did_not_time_is_written_at_once() -> None:
@@ -281,7 +281,4 @@ async def test_a_stored_run_this_projection_did_not_time_is_written_at_once() ->
     _, rendered = await _stored_due(use_case, clock)
     restarted = Projection(history, timers, STUCK, clock=clock, hold=HOLD)
     await restarted.apply([("k1", rendered)])
-    record = await history.get_run("acme", "s@1")
-    assert record is not None
-    assert record.status is RunStatus.RENDERED
-    assert restarted.held == {}
+    await _written_rendered(restarted, history)
