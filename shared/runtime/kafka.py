@@ -54,9 +54,9 @@ RETRY_PAUSE_S = 2.0
 #: `TRICKLE_WAIT_MS`: records that trickle in (a PDF rendered every 60 ms, its
 #: status after it) come a few to a batch instead of one, and share the batch's
 #: database round trips and offset commit. In 3,000 unshared renders
-#: (`bench/e2e.py`) the scheduler then used 8 s of CPU instead of 14, the mailer
-#: 21 instead of 27. An idle consumer asks every `TRICKLE_WAIT_MS` (Kafka's
-#: default: 500); a burst fills the bytes at once and waits for nothing.
+#: (`bench/e2e.py`) the mailer then used 21 s of CPU instead of 27. An idle
+#: consumer asks every `TRICKLE_WAIT_MS` (Kafka's default: 500); a burst fills
+#: the bytes at once and waits for nothing.
 TRICKLE_MIN_BYTES = 64 * 1024
 TRICKLE_WAIT_MS = 100
 
