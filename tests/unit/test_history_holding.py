@@ -229,7 +229,9 @@ async def _written_rendered(use_case: Projection[str], history: MemoryRunHistory
     assert use_case.held == {}
 
 
-async def _stored_due(use_case: Projection[str], clock: Clock) -> tuple[DeliveryStatus, ...]:
+async def _stored_due(
+    use_case: Projection[str], clock: Clock
+) -> tuple[DeliveryStatus, DeliveryStatus]:
     """A run whose `due` was held for the whole hold and written (its deadline armed)."""
     due, rendered, _ = attempt()
     await use_case.apply([("k0", due)])
